@@ -1,0 +1,23 @@
+{
+  "targets": [
+    {
+      "target_name": "nsjs",
+      "sources": [
+        "src-native/addon.cc",
+        "src-native/ns.cc",
+        "src-native/mount.cc",
+        "src-native/pidfd.cc",
+        "src-native/wait.cc",
+        "src-native/spawn/plan.cc",
+        "src-native/spawn/child.cc",
+        "src-native/spawn/parent.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++20"],
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Werror", "-fno-exceptions"],
+      "cflags": ["-Wall", "-Wextra", "-Werror"]
+    }
+  ]
+}

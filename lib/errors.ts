@@ -1,0 +1,98 @@
+// Native code hands back -errno, the syscall and the step; the message, the
+// code and the hint are made here.
+import * as util from 'node:util';
+
+/** Where a spawn or setup step failed, beyond Node's SystemError fields. */
+export interface NsErrorDetails {
+  /** Negative errno, as in Node (`-2` for ENOENT). */
+  errno: number;
+  /** The failing system call (`'mount'`, `'clone3'`, `'execve'`). */
+  syscall: string;
+  /** The path the call was about, when there is one. */
+  path?: string;
+  /** For spawn failures: the setup step (`'mount /proc'`, `'write uid_map'`, `'execve'`). */
+  step?: string;
+  /** What to do about it, when a common cause is known. */
+  hint?: string;
+}
+
+/**
+ * A failed system call, shaped like Node's `SystemError`: `code` (`'EPERM'`),
+ * negative `errno`, `syscall`, `path`, and for spawn failures `step`.
+ */
+export class NsError extends Error {
+  readonly code: string;
+  readonly errno: number;
+  readonly syscall: string;
+  readonly path?: string;
+  readonly step?: string;
+  readonly hint?: string;
+
+  constructor(details: NsErrorDetails) {
+    const code = errnoName(details.errno);
+    const [, description] = util.getSystemErrorMap().get(details.errno) ?? [code, 'unknown error'];
+    let message = `${code}: ${description}, ${details.syscall}`;
+    if (details.path !== undefined) message += ` '${details.path}'`;
+    if (details.step !== undefined && details.step !== details.syscall) message += ` (step: ${details.step})`;
+    if (details.hint) message += `. ${details.hint}`;
+    super(message);
+    this.name = 'NsError';
+    this.code = code;
+    this.errno = details.errno;
+    this.syscall = details.syscall;
+    if (details.path !== undefined) this.path = details.path;
+    if (details.step !== undefined) this.step = details.step;
+    if (details.hint) this.hint = details.hint;
+  }
+}
+
+function errnoName(errno: number): string {
+  try {
+    return util.getSystemErrorName(errno);
+  } catch {
+    return `Unknown system error ${errno}`;
+  }
+}
+
+/** Turns a native result into its value, or throws the NsError it encodes. */
+export function check(result: number, syscall: string, path?: string, hint?: (code: string) => string | undefined): number {
+  if (result >= 0) return result;
+  const code = errnoName(result);
+  throw new NsError({ errno: result, syscall, path, hint: hint?.(code) });
+}
+
+export type ArgError = (TypeError | RangeError) & { code: string };
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'function') return `function ${value.name || '<anonymous>'}`;
+  if (typeof value === 'object') return `an instance of ${value.constructor?.name ?? 'Object'}`;
+  let shown = util.inspect(value);
+  if (shown.length > 28) shown = `${shown.slice(0, 25)}...`;
+  return `type ${typeof value} (${shown})`;
+}
+
+/** Node's ERR_INVALID_ARG_TYPE, naming the argument or option. */
+export function invalidArgType(name: string, expected: string, actual: unknown): ArgError {
+  const err = new TypeError(`The "${name}" argument must be ${expected}. Received ${describe(actual)}`) as ArgError;
+  err.code = 'ERR_INVALID_ARG_TYPE';
+  return err;
+}
+
+/** Node's ERR_INVALID_ARG_VALUE, naming the argument or option and why. */
+export function invalidArgValue(name: string, value: unknown, reason: string): ArgError {
+  let shown = util.inspect(value);
+  if (shown.length > 128) shown = `${shown.slice(0, 128)}...`;
+  const err = new RangeError(`The argument '${name}' ${reason}. Received ${shown}`) as ArgError;
+  err.code = 'ERR_INVALID_ARG_VALUE';
+  return err;
+}
+
+export function unsupportedPlatform(): Error & { code: string } {
+  const err = new Error(
+    `nsjs works only on Linux (namespaces are a Linux kernel feature); this is ${process.platform}`,
+  ) as Error & { code: string };
+  err.code = 'ERR_NSJS_UNSUPPORTED_PLATFORM';
+  return err;
+}

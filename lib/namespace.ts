@@ -1,0 +1,226 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import * as C from './constants';
+import { NsError, check } from './errors';
+import { native } from './native';
+import { fd as fdArg, namespaceType, pathString, pid as pidArg, type NamespaceType } from './validate';
+
+/** `CLONE_NEW*` flag of each type, as `NS_GET_NSTYPE` answers and `setns` takes. */
+export const NAMESPACE_FLAGS: Readonly<Record<NamespaceType, number>> = {
+  cgroup: C.CLONE_NEWCGROUP,
+  ipc: C.CLONE_NEWIPC,
+  mnt: C.CLONE_NEWNS,
+  net: C.CLONE_NEWNET,
+  pid: C.CLONE_NEWPID,
+  time: C.CLONE_NEWTIME,
+  user: C.CLONE_NEWUSER,
+  uts: C.CLONE_NEWUTS,
+};
+
+function typeOfFlag(flag: number): NamespaceType | undefined {
+  return (Object.keys(NAMESPACE_FLAGS) as NamespaceType[]).find((t) => NAMESPACE_FLAGS[t] === flag);
+}
+
+// Forgotten Namespace objects still give their fd back.
+const finalizer = new FinalizationRegistry<number>((fd) => {
+  try {
+    fs.closeSync(fd);
+  } catch {
+    // already closed by someone who took the fd number
+  }
+});
+
+const ENOTTY = -25;
+const EINVAL = -22;
+
+/** What `Namespace.list()` reports per namespace, as lsns does. */
+export interface NamespaceInfo {
+  type: NamespaceType;
+  /** The namespace id, as in `net:[4026531840]`. */
+  inode: number;
+  /** How many processes are in it. */
+  nprocs: number;
+  /** Those processes' pids, ascending. */
+  pids: number[];
+  /** The lowest of them, whose details follow. */
+  pid: number;
+  ppid?: number;
+  /** Real uid of `pid`, as lsns shows it. */
+  uid: number;
+  /** `pid`'s command line (or name, for kernel threads). */
+  command: string;
+  /** The parent namespace's inode (pid and user only), where the kernel tells. */
+  parent?: number;
+  /** The owning user namespace's inode, where the kernel tells. */
+  owner?: number;
+}
+
+/**
+ * A namespace held through an nsfs file descriptor (close-on-exec). Identity
+ * is `device` + `inode`; `toString()` prints it as `/proc/<pid>/ns` does.
+ */
+export class Namespace implements Disposable {
+  readonly type: NamespaceType;
+  /** The namespace id shown as `net:[4026531840]`. */
+  readonly inode: number;
+  /** The nsfs device number. */
+  readonly device: number;
+  #fd: number;
+
+  private constructor(fd: number, type: NamespaceType) {
+    const st = fs.fstatSync(fd);
+    this.#fd = fd;
+    this.type = type;
+    this.inode = st.ino;
+    this.device = st.dev;
+    finalizer.register(this, fd, this);
+  }
+
+  /** The file descriptor; `-1` after `close()`. */
+  get fd(): number {
+    return this.#fd;
+  }
+
+  /** This process's namespace of `type`. */
+  static current(type: NamespaceType): Namespace {
+    namespaceType(type, 'type');
+    return Namespace.open(`/proc/self/ns/${type}`, type);
+  }
+
+  /** Another process's namespace of `type` (needs ptrace access to it). */
+  static of(pid: number, type: NamespaceType): Namespace {
+    pidArg(pid, 'pid');
+    namespaceType(type, 'type');
+    return Namespace.open(`/proc/${pid}/ns/${type}`, type);
+  }
+
+  /**
+   * Any nsfs file: `/proc/1/ns/net`, a bind mount such as `/run/netns/blue`.
+   * The type is read with `NS_GET_NSTYPE`; when `type` is given, a namespace
+   * of another type is refused with `EINVAL`. A file that is not a namespace
+   * fails with `ENOTTY`.
+   */
+  static open(file: string, type?: NamespaceType): Namespace {
+    pathString(file, 'path');
+    if (type !== undefined) namespaceType(type, 'type');
+    const fd = check(native().openNs(file), 'open', file);
+    const r = native().ioctlNs(fd, C.NS_GET_NSTYPE);
+    const actual = r >= 0 ? typeOfFlag(r) : undefined;
+    if (!actual || (type !== undefined && actual !== type)) {
+      fs.closeSync(fd);
+      if (r === ENOTTY) throw new NsError({ errno: r, syscall: 'ioctl', path: file, hint: `${file} is not a namespace file (an nsfs file such as /proc/<pid>/ns/<type>)` });
+      if (r < 0) throw new NsError({ errno: r, syscall: 'ioctl', path: file });
+      throw new NsError({ errno: EINVAL, syscall: 'open', path: file, hint: `${file} is a ${actual ?? r} namespace, not ${type}` });
+    }
+    return new Namespace(fd, actual);
+  }
+
+  /** Wraps an nsfs fd you own (for example from `sys.ioctlNs`); the Namespace takes it over. */
+  static fromFd(fd: number): Namespace {
+    fdArg(fd, 'fd');
+    const type = typeOfFlag(check(native().ioctlNs(fd, C.NS_GET_NSTYPE), 'ioctl', undefined, (code) =>
+      code === 'ENOTTY' ? `fd ${fd} is not a namespace` : undefined,
+    ));
+    if (!type) throw new NsError({ errno: EINVAL, syscall: 'ioctl', hint: `fd ${fd} is a namespace of a type nsjs does not know` });
+    return new Namespace(fd, type);
+  }
+
+  /** Every namespace visible in `/proc`, as lsns(8) lists them. */
+  static list(): Promise<NamespaceInfo[]> {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (require('./list') as typeof import('./list')).listNamespaces();
+  }
+
+  /**
+   * The parent namespace (`NS_GET_PARENT`; pid and user namespaces only).
+   * `EPERM` at the top of our scope, `EINVAL` for other types.
+   */
+  parent(): Namespace {
+    return this.#related(C.NS_GET_PARENT, 'NS_GET_PARENT');
+  }
+
+  /** The user namespace that owns this one (`NS_GET_USERNS`). */
+  owner(): Namespace {
+    return this.#related(C.NS_GET_USERNS, 'NS_GET_USERNS');
+  }
+
+  /** The uid (in our user namespace) of the owner of this user namespace; `EINVAL` for other types. */
+  ownerUid(): number {
+    return check(native().ioctlNs(this.#open(), C.NS_GET_OWNER_UID), 'ioctl');
+  }
+
+  /** The kernel's 64-bit namespace id (`NS_GET_ID`, Linux 6.18+; `ENOTTY` before). */
+  id(): number {
+    return check(native().ioctlNs(this.#open(), C.NS_GET_ID), 'ioctl');
+  }
+
+  /** Same namespace: same nsfs device and inode. */
+  equals(other: Namespace): boolean {
+    if (!(other instanceof Namespace)) return false;
+    return this.device === other.device && this.inode === other.inode;
+  }
+
+  /** `'net:[4026531840]'`, as the link in `/proc/<pid>/ns/` reads. */
+  toString(): string {
+    return `${this.type}:[${this.inode}]`;
+  }
+
+  /**
+   * Bind-mounts the namespace at `file` (created empty if missing), so it
+   * outlives every process in it, as `ip netns add` and `unshare --net=FILE`
+   * do. Needs CAP_SYS_ADMIN over our mount namespace.
+   */
+  persist(file: string): void {
+    pathString(file, 'path');
+    const fd = this.#open();
+    let created = false;
+    try {
+      fs.closeSync(fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o444));
+      created = true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    try {
+      check(native().mount(`/proc/self/fd/${fd}`, file, null, C.MS_BIND, null), 'mount', file);
+    } catch (err) {
+      if (created) fs.unlinkSync(file);
+      throw err;
+    }
+  }
+
+  /** Undoes `persist`: unmounts `file` and removes it. */
+  static unpersist(file: string): void {
+    pathString(file, 'path');
+    check(native().umount(file, C.MNT_DETACH), 'umount2', path.resolve(file));
+    fs.unlinkSync(file);
+  }
+
+  /** Releases the fd. Further calls that need it throw `EBADF`. */
+  close(): void {
+    if (this.#fd < 0) return;
+    finalizer.unregister(this);
+    fs.closeSync(this.#fd);
+    this.#fd = -1;
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #open(): number {
+    if (this.#fd < 0) throw new NsError({ errno: -9, syscall: 'ioctl', hint: 'this Namespace was closed' });
+    return this.#fd;
+  }
+
+  #related(request: number, name: string): Namespace {
+    const fd = check(native().ioctlNs(this.#open(), request), 'ioctl', undefined, (code) =>
+      code === 'EPERM'
+        ? `${name}: the ${this.type} namespace ${this} has no parent visible from here (top of our scope)`
+        : code === 'EINVAL' && request === C.NS_GET_PARENT
+          ? `NS_GET_PARENT works only for pid and user namespaces, not ${this.type}`
+          : undefined,
+    );
+    return Namespace.fromFd(fd);
+  }
+}

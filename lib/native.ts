@@ -1,0 +1,81 @@
+// The raw binding, typed privately. This is the only module that loads it;
+// everything else imports from here. Every syscall binding returns its result
+// (>= 0) or -errno: native code reports, lib/errors.ts explains.
+import * as path from 'node:path';
+
+import { unsupportedPlatform } from './errors';
+
+export interface NativePidfdWatch {
+  /** 0, or -errno when the poll could not start. */
+  start(): number;
+  ref(): void;
+  unref(): void;
+  close(): void;
+}
+
+export interface NativeOp {
+  kind: number;
+  a?: number;
+  b?: number;
+  flags?: number | bigint;
+  b64?: number | bigint;
+  s?: (string | null)[];
+}
+
+export interface NativePlan {
+  cloneFlags: number;
+  forceClone: boolean;
+  parentMaps: boolean;
+  uidMap?: string;
+  gidMap?: string;
+  setgroups?: string;
+  ops: NativeOp[];
+  stdio: number[];
+  groups: number[];
+  execPaths: string[];
+  argv: string[];
+  envp: string[];
+}
+
+export type NativeSpawnResult =
+  | { pid: number; pidfd: number; errno?: undefined }
+  | { errno: number; op: number; kind: number; syscall?: undefined }
+  | { errno: number; syscall: string; step: string; path?: string; op?: undefined };
+
+export interface Native {
+  unshare(flags: number): number;
+  setns(fd: number, nstype: number): number;
+  ioctlNs(fd: number, request: number): number;
+  openNs(path: string): number;
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): number;
+  umount(target: string, flags: number): number;
+  pivotRoot(newRoot: string, putOld: string): number;
+  pidfdOpen(pid: number, flags: number): number;
+  pidfdSendSignal(pidfd: number, signal: number): number;
+  pipe(): [number, number] | number;
+  spawn(plan: NativePlan): Promise<NativeSpawnResult>;
+  PidfdWatch: new (
+    pidfd: number,
+    peek: boolean,
+    callback: (err: number, siCode: number, siStatus: number) => void,
+  ) => NativePidfdWatch;
+}
+
+let loaded: Native | undefined;
+
+/** The addon, loaded on first use so that `import 'nsjs'` works everywhere. */
+export function native(): Native {
+  if (loaded) return loaded;
+  if (process.platform !== 'linux') throw unsupportedPlatform();
+  // dist/cjs/native.js and lib/native.ts (under ts-jest) both sit two or one
+  // levels below the package root: find it by its package.json.
+  let root = __dirname;
+  while (!require('node:fs').existsSync(path.join(root, 'binding.gyp'))) {
+    const up = path.dirname(root);
+    if (up === root) throw new Error('nsjs: cannot find the package root from ' + __dirname);
+    root = up;
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  loaded = require('node-gyp-build')(root) as Native;
+  return loaded;
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env node
+// `npm test`: the type tests, then the jest projects that fit who runs it —
+// root runs unit, common and root; anyone else unit, common and rootless.
+// Extra arguments go to jest (`npm test -- -t persist`).
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const run = (cmd, args) => {
+  const r = spawnSync(process.execPath, [require.resolve(cmd), ...args], { stdio: 'inherit' });
+  if (r.status !== 0) process.exit(r.status ?? 1);
+};
+
+const isRoot = process.getuid() === 0;
+run('typescript/bin/tsc', ['-p', 'test/types/tsconfig.json']);
+run('jest/bin/jest', ['--selectProjects', 'unit', 'common', isRoot ? 'root' : 'rootless', ...process.argv.slice(2)]);

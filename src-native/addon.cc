@@ -1,0 +1,16 @@
+#include "common.h"
+
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  nsjs::InitNs(env, exports);
+  nsjs::InitMount(env, exports);
+  nsjs::InitPidfd(env, exports);
+  nsjs::InitWait(env, exports);
+  nsjs::InitSpawn(env, exports);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(nsjs, Init)

@@ -1,0 +1,263 @@
+// The child between clone and execve. Everything in this file runs in a copy
+// of a multi-threaded process (sharing its memory in the vfork-style case),
+// where another thread may have held malloc's or stdio's lock at clone time.
+// Rule for this file: async-signal-safe calls only, no allocation, no C++
+// library, raw syscalls where glibc would coordinate with threads we do not
+// have (setuid and friends broadcast to every thread glibc knows of).
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "plan.h"
+
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+#ifndef MOUNT_ATTR_RDONLY
+#define MOUNT_ATTR_RDONLY 0x00000001
+#endif
+
+namespace nsjs {
+namespace spawn {
+namespace {
+
+constexpr int kMaxStdio = 64;  // lib/options.ts refuses longer stdio arrays
+
+struct MountAttr {
+  uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
+
+// async-signal-safe
+[[noreturn]] void Fail(const Plan* plan, int index, int err) {
+  Report r{plan->ops[index].kind, index, err};
+  // Nothing to do if this write fails: the parent then sees EOF and a child
+  // that exited 127, which it reports as such.
+  (void)!write(plan->err_fd, &r, sizeof r);
+  _exit(127);
+}
+
+// async-signal-safe
+int WriteFile(const char* path, const char* data) {
+  const int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  size_t len = 0;
+  while (data[len]) len++;
+  const ssize_t n = write(fd, data, len);
+  const int saved = errno;
+  close(fd);
+  errno = saved;
+  return n == static_cast<ssize_t>(len) ? 0 : -1;
+}
+
+// async-signal-safe. mount_setattr changes only the read-only bit, so it works
+// rootless on mounts whose nosuid/nodev flags are locked; a remount must
+// repeat those flags or the kernel refuses it, hence the statfs fallback.
+int MakeReadonly(const char* target, bool recursive) {
+  MountAttr attr{MOUNT_ATTR_RDONLY, 0, 0, 0};
+  if (syscall(SYS_mount_setattr, AT_FDCWD, target, recursive ? AT_RECURSIVE : 0, &attr, sizeof attr) == 0)
+    return 0;
+  if (errno != ENOSYS) return -1;
+  struct statfs st;
+  if (statfs(target, &st) < 0) return -1;
+  const unsigned long keep = st.f_flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME);
+  return mount(nullptr, target, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | keep, nullptr);
+}
+
+// async-signal-safe. pivot_root(".", ".") stacks the old root on top of the
+// new one, so one lazy unmount of "." removes it without a put_old directory.
+int PivotRoot(const char* new_root) {
+  if (mount(new_root, new_root, nullptr, MS_BIND | MS_REC, nullptr) < 0) return -1;
+  if (chdir(new_root) < 0) return -1;
+  if (syscall(SYS_pivot_root, ".", ".") < 0) return -1;
+  if (umount2(".", MNT_DETACH) < 0) return -1;
+  return chdir("/");
+}
+
+// async-signal-safe. Sources are first moved above the stdio range, so that
+// installing fd i can never clobber the source of fd j.
+int InstallStdio(const Plan* plan) {
+  const int n = static_cast<int>(plan->stdio.size());
+  int moved[kMaxStdio];
+  for (int i = 0; i < n; i++) {
+    moved[i] = -1;
+    const int src = plan->stdio[i];
+    if (src < 0) continue;
+    moved[i] = fcntl(src, F_DUPFD_CLOEXEC, n);
+    if (moved[i] < 0) return -1;
+  }
+  for (int i = 0; i < n; i++) {
+    if (moved[i] >= 0) {
+      if (dup2(moved[i], i) < 0) return -1;  // dup2 clears close-on-exec on i
+    } else if (fcntl(i, F_SETFD, 0) < 0 && errno != EBADF) {
+      return -1;
+    }
+  }
+  return 0;
+}
+
+// async-signal-safe. Keeps the capabilities in `keep` (a bit per CAP_*) in the
+// bounding, permitted, effective, inheritable and ambient sets; drops the rest.
+int KeepCapabilities(uint64_t keep, int last_cap) {
+  for (int cap = 0; cap <= last_cap; cap++) {
+    if (keep & (uint64_t{1} << cap)) continue;
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) return -1;
+  }
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (syscall(SYS_capget, &hdr, data) < 0) return -1;
+  for (int i = 0; i < 2; i++) {
+    const uint32_t mask = static_cast<uint32_t>(keep >> (32 * i));
+    data[i].permitted &= mask;
+    data[i].effective &= mask;
+    data[i].inheritable = data[i].permitted;
+  }
+  if (syscall(SYS_capset, &hdr, data) < 0) return -1;
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0) return -1;
+  for (int cap = 0; cap <= last_cap; cap++) {
+    const uint32_t bit = uint32_t{1} << (cap % 32);
+    if ((keep & (uint64_t{1} << cap)) && (data[cap / 32].permitted & bit) &&
+        prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+      return -1;
+  }
+  return 0;
+}
+
+// async-signal-safe. Like execvpe's search over candidates laid out before
+// clone: a missing candidate moves on, EACCES is remembered as the answer if
+// no later candidate runs.
+int Exec(const Plan* plan) {
+  bool denied = false;
+  for (const char* path : plan->exec_paths) {
+    execve(path, const_cast<char* const*>(plan->argv.data()), const_cast<char* const*>(plan->envp.data()));
+    if (errno == EACCES) denied = true;
+    else if (errno != ENOENT && errno != ENOTDIR) return -1;
+  }
+  errno = denied ? EACCES : ENOENT;
+  return -1;
+}
+
+// async-signal-safe
+int RunOp(const Plan* plan, const Op& op) {
+  switch (op.kind) {
+    case kOpPdeathsig: {
+      if (prctl(PR_SET_PDEATHSIG, op.a, 0, 0, 0) < 0) return -1;
+      // The parent may have died before the prctl: then nobody would kill us.
+      pollfd p{plan->parent_pidfd, POLLIN, 0};
+      if (plan->parent_pidfd >= 0 && poll(&p, 1, 0) > 0) _exit(127);
+      return 0;
+    }
+    case kOpSetns:
+      return setns(op.a, op.b);
+    case kOpWriteFile:
+      return WriteFile(op.s[0], op.s[1]);
+    case kOpWaitParent: {
+      char go = 0;
+      ssize_t n;
+      do n = read(plan->sync_fd, &go, 1);
+      while (n < 0 && errno == EINTR);
+      if (n != 1) _exit(127);  // the parent gave up on us and reports why itself
+      return 0;
+    }
+    case kOpUnshare:
+      if (op.b == 1 && plan->via_clone3) return 0;  // clone3 already made it
+      return unshare(op.a);
+    case kOpMount:
+      return mount(op.s[0], op.s[1], op.s[2], op.flags, op.s[3]);
+    case kOpReadonly:
+      return MakeReadonly(op.s[0], op.a != 0);
+    case kOpMkdir:
+      return mkdir(op.s[0], op.a) < 0 && errno != EEXIST ? -1 : 0;
+    case kOpMkfile: {
+      const int fd = open(op.s[0], O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+      if (fd < 0) return -1;
+      close(fd);
+      return 0;
+    }
+    case kOpSymlink:
+      return symlink(op.s[0], op.s[1]) < 0 && errno != EEXIST ? -1 : 0;
+    case kOpPivotRoot:
+      return PivotRoot(op.s[0]);
+    case kOpSethostname: {
+      size_t len = 0;
+      while (op.s[0][len]) len++;
+      return sethostname(op.s[0], len);
+    }
+    case kOpSetdomainname: {
+      size_t len = 0;
+      while (op.s[0][len]) len++;
+      return setdomainname(op.s[0], len);
+    }
+    case kOpChdir:
+      return chdir(op.s[0]);
+    case kOpStdio:
+      return InstallStdio(plan);
+    case kOpSetgroups:
+      return syscall(SYS_setgroups, plan->groups.size(), plan->groups.data());
+    case kOpSetresgid:
+      return syscall(SYS_setresgid, op.a, op.a, op.a);
+    case kOpSetresuid:
+      return syscall(SYS_setresuid, op.a, op.a, op.a);
+    case kOpPrctl:
+      return prctl(op.a, op.b, 0, 0, 0);
+    case kOpSetsid:
+      return setsid() < 0 ? -1 : 0;
+    case kOpCloseFds:
+      return syscall(SYS_close_range, plan->stdio.size(), ~0U, CLOSE_RANGE_CLOEXEC);
+    case kOpSetrlimit: {
+      rlimit64 lim{op.flags, op.b64};
+      return syscall(SYS_prlimit64, 0, op.a, &lim, nullptr);
+    }
+    case kOpCapabilities:
+      return KeepCapabilities(op.flags, op.a);
+    case kOpExec: {
+      // Signals were blocked before clone so that none of Node's handlers ran
+      // in this copy; dispositions are default by now, so unblocking is safe.
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
+      return Exec(plan);
+    }
+    default:
+      errno = EINVAL;
+      return -1;
+  }
+}
+
+}  // namespace
+
+// async-signal-safe
+int ChildMain(void* arg) {
+  const Plan* plan = static_cast<const Plan*>(arg);
+  // Node's handlers must never run here, and ignored signals (SIGPIPE) would
+  // stay ignored across execve: every disposition goes back to default.
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; sig++) {
+    if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, nullptr);
+  }
+  for (size_t i = 0; i < plan->ops.size(); i++) {
+    if (RunOp(plan, plan->ops[i]) < 0) Fail(plan, static_cast<int>(i), errno);
+  }
+  _exit(127);  // the plan always ends in kOpExec, which does not return on success
+}
+
+}  // namespace spawn
+}  // namespace nsjs

@@ -1,0 +1,92 @@
+// The spawn plan: everything the child needs, laid out before clone so the
+// child only reads plain structs and one arena of NUL-terminated strings.
+// TypeScript builds the op list (lib/plan.ts mirrors OpKind); the child walks
+// it in order and reports (kind, op index, errno) for the first op that fails.
+#pragma once
+
+#include <napi.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace nsjs {
+namespace spawn {
+
+enum OpKind : int32_t {
+  kOpPdeathsig = 1,    // a = signal; also exits if the parent is already gone
+  kOpSetns = 2,        // a = fd, b = nstype
+  kOpWriteFile = 3,    // s0 = path, s1 = data (uid_map, setgroups, timens_offsets)
+  kOpWaitParent = 4,   // block until the parent has written our maps
+  kOpUnshare = 5,      // a = flags; b = 1: only when clone3 was refused (time ns)
+  kOpMount = 6,        // s0 source, s1 target, s2 fstype, s3 data, flags
+  kOpReadonly = 7,     // s0 = target, a = recursive: make a bind mount read-only
+  kOpMkdir = 8,        // s0 = path, a = mode; an existing directory is fine
+  kOpMkfile = 9,       // s0 = path; an existing file is fine (bind-mount target)
+  kOpSymlink = 10,     // s0 = target, s1 = link path
+  kOpPivotRoot = 11,   // s0 = new root; the old root is detached
+  kOpSethostname = 12,   // s0
+  kOpSetdomainname = 13, // s0
+  kOpChdir = 14,       // s0
+  kOpStdio = 15,       // install Plan::stdio as fds 0..n-1
+  kOpSetgroups = 16,   // Plan::groups
+  kOpSetresgid = 17,   // a
+  kOpSetresuid = 18,   // a
+  kOpPrctl = 19,       // a = option, b = arg
+  kOpSetsid = 20,
+  kOpCloseFds = 21,    // every fd >= Plan::stdio.size() becomes close-on-exec
+  kOpExec = 22,        // execve each of Plan::exec_paths in turn
+  kOpSetrlimit = 23,   // a = resource, flags = soft, b64 = hard
+  kOpCapabilities = 24, // flags = capability mask to keep
+};
+
+struct Op {
+  int32_t kind = 0;
+  int32_t a = 0;
+  int32_t b = 0;
+  uint64_t flags = 0;
+  uint64_t b64 = 0;
+  const char* s[4] = {nullptr, nullptr, nullptr, nullptr};
+};
+
+// What the child writes on the error pipe: one write, far below PIPE_BUF.
+struct Report {
+  int32_t kind;
+  int32_t op;
+  int32_t err;  // positive errno
+};
+
+struct Plan {
+  uint64_t clone_flags = 0;
+  bool force_clone = false;  // test-only: behave as if clone3 were refused
+  bool parent_maps = false;  // the parent writes uid/gid maps (ranges)
+  std::string uid_map, gid_map, setgroups;
+
+  std::vector<Op> ops;
+  std::vector<int> stdio;  // fd to install at each index; -1 leaves it as inherited
+  std::vector<gid_t> groups;
+  std::vector<const char*> exec_paths;
+  std::vector<const char*> argv;  // NULL-terminated
+  std::vector<const char*> envp;  // NULL-terminated
+
+  // Filled by the parent just before clone.
+  bool via_clone3 = true;
+  int err_fd = -1;
+  int sync_fd = -1;
+  int parent_pidfd = -1;
+
+  // Copies a plan object from lib/plan.ts; returns false with *why on a
+  // malformed plan (a bug in lib/, never user input: that is validated there).
+  bool Parse(const Napi::Object& js, std::string* why);
+
+ private:
+  std::vector<char> arena_;
+};
+
+// The child's entry point: async-signal-safe, allocates nothing, never returns
+// on success (execve), _exits 127 after reporting a failure.
+int ChildMain(void* plan);
+
+}  // namespace spawn
+}  // namespace nsjs

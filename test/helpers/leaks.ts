@@ -1,0 +1,82 @@
+// What a test must not leave behind: fds, children (zombies or running),
+// mounts in our namespace, network links. Take a snapshot before, compare after.
+import * as fs from 'node:fs';
+
+export interface Snapshot {
+  fds: Map<string, string>;
+  mounts: string[];
+  links: string[];
+}
+
+function fdTable(): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    try {
+      out.set(fd, fs.readlinkSync(`/proc/self/fd/${fd}`));
+    } catch {
+      // the directory handle readdir used, closed already
+    }
+  }
+  return out;
+}
+
+/** Children of this process, with their state ('Z' for a zombie). */
+export function children(): { pid: number; state: string; comm: string }[] {
+  const out: { pid: number; state: string; comm: string }[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${name}/stat`, 'latin1');
+    } catch {
+      continue;
+    }
+    const close = stat.lastIndexOf(')');
+    const [state, ppid] = stat.slice(close + 2).split(' ');
+    if (Number(ppid) === process.pid) out.push({ pid: Number(name), state, comm: stat.slice(stat.indexOf('(') + 1, close) });
+  }
+  return out;
+}
+
+export function links(): string[] {
+  return fs
+    .readFileSync('/proc/net/dev', 'latin1')
+    .split('\n')
+    .slice(2)
+    .map((l) => l.split(':')[0].trim())
+    .filter(Boolean)
+    .sort();
+}
+
+function mounts(): string[] {
+  // Mount ids change nothing for leak purposes; compare mount point and source.
+  return fs
+    .readFileSync('/proc/self/mountinfo', 'latin1')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split(' ').slice(4, 5).concat(l.split(' - ')[1] ?? '').join(' '))
+    .sort();
+}
+
+export function snapshot(): Snapshot {
+  return { fds: fdTable(), mounts: mounts(), links: links() };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Fails the test if anything leaked since `before`. Children get a moment to
+ * be reaped, since a wait() resolves on the loop turn after exit.
+ */
+export async function expectNoLeaks(before: Snapshot): Promise<void> {
+  let kids = children();
+  for (let i = 0; i < 50 && kids.length > 0; i++) {
+    await sleep(20);
+    kids = children();
+  }
+  const after = snapshot();
+  const extraFds = [...after.fds].filter(([fd, target]) => before.fds.get(fd) !== target);
+  expect({ fds: extraFds, children: kids }).toEqual({ fds: [], children: [] });
+  expect(after.mounts).toEqual(before.mounts);
+  expect(after.links).toEqual(before.links);
+}
