@@ -7,3 +7,6 @@ export { Namespace } from './namespace';
 export type { NamespaceInfo } from './namespace';
 export { Process, waitpid } from './process';
 export type { ExitStatus, WaitpidOptions } from './process';
+export { spawnIsolated, runIsolated } from './spawn';
+export type { RunOptions, RunResult } from './spawn';
+export type { SpawnOptions, Mount, ProcMount, TmpfsMount, BindMount, DevMount, RawMount, IdMap, UserMapping, StdioEntry, RlimitName } from './options';

@@ -24,6 +24,7 @@ interface Internal {
   stdin?: Writable | null;
   stdout?: Readable | null;
   stderr?: Readable | null;
+  stdio?: (Readable | Writable | null)[];
   /** Our child, reaped on exit; otherwise only peeked at (WNOWAIT). */
   child: boolean;
 }
@@ -43,6 +44,8 @@ export class Process {
   readonly stdout: Readable | null;
   /** The child's stderr when `stdio[2]` was `'pipe'`, else `null`. */
   readonly stderr: Readable | null;
+  /** Every piped stdio stream by fd number, as `ChildProcess.stdio`. */
+  readonly stdio: (Readable | Writable | null)[];
   /** Set once the process has exited (and `wait()` has resolved). */
   exitStatus: ExitStatus | null = null;
 
@@ -58,6 +61,7 @@ export class Process {
     this.stdin = internal.stdin ?? null;
     this.stdout = internal.stdout ?? null;
     this.stderr = internal.stderr ?? null;
+    this.stdio = internal.stdio ?? [this.stdin, this.stdout, this.stderr];
     let settle!: (status: ExitStatus) => void;
     let fail!: (err: Error) => void;
     this.#done = new Promise<ExitStatus>((resolve, reject) => {
@@ -141,7 +145,7 @@ export class Process {
   ref(): this {
     this.#refed = true;
     this.#watch?.ref();
-    for (const s of [this.stdin, this.stdout, this.stderr]) (s as { ref?: () => void } | null)?.ref?.();
+    for (const s of this.stdio) (s as { ref?: () => void } | null)?.ref?.();
     return this;
   }
 
@@ -149,7 +153,7 @@ export class Process {
   unref(): this {
     this.#refed = false;
     this.#watch?.unref();
-    for (const s of [this.stdin, this.stdout, this.stderr]) (s as { unref?: () => void } | null)?.unref?.();
+    for (const s of this.stdio) (s as { unref?: () => void } | null)?.unref?.();
     return this;
   }
 

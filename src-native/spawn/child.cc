@@ -92,7 +92,8 @@ int PivotRoot(const char* new_root) {
 }
 
 // async-signal-safe. Sources are first moved above the stdio range, so that
-// installing fd i can never clobber the source of fd j.
+// installing fd i can never clobber the source of fd j. An entry of -1 leaves
+// fd i as inherited, -2 closes it.
 int InstallStdio(const Plan* plan) {
   const int n = static_cast<int>(plan->stdio.size());
   int moved[kMaxStdio];
@@ -106,6 +107,8 @@ int InstallStdio(const Plan* plan) {
   for (int i = 0; i < n; i++) {
     if (moved[i] >= 0) {
       if (dup2(moved[i], i) < 0) return -1;  // dup2 clears close-on-exec on i
+    } else if (plan->stdio[i] == -2) {
+      close(i);
     } else if (fcntl(i, F_SETFD, 0) < 0 && errno != EBADF) {
       return -1;
     }
@@ -125,8 +128,10 @@ int KeepCapabilities(uint64_t keep, int last_cap) {
   if (syscall(SYS_capget, &hdr, data) < 0) return -1;
   for (int i = 0; i < 2; i++) {
     const uint32_t mask = static_cast<uint32_t>(keep >> (32 * i));
+    // After a setresuid away from 0 (with PR_SET_KEEPCAPS) effective is
+    // empty while permitted survives: rebuild effective from permitted.
     data[i].permitted &= mask;
-    data[i].effective &= mask;
+    data[i].effective = data[i].permitted;
     data[i].inheritable = data[i].permitted;
   }
   if (syscall(SYS_capset, &hdr, data) < 0) return -1;

@@ -254,6 +254,17 @@ class SpawnWorker : public Napi::AsyncWorker {
     }
   }
 
+  // Dups fd above the stdio range when it sits inside it (only when Node's
+  // own 0-2 are closed, or for long stdio arrays); the parent closes the
+  // copy right after clone.
+  int AboveStdio(int fd) {
+    const int n = static_cast<int>(plan_->stdio.size());
+    if (fd < 0 || fd >= n) return fd;
+    const int high = fcntl(fd, F_DUPFD_CLOEXEC, n);
+    if (high >= 0) extra_fds_.push_back(high);
+    return high;
+  }
+
   void Reap() {
     siginfo_t si;
     while (waitid(static_cast<idtype_t>(P_PIDFD), out_.pidfd, &si, WEXITED) < 0 && errno == EINTR) {
@@ -274,9 +285,10 @@ class SpawnWorker : public Napi::AsyncWorker {
       close(errp[1]);
       return;
     }
-    p->err_fd = errp[1];
-    p->sync_fd = syncp[0];
-    p->parent_pidfd = SelfPidfd();
+    // The child installs stdio over fds 0..n-1; its own fds must sit above.
+    p->err_fd = AboveStdio(errp[1]);
+    p->sync_fd = AboveStdio(syncp[0]);
+    p->parent_pidfd = AboveStdio(SelfPidfd());
     // The child's O_NONBLOCK write end is harmless: a Report never fills a pipe.
     void* stack = mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     long pid = -1;
@@ -293,8 +305,10 @@ class SpawnWorker : public Napi::AsyncWorker {
       // a fork-style one it has its own copy of the stack.
       munmap(stack, kStackSize);
     }
+    // Only the child may hold the write end now, or EOF would never come.
     close(errp[1]);
     if (syncp[0] >= 0) close(syncp[0]);
+    for (int fd : extra_fds_) close(fd);
     if (pid >= 0) {
       out_.pid = static_cast<int>(pid);
       if (p->parent_maps) {
@@ -320,6 +334,7 @@ class SpawnWorker : public Napi::AsyncWorker {
   std::unique_ptr<Plan> plan_;
   Napi::Promise::Deferred deferred_;
   Outcome out_;
+  std::vector<int> extra_fds_;
 };
 
 Napi::Value Spawn(const Napi::CallbackInfo& info) {

@@ -64,7 +64,7 @@ struct Plan {
   std::string uid_map, gid_map, setgroups;
 
   std::vector<Op> ops;
-  std::vector<int> stdio;  // fd to install at each index; -1 leaves it as inherited
+  std::vector<int> stdio;  // fd to install at each index; -1 leaves it as inherited, -2 closes it
   std::vector<gid_t> groups;
   std::vector<const char*> exec_paths;
   std::vector<const char*> argv;  // NULL-terminated

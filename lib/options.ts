@@ -1,0 +1,391 @@
+// The spawn options as users write them, and their validation. Everything
+// here runs before anything native: a bad option throws a TypeError or
+// RangeError naming it, and nothing has been started.
+import { invalidArgType, invalidArgValue } from './errors';
+import { signalNumber } from './signals';
+import {
+  NAMESPACE_TYPES,
+  bool,
+  integer,
+  knownKeys,
+  namespaceType,
+  noNul,
+  pathString,
+  plainObject,
+  type NamespaceType,
+} from './validate';
+
+/** One line of a uid_map or gid_map: `count` ids from `outside` appear as `inside`. */
+export interface IdMap {
+  inside: number;
+  outside: number;
+  count: number;
+}
+
+/** Explicit maps for a new user namespace, written by the parent (needs privilege for ranges). */
+export interface UserMapping {
+  uidMap: IdMap[];
+  gidMap: IdMap[];
+  /** `'deny'` is required for an unprivileged gid map; default `'deny'` unless the gid map needs privilege anyway. */
+  setgroups?: 'allow' | 'deny';
+}
+
+/** A `proc` filesystem for the new pid namespace. Needs `mnt` (and `pid` to show only the sandbox's processes). */
+export interface ProcMount {
+  type: 'proc';
+  target: string;
+}
+/** A fresh tmpfs. `size` in bytes (or with a k/m/g suffix), `mode` as a number (default 0o755). */
+export interface TmpfsMount {
+  type: 'tmpfs';
+  target: string;
+  size?: number | string;
+  mode?: number;
+}
+/** A bind mount of `source` (a path outside) at `target`. */
+export interface BindMount {
+  type: 'bind';
+  source: string;
+  target: string;
+  /** Read-only: the write bit is cleared with mount_setattr (Linux 5.12+), else a remount. */
+  readonly?: boolean;
+  /** Include the mounts below `source` (MS_REC); default `true`. */
+  recursive?: boolean;
+}
+/** A minimal /dev on a tmpfs: null zero full random urandom tty (bound from the host), a new devpts, shm. */
+export interface DevMount {
+  type: 'dev';
+  target: string;
+}
+/** Any mount(2): `flags` are `MS_*` bits, `data` the filesystem's options string. */
+export interface RawMount {
+  type: string;
+  source?: string;
+  target: string;
+  flags?: number;
+  data?: string;
+}
+export type Mount = ProcMount | TmpfsMount | BindMount | DevMount | RawMount;
+
+export type StdioEntry = 'pipe' | 'inherit' | 'ignore' | number | null | undefined;
+
+export interface SpawnOptions {
+  /** Namespaces to create: a list of types, or `'all'` for all eight. */
+  namespaces?: NamespaceType[] | 'all';
+  /**
+   * Maps of a new user namespace. `'root'` maps your uid/gid to 0 (as
+   * `unshare -r`), `'self'` to themselves (`unshare -c`; the default when
+   * `namespaces` includes `'user'`). Both write `setgroups` `deny`.
+   */
+  user?: 'root' | 'self' | UserMapping;
+  /** uid inside, set just before exec (after mounts, which need the capabilities). */
+  uid?: number;
+  /** gid inside, set just before exec. */
+  gid?: number;
+  /** Supplementary groups inside; `[]` clears them (needs `setgroups` allowed). */
+  groups?: number[];
+  /** Hostname of the new uts namespace (needs `uts`). */
+  hostname?: string;
+  /** NIS domain name of the new uts namespace (needs `uts`). */
+  domainname?: string;
+  /** Applied in order in the new mount namespace (needs `mnt`). */
+  mounts?: Mount[];
+  /** pivot_root into this directory after `mounts` (needs `mnt`); mount targets are then relative to it. */
+  root?: string;
+  /** Applied recursively to `/` of the new mount namespace before anything else; default `'private'`, so no mount reaches the host. */
+  propagation?: 'private' | 'slave' | 'shared' | 'unchanged';
+  /** Working directory of the command (inside `root` when given). */
+  cwd?: string;
+  /** Environment of the command; default `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** `argv[0]` of the command; default `command`. */
+  argv0?: string;
+  /** As `child_process.spawn`: `'pipe'` (default), `'inherit'`, `'ignore'`, or an array of those or fds. */
+  stdio?: 'pipe' | 'inherit' | 'ignore' | StdioEntry[];
+  /** SIGKILL the command when this Node process dies (PR_SET_PDEATHSIG). */
+  dieWithParent?: boolean;
+  /** Run the command in a new session (setsid), detached from our terminal. */
+  newSession?: boolean;
+  /** PR_SET_NO_NEW_PRIVS: setuid binaries and file capabilities no longer raise privileges. Default `true`. */
+  noNewPrivileges?: boolean;
+  /** Keep only these capabilities (`'CAP_NET_ADMIN'`…) in every set; `keep: []` drops all. */
+  capabilities?: { keep?: string[] };
+  /** setrlimit before exec: `{ nofile: [soft, hard] }`; `Infinity` for unlimited. */
+  rlimits?: Partial<Record<RlimitName, [number, number]>>;
+  /** Offsets in seconds of a new time namespace (needs `time`). */
+  timeOffsets?: { monotonic?: number; boottime?: number };
+  /** Kills the command (with `killSignal`) when aborted, as `child_process.spawn`. */
+  signal?: AbortSignal;
+  /** Kills the command (with `killSignal`) after this many milliseconds. */
+  timeout?: number;
+  /** Signal for `signal` and `timeout`; default `'SIGTERM'`. */
+  killSignal?: NodeJS.Signals | number;
+}
+
+export const RLIMITS = {
+  cpu: 0, fsize: 1, data: 2, stack: 3, core: 4, rss: 5, nproc: 6, nofile: 7, memlock: 8, as: 9,
+  locks: 10, sigpending: 11, msgqueue: 12, nice: 13, rtprio: 14, rttime: 15,
+} as const;
+export type RlimitName = keyof typeof RLIMITS;
+
+/** The capability names, in bit order (include/uapi/linux/capability.h). */
+export const CAPABILITIES = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID',
+  'CAP_SETUID', 'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN',
+  'CAP_NET_RAW', 'CAP_IPC_LOCK', 'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE',
+  'CAP_SYS_PACCT', 'CAP_SYS_ADMIN', 'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME',
+  'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD', 'CAP_LEASE', 'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL', 'CAP_SETFCAP',
+  'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG', 'CAP_WAKE_ALARM', 'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ',
+  'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
+] as const;
+
+const OPTION_KEYS = [
+  'namespaces', 'user', 'uid', 'gid', 'groups', 'hostname', 'domainname', 'mounts', 'root', 'propagation', 'cwd',
+  'env', 'argv0', 'stdio', 'dieWithParent', 'newSession', 'noNewPrivileges', 'capabilities', 'rlimits',
+  'timeOffsets', 'signal', 'timeout', 'killSignal',
+] as const;
+
+/** Options after validation: defaults filled in, namespaces as a set. */
+export interface Checked {
+  namespaces: Set<NamespaceType>;
+  user?: 'root' | 'self' | UserMapping;
+  uid?: number;
+  gid?: number;
+  groups?: number[];
+  hostname?: string;
+  domainname?: string;
+  mounts: Mount[];
+  root?: string;
+  propagation: 'private' | 'slave' | 'shared' | 'unchanged';
+  cwd?: string;
+  env: [string, string][];
+  argv0?: string;
+  stdio: StdioEntry[];
+  dieWithParent: boolean;
+  newSession: boolean;
+  noNewPrivileges: boolean;
+  keepCapabilities?: number[];
+  rlimits: [number, number, number][];
+  timeOffsets?: { monotonic: number; boottime: number };
+  signal?: AbortSignal;
+  timeout?: number;
+  killSignal: number;
+}
+
+function needs(opts: Record<string, unknown>, key: string, ns: Set<NamespaceType>, type: NamespaceType): void {
+  if (opts[key] !== undefined && !ns.has(type))
+    throw invalidArgValue(`options.${key}`, opts[key], `needs a new ${type} namespace: add '${type}' to options.namespaces`);
+}
+
+function idMaps(value: unknown, name: string): IdMap[] {
+  if (!Array.isArray(value)) throw invalidArgType(name, 'an array of { inside, outside, count }', value);
+  if (value.length === 0 || value.length > 340) throw invalidArgValue(name, value, 'must have 1 to 340 entries');
+  const maps = value.map((entry, i) => {
+    const m = plainObject(entry, `${name}[${i}]`);
+    knownKeys(m, ['inside', 'outside', 'count'], `${name}[${i}]`);
+    return {
+      inside: integer(m.inside, `${name}[${i}].inside`, 0, 0xfffffffe),
+      outside: integer(m.outside, `${name}[${i}].outside`, 0, 0xfffffffe),
+      count: integer(m.count, `${name}[${i}].count`, 1, 0xffffffff),
+    };
+  });
+  // The kernel refuses overlapping ranges on either side; say which ones here.
+  for (const side of ['inside', 'outside'] as const) {
+    const sorted = [...maps].sort((a, b) => a[side] - b[side]);
+    for (let i = 1; i < sorted.length; i++) {
+      if (sorted[i - 1][side] + sorted[i - 1].count > sorted[i][side])
+        throw invalidArgValue(name, value, `has overlapping ${side} ranges`);
+    }
+  }
+  return maps;
+}
+
+function user(value: unknown): 'root' | 'self' | UserMapping {
+  if (value === 'root' || value === 'self') return value;
+  if (typeof value === 'string') throw invalidArgValue('options.user', value, "must be 'root', 'self' or { uidMap, gidMap }");
+  const u = plainObject(value, 'options.user');
+  knownKeys(u, ['uidMap', 'gidMap', 'setgroups'], 'options.user');
+  if (u.setgroups !== undefined && u.setgroups !== 'allow' && u.setgroups !== 'deny')
+    throw invalidArgValue('options.user.setgroups', u.setgroups, "must be 'allow' or 'deny'");
+  return {
+    uidMap: idMaps(u.uidMap, 'options.user.uidMap'),
+    gidMap: idMaps(u.gidMap, 'options.user.gidMap'),
+    setgroups: u.setgroups as 'allow' | 'deny' | undefined,
+  };
+}
+
+function size(value: unknown, name: string): number | string {
+  if (typeof value === 'number') return integer(value, name, 1, Number.MAX_SAFE_INTEGER);
+  if (typeof value === 'string' && /^[1-9][0-9]*[kmgKMG%]?$/.test(value)) return value;
+  throw invalidArgValue(name, value, "must be a byte count or a string such as '64m'");
+}
+
+function mount(value: unknown, i: number): Mount {
+  const name = `options.mounts[${i}]`;
+  const m = plainObject(value, name);
+  if (typeof m.type !== 'string') throw invalidArgType(`${name}.type`, 'of type string', m.type);
+  const target = pathString(m.target, `${name}.target`);
+  switch (m.type) {
+    case 'proc':
+    case 'dev':
+      knownKeys(m, ['type', 'target'], name);
+      return { type: m.type, target };
+    case 'tmpfs':
+      knownKeys(m, ['type', 'target', 'size', 'mode'], name);
+      return {
+        type: 'tmpfs',
+        target,
+        size: m.size === undefined ? undefined : size(m.size, `${name}.size`),
+        mode: m.mode === undefined ? undefined : integer(m.mode, `${name}.mode`, 0, 0o7777),
+      };
+    case 'bind':
+      knownKeys(m, ['type', 'source', 'target', 'readonly', 'recursive'], name);
+      return {
+        type: 'bind',
+        source: pathString(m.source, `${name}.source`),
+        target,
+        readonly: m.readonly === undefined ? false : bool(m.readonly, `${name}.readonly`),
+        recursive: m.recursive === undefined ? true : bool(m.recursive, `${name}.recursive`),
+      };
+    default:
+      knownKeys(m, ['type', 'source', 'target', 'flags', 'data'], name);
+      if (m.type === '') throw invalidArgValue(`${name}.type`, m.type, 'must not be empty');
+      return {
+        type: noNul(m.type, `${name}.type`),
+        source: m.source === undefined ? undefined : noNul(m.source, `${name}.source`),
+        target,
+        flags: m.flags === undefined ? undefined : integer(m.flags, `${name}.flags`, 0, 0xffffffff),
+        data: m.data === undefined ? undefined : noNul(m.data, `${name}.data`),
+      };
+  }
+}
+
+function stdio(value: unknown): StdioEntry[] {
+  if (value === undefined) return ['pipe', 'pipe', 'pipe'];
+  if (value === 'pipe' || value === 'inherit' || value === 'ignore') return [value, value, value];
+  if (!Array.isArray(value)) throw invalidArgType('options.stdio', "'pipe', 'inherit', 'ignore' or an array", value);
+  if (value.length > 64) throw invalidArgValue('options.stdio', value, 'must have at most 64 entries');
+  const out = value.map((e, i): StdioEntry => {
+    if (e === 'pipe' || e === 'inherit' || e === 'ignore' || e === null || e === undefined) return e;
+    if (typeof e === 'number') return integer(e, `options.stdio[${i}]`);
+    throw invalidArgValue(`options.stdio[${i}]`, e, "must be 'pipe', 'inherit', 'ignore', an fd or null");
+  });
+  while (out.length < 3) out.push(undefined);
+  return out;
+}
+
+function env(value: unknown): [string, string][] {
+  const e = value === undefined ? process.env : plainObject(value, 'options.env');
+  const out: [string, string][] = [];
+  for (const [k, v] of Object.entries(e)) {
+    if (v === undefined) continue;
+    if (k.includes('=') || k.includes('\0') || k === '')
+      throw invalidArgValue('options.env', k, 'has a key that is empty or contains = or a null byte');
+    // child_process coerces values with String(); so do we, but refuse null bytes.
+    const s = String(v);
+    if (s.includes('\0')) throw invalidArgValue(`options.env.${k}`, s, 'must be a string without null bytes');
+    out.push([k, s]);
+  }
+  return out;
+}
+
+function rlimits(value: unknown): [number, number, number][] {
+  const r = plainObject(value, 'options.rlimits');
+  const out: [number, number, number][] = [];
+  for (const [k, v] of Object.entries(r)) {
+    if (v === undefined) continue;
+    if (!(k in RLIMITS))
+      throw invalidArgValue(`options.rlimits.${k}`, v, `is not a resource (known: ${Object.keys(RLIMITS).join(', ')})`);
+    if (!Array.isArray(v) || v.length !== 2) throw invalidArgType(`options.rlimits.${k}`, 'a [soft, hard] pair', v);
+    const [soft, hard] = v.map((n: unknown, i) =>
+      n === Infinity ? -1 : integer(n, `options.rlimits.${k}[${i}]`, 0, Number.MAX_SAFE_INTEGER),
+    );
+    if (hard !== -1 && (soft === -1 || soft > hard)) throw invalidArgValue(`options.rlimits.${k}`, v, 'must have soft <= hard');
+    out.push([RLIMITS[k as RlimitName], soft, hard]);
+  }
+  return out;
+}
+
+function capabilities(value: unknown): number[] | undefined {
+  const c = plainObject(value, 'options.capabilities');
+  knownKeys(c, ['keep'], 'options.capabilities');
+  if (c.keep === undefined) return undefined;
+  if (!Array.isArray(c.keep)) throw invalidArgType('options.capabilities.keep', 'an array of capability names', c.keep);
+  return c.keep.map((name: unknown, i) => {
+    const upper = typeof name === 'string' ? (name.toUpperCase().startsWith('CAP_') ? name.toUpperCase() : `CAP_${name.toUpperCase()}`) : name;
+    const bit = (CAPABILITIES as readonly unknown[]).indexOf(upper);
+    if (bit < 0) throw invalidArgValue(`options.capabilities.keep[${i}]`, name, "must be a capability name such as 'CAP_NET_ADMIN'");
+    return bit;
+  });
+}
+
+export function checkOptions(options: unknown): Checked {
+  const o = options === undefined ? {} : plainObject(options, 'options');
+  knownKeys(o, OPTION_KEYS, 'options');
+
+  let namespaces: Set<NamespaceType>;
+  if (o.namespaces === undefined) namespaces = new Set();
+  else if (o.namespaces === 'all') namespaces = new Set(NAMESPACE_TYPES);
+  else if (Array.isArray(o.namespaces)) namespaces = new Set(o.namespaces.map((t, i) => namespaceType(t, `options.namespaces[${i}]`)));
+  else throw invalidArgType('options.namespaces', "an array of namespace types or 'all'", o.namespaces);
+
+  needs(o, 'user', namespaces, 'user');
+  needs(o, 'hostname', namespaces, 'uts');
+  needs(o, 'domainname', namespaces, 'uts');
+  needs(o, 'mounts', namespaces, 'mnt');
+  needs(o, 'root', namespaces, 'mnt');
+  needs(o, 'timeOffsets', namespaces, 'time');
+  if (o.propagation !== undefined && o.propagation !== 'unchanged') needs(o, 'propagation', namespaces, 'mnt');
+
+  const c: Checked = {
+    namespaces,
+    mounts: [],
+    propagation: 'private',
+    env: env(o.env),
+    stdio: stdio(o.stdio),
+    dieWithParent: o.dieWithParent === undefined ? false : bool(o.dieWithParent, 'options.dieWithParent'),
+    newSession: o.newSession === undefined ? false : bool(o.newSession, 'options.newSession'),
+    noNewPrivileges: o.noNewPrivileges === undefined ? true : bool(o.noNewPrivileges, 'options.noNewPrivileges'),
+    rlimits: o.rlimits === undefined ? [] : rlimits(o.rlimits),
+    killSignal: o.killSignal === undefined ? signalNumber('SIGTERM', 'options.killSignal') : signalNumber(o.killSignal, 'options.killSignal'),
+  };
+  if (namespaces.has('user')) c.user = o.user === undefined ? 'self' : user(o.user);
+  if (o.uid !== undefined) c.uid = integer(o.uid, 'options.uid', 0, 0xfffffffe);
+  if (o.gid !== undefined) c.gid = integer(o.gid, 'options.gid', 0, 0xfffffffe);
+  if (o.groups !== undefined) {
+    if (!Array.isArray(o.groups)) throw invalidArgType('options.groups', 'an array of gids', o.groups);
+    if (o.groups.length > 65536) throw invalidArgValue('options.groups', o.groups, 'must have at most 65536 entries');
+    c.groups = o.groups.map((g: unknown, i) => integer(g, `options.groups[${i}]`, 0, 0xfffffffe));
+  }
+  for (const key of ['hostname', 'domainname'] as const) {
+    if (o[key] === undefined) continue;
+    const s = noNul(o[key], `options.${key}`);
+    if (Buffer.byteLength(s) > 64) throw invalidArgValue(`options.${key}`, s, 'must be at most 64 bytes');
+    c[key] = s;
+  }
+  if (o.mounts !== undefined) {
+    if (!Array.isArray(o.mounts)) throw invalidArgType('options.mounts', 'an array of mounts', o.mounts);
+    c.mounts = o.mounts.map(mount);
+  }
+  if (o.root !== undefined) c.root = pathString(o.root, 'options.root');
+  if (o.propagation !== undefined) {
+    if (!['private', 'slave', 'shared', 'unchanged'].includes(o.propagation as string))
+      throw invalidArgValue('options.propagation', o.propagation, "must be 'private', 'slave', 'shared' or 'unchanged'");
+    c.propagation = o.propagation as Checked['propagation'];
+  }
+  if (o.cwd !== undefined) c.cwd = pathString(o.cwd, 'options.cwd');
+  if (o.argv0 !== undefined) c.argv0 = noNul(o.argv0, 'options.argv0');
+  if (o.capabilities !== undefined) c.keepCapabilities = capabilities(o.capabilities);
+  if (o.timeOffsets !== undefined) {
+    const t = plainObject(o.timeOffsets, 'options.timeOffsets');
+    knownKeys(t, ['monotonic', 'boottime'], 'options.timeOffsets');
+    const offset = (v: unknown, n: string) => (v === undefined ? 0 : integer(v, n, -(2 ** 40), 2 ** 40));
+    c.timeOffsets = { monotonic: offset(t.monotonic, 'options.timeOffsets.monotonic'), boottime: offset(t.boottime, 'options.timeOffsets.boottime') };
+  }
+  if (o.signal !== undefined) {
+    if (!(o.signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an instance of AbortSignal', o.signal);
+    c.signal = o.signal;
+  }
+  if (o.timeout !== undefined) c.timeout = integer(o.timeout, 'options.timeout', 0, 2 ** 31 - 1);
+  return c;
+}

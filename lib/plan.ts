@@ -1,0 +1,248 @@
+// Options → the plan the native child walks. Pure apart from reading PATH and
+// two /proc values, so it can be tested without spawning. Each op carries the
+// step name, syscall and path that an NsError reports if the child fails there.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import * as C from './constants';
+import { NAMESPACE_FLAGS } from './namespace';
+import type { NativeOp, NativePlan } from './native';
+import { RLIMITS as RLIMIT_NAMES, type Checked, type Mount } from './options';
+
+/** Mirrors OpKind in src-native/spawn/plan.h. */
+export const Op = {
+  Pdeathsig: 1,
+  Setns: 2,
+  WriteFile: 3,
+  WaitParent: 4,
+  Unshare: 5,
+  Mount: 6,
+  Readonly: 7,
+  Mkdir: 8,
+  Mkfile: 9,
+  Symlink: 10,
+  PivotRoot: 11,
+  Sethostname: 12,
+  Setdomainname: 13,
+  Chdir: 14,
+  Stdio: 15,
+  Setgroups: 16,
+  Setresgid: 17,
+  Setresuid: 18,
+  Prctl: 19,
+  Setsid: 20,
+  CloseFds: 21,
+  Exec: 22,
+  Setrlimit: 23,
+  Capabilities: 24,
+} as const;
+
+const PR_SET_KEEPCAPS = 8;
+const PR_SET_NO_NEW_PRIVS = 38;
+const SIGKILL = 9;
+
+export interface Step {
+  step: string;
+  syscall: string;
+  path?: string;
+  /** The mount as the user wrote it, for messages. */
+  mount?: Mount;
+}
+
+export interface Plan {
+  native: NativePlan;
+  steps: Step[];
+}
+
+/** stdio as the child installs it: an fd per index, -1 inherit, -2 closed. */
+export interface StdioFds {
+  child: number[];
+}
+
+let capLastCap: number | undefined;
+function lastCap(): number {
+  capLastCap ??= Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'latin1'));
+  return capLastCap;
+}
+
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/**
+ * Where execve will look for `command`: itself when it has a slash, else each
+ * PATH entry (from the command's env, as child_process does). Without `root`
+ * or mounts the host's file system is the child's, so the search is done here
+ * and only the hit is passed on; `null` means nothing was found.
+ */
+export function execCandidates(command: string, env: [string, string][], hostVisible: boolean): string[] | null {
+  if (command.includes('/')) return [command];
+  const PATH = env.find(([k]) => k === 'PATH')?.[1] ?? DEFAULT_PATH;
+  const candidates = PATH.split(':').map((dir) => path.join(dir || '.', command));
+  if (!hostVisible) return candidates;
+  for (const c of candidates) {
+    try {
+      fs.accessSync(c, fs.constants.X_OK);
+      if (fs.statSync(c).isFile()) return [c];
+    } catch {
+      // not here; next PATH entry
+    }
+  }
+  return null;
+}
+
+function mapLines(maps: { inside: number; outside: number; count: number }[]): string {
+  return maps.map((m) => `${m.inside} ${m.outside} ${m.count}\n`).join('');
+}
+
+function tmpfsData(size: number | string | undefined, mode: number | undefined): string {
+  const parts = [`mode=${(mode ?? 0o755).toString(8)}`];
+  if (size !== undefined) parts.push(`size=${size}`);
+  return parts.join(',');
+}
+
+export function buildPlan(c: Checked, command: string, args: string[], execPaths: string[], stdio: StdioFds, forceClone: boolean): Plan {
+  const ops: NativeOp[] = [];
+  const steps: Step[] = [];
+  const add = (op: NativeOp, step: Step) => {
+    ops.push(op);
+    steps.push(step);
+  };
+  const ns = c.namespaces;
+  let cloneFlags = 0;
+  for (const type of ns) cloneFlags |= NAMESPACE_FLAGS[type];
+
+  if (c.dieWithParent) add({ kind: Op.Pdeathsig, a: SIGKILL }, { step: 'prctl PR_SET_PDEATHSIG', syscall: 'prctl' });
+
+  // A new user namespace comes first and its maps right after: every other
+  // step needs the capabilities the maps make meaningful.
+  const native: NativePlan = {
+    cloneFlags: 0,
+    forceClone,
+    parentMaps: false,
+    ops,
+    stdio: stdio.child,
+    groups: c.groups ?? [],
+    execPaths,
+    argv: [c.argv0 ?? command, ...args],
+    envp: c.env.map(([k, v]) => `${k}=${v}`),
+  };
+  if (c.user === 'root' || c.user === 'self') {
+    const uid = process.geteuid!();
+    const gid = process.getegid!();
+    const inside = c.user === 'root' ? [0, 0] : [uid, gid];
+    // Written by the child itself: a single line mapping its own ids, which
+    // the kernel allows only with setgroups denied.
+    for (const [file, data] of [
+      ['setgroups', 'deny'],
+      ['uid_map', `${inside[0]} ${uid} 1\n`],
+      ['gid_map', `${inside[1]} ${gid} 1\n`],
+    ]) {
+      add({ kind: Op.WriteFile, s: [`/proc/self/${file}`, data] }, { step: `write ${file}`, syscall: 'write', path: `/proc/self/${file}` });
+    }
+  } else if (c.user) {
+    native.parentMaps = true;
+    native.uidMap = mapLines(c.user.uidMap);
+    native.gidMap = mapLines(c.user.gidMap);
+    const setgroups = c.user.setgroups ?? (process.geteuid!() === 0 ? undefined : 'deny');
+    if (setgroups) native.setgroups = setgroups;
+    add({ kind: Op.WaitParent }, { step: 'wait for uid/gid maps', syscall: 'read' });
+  }
+
+  if (ns.has('time')) {
+    if (c.timeOffsets) {
+      // Offsets can be written only before any process has entered the
+      // namespace: unshare it (we stay outside; our exec enters it) and write.
+      cloneFlags &= ~C.CLONE_NEWTIME;
+      add({ kind: Op.Unshare, a: C.CLONE_NEWTIME }, { step: 'unshare time', syscall: 'unshare' });
+      const { monotonic, boottime } = c.timeOffsets;
+      add(
+        { kind: Op.WriteFile, s: ['/proc/self/timens_offsets', `monotonic ${monotonic} 0\nboottime ${boottime} 0\n`] },
+        { step: 'write timens_offsets', syscall: 'write', path: '/proc/self/timens_offsets' },
+      );
+    } else {
+      add({ kind: Op.Unshare, a: C.CLONE_NEWTIME, b: 1 }, { step: 'unshare time', syscall: 'unshare' });
+    }
+  }
+  native.cloneFlags = cloneFlags;
+
+  if (ns.has('mnt')) {
+    if (c.propagation !== 'unchanged') {
+      const flag = { private: C.MS_PRIVATE, slave: C.MS_SLAVE, shared: C.MS_SHARED }[c.propagation];
+      add({ kind: Op.Mount, s: [null, '/', null, null], flags: C.MS_REC | flag }, { step: `propagation ${c.propagation}`, syscall: 'mount', path: '/' });
+    }
+    for (const m of c.mounts) planMount(m, c.root, add);
+    if (c.root) add({ kind: Op.PivotRoot, s: [c.root] }, { step: 'pivot_root', syscall: 'pivot_root', path: c.root });
+  }
+  if (c.hostname !== undefined) add({ kind: Op.Sethostname, s: [c.hostname] }, { step: 'sethostname', syscall: 'sethostname' });
+  if (c.domainname !== undefined) add({ kind: Op.Setdomainname, s: [c.domainname] }, { step: 'setdomainname', syscall: 'setdomainname' });
+  if (c.cwd !== undefined) add({ kind: Op.Chdir, s: [c.cwd] }, { step: 'chdir', syscall: 'chdir', path: c.cwd });
+  add({ kind: Op.Stdio }, { step: 'stdio', syscall: 'dup2' });
+  for (const [resource, soft, hard] of c.rlimits) {
+    const name = Object.entries(RLIMIT_NAMES).find(([, v]) => v === resource)?.[0] ?? String(resource);
+    const n = (v: number) => (v === -1 ? 0xffffffffffffffffn : BigInt(v));
+    add({ kind: Op.Setrlimit, a: resource, flags: n(soft), b64: n(hard) }, { step: `setrlimit ${name}`, syscall: 'prlimit64' });
+  }
+  if (c.keepCapabilities && c.uid !== undefined && c.uid !== 0)
+    add({ kind: Op.Prctl, a: PR_SET_KEEPCAPS, b: 1 }, { step: 'prctl PR_SET_KEEPCAPS', syscall: 'prctl' });
+  if (c.groups) add({ kind: Op.Setgroups }, { step: 'setgroups', syscall: 'setgroups' });
+  if (c.gid !== undefined) add({ kind: Op.Setresgid, a: c.gid }, { step: 'setresgid', syscall: 'setresgid' });
+  if (c.uid !== undefined) add({ kind: Op.Setresuid, a: c.uid }, { step: 'setresuid', syscall: 'setresuid' });
+  if (c.keepCapabilities) {
+    const mask = c.keepCapabilities.reduce((m, bit) => m | (1n << BigInt(bit)), 0n);
+    add({ kind: Op.Capabilities, a: lastCap(), flags: mask }, { step: 'capabilities', syscall: 'capset' });
+  }
+  if (c.noNewPrivileges) add({ kind: Op.Prctl, a: PR_SET_NO_NEW_PRIVS, b: 1 }, { step: 'prctl PR_SET_NO_NEW_PRIVS', syscall: 'prctl' });
+  if (c.newSession) add({ kind: Op.Setsid }, { step: 'setsid', syscall: 'setsid' });
+  add({ kind: Op.CloseFds }, { step: 'close fds', syscall: 'close_range' });
+  add({ kind: Op.Exec }, { step: 'execve', syscall: 'execve', path: command });
+  return { native, steps };
+}
+
+type Add = (op: NativeOp, step: Step) => void;
+
+function planMount(m: Mount, root: string | undefined, add: Add): void {
+  const target = root ? path.join(root, m.target) : m.target;
+  const step = { step: `mount ${m.target}`, syscall: 'mount', path: target, mount: m };
+  const NOSUID_NODEV = C.MS_NOSUID | C.MS_NODEV;
+  switch (m.type) {
+    case 'proc':
+      add({ kind: Op.Mount, s: ['proc', target, 'proc', null], flags: NOSUID_NODEV | C.MS_NOEXEC }, step);
+      return;
+    case 'tmpfs': {
+      const t = m as Extract<Mount, { type: 'tmpfs' }>;
+      add({ kind: Op.Mount, s: ['tmpfs', target, 'tmpfs', tmpfsData(t.size, t.mode)], flags: NOSUID_NODEV }, step);
+      return;
+    }
+    case 'bind': {
+      const b = m as Extract<Mount, { type: 'bind' }>;
+      add({ kind: Op.Mount, s: [b.source, target, null, null], flags: C.MS_BIND | (b.recursive === false ? 0 : C.MS_REC) }, { ...step, path: b.source });
+      if (b.readonly) add({ kind: Op.Readonly, s: [target], a: b.recursive === false ? 0 : 1 }, { ...step, step: `mount ${m.target} read-only`, syscall: 'mount_setattr', path: target });
+      return;
+    }
+    case 'dev': {
+      // As bubblewrap's --dev: a tmpfs with the harmless devices bound from
+      // the host (mknod is refused in a user namespace), a private devpts,
+      // and a shm tmpfs.
+      add({ kind: Op.Mount, s: ['tmpfs', target, 'tmpfs', 'mode=755'], flags: C.MS_NOSUID | C.MS_NOEXEC }, step);
+      for (const dev of ['null', 'zero', 'full', 'random', 'urandom', 'tty']) {
+        const file = path.join(target, dev);
+        add({ kind: Op.Mkfile, s: [file] }, { step: `mount ${m.target}: create ${dev}`, syscall: 'open', path: file });
+        add({ kind: Op.Mount, s: [`/dev/${dev}`, file, null, null], flags: C.MS_BIND }, { step: `mount ${m.target}: bind /dev/${dev}`, syscall: 'mount', path: file });
+      }
+      const pts = path.join(target, 'pts');
+      add({ kind: Op.Mkdir, s: [pts], a: 0o755 }, { step: `mount ${m.target}: mkdir pts`, syscall: 'mkdir', path: pts });
+      add({ kind: Op.Mount, s: ['devpts', pts, 'devpts', 'newinstance,ptmxmode=0666,mode=620'], flags: NOSUID_NODEV | C.MS_NOEXEC }, { step: `mount ${m.target}: devpts`, syscall: 'mount', path: pts });
+      const shm = path.join(target, 'shm');
+      add({ kind: Op.Mkdir, s: [shm], a: 0o755 }, { step: `mount ${m.target}: mkdir shm`, syscall: 'mkdir', path: shm });
+      add({ kind: Op.Mount, s: ['tmpfs', shm, 'tmpfs', 'mode=1777'], flags: NOSUID_NODEV }, { step: `mount ${m.target}: shm`, syscall: 'mount', path: shm });
+      for (const [to, name] of [['pts/ptmx', 'ptmx'], ['/proc/self/fd', 'fd'], ['/proc/self/fd/0', 'stdin'], ['/proc/self/fd/1', 'stdout'], ['/proc/self/fd/2', 'stderr']]) {
+        const link = path.join(target, name);
+        add({ kind: Op.Symlink, s: [to, link] }, { step: `mount ${m.target}: symlink ${name}`, syscall: 'symlink', path: link });
+      }
+      return;
+    }
+    default: {
+      const r = m as Extract<Mount, { flags?: number }>;
+      add({ kind: Op.Mount, s: [r.source ?? r.type, target, r.type, r.data ?? null], flags: r.flags ?? 0 }, step);
+    }
+  }
+}

@@ -1,0 +1,209 @@
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import type { Readable, Writable } from 'node:stream';
+
+import { NsError, invalidArgType } from './errors';
+import { native } from './native';
+import { checkOptions, type Checked, type SpawnOptions } from './options';
+import { buildPlan, execCandidates, type Step } from './plan';
+import { Process, type ExitStatus } from './process';
+import { noNul } from './validate';
+
+const ENOENT = -2;
+const EPERM = -1;
+const EINVAL = -22;
+const ENOSPC = -28;
+
+/** Set by the test suite only: behave as if clone3 were refused (Docker's seccomp, kernels < 5.3). */
+const FORCE_CLONE = process.env.NSJS_TEST_FORCE_CLONE === '1';
+
+function abortError(signal: AbortSignal): Error {
+  const err = new Error('The operation was aborted', { cause: signal.reason }) as Error & { code: string };
+  err.name = 'AbortError';
+  err.code = 'ABORT_ERR';
+  return err;
+}
+
+function checkArgs(command: unknown, args: unknown): string[] {
+  noNul(command, 'command');
+  if (command === '') throw invalidArgType('command', 'a non-empty string', command);
+  if (args === undefined) return [];
+  if (!Array.isArray(args)) throw invalidArgType('args', 'an array of strings', args);
+  return args.map((a, i) => noNul(a, `args[${i}]`));
+}
+
+interface Stdio {
+  child: number[];
+  /** Our ends of 'pipe' entries, by index. */
+  parent: (number | undefined)[];
+  /** Everything to close once the child has exec'd (or failed). */
+  toClose: number[];
+}
+
+function openStdio(entries: Checked['stdio']): Stdio {
+  const s: Stdio = { child: [], parent: [], toClose: [] };
+  try {
+    entries.forEach((e, i) => {
+      if (e === 'pipe' || ((e === undefined || e === null) && i < 3)) {
+        const fds = native().pipe();
+        if (typeof fds === 'number') throw new NsError({ errno: fds, syscall: 'pipe2' });
+        const [r, w] = fds;
+        s.child.push(i === 0 ? r : w);
+        s.parent.push(i === 0 ? w : r);
+        s.toClose.push(i === 0 ? r : w);
+      } else if (e === 'ignore' && i < 3) {
+        const fd = fs.openSync('/dev/null', i === 0 ? 'r' : 'w');
+        s.child.push(fd);
+        s.parent.push(undefined);
+        s.toClose.push(fd);
+      } else if (e === 'inherit') {
+        s.child.push(-1);
+        s.parent.push(undefined);
+      } else if (typeof e === 'number') {
+        s.child.push(e);
+        s.parent.push(undefined);
+      } else {
+        s.child.push(-2);
+        s.parent.push(undefined);
+      }
+    });
+  } catch (err) {
+    for (const fd of [...s.toClose, ...s.parent]) if (fd !== undefined) fs.closeSync(fd);
+    throw err;
+  }
+  return s;
+}
+
+function hintFor(err: number, step: Step, c: Checked): string | undefined {
+  const rootless = process.geteuid!() !== 0;
+  if (step.syscall === 'clone3' || step.syscall === 'clone') {
+    const types = [...c.namespaces].filter((t) => t !== 'user');
+    if ((err === EPERM || err === EINVAL) && rootless && !c.namespaces.has('user') && types.length > 0)
+      return `creating a ${types.join('+')} namespace needs CAP_SYS_ADMIN; add 'user' to namespaces to run unprivileged`;
+    if (err === EPERM && c.namespaces.has('user'))
+      return 'unprivileged user namespaces are refused here: check sysctl kernel.unprivileged_userns_clone, kernel.apparmor_restrict_unprivileged_userns (Ubuntu 23.10+) or the container\'s seccomp profile';
+    if (err === ENOSPC)
+      return 'a namespace limit is reached: see /proc/sys/user/max_*_namespaces (user.max_user_namespaces may be 0)';
+  }
+  if (step.mount) {
+    const what = `${step.mount.type} mount at ${step.mount.target}`;
+    if (step.mount.type === 'proc' && (err === EPERM || err === EINVAL))
+      return `the ${what} failed: proc can be mounted only inside a new pid namespace owned by our user namespace (add 'pid'), and not where the host's /proc has locked over-mounts`;
+    if (err === ENOENT) return `the ${what} failed: ${step.path} does not exist (nsjs does not create mount points)`;
+    return `the ${what} failed`;
+  }
+  if ((step.step === 'write uid_map' || step.step === 'write gid_map') && err === EPERM && rootless)
+    return "mapping id ranges needs CAP_SETUID/CAP_SETGID in our user namespace (run as root); unprivileged, use user: 'root' or 'self', which map your own ids";
+  return undefined;
+}
+
+/** @internal */
+export async function spawnChecked(command: string, args: string[], c: Checked): Promise<Process> {
+  if (c.signal?.aborted) throw abortError(c.signal);
+  const hostVisible = c.root === undefined && c.mounts.length === 0;
+  const execPaths = execCandidates(command, c.env, hostVisible);
+  if (!execPaths) throw new NsError({ errno: ENOENT, syscall: `spawn ${command}`, path: command, step: 'execve' });
+  const stdio = openStdio(c.stdio);
+  let result;
+  let plan;
+  try {
+    plan = buildPlan(c, command, args, execPaths, stdio, FORCE_CLONE);
+    result = await native().spawn(plan.native);
+  } finally {
+    for (const fd of stdio.toClose) fs.closeSync(fd);
+  }
+  if (result.errno !== undefined) {
+    for (const fd of stdio.parent) if (fd !== undefined) fs.closeSync(fd);
+    const step: Step =
+      result.op !== undefined ? plan.steps[result.op] : { step: result.step, syscall: result.syscall, path: result.path };
+    throw new NsError({ errno: result.errno, syscall: step.syscall, path: step.path, step: step.step, hint: hintFor(result.errno, step, c) });
+  }
+
+  const streams = stdio.parent.map((fd, i) =>
+    fd === undefined ? null : new net.Socket({ fd, readable: i !== 0, writable: i === 0 }),
+  );
+  const proc = new Process(result.pid, result.pidfd, {
+    child: true,
+    stdin: streams[0] as Writable | null,
+    stdout: streams[1] as Readable | null,
+    stderr: streams[2] as Readable | null,
+    stdio: streams,
+  });
+  const kill = () => proc.kill(c.killSignal);
+  if (c.signal) {
+    const signal = c.signal;
+    if (signal.aborted) kill();
+    else {
+      signal.addEventListener('abort', kill, { once: true });
+      void proc.wait().then(() => signal.removeEventListener('abort', kill));
+    }
+  }
+  if (c.timeout) {
+    const timer = setTimeout(kill, c.timeout);
+    timer.unref();
+    void proc.wait().then(() => clearTimeout(timer));
+  }
+  return proc;
+}
+
+/**
+ * Starts `command` in new (and/or joined) namespaces. Resolves once it has
+ * been exec'd; rejects with an {@link NsError} naming the failed step, and
+ * leaves nothing behind. Bad options throw (reject) with
+ * `ERR_INVALID_ARG_TYPE`/`ERR_INVALID_ARG_VALUE` before anything starts.
+ */
+export async function spawnIsolated(command: string, args?: string[], options?: SpawnOptions): Promise<Process> {
+  const argv = checkArgs(command, args);
+  return spawnChecked(command, argv, checkOptions(options));
+}
+
+export interface RunOptions extends Omit<SpawnOptions, 'stdio'> {
+  /** Written to the command's stdin, which is then closed. */
+  input?: string | Buffer | Uint8Array;
+  /** Decoding of stdout and stderr; `'buffer'` gives Buffers. Default `'utf8'`. */
+  encoding?: BufferEncoding | 'buffer';
+  /** Only `'pipe'` makes sense for stdout/stderr here; stdin may be `'ignore'` or `'inherit'`. */
+  stdio?: SpawnOptions['stdio'];
+}
+
+export interface RunResult<T extends string | Buffer = string> extends ExitStatus {
+  stdout: T;
+  stderr: T;
+  pid: number;
+}
+
+/**
+ * Like `spawnIsolated` with piped stdio: resolves `{ code, signal, stdout,
+ * stderr, pid }` whatever the exit status; rejects only where `spawnIsolated` would.
+ */
+export async function runIsolated(command: string, args?: string[], options?: RunOptions): Promise<RunResult<string>>;
+export async function runIsolated(
+  command: string,
+  args: string[] | undefined,
+  options: RunOptions & { encoding: 'buffer' },
+): Promise<RunResult<Buffer>>;
+export async function runIsolated(command: string, args?: string[], options: RunOptions = {}): Promise<RunResult<string | Buffer>> {
+  const { input, encoding = 'utf8', ...rest } = options ?? {};
+  if (input !== undefined && typeof input !== 'string' && !(input instanceof Uint8Array))
+    throw invalidArgType('options.input', 'a string, Buffer or Uint8Array', input);
+  if (encoding !== 'buffer' && !Buffer.isEncoding(encoding)) throw invalidArgType('options.encoding', 'a Buffer encoding or "buffer"', encoding);
+  const proc = await spawnIsolated(command, args, { stdio: 'pipe', ...rest });
+  const collect = (stream: Readable | null) =>
+    new Promise<Buffer>((resolve, reject) => {
+      if (!stream) return resolve(Buffer.alloc(0));
+      const chunks: Buffer[] = [];
+      stream.on('data', (d: Buffer) => chunks.push(d));
+      stream.on('error', reject);
+      stream.on('close', () => resolve(Buffer.concat(chunks)));
+    });
+  const out = collect(proc.stdout);
+  const err = collect(proc.stderr);
+  if (proc.stdin) {
+    // A command that exits without reading its input closes the pipe: EPIPE is not our failure.
+    proc.stdin.on('error', () => {});
+    proc.stdin.end(input);
+  }
+  const [status, stdout, stderr] = await Promise.all([proc.wait(), out, err]);
+  const decode = (b: Buffer) => (encoding === 'buffer' ? b : b.toString(encoding));
+  return { ...status, stdout: decode(stdout), stderr: decode(stderr), pid: proc.pid };
+}
