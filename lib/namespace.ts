@@ -46,7 +46,7 @@ export interface NamespaceInfo {
   /** The lowest of them, whose details follow. */
   pid: number;
   ppid?: number;
-  /** Real uid of `pid`, as lsns shows it. */
+  /** Owner of `/proc/<pid>` (its effective uid; 0 if not dumpable), as lsns's UID column. */
   uid: number;
   /** `pid`'s command line (or name, for kernel threads). */
   command: string;
