@@ -57,7 +57,8 @@ export interface Native {
   PidfdWatch: new (
     pidfd: number,
     peek: boolean,
-    callback: (err: number, siCode: number, siStatus: number) => void,
+    /** `reaped`: ECHILD, but the status came from the pidfd (PIDFD_INFO_EXIT) after another waiter reaped it. */
+    callback: (err: number, siCode: number, siStatus: number, reaped?: boolean) => void,
   ) => NativePidfdWatch;
 }
 

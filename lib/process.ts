@@ -27,6 +27,8 @@ interface Internal {
   stdio?: (Readable | Writable | null)[];
   /** Our child, reaped on exit; otherwise only peeked at (WNOWAIT). */
   child: boolean;
+  /** Attached to a child of ours that someone else (child_process) reaps. */
+  ours?: boolean;
 }
 
 /**
@@ -69,7 +71,7 @@ export class Process {
       fail = reject;
     });
     // Started at once, so a child is reaped even if nobody ever waits.
-    const watch = new (native().PidfdWatch)(pidfd, !internal.child, (err, siCode, siStatus) => {
+    const watch = new (native().PidfdWatch)(pidfd, !internal.child, (err, siCode, siStatus, reaped) => {
       this.#watch = null;
       this.#closePidfd();
       if (internal.child) owned.delete(pid);
@@ -77,9 +79,11 @@ export class Process {
         fail(new NsError({ errno: err, syscall: 'waitid' }));
         return;
       }
-      // ECHILD: not our child, or already reaped by its parent; no status to tell.
+      // ECHILD: not our child (no status to tell), or our child already
+      // reaped by Node's child_process, which runs on the same loop and may
+      // see SIGCHLD first; then the kernel kept its status on the pidfd.
       const status: ExitStatus =
-        err === ECHILD
+        err === ECHILD && !(reaped && (internal.child || internal.ours))
           ? { code: null, signal: null }
           : siCode === CLD_EXITED
             ? { code: siStatus, signal: null }
@@ -105,7 +109,9 @@ export class Process {
   static attach(pid: number): Process {
     const target = pidArg(pid, 'pid');
     const pidfd = check(native().pidfdOpen(target, 0), 'pidfd_open');
-    return new Process(target, pidfd, { child: false });
+    // A child of ours cannot be reparented, and its pid not reused before it
+    // is reaped, so this read after pidfd_open names the same process.
+    return new Process(target, pidfd, { child: false, ours: parentOf(target) === process.pid });
   }
 
   /** Resolves once, on exit; any number of callers get the same status. */

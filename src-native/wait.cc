@@ -2,8 +2,11 @@
 // the process exits), then waitid(P_PIDFD, WNOHANG) on the loop thread. No
 // thread is parked per child, no SIGCHLD handler is installed, and only the
 // one pid is ever reaped, so Node's child_process keeps working beside us.
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <uv.h>
+
+#include <cstdint>
 
 #include <memory>
 
@@ -12,6 +15,18 @@
 #ifndef P_PIDFD
 #define P_PIDFD 3
 #endif
+
+// PIDFD_GET_INFO (Linux 6.13; PIDFD_INFO_EXIT 6.15). The system header lags
+// the kernel: the ioctl and its struct (PIDFD_INFO_SIZE_VER0) are defined here.
+struct NsjsPidfdInfo {
+  uint64_t mask;
+  uint64_t cgroupid;
+  uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
+  int32_t exit_code;
+};
+static_assert(sizeof(NsjsPidfdInfo) == 64, "PIDFD_INFO_SIZE_VER0");
+#define NSJS_PIDFD_GET_INFO _IOWR(0xFF, 11, NsjsPidfdInfo)
+#define NSJS_PIDFD_INFO_EXIT (1UL << 3)
 
 namespace nsjs {
 namespace {
@@ -26,8 +41,11 @@ class PidfdWatch : public Napi::ObjectWrap<PidfdWatch> {
                         InstanceMethod("close", &PidfdWatch::Close)});
   }
 
-  // (pidfd, peek, callback(errno, si_code, si_status)). With peek the status
-  // is read with WNOWAIT: the process stays a zombie for its real parent.
+  // (pidfd, peek, callback(errno, si_code, si_status, reaped)). With peek the
+  // status is read with WNOWAIT: the process stays a zombie for its real
+  // parent. When waitid says ECHILD because someone else (Node's
+  // child_process, on the same loop) reaped it first, the status the kernel
+  // kept on the pidfd (PIDFD_INFO_EXIT) is passed with reaped = true.
   explicit PidfdWatch(const Napi::CallbackInfo& info)
       : Napi::ObjectWrap<PidfdWatch>(info),
         fd_(Int(info[0])),
@@ -85,25 +103,33 @@ class PidfdWatch : public Napi::ObjectWrap<PidfdWatch> {
     auto* self = static_cast<PidfdWatch*>(handle->data);
     int err = status;
     siginfo_t si{};
+    bool reaped = false;
     if (err == 0) {
       const int flags = WEXITED | WNOHANG | (self->peek_ ? WNOWAIT : 0);
       if (waitid(static_cast<idtype_t>(P_PIDFD), self->fd_, &si, flags) < 0) {
         err = -errno;
+        NsjsPidfdInfo pi{};
+        pi.mask = NSJS_PIDFD_INFO_EXIT;
+        if (err == -ECHILD && ioctl(self->fd_, NSJS_PIDFD_GET_INFO, &pi) == 0 && (pi.mask & NSJS_PIDFD_INFO_EXIT)) {
+          reaped = true;
+          si.si_code = WIFEXITED(pi.exit_code) ? CLD_EXITED : CLD_KILLED;
+          si.si_status = WIFEXITED(pi.exit_code) ? WEXITSTATUS(pi.exit_code) : WTERMSIG(pi.exit_code);
+        }
       } else if (si.si_pid == 0) {
         return;  // not exited after all; keep polling
       }
     }
-    self->Finish(err, si.si_code, si.si_status);
+    self->Finish(err, si.si_code, si.si_status, reaped);
   }
 
-  void Finish(int err, int code, int status) {
+  void Finish(int err, int code, int status, bool reaped) {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
     // Keep the object alive through the callback even though Stop() unrefs it.
     Napi::Object self = Value();
     Stop();
     callback_.MakeCallback(self, {Napi::Number::New(env, err), Napi::Number::New(env, code),
-                                  Napi::Number::New(env, status)},
+                                  Napi::Number::New(env, status), Napi::Boolean::New(env, reaped)},
                            *context_);
     if (env.IsExceptionPending()) {
       Napi::Error e = env.GetAndClearPendingException();
