@@ -2,6 +2,8 @@
   "targets": [
     {
       "target_name": "nsjs",
+      # CMakeLists.txt (cmake-js) builds the same sources with the same
+      # defines and flags: keep the two in sync.
       "sources": [
         "src-native/addon.cc",
         "src-native/ns.cc",
