@@ -5,7 +5,7 @@
 const os = require('node:os');
 const path = require('node:path');
 
-const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', isolatedModules: true }] };
+const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] };
 const project = (name) => ({
   displayName: name,
   testEnvironment: 'node',

@@ -1,5 +1,6 @@
 // Native code hands back -errno, the syscall and the step; the message, the
 // code and the hint are made here.
+import * as os from 'node:os';
 import * as util from 'node:util';
 
 /** Where a spawn or setup step failed, beyond Node's SystemError fields. */
@@ -30,7 +31,7 @@ export class NsError extends Error {
 
   constructor(details: NsErrorDetails) {
     const code = errnoName(details.errno);
-    const [, description] = util.getSystemErrorMap().get(details.errno) ?? [code, 'unknown error'];
+    const [, description] = util.getSystemErrorMap().get(details.errno) ?? [code, 'system error'];
     let message = `${code}: ${description}, ${details.syscall}`;
     if (details.path !== undefined) message += ` '${details.path}'`;
     if (details.step !== undefined && details.step !== details.syscall) message += ` (step: ${details.step})`;
@@ -46,12 +47,13 @@ export class NsError extends Error {
   }
 }
 
+// libuv's table lacks some errnos the kernel returns here (ENOEXEC, ENOTTY
+// on older libuv), so names come from os.constants.errno first.
+const errnoNames = new Map<number, string>();
+for (const [name, num] of Object.entries(os.constants.errno)) if (!errnoNames.has(-num)) errnoNames.set(-num, name);
+
 function errnoName(errno: number): string {
-  try {
-    return util.getSystemErrorName(errno);
-  } catch {
-    return `Unknown system error ${errno}`;
-  }
+  return errnoNames.get(errno) ?? util.getSystemErrorName(errno);
 }
 
 /** Turns a native result into its value, or throws the NsError it encodes. */

@@ -26,6 +26,7 @@ export interface NativePlan {
   cloneFlags: number;
   forceClone: boolean;
   parentMaps: boolean;
+  dieWithParent: boolean;
   uidMap?: string;
   gidMap?: string;
   setgroups?: string;
@@ -42,6 +43,33 @@ export type NativeSpawnResult =
   | { errno: number; op: number; kind: number; syscall?: undefined }
   | { errno: number; syscall: string; step: string; path?: string; op?: undefined };
 
+export interface NativeLink {
+  index: number;
+  name: string;
+  flags: number;
+  mtu: number;
+  kind?: string;
+}
+
+export interface NativeAddress {
+  index: number;
+  family: 4 | 6;
+  prefixLength: number;
+  address: string;
+}
+
+/** A failed socket step: which syscall, and its -errno. */
+export interface NativeSocketError {
+  errno: number;
+  syscall: string;
+}
+
+export interface NativeConnectWatch {
+  /** 0, or -errno when the poll could not start. */
+  start(): number;
+  close(): void;
+}
+
 export interface Native {
   unshare(flags: number): number;
   setns(fd: number, nstype: number): number;
@@ -54,6 +82,20 @@ export interface Native {
   pidfdSendSignal(pidfd: number, signal: number): number;
   pipe(): [number, number] | number;
   spawn(plan: NativePlan): Promise<NativeSpawnResult>;
+  // Networking (src-native/net.cc, netlink.cc). Netlink calls take a
+  // NETLINK_ROUTE socket fd and return 0 or the kernel's -errno.
+  socketIn(nsfd: number, domain: number, type: number, protocol: number): number | NativeSocketError;
+  nlOpen(): number;
+  nlSetLink(sock: number, name: string, up: -1 | 0 | 1, mtu: number): number;
+  nlAddress(sock: number, add: boolean, name: string, family: number, address: string, prefixLength: number): number;
+  nlRoute(sock: number, add: boolean, family: number, dst: string | null, dstLen: number, gateway: string | null, dev: string | null): number;
+  nlCreateVeth(sock: number, name: string, peer: string, peerNsFd: number, peerPid: number, mtu: number): number;
+  nlDeleteLink(sock: number, name: string): number;
+  nlLinks(sock: number): NativeLink[] | number;
+  nlAddresses(sock: number): NativeAddress[] | number;
+  bindListen(fd: number, family: number, host: string, port: number, backlog: number, ipv6Only: boolean): 0 | NativeSocketError;
+  connectStart(fd: number, family: number, host: string, port: number): number;
+  ConnectWatch: new (fd: number, callback: (err: number) => void) => NativeConnectWatch;
   PidfdWatch: new (
     pidfd: number,
     peek: boolean,

@@ -35,6 +35,8 @@ export const Op = {
   Exec: 22,
   Setrlimit: 23,
   Capabilities: 24,
+  OpenPath: 25,
+  BindSlot: 26,
 } as const;
 
 const PR_SET_KEEPCAPS = 8;
@@ -58,6 +60,9 @@ export interface Plan {
 export interface StdioFds {
   child: number[];
 }
+
+/** The device nodes a `dev` mount binds from the host (slots 0-5 of the child's fd table). */
+const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'] as const;
 
 let capLastCap: number | undefined;
 function lastCap(): number {
@@ -99,7 +104,14 @@ function tmpfsData(size: number | string | undefined, mode: number | undefined):
   return parts.join(',');
 }
 
-export function buildPlan(c: Checked, command: string, args: string[], execPaths: string[], stdio: StdioFds, forceClone: boolean): Plan {
+export function buildPlan(
+  c: Checked,
+  command: string,
+  args: string[],
+  execPaths: string[],
+  stdio: StdioFds,
+  forceClone: boolean,
+): Plan {
   const ops: NativeOp[] = [];
   const steps: Step[] = [];
   const add = (op: NativeOp, step: Step) => {
@@ -118,6 +130,7 @@ export function buildPlan(c: Checked, command: string, args: string[], execPaths
     cloneFlags: 0,
     forceClone,
     parentMaps: false,
+    dieWithParent: c.dieWithParent,
     ops,
     stdio: stdio.child,
     groups: c.groups ?? [],
@@ -222,12 +235,15 @@ function planMount(m: Mount, root: string | undefined, add: Add): void {
       // As bubblewrap's --dev: a tmpfs with the harmless devices bound from
       // the host (mknod is refused in a user namespace), a private devpts,
       // and a shm tmpfs.
+      DEVICES.forEach((dev, slot) =>
+        add({ kind: Op.OpenPath, a: slot, s: [`/dev/${dev}`] }, { step: `mount ${m.target}: open /dev/${dev}`, syscall: 'open', path: `/dev/${dev}` }),
+      );
       add({ kind: Op.Mount, s: ['tmpfs', target, 'tmpfs', 'mode=755'], flags: C.MS_NOSUID | C.MS_NOEXEC }, step);
-      for (const dev of ['null', 'zero', 'full', 'random', 'urandom', 'tty']) {
+      DEVICES.forEach((dev, slot) => {
         const file = path.join(target, dev);
         add({ kind: Op.Mkfile, s: [file] }, { step: `mount ${m.target}: create ${dev}`, syscall: 'open', path: file });
-        add({ kind: Op.Mount, s: [`/dev/${dev}`, file, null, null], flags: C.MS_BIND }, { step: `mount ${m.target}: bind /dev/${dev}`, syscall: 'mount', path: file });
-      }
+        add({ kind: Op.BindSlot, a: slot, s: [file] }, { step: `mount ${m.target}: bind /dev/${dev}`, syscall: 'mount', path: file });
+      });
       const pts = path.join(target, 'pts');
       add({ kind: Op.Mkdir, s: [pts], a: 0o755 }, { step: `mount ${m.target}: mkdir pts`, syscall: 'mkdir', path: pts });
       add({ kind: Op.Mount, s: ['devpts', pts, 'devpts', 'newinstance,ptmxmode=0666,mode=620'], flags: NOSUID_NODEV | C.MS_NOEXEC }, { step: `mount ${m.target}: devpts`, syscall: 'mount', path: pts });

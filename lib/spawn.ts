@@ -14,8 +14,8 @@ const EPERM = -1;
 const EINVAL = -22;
 const ENOSPC = -28;
 
-/** Set by the test suite only: behave as if clone3 were refused (Docker's seccomp, kernels < 5.3). */
-const FORCE_CLONE = process.env.NSJS_TEST_FORCE_CLONE === '1';
+/** For the test suite only: behave as if clone3 were refused (Docker's seccomp, kernels < 5.3). */
+const forceClone = () => process.env.NSJS_TEST_FORCE_CLONE === '1';
 
 function abortError(signal: AbortSignal): Error {
   const err = new Error('The operation was aborted', { cause: signal.reason }) as Error & { code: string };
@@ -107,7 +107,7 @@ export async function spawnChecked(command: string, args: string[], c: Checked):
   let result;
   let plan;
   try {
-    plan = buildPlan(c, command, args, execPaths, stdio, FORCE_CLONE);
+    plan = buildPlan(c, command, args, execPaths, stdio, forceClone());
     result = await native().spawn(plan.native);
   } finally {
     for (const fd of stdio.toClose) fs.closeSync(fd);

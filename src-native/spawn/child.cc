@@ -159,8 +159,21 @@ int Exec(const Plan* plan) {
   return -1;
 }
 
+// async-signal-safe: "/proc/self/fd/<fd>" into buf.
+void FdPath(int fd, char (&buf)[32]) {
+  const char prefix[] = "/proc/self/fd/";
+  char digits[12];
+  int n = 0;
+  do digits[n++] = static_cast<char>('0' + fd % 10);
+  while ((fd /= 10) > 0 && n < 11);
+  size_t i = 0;
+  for (; prefix[i]; i++) buf[i] = prefix[i];
+  while (n > 0) buf[i++] = digits[--n];
+  buf[i] = '\0';
+}
+
 // async-signal-safe
-int RunOp(const Plan* plan, const Op& op) {
+int RunOp(const Plan* plan, const Op& op, int (&slots)[kChildSlots]) {
   switch (op.kind) {
     case kOpPdeathsig: {
       if (prctl(PR_SET_PDEATHSIG, op.a, 0, 0, 0) < 0) return -1;
@@ -232,6 +245,17 @@ int RunOp(const Plan* plan, const Op& op) {
     }
     case kOpCapabilities:
       return KeepCapabilities(op.flags, op.a);
+    // A bind source must be in our mount namespace and may be hidden by an
+    // earlier mount (a tmpfs over /dev hides the host's nodes): the child
+    // opens it first and binds from the fd.
+    case kOpOpenPath:
+      slots[op.a] = open(op.s[0], O_PATH | O_CLOEXEC);
+      return slots[op.a] < 0 ? -1 : 0;
+    case kOpBindSlot: {
+      char source[32];
+      FdPath(slots[op.a], source);
+      return mount(source, op.s[0], nullptr, MS_BIND, nullptr);
+    }
     case kOpExec: {
       // Signals were blocked before clone so that none of Node's handlers ran
       // in this copy; dispositions are default by now, so unblocking is safe.
@@ -258,8 +282,10 @@ int ChildMain(void* arg) {
   for (int sig = 1; sig < NSIG; sig++) {
     if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, nullptr);
   }
+  int slots[kChildSlots];
+  for (int& fd : slots) fd = -1;
   for (size_t i = 0; i < plan->ops.size(); i++) {
-    if (RunOp(plan, plan->ops[i]) < 0) Fail(plan, static_cast<int>(i), errno);
+    if (RunOp(plan, plan->ops[i], slots) < 0) Fail(plan, static_cast<int>(i), errno);
   }
   _exit(127);  // the plan always ends in kOpExec, which does not return on success
 }

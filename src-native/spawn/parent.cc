@@ -20,7 +20,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cstring>
 
 #include "../common.h"
@@ -101,21 +100,6 @@ namespace spawn {
 namespace {
 
 constexpr size_t kStackSize = 256 * 1024;
-
-// One pidfd on ourselves, opened once: the child polls it after
-// PR_SET_PDEATHSIG to catch a parent that died before the prctl.
-int SelfPidfd() {
-  static std::atomic<int> fd{-1};
-  int cur = fd.load();
-  if (cur >= 0) return cur;
-  const int opened = static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0));
-  if (opened < 0) return -1;
-  if (!fd.compare_exchange_strong(cur, opened)) {
-    close(opened);
-    return cur;
-  }
-  return opened;
-}
 
 struct Outcome {
   int pid = -1;
@@ -288,7 +272,12 @@ class SpawnWorker : public Napi::AsyncWorker {
     // The child installs stdio over fds 0..n-1; its own fds must sit above.
     p->err_fd = AboveStdio(errp[1]);
     p->sync_fd = AboveStdio(syncp[0]);
-    p->parent_pidfd = AboveStdio(SelfPidfd());
+    // A pidfd on ourselves, polled by the child after PR_SET_PDEATHSIG to
+    // catch a parent that died before the prctl.
+    if (p->die_with_parent) {
+      self_pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0));
+      p->parent_pidfd = AboveStdio(self_pidfd_);
+    }
     // The child's O_NONBLOCK write end is harmless: a Report never fills a pipe.
     void* stack = mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     long pid = -1;
@@ -309,6 +298,7 @@ class SpawnWorker : public Napi::AsyncWorker {
     close(errp[1]);
     if (syncp[0] >= 0) close(syncp[0]);
     for (int fd : extra_fds_) close(fd);
+    if (self_pidfd_ >= 0) close(self_pidfd_);
     if (pid >= 0) {
       out_.pid = static_cast<int>(pid);
       if (p->parent_maps) {
@@ -335,6 +325,7 @@ class SpawnWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   Outcome out_;
   std::vector<int> extra_fds_;
+  int self_pidfd_ = -1;
 };
 
 Napi::Value Spawn(const Napi::CallbackInfo& info) {

@@ -37,6 +37,7 @@ bool Plan::Parse(const Napi::Object& js, std::string* why) {
   clone_flags = U64(js.Get("cloneFlags"));
   force_clone = js.Get("forceClone").ToBoolean().Value();
   parent_maps = js.Get("parentMaps").ToBoolean().Value();
+  die_with_parent = js.Get("dieWithParent").ToBoolean().Value();
   if (parent_maps) {
     uid_map = js.Get("uidMap").ToString().Utf8Value();
     gid_map = js.Get("gidMap").ToString().Utf8Value();

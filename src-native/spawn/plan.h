@@ -39,7 +39,12 @@ enum OpKind : int32_t {
   kOpExec = 22,        // execve each of Plan::exec_paths in turn
   kOpSetrlimit = 23,   // a = resource, flags = soft, b64 = hard
   kOpCapabilities = 24, // flags = capability mask to keep
+  kOpOpenPath = 25,    // s0 = path: O_PATH fd into child slot a (< kChildSlots)
+  kOpBindSlot = 26,    // bind-mount child slot a's file at s0
 };
+
+// fds the child opens for itself, kept on its own stack.
+constexpr int kChildSlots = 8;
 
 struct Op {
   int32_t kind = 0;
@@ -61,6 +66,7 @@ struct Plan {
   uint64_t clone_flags = 0;
   bool force_clone = false;  // test-only: behave as if clone3 were refused
   bool parent_maps = false;  // the parent writes uid/gid maps (ranges)
+  bool die_with_parent = false;
   std::string uid_map, gid_map, setgroups;
 
   std::vector<Op> ops;

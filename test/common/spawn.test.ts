@@ -1,0 +1,322 @@
+// spawnIsolated seen from inside each namespace, as root and as an ordinary
+// user. Every test checks that it left no fd, child, mount or link behind.
+import * as child_process from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { NsError, runIsolated, spawnIsolated, waitpid } from '../../lib';
+import { expectNoLeaks, snapshot, type Snapshot } from '../helpers/leaks';
+
+const root = process.getuid!() === 0;
+/** Unprivileged, every other namespace needs a user namespace to own it. */
+const withUser = (types: string[]) => (root ? types : ['user', ...types]) as never;
+
+let before: Snapshot;
+beforeEach(() => {
+  before = snapshot();
+});
+afterEach(async () => {
+  await expectNoLeaks(before);
+});
+
+function sh(script: string, options: object = {}) {
+  return runIsolated('sh', ['-c', script], options);
+}
+
+describe('one behaviour per namespace, seen from inside', () => {
+  test('pid: the command is pid 1', async () => {
+    expect(await sh('echo $$', { namespaces: withUser(['pid']) })).toMatchObject({ code: 0, stdout: '1\n' });
+  });
+
+  test("user: 'root' maps our uid to 0, 'self' to itself", async () => {
+    const uid = process.getuid!();
+    const r = await sh('id -u; id -g; cat /proc/self/uid_map /proc/self/setgroups', { namespaces: ['user'], user: 'root' });
+    expect(r.stdout.split(/\s+/).filter(Boolean)).toEqual(['0', '0', '0', String(uid), '1', 'deny']);
+    const s = await sh('id -u', { namespaces: ['user'], user: 'self' });
+    expect(s.stdout).toBe(`${uid}\n`);
+  });
+
+  test('uts: hostname and domainname', async () => {
+    const r = await sh('hostname; cat /proc/sys/kernel/domainname', {
+      namespaces: withUser(['uts']),
+      hostname: 'box',
+      domainname: 'example.test',
+    });
+    expect(r.stdout).toBe('box\nexample.test\n');
+    expect(os.hostname()).not.toBe('box');
+  });
+
+  test('ipc: a message queue made inside is invisible outside', async () => {
+    const outside = () => fs.readFileSync('/proc/sysvipc/msg', 'latin1').split('\n').length;
+    const count = outside();
+    const r = await sh('ipcmk -Q >/dev/null && tail -n +2 /proc/sysvipc/msg | wc -l', { namespaces: withUser(['ipc']) });
+    expect(r.stdout.trim()).toBe('1');
+    expect(outside()).toBe(count);
+  });
+
+  test('net: only lo, and it is up by default in a new net namespace', async () => {
+    const r = await sh('tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " "', { namespaces: withUser(['net']) });
+    expect(r.stdout).toBe('lo\n');
+  });
+
+  test('cgroup: the cgroup v2 path inside is the root', async () => {
+    const r = await sh('grep "^0::" /proc/self/cgroup', { namespaces: withUser(['cgroup']) });
+    expect(r.stdout).toBe('0::/\n');
+  });
+
+  test('mnt: a tmpfs mounted inside is invisible outside', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsjs-mnt-'));
+    try {
+      const r = await sh(`echo hello > ${dir}/file && cat ${dir}/file`, {
+        namespaces: withUser(['mnt']),
+        mounts: [{ type: 'tmpfs', target: dir, size: '1m' }],
+      });
+      expect(r).toMatchObject({ code: 0, stdout: 'hello\n' });
+      expect(fs.readdirSync(dir)).toEqual([]);
+    } finally {
+      fs.rmdirSync(dir);
+    }
+  });
+
+  test('mnt: a read-only bind mount refuses writes', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsjs-ro-'));
+    try {
+      const r = await sh(`echo no > ${dir}/x`, {
+        namespaces: withUser(['mnt']),
+        mounts: [{ type: 'bind', source: dir, target: dir, readonly: true }],
+      });
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/Read-only file system/);
+      expect(fs.existsSync(`${dir}/x`)).toBe(false);
+    } finally {
+      fs.rmdirSync(dir);
+    }
+  });
+
+  test('pid+mnt: a fresh /proc shows only the sandbox', async () => {
+    const r = await sh('ls /proc | grep -c "^[0-9]"', {
+      namespaces: withUser(['pid', 'mnt']),
+      mounts: [{ type: 'proc', target: '/proc' }],
+    });
+    // sh, and the ls and grep of its pipeline
+    expect(Number(r.stdout)).toBeLessThanOrEqual(3);
+  });
+
+  test('time: boottime offset shows in /proc/uptime', async () => {
+    const r = await runIsolated('cat', ['/proc/uptime'], { namespaces: withUser(['time']), timeOffsets: { boottime: 86400 * 365 } });
+    const inside = Number(r.stdout.split(' ')[0]);
+    expect(inside - os.uptime()).toBeGreaterThan(86400 * 365 - 60);
+  });
+
+  test('a minimal /dev with working null and a private devpts', async () => {
+    const r = await sh('ls /dev | tr "\\n" " "; echo x > /dev/null && head -c 4 /dev/zero | wc -c; test -c /dev/pts/ptmx && echo pts', {
+      namespaces: withUser(['mnt']),
+      mounts: [{ type: 'dev', target: '/dev' }],
+    });
+    expect(r.stdout).toBe('fd full null ptmx pts random shm stderr stdin stdout tty urandom zero 4\npts\n');
+  });
+
+  test("all namespaces at once with user: 'root'", async () => {
+    const r = await sh('echo $$; id -u; hostname', { namespaces: 'all', user: 'root', hostname: 'sandbox' });
+    expect(r).toMatchObject({ code: 0, stdout: '1\n0\nsandbox\n' });
+  });
+});
+
+describe('process basics, as child_process', () => {
+  test('env, cwd, argv0 and stdin/stdout/stderr', async () => {
+    const r = await sh('pwd; echo "$FOO"; cat; echo err >&2', { env: { FOO: 'bar', PATH: process.env.PATH }, cwd: '/usr', input: 'in\n' });
+    expect(r).toMatchObject({ code: 0, stdout: '/usr\nbar\nin\n', stderr: 'err\n' });
+  });
+
+  test('env defaults to process.env', async () => {
+    process.env.NSJS_TEST_MARKER = 'present';
+    try {
+      expect((await sh('echo $NSJS_TEST_MARKER')).stdout).toBe('present\n');
+    } finally {
+      delete process.env.NSJS_TEST_MARKER;
+    }
+  });
+
+  test('exit codes and signals match child_process', async () => {
+    for (const script of ['exit 0', 'exit 3', 'exit 255', 'kill -TERM $$', 'kill -KILL $$', 'kill -SEGV $$']) {
+      const ours = await sh(script);
+      const theirs = child_process.spawnSync('sh', ['-c', script]);
+      expect({ code: ours.code, signal: ours.signal }).toEqual({ code: theirs.status, signal: theirs.signal });
+    }
+  });
+
+  test('stdio ignore, inherit and an fd', async () => {
+    const file = path.join(os.tmpdir(), `nsjs-fd-${process.pid}`);
+    const fd = fs.openSync(file, 'w');
+    try {
+      const p = await spawnIsolated('sh', ['-c', 'echo to-fd'], { stdio: ['ignore', fd, 'inherit'] });
+      expect(p.stdin).toBeNull();
+      expect(p.stdout).toBeNull();
+      expect(await p.wait()).toEqual({ code: 0, signal: null });
+      expect(fs.readFileSync(file, 'utf8')).toBe('to-fd\n');
+    } finally {
+      fs.closeSync(fd);
+      fs.unlinkSync(file);
+    }
+  });
+
+  test('the command sees only fds 0, 1 and 2', async () => {
+    const r = await runIsolated('ls', ['/proc/self/fd']);
+    // ls's own directory fd is the fourth entry
+    expect(r.stdout.split('\n').filter(Boolean).map(Number).sort()).toEqual([0, 1, 2, 3]);
+  });
+
+  test('kill via the pidfd, false after exit; exitStatus; wait shared by callers', async () => {
+    const p = await spawnIsolated('sleep', ['30'], { stdio: 'ignore' });
+    expect(p.exitStatus).toBeNull();
+    expect(p.kill()).toBe(true);
+    const [a, b] = await Promise.all([p.wait(), p.wait()]);
+    expect(a).toEqual({ code: null, signal: 'SIGTERM' });
+    expect(b).toBe(a);
+    expect(p.exitStatus).toBe(a);
+    expect(p.kill('SIGKILL')).toBe(false);
+  });
+
+  test('waitpid of an nsjs child is its wait()', async () => {
+    const p = await spawnIsolated('sh', ['-c', 'exit 4'], { stdio: 'ignore' });
+    expect(await waitpid(p.pid)).toEqual({ code: 4, signal: null });
+  });
+
+  test('namespace(type) of a running child, ESRCH after exit', async () => {
+    const p = await spawnIsolated('sleep', ['30'], { namespaces: withUser(['uts']), stdio: 'ignore' });
+    const ns = p.namespace('uts');
+    try {
+      expect(ns.toString()).toBe(fs.readlinkSync(`/proc/${p.pid}/ns/uts`));
+      expect(ns.toString()).not.toBe(fs.readlinkSync('/proc/self/ns/uts'));
+    } finally {
+      ns.close();
+    }
+    p.kill('SIGKILL');
+    await p.wait();
+    expect(() => p.namespace('uts')).toThrow(expect.objectContaining({ code: 'ESRCH' }));
+  });
+
+  test('Symbol.asyncDispose kills and waits', async () => {
+    const p = await spawnIsolated('sleep', ['30'], { stdio: 'ignore' });
+    await p[Symbol.asyncDispose]();
+    expect(p.exitStatus).toEqual({ code: null, signal: 'SIGKILL' });
+  });
+
+  test('unref() lets Node exit while the child runs', () => {
+    const lib = path.resolve(__dirname, '../../dist/cjs/index.js');
+    const script = `require(${JSON.stringify(lib)}).spawnIsolated('sleep', ['30'], { stdio: 'ignore', dieWithParent: true }).then((p) => { p.unref(); console.log(p.pid); });`;
+    const r = child_process.spawnSync(process.execPath, ['-e', script], { timeout: 10000, encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    const pid = Number(r.stdout);
+    // dieWithParent: the orphan was killed when that Node exited.
+    let alive = true;
+    for (let i = 0; i < 100 && alive; i++) {
+      alive = fs.existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'latin1'));
+      if (alive) child_process.spawnSync('sleep', ['0.02']);
+    }
+    expect(alive).toBe(false);
+  });
+});
+
+describe('abort and timeout', () => {
+  test('timeout kills with killSignal', async () => {
+    const p = await spawnIsolated('sleep', ['30'], { stdio: 'ignore', timeout: 50, killSignal: 'SIGKILL' });
+    expect(await p.wait()).toEqual({ code: null, signal: 'SIGKILL' });
+  });
+
+  test('an AbortSignal kills the command', async () => {
+    const ac = new AbortController();
+    const p = await spawnIsolated('sleep', ['30'], { stdio: 'ignore', signal: ac.signal });
+    ac.abort();
+    expect(await p.wait()).toEqual({ code: null, signal: 'SIGTERM' });
+  });
+
+  test('an already aborted signal starts nothing', async () => {
+    await expect(spawnIsolated('true', [], { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError', code: 'ABORT_ERR' });
+  });
+});
+
+describe('failures are NsErrors naming the step, and leave nothing behind', () => {
+  test('a missing command is ENOENT like spawn ENOENT', async () => {
+    const err = await spawnIsolated('nsjs-no-such-command').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NsError);
+    expect(err).toMatchObject({ code: 'ENOENT', errno: -2, syscall: 'spawn nsjs-no-such-command', path: 'nsjs-no-such-command' });
+    await expect(spawnIsolated('/no/such/file', [], { namespaces: withUser(['pid']) })).rejects.toMatchObject({
+      code: 'ENOENT', syscall: 'execve', step: 'execve', path: '/no/such/file',
+    });
+  });
+
+  test('a file without execute permission is EACCES; one the kernel cannot run is ENOEXEC', async () => {
+    const file = path.join(os.tmpdir(), `nsjs-noexec-${process.pid}`);
+    fs.writeFileSync(file, '\x7fELF garbage', { mode: 0o644 });
+    try {
+      await expect(spawnIsolated(file)).rejects.toMatchObject({ code: 'EACCES', step: 'execve', path: file });
+      fs.chmodSync(file, 0o755);
+      await expect(spawnIsolated(file)).rejects.toMatchObject({ code: 'ENOEXEC', errno: -8, step: 'execve' });
+    } finally {
+      fs.unlinkSync(file);
+    }
+  });
+
+  test('a failing mount names the mount and its path', async () => {
+    const err = (await spawnIsolated('true', [], {
+      namespaces: withUser(['mnt']),
+      mounts: [{ type: 'tmpfs', target: '/nsjs/no/such/dir' }],
+    }).catch((e: unknown) => e)) as NsError;
+    expect(err).toMatchObject({ code: 'ENOENT', syscall: 'mount', path: '/nsjs/no/such/dir', step: 'mount /nsjs/no/such/dir' });
+    expect(err.message).toMatch(/tmpfs mount at \/nsjs\/no\/such\/dir/);
+  });
+
+  test('a bad cwd fails at chdir', async () => {
+    await expect(spawnIsolated('true', [], { cwd: '/nsjs/no/such/dir' })).rejects.toMatchObject({ code: 'ENOENT', syscall: 'chdir', step: 'chdir' });
+  });
+
+  test('a bad stdio fd fails at stdio', async () => {
+    await expect(spawnIsolated('true', [], { stdio: ['pipe', 9999, 'pipe'] })).rejects.toMatchObject({ code: 'EBADF', step: 'stdio' });
+  });
+
+  test('the same failures through the clone(2) fallback', async () => {
+    process.env.NSJS_TEST_FORCE_CLONE = '1';
+    try {
+      await expect(spawnIsolated('/no/such/file', [], { namespaces: withUser(['mnt']) })).rejects.toMatchObject({ code: 'ENOENT', step: 'execve' });
+    } finally {
+      delete process.env.NSJS_TEST_FORCE_CLONE;
+    }
+  });
+});
+
+describe('clone(2) fallback when clone3 is refused', () => {
+  beforeEach(() => {
+    process.env.NSJS_TEST_FORCE_CLONE = '1';
+  });
+  afterEach(() => {
+    delete process.env.NSJS_TEST_FORCE_CLONE;
+  });
+
+  test('all namespaces, the time namespace unshared in the child', async () => {
+    const r = await sh('echo $$; id -u; readlink /proc/self/ns/time', { namespaces: 'all', user: 'root' });
+    expect(r.code).toBe(0);
+    const [pid, uid, timeNs] = r.stdout.trim().split('\n');
+    expect([pid, uid]).toEqual(['1', '0']);
+    expect(timeNs).not.toBe(fs.readlinkSync('/proc/self/ns/time'));
+  });
+
+  test('kill and wait work on the pidfd from pidfd_open', async () => {
+    const p = await spawnIsolated('sleep', ['30'], { namespaces: withUser(['pid']), stdio: 'ignore' });
+    expect(p.kill('SIGKILL')).toBe(true);
+    expect(await p.wait()).toEqual({ code: null, signal: 'SIGKILL' });
+  });
+});
+
+test('64 concurrent children leave the thread pool free', async () => {
+  const procs = await Promise.all(
+    Array.from({ length: 64 }, () => spawnIsolated('sleep', ['1'], { namespaces: withUser(['pid']), stdio: 'ignore' })),
+  );
+  let exited = 0;
+  const waits = procs.map((p) => p.wait().then((s) => (exited++, s)));
+  // fs.readFile runs on the libuv pool: it must not queue behind 64 waits.
+  await Promise.all(Array.from({ length: 16 }, () => fs.promises.readFile('/proc/self/status')));
+  expect(exited).toBe(0);
+  for (const s of await Promise.all(waits)) expect(s).toEqual({ code: 0, signal: null });
+});

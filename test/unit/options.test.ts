@@ -1,0 +1,121 @@
+// Validation happens before anything native: these run without privileges
+// and check that every bad option throws, naming the option.
+import { checkOptions } from '../../lib/options';
+import { buildPlan, execCandidates, Op } from '../../lib/plan';
+import { spawnIsolated } from '../../lib/spawn';
+
+type Case = [string, unknown, RegExp, string];
+
+const bad: Case[] = [
+  ['options not an object', 5, /"options"/, 'ERR_INVALID_ARG_TYPE'],
+  ['unknown option', { hostnmae: 'x' }, /options\.hostnmae/, 'ERR_INVALID_ARG_VALUE'],
+  ['unknown namespace', { namespaces: ['foo'] }, /options\.namespaces\[0\]/, 'ERR_INVALID_ARG_VALUE'],
+  ['namespaces not array', { namespaces: 'net' }, /options\.namespaces/, 'ERR_INVALID_ARG_TYPE'],
+  ['hostname without uts', { hostname: 'box' }, /options\.hostname.*'uts'/, 'ERR_INVALID_ARG_VALUE'],
+  ['domainname without uts', { namespaces: ['user'], domainname: 'd' }, /options\.domainname/, 'ERR_INVALID_ARG_VALUE'],
+  ['mounts without mnt', { mounts: [{ type: 'proc', target: '/proc' }] }, /options\.mounts.*'mnt'/, 'ERR_INVALID_ARG_VALUE'],
+  ['root without mnt', { root: '/tmp' }, /options\.root/, 'ERR_INVALID_ARG_VALUE'],
+  ['user without user ns', { user: 'root' }, /options\.user/, 'ERR_INVALID_ARG_VALUE'],
+  ['timeOffsets without time', { timeOffsets: { boottime: 1 } }, /options\.timeOffsets/, 'ERR_INVALID_ARG_VALUE'],
+  ['bad user string', { namespaces: ['user'], user: 'admin' }, /options\.user/, 'ERR_INVALID_ARG_VALUE'],
+  ['overlapping inside', { namespaces: ['user'], user: { uidMap: [{ inside: 0, outside: 0, count: 10 }, { inside: 5, outside: 100, count: 1 }], gidMap: [{ inside: 0, outside: 0, count: 1 }] } }, /options\.user\.uidMap.*overlapping inside/, 'ERR_INVALID_ARG_VALUE'],
+  ['overlapping outside', { namespaces: ['user'], user: { uidMap: [{ inside: 0, outside: 0, count: 1 }], gidMap: [{ inside: 0, outside: 5, count: 10 }, { inside: 20, outside: 6, count: 1 }] } }, /gidMap.*overlapping outside/, 'ERR_INVALID_ARG_VALUE'],
+  ['map count 0', { namespaces: ['user'], user: { uidMap: [{ inside: 0, outside: 0, count: 0 }], gidMap: [] } }, /uidMap\[0\]\.count/, 'ERR_INVALID_ARG_VALUE'],
+  ['uid negative', { uid: -1 }, /options\.uid/, 'ERR_INVALID_ARG_VALUE'],
+  ['gid string', { gid: '0' }, /options\.gid/, 'ERR_INVALID_ARG_TYPE'],
+  ['groups not array', { groups: 5 }, /options\.groups/, 'ERR_INVALID_ARG_TYPE'],
+  ['hostname NUL', { namespaces: ['uts'], hostname: 'a\0b' }, /options\.hostname/, 'ERR_INVALID_ARG_VALUE'],
+  ['hostname too long', { namespaces: ['uts'], hostname: 'x'.repeat(65) }, /options\.hostname/, 'ERR_INVALID_ARG_VALUE'],
+  ['mount without target', { namespaces: ['mnt'], mounts: [{ type: 'proc' }] }, /options\.mounts\[0\]\.target/, 'ERR_INVALID_ARG_TYPE'],
+  ['mount target NUL', { namespaces: ['mnt'], mounts: [{ type: 'tmpfs', target: '/t\0' }] }, /mounts\[0\]\.target/, 'ERR_INVALID_ARG_VALUE'],
+  ['bind without source', { namespaces: ['mnt'], mounts: [{ type: 'bind', target: '/t' }] }, /mounts\[0\]\.source/, 'ERR_INVALID_ARG_TYPE'],
+  ['tmpfs bad size', { namespaces: ['mnt'], mounts: [{ type: 'tmpfs', target: '/t', size: 'lots' }] }, /mounts\[0\]\.size/, 'ERR_INVALID_ARG_VALUE'],
+  ['tmpfs bad mode', { namespaces: ['mnt'], mounts: [{ type: 'tmpfs', target: '/t', mode: 0o10000 }] }, /mounts\[0\]\.mode/, 'ERR_INVALID_ARG_VALUE'],
+  ['mount unknown key', { namespaces: ['mnt'], mounts: [{ type: 'proc', target: '/p', readonly: true }] }, /mounts\[0\]\.readonly/, 'ERR_INVALID_ARG_VALUE'],
+  ['propagation', { namespaces: ['mnt'], propagation: 'rshared' }, /options\.propagation/, 'ERR_INVALID_ARG_VALUE'],
+  ['cwd NUL', { cwd: '/tmp\0' }, /options\.cwd/, 'ERR_INVALID_ARG_VALUE'],
+  ['env NUL value', { env: { A: 'x\0y' } }, /options\.env\.A/, 'ERR_INVALID_ARG_VALUE'],
+  ['env key with =', { env: { 'A=B': 'x' } }, /options\.env/, 'ERR_INVALID_ARG_VALUE'],
+  ['stdio bad string', { stdio: 'piped' }, /options\.stdio/, 'ERR_INVALID_ARG_TYPE'],
+  ['stdio bad entry', { stdio: ['pipe', 'file', 'pipe'] }, /options\.stdio\[1\]/, 'ERR_INVALID_ARG_VALUE'],
+  ['stdio negative fd', { stdio: ['pipe', -3, 'pipe'] }, /options\.stdio\[1\]/, 'ERR_INVALID_ARG_VALUE'],
+  ['dieWithParent type', { dieWithParent: 'yes' }, /options\.dieWithParent/, 'ERR_INVALID_ARG_TYPE'],
+  ['capability name', { capabilities: { keep: ['CAP_FLY'] } }, /options\.capabilities\.keep\[0\]/, 'ERR_INVALID_ARG_VALUE'],
+  ['rlimit name', { rlimits: { files: [1, 2] } }, /options\.rlimits\.files/, 'ERR_INVALID_ARG_VALUE'],
+  ['rlimit soft > hard', { rlimits: { nofile: [10, 5] } }, /options\.rlimits\.nofile/, 'ERR_INVALID_ARG_VALUE'],
+  ['signal type', { signal: {} }, /options\.signal/, 'ERR_INVALID_ARG_TYPE'],
+  ['timeout negative', { timeout: -1 }, /options\.timeout/, 'ERR_INVALID_ARG_VALUE'],
+  ['killSignal unknown', { killSignal: 'SIGFOO' }, /options\.killSignal/, 'ERR_INVALID_ARG_VALUE'],
+];
+
+describe('checkOptions refuses bad input, naming the option', () => {
+  test.each(bad)('%s', (_name, options, message, code) => {
+    let caught: unknown;
+    try {
+      checkOptions(options);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(code === 'ERR_INVALID_ARG_TYPE' ? TypeError : RangeError);
+    expect(caught).toMatchObject({ code, message: expect.stringMatching(message) });
+  });
+});
+
+describe('spawnIsolated rejects bad arguments before starting anything', () => {
+  test.each([
+    ['command number', 5, [], 'ERR_INVALID_ARG_TYPE', /"command"/],
+    ['command NUL', 'a\0b', [], 'ERR_INVALID_ARG_VALUE', /command/],
+    ['args not array', 'true', 'x', 'ERR_INVALID_ARG_TYPE', /"args"/],
+    ['args NUL', 'true', ['ok', 'b\0'], 'ERR_INVALID_ARG_VALUE', /args\[1\]/],
+    ['args number', 'true', [1], 'ERR_INVALID_ARG_TYPE', /args\[0\]/],
+  ])('%s', async (_n, command, args, code, message) => {
+    await expect(spawnIsolated(command as string, args as string[])).rejects.toMatchObject({ code, message: expect.stringMatching(message) });
+  });
+});
+
+describe('defaults', () => {
+  test('user defaults to self with a user namespace; noNewPrivileges and private propagation default on', () => {
+    const c = checkOptions({ namespaces: 'all' });
+    expect(c.user).toBe('self');
+    expect(c.noNewPrivileges).toBe(true);
+    expect(c.propagation).toBe('private');
+    expect([...c.namespaces].sort()).toEqual(['cgroup', 'ipc', 'mnt', 'net', 'pid', 'time', 'user', 'uts']);
+    expect(c.stdio).toEqual(['pipe', 'pipe', 'pipe']);
+  });
+});
+
+describe('plan', () => {
+  const kinds = (options: object) =>
+    buildPlan(checkOptions(options), 'true', [], ['/bin/true'], { child: [0, 1, 2] }, false).native.ops.map((o) => o.kind);
+
+  test('user maps come first, propagation before mounts, exec last', () => {
+    const k = kinds({ namespaces: 'all', user: 'root', mounts: [{ type: 'proc', target: '/proc' }], hostname: 'h' });
+    expect(k.slice(0, 3)).toEqual([Op.WriteFile, Op.WriteFile, Op.WriteFile]);
+    expect(k.indexOf(Op.Mount)).toBeLessThan(k.indexOf(Op.Sethostname));
+    expect(k[k.length - 1]).toBe(Op.Exec);
+    expect(k[k.length - 2]).toBe(Op.CloseFds);
+  });
+
+  test('ranges make the parent write the maps while the child waits', () => {
+    const p = buildPlan(
+      checkOptions({ namespaces: ['user'], user: { uidMap: [{ inside: 0, outside: 1000, count: 10 }], gidMap: [{ inside: 0, outside: 1000, count: 10 }] } }),
+      'true', [], ['/bin/true'], { child: [0, 1, 2] }, false,
+    );
+    expect(p.native.parentMaps).toBe(true);
+    expect(p.native.uidMap).toBe('0 1000 10\n');
+    expect(p.native.ops[0].kind).toBe(Op.WaitParent);
+  });
+
+  test('time offsets unshare the time namespace in the child instead of clone3', () => {
+    const p = buildPlan(checkOptions({ namespaces: ['user', 'time'], timeOffsets: { monotonic: 5 } }), 'true', [], ['/bin/true'], { child: [0, 1, 2] }, false);
+    expect(p.native.cloneFlags & 0x80).toBe(0);
+    expect(p.steps.map((s) => s.step)).toContain('write timens_offsets');
+  });
+
+  test('PATH search happens before clone, in the command env', () => {
+    expect(execCandidates('sh', [['PATH', '/nonexistent:/bin']], true)).toEqual(['/bin/sh']);
+    expect(execCandidates('no-such-command-x', [['PATH', '/bin']], true)).toBeNull();
+    expect(execCandidates('sh', [['PATH', '/a:/b']], false)).toEqual(['/a/sh', '/b/sh']);
+    expect(execCandidates('./x', [], true)).toEqual(['./x']);
+  });
+});
