@@ -1,0 +1,151 @@
+// `nsjs exec`: nsenter(1)'s options turned into spawnIsolated's `join`.
+// Parsing is pure; namespace files are opened only when the command runs.
+import type { NamespaceType, SpawnOptions } from '../index';
+import { UsageError, parseCommandLine, type OptionSpecs } from './args';
+import { unsignedArg } from './ids';
+import { NAMESPACE_FLAGS, type Parsed } from './run';
+
+export const EXEC_OPTIONS: OptionSpecs = {
+  all: { short: 'a', arg: 'none' },
+  target: { short: 't', arg: 'required' },
+  ...Object.fromEntries(NAMESPACE_FLAGS.map(([short, long]) => [long, { short, arg: 'optional' as const }])),
+  setuid: { short: 'S', arg: 'required' },
+  setgid: { short: 'G', arg: 'required' },
+  'preserve-credentials': { arg: 'none' },
+  root: { short: 'r', arg: 'optional' },
+  wd: { short: 'w', arg: 'optional' },
+  'no-fork': { short: 'F', arg: 'none' },
+  help: { short: 'h', arg: 'none' },
+  version: { short: 'V', arg: 'none' },
+};
+
+export const EXEC_HELP = `
+Usage:
+ nsjs exec [options] [--] <program> [<argument>...]
+
+Run a program with namespaces of other processes: nsenter(1)'s options, with
+the same meaning. nsjs always forks, so a joined pid namespace is the program's.
+
+Options:
+ -a, --all              enter all namespaces of the target that differ from ours
+ -t, --target <pid>     target process to get namespaces from
+ -m, --mount[=<file>]   enter mount namespace
+ -u, --uts[=<file>]     enter UTS namespace (hostname etc)
+ -i, --ipc[=<file>]     enter System V IPC namespace
+ -n, --net[=<file>]     enter network namespace
+ -p, --pid[=<file>]     enter pid namespace
+ -C, --cgroup[=<file>]  enter cgroup namespace
+ -U, --user[=<file>]    enter user namespace (and become uid 0, gid 0 there)
+ -T, --time[=<file>]    enter time namespace
+ -S, --setuid <uid>     set uid in entered namespace
+ -G, --setgid <gid>     set gid in entered namespace
+     --preserve-credentials do not touch uids or gids
+ -r, --root[=<dir>]     set the root directory (only the target's, which
+                          entering its mount namespace already gives)
+ -w, --wd[=<dir>]       set the working directory (default: the target's)
+ -F, --no-fork          accepted for nsenter compatibility; nsjs always forks
+
+ -h, --help             display this help
+ -V, --version          display version
+
+Exit status: the program's, as with nsjs run.
+`;
+
+export interface ExecRequest {
+  command: string;
+  args: string[];
+  /** `join` is `{ pid, types? }` when every namespace comes from the target, else a list of files to open. */
+  options: Omit<SpawnOptions, 'join'> & Record<string, unknown>;
+  join: { pid: number; types?: NamespaceType[] } | { type: NamespaceType; path: string }[];
+  /** --wd without a value: the target's cwd, read when the command runs. */
+  targetCwd?: number;
+}
+
+
+export function parseExec(argv: readonly string[]): Parsed<ExecRequest> {
+  const { options: given, operands } = parseCommandLine(argv, EXEC_OPTIONS);
+  let target: number | undefined;
+  let all = false;
+  const types = new Map<NamespaceType, string | undefined>();
+  let uid: number | undefined;
+  let gid: number | undefined;
+  let preserve = false;
+  let root: { dir?: string } | undefined;
+  let wd: { dir?: string } | undefined;
+  for (const { name, value, as } of given) {
+    const ns = NAMESPACE_FLAGS.find(([, long]) => long === name);
+    if (ns) {
+      if (value === '') throw new UsageError(`option '${as}' needs a file name after '='`);
+      types.set(ns[2], value);
+      continue;
+    }
+    switch (name) {
+      case 'help':
+        return { help: true };
+      case 'version':
+        return { version: true };
+      case 'all':
+        all = true;
+        break;
+      case 'target':
+        target = unsignedArg(value!, 'target PID', 0x3fffffff);
+        if (target === 0) throw new UsageError(`failed to parse target PID: '${value}'`);
+        break;
+      case 'setuid':
+        uid = unsignedArg(value!, 'uid');
+        break;
+      case 'setgid':
+        gid = unsignedArg(value!, 'gid');
+        break;
+      case 'preserve-credentials':
+        preserve = true;
+        break;
+      case 'root':
+        root = { dir: value };
+        break;
+      case 'wd':
+        wd = { dir: value };
+        break;
+      case 'no-fork':
+        break;
+    }
+  }
+  if (operands.length === 0) throw new UsageError('no command given');
+  const needTarget = (what: string) => {
+    if (target === undefined) throw new UsageError(`${what} requires --target`);
+    return target;
+  };
+  if (all) needTarget('--all');
+  for (const [type, file] of types) if (file === undefined) needTarget(`--${NAMESPACE_FLAGS.find(([, , t]) => t === type)![1]}`);
+  if (types.size === 0 && !all) throw new UsageError('neither filename nor target pid supplied for any namespace');
+  if (root?.dir !== undefined)
+    throw new UsageError(`--root=${root.dir} is not supported: nsjs cannot chroot in a joined namespace yet; --root without a value (the target's root) is`);
+  if (root && !types.has('mnt') && !all) throw new UsageError('--root without --mount is not supported: nsjs sets the root only by joining the mount namespace');
+
+  const o: ExecRequest['options'] = { stdio: 'inherit', noNewPrivileges: false };
+  const fromFiles = [...types].some(([, file]) => file !== undefined);
+  let join: ExecRequest['join'];
+  if (!fromFiles) {
+    join = { pid: target! };
+    if (!all) join.types = NAMESPACE_FLAGS.map(([, , t]) => t).filter((t) => types.has(t));
+  } else {
+    const list = all ? NAMESPACE_FLAGS.map(([, , t]) => t) : NAMESPACE_FLAGS.map(([, , t]) => t).filter((t) => types.has(t));
+    join = list.map((type) => ({ type, path: types.get(type) ?? `/proc/${target}/ns/${type}` }));
+  }
+  // nsenter becomes root in an entered user namespace unless told otherwise.
+  const entersUser = all || types.has('user');
+  if (entersUser && !preserve) {
+    uid ??= 0;
+    gid ??= 0;
+  }
+  if (uid !== undefined) o.uid = uid;
+  if (gid !== undefined) {
+    o.gid = gid;
+    // nsenter drops supplementary groups with -G, but ignores a refusal in a user namespace.
+    if (!entersUser) o.groups = [];
+  }
+  const request: ExecRequest = { command: operands[0], args: operands.slice(1), options: o, join };
+  if (wd?.dir !== undefined) o.cwd = wd.dir;
+  else if (wd) request.targetCwd = needTarget('--wd without a directory');
+  return request;
+}

@@ -1,0 +1,135 @@
+// Numbers, user and group names, and id ranges as util-linux reads them.
+import * as fs from 'node:fs';
+
+import { UsageError } from './args';
+
+/** strtoul_or_err: a decimal number or the message util-linux prints. */
+export function unsignedArg(value: string, what: string, max = 0xfffffffe): number {
+  if (!/^[0-9]+$/.test(value) || Number(value) > max) throw new UsageError(`failed to parse ${what}: '${value}'`);
+  return Number(value);
+}
+
+/** strtos64_or_err. */
+export function signedArg(value: string, what: string): number {
+  if (!/^[+-]?[0-9]+$/.test(value) || !Number.isSafeInteger(Number(value))) throw new UsageError(`failed to parse ${what}: '${value}'`);
+  return Number(value);
+}
+
+function lookup(file: string, name: string): number | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split('\n')) {
+    const fields = line.split(':');
+    if (fields[0] === name && fields.length > 2 && /^[0-9]+$/.test(fields[2])) return Number(fields[2]);
+  }
+  return undefined;
+}
+
+/** A uid as a number or a user name from /etc/passwd (files only, as nsjs does no NSS). */
+export function userArg(value: string): number {
+  if (/^[0-9]+$/.test(value)) return unsignedArg(value, 'uid');
+  const uid = lookup('/etc/passwd', value);
+  if (uid === undefined) throw new UsageError(`failed to parse uid '${value}'`);
+  return uid;
+}
+
+export function groupArg(value: string): number {
+  if (/^[0-9]+$/.test(value)) return unsignedArg(value, 'gid');
+  const gid = lookup('/etc/group', value);
+  if (gid === undefined) throw new UsageError(`failed to parse gid '${value}'`);
+  return gid;
+}
+
+/** A user name for a uid, as lsns's USER column; the number where there is none. */
+export function userName(uid: number, passwd = readPasswd()): string {
+  return passwd.get(uid) ?? String(uid);
+}
+
+export function readPasswd(): Map<number, string> {
+  const out = new Map<number, string>();
+  try {
+    for (const line of fs.readFileSync('/etc/passwd', 'utf8').split('\n')) {
+      const f = line.split(':');
+      if (f.length > 2 && /^[0-9]+$/.test(f[2]) && !out.has(Number(f[2]))) out.set(Number(f[2]), f[0]);
+    }
+  } catch {
+    // no /etc/passwd (a minimal container): numbers only
+  }
+  return out;
+}
+
+export interface Range {
+  inner: number;
+  outer: number;
+  count: number;
+}
+
+/** unshare's get_map_range: `inner:outer:count` (util-linux 2.39+) or `outer,inner,count` (2.38). */
+export function rangeArg(value: string, option: string): Range {
+  let m = /^([0-9]+):([0-9]+):([0-9]+)$/.exec(value);
+  if (m) return { inner: Number(m[1]), outer: Number(m[2]), count: Number(m[3]) };
+  m = /^([0-9]+),([0-9]+),([0-9]+)$/.exec(value);
+  if (m) return { outer: Number(m[1]), inner: Number(m[2]), count: Number(m[3]) };
+  throw new UsageError(`invalid mapping '${value}' for ${option}: use INNER:OUTER:COUNT`);
+}
+
+/**
+ * unshare's read_subid_range: the first /etc/subuid (subgid) line of `user`
+ * (by name or uid); `identity` maps it to itself, else from 0.
+ */
+export function subidRange(file: string, uid: number, identity: boolean): Range {
+  const name = readPasswd().get(uid);
+  let text = '';
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    throw new UsageError(`could not open '${file}'`);
+  }
+  for (const line of text.split('\n')) {
+    const [who, start, count] = line.split(':');
+    if (count === undefined || (who !== name && who !== String(uid))) continue;
+    const outer = Number(start);
+    return { outer, inner: identity ? outer : 0, count: Number(count) };
+  }
+  throw new UsageError(`no line matching user "${name ?? uid}" in ${file}`);
+}
+
+/** unshare's --map-users=all: every id of our own uid_map (gid_map), mapped to itself. */
+export function kernelRanges(file: string): Range[] {
+  return fs
+    .readFileSync(file, 'latin1')
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/).map(Number))
+    .filter((f) => f.length === 3 && f.every(Number.isInteger))
+    .map(([start, , count]) => ({ inner: start, outer: start, count }));
+}
+
+/**
+ * unshare's add_single_map_range: puts the single mapping `outer` → `inner`
+ * first and cuts one id out of each range it overlaps, keeping the ranges
+ * dense (the topmost id of a range is the one dropped), so that the result is
+ * the same uid_map util-linux writes. `inner` undefined: no single mapping.
+ */
+export function addSingle(ranges: Range[], outer: number, inner: number | undefined): Range[] {
+  if (inner === undefined) return ranges;
+  const out: Range[] = [];
+  for (const map of ranges) {
+    const m = { ...map };
+    if ((outer >= m.outer && outer <= m.outer + m.count) || (inner >= m.inner && inner <= m.inner + m.count)) m.count--;
+    const outerOffset = Math.min(outer > m.outer ? outer - m.outer : 0, m.count);
+    const innerOffset = Math.min(inner > m.inner ? inner - m.inner : 0, m.count);
+    const lo: Range = { outer: m.outer, inner: m.inner, count: Math.min(innerOffset, outerOffset) };
+    const mid: Range = { outer: lo.outer + lo.count, inner: lo.inner + lo.count, count: Math.abs(outerOffset - innerOffset) };
+    if (mid.outer === outer) mid.outer++;
+    if (mid.inner === inner) mid.inner++;
+    const hi: Range = { outer: mid.outer + mid.count, inner: mid.inner + mid.count, count: m.count - lo.count - mid.count };
+    if (hi.outer === outer) hi.outer++;
+    if (hi.inner === inner) hi.inner++;
+    for (const piece of [lo, mid, hi]) if (piece.count > 0) out.push(piece);
+  }
+  return [{ inner, outer, count: 1 }, ...out];
+}
