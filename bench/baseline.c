@@ -1,0 +1,267 @@
+// The raw-kernel baseline of the nsjs benchmark: clone3(CLONE_PIDFD | the
+// same CLONE_NEW* flags) + execve + waitid(P_PIDFD), as little as the kernel
+// allows. Built by bench/run.mjs with `cc -O2`; driven over stdin so that its
+// runs interleave with the other contenders in rounds.
+//
+// Commands, one per line on stdin; each answers one line on stdout:
+//   lat  MODE FLAGS EXTRA N   -> N per-iteration times in ns, space-separated
+//   tput MODE FLAGS EXTRA N K -> "elapsed_ns" for N spawns with K in flight
+// MODE: f = fork-style clone3 (no CLONE_VM), v = vfork-style (CLONE_VM |
+// CLONE_VFORK, own stack). FLAGS: the CLONE_NEW* bits (hex). EXTRA bits:
+// 1 = mount a fresh proc on /proc (needs CLONE_NEWNS).
+// What the child does is what nsjs and unshare(1) do for the same options:
+// with CLONE_NEWUSER it writes setgroups "deny" and the one-line maps
+// "0 <uid> 1" / "0 <gid> 1" (nsjs user: 'root', unshare -r); with
+// CLONE_NEWNS it makes / MS_REC|MS_PRIVATE (nsjs and unshare's default).
+// On error a line starting with "error" is printed.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+#ifndef SYS_clone3
+#define SYS_clone3 435
+#endif
+
+extern char** environ;
+
+// clone3 with a child stack: the child starts on the new stack and must not
+// return into the caller's frame (same trampoline idea as nsjs).
+// rdi = args, rsi = size, rdx = fn, rcx = arg; returns -errno on failure.
+long bl_clone3(void* args, size_t size, int (*fn)(void*), void* arg);
+#if defined(__x86_64__)
+__asm__(
+    ".text\n"
+    ".globl bl_clone3\n"
+    ".type bl_clone3,@function\n"
+    "bl_clone3:\n"
+    "  mov %rdx, %r8\n"
+    "  mov %rcx, %r9\n"
+    "  mov $435, %eax\n"
+    "  syscall\n"
+    "  test %rax, %rax\n"
+    "  jnz 1f\n"
+    "  xor %ebp, %ebp\n"
+    "  mov %r9, %rdi\n"
+    "  call *%r8\n"
+    "  mov %eax, %edi\n"
+    "  mov $231, %eax\n"
+    "  syscall\n"
+    "  hlt\n"
+    "1:\n"
+    "  ret\n"
+    ".size bl_clone3, .-bl_clone3\n");
+#elif defined(__aarch64__)
+__asm__(
+    ".text\n"
+    ".globl bl_clone3\n"
+    ".type bl_clone3,%function\n"
+    "bl_clone3:\n"
+    "  mov x8, #435\n"
+    "  svc #0\n"
+    "  cbnz x0, 1f\n"
+    "  mov x0, x3\n"
+    "  blr x2\n"
+    "  mov x8, #94\n"
+    "  svc #0\n"
+    "1:\n"
+    "  ret\n"
+    ".size bl_clone3, .-bl_clone3\n");
+#else
+#error "bench/baseline.c: x86_64 or aarch64 only"
+#endif
+
+#define STACK_SIZE (64 * 1024)
+
+struct job {
+  uint64_t flags;
+  int extra;
+  char uid_map[32];
+  char gid_map[32];
+};
+
+static int write_file(const char* path, const char* data) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  size_t len = strlen(data);
+  ssize_t n = write(fd, data, len);
+  close(fd);
+  return n == (ssize_t)len ? 0 : -1;
+}
+
+static int child_main(void* arg) {
+  const struct job* j = arg;
+  if (j->flags & CLONE_NEWUSER) {
+    if (write_file("/proc/self/setgroups", "deny") < 0) _exit(120);
+    if (write_file("/proc/self/uid_map", j->uid_map) < 0) _exit(121);
+    if (write_file("/proc/self/gid_map", j->gid_map) < 0) _exit(122);
+  }
+  if (j->flags & CLONE_NEWNS) {
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) _exit(123);
+    if ((j->extra & 1) && mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) _exit(124);
+  }
+  char* argv[] = {"/bin/true", NULL};
+  execve("/bin/true", argv, environ);
+  _exit(127);
+}
+
+static void* stack;
+
+// Starts one child; returns its pidfd or -1 (errno set).
+static int start(const struct job* j, int vfork) {
+  int pidfd = -1;
+  struct clone_args args;
+  memset(&args, 0, sizeof args);
+  args.flags = j->flags | CLONE_PIDFD;
+  args.pidfd = (uint64_t)(uintptr_t)&pidfd;
+  args.exit_signal = SIGCHLD;
+  if (vfork) {
+    args.flags |= CLONE_VM | CLONE_VFORK;
+    args.stack = (uint64_t)(uintptr_t)stack;
+    args.stack_size = STACK_SIZE;
+    long r = bl_clone3(&args, sizeof args, child_main, (void*)j);
+    if (r < 0) {
+      errno = (int)-r;
+      return -1;
+    }
+    return pidfd;
+  }
+  long r = syscall(SYS_clone3, &args, sizeof args);
+  if (r < 0) return -1;
+  if (r == 0) child_main((void*)j);  // does not return
+  return pidfd;
+}
+
+// Reaps the child behind pidfd; 0 when it exited 0.
+static int reap(int pidfd) {
+  siginfo_t si;
+  memset(&si, 0, sizeof si);
+  while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0) {
+    if (errno != EINTR) {
+      close(pidfd);
+      return -1;
+    }
+  }
+  close(pidfd);
+  if (si.si_code != CLD_EXITED || si.si_status != 0) {
+    errno = 0;
+    return si.si_status ? si.si_status : -1;
+  }
+  return 0;
+}
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void latency(const struct job* j, int vfork, long n) {
+  for (long i = 0; i < n; i++) {
+    uint64_t t0 = now_ns();
+    int pidfd = start(j, vfork);
+    if (pidfd < 0) {
+      printf("error clone3: %s\n", strerror(errno));
+      return;
+    }
+    int st = reap(pidfd);
+    uint64_t t1 = now_ns();
+    if (st != 0) {
+      printf("error child exited with status %d\n", st);
+      return;
+    }
+    printf(i ? " %llu" : "%llu", (unsigned long long)(t1 - t0));
+  }
+  printf("\n");
+}
+
+// n spawns, k in flight (fork-style children run concurrently; a vfork-style
+// clone returns only after exec, so the parent still overlaps the rest).
+static void throughput(const struct job* j, int vfork, long n, int k) {
+  struct pollfd* fds = calloc((size_t)k, sizeof *fds);
+  long started = 0, done = 0;
+  uint64_t t0 = now_ns();
+  for (int i = 0; i < k; i++) fds[i].fd = -1;
+  for (;;) {
+    for (int i = 0; i < k; i++) {
+      if (fds[i].fd < 0 && started < n) {
+        fds[i].fd = start(j, vfork);
+        fds[i].events = POLLIN;
+        if (fds[i].fd < 0) {
+          printf("error clone3: %s\n", strerror(errno));
+          free(fds);
+          return;
+        }
+        started++;
+      }
+    }
+    if (done == n) break;
+    if (poll(fds, (nfds_t)k, -1) < 0 && errno != EINTR) break;
+    for (int i = 0; i < k; i++) {
+      if (fds[i].fd >= 0 && (fds[i].revents & POLLIN)) {
+        if (reap(fds[i].fd) != 0) {
+          printf("error child failed\n");
+          free(fds);
+          return;
+        }
+        fds[i].fd = -1;
+        done++;
+      }
+    }
+  }
+  printf("%llu\n", (unsigned long long)(now_ns() - t0));
+  free(fds);
+}
+
+int main(void) {
+  stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) return 1;
+  setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+  char line[256];
+  while (fgets(line, sizeof line, stdin)) {
+    char cmd[8], mode;
+    unsigned long long flags;
+    int extra;
+    long n;
+    int k = 1;
+    int got = sscanf(line, "%7s %c %llx %d %ld %d", cmd, &mode, &flags, &extra, &n, &k);
+    if (got < 5) {
+      printf("error bad command\n");
+      fflush(stdout);
+      continue;
+    }
+    struct job j;
+    memset(&j, 0, sizeof j);
+    j.flags = flags;
+    j.extra = extra;
+    snprintf(j.uid_map, sizeof j.uid_map, "0 %u 1\n", (unsigned)getuid());
+    snprintf(j.gid_map, sizeof j.gid_map, "0 %u 1\n", (unsigned)getgid());
+    if (strcmp(cmd, "lat") == 0)
+      latency(&j, mode == 'v', n);
+    else if (strcmp(cmd, "tput") == 0)
+      throughput(&j, mode == 'v', n, k < 1 ? 1 : k);
+    else
+      printf("error unknown command\n");
+    fflush(stdout);
+  }
+  return 0;
+}

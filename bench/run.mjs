@@ -1,0 +1,595 @@
+#!/usr/bin/env node
+// nsjs benchmark: `npm run bench [-- options]`. Not part of `npm test`.
+//
+//   --quick             a short smoke run (few rounds, short durations)
+//   --sections LIST     comma-separated: latency,throughput,loop,heap,footprint,init,veth
+//                       (default: all)
+//   --sets LIST         latency flag sets: none,user,upmui,net,all,alltime,pidmntproc
+//   --rounds N          latency rounds (default 15, quick 3)
+//   --batch N           spawns per contender per round (default 10, quick 4)
+//   --no-bwrap          skip bubblewrap; --no-install: do not apt-get it
+//   --md FILE           also write the markdown report to FILE
+//   --json FILE         write the raw numbers as JSON
+//
+// Contenders run interleaved: each round runs a batch of every contender, in
+// an order rotated per round, and ratios are taken within a round. Absolute
+// times drift on a shared machine; compare ratios.
+import { spawnSync, execFileSync, spawn as cpSpawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+
+import {
+  ALL7,
+  BENCH,
+  Baseline,
+  SETS,
+  buildBaseline,
+  cpOnce,
+  flagsOf,
+  inFlight,
+  loadNsjs,
+  median,
+  ms,
+  nsjsOnce,
+  nsjsOptions,
+  now,
+  quantile,
+  repeat,
+  threadStat,
+  gapTicker,
+  which,
+} from './common.mjs';
+
+// ---------------------------------------------------------------- options
+const argv = process.argv.slice(2);
+const opt = (name, def) => {
+  const i = argv.indexOf(`--${name}`);
+  if (i < 0) return def;
+  const v = argv[i + 1];
+  if (v === undefined || v.startsWith('--')) throw new Error(`--${name} needs a value`);
+  return v;
+};
+const flag = (name) => argv.includes(`--${name}`);
+const QUICK = flag('quick');
+const ALL_SECTIONS = ['latency', 'throughput', 'loop', 'heap', 'footprint', 'init', 'veth'];
+const sections = new Set(opt('sections', ALL_SECTIONS.join(',')).split(','));
+for (const s of sections) if (!ALL_SECTIONS.includes(s)) throw new Error(`unknown section ${s} (known: ${ALL_SECTIONS.join(',')})`);
+const setIds = opt('sets', SETS.map((s) => s.id).join(',')).split(',');
+for (const id of setIds) if (!SETS.some((s) => s.id === id)) throw new Error(`unknown set ${id}`);
+const ROUNDS = Number(opt('rounds', QUICK ? 3 : 15));
+const BATCH = Number(opt('batch', QUICK ? 4 : 10));
+const DUR = QUICK ? 600 : 2500; // ms per throughput / loop-delay measurement
+const TPUT_ROUNDS = QUICK ? 1 : 3;
+const HEAP_ROUNDS = QUICK ? 3 : 12;
+const SANDBOXES = Number(opt('sandboxes', QUICK ? 200 : 1000));
+const TRUE = '/bin/true';
+
+if (process.platform !== 'linux') {
+  console.log('nsjs bench: Linux only');
+  process.exit(0);
+}
+
+// ---------------------------------------------------------------- report
+const md = [];
+const out = (s = '') => {
+  md.push(s);
+  console.log(s);
+};
+const table = (head, rows) => {
+  out(`| ${head.join(' | ')} |`);
+  out(`|${head.map((h, i) => (i === 0 ? '---' : '---:')).join('|')}|`);
+  for (const r of rows) out(`| ${r.join(' | ')} |`);
+  out();
+};
+const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : 'n/a');
+const f3 = (x) => (Number.isFinite(x) ? x.toFixed(3) : 'n/a');
+const fx = (x) => (Number.isFinite(x) ? `${x.toFixed(2)}×` : 'n/a');
+const json = { started: new Date().toISOString(), quick: QUICK };
+const note = (s) => console.error(`# ${s}`);
+const loadavg = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
+
+// ---------------------------------------------------------------- setup
+const nsjs = loadNsjs();
+if (process.geteuid() !== 0) note('not root: sets without a user namespace (net, pid+mnt) will fail and are reported n/a');
+note('building the C baseline (cc -O2 bench/baseline.c)');
+const baseline = new Baseline(buildBaseline());
+const UNSHARE = which('unshare');
+if (!UNSHARE) note('unshare(1) not found: its column is n/a (install util-linux)');
+let BWRAP = flag('no-bwrap') ? null : which('bwrap');
+if (!BWRAP && !flag('no-bwrap')) {
+  if (process.geteuid() === 0 && which('apt-get') && !flag('no-install')) {
+    note('bubblewrap not installed: apt-get update && apt-get install -y bubblewrap');
+    const upd = spawnSync('apt-get', ['update'], { stdio: 'ignore' });
+    const inst = upd.status === 0 && spawnSync('apt-get', ['install', '-y', 'bubblewrap'], { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    BWRAP = which('bwrap');
+    if (!BWRAP) note(`installing bubblewrap failed (apt-get ${upd.status !== 0 ? 'update' : 'install'} status ${inst ? inst.status : upd.status}): skipping bwrap`);
+  } else {
+    note('bubblewrap (bwrap) not installed and cannot be installed here: skipping bwrap (apt-get install bubblewrap to include it)');
+  }
+}
+
+function machine() {
+  const cpu = (fs.readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/) || [])[1] || os.arch();
+  const ver = (cmd, args) => {
+    try {
+      return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n')[0].trim();
+    } catch {
+      return 'n/a';
+    }
+  };
+  return {
+    kernel: os.release(),
+    cpu: `${os.cpus().length} × ${cpu}`,
+    node: process.version,
+    unshare: UNSHARE ? ver(UNSHARE, ['--version']) : 'n/a',
+    bwrap: BWRAP ? ver(BWRAP, ['--version']) : 'n/a',
+    cc: ver(process.env.CC || 'cc', ['--version']),
+  };
+}
+
+// ---------------------------------------------------------------- latency
+function contendersFor(set) {
+  const flags = flagsOf(set.ns);
+  const opts = nsjsOptions(set);
+  const list = [
+    { id: 'c', name: 'C clone3', batch: (n) => baseline.latency('f', flags, set.extra, n) },
+    { id: 'cv', name: 'C clone3 vfork-style', batch: (n) => baseline.latency('v', flags, set.extra, n) },
+    { id: 'nsjs', name: 'nsjs spawnIsolated', batch: (n) => repeat(n, () => nsjsOnce(nsjs, TRUE, [], opts)) },
+  ];
+  if (set.id === 'none' || set.id === 'all')
+    list.push({
+      id: 'nsjsIgnore',
+      name: "nsjs, stdio 'ignore'",
+      batch: (n) => repeat(n, () => nsjsOnce(nsjs, TRUE, [], { ...opts, stdio: 'ignore' })),
+    });
+  if (set.id === 'none' || set.id === 'all') list.push({ id: 'cp', name: 'spawn(/bin/true)', batch: (n) => repeat(n, () => cpOnce(TRUE, [])) });
+  if (UNSHARE) list.push({ id: 'unshare', name: `spawn(${['unshare', ...set.unshare.slice(0, -1)].join(' ')})`, batch: (n) => repeat(n, () => cpOnce(UNSHARE, set.unshare)) });
+  if (BWRAP && set.bwrap) list.push({ id: 'bwrap', name: `spawn(${['bwrap', ...set.bwrap.slice(0, -1)].join(' ')})`, batch: (n) => repeat(n, () => cpOnce(BWRAP, set.bwrap)) });
+  return list;
+}
+
+async function latency() {
+  out('## Latency: one spawn of /bin/true, spawn → exit');
+  out();
+  out(`${ROUNDS} rounds × ${BATCH} spawns per contender per round, contenders interleaved (order rotated each round). ` +
+    'Times in ms (median, p90 over all spawns); ratios are the median over rounds of (contender median ÷ C median) in the same round. ' +
+    "All Node contenders use stdio 'inherit' (no stdio set-up, like the C child); the `stdio 'ignore'` row shows the cost of opening /dev/null.");
+  out();
+  const results = {};
+  for (const set of SETS.filter((s) => setIds.includes(s.id))) {
+    note(`latency: ${set.label}`);
+    const cs = contendersFor(set);
+    // Warm-up (also checks that each contender works here).
+    for (const c of cs) {
+      try {
+        await c.batch(2);
+      } catch (err) {
+        c.failed = String(err.message || err).split('\n')[0];
+        note(`${c.name}: ${c.failed}`);
+      }
+    }
+    const live = cs.filter((c) => !c.failed);
+    for (const c of live) c.rounds = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const order = live.map((_, i) => live[(i + r) % live.length]);
+      for (const c of order) {
+        try {
+          c.rounds[r] = await c.batch(BATCH);
+        } catch (err) {
+          c.failed = String(err.message || err).split('\n')[0];
+          note(`${c.name}: ${c.failed}`);
+        }
+      }
+    }
+    const byId = Object.fromEntries(cs.map((c) => [c.id, c]));
+    const ratio = (c, base) => {
+      if (!c.rounds || !base?.rounds || c.failed || base.failed) return NaN;
+      return median(c.rounds.map((s, r) => median(s) / median(base.rounds[r])));
+    };
+    const rows = [];
+    const res = {};
+    for (const c of cs) {
+      if (c.failed || !c.rounds) {
+        rows.push([c.name, 'n/a', 'n/a', 'n/a', 'n/a', `failed: ${c.failed}`]);
+        res[c.id] = { name: c.name, failed: c.failed };
+        continue;
+      }
+      const all = c.rounds.flat();
+      const r = {
+        name: c.name,
+        medianMs: ms(median(all)),
+        p90Ms: ms(quantile(all, 0.9)),
+        vsC: ratio(c, byId.c),
+        vsCv: ratio(c, byId.cv),
+        vsNsjs: ratio(c, byId.nsjs),
+        n: all.length,
+      };
+      res[c.id] = r;
+      rows.push([c.name, f3(r.medianMs), f3(r.p90Ms), fx(r.vsC), fx(r.vsCv), c.id === 'nsjs' ? '' : fx(r.vsNsjs)]);
+    }
+    out(`### ${set.label}`);
+    out();
+    table(['contender', 'median ms', 'p90 ms', '÷ C clone3', '÷ C vfork', '÷ nsjs'], rows);
+    results[set.id] = res;
+  }
+  json.latency = results;
+  return results;
+}
+
+// ---------------------------------------------------------------- throughput
+const ALL_OPTS = { namespaces: ALL7, user: 'root', stdio: 'inherit' };
+
+async function throughput() {
+  out('## Throughput: all 7 namespaces, spawns/s with k in flight');
+  out();
+  out(`Each cell: median of ${TPUT_ROUNDS} interleaved runs of ${DUR} ms (nsjs, spawn(unshare)) or of ${QUICK ? 300 : 1500} spawns (C). ` +
+    'The C baseline keeps k fork-style clone3 children alive and polls their pidfds.');
+  out();
+  const ks = [1, 2, 16];
+  const res = {};
+  const add = (k, who, v) => ((res[k] ??= {})[who] ??= []).push(v);
+  for (let r = 0; r < TPUT_ROUNDS; r++) {
+    for (const k of ks) {
+      note(`throughput: round ${r + 1}, k=${k}`);
+      add(k, 'nsjs', await inFlight(k, DUR, () => nsjsOnce(nsjs, TRUE, [], ALL_OPTS)));
+      add(k, 'c', await baseline.throughput('f', flagsOf(ALL7), 0, QUICK ? 300 : 1500, k));
+      add(k, 'cNoNet', await baseline.throughput('f', flagsOf(ALL7.filter((t) => t !== 'net')), 0, QUICK ? 300 : 1500, k));
+      if (UNSHARE) add(k, 'unshare', await inFlight(k, DUR, () => cpOnce(UNSHARE, ['-Upmuin', '-C', '-r', '--fork', TRUE])));
+    }
+  }
+  const rows = ks.map((k) => {
+    const m = (w) => median(res[k][w] ?? []);
+    return [String(k), m('nsjs').toFixed(0), m('c').toFixed(0), fx(m('nsjs') / m('c')), UNSHARE ? m('unshare').toFixed(0) : 'n/a', m('cNoNet').toFixed(0)];
+  });
+  table(['in flight', 'nsjs spawns/s', 'C clone3 spawns/s', 'nsjs ÷ C', 'spawn(unshare) spawns/s', 'C clone3 without net ns (for scale)'], rows);
+  json.throughput = res;
+  return res;
+}
+
+// ---------------------------------------------------------------- loop delay
+// monitorEventLoopDelay records the interval between ticks of a repeating
+// timer of `resolution` ms, so a value includes the resolution itself: the
+// delay is value − resolution.
+const RES_MS = 1;
+async function loopDelayWhile(work) {
+  const h = monitorEventLoopDelay({ resolution: RES_MS });
+  const s0 = threadStat();
+  const t0 = now();
+  h.enable();
+  const ticker = gapTicker();
+  const rate = await work();
+  const gap = ticker.stop();
+  h.disable();
+  const wall = ms(now() - t0);
+  const s1 = threadStat();
+  const d = (v) => Math.max(0, v / 1e6 - RES_MS);
+  return {
+    p50: d(h.percentile(50)),
+    p99: d(h.percentile(99)),
+    max: d(h.max),
+    maxGap: gap.maxGap,
+    rate,
+    samples: h.count,
+    wallMs: wall,
+    // The loop thread itself: on a CPU, and runnable but waiting for one.
+    cpuPct: (100 * (s1.runMs - s0.runMs)) / wall,
+    waitPct: (100 * (s1.waitMs - s0.waitMs)) / wall,
+  };
+}
+
+async function loopDelay() {
+  out('## Event-loop delay while spawning continuously, 16 in flight, all 7 namespaces');
+  out();
+  out(`\`perf_hooks.monitorEventLoopDelay({ resolution: ${RES_MS} })\`; delay = recorded interval − ${RES_MS} ms, in ms. ` +
+    `${TPUT_ROUNDS} interleaved runs of ${DUR} ms each: p50/p99 are medians over runs, max the largest.`);
+  out();
+  const kinds = [
+    { id: 'idle', name: 'idle (nothing spawning)', work: () => new Promise((r) => setTimeout(() => r(NaN), DUR)) },
+    { id: 'nsjs', name: 'nsjs spawnIsolated ×16', work: () => inFlight(16, DUR, () => nsjsOnce(nsjs, TRUE, [], ALL_OPTS)) },
+    { id: 'cp', name: 'child_process.spawn(/bin/true) ×16', work: () => inFlight(16, DUR, () => cpOnce(TRUE, [])) },
+  ];
+  if (UNSHARE)
+    kinds.push({ id: 'unshare', name: 'child_process.spawn(unshare …) ×16', work: () => inFlight(16, DUR, () => cpOnce(UNSHARE, ['-Upmuin', '-C', '-r', '--fork', TRUE])) });
+  const res = {};
+  for (let r = 0; r < TPUT_ROUNDS; r++) {
+    for (const k of kinds) {
+      note(`loop delay: round ${r + 1}, ${k.id}`);
+      (res[k.id] ??= []).push(await loopDelayWhile(k.work));
+    }
+  }
+  const rows = kinds.map((k) => {
+    const runs = res[k.id];
+    return [
+      k.name,
+      f3(median(runs.map((x) => x.p50))),
+      f3(median(runs.map((x) => x.p99))),
+      f3(Math.max(...runs.map((x) => x.p99))),
+      f3(Math.max(...runs.map((x) => x.max))),
+      f3(Math.max(...runs.map((x) => x.maxGap))),
+      k.id === 'idle' ? '' : median(runs.map((x) => x.rate)).toFixed(0),
+      `${median(runs.map((x) => (x.samples * RES_MS) / x.wallMs * 100)).toFixed(0)}%`,
+      `${median(runs.map((x) => x.cpuPct)).toFixed(0)}% / ${median(runs.map((x) => x.waitPct)).toFixed(0)}%`,
+    ];
+  });
+  table(['while', 'p50 ms', 'p99 ms', 'worst-run p99 ms', 'max ms', 'longest gap between 1 ms timers, ms', 'spawns/s', 'timer ticks seen', 'loop thread on CPU / waiting for CPU'], rows);
+  out('*timer ticks seen*: histogram samples ÷ expected (wall ÷ resolution); far below 100% means timers were starved. ' +
+    '*Loop thread on CPU / waiting for CPU*: share of wall time the main thread ran, and was runnable but queued behind other threads (/proc/self/task/PID/schedstat).');
+  out();
+  json.loop = res;
+  return res;
+}
+
+// ---------------------------------------------------------------- heap
+function startHeapChild(mib) {
+  const child = cpSpawn(process.execPath, ['--max-old-space-size=4096', path.join(BENCH, 'heap-child.mjs'), String(mib)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const pending = [];
+  child.on('message', (m) => pending.shift()?.(m));
+  const ask = (m) =>
+    new Promise((resolve, reject) => {
+      pending.push((r) => (r.error ? reject(new Error(r.error)) : resolve(r)));
+      child.send(m);
+    });
+  return { child, ask };
+}
+
+async function heap() {
+  out('## Heap independence: latency with a 1 GiB JS heap vs a small heap');
+  out();
+  out(`Two Node processes, one holding ~1 GiB of live V8 heap (arrays of objects, strings and numbers; --max-old-space-size=4096), one not; ` +
+    `driven alternately in ${HEAP_ROUNDS} rounds × ${BATCH} spawns. Ratio = median over rounds of (big-heap median ÷ small-heap median).`);
+  out();
+  note('heap: starting the 1 GiB and the small-heap processes');
+  const small = startHeapChild(0);
+  const big = startHeapChild(1024);
+  const [si, bi] = await Promise.all([small.ask({ cmd: 'ready' }), big.ask({ cmd: 'ready' })]);
+  const kinds = [
+    { id: 'nsjs', name: 'nsjs, all 7 namespaces (vfork-style clone)' },
+    { id: 'nsjsRange', name: 'nsjs, all 7, uid/gid map ranges (fork-style clone)' },
+    { id: 'cp', name: 'child_process.spawn(/bin/true)' },
+    { id: 'unshare', name: 'child_process.spawn(unshare …all)' },
+  ];
+  const rounds = {};
+  for (const k of kinds) {
+    try {
+      await small.ask({ cmd: 'batch', kind: k.id, n: 2 });
+      await big.ask({ cmd: 'batch', kind: k.id, n: 2 });
+    } catch (err) {
+      k.failed = err.message;
+      note(`heap ${k.id}: ${err.message}`);
+    }
+  }
+  for (let r = 0; r < HEAP_ROUNDS; r++) {
+    note(`heap: round ${r + 1}`);
+    for (const k of kinds.filter((x) => !x.failed)) {
+      const pair = r % 2 ? [big, small] : [small, big];
+      const got = {};
+      for (const p of pair) got[p === big ? 'big' : 'small'] = (await p.ask({ cmd: 'batch', kind: k.id, n: BATCH })).times;
+      ((rounds[k.id] ??= { small: [], big: [] }).small).push(got.small);
+      rounds[k.id].big.push(got.big);
+    }
+  }
+  const finalBig = await big.ask({ cmd: 'ready' });
+  small.child.kill();
+  big.child.kill();
+  const rows = kinds.map((k) => {
+    if (k.failed) return [k.name, 'n/a', 'n/a', 'n/a', k.failed];
+    const rr = rounds[k.id];
+    const s = median(rr.small.flat());
+    const b = median(rr.big.flat());
+    const ratio = median(rr.big.map((bt, i) => median(bt) / median(rr.small[i])));
+    return [k.name, f3(ms(s)), f3(ms(b)), fx(ratio), ''];
+  });
+  out(`Heap used: small ${(si.heapUsed / 2 ** 20).toFixed(0)} MiB; big ${(bi.heapUsed / 2 ** 20).toFixed(0)} MiB at start, ` +
+    `${(finalBig.heapUsed / 2 ** 20).toFixed(0)} MiB at end (RSS ${(finalBig.rss / 2 ** 20).toFixed(0)} MiB).`);
+  out();
+  table(['spawn', 'small heap ms', '1 GiB heap ms', 'big ÷ small', 'note'], rows);
+  json.heap = { small: si, big: bi, rounds };
+  return Object.fromEntries(kinds.map((k) => [k.id, k.failed ? NaN : median(rounds[k.id].big.map((bt, i) => median(bt) / median(rounds[k.id].small[i])))]));
+}
+
+// ---------------------------------------------------------------- footprint
+async function footprint() {
+  out(`## Footprint: ${SANDBOXES} sandboxes alive at once (all 7 namespaces, \`sleep 600\`)`);
+  out();
+  note(`footprint: ${SANDBOXES} sandboxes`);
+  const r = spawnSync(process.execPath, ['--expose-gc', path.join(BENCH, 'footprint.mjs'), String(SANDBOXES)], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    timeout: 600_000,
+  });
+  if (r.status !== 0) {
+    out(`footprint run failed: status ${r.status} ${r.signal ?? ''}`);
+    out();
+    return null;
+  }
+  const f = JSON.parse(r.stdout.trim().split('\n').pop());
+  json.footprint = f;
+  table(
+    ['measure', 'value'],
+    [
+      ['sandboxes alive at once', String(f.n)],
+      ['time to start them (16 in flight)', `${f.startMs.toFixed(0)} ms (${((f.n / f.startMs) * 1000).toFixed(0)}/s)`],
+      ['Node heapUsed per live sandbox', `${(f.heapPer / 1024).toFixed(2)} KiB`],
+      ['Node RSS per live sandbox', `${(f.rssPer / 1024).toFixed(1)} KiB`],
+      ['fds per live sandbox', f.fdPer.toFixed(2)],
+      ['event-loop delay with all alive (p99 / max, ms)', `${f3(f.loop.p99)} / ${f3(f.loop.max)}`],
+      ['timer latency with all alive (setTimeout 0, median / max ms)', `${f3(f.timer.median)} / ${f3(f.timer.max)}`],
+      ['kill all (SIGKILL) → every wait() resolved', `${f.killMs.toFixed(0)} ms, ${f.resolved}/${f.n} resolved, signal ${f.signals}`],
+      ['fds / heapUsed after all exited (Δ vs before)', `${f.fdAfter - f.fdBefore} fds, ${((f.heapAfter - f.heapBefore) / 1024).toFixed(0)} KiB`],
+    ],
+  );
+  return f;
+}
+
+// ---------------------------------------------------------------- init
+const require_ = createRequire(import.meta.url);
+/** Whether spawnIsolated knows option `key` (probes the validation; starts nothing). */
+function supports(key, options) {
+  try {
+    require_(path.join(path.dirname(BENCH), 'dist', 'cjs', 'options.js')).checkOptions(options);
+    return true;
+  } catch (err) {
+    const msg = String(err.message);
+    return !(msg.includes(`options.${key}`) && msg.includes('is not a known option'));
+  }
+}
+
+function rssKiB(pid) {
+  try {
+    const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s*(\d+) kB/);
+    return m ? Number(m[1]) : NaN;
+  } catch {
+    return NaN;
+  }
+}
+function childrenOf(pid) {
+  try {
+    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+async function initSection() {
+  out('## PID-1 init (`init: true`)');
+  out();
+  if (!supports('init', { namespaces: ['user', 'pid'], user: 'root', init: true })) {
+    out('n/a: `init` is not an option of spawnIsolated yet (awaits the init feature).');
+    out();
+    return null;
+  }
+  note('init: RSS and latency');
+  const rows = [];
+  const p = await nsjs.spawnIsolated('/bin/sleep', ['600'], { namespaces: ['user', 'pid', 'mnt'], user: 'root', init: true, stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 200));
+  const kids = childrenOf(p.pid);
+  const initRss = rssKiB(p.pid);
+  const sleepRss = kids.length ? rssKiB(kids[0]) : NaN;
+  const comm = fs.readFileSync(`/proc/${p.pid}/comm`, 'utf8').trim();
+  p.kill('SIGKILL');
+  await p.wait();
+  rows.push([`RSS of the PID-1 init (host pid ${p.pid}, comm ${comm})`, `${initRss} KiB`]);
+  rows.push(['RSS of its child `sleep` for comparison', `${sleepRss} KiB`]);
+  // Latency with and without init, interleaved.
+  const base = { namespaces: ALL7, user: 'root', stdio: 'inherit' };
+  const t = { no: [], yes: [] };
+  for (let r = 0; r < ROUNDS; r++) {
+    t.no.push(await repeat(BATCH, () => nsjsOnce(nsjs, TRUE, [], base)));
+    t.yes.push(await repeat(BATCH, () => nsjsOnce(nsjs, TRUE, [], { ...base, init: true })));
+  }
+  const ratio = median(t.yes.map((y, i) => median(y) / median(t.no[i])));
+  rows.push(['spawn → exit, all 7 namespaces, without init (median)', `${f3(ms(median(t.no.flat())))} ms`]);
+  rows.push(['… with `init: true` (median)', `${f3(ms(median(t.yes.flat())))} ms (${fx(ratio)})`]);
+  table(['measure', 'value'], rows);
+  json.init = { initRss, sleepRss, t };
+  return { initRss };
+}
+
+// ---------------------------------------------------------------- veth
+async function vethSection() {
+  out('## veth: set-up cost over a bare network namespace');
+  out();
+  const veth = { veth: { address: '169.254.77.2/30', hostAddress: '169.254.77.1/30' } };
+  if (!supports('network', { namespaces: ['net'], network: veth })) {
+    out('n/a: `network` is not an option of spawnIsolated yet (awaits the veth feature).');
+    out();
+    return null;
+  }
+  note('veth: latency');
+  const bare = { namespaces: ['net'], stdio: 'inherit' };
+  const withVeth = { ...bare, network: veth };
+  const t = { bare: [], veth: [], c: [] };
+  let failed;
+  try {
+    await nsjsOnce(nsjs, TRUE, [], withVeth);
+  } catch (err) {
+    failed = err.message;
+  }
+  if (failed) {
+    out(`veth spawn failed: ${failed}`);
+    out();
+    return null;
+  }
+  for (let r = 0; r < ROUNDS; r++) {
+    t.c.push(await baseline.latency('f', flagsOf(['net']), 0, BATCH));
+    t.bare.push(await repeat(BATCH, () => nsjsOnce(nsjs, TRUE, [], bare)));
+    t.veth.push(await repeat(BATCH, () => nsjsOnce(nsjs, TRUE, [], withVeth)));
+  }
+  const extra = median(t.veth.map((v, i) => median(v) - median(t.bare[i])));
+  table(
+    ['spawn → exit', 'median ms', '÷ bare net ns (nsjs)'],
+    [
+      ['C clone3, net namespace', f3(ms(median(t.c.flat()))), fx(median(t.c.map((v, i) => median(v) / median(t.bare[i]))))],
+      ['nsjs, net namespace', f3(ms(median(t.bare.flat()))), '1.00×'],
+      ['nsjs, net namespace + veth pair with addresses', f3(ms(median(t.veth.flat()))), fx(median(t.veth.map((v, i) => median(v) / median(t.bare[i]))))],
+    ],
+  );
+  out(`veth set-up cost: ${f3(ms(extra))} ms per spawn (median over rounds of the difference).`);
+  out();
+  json.veth = t;
+  return { extraMs: ms(extra) };
+}
+
+// ---------------------------------------------------------------- main
+const started = Date.now();
+const m = machine();
+json.machine = m;
+out('# nsjs benchmark');
+out();
+out(`${new Date().toISOString()} · kernel ${m.kernel} · ${m.cpu} · Node ${m.node} · ${m.unshare} · ${m.bwrap} · ${m.cc}`);
+out();
+out(`Load average at start: ${loadavg()}${QUICK ? ' · --quick run' : ''}`);
+out();
+
+const R = {};
+if (sections.has('latency')) R.latency = await latency();
+if (sections.has('throughput')) R.throughput = await throughput();
+if (sections.has('loop')) R.loop = await loopDelay();
+if (sections.has('heap')) R.heap = await heap();
+if (sections.has('footprint')) R.footprint = await footprint();
+if (sections.has('init')) R.init = await initSection();
+if (sections.has('veth')) R.veth = await vethSection();
+baseline.close();
+
+// ---------------------------------------------------------------- targets
+const targets = [];
+const lat = R.latency;
+if (lat?.all) {
+  const a = lat.all;
+  targets.push(['all namespaces: nsjs ≤ 1.0× C clone3', fx(a.nsjs?.vsC), a.nsjs?.vsC <= 1.0]);
+  if (a.unshare && !a.unshare.failed) targets.push(['all namespaces: ≥ 2× faster than spawn(unshare)', fx(a.unshare.vsNsjs), a.unshare.vsNsjs >= 2]);
+  if (a.bwrap && !a.bwrap.failed) targets.push(['all namespaces: ≥ 4× faster than spawn(bwrap)', fx(a.bwrap.vsNsjs), a.bwrap.vsNsjs >= 4]);
+}
+if (lat?.none?.cp && !lat.none.cp.failed) {
+  const r = lat.none.nsjs.medianMs / lat.none.cp.medianMs;
+  const perRound = 1 / lat.none.cp.vsNsjs;
+  targets.push(['no namespaces: nsjs ≤ 0.8× child_process.spawn', fx(perRound), perRound <= 0.8]);
+  void r;
+}
+if (R.throughput?.[16]) {
+  const v = median(R.throughput[16].nsjs);
+  targets.push(['≥ 900 all-namespace spawns/s at 16 in flight', `${v.toFixed(0)}/s`, v >= 900]);
+}
+if (R.loop?.nsjs) {
+  const v = median(R.loop.nsjs.map((x) => x.p99));
+  targets.push(['event-loop p99 < 1 ms at 16 in flight', `${f3(v)} ms`, v < 1]);
+}
+if (R.heap?.nsjs !== undefined) targets.push(['1 GiB heap within 1.1× of a small heap', fx(R.heap.nsjs), R.heap.nsjs <= 1.1]);
+if (R.footprint) {
+  const f = R.footprint;
+  targets.push([`${f.n} live sandboxes, loop responsive, every wait resolving`, `${f.resolved}/${f.n} resolved, loop p99 ${f3(f.loop.p99)} ms`, f.resolved === f.n && f.loop.p99 < 10]);
+}
+if (targets.length) {
+  out('## Targets');
+  out();
+  table(['target', 'measured', 'met'], targets.map(([t, v, ok]) => [t, v, ok ? 'met' : '**not met**']));
+}
+out(`Load average at end: ${loadavg()} · total ${((Date.now() - started) / 1000).toFixed(0)} s`);
+json.targets = targets;
+if (opt('md')) fs.writeFileSync(opt('md'), md.join('\n') + '\n');
+if (opt('json')) fs.writeFileSync(opt('json'), JSON.stringify(json, null, 1));
