@@ -6,6 +6,7 @@
 // Commands, one per line on stdin; each answers one line on stdout:
 //   lat  MODE FLAGS EXTRA N   -> N per-iteration times in ns, space-separated
 //   tput MODE FLAGS EXTRA N K -> "elapsed_ns" for N spawns with K in flight
+//   cpu                       -> "self_us children_us": getrusage CPU so far
 // MODE: f = fork-style clone3 (no CLONE_VM), v = vfork-style (CLONE_VM |
 // CLONE_VFORK, own stack). FLAGS: the CLONE_NEW* bits (hex). EXTRA bits:
 // 1 = mount a fresh proc on /proc (needs CLONE_NEWNS).
@@ -27,6 +28,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -243,6 +245,15 @@ int main(void) {
     int extra;
     long n;
     int k = 1;
+    if (strncmp(line, "cpu", 3) == 0) {
+      struct rusage self, kids;
+      getrusage(RUSAGE_SELF, &self);
+      getrusage(RUSAGE_CHILDREN, &kids);
+#define US(tv) ((long long)(tv).tv_sec * 1000000 + (tv).tv_usec)
+      printf("%lld %lld\n", US(self.ru_utime) + US(self.ru_stime), US(kids.ru_utime) + US(kids.ru_stime));
+      fflush(stdout);
+      continue;
+    }
     int got = sscanf(line, "%7s %c %llx %d %ld %d", cmd, &mode, &flags, &extra, &n, &k);
     if (got < 5) {
       printf("error bad command\n");

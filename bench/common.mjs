@@ -158,6 +158,11 @@ export class Baseline {
     const line = await this.ask(`tput ${mode} ${flags.toString(16)} ${extra} ${n} ${k}`);
     return n / (Number(line) / 1e9);
   }
+  /** CPU µs used so far by the baseline process itself and by its reaped children. */
+  async cpu() {
+    const [self, children] = (await this.ask('cpu')).trim().split(' ').map(Number);
+    return { self, children };
+  }
   close() {
     this.proc.stdin.end();
   }
@@ -265,4 +270,12 @@ export function gapTicker() {
       return { maxGap, ticks };
     },
   };
+}
+
+/** CPU µs used so far by this process (all threads) and by its reaped children (10 ms ticks). */
+export function cpuNow() {
+  const u = process.resourceUsage();
+  const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { self: u.userCPUTime + u.systemCPUTime, children: (Number(f[13]) + Number(f[14])) * 10_000 };
 }

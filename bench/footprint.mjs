@@ -57,12 +57,18 @@ const k0 = now();
 for (const p of procs) p.kill('SIGKILL');
 const statuses = await Promise.all(waits);
 const killMs = Number(now() - k0) / 1e6;
+const n = procs.length;
+const resolved = statuses.length;
+const signals = [...new Set(statuses.map((s) => s.signal))].join(',');
+procs.length = 0;
+waits.length = 0;
+statuses.length = 0;
 await settle();
 const after = { heap: process.memoryUsage().heapUsed, fds: fdCount() };
 
 console.log(
   JSON.stringify({
-    n: procs.length,
+    n,
     startMs,
     heapPer: (alive.heap - before.heap) / N,
     rssPer: (alive.rss - before.rss) / N,
@@ -70,8 +76,8 @@ console.log(
     loop: { p50: d(h.percentile(50)), p99: d(h.percentile(99)), max: d(h.max) },
     timer: { median: median(timer), max: Math.max(...timer) },
     killMs,
-    resolved: statuses.length,
-    signals: [...new Set(statuses.map((s) => s.signal))].join(','),
+    resolved,
+    signals,
     fdBefore: before.fds,
     fdAfter: after.fds,
     heapBefore: before.heap,

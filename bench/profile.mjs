@@ -13,12 +13,13 @@
 //    its run-queue wait (/proc/self/task/<pid>/schedstat), against wall time,
 //    to tell "the loop is busy" from "the loop is runnable but not scheduled".
 // 3. (pool) 16 in flight with UV_THREADPOOL_SIZE 1, 2, 4, 8.
+// 4. (sched) 16 in flight with the pool threads at SCHED_BATCH or niced.
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 import { ALL7, ROOT, gapTicker, inFlight, loadNsjs, median, now, nsjsOnce, quantile, threadStat } from './common.mjs';
@@ -92,6 +93,7 @@ for (let i = 0; i < 20; i++) await nsjsOnce(nsjs, '/bin/true', [], OPTS);
 if (mode === 'all' || mode === 'phases') {
   await phases(OPTS, 'all 7 namespaces');
   await phases({ stdio: 'inherit' }, 'no namespaces');
+  await phases({ ...OPTS, env: { PATH: process.env.PATH } }, 'all 7 namespaces, env: { PATH } only');
 }
 const DUR = Number(process.env.PROFILE_DUR || 2000);
 if (mode === 'all' || mode === 'loop') {
@@ -113,7 +115,35 @@ if (mode === 'all' || mode === 'pool') {
     process.stdout.write(r.stdout.trim().split('\n').pop() + '\n');
   }
 }
+if (mode === 'all' || mode === 'sched') {
+  // What if the pool threads (where clone creates the namespaces) yielded to
+  // the loop thread? Experiment only: the pool threads are reniced/rescheduled
+  // from outside, and the children inherit it (harmless for /bin/true).
+  console.log('\n### 16 in flight, all 7 namespaces, with the libuv pool threads rescheduled (one process each)');
+  console.log(HEAD);
+  for (const sched of ['default', 'SCHED_BATCH', 'nice 10', 'nice 19']) {
+    const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '0', 'one16'], {
+      env: { ...process.env, PROFILE_SCHED: sched },
+      encoding: 'utf8',
+    });
+    process.stdout.write(r.stdout.trim().split('\n').pop() + '\n');
+  }
+}
 if (mode === 'one16') {
-  await loopThread(`UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE}, 16 in flight`, () => inFlight(16, DUR, () => nsjsOnce(nsjs, '/bin/true', [], OPTS)));
+  const sched = process.env.PROFILE_SCHED;
+  if (sched && sched !== 'default') {
+    // The pool threads are the ones (other than main) that burned CPU during the warm-up.
+    const cpu = (t) => threadStat(t).runMs;
+    const tids = fs.readdirSync('/proc/self/task').map(Number).filter((t) => t !== process.pid);
+    const before = new Map(tids.map((t) => [t, cpu(t)]));
+    for (let i = 0; i < 40; i++) await nsjsOnce(nsjs, '/bin/true', [], OPTS);
+    const pool = tids.sort((a, b) => cpu(b) - before.get(b) - (cpu(a) - before.get(a))).slice(0, Number(process.env.UV_THREADPOOL_SIZE || 4));
+    for (const t of pool) {
+      if (sched === 'SCHED_BATCH') execFileSync('chrt', ['-b', '-p', '0', String(t)]);
+      else execFileSync('renice', ['-n', sched.split(' ')[1], '-p', String(t)], { stdio: 'ignore' });
+    }
+  }
+  const label = sched ? `pool threads ${sched}` : `UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE}`;
+  await loopThread(`${label}, 16 in flight`, () => inFlight(16, DUR, () => nsjsOnce(nsjs, '/bin/true', [], OPTS)));
 }
 if (mode !== 'one16') console.log(`\nload average ${fs.readFileSync('/proc/loadavg', 'utf8').trim()}`);

@@ -2,7 +2,7 @@
 // nsjs benchmark: `npm run bench [-- options]`. Not part of `npm test`.
 //
 //   --quick             a short smoke run (few rounds, short durations)
-//   --sections LIST     comma-separated: latency,throughput,loop,heap,footprint,init,veth
+//   --sections LIST     comma-separated: latency,cpu,throughput,loop,heap,footprint,init,veth
 //                       (default: all)
 //   --sets LIST         latency flag sets: none,user,upmui,net,all,alltime,pidmntproc
 //   --rounds N          latency rounds (default 15, quick 3)
@@ -35,6 +35,7 @@ import {
   ms,
   nsjsOnce,
   nsjsOptions,
+  cpuNow,
   now,
   quantile,
   repeat,
@@ -54,7 +55,7 @@ const opt = (name, def) => {
 };
 const flag = (name) => argv.includes(`--${name}`);
 const QUICK = flag('quick');
-const ALL_SECTIONS = ['latency', 'throughput', 'loop', 'heap', 'footprint', 'init', 'veth'];
+const ALL_SECTIONS = ['latency', 'cpu', 'throughput', 'loop', 'heap', 'footprint', 'init', 'veth'];
 const sections = new Set(opt('sections', ALL_SECTIONS.join(',')).split(','));
 for (const s of sections) if (!ALL_SECTIONS.includes(s)) throw new Error(`unknown section ${s} (known: ${ALL_SECTIONS.join(',')})`);
 const setIds = opt('sets', SETS.map((s) => s.id).join(',')).split(',');
@@ -217,6 +218,56 @@ async function latency() {
   }
   json.latency = results;
   return results;
+}
+
+// ---------------------------------------------------------------- cpu
+// CPU time per spawn is much less sensitive to a busy machine than wall time:
+// it counts work, not waiting. Parent = the spawning process (all its
+// threads: for nsjs the loop thread, the pool thread that clones, V8's
+// helpers; for C the one thread); children = what the reaped children used
+// (the sandboxed command, and unshare/bwrap themselves where they are the
+// child). Net namespace teardown runs in kernel workers and is in neither.
+async function cpu() {
+  const n = QUICK ? 100 : 400;
+  out(`## CPU time per spawn (${n} sequential spawns per contender, 2 interleaved halves)`);
+  out();
+  out('µs of CPU per spawn: *parent* is the spawning process (for nsjs all its threads: loop, pool thread that runs clone, V8 helpers), ' +
+    '*children* what the reaped children used (the command, plus unshare/bwrap themselves). Net namespace teardown runs in kernel workers and is counted in neither. ' +
+    'Children CPU comes in 10 ms ticks for the Node contenders.');
+  out();
+  const res = {};
+  for (const set of SETS.filter((s) => ['none', 'all'].includes(s.id) && setIds.includes(s.id))) {
+    note(`cpu: ${set.label}`);
+    const cs = contendersFor(set).filter((c) => c.id !== 'nsjsIgnore');
+    const acc = Object.fromEntries(cs.map((c) => [c.id, { self: 0, children: 0, n: 0 }]));
+    for (let half = 0; half < 2; half++) {
+      for (const c of half ? [...cs].reverse() : cs) {
+        const isC = c.id === 'c' || c.id === 'cv';
+        const a = isC ? await baseline.cpu() : cpuNow();
+        try {
+          await c.batch(n / 2);
+        } catch (err) {
+          acc[c.id].failed = String(err.message).split('\n')[0];
+          continue;
+        }
+        const b = isC ? await baseline.cpu() : cpuNow();
+        acc[c.id].self += b.self - a.self;
+        acc[c.id].children += b.children - a.children;
+        acc[c.id].n += n / 2;
+      }
+    }
+    const rows = cs.map((c) => {
+      const a = acc[c.id];
+      if (a.failed || !a.n) return [c.name, 'n/a', 'n/a', 'n/a'];
+      return [c.name, (a.self / a.n).toFixed(0), (a.children / a.n).toFixed(0), ((a.self + a.children) / a.n).toFixed(0)];
+    });
+    out(`### ${set.label}`);
+    out();
+    table(['contender', 'parent µs', 'children µs', 'total µs'], rows);
+    res[set.id] = acc;
+  }
+  json.cpu = res;
+  return res;
 }
 
 // ---------------------------------------------------------------- throughput
@@ -548,6 +599,7 @@ out();
 
 const R = {};
 if (sections.has('latency')) R.latency = await latency();
+if (sections.has('cpu')) R.cpu = await cpu();
 if (sections.has('throughput')) R.throughput = await throughput();
 if (sections.has('loop')) R.loop = await loopDelay();
 if (sections.has('heap')) R.heap = await heap();
@@ -556,9 +608,29 @@ if (sections.has('init')) R.init = await initSection();
 if (sections.has('veth')) R.veth = await vethSection();
 baseline.close();
 
+// ---------------------------------------------------------------- summary
+const lat = R.latency;
+if (lat) {
+  out('## Summary: spawn → exit of /bin/true, median ms (ratio within rounds)');
+  out();
+  const cell = (r, base) => (r && !r.failed ? `${f2(r.medianMs)}${base ? ` (${fx(base(r))})` : ''}` : 'n/a');
+  const rows = SETS.filter((s) => lat[s.id]).map((s) => {
+    const l = lat[s.id];
+    return [
+      s.label,
+      cell(l.c),
+      cell(l.cv),
+      cell(l.nsjs, (r) => r.vsC),
+      s.id === 'none' ? cell(l.cp, (r) => r.vsNsjs) : 'n/a',
+      cell(l.unshare, (r) => r.vsNsjs),
+      cell(l.bwrap, (r) => r.vsNsjs),
+    ];
+  });
+  table(['namespaces', 'C clone3', 'C vfork-style', 'nsjs (÷ C clone3)', 'spawn(/bin/true) (÷ nsjs)', 'spawn(unshare) (÷ nsjs)', 'spawn(bwrap) (÷ nsjs)'], rows);
+}
+
 // ---------------------------------------------------------------- targets
 const targets = [];
-const lat = R.latency;
 if (lat?.all) {
   const a = lat.all;
   targets.push(['all namespaces: nsjs ≤ 1.0× C clone3', fx(a.nsjs?.vsC), a.nsjs?.vsC <= 1.0]);
