@@ -14,6 +14,7 @@
 //    to tell "the loop is busy" from "the loop is runnable but not scheduled".
 // 3. (pool) 16 in flight with UV_THREADPOOL_SIZE 1, 2, 4, 8.
 // 4. (sched) 16 in flight with the pool threads at SCHED_BATCH or niced.
+// 5. (seq) a steady sequential spawn loop to record with perf (see below).
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
@@ -146,4 +147,21 @@ if (mode === 'one16') {
   const label = sched ? `pool threads ${sched}` : `UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE}`;
   await loopThread(`${label}, 16 in flight`, () => inFlight(16, DUR, () => nsjsOnce(nsjs, '/bin/true', [], OPTS)));
 }
-if (mode !== 'one16') console.log(`\nload average ${fs.readFileSync('/proc/loadavg', 'utf8').trim()}`);
+if (mode === 'seq') {
+  // For perf: warm up, idle until 2.5 s after start, then spawn sequentially
+  // for 4 s (all 7 namespaces, or none with PROFILE_NS=none), print the count.
+  //   perf record -D 2400 -F 4000 -g -o perf.data -- node --perf-basic-prof bench/profile.mjs 0 seq
+  //   perf script -i perf.data -F comm,pid,tid,ip,sym > perf.txt
+  //   python3 bench/perf-summary.py perf.txt PID SPAWNS 4000
+  const opts = process.env.PROFILE_NS === 'none' ? { stdio: 'inherit' } : OPTS;
+  await new Promise((r) => setTimeout(r, Math.max(0, 2500 - performance.now())));
+  const t0 = now();
+  let n = 0;
+  while (now() - t0 < 4_000_000_000n) {
+    await nsjsOnce(nsjs, '/bin/true', [], opts);
+    n++;
+  }
+  console.log(`PID ${process.pid} SPAWNS ${n}`);
+  await new Promise((r) => setTimeout(r, 200));
+}
+if (mode !== 'one16' && mode !== 'seq') console.log(`\nload average ${fs.readFileSync('/proc/loadavg', 'utf8').trim()}`);
