@@ -3,8 +3,9 @@ import * as path from 'node:path';
 
 import * as C from './constants';
 import { NsError, check } from './errors';
-import { native } from './native';
-import { fd as fdArg, namespaceType, pathString, pid as pidArg, type NamespaceType } from './validate';
+import { initBinary, native } from './native';
+import { invalidArgValue } from './errors';
+import { fd as fdArg, knownKeys, namespaceType, pathString, pid as pidArg, plainObject, type NamespaceType } from './validate';
 
 /** `CLONE_NEW*` flag of each type, as `NS_GET_NSTYPE` answers and `setns` takes. */
 export const NAMESPACE_FLAGS: Readonly<Record<NamespaceType, number>> = {
@@ -33,6 +34,32 @@ const finalizer = new FinalizationRegistry<number>((fd) => {
 
 const ENOTTY = -25;
 const EINVAL = -22;
+
+export interface CreateOptions {
+  /** Bind-mount the new namespace here (created if missing), so it outlives every process. */
+  persistAt?: string;
+  /** `net` only: persist at `/run/netns/<name>`, where `ip netns` finds it. */
+  name?: string;
+}
+
+const NETNS_DIR = '/run/netns';
+
+/**
+ * iproute2's convention: /run/netns is a shared bind mount of itself, so a
+ * namespace persisted later shows up in every mount namespace that has it.
+ */
+function prepareNetnsDir(file: string): void {
+  fs.mkdirSync(NETNS_DIR, { recursive: true, mode: 0o755 });
+  const shared = native().mount('', NETNS_DIR, 'none', C.MS_SHARED | C.MS_REC, null);
+  if (shared === EINVAL) {
+    // Not a mount point yet: make it one.
+    check(native().mount(NETNS_DIR, NETNS_DIR, 'none', C.MS_BIND | C.MS_REC, null), 'mount', NETNS_DIR);
+    check(native().mount('', NETNS_DIR, 'none', C.MS_SHARED | C.MS_REC, null), 'mount', NETNS_DIR);
+  } else {
+    check(shared, 'mount', NETNS_DIR);
+  }
+  if (fs.existsSync(file)) throw new NsError({ errno: -17, syscall: 'open', path: file, hint: `a network namespace named ${path.basename(file)} exists already` });
+}
 
 /** What `Namespace.list()` reports per namespace, as lsns does. */
 export interface NamespaceInfo {
@@ -126,6 +153,59 @@ export class Namespace implements Disposable {
     return new Namespace(fd, type);
   }
 
+  /**
+   * A new namespace of `type`, held by the returned fd and, with `persistAt`
+   * (or for `net`, `{ name }` → `/run/netns/<name>`, as `ip netns add`),
+   * by a bind mount that outlives every process; `Namespace.unpersist(path)`
+   * undoes it. A short-lived helper (nsjs-init --hold) is made in the new
+   * namespace and exits once the fd is open. Unprivileged, the namespace is
+   * owned by a new user namespace mapping you to root there (see
+   * `owner()`), and persisting is refused (the bind mount needs
+   * CAP_SYS_ADMIN in our mount namespace). A `mnt` namespace can be
+   * persisted only on a mount with private propagation (as `unshare
+   * --mount=FILE`). A `pid` namespace outlives its helper but, its init gone,
+   * accepts no new process.
+   */
+  static create(type: NamespaceType, options: CreateOptions = {}): Namespace {
+    namespaceType(type, 'type');
+    plainObject(options, 'options');
+    knownKeys(options as Record<string, unknown>, ['persistAt', 'name'], 'options');
+    let target: string | undefined;
+    if (options.persistAt !== undefined) target = pathString(options.persistAt, 'options.persistAt');
+    if (options.name !== undefined) {
+      if (type !== 'net') throw invalidArgValue('options.name', options.name, "is for net namespaces only (/run/netns/<name>); use options.persistAt");
+      if (target !== undefined) throw invalidArgValue('options.name', options.name, 'and options.persistAt exclude each other');
+      pathString(options.name, 'options.name');
+      if (options.name.includes('/') || options.name === '.' || options.name === '..' || options.name.length > 255)
+        throw invalidArgValue('options.name', options.name, 'must be a file name (no /, not . or ..)');
+      target = path.join(NETNS_DIR, options.name);
+    }
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { spawnCheckedSync } = require('./spawn') as typeof import('./spawn');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { checkOptions } = require('./options') as typeof import('./options');
+    const rootless = process.geteuid!() !== 0;
+    const namespaces: NamespaceType[] = rootless && type !== 'user' ? ['user', type] : [type];
+    const holder = spawnCheckedSync(initBinary(), ['--hold'], checkOptions({
+      namespaces,
+      user: namespaces.includes('user') ? (type === 'user' ? 'self' : 'root') : undefined,
+      stdio: ['pipe', 'ignore', 'ignore'],
+    }));
+    let ns: Namespace | undefined;
+    try {
+      ns = Namespace.of(holder.pid, type);
+      if (options.name !== undefined) prepareNetnsDir(target!);
+      if (target !== undefined) ns.persist(target, options.name !== undefined);
+      return ns;
+    } catch (err) {
+      ns?.close();
+      throw err;
+    } finally {
+      // EOF on its stdin lets the helper exit; its Process reaps it.
+      holder.stdin!.destroy();
+    }
+  }
+
   /** Every namespace visible in `/proc`, as lsns(8) lists them. */
   static list(): Promise<NamespaceInfo[]> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -169,9 +249,10 @@ export class Namespace implements Disposable {
   /**
    * Bind-mounts the namespace at `file` (created empty if missing), so it
    * outlives every process in it, as `ip netns add` and `unshare --net=FILE`
-   * do. Needs CAP_SYS_ADMIN over our mount namespace.
+   * do. Needs CAP_SYS_ADMIN over our mount namespace. With `exclusive`, an
+   * existing `file` is an error (`EEXIST`) instead of a mount point.
    */
-  persist(file: string): void {
+  persist(file: string, exclusive = false): void {
     pathString(file, 'path');
     const fd = this.#open();
     let created = false;
@@ -179,10 +260,16 @@ export class Namespace implements Disposable {
       fs.closeSync(fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o444));
       created = true;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      if (exclusive || (err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
     try {
-      check(native().mount(`/proc/self/fd/${fd}`, file, null, C.MS_BIND, null), 'mount', file);
+      check(native().mount(`/proc/self/fd/${fd}`, file, null, C.MS_BIND, null), 'mount', file, (code) =>
+        code === 'EINVAL' && this.type === 'mnt'
+          ? `a mount namespace can be persisted only on a mount with private propagation (mount --make-private the directory of ${file})`
+          : code === 'EPERM'
+            ? 'persisting a namespace bind-mounts it, which needs CAP_SYS_ADMIN in our mount namespace (run as root)'
+            : undefined,
+      );
     } catch (err) {
       if (created) fs.unlinkSync(file);
       throw err;

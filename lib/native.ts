@@ -1,6 +1,7 @@
 // The raw binding, typed privately. This is the only module that loads it;
 // everything else imports from here. Every syscall binding returns its result
 // (>= 0) or -errno: native code reports, lib/errors.ts explains.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { unsupportedPlatform } from './errors';
@@ -27,6 +28,8 @@ export interface NativePlan {
   forceClone: boolean;
   parentMaps: boolean;
   dieWithParent: boolean;
+  forkStyle: boolean;
+  execChain: boolean;
   uidMap?: string;
   gidMap?: string;
   setgroups?: string;
@@ -80,8 +83,9 @@ export interface Native {
   pivotRoot(newRoot: string, putOld: string): number;
   pidfdOpen(pid: number, flags: number): number;
   pidfdSendSignal(pidfd: number, signal: number): number;
-  pipe(): [number, number] | number;
+  pipe(nonblock?: boolean): [number, number] | number;
   spawn(plan: NativePlan): Promise<NativeSpawnResult>;
+  spawnSync(plan: NativePlan): NativeSpawnResult;
   // Networking (src-native/net.cc, netlink.cc). Netlink calls take a
   // NETLINK_ROUTE socket fd and return 0 or the kernel's -errno.
   socketIn(nsfd: number, domain: number, type: number, protocol: number): number | NativeSocketError;
@@ -105,20 +109,43 @@ export interface Native {
 }
 
 let loaded: Native | undefined;
+let root: string | undefined;
+
+// dist/cjs/native.js and lib/native.ts (under ts-jest) sit at different
+// depths below the package root: find it by its binding.gyp.
+function packageRoot(): string {
+  if (root) return root;
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, 'binding.gyp'))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('nsjs: cannot find the package root from ' + __dirname);
+    dir = up;
+  }
+  root = dir;
+  return dir;
+}
 
 /** The addon, loaded on first use so that `import 'nsjs'` works everywhere. */
 export function native(): Native {
   if (loaded) return loaded;
   if (process.platform !== 'linux') throw unsupportedPlatform();
-  // dist/cjs/native.js and lib/native.ts (under ts-jest) both sit two or one
-  // levels below the package root: find it by its package.json.
-  let root = __dirname;
-  while (!require('node:fs').existsSync(path.join(root, 'binding.gyp'))) {
-    const up = path.dirname(root);
-    if (up === root) throw new Error('nsjs: cannot find the package root from ' + __dirname);
-    root = up;
-  }
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  loaded = require('node-gyp-build')(root) as Native;
+  loaded = require('node-gyp-build')(packageRoot()) as Native;
   return loaded;
+}
+
+let initPath: string | undefined;
+
+/** The nsjs-init executable built beside the addon (or shipped beside the prebuild). */
+export function initBinary(): string {
+  if (initPath) return initPath;
+  const dir = packageRoot();
+  const candidates = [
+    path.join(dir, 'build', 'Release', 'nsjs-init'),
+    path.join(dir, 'prebuilds', `${process.platform}-${process.arch}`, 'nsjs-init'),
+  ];
+  const found = candidates.find((c) => fs.existsSync(c));
+  if (!found) throw new Error(`nsjs: nsjs-init is missing (looked in ${candidates.join(', ')}); rebuild with npm run build:native`);
+  initPath = found;
+  return found;
 }

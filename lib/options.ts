@@ -2,6 +2,7 @@
 // here runs before anything native: a bad option throws a TypeError or
 // RangeError naming it, and nothing has been started.
 import { invalidArgType, invalidArgValue } from './errors';
+import { Namespace } from './namespace';
 import { signalNumber } from './signals';
 import {
   NAMESPACE_TYPES,
@@ -69,9 +70,34 @@ export type Mount = ProcMount | TmpfsMount | BindMount | DevMount | RawMount;
 
 export type StdioEntry = 'pipe' | 'inherit' | 'ignore' | number | null | undefined;
 
+/** Namespaces of another process to enter, as nsenter(1) `-t PID`. */
+export interface JoinTarget {
+  pid: number;
+  /** Default: every namespace of the target that differs from ours. */
+  types?: NamespaceType[];
+}
+
 export interface SpawnOptions {
   /** Namespaces to create: a list of types, or `'all'` for all eight. */
   namespaces?: NamespaceType[] | 'all';
+  /**
+   * Existing namespaces to enter before any new one is made (nsenter). A user
+   * namespace is entered first, so the rest are entered with its
+   * capabilities; joining our own user namespace is skipped. For `{ pid }`,
+   * one `setns(pidfd)` enters them all atomically (Linux 5.8+). The command
+   * is cloned again after joining (a pid namespace holds only children made
+   * after setns), with CLONE_PARENT, so it is still our child.
+   */
+  join?: Namespace[] | JoinTarget;
+  /**
+   * Run a minimal PID 1 (nsjs-init, a static executable of a few hundred KiB)
+   * that starts the command as pid 2, forwards every signal it gets to it,
+   * reaps orphans, and exits with it; `wait()` reports the command's own
+   * status. Needs a new `pid` namespace. Without it, the command is pid 1
+   * and the kernel drops every signal it has no handler for: a shell as pid
+   * 1 ignores SIGTERM.
+   */
+  init?: boolean;
   /**
    * Maps of a new user namespace. `'root'` maps your uid/gid to 0 (as
    * `unshare -r`), `'self'` to themselves (`unshare -c`; the default when
@@ -140,7 +166,7 @@ export const CAPABILITIES = [
 ] as const;
 
 const OPTION_KEYS = [
-  'namespaces', 'user', 'uid', 'gid', 'groups', 'hostname', 'domainname', 'mounts', 'root', 'propagation', 'cwd',
+  'namespaces', 'join', 'init', 'user', 'uid', 'gid', 'groups', 'hostname', 'domainname', 'mounts', 'root', 'propagation', 'cwd',
   'env', 'argv0', 'stdio', 'dieWithParent', 'newSession', 'noNewPrivileges', 'capabilities', 'rlimits',
   'timeOffsets', 'signal', 'timeout', 'killSignal',
 ] as const;
@@ -148,6 +174,8 @@ const OPTION_KEYS = [
 /** Options after validation: defaults filled in, namespaces as a set. */
 export interface Checked {
   namespaces: Set<NamespaceType>;
+  join?: { namespaces: Namespace[] } | { pid: number; types?: NamespaceType[] };
+  init: boolean;
   user?: 'root' | 'self' | UserMapping;
   uid?: number;
   gid?: number;
@@ -319,6 +347,25 @@ function capabilities(value: unknown): number[] | undefined {
   });
 }
 
+function join(value: unknown): NonNullable<Checked['join']> {
+  if (Array.isArray(value)) {
+    const seen = new Set<NamespaceType>();
+    value.forEach((ns: unknown, i) => {
+      if (!(ns instanceof Namespace)) throw invalidArgType(`options.join[${i}]`, 'an instance of Namespace', ns);
+      if (ns.fd < 0) throw invalidArgValue(`options.join[${i}]`, String(ns), 'is closed');
+      if (seen.has(ns.type)) throw invalidArgValue(`options.join[${i}]`, String(ns), `is a second ${ns.type} namespace`);
+      seen.add(ns.type);
+    });
+    return { namespaces: value as Namespace[] };
+  }
+  const j = plainObject(value, 'options.join');
+  knownKeys(j, ['pid', 'types'], 'options.join');
+  const pid = integer(j.pid, 'options.join.pid', 1, 0x3fffffff);
+  if (j.types === undefined) return { pid };
+  if (!Array.isArray(j.types)) throw invalidArgType('options.join.types', 'an array of namespace types', j.types);
+  return { pid, types: j.types.map((t, i) => namespaceType(t, `options.join.types[${i}]`)) };
+}
+
 export function checkOptions(options: unknown): Checked {
   const o = options === undefined ? {} : plainObject(options, 'options');
   knownKeys(o, OPTION_KEYS, 'options');
@@ -339,6 +386,7 @@ export function checkOptions(options: unknown): Checked {
 
   const c: Checked = {
     namespaces,
+    init: o.init === undefined ? false : bool(o.init, 'options.init'),
     mounts: [],
     propagation: 'private',
     env: env(o.env),
@@ -387,5 +435,11 @@ export function checkOptions(options: unknown): Checked {
     c.signal = o.signal;
   }
   if (o.timeout !== undefined) c.timeout = integer(o.timeout, 'options.timeout', 0, 2 ** 31 - 1);
+  if (c.init && !namespaces.has('pid'))
+    throw invalidArgValue('options.init', o.init, "needs a new pid namespace: add 'pid' to options.namespaces");
+  if (o.join !== undefined) c.join = join(o.join);
+  const joinsPid = c.join && ('pid' in c.join ? !c.join.types || c.join.types.includes('pid') : c.join.namespaces.some((n) => n.type === 'pid'));
+  if (joinsPid && c.user && typeof c.user === 'object')
+    throw invalidArgValue('options.user', o.user, "cannot be explicit id maps when joining a pid namespace; use 'root' or 'self'");
   return c;
 }

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 
 import * as C from './constants';
 import { NAMESPACE_FLAGS } from './namespace';
+import type { NamespaceType } from './validate';
 import type { NativeOp, NativePlan } from './native';
 import { RLIMITS as RLIMIT_NAMES, type Checked, type Mount } from './options';
 
@@ -37,7 +38,26 @@ export const Op = {
   Capabilities: 24,
   OpenPath: 25,
   BindSlot: 26,
+  SetnsPidfd: 27,
+  SetnsPath: 28,
+  Fork: 29,
 } as const;
+
+/** nsenter's order, with user first (its capabilities let us enter the rest) and mnt last (path fallbacks resolve before it). */
+const JOIN_ORDER: NamespaceType[] = ['user', 'cgroup', 'ipc', 'uts', 'net', 'pid', 'time', 'mnt'];
+
+/** What to join, resolved before clone (lib/spawn.ts opens the fds). */
+export type JoinPlan =
+  | { namespaces: { fd: number; type: NamespaceType }[] }
+  | { pidfd: number; pid: number; types: NamespaceType[] };
+
+/** Inputs of buildPlan that come from outside the options. */
+export interface PlanContext {
+  forceClone: boolean;
+  join?: JoinPlan;
+  /** With init: the nsjs-init executable and the write end of its status pipe. */
+  init?: { path: string; statusFd: number };
+}
 
 const PR_SET_KEEPCAPS = 8;
 const PR_SET_NO_NEW_PRIVS = 38;
@@ -110,7 +130,7 @@ export function buildPlan(
   args: string[],
   execPaths: string[],
   stdio: StdioFds,
-  forceClone: boolean,
+  ctx: PlanContext,
 ): Plan {
   const ops: NativeOp[] = [];
   const steps: Step[] = [];
@@ -122,15 +142,13 @@ export function buildPlan(
   let cloneFlags = 0;
   for (const type of ns) cloneFlags |= NAMESPACE_FLAGS[type];
 
-  if (c.dieWithParent) add({ kind: Op.Pdeathsig, a: SIGKILL }, { step: 'prctl PR_SET_PDEATHSIG', syscall: 'prctl' });
-
-  // A new user namespace comes first and its maps right after: every other
-  // step needs the capabilities the maps make meaningful.
   const native: NativePlan = {
     cloneFlags: 0,
-    forceClone,
+    forceClone: ctx.forceClone,
     parentMaps: false,
     dieWithParent: c.dieWithParent,
+    forkStyle: false,
+    execChain: false,
     ops,
     stdio: stdio.child,
     groups: c.groups ?? [],
@@ -138,6 +156,23 @@ export function buildPlan(
     argv: [c.argv0 ?? command, ...args],
     envp: c.env.map(([k, v]) => `${k}=${v}`),
   };
+
+  // Joined namespaces are entered by a first child that then clones the
+  // command with the new namespaces (CLONE_PARENT keeps it our child): new
+  // ones must be made from inside the joined ones, and a joined pid
+  // namespace holds only children made after setns. setns into a user or
+  // time namespace also refuses a process that shares Node's memory, so
+  // that first clone is fork-style.
+  if (ctx.join) {
+    native.forkStyle = true;
+    planJoin(ctx.join, add);
+    add({ kind: Op.Fork }, { step: 'clone after join', syscall: 'clone3' });
+  }
+
+  if (c.dieWithParent) add({ kind: Op.Pdeathsig, a: SIGKILL }, { step: 'prctl PR_SET_PDEATHSIG', syscall: 'prctl' });
+
+  // A new user namespace comes first and its maps right after: every other
+  // step needs the capabilities the maps make meaningful.
   if (c.user === 'root' || c.user === 'self') {
     const uid = process.geteuid!();
     const gid = process.getegid!();
@@ -175,7 +210,9 @@ export function buildPlan(
       add({ kind: Op.Unshare, a: C.CLONE_NEWTIME, b: 1 }, { step: 'unshare time', syscall: 'unshare' });
     }
   }
-  native.cloneFlags = cloneFlags;
+  // Known only now that the time namespace has been settled.
+  if (ctx.join) ops.find((o) => o.kind === Op.Fork)!.flags = cloneFlags;
+  else native.cloneFlags = cloneFlags;
 
   if (ns.has('mnt')) {
     if (c.propagation !== 'unchanged') {
@@ -207,7 +244,36 @@ export function buildPlan(
   if (c.newSession) add({ kind: Op.Setsid }, { step: 'setsid', syscall: 'setsid' });
   add({ kind: Op.CloseFds }, { step: 'close fds', syscall: 'close_range' });
   add({ kind: Op.Exec }, { step: 'execve', syscall: 'execve', path: command });
+  if (ctx.init) {
+    // nsjs-init is exec'd instead and execs the command itself, reporting a
+    // failure of that execve as this op on the error pipe, which it gets as
+    // fd n (kept across its execve); fd n+1 is its status pipe.
+    const n = native.stdio.length;
+    native.stdio = [...native.stdio, STDIO_ERR_PIPE, ctx.init.statusFd];
+    native.execChain = true;
+    native.argv = ['nsjs-init', String(n), String(n + 1), String(ops.length - 1), String(execPaths.length), ...execPaths, '--', ...native.argv];
+    native.execPaths = [ctx.init.path];
+  }
   return { native, steps };
+}
+
+/** kStdioErrPipe in src-native/spawn/plan.h. */
+const STDIO_ERR_PIPE = -3;
+
+function planJoin(join: JoinPlan, add: Add): void {
+  const order = (a: NamespaceType, b: NamespaceType) => JOIN_ORDER.indexOf(a) - JOIN_ORDER.indexOf(b);
+  if ('namespaces' in join) {
+    for (const ns of [...join.namespaces].sort((a, b) => order(a.type, b.type)))
+      add({ kind: Op.Setns, a: ns.fd, b: NAMESPACE_FLAGS[ns.type] }, { step: `setns ${ns.type}`, syscall: 'setns' });
+    return;
+  }
+  const types = [...join.types].sort(order);
+  const mask = types.reduce((m, t) => m | NAMESPACE_FLAGS[t], 0);
+  add({ kind: Op.SetnsPidfd, a: join.pidfd, flags: mask, b: types.length }, { step: `setns pid ${join.pid} (${types.join(',')})`, syscall: 'setns' });
+  for (const t of types) {
+    const file = `/proc/${join.pid}/ns/${t}`;
+    add({ kind: Op.SetnsPath, s: [file], b: NAMESPACE_FLAGS[t] }, { step: `setns ${t}`, syscall: 'setns', path: file });
+  }
 }
 
 type Add = (op: NativeOp, step: Step) => void;

@@ -27,6 +27,8 @@ interface Internal {
   stdio?: (Readable | Writable | null)[];
   /** Our child, reaped on exit; otherwise only peeked at (WNOWAIT). */
   child: boolean;
+  /** nsjs-init's status pipe: the command's own wait status, written as init exits. */
+  statusFd?: number;
   /** Attached to a child of ours that someone else (child_process) reaps. */
   ours?: boolean;
 }
@@ -75,6 +77,7 @@ export class Process {
       this.#watch = null;
       this.#closePidfd();
       if (internal.child) owned.delete(pid);
+      const commandStatus = internal.statusFd === undefined ? undefined : readStatus(internal.statusFd);
       if (err < 0 && err !== ECHILD) {
         fail(new NsError({ errno: err, syscall: 'waitid' }));
         return;
@@ -82,8 +85,9 @@ export class Process {
       // ECHILD: not our child (no status to tell), or our child already
       // reaped by Node's child_process, which runs on the same loop and may
       // see SIGCHLD first; then the kernel kept its status on the pidfd.
-      const status: ExitStatus =
-        err === ECHILD && !(reaped && (internal.child || internal.ours))
+      const status: ExitStatus = commandStatus
+        ? commandStatus
+        : err === ECHILD && !(reaped && (internal.child || internal.ours))
           ? { code: null, signal: null }
           : siCode === CLD_EXITED
             ? { code: siStatus, signal: null }
@@ -185,6 +189,26 @@ export class Process {
     if (this.#pidfd >= 0) fs.closeSync(this.#pidfd);
     this.#pidfd = -1;
   }
+}
+
+/**
+ * The raw wait status nsjs-init wrote for the command, or undefined when init
+ * died before it could (killed from outside): then init's own status stands.
+ */
+function readStatus(fd: number): ExitStatus | undefined {
+  const buf = Buffer.alloc(4);
+  let n = 0;
+  try {
+    n = fs.readSync(fd, buf);
+  } catch {
+    // EAGAIN: nothing was written
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (n !== 4) return undefined;
+  const raw = buf.readInt32LE(0);
+  const termsig = raw & 0x7f;
+  return termsig === 0 ? { code: (raw >> 8) & 0xff, signal: null } : { code: null, signal: signalName(termsig) };
 }
 
 /** @internal */

@@ -3,9 +3,10 @@ import * as net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 
 import { NsError, invalidArgType } from './errors';
-import { native } from './native';
+import { initBinary, native, type NativeSpawnResult } from './native';
 import { checkOptions, type Checked, type SpawnOptions } from './options';
-import { buildPlan, execCandidates, type Step } from './plan';
+import { buildPlan, execCandidates, type JoinPlan, type PlanContext, type Step } from './plan';
+import { NAMESPACE_TYPES, type NamespaceType } from './validate';
 import { Process, type ExitStatus } from './process';
 import { noNul } from './validate';
 
@@ -97,29 +98,90 @@ function hintFor(err: number, step: Step, c: Checked): string | undefined {
   return undefined;
 }
 
-/** @internal */
-export async function spawnChecked(command: string, args: string[], c: Checked): Promise<Process> {
-  if (c.signal?.aborted) throw abortError(c.signal);
-  const hostVisible = c.root === undefined && c.mounts.length === 0;
-  const execPaths = execCandidates(command, c.env, hostVisible);
-  if (!execPaths) throw new NsError({ errno: ENOENT, syscall: `spawn ${command}`, path: command, step: 'execve' });
-  const stdio = openStdio(c.stdio);
-  let result;
-  let plan;
+function nsInode(file: string): number | undefined {
   try {
-    plan = buildPlan(c, command, args, execPaths, stdio, forceClone());
-    result = await native().spawn(plan.native);
-  } finally {
-    for (const fd of stdio.toClose) fs.closeSync(fd);
+    return fs.statSync(file).ino;
+  } catch {
+    return undefined;
   }
+}
+
+/**
+ * What `join` enters, with the fds it needs (added to `toClose`). For
+ * `{ pid }` without types: every namespace of the target that differs from
+ * ours; our own user namespace is never entered (setns would say EINVAL).
+ */
+function resolveJoin(join: NonNullable<Checked['join']>, toClose: number[]): JoinPlan {
+  const differs = (type: NamespaceType, inode: number | undefined) => inode !== undefined && inode !== nsInode(`/proc/self/ns/${type}`);
+  if ('namespaces' in join) {
+    return { namespaces: join.namespaces.filter((ns) => ns.type !== 'user' || differs('user', ns.inode)).map((ns) => ({ fd: ns.fd, type: ns.type })) };
+  }
+  const wanted = join.types ?? NAMESPACE_TYPES;
+  const types = wanted.filter((t) => (join.types && t !== 'user') || differs(t, nsInode(`/proc/${join.pid}/ns/${t}`)));
+  const pidfd = native().pidfdOpen(join.pid, 0);
+  if (pidfd < 0) throw new NsError({ errno: pidfd, syscall: 'pidfd_open', step: `join pid ${join.pid}` });
+  toClose.push(pidfd);
+  return { pidfd, pid: join.pid, types };
+}
+
+function joinsType(join: JoinPlan | undefined, type: NamespaceType): boolean {
+  if (!join) return false;
+  return 'namespaces' in join ? join.namespaces.some((n) => n.type === type) : join.types.includes(type);
+}
+
+interface Prepared {
+  plan: ReturnType<typeof buildPlan>;
+  stdio: Stdio;
+  statusFd?: number;
+  /** The child's ends and the fds only the child needs: closed once it has exec'd or failed. */
+  toClose: number[];
+}
+
+/** Everything up to clone: the plan and every fd it names. Closes what it opened if it throws. */
+function prepare(command: string, args: string[], c: Checked): Prepared {
+  if (c.signal?.aborted) throw abortError(c.signal);
+  const toClose: number[] = [];
+  let stdio: Stdio | undefined;
+  let statusFd: number | undefined;
+  try {
+    const ctx: PlanContext = { forceClone: forceClone() };
+    if (c.join) ctx.join = resolveJoin(c.join, toClose);
+    const hostVisible = c.root === undefined && c.mounts.length === 0 && !joinsType(ctx.join, 'mnt');
+    const execPaths = execCandidates(command, c.env, hostVisible);
+    if (!execPaths) throw new NsError({ errno: ENOENT, syscall: `spawn ${command}`, path: command, step: 'execve' });
+    stdio = openStdio(c.stdio);
+    toClose.push(...stdio.toClose);
+    if (c.init) {
+      const fds = native().pipe(true);
+      if (typeof fds === 'number') throw new NsError({ errno: fds, syscall: 'pipe2' });
+      statusFd = fds[0];
+      toClose.push(fds[1]);
+      ctx.init = { path: initBinary(), statusFd: fds[1] };
+    }
+    return { plan: buildPlan(c, command, args, execPaths, stdio, ctx), stdio, statusFd, toClose };
+  } catch (err) {
+    release({ toClose, stdio, statusFd });
+    throw err;
+  }
+}
+
+/** Closes our ends too: for a spawn that failed. */
+function release(p: { toClose: number[]; stdio?: Stdio; statusFd?: number }): void {
+  for (const fd of p.toClose) fs.closeSync(fd);
+  for (const fd of p.stdio?.parent ?? []) if (fd !== undefined) fs.closeSync(fd);
+  if (p.statusFd !== undefined) fs.closeSync(p.statusFd);
+}
+
+/** The Process for a spawn result, or the NsError for its failed step. */
+function finish(p: Prepared, result: NativeSpawnResult, c: Checked): Process {
   if (result.errno !== undefined) {
-    for (const fd of stdio.parent) if (fd !== undefined) fs.closeSync(fd);
+    release(p);
     const step: Step =
-      result.op !== undefined ? plan.steps[result.op] : { step: result.step, syscall: result.syscall, path: result.path };
+      result.op !== undefined ? p.plan.steps[result.op] : { step: result.step, syscall: result.syscall, path: result.path };
     throw new NsError({ errno: result.errno, syscall: step.syscall, path: step.path, step: step.step, hint: hintFor(result.errno, step, c) });
   }
-
-  const streams = stdio.parent.map((fd, i) =>
+  for (const fd of p.toClose) fs.closeSync(fd);
+  const streams = p.stdio.parent.map((fd, i) =>
     fd === undefined ? null : new net.Socket({ fd, readable: i !== 0, writable: i === 0 }),
   );
   const proc = new Process(result.pid, result.pidfd, {
@@ -128,6 +190,7 @@ export async function spawnChecked(command: string, args: string[], c: Checked):
     stdout: streams[1] as Readable | null,
     stderr: streams[2] as Readable | null,
     stdio: streams,
+    statusFd: p.statusFd,
   });
   const kill = () => proc.kill(c.killSignal);
   if (c.signal) {
@@ -144,6 +207,32 @@ export async function spawnChecked(command: string, args: string[], c: Checked):
     void proc.wait().then(() => clearTimeout(timer));
   }
   return proc;
+}
+
+/** @internal */
+export async function spawnChecked(command: string, args: string[], c: Checked): Promise<Process> {
+  const p = prepare(command, args, c);
+  let result: NativeSpawnResult;
+  try {
+    result = await native().spawn(p.plan.native);
+  } catch (err) {
+    release(p);
+    throw err;
+  }
+  return finish(p, result, c);
+}
+
+/** @internal The same on the calling thread, for short-lived helpers (Namespace.create). */
+export function spawnCheckedSync(command: string, args: string[], c: Checked): Process {
+  const p = prepare(command, args, c);
+  let result: NativeSpawnResult;
+  try {
+    result = native().spawnSync(p.plan.native);
+  } catch (err) {
+    release(p);
+    throw err;
+  }
+  return finish(p, result, c);
 }
 
 /**

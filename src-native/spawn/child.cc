@@ -99,7 +99,7 @@ int InstallStdio(const Plan* plan) {
   int moved[kMaxStdio];
   for (int i = 0; i < n; i++) {
     moved[i] = -1;
-    const int src = plan->stdio[i];
+    const int src = plan->stdio[i] == kStdioErrPipe ? plan->err_fd : plan->stdio[i];
     if (src < 0) continue;
     moved[i] = fcntl(src, F_DUPFD_CLOEXEC, n);
     if (moved[i] < 0) return -1;
@@ -184,6 +184,15 @@ int RunOp(const Plan* plan, const Op& op, int (&slots)[kChildSlots]) {
     }
     case kOpSetns:
       return setns(op.a, op.b);
+    case kOpSetnsPath: {
+      const int fd = open(op.s[0], O_RDONLY | O_CLOEXEC);
+      if (fd < 0) return -1;
+      const int r = setns(fd, op.b);
+      const int saved = errno;
+      close(fd);
+      errno = saved;
+      return r;
+    }
     case kOpWriteFile:
       return WriteFile(op.s[0], op.s[1]);
     case kOpWaitParent: {
@@ -270,11 +279,55 @@ int RunOp(const Plan* plan, const Op& op, int (&slots)[kChildSlots]) {
   }
 }
 
+struct Stage {
+  const Plan* plan;
+  size_t next;
+};
+
+int RunFrom(void* arg);
+
+// async-signal-safe. The first child has joined a pid namespace, which holds
+// only children made afterwards: clone the command with CLONE_PARENT, so it
+// is Node's child (pidfd, wait, kill as usual), announce its pid, and leave.
+[[noreturn]] void Fork(Plan* plan, size_t index) {
+  const Op& op = plan->ops[index];
+  Stage next{plan, index + 1};
+  const uint64_t shape = plan->parent_maps ? 0 : CLONE_VM | CLONE_VFORK;
+  const long pid = CloneWithStack(op.flags | CLONE_PARENT | shape, plan->stage2_stack, nullptr, RunFrom, &next,
+                                  plan->force_clone, &plan->via_clone3);
+  if (pid < 0) Fail(plan, static_cast<int>(index), static_cast<int>(-pid));
+  Report r{kOpFork, static_cast<int32_t>(pid), 0};
+  (void)!write(plan->err_fd, &r, sizeof r);
+  _exit(0);
+}
+
+// async-signal-safe
+int RunFrom(void* arg) {
+  const Stage* stage = static_cast<const Stage*>(arg);
+  // Plan is written only by Fork, in the first child's private copy (joining
+  // makes that clone fork-style).
+  Plan* plan = const_cast<Plan*>(stage->plan);
+  int slots[kChildSlots];
+  for (int& fd : slots) fd = -1;
+  for (size_t i = stage->next; i < plan->ops.size(); i++) {
+    const Op& op = plan->ops[i];
+    if (op.kind == kOpFork) Fork(plan, i);
+    if (op.kind == kOpSetnsPidfd) {
+      // One call enters every namespace of the target atomically (Linux
+      // 5.8+); before that the kernel says EINVAL and the per-type opens follow.
+      if (setns(op.a, static_cast<int>(op.flags)) == 0) i += op.b;
+      else if (errno != EINVAL) Fail(plan, static_cast<int>(i), errno);
+      continue;
+    }
+    if (RunOp(plan, op, slots) < 0) Fail(plan, static_cast<int>(i), errno);
+  }
+  _exit(127);  // the plan always ends in kOpExec, which does not return on success
+}
+
 }  // namespace
 
 // async-signal-safe
 int ChildMain(void* arg) {
-  const Plan* plan = static_cast<const Plan*>(arg);
   // Node's handlers must never run here, and ignored signals (SIGPIPE) would
   // stay ignored across execve: every disposition goes back to default.
   struct sigaction dfl {};
@@ -282,12 +335,8 @@ int ChildMain(void* arg) {
   for (int sig = 1; sig < NSIG; sig++) {
     if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, nullptr);
   }
-  int slots[kChildSlots];
-  for (int& fd : slots) fd = -1;
-  for (size_t i = 0; i < plan->ops.size(); i++) {
-    if (RunOp(plan, plan->ops[i], slots) < 0) Fail(plan, static_cast<int>(i), errno);
-  }
-  _exit(127);  // the plan always ends in kOpExec, which does not return on success
+  Stage first{static_cast<const Plan*>(arg), 0};
+  return RunFrom(&first);
 }
 
 }  // namespace spawn

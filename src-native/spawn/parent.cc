@@ -97,9 +97,47 @@ nsjs_clone3:
 
 namespace nsjs {
 namespace spawn {
-namespace {
 
-constexpr size_t kStackSize = 256 * 1024;
+// async-signal-safe (it also runs in the first child, for kOpFork).
+long CloneWithStack(uint64_t flags, void* stack, int* pidfd, int (*fn)(void*), void* arg, bool force_clone,
+                    bool* via_clone3) {
+#ifdef NSJS_HAVE_CLONE3_TRAMPOLINE
+  if (!force_clone) {
+    clone_args args;
+    memset(&args, 0, sizeof args);
+    args.flags = flags | (pidfd ? CLONE_PIDFD : 0);
+    args.pidfd = reinterpret_cast<uint64_t>(pidfd);
+    // With CLONE_PARENT the kernel takes the exit signal from the caller.
+    args.exit_signal = (flags & CLONE_PARENT) ? 0 : SIGCHLD;
+    args.stack = reinterpret_cast<uint64_t>(stack);
+    args.stack_size = kStackSize;
+    *via_clone3 = true;
+    const long r = nsjs_clone3(&args, sizeof args, fn, arg);
+    if (r != -ENOSYS) return r;
+  }
+#endif
+  // clone3 refused (Docker's default seccomp profile, kernels before 5.3):
+  // clone(2) has no room for CLONE_NEWTIME (its low byte is the exit
+  // signal), so the child unshares the time namespace itself, and the
+  // pidfd comes from pidfd_open; our unreaped child's pid cannot be reused.
+  *via_clone3 = false;
+  const int exit_signal = (flags & CLONE_PARENT) ? 0 : SIGCHLD;
+  const int pid = clone(fn, static_cast<char*>(stack) + kStackSize,
+                        static_cast<int>(flags & ~uint64_t{CLONE_NEWTIME}) | exit_signal, arg);
+  if (pid < 0) return -errno;
+  if (pidfd) {
+    *pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+    if (*pidfd < 0) {
+      const int err = errno;
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, __WALL);  // reaps only this pid
+      return -err;
+    }
+  }
+  return pid;
+}
+
+namespace {
 
 struct Outcome {
   int pid = -1;
@@ -112,17 +150,13 @@ struct Outcome {
   std::string path;
 };
 
-class SpawnWorker : public Napi::AsyncWorker {
+// One spawn: Spawn() does the work (on whichever thread), Result() reports
+// it to JS (on the loop thread).
+class Spawner {
  public:
-  SpawnWorker(Napi::Env env, std::unique_ptr<Plan> plan)
-      : Napi::AsyncWorker(env, "nsjs.spawn"), plan_(std::move(plan)), deferred_(Napi::Promise::Deferred::New(env)) {}
+  explicit Spawner(std::unique_ptr<Plan> plan) : plan_(std::move(plan)) {}
 
-  Napi::Promise Promise() { return deferred_.Promise(); }
-
-  void Execute() override { Spawn(); }
-
-  void OnOK() override {
-    Napi::Env env = Env();
+  Napi::Object Result(Napi::Env env) const {
     Napi::Object r = Napi::Object::New(env);
     if (out_.err == 0) {
       r.Set("pid", out_.pid);
@@ -138,7 +172,7 @@ class SpawnWorker : public Napi::AsyncWorker {
         if (!out_.path.empty()) r.Set("path", out_.path);
       }
     }
-    deferred_.Resolve(r);
+    return r;
   }
 
  private:
@@ -150,44 +184,10 @@ class SpawnWorker : public Napi::AsyncWorker {
   }
 
   long Clone(uint64_t flags, void* stack) {
-    Plan* p = plan_.get();
-#ifdef NSJS_HAVE_CLONE3_TRAMPOLINE
-    if (!p->force_clone) {
-      clone_args args;
-      memset(&args, 0, sizeof args);
-      args.flags = flags | CLONE_PIDFD;
-      args.pidfd = reinterpret_cast<uint64_t>(&out_.pidfd);
-      args.exit_signal = SIGCHLD;
-      args.stack = reinterpret_cast<uint64_t>(stack);
-      args.stack_size = kStackSize;
-      p->via_clone3 = true;
-      const long r = nsjs_clone3(&args, sizeof args, ChildMain, p);
-      if (r != -ENOSYS) {
-        if (r < 0) ParentFail(static_cast<int>(-r), "clone3", "clone");
-        return r;
-      }
-    }
-#endif
-    // clone3 refused (Docker's default seccomp profile, kernels before 5.3):
-    // clone(2) has no room for CLONE_NEWTIME (its low byte is the exit
-    // signal), so the child unshares the time namespace itself, and the
-    // pidfd comes from pidfd_open; our unreaped child's pid cannot be reused.
-    p->via_clone3 = false;
-    const int pid = clone(ChildMain, static_cast<char*>(stack) + kStackSize,
-                          static_cast<int>(flags & ~uint64_t{CLONE_NEWTIME}) | SIGCHLD, p);
-    if (pid < 0) {
-      ParentFail(errno, "clone", "clone");
-      return -1;
-    }
-    out_.pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-    if (out_.pidfd < 0) {
-      const int err = errno;
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);  // reaps only this pid
-      ParentFail(err, "pidfd_open", "clone");
-      return -1;
-    }
-    return pid;
+    const long r = CloneWithStack(flags, stack, &out_.pidfd, ChildMain, plan_.get(), plan_->force_clone,
+                                  &plan_->via_clone3);
+    if (r < 0) ParentFail(static_cast<int>(-r), plan_->via_clone3 ? "clone3" : "clone", "clone");
+    return r;
   }
 
   // Writes setgroups/uid_map/gid_map of the child's new user namespace.
@@ -218,23 +218,35 @@ class SpawnWorker : public Napi::AsyncWorker {
     return true;
   }
 
-  // Reads the child's report. EOF (or, after a vfork-style clone, an empty
-  // pipe whose write end some concurrent spawn's child briefly inherited)
-  // means execve succeeded.
-  bool ReadReport(int fd, bool vforked, Report* r) {
+  // Reads what the children report until the pipe says exec succeeded: EOF,
+  // or, when only strangers hold the write end (another spawn's child that
+  // inherited it for a moment), an empty pipe once the child we watch has
+  // exec'd (vfork-style: clone has returned) or exited (its pidfd). Returns
+  // false on success; true with *failure filled in when a step failed.
+  bool ReadReports(int fd, bool vforked, int* second_pid, Report* failure) {
     for (;;) {
-      if (!vforked) {
-        // The pidfd turns readable when the child dies, so a write end held
-        // open by another spawn's child cannot keep us here.
+      bool child_gone = vforked && !plan_->exec_chain;
+      if (!child_gone) {
         pollfd fds[2] = {{fd, POLLIN, 0}, {out_.pidfd, POLLIN, 0}};
         if (poll(fds, 2, -1) < 0) {
           if (errno == EINTR) continue;
           return false;
         }
+        child_gone = fds[1].revents != 0;
       }
-      const ssize_t n = read(fd, r, sizeof *r);
+      Report r;
+      const ssize_t n = read(fd, &r, sizeof r);
+      if (n == static_cast<ssize_t>(sizeof r)) {
+        if (r.kind == kOpFork && r.err == 0) {
+          *second_pid = r.op;
+          continue;
+        }
+        *failure = r;
+        return true;
+      }
       if (n < 0 && errno == EINTR) continue;
-      return n == static_cast<ssize_t>(sizeof *r);
+      if (n < 0 && errno == EAGAIN && !child_gone) continue;
+      return false;
     }
   }
 
@@ -258,11 +270,12 @@ class SpawnWorker : public Napi::AsyncWorker {
     out_.pid = -1;
   }
 
+ public:
   void Spawn() {
     Plan* p = plan_.get();
-    const bool vfork = !p->parent_maps;
+    const bool vfork = !p->parent_maps && !p->fork_style;
     int errp[2], syncp[2] = {-1, -1};
-    if (pipe2(errp, O_CLOEXEC | (vfork ? O_NONBLOCK : 0)) < 0) return ParentFail(errno, "pipe2", "clone");
+    if (pipe2(errp, O_CLOEXEC | O_NONBLOCK) < 0) return ParentFail(errno, "pipe2", "clone");
     if (p->parent_maps && pipe2(syncp, O_CLOEXEC) < 0) {
       ParentFail(errno, "pipe2", "clone");
       close(errp[0]);
@@ -279,11 +292,15 @@ class SpawnWorker : public Napi::AsyncWorker {
       p->parent_pidfd = AboveStdio(self_pidfd_);
     }
     // The child's O_NONBLOCK write end is harmless: a Report never fills a pipe.
-    void* stack = mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    // Two stacks: the second is for the command when a joined pid namespace
+    // makes the first child clone again (kOpFork).
+    const size_t stack_size = 2 * kStackSize;
+    void* stack = mmap(nullptr, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     long pid = -1;
     if (stack == MAP_FAILED) {
       ParentFail(errno, "mmap", "clone");
     } else {
+      p->stage2_stack = static_cast<char*>(stack) + kStackSize;
       // No handler of Node's may run in the child before it resets them.
       sigset_t all, old;
       sigfillset(&all);
@@ -292,7 +309,7 @@ class SpawnWorker : public Napi::AsyncWorker {
       pthread_sigmask(SIG_SETMASK, &old, nullptr);
       // After a vfork-style clone the child has exec'd or exited by now; after
       // a fork-style one it has its own copy of the stack.
-      munmap(stack, kStackSize);
+      munmap(stack, stack_size);
     }
     // Only the child may hold the write end now, or EOF would never come.
     close(errp[1]);
@@ -307,44 +324,91 @@ class SpawnWorker : public Napi::AsyncWorker {
         if (ok && write(syncp[1], "", 1) != 1) ParentFail(errno, "write", "sync");
       }
       Report rep{};
+      int second = -1;
       if (out_.err != 0) {
         syscall(SYS_pidfd_send_signal, out_.pidfd, SIGKILL, nullptr, 0);
         Reap();
-      } else if (ReadReport(errp[0], vfork, &rep)) {
-        out_.err = rep.err;
-        out_.op = rep.op;
-        out_.kind = rep.kind;
-        Reap();
+      } else {
+        const bool failed = ReadReports(errp[0], vfork, &second, &rep);
+        if (second > 0) {
+          // The first child only joined and cloned the command, our child
+          // too (CLONE_PARENT); it has exited. Hold the command instead.
+          Reap();
+          out_.pid = second;
+          out_.pidfd = static_cast<int>(syscall(SYS_pidfd_open, second, 0));
+          if (out_.pidfd < 0) {
+            ParentFail(errno, "pidfd_open", "clone");
+            kill(second, SIGKILL);
+            waitpid(second, nullptr, __WALL);
+          }
+        }
+        if (failed) {
+          out_.err = rep.err;
+          out_.op = rep.op;
+          out_.kind = rep.kind;
+          if (out_.pidfd >= 0) Reap();
+        }
       }
     }
     if (syncp[1] >= 0) close(syncp[1]);
     close(errp[0]);
   }
 
+ private:
   std::unique_ptr<Plan> plan_;
-  Napi::Promise::Deferred deferred_;
   Outcome out_;
   std::vector<int> extra_fds_;
   int self_pidfd_ = -1;
 };
 
-Napi::Value Spawn(const Napi::CallbackInfo& info) {
+class SpawnWorker : public Napi::AsyncWorker {
+ public:
+  SpawnWorker(Napi::Env env, std::unique_ptr<Plan> plan)
+      : Napi::AsyncWorker(env, "nsjs.spawn"), spawner_(std::move(plan)), deferred_(Napi::Promise::Deferred::New(env)) {}
+
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override { spawner_.Spawn(); }
+  void OnOK() override { deferred_.Resolve(spawner_.Result(Env())); }
+
+ private:
+  Spawner spawner_;
+  Napi::Promise::Deferred deferred_;
+};
+
+std::unique_ptr<Plan> ParsePlan(const Napi::CallbackInfo& info) {
   auto plan = std::make_unique<Plan>();
   std::string why;
   if (!info[0].IsObject() || !plan->Parse(info[0].As<Napi::Object>(), &why)) {
     Napi::Error::New(info.Env(), "nsjs internal error: bad spawn plan: " + why).ThrowAsJavaScriptException();
-    return info.Env().Undefined();
+    return nullptr;
   }
+  return plan;
+}
+
+Napi::Value Spawn(const Napi::CallbackInfo& info) {
+  auto plan = ParsePlan(info);
+  if (!plan) return info.Env().Undefined();
   auto* worker = new SpawnWorker(info.Env(), std::move(plan));
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;
 }
 
+// On the calling thread, for Namespace.create(), which is synchronous like
+// the rest of Namespace; its holder process needs no setup worth a worker.
+Napi::Value SpawnSync(const Napi::CallbackInfo& info) {
+  auto plan = ParsePlan(info);
+  if (!plan) return info.Env().Undefined();
+  Spawner spawner(std::move(plan));
+  spawner.Spawn();
+  return spawner.Result(info.Env());
+}
+
 // stdio pipes: both ends O_CLOEXEC; the child dup2s its end into place.
+// (nonblock) for a pipe whose reader must never wait, such as init's status.
 Napi::Value Pipe(const Napi::CallbackInfo& info) {
   int fds[2];
-  if (pipe2(fds, O_CLOEXEC) < 0) return Result(info.Env(), -1);
+  if (pipe2(fds, O_CLOEXEC | (info[0].ToBoolean().Value() ? O_NONBLOCK : 0)) < 0) return Result(info.Env(), -1);
   Napi::Array a = Napi::Array::New(info.Env(), 2);
   a.Set(0u, fds[0]);
   a.Set(1u, fds[1]);
@@ -356,6 +420,7 @@ Napi::Value Pipe(const Napi::CallbackInfo& info) {
 
 void InitSpawn(Napi::Env env, Napi::Object exports) {
   exports.Set("spawn", Napi::Function::New(env, spawn::Spawn, "spawn"));
+  exports.Set("spawnSync", Napi::Function::New(env, spawn::SpawnSync, "spawnSync"));
   exports.Set("pipe", Napi::Function::New(env, spawn::Pipe, "pipe"));
 }
 

@@ -38,6 +38,8 @@ bool Plan::Parse(const Napi::Object& js, std::string* why) {
   force_clone = js.Get("forceClone").ToBoolean().Value();
   parent_maps = js.Get("parentMaps").ToBoolean().Value();
   die_with_parent = js.Get("dieWithParent").ToBoolean().Value();
+  fork_style = js.Get("forkStyle").ToBoolean().Value();
+  exec_chain = js.Get("execChain").ToBoolean().Value();
   if (parent_maps) {
     uid_map = js.Get("uidMap").ToString().Utf8Value();
     gid_map = js.Get("gidMap").ToString().Utf8Value();

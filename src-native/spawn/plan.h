@@ -41,6 +41,9 @@ enum OpKind : int32_t {
   kOpCapabilities = 24, // flags = capability mask to keep
   kOpOpenPath = 25,    // s0 = path: O_PATH fd into child slot a (< kChildSlots)
   kOpBindSlot = 26,    // bind-mount child slot a's file at s0
+  kOpSetnsPidfd = 27,  // a = pidfd, flags = CLONE_NEW* mask; on success skip the b fallback ops that follow
+  kOpSetnsPath = 28,   // s0 = /proc/PID/ns/TYPE, b = nstype (fallback before Linux 5.8)
+  kOpFork = 29,        // clone again with CLONE_PARENT and flags: the rest runs in the new child, ours
 };
 
 // fds the child opens for itself, kept on its own stack.
@@ -56,17 +59,25 @@ struct Op {
 };
 
 // What the child writes on the error pipe: one write, far below PIPE_BUF.
+// After kOpFork the first child also announces the second one's pid with
+// {kOpFork, pid, 0}.
 struct Report {
   int32_t kind;
   int32_t op;
   int32_t err;  // positive errno
 };
 
+// stdio entry: install the error pipe here, kept open across execve, for an
+// exec'd helper (nsjs-init) that reports the command's own execve.
+constexpr int kStdioErrPipe = -3;
+
 struct Plan {
   uint64_t clone_flags = 0;
   bool force_clone = false;  // test-only: behave as if clone3 were refused
   bool parent_maps = false;  // the parent writes uid/gid maps (ranges)
   bool die_with_parent = false;
+  bool fork_style = false;   // no CLONE_VM: setns into user/time ns refuses a shared mm
+  bool exec_chain = false;   // the exec'd program reports on the error pipe too (init)
   std::string uid_map, gid_map, setgroups;
 
   std::vector<Op> ops;
@@ -78,6 +89,7 @@ struct Plan {
 
   // Filled by the parent just before clone.
   bool via_clone3 = true;
+  void* stage2_stack = nullptr;  // for kOpFork
   int err_fd = -1;
   int sync_fd = -1;
   int parent_pidfd = -1;
@@ -90,9 +102,16 @@ struct Plan {
   std::vector<char> arena_;
 };
 
+constexpr size_t kStackSize = 256 * 1024;
+
 // The child's entry point: async-signal-safe, allocates nothing, never returns
 // on success (execve), _exits 127 after reporting a failure.
 int ChildMain(void* plan);
+
+// clone3 (falling back to clone) starting fn(arg) on stack; returns the pid,
+// or -errno. *via_clone3 tells which was used. async-signal-safe.
+long CloneWithStack(uint64_t flags, void* stack, int* pidfd, int (*fn)(void*), void* arg, bool force_clone,
+                    bool* via_clone3);
 
 }  // namespace spawn
 }  // namespace nsjs

@@ -86,7 +86,7 @@ describe('defaults', () => {
 
 describe('plan', () => {
   const kinds = (options: object) =>
-    buildPlan(checkOptions(options), 'true', [], ['/bin/true'], { child: [0, 1, 2] }, false).native.ops.map((o) => o.kind);
+    buildPlan(checkOptions(options), 'true', [], ['/bin/true'], { child: [0, 1, 2] }, { forceClone: false }).native.ops.map((o) => o.kind);
 
   test('user maps come first, propagation before mounts, exec last', () => {
     const k = kinds({ namespaces: 'all', user: 'root', mounts: [{ type: 'proc', target: '/proc' }], hostname: 'h' });
@@ -99,7 +99,7 @@ describe('plan', () => {
   test('ranges make the parent write the maps while the child waits', () => {
     const p = buildPlan(
       checkOptions({ namespaces: ['user'], user: { uidMap: [{ inside: 0, outside: 1000, count: 10 }], gidMap: [{ inside: 0, outside: 1000, count: 10 }] } }),
-      'true', [], ['/bin/true'], { child: [0, 1, 2] }, false,
+      'true', [], ['/bin/true'], { child: [0, 1, 2] }, { forceClone: false },
     );
     expect(p.native.parentMaps).toBe(true);
     expect(p.native.uidMap).toBe('0 1000 10\n');
@@ -107,7 +107,7 @@ describe('plan', () => {
   });
 
   test('time offsets unshare the time namespace in the child instead of clone3', () => {
-    const p = buildPlan(checkOptions({ namespaces: ['user', 'time'], timeOffsets: { monotonic: 5 } }), 'true', [], ['/bin/true'], { child: [0, 1, 2] }, false);
+    const p = buildPlan(checkOptions({ namespaces: ['user', 'time'], timeOffsets: { monotonic: 5 } }), 'true', [], ['/bin/true'], { child: [0, 1, 2] }, { forceClone: false });
     expect(p.native.cloneFlags & 0x80).toBe(0);
     expect(p.steps.map((s) => s.step)).toContain('write timens_offsets');
   });
