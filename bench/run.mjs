@@ -147,6 +147,12 @@ function contendersFor(set) {
       name: "nsjs, stdio 'ignore'",
       batch: (n) => repeat(n, () => nsjsOnce(nsjs, TRUE, [], { ...opts, stdio: 'ignore' })),
     });
+  if (set.id === 'none' || set.id === 'all')
+    list.push({
+      id: 'nsjsSmallEnv',
+      name: 'nsjs, env: { PATH } only (diagnostic)',
+      batch: (n) => repeat(n, () => nsjsOnce(nsjs, TRUE, [], { ...opts, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } })),
+    });
   if (set.id === 'none' || set.id === 'all') list.push({ id: 'cp', name: 'spawn(/bin/true)', batch: (n) => repeat(n, () => cpOnce(TRUE, [])) });
   if (UNSHARE) list.push({ id: 'unshare', name: `spawn(${['unshare', ...set.unshare.slice(0, -1)].join(' ')})`, batch: (n) => repeat(n, () => cpOnce(UNSHARE, set.unshare)) });
   if (BWRAP && set.bwrap) list.push({ id: 'bwrap', name: `spawn(${['bwrap', ...set.bwrap.slice(0, -1)].join(' ')})`, batch: (n) => repeat(n, () => cpOnce(BWRAP, set.bwrap)) });
@@ -158,7 +164,8 @@ async function latency() {
   out();
   out(`${ROUNDS} rounds × ${BATCH} spawns per contender per round, contenders interleaved (order rotated each round). ` +
     'Times in ms (median, p90 over all spawns); ratios are the median over rounds of (contender median ÷ C median) in the same round. ' +
-    "All Node contenders use stdio 'inherit' (no stdio set-up, like the C child); the `stdio 'ignore'` row shows the cost of opening /dev/null.");
+    "All Node contenders use stdio 'inherit' (no stdio set-up, like the C child); the `stdio 'ignore'` row shows the cost of opening /dev/null, " +
+    `the \`env: { PATH }\` row what copying process.env (${Object.keys(process.env).length} variables here) costs.`);
   out();
   const results = {};
   for (const set of SETS.filter((s) => setIds.includes(s.id))) {
@@ -239,7 +246,7 @@ async function cpu() {
   const res = {};
   for (const set of SETS.filter((s) => ['none', 'all'].includes(s.id) && setIds.includes(s.id))) {
     note(`cpu: ${set.label}`);
-    const cs = contendersFor(set).filter((c) => c.id !== 'nsjsIgnore');
+    const cs = contendersFor(set).filter((c) => c.id !== 'nsjsIgnore' && c.id !== 'nsjsSmallEnv');
     const acc = Object.fromEntries(cs.map((c) => [c.id, { self: 0, children: 0, n: 0 }]));
     for (let half = 0; half < 2; half++) {
       for (const c of half ? [...cs].reverse() : cs) {
