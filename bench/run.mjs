@@ -299,12 +299,39 @@ async function throughput() {
       if (UNSHARE) add(k, 'unshare', await inFlight(k, DUR, () => cpOnce(UNSHARE, ['-Upmuin', '-C', '-r', '--fork', TRUE])));
     }
   }
+  // For scale at 16 in flight: nsjs without a net namespace, and with one
+  // shared, pre-made net namespace joined instead of a new one each time.
+  const SIX = ALL7.filter((t) => t !== 'net');
+  let shared = null;
+  try {
+    shared = nsjs.Namespace?.create ? nsjs.Namespace.create('net') : null;
+  } catch (err) {
+    note(`Namespace.create('net'): ${err.message}`);
+  }
+  const extra = [['nsjs, 6 namespaces (all but net)', { namespaces: SIX, user: 'root', stdio: 'inherit' }]];
+  if (shared) extra.push(["nsjs, 6 new + join: [one shared net namespace]", { namespaces: SIX, user: 'root', join: [shared], stdio: 'inherit' }]);
+  const extraRes = extra.map(() => []);
+  for (let r = 0; r < TPUT_ROUNDS; r++) {
+    for (const [i, [, o]] of extra.entries()) {
+      note(`throughput: round ${r + 1}, ${extra[i][0]}`);
+      try {
+        extraRes[i].push(await inFlight(16, DUR, () => nsjsOnce(nsjs, TRUE, [], o)));
+      } catch (err) {
+        note(`${extra[i][0]}: ${err.message}`);
+      }
+    }
+  }
+  shared?.close();
   const rows = ks.map((k) => {
     const m = (w) => median(res[k][w] ?? []);
     return [String(k), m('nsjs').toFixed(0), m('c').toFixed(0), fx(m('nsjs') / m('c')), UNSHARE ? m('unshare').toFixed(0) : 'n/a', m('cNoNet').toFixed(0)];
   });
   table(['in flight', 'nsjs spawns/s', 'C clone3 spawns/s', 'nsjs ÷ C', 'spawn(unshare) spawns/s', 'C clone3 without net ns (for scale)'], rows);
+  out('For scale, 16 in flight:');
+  out();
+  table(['nsjs variant', 'spawns/s'], extra.map(([name], i) => [name, extraRes[i].length ? median(extraRes[i]).toFixed(0) : 'n/a']));
   json.throughput = res;
+  json.throughputExtra = Object.fromEntries(extra.map(([name], i) => [name, extraRes[i]]));
   return res;
 }
 
