@@ -19,7 +19,7 @@ const ours = Object.fromEntries(NS_TYPES.map((t) => [`NS_${t}`, fs.readlinkSync(
 
 // What the sandbox looks like from inside; identical lines mean identical sandboxes.
 const PROBE = `
-echo "uid=$(id -u) gid=$(id -g) groups=$(id -G) pid=$([ $$ -lt 10 ] && echo $$ || echo not-1) host=$(hostname) cwd=$(pwd)"
+echo "uid=$(id -u) gid=$(id -g) groups=$(id -G) pid=$([ $$ = 1 ] && echo 1 || echo not-1) host=$(hostname) cwd=$(pwd)"
 for t in ${NS_TYPES.join(' ')}; do
   [ "$(readlink /proc/self/ns/$t)" = "$(eval echo \\$NS_$t)" ] && echo "$t same" || echo "$t new"
 done
