@@ -10,6 +10,8 @@
         "src-native/mount.cc",
         "src-native/pidfd.cc",
         "src-native/wait.cc",
+        "src-native/netlink.cc",
+        "src-native/net.cc",
         "src-native/spawn/plan.cc",
         "src-native/spawn/child.cc",
         "src-native/spawn/parent.cc"

@@ -10,3 +10,4 @@ export type { ExitStatus, WaitpidOptions } from './process';
 export { spawnIsolated, runIsolated } from './spawn';
 export type { RunOptions, RunResult } from './spawn';
 export type { SpawnOptions, Mount, ProcMount, TmpfsMount, BindMount, DevMount, RawMount, IdMap, UserMapping, StdioEntry, RlimitName } from './options';
+export * as net from './net';

@@ -8,6 +8,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   nsjs::InitPidfd(env, exports);
   nsjs::InitWait(env, exports);
   nsjs::InitSpawn(env, exports);
+  nsjs::InitNet(env, exports);
   return exports;
 }
 

@@ -1,0 +1,70 @@
+// Checks for network arguments, shared by lib/net.ts and spawn's `network`
+// options: link names as the kernel accepts them, CIDR addresses, IP
+// literals, ports. Each throws ERR_INVALID_ARG_* naming the argument, before
+// any syscall.
+import { isIP } from 'node:net';
+
+import { invalidArgType, invalidArgValue } from './errors';
+import { integer } from './validate';
+
+/** The kernel's limit on a link name, without its NUL (IFNAMSIZ - 1). */
+export const MAX_LINK_NAME = 15;
+
+/** A link name the kernel would accept (dev_valid_name): 1-15 bytes, no '/', ':' or whitespace, not '.' or '..'. */
+export function linkName(value: unknown, name: string): string {
+  if (typeof value !== 'string') throw invalidArgType(name, 'of type string', value);
+  if (value.length === 0) throw invalidArgValue(name, value, 'must not be empty');
+  if (Buffer.byteLength(value) > MAX_LINK_NAME)
+    throw invalidArgValue(name, value, `must be at most ${MAX_LINK_NAME} bytes (the kernel's IFNAMSIZ)`);
+  if (value === '.' || value === '..') throw invalidArgValue(name, value, "must not be '.' or '..'");
+  if (/[/:\s\0]/.test(value)) throw invalidArgValue(name, value, "must not contain '/', ':', whitespace or null bytes");
+  return value;
+}
+
+export interface Cidr {
+  family: 4 | 6;
+  address: string;
+  prefixLength: number;
+}
+
+/** `'169.254.1.1/30'` or `'2001:db8::1/64'`; the prefix length is required. */
+export function cidr(value: unknown, name: string): Cidr {
+  if (typeof value !== 'string') throw invalidArgType(name, 'of type string', value);
+  const slash = value.lastIndexOf('/');
+  const address = slash < 0 ? value : value.slice(0, slash);
+  const family = isIP(address);
+  if (slash < 0 || family === 0)
+    throw invalidArgValue(name, value, "must be an address with a prefix length, like '169.254.1.1/30' or '2001:db8::1/64'");
+  const prefix = value.slice(slash + 1);
+  const max = family === 4 ? 32 : 128;
+  if (!/^\d{1,3}$/.test(prefix) || Number(prefix) > max)
+    throw invalidArgValue(name, value, `must have a prefix length from 0 to ${max}`);
+  return { family: family as 4 | 6, address, prefixLength: Number(prefix) };
+}
+
+/** One CIDR or an array of them. */
+export function cidrList(value: unknown, name: string): Cidr[] {
+  if (value === undefined) return [];
+  if (Array.isArray(value)) return value.map((v, i) => cidr(v, `${name}[${i}]`));
+  return [cidr(value, name)];
+}
+
+/**
+ * An IP literal. Host names are refused rather than resolved: resolving
+ * would ask our namespace's resolver about another namespace's network.
+ */
+export function ipAddress(value: unknown, name: string): { family: 4 | 6; address: string } {
+  if (typeof value !== 'string') throw invalidArgType(name, 'of type string', value);
+  const family = isIP(value);
+  if (family === 0) throw invalidArgValue(name, value, "must be an IPv4 or IPv6 address (host names are not resolved)");
+  return { family: family as 4 | 6, address: value };
+}
+
+export function port(value: unknown, name: string, min = 0): number {
+  return integer(value, name, min, 65535);
+}
+
+/** A veth or other link MTU: 68 (the IPv4 minimum) to 65535. */
+export function mtu(value: unknown, name: string): number {
+  return integer(value, name, 68, 65535);
+}

@@ -1,0 +1,71 @@
+// rtnetlink from C++, with no external program: links up/down, mtu, veth
+// pairs, addresses and routes, each one request and one acknowledgement on a
+// NETLINK_ROUTE socket. A netlink socket acts in the net namespace it was
+// created in, whatever namespace the sending thread is in, so a socket made
+// inside another namespace (SocketIn in net.cc) configures that namespace
+// while Node's threads stay where they are.
+//
+// Every function here is async-signal-safe: stack buffers only, raw
+// socket/sendto/recvfrom/ioctl, no allocation, no C++ library. The spawn
+// child may call them between clone and execve. Each returns >= 0 on success
+// or -errno (a netlink NLMSG_ERROR becomes the kernel's -errno).
+#pragma once
+
+#include <linux/netlink.h>
+
+namespace nsjs {
+namespace nl {
+
+// The largest link name the kernel accepts, without the NUL (IFNAMSIZ - 1).
+constexpr int kMaxIfName = 15;
+
+// async-signal-safe. A NETLINK_ROUTE socket (SOCK_CLOEXEC) in the calling
+// thread's net namespace, or -errno.
+int NlOpen();
+
+// async-signal-safe. The index of link `ifname` in the socket's namespace
+// (ioctl SIOCGIFINDEX on the netlink socket itself), or -ENODEV.
+int NlIfIndex(int sock, const char* ifname);
+
+// async-signal-safe. Brings `ifname` up.
+int NlLinkUp(int sock, const char* ifname);
+
+// async-signal-safe. Changes a link found by `ifindex` (> 0) or else by
+// `ifname`: up = 1 up, 0 down, -1 unchanged; mtu -1 unchanged.
+int NlSetLink(int sock, int ifindex, const char* ifname, int up, int mtu);
+
+// async-signal-safe. Adds `addr/prefixlen` (family AF_INET or AF_INET6,
+// addr 4 or 16 bytes, network order) to `ifname`. IPv6 addresses are added
+// with IFA_F_NODAD, so they are usable at once instead of after DAD.
+int NlAddAddress(int sock, const char* ifname, int family, const void* addr, int prefixlen);
+
+// async-signal-safe. Adds (add = true) or deletes an address on link `ifindex`.
+int NlAddress(int sock, bool add, int ifindex, int family, const void* addr, int prefixlen);
+
+// async-signal-safe. Adds a default route via `gateway` (4 or 16 bytes).
+int NlAddDefaultRoute(int sock, int family, const void* gateway);
+
+// async-signal-safe. Adds or deletes a route in the main table: to `dst`/
+// `dst_len` (dst_len 0 and dst nullptr: default), via `gateway` (nullptr:
+// none, a link route) and/or out of link `oif` (0: any).
+int NlRoute(int sock, bool add, int family, const void* dst, int dst_len, const void* gateway, int oif);
+
+// async-signal-safe. Creates the veth pair `name` (in the socket's namespace)
+// and `peer`, the peer created directly in the namespace of `peer_netns_fd`
+// (an nsfs fd) or else of `peer_pid` (or, with both -1, beside `name`).
+// mtu -1 keeps the default. Both ends start down (bring each up with
+// NlSetLink/NlLinkUp in its namespace). One message: the kernel creates both
+// ends or neither, so a clash (EEXIST) leaves nothing behind.
+int NlCreateVeth(int sock, const char* name, const char* peer, int peer_netns_fd, int peer_pid, int mtu);
+
+// async-signal-safe. Deletes link `ifname` (for a veth, both ends go).
+int NlDeleteLink(int sock, const char* ifname);
+
+// async-signal-safe. Runs a dump request (RTM_GETLINK, RTM_GETADDR...) for
+// `family` and calls `each` for every answer until NLMSG_DONE; a negative
+// return from `each` stops the dump with that result (the rest of the answer
+// is drained so the socket stays usable).
+int NlDump(int sock, int type, int family, int (*each)(const nlmsghdr* msg, void* ctx), void* ctx);
+
+}  // namespace nl
+}  // namespace nsjs
