@@ -65,6 +65,7 @@ struct SocketInArgs {
 
 constexpr int kStepSetns = 0;
 constexpr int kStepSocket = 1;
+constexpr int kStepClone = 2;
 
 // async-signal-safe. Runs in a child that shares our memory and fd table.
 // Every signal stays blocked for its whole life (the parent blocked them all
@@ -124,7 +125,7 @@ int SocketIn(int nsfd, int domain, int type, int protocol, int* step) {
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (pid < 0) {
     if (a.userns_fd >= 0) close(a.userns_fd);
-    *step = kStepSetns;
+    *step = kStepClone;
     return -clone_err;
   }
   while (waitpid(pid, nullptr, __WALL) < 0 && errno == EINTR) {
@@ -141,7 +142,7 @@ Napi::Value SocketInBinding(const Napi::CallbackInfo& info) {
   if (r >= 0) return Napi::Number::New(env, r);
   Napi::Object o = Napi::Object::New(env);
   o.Set("errno", r);
-  o.Set("syscall", step == kStepSetns ? "setns" : "socket");
+  o.Set("syscall", step == kStepSetns ? "setns" : step == kStepClone ? "clone" : "socket");
   return o;
 }
 
