@@ -7,6 +7,7 @@
 //   --sets LIST         latency flag sets: none,user,upmui,net,all,alltime,pidmntproc
 //   --rounds N          latency rounds (default 15, quick 3)
 //   --batch N           spawns per contender per round (default 10, quick 4)
+//   --sandboxes N       live sandboxes in the footprint section (default 1000, quick 200)
 //   --no-bwrap          skip bubblewrap; --no-install: do not apt-get it
 //   --md FILE           also write the markdown report to FILE
 //   --json FILE         write the raw numbers as JSON
