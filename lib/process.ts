@@ -93,6 +93,8 @@ export class Process {
             ? { code: siStatus, signal: null }
             : { code: null, signal: signalName(siStatus) };
       this.exitStatus = status;
+      // As ChildProcess: nobody reads the other end any more.
+      this.stdin?.destroy();
       settle(status);
     });
     const started = watch.start();

@@ -116,11 +116,15 @@ function resolveJoin(join: NonNullable<Checked['join']>, toClose: number[]): Joi
   if ('namespaces' in join) {
     return { namespaces: join.namespaces.filter((ns) => ns.type !== 'user' || differs('user', ns.inode)).map((ns) => ({ fd: ns.fd, type: ns.type })) };
   }
-  const wanted = join.types ?? NAMESPACE_TYPES;
-  const types = wanted.filter((t) => (join.types && t !== 'user') || differs(t, nsInode(`/proc/${join.pid}/ns/${t}`)));
+  // The pidfd first: the /proc reads below are about the process it holds
+  // only if that process is still alive afterwards.
   const pidfd = native().pidfdOpen(join.pid, 0);
   if (pidfd < 0) throw new NsError({ errno: pidfd, syscall: 'pidfd_open', step: `join pid ${join.pid}` });
   toClose.push(pidfd);
+  const wanted = join.types ?? NAMESPACE_TYPES;
+  const types = wanted.filter((t) => (join.types && t !== 'user') || differs(t, nsInode(`/proc/${join.pid}/ns/${t}`)));
+  const alive = native().pidfdSendSignal(pidfd, 0);
+  if (alive < 0) throw new NsError({ errno: alive, syscall: 'pidfd_send_signal', step: `join pid ${join.pid}` });
   return { pidfd, pid: join.pid, types };
 }
 
