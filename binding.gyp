@@ -12,6 +12,7 @@
         "src-native/wait.cc",
         "src-native/netlink.cc",
         "src-native/net.cc",
+        "src-native/probe.cc",
         "src-native/spawn/plan.cc",
         "src-native/spawn/child.cc",
         "src-native/spawn/parent.cc"
