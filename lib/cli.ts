@@ -1,4 +1,5 @@
 // The `nsjs` command line: `run` (unshare), `exec` (nsenter), `ls` (lsns),
+// `doctor` (features()),
 // on the public API only. main() returns the exit status; bin/nsjs.js makes
 // it the process's. Errors are one line on stderr, `nsjs: <what>: <reason>`,
 // with status 1, as util-linux's err(EXIT_FAILURE, ...).
@@ -7,8 +8,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as util from 'node:util';
 
-import { Namespace, NsError, spawnIsolated, type Process, type SpawnOptions } from './index';
+import { Namespace, NsError, features, spawnIsolated, type Process, type SpawnOptions } from './index';
 import { UsageError } from './cli/args';
+import { DOCTOR_HELP, parseDoctor, renderDoctor } from './cli/doctor';
 import { EXEC_HELP, parseExec, type ExecRequest } from './cli/exec';
 import { LS_HELP, parseLs, render } from './cli/ls';
 import { RUN_HELP, parseRun, type RunRequest } from './cli/run';
@@ -23,6 +25,7 @@ Commands:
  run    run a program in new namespaces (the options of unshare(1))
  exec   run a program in namespaces of other processes (the options of nsenter(1))
  ls     list namespaces (the options of lsns(8))
+ doctor what works here, and how to fix what does not
 
 Options:
  -h, --help     display this help
@@ -206,6 +209,25 @@ async function ls(argv: string[]): Promise<number> {
   }
 }
 
+async function doctor(argv: string[]): Promise<number> {
+  let request;
+  try {
+    request = parseDoctor(argv);
+  } catch (e) {
+    if (e instanceof UsageError) return usage('doctor', e.message);
+    throw e;
+  }
+  if ('help' in request) return out(DOCTOR_HELP.slice(1)), 0;
+  if ('version' in request) return out(version()), 0;
+  try {
+    const report = await features();
+    out(request.json ? `${JSON.stringify(report, null, 2)}\n` : renderDoctor(report));
+    return 0;
+  } catch (e) {
+    return failure('cannot probe this system', e);
+  }
+}
+
 /** Runs the command line `argv` (without `node` and the script) and returns the exit status. */
 export async function main(argv: string[]): Promise<number> {
   const [verb, ...rest] = argv;
@@ -216,6 +238,8 @@ export async function main(argv: string[]): Promise<number> {
       return exec(rest);
     case 'ls':
       return ls(rest);
+    case 'doctor':
+      return doctor(rest);
     case '-h':
     case '--help':
       out(HELP.slice(1));
@@ -225,7 +249,7 @@ export async function main(argv: string[]): Promise<number> {
       out(version());
       return 0;
     case undefined:
-      return usage(undefined, 'no command given (run, exec or ls)');
+      return usage(undefined, 'no command given (run, exec, ls or doctor)');
     default:
       return usage(undefined, verb.startsWith('-') ? `unrecognized option '${verb}'` : `unknown command '${verb}'`);
   }

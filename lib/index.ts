@@ -11,3 +11,5 @@ export { spawnIsolated, runIsolated } from './spawn';
 export type { RunOptions, RunResult } from './spawn';
 export type { SpawnOptions, Mount, ProcMount, TmpfsMount, BindMount, DevMount, RawMount, IdMap, UserMapping, StdioEntry, RlimitName } from './options';
 export * as net from './net';
+export { features } from './features';
+export type { FeatureReport, FeatureCheck, NamespaceSupport, KernelFeatures } from './features';

@@ -8,6 +8,7 @@ import { checkOptions, type Checked, type SpawnOptions } from './options';
 import { buildPlan, execCandidates, type JoinPlan, type PlanContext, type Step } from './plan';
 import { NAMESPACE_TYPES, type NamespaceType } from './validate';
 import { Process, type ExitStatus } from './process';
+import { explainSpawnFailure } from './features';
 import { noNul } from './validate';
 
 const ENOENT = -2;
@@ -76,6 +77,9 @@ function openStdio(entries: Checked['stdio']): Stdio {
 }
 
 function hintFor(err: number, step: Step, c: Checked): string | undefined {
+  // Causes that features() diagnoses (sysctls, AppArmor, seccomp, a masked /proc) explain themselves the same way here.
+  const known = explainSpawnFailure(err, step, c.namespaces);
+  if (known) return known;
   const rootless = process.geteuid!() !== 0;
   if (step.syscall === 'clone3' || step.syscall === 'clone') {
     const types = [...c.namespaces].filter((t) => t !== 'user');

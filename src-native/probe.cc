@@ -93,11 +93,17 @@ long Errno(long r) { return r < 0 ? errno : 0; }
   // 5.11+: CLOEXEC on a range with no open fd is a no-op; 5.9/5.10 refuse the flag (EINVAL).
   r.close_range = static_cast<int32_t>(Errno(syscall(SYS_close_range, 0x7ffffff0U, ~0U, CLOSE_RANGE_CLOEXEC)));
   // 5.12+: an attr that changes nothing returns 0, given CAP_SYS_ADMIN over
-  // our mount namespace; unprivileged, make one of our own first (if user
-  // namespaces are refused, EPERM stays ambiguous with a seccomp refusal).
-  if (geteuid() != 0) (void)unshare(CLONE_NEWUSER | CLONE_NEWNS);
+  // our mount namespace. Without it (unprivileged, or root in a nested user
+  // namespace), make a mount namespace of our own and ask again; if user
+  // namespaces are refused, EPERM stays ambiguous with a seccomp refusal.
   ProbeMountAttr attr{};
-  r.mount_setattr = static_cast<int32_t>(Errno(syscall(SYS_mount_setattr, AT_FDCWD, "/", 0, &attr, sizeof attr)));
+  long m = syscall(SYS_mount_setattr, AT_FDCWD, "/", 0, &attr, sizeof attr);
+  int m_err = m < 0 ? errno : 0;
+  if (m_err == EPERM && (unshare(CLONE_NEWNS) == 0 || unshare(CLONE_NEWUSER | CLONE_NEWNS) == 0)) {
+    m = syscall(SYS_mount_setattr, AT_FDCWD, "/", 0, &attr, sizeof attr);
+    m_err = m < 0 ? errno : 0;
+  }
+  r.mount_setattr = m_err;
   (void)!write(report_fd, &r, sizeof r);
   _exit(0);
 }

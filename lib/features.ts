@@ -1,0 +1,599 @@
+// features(): what works for this process on this kernel, each item tried for
+// real (a spawn in new namespaces, a syscall in a forked child), never guessed
+// from the kernel version; and for every "no", the reason and the fix. The
+// explanations live in one table (CAUSES) that spawn errors reuse for their
+// hints, so `nsjs doctor` and a failed spawnIsolated say the same thing.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { NsError } from './errors';
+import { initBinary, native } from './native';
+import { NAMESPACE_TYPES, type NamespaceType } from './validate';
+
+/** The result of one probe. */
+export interface FeatureCheck {
+  /** `true`: works here; `false`: refused here; `null`: not probed (`reason` says why). */
+  ok: boolean | null;
+  /** The Linux version that introduced it (the kernel may still lack it: a config option, a seccomp filter, an LSM). */
+  since: string;
+  /** The error code of the refusal (`'EPERM'`, `'ENOSPC'`, `'ENOSYS'`), when there was one. */
+  code?: string;
+  /** Why it does not work here, or why it was not probed. */
+  reason?: string;
+  /** What to change so that it works. */
+  fix?: string;
+  /** What nsjs does without it (a fallback, or what fails). */
+  fallback?: string;
+}
+
+/** Whether a namespace type can be created, as root and as an ordinary user. */
+export interface NamespaceSupport {
+  /**
+   * Created by a process with CAP_SYS_ADMIN over its user namespace (root). `null` when
+   * this process is not root: then only the unprivileged case is probed.
+   */
+  root: FeatureCheck;
+  /**
+   * Created by an ordinary user, inside a new user namespace (`namespaces: ['user', type]`).
+   * As root this is probed in a child running as uid 65534.
+   */
+  unprivileged: FeatureCheck;
+}
+
+/** The kernel features nsjs uses besides namespace creation. */
+export interface KernelFeatures {
+  /** `clone3(2)` (Linux 5.3): one syscall for the new namespaces and the pidfd. */
+  clone3: FeatureCheck;
+  /** `CLONE_PIDFD` (Linux 5.2): the pidfd comes with the child, no window for pid reuse. */
+  clonePidfd: FeatureCheck;
+  /** `pidfd_open(2)` (Linux 5.3): `Process.attach`, `join: { pid }`, waits without SIGCHLD. */
+  pidfdOpen: FeatureCheck;
+  /** `setns(2)` with a pidfd (Linux 5.8): `join: { pid }` enters all namespaces at once. */
+  setnsPidfd: FeatureCheck;
+  /** Time namespace offsets (Linux 5.6): `timeOffsets`. */
+  timeNamespaces: FeatureCheck;
+  /** `NS_GET_USERNS`, `NS_GET_PARENT` (Linux 4.9), `NS_GET_NSTYPE`, `NS_GET_OWNER_UID` (4.11): `Namespace.owner/parent/ownerUid/open`. */
+  nsIoctls: FeatureCheck;
+  /** `NS_GET_ID` (Linux 6.18): `Namespace.id()`. */
+  nsGetId: FeatureCheck;
+  /** `close_range(2)` with `CLOSE_RANGE_CLOEXEC` (Linux 5.11): the child marks every other fd close-on-exec in one call. */
+  closeRange: FeatureCheck;
+  /** `mount_setattr(2)` (Linux 5.12): read-only bind mounts without a remount. */
+  mountSetattr: FeatureCheck;
+  /** `PIDFD_INFO_EXIT` (Linux 6.15): the exit status of a process someone else reaped. */
+  pidfdInfoExit: FeatureCheck;
+  /** A new `/proc` in a new pid namespace (`mounts: [{ type: 'proc', target: '/proc' }]`, `nsjs run --mount-proc`). */
+  procMount: FeatureCheck;
+  /** cgroup v2 mounted at /sys/fs/cgroup with our cgroup delegated to us (we may create sub-cgroups). */
+  cgroupDelegation: FeatureCheck;
+}
+
+/** What {@link features} found. */
+export interface FeatureReport {
+  /** `os.release()`. */
+  kernel: string;
+  /** `os.arch()`. */
+  arch: string;
+  /** `process.version`. */
+  node: string;
+  /** Effective uid of this process. */
+  uid: number;
+  /** Whether this process is in the initial user namespace (false inside a container with a user namespace, or a sandbox). */
+  initialUserNamespace: boolean;
+  /** This process's seccomp mode (`/proc/self/status`): a `'filter'` is usually a container's profile. */
+  seccomp: 'disabled' | 'strict' | 'filter' | 'unknown';
+  /** The container runtime this seems to run in (`'docker'`, `'podman'`, `'lxc'`…), when one is recognized. */
+  container?: string;
+  /** The sysctls that restrict namespaces, as read here (`null`: this kernel has no such file). */
+  sysctls: Record<string, string | null>;
+  /** Each namespace type, as root and unprivileged. */
+  namespaces: Record<NamespaceType, NamespaceSupport>;
+  /** Syscalls and kernel features. */
+  features: KernelFeatures;
+}
+
+/** A known cause of a refusal: what it is and what to change. */
+export interface Explanation {
+  /** Why the kernel refuses. */
+  reason: string;
+  /** What to change. */
+  fix: string;
+}
+
+const SINCE: Record<NamespaceType, string> = {
+  cgroup: '4.6', ipc: '2.6.19', mnt: '2.4.19', net: '2.6.29', pid: '2.6.24', time: '5.6', user: '3.8', uts: '2.6.19',
+};
+const CONFIG: Record<NamespaceType, string> = {
+  cgroup: 'CGROUPS', ipc: 'IPC_NS', mnt: '', net: 'NET_NS', pid: 'PID_NS', time: 'TIME_NS', user: 'USER_NS', uts: 'UTS_NS',
+};
+const MAX_SYSCTL: Record<NamespaceType, string> = {
+  cgroup: 'cgroup', ipc: 'ipc', mnt: 'mnt', net: 'net', pid: 'pid', time: 'time', user: 'user', uts: 'uts',
+};
+
+const APPARMOR_PROFILE =
+  "cat > /etc/apparmor.d/nsjs-node <<'EOF'\nabi <abi/4.0>,\ninclude <tunables/global>\nprofile nsjs-node /usr/bin/node flags=(unconfined) {\n  userns,\n}\nEOF\napparmor_parser -r /etc/apparmor.d/nsjs-node";
+
+/**
+ * The known causes, shared by features() and spawnIsolated's error hints.
+ * @internal
+ */
+export const CAUSES = {
+  maxUserNamespaces: {
+    reason: 'user.max_user_namespaces is 0 in this user namespace, so the kernel refuses every new user namespace (ENOSPC)',
+    fix: 'as root in the user namespace that set it (the host, or the container or sandbox this runs in): sysctl -w user.max_user_namespaces=15000 (keep it in /etc/sysctl.d/ to survive a reboot)',
+  },
+  userNamespaceLimit: {
+    reason: 'the limit of user namespaces (user.max_user_namespaces) is reached for this user or one of the user namespaces above us',
+    fix: 'raise it: sysctl -w user.max_user_namespaces=15000 (in the user namespace that owns the limit), or end the processes holding namespaces',
+  },
+  unprivilegedUsernsClone: {
+    reason: 'kernel.unprivileged_userns_clone is 0 (a Debian/Arch kernel patch): only root may create user namespaces',
+    fix: 'sysctl -w kernel.unprivileged_userns_clone=1 (keep it in /etc/sysctl.d/)',
+  },
+  apparmorUserns: {
+    reason:
+      'AppArmor restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns=1, Ubuntu 23.10+): the new user namespace is created but gets no capabilities, so writing its uid_map, mounting or creating the other namespaces fails',
+    fix: `allow user namespaces to node with an AppArmor profile (as root): ${APPARMOR_PROFILE}; or, for the whole system, sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`,
+  },
+  seccomp: {
+    reason: "a seccomp filter refuses the namespace syscalls (a container's default profile: Docker and podman allow unshare/clone with namespace flags only with CAP_SYS_ADMIN)",
+    fix: 'run the container with --security-opt seccomp=unconfined (or a profile that allows clone, clone3, unshare, setns and mount), or --privileged',
+  },
+  noCapSysAdmin: {
+    reason: "this process has no CAP_SYS_ADMIN (a container's default capability set): as root it may create namespaces only inside a new user namespace",
+    fix: "add 'user' to namespaces (the others are then created inside it), or run the container with --cap-add SYS_ADMIN or --privileged",
+  },
+  needsUserNamespace: {
+    reason: 'creating this namespace needs CAP_SYS_ADMIN; an ordinary user has it only inside a user namespace of its own',
+    fix: "add 'user' to namespaces (nsjs run -U / -r)",
+  },
+  nesting: {
+    reason: 'user namespaces are nested 32 deep already, the kernel maximum (EUSERS)',
+    fix: 'create the namespace from a less deeply nested process',
+  },
+  procLocked: {
+    reason:
+      "a new proc cannot be mounted here: this /proc has files or directories mounted over (a container masks /proc/kcore, /proc/sys…), and the kernel refuses a fresh proc that would reveal them to a user namespace",
+    fix: "run the container with --security-opt systempaths=unconfined (podman: --security-opt unmask=ALL), or bind-mount the existing /proc instead ({ type: 'bind', source: '/proc', target: '/proc' })",
+  },
+  clone3Refused: {
+    reason: 'clone3 is refused (ENOSYS: a kernel before 5.3, or a seccomp profile that predates clone3, such as Docker before 20.10)',
+    fix: 'none needed (nsjs falls back to clone); to get clone3, update the container runtime and libseccomp, or --security-opt seccomp=unconfined',
+  },
+  setuidUnmapped: {
+    reason: 'uid 65534 is not mapped in this user namespace, so there is no ordinary user to probe as',
+    fix: 'run nsjs doctor as an ordinary user to see what it may do',
+  },
+} satisfies Record<string, Explanation>;
+
+/** @internal */
+export type Cause = keyof typeof CAUSES;
+
+function kernelConfig(type: NamespaceType): Explanation {
+  const option = CONFIG[type] ? `CONFIG_${CONFIG[type]}${type === 'cgroup' ? '' : '=y'}` : 'its config option';
+  return {
+    reason: `this kernel has no ${type} namespaces (/proc/self/ns/${type} is missing: ${option} is off, or the kernel predates Linux ${SINCE[type]})`,
+    fix: `a kernel with ${option}${type === 'cgroup' ? ' and CONFIG_CGROUP_NS=y' : ''}`,
+  };
+}
+
+function maxNamespaces(type: NamespaceType): Explanation {
+  return {
+    reason: `user.max_${MAX_SYSCTL[type]}_namespaces is 0 in this user namespace, so the kernel refuses every new ${type} namespace (ENOSPC)`,
+    fix: `as root in the user namespace that set it: sysctl -w user.max_${MAX_SYSCTL[type]}_namespaces=15000`,
+  };
+}
+
+function readProc(file: string): string | null {
+  try {
+    return fs.readFileSync(file, 'latin1').trim();
+  } catch {
+    return null;
+  }
+}
+
+const SYSCTLS = [
+  'user/max_user_namespaces', 'user/max_mnt_namespaces', 'user/max_pid_namespaces', 'user/max_net_namespaces',
+  'user/max_ipc_namespaces', 'user/max_uts_namespaces', 'user/max_cgroup_namespaces', 'user/max_time_namespaces',
+  'kernel/unprivileged_userns_clone', 'kernel/apparmor_restrict_unprivileged_userns',
+];
+
+function sysctl(name: string): string | null {
+  return readProc(`/proc/sys/${name}`);
+}
+
+function seccompMode(): FeatureReport['seccomp'] {
+  const m = /^Seccomp:\s*(\d)/m.exec(readProc('/proc/self/status') ?? '');
+  return m ? (['disabled', 'strict', 'filter'] as const)[Number(m[1])] ?? 'unknown' : 'unknown';
+}
+
+function hasCapSysAdmin(): boolean {
+  const m = /^CapEff:\s*([0-9a-f]+)/m.exec(readProc('/proc/self/status') ?? '');
+  return m ? (BigInt(`0x${m[1]}`) & (1n << 21n)) !== 0n : false;
+}
+
+function inInitialUserNamespace(): boolean {
+  return /^\s*0\s+0\s+4294967295\s*$/.test(readProc('/proc/self/uid_map') ?? '');
+}
+
+/** Whether `uid` has a mapping in our user namespace. */
+function uidMapped(uid: number): boolean {
+  const map = readProc('/proc/self/uid_map') ?? '';
+  return map.split('\n').some((line) => {
+    const [inside, , count] = line.trim().split(/\s+/).map(Number);
+    return uid >= inside && uid < inside + count;
+  });
+}
+
+function container(): string | undefined {
+  const env = readProc('/proc/1/environ');
+  const fromEnv = env ? /(?:^|\0)container=([^\0]+)/.exec(env)?.[1] : undefined;
+  if (fromEnv) return fromEnv;
+  if (fs.existsSync('/.dockerenv')) return 'docker';
+  if (fs.existsSync('/run/.containerenv')) return 'podman';
+  const cgroup = readProc('/proc/1/cgroup') ?? '';
+  for (const name of ['docker', 'kubepods', 'lxc', 'containerd']) if (cgroup.includes(name)) return name;
+  return undefined;
+}
+
+/** Mount points over files or directories of /proc, which make a new proc mount "too revealing". */
+function procOvermounts(): string[] {
+  return (readProc('/proc/self/mountinfo') ?? '')
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((m) => m !== undefined && m.startsWith('/proc/') && m !== '/proc/sys/fs/binfmt_misc');
+}
+
+/** The specific environmental cause of a failure to create `types` (negative errno), when one is recognized. */
+function namespaceCause(errno: number, types: readonly NamespaceType[]): Explanation | undefined {
+  const code = errnoCode(errno);
+  const privileged = process.geteuid!() === 0 && hasCapSysAdmin();
+  const missing = types.find((t) => !fs.existsSync(`/proc/self/ns/${t}`));
+  if (missing && (code === 'EINVAL' || code === 'ENOSYS')) return kernelConfig(missing);
+  if (code === 'ENOSPC') {
+    if (types.includes('user') && sysctl('user/max_user_namespaces') === '0') return CAUSES.maxUserNamespaces;
+    const zero = types.find((t) => sysctl(`user/max_${MAX_SYSCTL[t]}_namespaces`) === '0');
+    if (zero) return maxNamespaces(zero);
+    if (types.includes('user')) return CAUSES.userNamespaceLimit;
+    return undefined;
+  }
+  if (code === 'EUSERS') return CAUSES.nesting;
+  if (code === 'EPERM' || code === 'EACCES') {
+    if (types.includes('user') && process.geteuid!() !== 0) {
+      if (sysctl('kernel/unprivileged_userns_clone') === '0') return CAUSES.unprivilegedUsernsClone;
+      if (sysctl('kernel/apparmor_restrict_unprivileged_userns') === '1') return CAUSES.apparmorUserns;
+    }
+    if (!types.includes('user') && !privileged) return process.geteuid!() === 0 ? CAUSES.noCapSysAdmin : CAUSES.needsUserNamespace;
+    if (seccompMode() === 'filter') return CAUSES.seccomp;
+  }
+  return undefined;
+}
+
+function errnoCode(errno: number): string {
+  return new NsError({ errno, syscall: '' }).code;
+}
+
+/**
+ * The explanation for a failed spawn step, when its cause is one that
+ * features() diagnoses: "reason; fix: …". `undefined` otherwise.
+ * @internal
+ */
+export function explainSpawnFailure(errno: number, step: { syscall: string; step: string; mount?: { type: string } }, namespaces: Iterable<NamespaceType>): string | undefined {
+  const types = [...namespaces];
+  const code = errnoCode(errno);
+  let cause: Explanation | undefined;
+  if (step.syscall === 'clone3' || step.syscall === 'clone' || step.syscall === 'unshare') cause = namespaceCause(errno, types);
+  else if ((step.step === 'write uid_map' || step.step === 'write gid_map' || step.step === 'write setgroups') && (code === 'EPERM' || code === 'EACCES')) {
+    if (process.geteuid!() !== 0 && sysctl('kernel/apparmor_restrict_unprivileged_userns') === '1') cause = CAUSES.apparmorUserns;
+  } else if (step.mount?.type === 'proc' && (code === 'EPERM' || code === 'EINVAL') && procOvermounts().length > 0) cause = CAUSES.procLocked;
+  return cause && `${cause.reason}; fix: ${cause.fix}`;
+}
+
+function refusal(err: unknown, types: readonly NamespaceType[], since: string): FeatureCheck {
+  if (!(err instanceof NsError)) return { ok: null, since, reason: `the probe itself failed: ${err instanceof Error ? err.message : String(err)}` };
+  const cause = namespaceCause(err.errno, types);
+  return {
+    ok: false,
+    since,
+    code: err.code,
+    reason: cause?.reason ?? `${err.syscall}${err.step && err.step !== err.syscall ? ` (step: ${err.step})` : ''} failed with ${err.code}${err.hint ? `: ${err.hint}` : ''}`,
+    ...(cause ? { fix: cause.fix } : {}),
+  };
+}
+
+// --- probes ---------------------------------------------------------------
+
+// A throwaway command for namespace probes: nsjs-init --hold with stdin on
+// /dev/null exits 0 at once. Static, shipped with the addon, no PATH needed.
+async function tryNamespaces(namespaces: NamespaceType[], extra: Record<string, unknown> = {}): Promise<void> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { spawnIsolated } = require('./spawn') as typeof import('./spawn');
+  const proc = await spawnIsolated(initBinary(), ['--hold'], { namespaces, stdio: 'ignore', env: {}, ...extra });
+  const status = await proc.wait();
+  if (status.code !== 0) throw new Error(`the probe exited with ${status.signal ?? status.code}`);
+}
+
+/** Each namespace type as this process (unprivileged: inside a new user namespace). */
+async function probeNamespacesHere(): Promise<Record<NamespaceType, FeatureCheck>> {
+  const privileged = process.geteuid!() === 0;
+  const out = {} as Record<NamespaceType, FeatureCheck>;
+  for (const type of NAMESPACE_TYPES) {
+    const types: NamespaceType[] = privileged || type === 'user' ? [type] : ['user', type];
+    const since = SINCE[type];
+    try {
+      await tryNamespaces(types);
+      out[type] = { ok: true, since };
+    } catch (err) {
+      out[type] = refusal(err, types, since);
+    }
+  }
+  return out;
+}
+
+function packageRoot(): string {
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, 'binding.gyp'))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error(`nsjs: cannot find the package root from ${__dirname}`);
+    dir = up;
+  }
+  return dir;
+}
+
+const NOBODY = 65534;
+
+/** As root: the unprivileged column, from a child running this module as uid 65534. */
+async function probeNamespacesAsNobody(): Promise<Record<NamespaceType, FeatureCheck>> {
+  const all = (check: FeatureCheck) => Object.fromEntries(NAMESPACE_TYPES.map((t) => [t, { ...check, since: SINCE[t] }])) as Record<NamespaceType, FeatureCheck>;
+  if (!uidMapped(NOBODY)) return all({ ok: null, since: '', ...CAUSES.setuidUnmapped });
+  const script = path.join(packageRoot(), 'dist', 'cjs', 'features.js');
+  if (!fs.existsSync(script)) return all({ ok: null, since: '', reason: `${script} is missing (run npm run build:ts), so the unprivileged probe cannot run as uid ${NOBODY}` });
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { runIsolated } = require('./spawn') as typeof import('./spawn');
+  try {
+    const r = await runIsolated(process.execPath, [script, '--probe-namespaces'], {
+      uid: NOBODY, gid: NOBODY, groups: [], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, timeout: 30000, cwd: '/',
+    });
+    if (r.code === 0) return JSON.parse(r.stdout) as Record<NamespaceType, FeatureCheck>;
+    const line = r.stderr.split('\n').find((l) => /Error|EACCES|denied/.test(l)) ?? r.stderr.split('\n')[0];
+    return all({ ok: null, since: '', reason: `the probe as uid ${NOBODY} failed (${r.signal ?? `exit ${r.code}`}: ${line.trim()}); nsjs's files must be readable by that user`, fix: 'run nsjs doctor as an ordinary user' });
+  } catch (err) {
+    return all({ ok: null, since: '', reason: `could not start the probe as uid ${NOBODY}: ${(err as Error).message}` });
+  }
+}
+
+interface NativeProbe {
+  clone3: number;
+  clonePidfd: number;
+  fork: number;
+  pidfdInfoExit: number;
+  pidfdOpen?: number;
+  setnsPidfd?: number;
+  closeRange?: number;
+  mountSetattr?: number;
+}
+
+function syscallChecks(): Pick<KernelFeatures, 'clone3' | 'clonePidfd' | 'pidfdOpen' | 'setnsPidfd' | 'closeRange' | 'mountSetattr' | 'pidfdInfoExit'> {
+  const probe = (native() as unknown as { probeSyscalls?: () => NativeProbe }).probeSyscalls;
+  const checks = {
+    clone3: { since: '5.3', fallback: 'clone, then pidfd_open for the pidfd (a time namespace then costs an extra fork)' },
+    clonePidfd: { since: '5.2', fallback: 'pidfd_open right after clone (our own unreaped child cannot be recycled meanwhile)' },
+    pidfdOpen: { since: '5.3', fallback: 'none: Process.attach, waitpid and join: { pid } fail' },
+    setnsPidfd: { since: '5.8', fallback: 'one setns per /proc/PID/ns file (not atomic: the target may exit in between)' },
+    closeRange: { since: '5.11', fallback: 'the child marks fds close-on-exec one by one' },
+    mountSetattr: { since: '5.12', fallback: 'read-only binds by a remount (MS_REMOUNT|MS_BIND|MS_RDONLY)' },
+    pidfdInfoExit: { since: '6.15', fallback: 'wait() on a process another waiter reaped reports { code: null, signal: null }' },
+  } as const;
+  type Name = keyof typeof checks;
+  const result = (name: Name, errno: number | undefined): FeatureCheck => {
+    const { since, fallback } = checks[name];
+    if (errno === undefined) return { ok: null, since, reason: 'the probe child did not report' };
+    if (errno === 0) return { ok: true, since };
+    const code = errnoCode(errno);
+    const refused: FeatureCheck = { ok: false, since, code, fallback };
+    if (name === 'clone3' && code === 'ENOSYS') return { ...refused, ...CAUSES.clone3Refused };
+    if (code === 'ENOSYS') return { ...refused, reason: `the kernel (or a seccomp filter) does not know the syscall (ENOSYS): it needs Linux ${since}`, fix: `Linux ${since} or later, and a seccomp profile that allows it` };
+    if (code === 'EPERM' && seccompMode() === 'filter') return { ...refused, ...CAUSES.seccomp };
+    if (code === 'EINVAL' || code === 'ENOTTY' || code === 'EOPNOTSUPP' || code === 'ENOTSUP')
+      return { ...refused, reason: `the kernel refuses it (${code}): it needs Linux ${since}`, fix: `Linux ${since} or later` };
+    return { ...refused, reason: `refused with ${code}` };
+  };
+  if (!probe) {
+    const stale = { ok: null, reason: 'the loaded addon has no probeSyscalls (a prebuild older than nsjs\'s sources)', fix: 'rebuild the addon: npm run build:native' };
+    return Object.fromEntries(Object.entries(checks).map(([k, v]) => [k, { ...stale, since: v.since }])) as ReturnType<typeof syscallChecks>;
+  }
+  const r = probe();
+  return {
+    clone3: result('clone3', r.clone3),
+    clonePidfd: result('clonePidfd', r.clonePidfd),
+    pidfdOpen: result('pidfdOpen', r.pidfdOpen),
+    setnsPidfd: result('setnsPidfd', r.setnsPidfd),
+    closeRange: result('closeRange', r.closeRange),
+    mountSetattr: result('mountSetattr', r.mountSetattr),
+    pidfdInfoExit: result('pidfdInfoExit', r.pidfdInfoExit),
+  };
+}
+
+/** The user namespace to probe in: unprivileged, a new one; as root, none when the kernel refuses it. */
+function sandboxTypes(privileged: boolean, userOk: boolean, ...types: NamespaceType[]): NamespaceType[] {
+  return !privileged || userOk ? ['user', ...types] : types;
+}
+
+async function timeCheck(privileged: boolean, userOk: boolean): Promise<FeatureCheck> {
+  const since = '5.6';
+  const types = sandboxTypes(privileged, userOk, 'time');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { spawnIsolated } = require('./spawn') as typeof import('./spawn');
+  let proc;
+  try {
+    proc = await spawnIsolated(initBinary(), ['--hold'], { namespaces: types, timeOffsets: { monotonic: 86400 }, stdio: ['pipe', 'ignore', 'ignore'], env: {} });
+  } catch (err) {
+    return refusal(err, types, since);
+  }
+  try {
+    const offsets = readProc(`/proc/${proc.pid}/timens_offsets`) ?? '';
+    return /monotonic\s+86400\s/.test(`${offsets}\n`) ? { ok: true, since } : { ok: false, since, reason: `the offset was not applied (timens_offsets: ${JSON.stringify(offsets)})` };
+  } finally {
+    proc.stdin!.destroy();
+    await proc.wait();
+  }
+}
+
+async function nsIoctlChecks(privileged: boolean, userOk: boolean): Promise<Pick<KernelFeatures, 'nsIoctls' | 'nsGetId'>> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { Namespace } = require('./namespace') as typeof import('./namespace');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { spawnIsolated } = require('./spawn') as typeof import('./spawn');
+  const since = '4.11';
+  let proc;
+  const types = sandboxTypes(privileged, userOk, 'pid');
+  try {
+    proc = await spawnIsolated(initBinary(), ['--hold'], { namespaces: types, stdio: ['pipe', 'ignore', 'ignore'], env: {} });
+  } catch {
+    proc = undefined; // then our own namespaces answer the ioctls
+  }
+  const opened: { close(): void }[] = [];
+  const open = <T extends { close(): void }>(ns: T): T => (opened.push(ns), ns);
+  try {
+    const pidNs = open(proc ? Namespace.of(proc.pid, 'pid') : Namespace.current('pid'));
+    const userNs = open(proc && types.includes('user') ? Namespace.of(proc.pid, 'user') : Namespace.current('user'));
+    let nsIoctls: FeatureCheck;
+    try {
+      // NS_GET_NSTYPE ran in Namespace.of/open; NS_GET_USERNS, NS_GET_OWNER_UID:
+      open(pidNs.owner());
+      userNs.ownerUid();
+      // NS_GET_PARENT: of a new pid namespace it is ours; at the top of our scope EPERM is the answer.
+      if (proc) open(pidNs.parent());
+      nsIoctls = { ok: true, since };
+    } catch (err) {
+      const e = err as NsError;
+      nsIoctls = { ok: false, since, code: e.code, reason: `${e.message}`, fix: 'Linux 4.11 or later', fallback: 'Namespace.open, owner(), parent() and ownerUid() fail' };
+    }
+    let nsGetId: FeatureCheck;
+    try {
+      pidNs.id();
+      nsGetId = { ok: true, since: '6.18' };
+    } catch (err) {
+      const e = err as NsError;
+      nsGetId = { ok: false, since: '6.18', code: e.code, reason: e.code === 'ENOTTY' ? 'the kernel does not know NS_GET_ID (ENOTTY): it needs Linux 6.18' : e.message, fix: 'Linux 6.18 or later', fallback: 'Namespace.id() throws; inode and device still identify a namespace' };
+    }
+    return { nsIoctls, nsGetId };
+  } finally {
+    for (const ns of opened) ns.close();
+    if (proc) {
+      proc.stdin!.destroy();
+      await proc.wait();
+    }
+  }
+}
+
+async function procCheck(privileged: boolean, userOk: boolean): Promise<FeatureCheck> {
+  const types = sandboxTypes(privileged, userOk, 'mnt', 'pid');
+  try {
+    await tryNamespaces(types, { mounts: [{ type: 'proc', target: '/proc' }] });
+    return { ok: true, since: '3.8' };
+  } catch (err) {
+    if (err instanceof NsError && err.step?.includes('proc') && procOvermounts().length > 0)
+      return { ok: false, since: '3.8', code: err.code, ...CAUSES.procLocked, fallback: 'nsjs run --mount-proc and { type: "proc" } mounts fail' };
+    return { ...refusal(err, types, '3.8'), fallback: 'nsjs run --mount-proc and { type: "proc" } mounts fail' };
+  }
+}
+
+function cgroupCheck(): FeatureCheck {
+  const since = '4.5';
+  const mount = (readProc('/proc/self/mountinfo') ?? '').split('\n').find((l) => l.split(' ')[4] === '/sys/fs/cgroup');
+  const fstype = mount?.split(' - ')[1]?.split(' ')[0];
+  const hybrid = (readProc('/proc/self/mountinfo') ?? '').split('\n').find((l) => l.split(' - ')[1]?.startsWith('cgroup2 '))?.split(' ')[4];
+  if (fstype !== 'cgroup2')
+    return {
+      ok: false, since,
+      reason: !mount
+        ? 'no cgroup filesystem is mounted at /sys/fs/cgroup'
+        : hybrid
+          ? `cgroup v1 controllers with cgroup2 at ${hybrid} (the hybrid layout): no controller can be delegated through cgroup v2`
+          : `/sys/fs/cgroup is ${fstype} (cgroup v1), not the unified cgroup v2 hierarchy`,
+      fix: 'boot with systemd.unified_cgroup_hierarchy=1 (cgroup v2), or mount -t cgroup2 none /sys/fs/cgroup',
+    };
+  const own = /^0::(.*)$/m.exec(readProc('/proc/self/cgroup') ?? '')?.[1];
+  if (own === undefined) return { ok: false, since, reason: 'this process is in no cgroup v2 group (/proc/self/cgroup has no 0:: line)', fix: 'boot with the unified cgroup v2 hierarchy' };
+  const dir = path.join('/sys/fs/cgroup', own);
+  const controllers = readProc(path.join(dir, 'cgroup.controllers')) ?? '';
+  const probe = path.join(dir, `nsjs-probe-${process.pid}`);
+  try {
+    fs.mkdirSync(probe);
+    fs.rmdirSync(probe);
+    return { ok: true, since, reason: `our cgroup ${own} accepts sub-cgroups; controllers: ${controllers || 'none'}` };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const rootless = process.geteuid!() !== 0;
+    return {
+      ok: false, since, code,
+      reason: code === 'EROFS'
+        ? 'the cgroup filesystem is mounted read-only here (a container\'s default)'
+        : `our cgroup ${own} is not delegated to uid ${process.geteuid!()} (${code} creating a sub-cgroup)`,
+      fix: rootless
+        ? 'start the program in a delegated scope: systemd-run --user --scope -p Delegate=yes <command>'
+        : code === 'EROFS' ? 'run the container with --cgroupns=private and a writable cgroup mount (--privileged, or -v /sys/fs/cgroup:/sys/fs/cgroup:rw)' : 'run as root on the host, or in a delegated cgroup (systemd Delegate=yes)',
+    };
+  }
+}
+
+/**
+ * What works for this process on this kernel, each item probed for real in a
+ * short-lived child: every namespace type as root and unprivileged (as root,
+ * the unprivileged case runs in a child as uid 65534, which needs nsjs's
+ * built files readable by that user), `clone3`, `CLONE_PIDFD`, `pidfd_open`,
+ * `setns` with a pidfd, time namespace offsets, the `NS_GET_*` ioctls,
+ * `close_range`, `mount_setattr`, `PIDFD_INFO_EXIT`, a new `/proc`, and cgroup
+ * v2 delegation. Each "no" carries the reason and the fix (the sysctl, the
+ * AppArmor profile, the container flag). `nsjs doctor` prints it.
+ *
+ * Costs about 20 short spawns and, as root, one Node child: a few hundred
+ * milliseconds. It never rejects for a missing feature, only reports it.
+ */
+export async function features(): Promise<FeatureReport> {
+  const privileged = process.geteuid!() === 0;
+  const here = await probeNamespacesHere();
+  const namespaces = {} as Record<NamespaceType, NamespaceSupport>;
+  const notRoot: FeatureCheck = { ok: null, since: '', reason: 'not probed: this process is not root' };
+  const other = privileged ? await probeNamespacesAsNobody() : undefined;
+  for (const type of NAMESPACE_TYPES) {
+    namespaces[type] = privileged
+      ? { root: here[type], unprivileged: other![type] }
+      : { root: { ...notRoot, since: SINCE[type] }, unprivileged: here[type] };
+  }
+  const userOk = here.user.ok === true;
+  const report: FeatureReport = {
+    kernel: os.release(),
+    arch: os.arch(),
+    node: process.version,
+    uid: process.geteuid!(),
+    initialUserNamespace: inInitialUserNamespace(),
+    seccomp: seccompMode(),
+    sysctls: Object.fromEntries(SYSCTLS.map((s) => [s.replace('/', '.'), sysctl(s)])),
+    namespaces,
+    features: {
+      ...syscallChecks(),
+      timeNamespaces: await timeCheck(privileged, userOk),
+      ...(await nsIoctlChecks(privileged, userOk)),
+      procMount: await procCheck(privileged, userOk),
+      cgroupDelegation: cgroupCheck(),
+    } as KernelFeatures,
+  };
+  const where = container();
+  if (where) report.container = where;
+  return report;
+}
+
+// `node dist/cjs/features.js --probe-namespaces`: the unprivileged half of
+// features() as root, run as uid 65534. Prints JSON, exits 0.
+if (require.main === module && process.argv[2] === '--probe-namespaces') {
+  probeNamespacesHere().then(
+    (r) => process.stdout.write(`${JSON.stringify(r)}\n`),
+    (err) => {
+      process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
