@@ -22,11 +22,17 @@ export interface NsErrorDetails {
  * negative `errno`, `syscall`, `path`, and for spawn failures `step`.
  */
 export class NsError extends Error {
+  /** The errno name, as Node's (`'EPERM'`, `'ENOENT'`). */
   readonly code: string;
+  /** Negative errno, as in Node (`-1` for EPERM). */
   readonly errno: number;
+  /** The failing system call (`'clone3'`, `'mount'`, `'execve'`). */
   readonly syscall: string;
+  /** The path the call was about, when there is one. */
   readonly path?: string;
+  /** For spawn failures: the setup step that failed (`'mount /proc'`, `'write uid_map'`). */
   readonly step?: string;
+  /** What to do about it, when a common cause is known (also in `message`). */
   readonly hint?: string;
 
   constructor(details: NsErrorDetails) {

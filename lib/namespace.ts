@@ -35,6 +35,7 @@ const finalizer = new FinalizationRegistry<number>((fd) => {
 const ENOTTY = -25;
 const EINVAL = -22;
 
+/** Options of {@link Namespace.create}. */
 export interface CreateOptions {
   /** Bind-mount the new namespace here (created if missing), so it outlives every process. */
   persistAt?: string;
@@ -63,6 +64,7 @@ function prepareNetnsDir(file: string): void {
 
 /** What `Namespace.list()` reports per namespace, as lsns does. */
 export interface NamespaceInfo {
+  /** The namespace type. */
   type: NamespaceType;
   /** The namespace id, as in `net:[4026531840]`. */
   inode: number;
@@ -72,6 +74,7 @@ export interface NamespaceInfo {
   pids: number[];
   /** The lowest of them, whose details follow. */
   pid: number;
+  /** `pid`'s parent, when readable. */
   ppid?: number;
   /** Owner of `/proc/<pid>` (its effective uid; 0 if not dumpable), as lsns's UID column. */
   uid: number;
@@ -88,6 +91,7 @@ export interface NamespaceInfo {
  * is `device` + `inode`; `toString()` prints it as `/proc/<pid>/ns` does.
  */
 export class Namespace implements Disposable {
+  /** The namespace type (`NS_GET_NSTYPE`). */
   readonly type: NamespaceType;
   /** The namespace id shown as `net:[4026531840]`. */
   readonly inode: number;
@@ -291,6 +295,7 @@ export class Namespace implements Disposable {
     this.#fd = -1;
   }
 
+  /** `close()`, for `using ns = Namespace.current('net')`. */
   [Symbol.dispose](): void {
     this.close();
   }

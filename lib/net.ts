@@ -43,12 +43,15 @@ const family = (f: 4 | 6) => (f === 4 ? AF_INET : AF_INET6);
 
 /** A link as `links()` reports it. */
 export interface Link {
+  /** The interface index, unique in its namespace. */
   index: number;
+  /** The interface name (`'lo'`, `'veth0'`). */
   name: string;
   /** Administratively up (`IFF_UP`). */
   up: boolean;
   /** Carrier present (`IFF_LOWER_UP`): for a veth, both ends are up. */
   lowerUp: boolean;
+  /** Its MTU in bytes. */
   mtu: number;
   /** The link kind (`'veth'`, `'bridge'`…); absent for `lo` and physical links. */
   kind?: string;
@@ -60,9 +63,13 @@ export interface Link {
 export interface Address {
   /** The link's name. */
   link: string;
+  /** The link's interface index. */
   index: number;
+  /** IPv4 or IPv6. */
   family: 4 | 6;
+  /** The address, without prefix. */
   address: string;
+  /** The prefix length (`24` for a /24). */
   prefixLength: number;
   /** `address/prefixLength`. */
   cidr: string;
@@ -309,6 +316,7 @@ export interface VethEnd {
   address?: string | string[];
 }
 
+/** Options of {@link createVeth}. */
 export interface CreateVethOptions {
   /** MTU of both ends (68-65535); the kernel's default (1500) otherwise. */
   mtu?: number;
@@ -331,7 +339,12 @@ function vethEnd(value: unknown, name: string) {
  * ends or neither; if a later step fails the pair is deleted again, so a
  * failed call leaves no link behind.
  */
-export function createVeth(a: VethEnd, b: VethEnd, options_?: CreateVethOptions): { a: string; b: string } {
+export function createVeth(a: VethEnd, b: VethEnd, options_?: CreateVethOptions): {
+  /** The name of end `a`. */
+  a: string;
+  /** The name of end `b`. */
+  b: string;
+} {
   const A = vethEnd(a, 'a');
   const B = vethEnd(b, 'b');
   const opts = options(options_, 'options', ['mtu']);
@@ -362,6 +375,7 @@ export function createVeth(a: VethEnd, b: VethEnd, options_?: CreateVethOptions)
 
 // --- sockets across namespaces -------------------------------------------------------
 
+/** Options of {@link listen}. */
 export interface ListenOptions {
   /** An IP address of `ns` to listen on; default `'0.0.0.0'`. Host names are not resolved. */
   host?: string;
@@ -405,12 +419,15 @@ export async function listen(ns: Namespace, options_?: ListenOptions, connection
   });
 }
 
+/** Options of {@link connect}. */
 export interface ConnectOptions {
   /** The IP address to connect to, as seen from inside `ns`. */
   host: string;
+  /** The TCP port. */
   port: number;
   /** Give up after this many milliseconds (`ETIMEDOUT`). */
   timeout?: number;
+  /** Aborts the connect (`AbortError`). */
   signal?: AbortSignal;
 }
 

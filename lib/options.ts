@@ -18,14 +18,19 @@ import {
 
 /** One line of a uid_map or gid_map: `count` ids from `outside` appear as `inside`. */
 export interface IdMap {
+  /** First id inside the new user namespace. */
   inside: number;
+  /** First id outside (in our user namespace). */
   outside: number;
+  /** How many ids; more than one (or another id than yours) needs root (CAP_SETUID/CAP_SETGID). */
   count: number;
 }
 
 /** Explicit maps for a new user namespace, written by the parent (needs privilege for ranges). */
 export interface UserMapping {
+  /** Lines of `/proc/<pid>/uid_map` (at most 340). */
   uidMap: IdMap[];
+  /** Lines of `/proc/<pid>/gid_map` (at most 340). */
   gidMap: IdMap[];
   /** `'deny'` is required for an unprivileged gid map; default `'deny'` unless the gid map needs privilege anyway. */
   setgroups?: 'allow' | 'deny';
@@ -33,20 +38,29 @@ export interface UserMapping {
 
 /** A `proc` filesystem for the new pid namespace. Needs `mnt` (and `pid` to show only the sandbox's processes). */
 export interface ProcMount {
+  /** `'proc'`. */
   type: 'proc';
+  /** Where, usually `'/proc'`. Refused where the host's /proc has locked over-mounts (a container): see `features().features.procMount`. */
   target: string;
 }
 /** A fresh tmpfs. `size` in bytes (or with a k/m/g suffix), `mode` as a number (default 0o755). */
 export interface TmpfsMount {
+  /** `'tmpfs'`. */
   type: 'tmpfs';
+  /** Where (must exist). */
   target: string;
+  /** Size limit: bytes, or `'64m'`, `'1g'`, `'50%'` (of RAM); default half of RAM. Pages are charged to the sandbox's memory as they are written. */
   size?: number | string;
+  /** Permissions of its root directory; default `0o755`. */
   mode?: number;
 }
 /** A bind mount of `source` (a path outside) at `target`. */
 export interface BindMount {
+  /** `'bind'`. */
   type: 'bind';
+  /** The path outside, resolved before `root` applies. */
   source: string;
+  /** Where it appears (must exist, a directory for a directory, a file for a file). */
   target: string;
   /** Read-only: the write bit is cleared with mount_setattr (Linux 5.12+), else a remount. */
   readonly?: boolean;
@@ -55,30 +69,53 @@ export interface BindMount {
 }
 /** A minimal /dev on a tmpfs: null zero full random urandom tty (bound from the host), a new devpts, shm. */
 export interface DevMount {
+  /** `'dev'`. */
   type: 'dev';
+  /** Where, usually `'/dev'`. */
   target: string;
 }
 /** Any mount(2): `flags` are `MS_*` bits, `data` the filesystem's options string. */
 export interface RawMount {
+  /** The filesystem type (`'sysfs'`, `'mqueue'`, `'overlay'`…), as mount(2)'s `fstype`. */
   type: string;
+  /** mount(2)'s `source`; default the type. */
   source?: string;
+  /** Where (must exist). */
   target: string;
+  /** `MS_*` bits (see `sys`); default 0. */
   flags?: number;
+  /** The filesystem's options string (`'lowerdir=…,upperdir=…'`). */
   data?: string;
 }
+/** One entry of `mounts`. Each costs one or a few mount(2) calls in the child (tens of microseconds). */
 export type Mount = ProcMount | TmpfsMount | BindMount | DevMount | RawMount;
 
+/** One entry of `stdio`: a new pipe, our own fd of that number, /dev/null, or an fd of ours. */
 export type StdioEntry = 'pipe' | 'inherit' | 'ignore' | number | null | undefined;
 
 /** Namespaces of another process to enter, as nsenter(1) `-t PID`. */
 export interface JoinTarget {
+  /** The process whose namespaces to enter (opened as a pidfd first, so a recycled pid is never entered). */
   pid: number;
   /** Default: every namespace of the target that differs from ours. */
   types?: NamespaceType[];
 }
 
+/**
+ * Options of {@link spawnIsolated}. Every one is optional. Unprivileged, add
+ * `'user'` to `namespaces` and the rest is created inside it; the doc of each
+ * option says when it needs root and what it costs beyond a plain spawn.
+ */
 export interface SpawnOptions {
-  /** Namespaces to create: a list of types, or `'all'` for all eight. */
+  /**
+   * Namespaces to create: a list of types, or `'all'` for all eight. Without
+   * `'user'`, every type needs root (CAP_SYS_ADMIN); with it, an ordinary user
+   * may create all of them where the kernel allows unprivileged user
+   * namespaces (`nsjs doctor` tells). `time` needs Linux 5.6, `cgroup` 4.6.
+   * Cost: `net` is the expensive one (the kernel sets up a network stack:
+   * about a millisecond, more under load, and its teardown is deferred); the
+   * others add microseconds to the clone.
+   */
   namespaces?: NamespaceType[] | 'all';
   /**
    * Existing namespaces to enter before any new one is made (nsenter). A user
@@ -128,18 +165,30 @@ export interface SpawnOptions {
   argv0?: string;
   /** As `child_process.spawn`: `'pipe'` (default), `'inherit'`, `'ignore'`, or an array of those or fds. */
   stdio?: 'pipe' | 'inherit' | 'ignore' | StdioEntry[];
-  /** SIGKILL the command when this Node process dies (PR_SET_PDEATHSIG). */
+  /** SIGKILL the command when this Node process dies (PR_SET_PDEATHSIG). One prctl in the child. */
   dieWithParent?: boolean;
   /** Run the command in a new session (setsid), detached from our terminal. */
   newSession?: boolean;
   /** PR_SET_NO_NEW_PRIVS: setuid binaries and file capabilities no longer raise privileges. Default `true`. */
   noNewPrivileges?: boolean;
-  /** Keep only these capabilities (`'CAP_NET_ADMIN'`…) in every set; `keep: []` drops all. */
-  capabilities?: { keep?: string[] };
+  /** Keep only these capabilities (`'CAP_NET_ADMIN'`…) in every set; `keep: []` drops all. A few prctl/capset calls in the child. */
+  capabilities?: {
+    /** Capability names (`'CAP_NET_ADMIN'` or `'net_admin'`) kept in the bounding, inheritable and ambient sets; `[]` drops all. */
+    keep?: string[];
+  };
   /** setrlimit before exec: `{ nofile: [soft, hard] }`; `Infinity` for unlimited. */
   rlimits?: Partial<Record<RlimitName, [number, number]>>;
-  /** Offsets in seconds of a new time namespace (needs `time`). */
-  timeOffsets?: { monotonic?: number; boottime?: number };
+  /**
+   * Offsets of the clocks in a new time namespace (needs `time`, Linux 5.6).
+   * The kernel accepts offsets only before any process enters the namespace,
+   * so the child unshares it and forks once more: one extra fork.
+   */
+  timeOffsets?: {
+    /** Added to CLOCK_MONOTONIC inside, in seconds (may be negative). */
+    monotonic?: number;
+    /** Added to CLOCK_BOOTTIME inside, in seconds (may be negative). */
+    boottime?: number;
+  };
   /** Kills the command (with `killSignal`) when aborted, as `child_process.spawn`. */
   signal?: AbortSignal;
   /** Kills the command (with `killSignal`) after this many milliseconds. */
@@ -152,6 +201,7 @@ export const RLIMITS = {
   cpu: 0, fsize: 1, data: 2, stack: 3, core: 4, rss: 5, nproc: 6, nofile: 7, memlock: 8, as: 9,
   locks: 10, sigpending: 11, msgqueue: 12, nice: 13, rtprio: 14, rttime: 15,
 } as const;
+/** A resource of setrlimit(2), without the `RLIMIT_` prefix, lower case. */
 export type RlimitName = keyof typeof RLIMITS;
 
 /** The capability names, in bit order (include/uapi/linux/capability.h). */

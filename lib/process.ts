@@ -9,7 +9,9 @@ import { namespaceType, pid as pidArg, plainObject } from './validate';
 
 /** As the arguments of `ChildProcess`'s `'exit'` event. */
 export interface ExitStatus {
+  /** The exit code, or `null` when a signal ended the process. */
   code: number | null;
+  /** The signal that ended the process, or `null` when it exited. */
   signal: NodeJS.Signals | null;
 }
 
@@ -218,6 +220,7 @@ export function ownedProcess(pid: number): Process | undefined {
   return owned.get(pid);
 }
 
+/** Options of {@link waitpid}. */
 export interface WaitpidOptions {
   /** Aborts the wait (the process is left alone and can be waited for again). */
   signal?: AbortSignal;

@@ -254,6 +254,7 @@ export async function spawnIsolated(command: string, args?: string[], options?: 
   return spawnChecked(command, argv, checkOptions(options));
 }
 
+/** Options of {@link runIsolated}: those of {@link SpawnOptions}, plus input and encoding. */
 export interface RunOptions extends Omit<SpawnOptions, 'stdio'> {
   /** Written to the command's stdin, which is then closed. */
   input?: string | Buffer | Uint8Array;
@@ -263,9 +264,13 @@ export interface RunOptions extends Omit<SpawnOptions, 'stdio'> {
   stdio?: SpawnOptions['stdio'];
 }
 
+/** What {@link runIsolated} resolves: the exit status, the output, the pid. */
 export interface RunResult<T extends string | Buffer = string> extends ExitStatus {
+  /** Everything the command wrote to stdout. */
   stdout: T;
+  /** Everything the command wrote to stderr. */
   stderr: T;
+  /** Its pid in our pid namespace. */
   pid: number;
 }
 

@@ -3,6 +3,7 @@
 import { invalidArgType, invalidArgValue } from './errors';
 
 export const NAMESPACE_TYPES = ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'time', 'user', 'uts'] as const;
+/** A namespace type, by the kernel's own name (as in `/proc/<pid>/ns/`). */
 export type NamespaceType = (typeof NAMESPACE_TYPES)[number];
 
 export function isNamespaceType(value: unknown): value is NamespaceType {
