@@ -13,8 +13,16 @@ const project = (name) => ({
   transform,
 });
 
+// Hardening projects, run by their own scripts rather than `npm test`:
+// `faults` (npm run test:faults) needs the fault-injection build, which its
+// setup file selects.
+const faults = {
+  ...project('faults'),
+  setupFiles: ['<rootDir>/test/faults/setup.js'],
+};
+
 module.exports = {
   cacheDirectory: path.join(os.tmpdir(), `nsjs-jest-${process.getuid()}`),
   testTimeout: 30000,
-  projects: ['unit', 'common', 'root', 'rootless'].map(project),
+  projects: [...['unit', 'common', 'root', 'rootless'].map(project), faults],
 };

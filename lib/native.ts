@@ -33,6 +33,8 @@ export interface NativePlan {
   uidMap?: string;
   gidMap?: string;
   setgroups?: string;
+  /** Test builds only (build-variants/): fail child op `op`, or the parent step `parent`, with errno. */
+  fault?: { op?: number; parent?: string; errno: number };
   ops: NativeOp[];
   stdio: number[];
   groups: number[];
@@ -84,6 +86,8 @@ export interface Native {
   pidfdOpen(pid: number, flags: number): number;
   pidfdSendSignal(pidfd: number, signal: number): number;
   pipe(nonblock?: boolean): [number, number] | number;
+  /** Present (true) only in a test build that honours `NativePlan.fault`. */
+  faultInjection?: boolean;
   spawn(plan: NativePlan): Promise<NativeSpawnResult>;
   spawnSync(plan: NativePlan): NativeSpawnResult;
   // Networking (src-native/net.cc, netlink.cc). Netlink calls take a
@@ -129,9 +133,25 @@ function packageRoot(): string {
 export function native(): Native {
   if (loaded) return loaded;
   if (process.platform !== 'linux') throw unsupportedPlatform();
+  const variant = testVariant();
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  loaded = require('node-gyp-build')(packageRoot()) as Native;
+  loaded = (variant ? require(path.join(variant, 'nsjs.node')) : require('node-gyp-build')(packageRoot())) as Native;
   return loaded;
+}
+
+/**
+ * For the test suite only: NSJS_TEST_ADDON=test|sanitize loads a test build
+ * from build-variants/ (fault injection, sanitizers; see CMakeLists.txt)
+ * instead of the release addon. A missing variant is an error, never a
+ * silent fallback to the release build.
+ */
+function testVariant(): string | undefined {
+  const name = process.env.NSJS_TEST_ADDON;
+  if (!name) return undefined;
+  if (name !== 'test' && name !== 'sanitize') throw new Error(`nsjs: NSJS_TEST_ADDON must be 'test' or 'sanitize', not '${name}'`);
+  const dir = path.join(packageRoot(), 'build-variants', name);
+  if (!fs.existsSync(path.join(dir, 'nsjs.node'))) throw new Error(`nsjs: NSJS_TEST_ADDON=${name} but ${dir}/nsjs.node is missing: npm run build:${name}`);
+  return dir;
 }
 
 let initPath: string | undefined;
@@ -140,7 +160,9 @@ let initPath: string | undefined;
 export function initBinary(): string {
   if (initPath) return initPath;
   const dir = packageRoot();
+  const variant = testVariant();
   const candidates = [
+    ...(variant ? [path.join(variant, 'nsjs-init')] : []),
     path.join(dir, 'build', 'Release', 'nsjs-init'),
     path.join(dir, 'prebuilds', `${process.platform}-${process.arch}`, 'nsjs-init'),
   ];

@@ -1,9 +1,10 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 
 import { NsError, invalidArgType } from './errors';
-import { initBinary, native, type NativeSpawnResult } from './native';
+import { initBinary, native, type NativePlan, type NativeSpawnResult } from './native';
 import { checkOptions, type Checked, type SpawnOptions } from './options';
 import { buildPlan, execCandidates, type JoinPlan, type PlanContext, type Step } from './plan';
 import { NAMESPACE_TYPES, type NamespaceType } from './validate';
@@ -18,6 +19,21 @@ const ENOSPC = -28;
 
 /** For the test suite only: behave as if clone3 were refused (Docker's seccomp, kernels < 5.3). */
 const forceClone = () => process.env.NSJS_TEST_FORCE_CLONE === '1';
+
+/**
+ * For the test suite only: NSJS_TEST_FAULT_AT=op:N[:ECODE] fails op N of the
+ * plan in the child, parent:STEP[:ECODE] a parent step (src-native/spawn/
+ * parent.cc, `Fault`), with ECODE (default EIO). Only a test build of the
+ * addon (NSJS_TEST_ADDON) reads the field; the release build ignores it.
+ */
+function testFault(): NativePlan['fault'] {
+  const spec = process.env.NSJS_TEST_FAULT_AT;
+  if (!spec) return undefined;
+  const m = /^(op|parent):([^:]+)(?::(E[A-Z0-9]+))?$/.exec(spec);
+  const errno = m && (os.constants.errno as Record<string, number>)[m[3] ?? 'EIO'];
+  if (!m || !errno) throw new Error(`nsjs: bad NSJS_TEST_FAULT_AT '${spec}' (op:N[:ECODE] or parent:STEP[:ECODE])`);
+  return m[1] === 'op' ? { op: Number(m[2]), errno } : { parent: m[2], errno };
+}
 
 function abortError(signal: AbortSignal): Error {
   const err = new Error('The operation was aborted', { cause: signal.reason }) as Error & { code: string };
@@ -166,7 +182,10 @@ function prepare(command: string, args: string[], c: Checked): Prepared {
       toClose.push(fds[1]);
       ctx.init = { path: initBinary(), statusFd: fds[1] };
     }
-    return { plan: buildPlan(c, command, args, execPaths, stdio, ctx), stdio, statusFd, toClose };
+    const plan = buildPlan(c, command, args, execPaths, stdio, ctx);
+    const fault = testFault();
+    if (fault) plan.native.fault = fault;
+    return { plan, stdio, statusFd, toClose };
   } catch (err) {
     release({ toClose, stdio, statusFd });
     throw err;

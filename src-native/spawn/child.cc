@@ -119,17 +119,20 @@ int InstallStdio(const Plan* plan) {
 // async-signal-safe. Keeps the capabilities in `keep` (a bit per CAP_*) in the
 // bounding, permitted, effective, inheritable and ambient sets; drops the rest.
 int KeepCapabilities(uint64_t keep, int last_cap) {
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (syscall(SYS_capget, &hdr, data) < 0) return -1;
+  // After a setresuid away from 0 (with PR_SET_KEEPCAPS) effective is empty
+  // while permitted survives, and dropping from the bounding set needs
+  // CAP_SETPCAP effective: raise effective to permitted first.
+  for (auto& d : data) d.effective = d.permitted;
+  if (syscall(SYS_capset, &hdr, data) < 0) return -1;
   for (int cap = 0; cap <= last_cap; cap++) {
     if (keep & (uint64_t{1} << cap)) continue;
     if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) return -1;
   }
-  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
-  __user_cap_data_struct data[2] = {};
-  if (syscall(SYS_capget, &hdr, data) < 0) return -1;
   for (int i = 0; i < 2; i++) {
     const uint32_t mask = static_cast<uint32_t>(keep >> (32 * i));
-    // After a setresuid away from 0 (with PR_SET_KEEPCAPS) effective is
-    // empty while permitted survives: rebuild effective from permitted.
     data[i].permitted &= mask;
     data[i].effective = data[i].permitted;
     data[i].inheritable = data[i].permitted;
@@ -311,12 +314,20 @@ int RunFrom(void* arg) {
   for (int& fd : slots) fd = -1;
   for (size_t i = stage->next; i < plan->ops.size(); i++) {
     const Op& op = plan->ops[i];
+#ifdef NSJS_FAULT_INJECTION
+    if (plan->FaultOp(i)) Fail(plan, static_cast<int>(i), plan->fault_errno);
+#endif
     if (op.kind == kOpFork) Fork(plan, i);
     if (op.kind == kOpSetnsPidfd) {
       // One call enters every namespace of the target atomically (Linux
       // 5.8+); before that the kernel says EINVAL and the per-type opens follow.
-      if (setns(op.a, static_cast<int>(op.flags)) == 0) i += op.b;
-      else if (errno != EINVAL) Fail(plan, static_cast<int>(i), errno);
+      bool fallback = false;
+#ifdef NSJS_FAULT_INJECTION
+      // A fault in a fallback op: take the pre-5.8 path so that it is reached.
+      fallback = plan->fault_op > static_cast<int>(i) && plan->fault_op <= static_cast<int>(i) + op.b;
+#endif
+      if (!fallback && setns(op.a, static_cast<int>(op.flags)) == 0) i += op.b;
+      else if (!fallback && errno != EINVAL) Fail(plan, static_cast<int>(i), errno);
       continue;
     }
     if (RunOp(plan, op, slots) < 0) Fail(plan, static_cast<int>(i), errno);

@@ -183,8 +183,22 @@ class Spawner {
     out_.path = std::move(path);
   }
 
+  // Test builds (NSJS_FAULT_INJECTION): true, with errno set, when the plan
+  // asks this parent step to fail. Call sites read `Fault(x) || call() < 0`.
+  bool Fault(const std::string& name) const {
+#ifdef NSJS_FAULT_INJECTION
+    if (plan_->fault_parent == name) {
+      errno = plan_->fault_errno;
+      return true;
+    }
+#else
+    (void)name;
+#endif
+    return false;
+  }
+
   long Clone(uint64_t flags, void* stack) {
-    const long r = CloneWithStack(flags, stack, &out_.pidfd, ChildMain, plan_.get(), plan_->force_clone,
+    const long r = Fault("clone") ? -errno : CloneWithStack(flags, stack, &out_.pidfd, ChildMain, plan_.get(), plan_->force_clone,
                                   &plan_->via_clone3);
     if (r < 0) ParentFail(static_cast<int>(-r), plan_->via_clone3 ? "clone3" : "clone", "clone");
     return r;
@@ -202,12 +216,12 @@ class Spawner {
     for (const auto& f : files) {
       if (f.data.empty()) continue;
       const std::string path = "/proc/" + std::to_string(pid) + "/" + f.file;
-      const int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+      const int fd = Fault(std::string("open ") + f.file) ? -1 : open(path.c_str(), O_WRONLY | O_CLOEXEC);
       if (fd < 0) {
         ParentFail(errno, "open", f.step, path);
         return false;
       }
-      const ssize_t n = write(fd, f.data.data(), f.data.size());
+      const ssize_t n = Fault(f.step) ? -1 : write(fd, f.data.data(), f.data.size());
       const int err = errno;
       close(fd);
       if (n != static_cast<ssize_t>(f.data.size())) {
@@ -223,7 +237,12 @@ class Spawner {
   // inherited it for a moment), an empty pipe once the child we watch has
   // exec'd (vfork-style: clone has returned) or exited (its pidfd). Returns
   // false on success; true with *failure filled in when a step failed.
+  //
+  // After a join, the command (cloned vfork-style by the first child) fails
+  // before the first child can announce its pid, so its report comes first:
+  // read on for the announcement, or the command stays an unreaped zombie.
   bool ReadReports(int fd, bool vforked, int* second_pid, Report* failure) {
+    bool failed = false;
     for (;;) {
       bool child_gone = vforked && !plan_->exec_chain;
       if (!child_gone) {
@@ -239,14 +258,17 @@ class Spawner {
       if (n == static_cast<ssize_t>(sizeof r)) {
         if (r.kind == kOpFork && r.err == 0) {
           *second_pid = r.op;
+          if (failed) return true;
           continue;
         }
         *failure = r;
-        return true;
+        failed = true;
+        if (!plan_->fork_style || *second_pid > 0) return true;
+        continue;
       }
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && errno == EAGAIN && !child_gone) continue;
-      return false;
+      return failed;
     }
   }
 
@@ -275,8 +297,8 @@ class Spawner {
     Plan* p = plan_.get();
     const bool vfork = !p->parent_maps && !p->fork_style;
     int errp[2], syncp[2] = {-1, -1};
-    if (pipe2(errp, O_CLOEXEC | O_NONBLOCK) < 0) return ParentFail(errno, "pipe2", "clone");
-    if (p->parent_maps && pipe2(syncp, O_CLOEXEC) < 0) {
+    if (Fault("pipe2") || pipe2(errp, O_CLOEXEC | O_NONBLOCK) < 0) return ParentFail(errno, "pipe2", "clone");
+    if (p->parent_maps && (Fault("pipe2 sync") || pipe2(syncp, O_CLOEXEC) < 0)) {
       ParentFail(errno, "pipe2", "clone");
       close(errp[0]);
       close(errp[1]);
@@ -295,7 +317,7 @@ class Spawner {
     // Two stacks: the second is for the command when a joined pid namespace
     // makes the first child clone again (kOpFork).
     const size_t stack_size = 2 * kStackSize;
-    void* stack = mmap(nullptr, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    void* stack = Fault("mmap") ? MAP_FAILED : mmap(nullptr, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     long pid = -1;
     if (stack == MAP_FAILED) {
       ParentFail(errno, "mmap", "clone");
@@ -321,13 +343,22 @@ class Spawner {
       if (p->parent_maps) {
         const bool ok = WriteMaps(out_.pid);
         // One byte lets the child go on; closing without it makes it exit.
-        if (ok && write(syncp[1], "", 1) != 1) ParentFail(errno, "write", "sync");
+        if (ok && (Fault("sync") || write(syncp[1], "", 1) != 1)) ParentFail(errno, "write", "sync");
       }
       Report rep{};
       int second = -1;
       if (out_.err != 0) {
         syscall(SYS_pidfd_send_signal, out_.pidfd, SIGKILL, nullptr, 0);
         Reap();
+        // A child that failed on its own before it waited for us (at
+        // PR_SET_PDEATHSIG, say) makes our map or sync write fail too: its
+        // report, already in the pipe, is the cause to name.
+        Report early;
+        if (read(errp[0], &early, sizeof early) == static_cast<ssize_t>(sizeof early) && early.kind != kOpFork) {
+          out_.err = early.err;
+          out_.op = early.op;
+          out_.kind = early.kind;
+        }
       } else {
         const bool failed = ReadReports(errp[0], vfork, &second, &rep);
         if (second > 0) {
@@ -335,7 +366,7 @@ class Spawner {
           // too (CLONE_PARENT); it has exited. Hold the command instead.
           Reap();
           out_.pid = second;
-          out_.pidfd = static_cast<int>(syscall(SYS_pidfd_open, second, 0));
+          out_.pidfd = Fault("pidfd_open") ? -1 : static_cast<int>(syscall(SYS_pidfd_open, second, 0));
           if (out_.pidfd < 0) {
             ParentFail(errno, "pidfd_open", "clone");
             kill(second, SIGKILL);
@@ -422,6 +453,9 @@ void InitSpawn(Napi::Env env, Napi::Object exports) {
   exports.Set("spawn", Napi::Function::New(env, spawn::Spawn, "spawn"));
   exports.Set("spawnSync", Napi::Function::New(env, spawn::SpawnSync, "spawnSync"));
   exports.Set("pipe", Napi::Function::New(env, spawn::Pipe, "pipe"));
+#ifdef NSJS_FAULT_INJECTION
+  exports.Set("faultInjection", Napi::Boolean::New(env, true));
+#endif
 }
 
 }  // namespace nsjs

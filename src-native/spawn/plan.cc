@@ -46,6 +46,16 @@ bool Plan::Parse(const Napi::Object& js, std::string* why) {
     if (js.Get("setgroups").IsString()) setgroups = js.Get("setgroups").ToString().Utf8Value();
   }
 
+#ifdef NSJS_FAULT_INJECTION
+  const Napi::Value fault = js.Get("fault");
+  if (fault.IsObject()) {
+    const Napi::Object f = fault.As<Napi::Object>();
+    if (f.Get("op").IsNumber()) fault_op = I32(f.Get("op"));
+    if (f.Get("parent").IsString()) fault_parent = f.Get("parent").ToString().Utf8Value();
+    fault_errno = I32(f.Get("errno"));
+  }
+#endif
+
   const Napi::Value ops_v = js.Get("ops");
   if (!ops_v.IsArray()) {
     *why = "plan.ops is not an array";

@@ -87,6 +87,22 @@ struct Plan {
   std::vector<const char*> argv;  // NULL-terminated
   std::vector<const char*> envp;  // NULL-terminated
 
+#ifdef NSJS_FAULT_INJECTION
+  // Test builds only (CMakeLists.txt NSJS_VARIANT): fail op fault_op in the
+  // child, or the parent step named fault_parent, with fault_errno.
+  int fault_op = -1;
+  std::string fault_parent;
+  int fault_errno = 0;
+#endif
+  bool FaultOp(size_t i) const {
+#ifdef NSJS_FAULT_INJECTION
+    return static_cast<int>(i) == fault_op;
+#else
+    (void)i;
+    return false;
+#endif
+  }
+
   // Filled by the parent just before clone.
   bool via_clone3 = true;
   void* stage2_stack = nullptr;  // for kOpFork
