@@ -9,7 +9,7 @@ export { Process, waitpid } from './process';
 export type { ExitStatus, WaitpidOptions } from './process';
 export { spawnIsolated, runIsolated } from './spawn';
 export type { RunOptions, RunResult } from './spawn';
-export type { SpawnOptions, Mount, ProcMount, TmpfsMount, BindMount, DevMount, RawMount, IdMap, UserMapping, StdioEntry, RlimitName, JoinTarget } from './options';
+export type { SpawnOptions, Mount, ProcMount, TmpfsMount, BindMount, DevMount, RawMount, IdMap, UserMapping, StdioEntry, RlimitName, JoinTarget, NetworkOptions, VethOptions } from './options';
 export * as net from './net';
 export { features } from './features';
 export type { FeatureReport, FeatureCheck, NamespaceSupport, KernelFeatures } from './features';

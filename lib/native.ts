@@ -16,6 +16,8 @@ export interface NativePidfdWatch {
 
 export interface NativeOp {
   kind: number;
+  /** An IP address (family in `a`), turned into bytes before clone. */
+  addr?: string;
   a?: number;
   b?: number;
   flags?: number | bigint;
@@ -30,6 +32,8 @@ export interface NativePlan {
   dieWithParent: boolean;
   forkStyle: boolean;
   execChain: boolean;
+  /** Made by the parent once the child exists; the child waits for it. */
+  veth?: { host: string; peer: string; mtu?: number; hostAddresses: { family: number; address: string; prefix: number }[] };
   uidMap?: string;
   gidMap?: string;
   setgroups?: string;

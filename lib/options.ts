@@ -1,8 +1,11 @@
 // The spawn options as users write them, and their validation. Everything
 // here runs before anything native: a bad option throws a TypeError or
 // RangeError naming it, and nothing has been started.
+import { randomBytes } from 'node:crypto';
+
 import { invalidArgType, invalidArgValue } from './errors';
 import { Namespace } from './namespace';
+import { cidrList, linkName, mtu, type Cidr } from './netaddr';
 import { signalNumber } from './signals';
 import {
   NAMESPACE_TYPES,
@@ -93,6 +96,43 @@ export type Mount = ProcMount | TmpfsMount | BindMount | DevMount | RawMount;
 /** One entry of `stdio`: a new pipe, our own fd of that number, /dev/null, or an fd of ours. */
 export type StdioEntry = 'pipe' | 'inherit' | 'ignore' | number | null | undefined;
 
+/**
+ * A veth pair between the namespace the spawner is in and the sandbox's new
+ * net namespace. Addresses are CIDR strings (IPv4 or IPv6; IPv6 without
+ * duplicate-address detection, so usable at once). The pair goes away with
+ * the sandbox's namespace; a failed spawn leaves no link behind. Needs
+ * CAP_NET_ADMIN in our network namespace (root): an unprivileged user cannot
+ * add a link to the host.
+ */
+export interface VethOptions {
+  /** Name of the host end; default a unique `nsjs` + 8 hex digits. */
+  hostName?: string;
+  /** Name of the sandbox end; default `'eth0'`. */
+  name?: string;
+  /** Address(es) of the host end, e.g. `'169.254.1.1/30'`. */
+  hostAddress?: string | string[];
+  /** Address(es) of the sandbox end, e.g. `'169.254.1.2/30'`. */
+  address?: string | string[];
+  /** Add a default route inside via the host end's address of each family. */
+  gateway?: boolean;
+  /** MTU of both ends. */
+  mtu?: number;
+}
+
+/**
+ * Networking of a new net namespace (needs `'net'` in `namespaces`). Made
+ * through rtnetlink in the child and, for the veth's host end, in the
+ * spawner: no `ip` process. Costs one netlink round trip per link, address
+ * and route; a veth also makes the child wait until the parent has made
+ * the pair (a fork-style clone instead of vfork-style).
+ */
+export interface NetworkOptions {
+  /** Bring `lo` up in the new net namespace; default `true`. */
+  loopback?: boolean;
+  /** A veth pair to the host side. */
+  veth?: VethOptions;
+}
+
 /** Namespaces of another process to enter, as nsenter(1) `-t PID`. */
 export interface JoinTarget {
   /** The process whose namespaces to enter (opened as a pidfd first, so a recycled pid is never entered). */
@@ -141,6 +181,8 @@ export interface SpawnOptions {
    * `namespaces` includes `'user'`). Both write `setgroups` `deny`.
    */
   user?: 'root' | 'self' | UserMapping;
+  /** For a new net namespace: `lo` (up by default) and an optional veth pair (see {@link VethOptions}). */
+  network?: NetworkOptions;
   /** uid inside, set just before exec (after mounts, which need the capabilities). */
   uid?: number;
   /** gid inside, set just before exec. */
@@ -216,16 +258,43 @@ export const CAPABILITIES = [
 ] as const;
 
 const OPTION_KEYS = [
-  'namespaces', 'join', 'init', 'user', 'uid', 'gid', 'groups', 'hostname', 'domainname', 'mounts', 'root', 'propagation', 'cwd',
+  'namespaces', 'join', 'init', 'network', 'user', 'uid', 'gid', 'groups', 'hostname', 'domainname', 'mounts', 'root', 'propagation', 'cwd',
   'env', 'argv0', 'stdio', 'dieWithParent', 'newSession', 'noNewPrivileges', 'capabilities', 'rlimits',
   'timeOffsets', 'signal', 'timeout', 'killSignal',
 ] as const;
+
+export interface CheckedVeth {
+  hostName: string;
+  name: string;
+  hostAddresses: Cidr[];
+  addresses: Cidr[];
+  gateway: boolean;
+  mtu?: number;
+}
+
+function veth(value: unknown): CheckedVeth {
+  const v = plainObject(value, 'options.network.veth');
+  knownKeys(v, ['hostName', 'name', 'hostAddress', 'address', 'gateway', 'mtu'], 'options.network.veth');
+  const checked: CheckedVeth = {
+    hostName: v.hostName === undefined ? `nsjs${randomBytes(4).toString('hex')}` : linkName(v.hostName, 'options.network.veth.hostName'),
+    name: v.name === undefined ? 'eth0' : linkName(v.name, 'options.network.veth.name'),
+    hostAddresses: cidrList(v.hostAddress, 'options.network.veth.hostAddress'),
+    addresses: cidrList(v.address, 'options.network.veth.address'),
+    gateway: v.gateway === undefined ? false : bool(v.gateway, 'options.network.veth.gateway'),
+    mtu: v.mtu === undefined ? undefined : mtu(v.mtu, 'options.network.veth.mtu'),
+  };
+  if (checked.gateway && checked.hostAddresses.length === 0)
+    throw invalidArgValue('options.network.veth.gateway', true, 'needs options.network.veth.hostAddress to route via');
+  return checked;
+}
 
 /** Options after validation: defaults filled in, namespaces as a set. */
 export interface Checked {
   namespaces: Set<NamespaceType>;
   join?: { namespaces: Namespace[] } | { pid: number; types?: NamespaceType[] };
   init: boolean;
+  /** Set when a new net namespace is made: whether lo goes up, and the veth. */
+  network?: { loopback: boolean; veth?: CheckedVeth };
   user?: 'root' | 'self' | UserMapping;
   uid?: number;
   gid?: number;
@@ -488,6 +557,16 @@ export function checkOptions(options: unknown): Checked {
   if (c.init && !namespaces.has('pid'))
     throw invalidArgValue('options.init', o.init, "needs a new pid namespace: add 'pid' to options.namespaces");
   if (o.join !== undefined) c.join = join(o.join);
+  needs(o, 'network', namespaces, 'net');
+  if (namespaces.has('net')) {
+    const n = o.network === undefined ? {} : plainObject(o.network, 'options.network');
+    knownKeys(n, ['loopback', 'veth'], 'options.network');
+    c.network = { loopback: n.loopback === undefined ? true : bool(n.loopback, 'options.network.loopback') };
+    if (n.veth !== undefined) {
+      if (c.join) throw invalidArgValue('options.network.veth', n.veth, 'cannot be combined with options.join yet');
+      c.network.veth = veth(n.veth);
+    }
+  }
   const joinsPid = c.join && ('pid' in c.join ? !c.join.types || c.join.types.includes('pid') : c.join.namespaces.some((n) => n.type === 'pid'));
   if (joinsPid && c.user && typeof c.user === 'object')
     throw invalidArgValue('options.user', o.user, "cannot be explicit id maps when joining a pid namespace; use 'root' or 'self'");

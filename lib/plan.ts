@@ -41,6 +41,9 @@ export const Op = {
   SetnsPidfd: 27,
   SetnsPath: 28,
   Fork: 29,
+  LinkUp: 30,
+  AddAddress: 31,
+  DefaultRoute: 32,
 } as const;
 
 /** nsenter's order, with user first (its capabilities let us enter the rest) and mnt last (path fallbacks resolve before it). */
@@ -195,6 +198,8 @@ export function buildPlan(
     add({ kind: Op.WaitParent }, { step: 'wait for uid/gid maps', syscall: 'read' });
   }
 
+  if (c.network) planNetwork(c.network, native, add);
+
   if (ns.has('time')) {
     if (c.timeOffsets) {
       // Offsets can be written only before any process has entered the
@@ -256,6 +261,39 @@ export function buildPlan(
   }
   return { native, steps };
 }
+
+/**
+ * lo up, and the sandbox end of the veth: the parent makes the pair once we
+ * exist (its end in its namespace, ours created directly in ours), so we
+ * wait for it, then bring ours up with its addresses and routes.
+ */
+function planNetwork(network: NonNullable<Checked['network']>, native: NativePlan, add: Add): void {
+  if (network.loopback) add({ kind: Op.LinkUp, s: ['lo'] }, { step: 'RTM_NEWLINK up lo', syscall: 'netlink' });
+  const v = network.veth;
+  if (!v) return;
+  native.veth = {
+    host: v.hostName,
+    peer: v.name,
+    mtu: v.mtu,
+    hostAddresses: v.hostAddresses.map((a) => ({ family: FAMILY[a.family], address: a.address, prefix: a.prefixLength })),
+  };
+  if (!native.parentMaps) add({ kind: Op.WaitParent }, { step: `wait for veth ${v.hostName}`, syscall: 'read' });
+  add({ kind: Op.LinkUp, s: [v.name] }, { step: `RTM_NEWLINK up ${v.name}`, syscall: 'netlink' });
+  for (const a of v.addresses) {
+    add(
+      { kind: Op.AddAddress, s: [v.name], a: FAMILY[a.family], b: a.prefixLength, addr: a.address },
+      { step: `RTM_NEWADDR ${a.address}/${a.prefixLength} dev ${v.name}`, syscall: 'netlink' },
+    );
+  }
+  if (v.gateway) {
+    for (const family of [4, 6] as const) {
+      const via = v.hostAddresses.find((a) => a.family === family);
+      if (via) add({ kind: Op.DefaultRoute, a: FAMILY[family], addr: via.address }, { step: `RTM_NEWROUTE default via ${via.address}`, syscall: 'netlink' });
+    }
+  }
+}
+
+const FAMILY = { 4: 2, 6: 10 } as const; // AF_INET, AF_INET6
 
 /** kStdioErrPipe in src-native/spawn/plan.h. */
 const STDIO_ERR_PIPE = -3;

@@ -16,6 +16,7 @@ const ENOENT = -2;
 const EPERM = -1;
 const EINVAL = -22;
 const ENOSPC = -28;
+const EEXIST = -17;
 
 /** For the test suite only: behave as if clone3 were refused (Docker's seccomp, kernels < 5.3). */
 const forceClone = () => process.env.NSJS_TEST_FORCE_CLONE === '1';
@@ -113,6 +114,10 @@ function hintFor(err: number, step: Step, c: Checked): string | undefined {
     if (err === ENOENT) return `the ${what} failed: ${step.path} does not exist (nsjs does not create mount points)`;
     return `the ${what} failed`;
   }
+  if (step.step.startsWith('RTM_NEWLINK veth') && err === EPERM)
+    return "network.veth adds a link to our own network namespace, which needs CAP_NET_ADMIN there (root); unprivileged, use net.createVeth between namespaces you own";
+  if (step.step.startsWith('RTM_NEWLINK veth') && err === EEXIST)
+    return 'a link of that name exists already: choose another network.veth.hostName, or leave it out for a unique one';
   if ((step.step === 'write uid_map' || step.step === 'write gid_map') && err === EPERM && rootless)
     return "mapping id ranges needs CAP_SETUID/CAP_SETGID in our user namespace (run as root); unprivileged, use user: 'root' or 'self', which map your own ids";
   return undefined;

@@ -17,6 +17,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "../netlink.h"
 #include "plan.h"
 
 #ifndef SYS_mount_setattr
@@ -162,6 +163,13 @@ int Exec(const Plan* plan) {
   return -1;
 }
 
+// async-signal-safe: the netlink calls return -errno; ops report through errno.
+int SetErrno(int r) {
+  if (r >= 0) return 0;
+  errno = -r;
+  return -1;
+}
+
 // async-signal-safe: "/proc/self/fd/<fd>" into buf.
 void FdPath(int fd, char (&buf)[32]) {
   const char prefix[] = "/proc/self/fd/";
@@ -263,6 +271,18 @@ int RunOp(const Plan* plan, const Op& op, int (&slots)[kChildSlots]) {
     case kOpOpenPath:
       slots[op.a] = open(op.s[0], O_PATH | O_CLOEXEC);
       return slots[op.a] < 0 ? -1 : 0;
+    case kOpLinkUp:
+    case kOpAddAddress:
+    case kOpDefaultRoute: {
+      // One short-lived NETLINK_ROUTE socket per op, in our new namespace.
+      const int sock = nl::NlOpen();
+      if (sock < 0) return SetErrno(sock);
+      const int r = op.kind == kOpLinkUp        ? nl::NlLinkUp(sock, op.s[0])
+                    : op.kind == kOpAddAddress ? nl::NlAddAddress(sock, op.s[0], op.a, op.addr, op.b)
+                                               : nl::NlAddDefaultRoute(sock, op.a, op.addr);
+      close(sock);
+      return SetErrno(r);
+    }
     case kOpBindSlot: {
       char source[32];
       FdPath(slots[op.a], source);

@@ -23,6 +23,7 @@
 #include <cstring>
 
 #include "../common.h"
+#include "../netlink.h"
 #include "plan.h"
 
 #ifndef P_PIDFD
@@ -146,7 +147,7 @@ struct Outcome {
   int op = -1;            // index of the failing op (child failures)
   int kind = 0;           // its kind
   const char* syscall = nullptr;  // parent-side failures
-  const char* step = nullptr;
+  std::string step;
   std::string path;
 };
 
@@ -176,11 +177,52 @@ class Spawner {
   }
 
  private:
-  void ParentFail(int err, const char* sys, const char* step, std::string path = {}) {
+  void ParentFail(int err, const char* sys, std::string step, std::string path = {}) {
     out_.err = err;
     out_.syscall = sys;
-    out_.step = step;
+    out_.step = std::move(step);
     out_.path = std::move(path);
+  }
+
+  // The host end of the sandbox's veth pair, in our net namespace, with the
+  // peer created directly in the child's (no move afterwards). Both ends
+  // start down; the child brings its own up. On failure nothing is left:
+  // the kernel makes both ends or neither, and a later failure deletes them.
+  void DeleteVeth() {
+    const int sock = nl::NlOpen();
+    if (sock < 0) return;
+    nl::NlDeleteLink(sock, plan_->veth.host.c_str());  // ENODEV: already gone with the namespace
+    close(sock);
+  }
+
+  bool MakeVeth(int pid) {
+    const Veth& v = plan_->veth;
+    const int sock = Fault("netlink socket") ? -errno : nl::NlOpen();
+    if (sock < 0) {
+      ParentFail(-sock, "socket", "netlink socket");
+      return false;
+    }
+    int r = Fault("RTM_NEWLINK veth") ? -errno : nl::NlCreateVeth(sock, v.host.c_str(), v.peer.c_str(), -1, pid, v.mtu);
+    if (r < 0) {
+      ParentFail(-r, "netlink", "RTM_NEWLINK veth " + v.host);
+      close(sock);
+      return false;
+    }
+    const int index = nl::NlIfIndex(sock, v.host.c_str());
+    r = index < 0 ? index : Fault("RTM_NEWLINK up") ? -errno : nl::NlSetLink(sock, index, nullptr, 1, -1);
+    std::string step = "RTM_NEWLINK up " + v.host;
+    for (size_t i = 0; r >= 0 && i < v.host_addresses.size(); i++) {
+      const Veth::Address& a = v.host_addresses[i];
+      r = Fault("RTM_NEWADDR") ? -errno : nl::NlAddress(sock, true, index, a.family, a.bytes, a.prefix);
+      step = "RTM_NEWADDR dev " + v.host;
+    }
+    if (r < 0) {
+      ParentFail(-r, "netlink", step);
+      nl::NlDeleteLink(sock, v.host.c_str());
+    }
+    close(sock);
+    veth_made_ = r >= 0;
+    return veth_made_;
   }
 
   // Test builds (NSJS_FAULT_INJECTION): true, with errno set, when the plan
@@ -295,10 +337,11 @@ class Spawner {
  public:
   void Spawn() {
     Plan* p = plan_.get();
-    const bool vfork = !p->parent_maps && !p->fork_style;
+    const bool waits = p->parent_maps || p->has_veth;  // the child waits for our steps
+    const bool vfork = !waits && !p->fork_style;
     int errp[2], syncp[2] = {-1, -1};
     if (Fault("pipe2") || pipe2(errp, O_CLOEXEC | O_NONBLOCK) < 0) return ParentFail(errno, "pipe2", "clone");
-    if (p->parent_maps && (Fault("pipe2 sync") || pipe2(syncp, O_CLOEXEC) < 0)) {
+    if (waits && (Fault("pipe2 sync") || pipe2(syncp, O_CLOEXEC) < 0)) {
       ParentFail(errno, "pipe2", "clone");
       close(errp[0]);
       close(errp[1]);
@@ -340,8 +383,8 @@ class Spawner {
     if (self_pidfd_ >= 0) close(self_pidfd_);
     if (pid >= 0) {
       out_.pid = static_cast<int>(pid);
-      if (p->parent_maps) {
-        const bool ok = WriteMaps(out_.pid);
+      if (p->parent_maps || p->has_veth) {
+        const bool ok = (!p->parent_maps || WriteMaps(out_.pid)) && (!p->has_veth || MakeVeth(out_.pid));
         // One byte lets the child go on; closing without it makes it exit.
         if (ok && (Fault("sync") || write(syncp[1], "", 1) != 1)) ParentFail(errno, "write", "sync");
       }
@@ -350,6 +393,7 @@ class Spawner {
       if (out_.err != 0) {
         syscall(SYS_pidfd_send_signal, out_.pidfd, SIGKILL, nullptr, 0);
         Reap();
+        if (veth_made_) DeleteVeth();
         // A child that failed on its own before it waited for us (at
         // PR_SET_PDEATHSIG, say) makes our map or sync write fail too: its
         // report, already in the pipe, is the cause to name.
@@ -378,6 +422,9 @@ class Spawner {
           out_.op = rep.op;
           out_.kind = rep.kind;
           if (out_.pidfd >= 0) Reap();
+          // The pair would go with the child's namespace, but only once the
+          // kernel's cleanup worker gets to it: leave nothing, now.
+          if (veth_made_) DeleteVeth();
         }
       }
     }
@@ -390,6 +437,7 @@ class Spawner {
   Outcome out_;
   std::vector<int> extra_fds_;
   int self_pidfd_ = -1;
+  bool veth_made_ = false;  // ours to delete if a later step fails
 };
 
 class SpawnWorker : public Napi::AsyncWorker {

@@ -1,5 +1,7 @@
 #include "plan.h"
 
+#include <arpa/inet.h>
+
 namespace nsjs {
 namespace spawn {
 namespace {
@@ -31,6 +33,11 @@ uint64_t U64(const Napi::Value& v) {
 
 int32_t I32(const Napi::Value& v) { return v.IsNumber() ? v.As<Napi::Number>().Int32Value() : 0; }
 
+// lib/ validated the text; a failure here is a bug there.
+bool Address(const Napi::Value& text, int family, unsigned char* out) {
+  return text.IsString() && inet_pton(family, text.As<Napi::String>().Utf8Value().c_str(), out) == 1;
+}
+
 }  // namespace
 
 bool Plan::Parse(const Napi::Object& js, std::string* why) {
@@ -44,6 +51,25 @@ bool Plan::Parse(const Napi::Object& js, std::string* why) {
     uid_map = js.Get("uidMap").ToString().Utf8Value();
     gid_map = js.Get("gidMap").ToString().Utf8Value();
     if (js.Get("setgroups").IsString()) setgroups = js.Get("setgroups").ToString().Utf8Value();
+  }
+
+  const Napi::Value veth_v = js.Get("veth");
+  if (veth_v.IsObject()) {
+    const Napi::Object v = veth_v.As<Napi::Object>();
+    has_veth = true;
+    veth.host = v.Get("host").ToString().Utf8Value();
+    veth.peer = v.Get("peer").ToString().Utf8Value();
+    veth.mtu = v.Get("mtu").IsNumber() ? I32(v.Get("mtu")) : -1;
+    const Napi::Array addrs = v.Get("hostAddresses").As<Napi::Array>();
+    for (uint32_t i = 0; i < addrs.Length(); i++) {
+      const Napi::Object a = addrs.Get(i).As<Napi::Object>();
+      Veth::Address addr{I32(a.Get("family")), {}, I32(a.Get("prefix"))};
+      if (!Address(a.Get("address"), addr.family, addr.bytes)) {
+        *why = "bad veth host address";
+        return false;
+      }
+      veth.host_addresses.push_back(addr);
+    }
   }
 
 #ifdef NSJS_FAULT_INJECTION
@@ -72,6 +98,10 @@ bool Plan::Parse(const Napi::Object& js, std::string* why) {
     op.b = I32(o.Get("b"));
     op.flags = U64(o.Get("flags"));
     op.b64 = U64(o.Get("b64"));
+    if (o.Has("addr") && !Address(o.Get("addr"), op.a, op.addr)) {
+      *why = "bad address in op " + std::to_string(i);
+      return false;
+    }
     const Napi::Value s = o.Get("s");
     if (s.IsArray()) {
       const Napi::Array arr = s.As<Napi::Array>();

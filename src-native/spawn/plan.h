@@ -44,6 +44,9 @@ enum OpKind : int32_t {
   kOpSetnsPidfd = 27,  // a = pidfd, flags = CLONE_NEW* mask; on success skip the b fallback ops that follow
   kOpSetnsPath = 28,   // s0 = /proc/PID/ns/TYPE, b = nstype (fallback before Linux 5.8)
   kOpFork = 29,        // clone again with CLONE_PARENT and flags: the rest runs in the new child, ours
+  kOpLinkUp = 30,      // s0 = link name, in our net namespace
+  kOpAddAddress = 31,  // s0 = link, a = family, b = prefix length, addr
+  kOpDefaultRoute = 32,  // a = family, addr = gateway
 };
 
 // fds the child opens for itself, kept on its own stack.
@@ -56,6 +59,20 @@ struct Op {
   uint64_t flags = 0;
   uint64_t b64 = 0;
   const char* s[4] = {nullptr, nullptr, nullptr, nullptr};
+  unsigned char addr[16] = {};  // an IPv4 or IPv6 address, network order
+};
+
+// A veth pair the parent makes once the child exists: `host` in the parent's
+// net namespace, `peer` created directly in the child's.
+struct Veth {
+  std::string host, peer;
+  int mtu = -1;
+  struct Address {
+    int family;
+    unsigned char bytes[16];
+    int prefix;
+  };
+  std::vector<Address> host_addresses;
 };
 
 // What the child writes on the error pipe: one write, far below PIPE_BUF.
@@ -79,6 +96,8 @@ struct Plan {
   bool fork_style = false;   // no CLONE_VM: setns into user/time ns refuses a shared mm
   bool exec_chain = false;   // the exec'd program reports on the error pipe too (init)
   std::string uid_map, gid_map, setgroups;
+  bool has_veth = false;
+  Veth veth;
 
   std::vector<Op> ops;
   std::vector<int> stdio;  // fd to install at each index; -1 leaves it as inherited, -2 closes it

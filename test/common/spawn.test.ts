@@ -56,8 +56,12 @@ describe('one behaviour per namespace, seen from inside', () => {
   });
 
   test('net: only lo, and it is up by default in a new net namespace', async () => {
-    const r = await sh('tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " "', { namespaces: withUser(['net']) });
-    expect(r.stdout).toBe('lo\n');
+    // /sys/class/net would show the namespace that mounted sysfs: ask rtnetlink (ip) instead.
+    const script = 'tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " "; ip -o link show lo | grep -o "<[^>]*>"';
+    const up = await sh(script, { namespaces: withUser(['net']) });
+    expect(up).toMatchObject({ code: 0, stdout: 'lo\n<LOOPBACK,UP,LOWER_UP>\n' });
+    const down = await sh(script, { namespaces: withUser(['net']), network: { loopback: false } });
+    expect(down).toMatchObject({ code: 0, stdout: 'lo\n<LOOPBACK>\n' });
   });
 
   test('cgroup: the cgroup v2 path inside is the root', async () => {
