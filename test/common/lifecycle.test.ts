@@ -112,15 +112,21 @@ describe('join', () => {
   });
   afterEach(async () => {
     const closed = new Promise((r) => fixture.once('close', r));
+    // Its child (pid 1 of its pid namespace) holds the stdout pipe too.
+    process.kill(target, 'SIGKILL');
     fixture.kill('SIGKILL');
     await closed;
   });
 
   const probe = 'id -u; hostname; for t in user uts net ipc pid; do readlink /proc/self/ns/$t; done';
 
-  test('by pid: the same namespaces as nsenter -t PID -a shows', async () => {
+  test('by pid: the same namespaces as nsenter -t PID shows for those that differ', async () => {
     const ours = await runIsolated('sh', ['-c', probe], { join: { pid: target } });
-    const theirs = spawnSync('nsenter', ['-t', String(target), '-a', 'sh', '-c', probe], { encoding: 'utf8' });
+    // Not -a: unprivileged, nsenter -a also re-enters our own cgroup
+    // namespace (EPERM), and without --preserve-credentials it calls
+    // setgroups, which the target's map denies.
+    const flags = ['-U', '-p', '-u', '-n', '-i', '--preserve-credentials'];
+    const theirs = spawnSync('nsenter', ['-t', String(target), ...flags, 'sh', '-c', probe], { encoding: 'utf8' });
     expect(theirs.status).toBe(0);
     expect(ours).toMatchObject({ code: 0, stdout: theirs.stdout });
     expect(ours.stdout.split('\n').slice(0, 2)).toEqual(['0', 'target']);
@@ -188,7 +194,10 @@ describe('Namespace.create', () => {
       try {
         expect(ns.type).toBe(type);
         expect(String(ns)).not.toBe(fs.readlinkSync(`/proc/self/ns/${type}`));
-        if (!root && type !== 'user') expect(ns.owner().ownerUid()).toBe(process.getuid!());
+        if (!root && type !== 'user') {
+          using owner = ns.owner();
+          expect(owner.ownerUid()).toBe(process.getuid!());
+        }
       } finally {
         ns.close();
       }
