@@ -49,20 +49,9 @@ function usage(verb: string | undefined, message: string): number {
   return 1;
 }
 
-/** Maps an option the API does not have yet back to the flag that needs it. */
-const AWAITING: Record<string, string> = { init: '--init', network: '--veth', join: 'nsjs exec' };
-
 /** One line for a failure of nsjs itself, and its status. */
 function failure(what: string, e: unknown): number {
-  const error = e as Error & { code?: string; hint?: string };
-  if (error?.code === 'ERR_INVALID_ARG_VALUE' || error?.code === 'ERR_INVALID_ARG_TYPE') {
-    const missing = /'options\.(\w+)' is not a known option/.exec(error.message);
-    if (missing && AWAITING[missing[1]])
-      err(`nsjs: ${AWAITING[missing[1]]}: not supported by this build of nsjs yet (spawnIsolated has no '${missing[1]}' option)`);
-    else err(`nsjs: ${what}: ${error.message}`);
-    return 1;
-  }
-  err(`nsjs: ${what}: ${error instanceof Error ? error.message : String(e)}`);
+  err(`nsjs: ${what}: ${e instanceof Error ? e.message : String(e)}`);
   return 1;
 }
 

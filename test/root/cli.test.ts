@@ -106,10 +106,7 @@ describe('--TYPE=FILE keeps the namespace, as unshare does', () => {
   });
 });
 
-// nsjs exec needs spawnIsolated's `join`; until this build has it, say so.
-const joinMissing = /not supported by this build/.test(nsjs('exec', '-t', String(process.pid), '-u', 'true').stderr);
-if (joinMissing) console.warn("skipping nsjs exec vs nsenter: spawnIsolated has no 'join' option in this build");
-(joinMissing ? describe.skip : describe)('nsjs exec and nsenter', () => {
+describe('nsjs exec and nsenter', () => {
   let fixture: ChildProcess;
   beforeEach(async () => {
     fixture = spawn('unshare', ['-u', '-n', '-pf', '--mount-proc', 'sh', '-c', 'hostname fixture; echo ready; exec sleep 30'], { stdio: ['ignore', 'pipe', 'inherit'] });
