@@ -1,9 +1,12 @@
 // As root: `nsjs run` without a user namespace, id ranges, persisted
 // namespaces, and `nsjs exec` beside util-linux's unshare and nsenter.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import * as fs from 'node:fs';
+import * as netmod from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as readline from 'node:readline';
 
 import { expectNoLeaks, snapshot, type Snapshot } from '../helpers/leaks';
 
@@ -129,4 +132,21 @@ describe('nsjs exec and nsenter', () => {
     const file = `/proc/${target()}/ns/uts`;
     expect(nsjs('exec', `--uts=${file}`, 'hostname')).toEqual(sh('nsenter', [`--uts=${file}`, 'hostname']));
   });
+});
+
+test('--veth HOSTADDR,ADDR: a pair to the host, TCP across it, gone after', async () => {
+  const script = 'ip -o -4 addr show eth0 | tr -s " " | cut -d" " -f4; read port; exec 3<>/dev/tcp/169.254.60.1/$port && echo reached';
+  const child = spawn(process.execPath, [bin, 'run', '--veth', '169.254.60.1/30,169.254.60.2/30', 'bash', '-c', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = readline.createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  // The host end has its address once the sandbox runs: listen on it then.
+  expect((await lines.next()).value).toBe('169.254.60.2/30');
+  const server = netmod.createServer((socket) => socket.destroy()).listen(0, '169.254.60.1');
+  await new Promise((r) => server.once('listening', r));
+  child.stdin!.end(`${(server.address() as netmod.AddressInfo).port}\n`);
+  expect((await lines.next()).value).toBe('reached');
+  const [code] = (await once(child, 'close')) as [number];
+  server.close();
+  expect(code).toBe(0);
+  // The host end goes with the sandbox's namespace, in the kernel's cleanup worker; afterEach checks it is gone.
+  for (let i = 0; i < 100 && snapshot().links.length !== before.links.length; i++) await new Promise((r) => setTimeout(r, 20));
 });
