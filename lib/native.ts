@@ -44,7 +44,10 @@ export interface NativePlan {
   groups: number[];
   execPaths: string[];
   argv: string[];
-  envp: string[];
+  /** Absent: a copy of our environ, made on the calling thread. */
+  envp?: string[];
+  /** Exec this file (an fd of ours, opened before clone) instead of searching execPaths: nsjs-init, which a mount or pivot_root may hide. */
+  execFd?: number;
 }
 
 export type NativeSpawnResult =

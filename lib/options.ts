@@ -2,6 +2,7 @@
 // here runs before anything native: a bad option throws a TypeError or
 // RangeError naming it, and nothing has been started.
 import { randomBytes } from 'node:crypto';
+import { isMainThread } from 'node:worker_threads';
 
 import { invalidArgType, invalidArgValue } from './errors';
 import { Namespace } from './namespace';
@@ -305,7 +306,8 @@ export interface Checked {
   root?: string;
   propagation: 'private' | 'slave' | 'shared' | 'unchanged';
   cwd?: string;
-  env: [string, string][];
+  /** Unset: the command gets our environment, copied natively from environ (see env()). */
+  env?: [string, string][];
   argv0?: string;
   stdio: StdioEntry[];
   dieWithParent: boolean;
@@ -421,7 +423,35 @@ function stdio(value: unknown): StdioEntry[] {
   return out;
 }
 
-function env(value: unknown): [string, string][] {
+/**
+ * Whether process.env is Node's own environment object on the main thread,
+ * whose setters call setenv: then the addon copies environ for a fraction of
+ * what walking process.env costs here. Not so in a worker (its own copy),
+ * after `process.env = {...}`, or under a test runner that gives each file a
+ * copy (jest): Node's object alone refuses a symbol key, and a copy that
+ * takes it gets it removed again at once.
+ */
+let checkedEnv: object | undefined;
+let envIsEnviron = false;
+function processEnvIsEnviron(): boolean {
+  if (!isMainThread) return false;
+  if (process.env !== checkedEnv) {
+    const env = process.env as Record<string | symbol, unknown>;
+    const probe = Symbol('nsjs');
+    try {
+      env[probe] = '';
+      delete env[probe];
+      envIsEnviron = false;
+    } catch {
+      envIsEnviron = true;
+    }
+    checkedEnv = process.env;
+  }
+  return envIsEnviron;
+}
+
+function env(value: unknown): [string, string][] | undefined {
+  if (value === undefined && processEnvIsEnviron()) return undefined;
   const e = value === undefined ? process.env : plainObject(value, 'options.env');
   const out: [string, string][] = [];
   for (const [k, v] of Object.entries(e)) {
@@ -567,8 +597,9 @@ export function checkOptions(options: unknown): Checked {
       c.network.veth = veth(n.veth);
     }
   }
-  const joinsPid = c.join && ('pid' in c.join ? !c.join.types || c.join.types.includes('pid') : c.join.namespaces.some((n) => n.type === 'pid'));
-  if (joinsPid && c.user && typeof c.user === 'object')
-    throw invalidArgValue('options.user', o.user, "cannot be explicit id maps when joining a pid namespace; use 'root' or 'self'");
+  // The parent writes explicit maps to the child it cloned, but after a join
+  // the new user namespace belongs to that child's own child.
+  if (c.join && c.user && typeof c.user === 'object')
+    throw invalidArgValue('options.user', o.user, "cannot be explicit id maps together with options.join; use 'root' or 'self'");
   return c;
 }

@@ -58,8 +58,11 @@ export type JoinPlan =
 export interface PlanContext {
   forceClone: boolean;
   join?: JoinPlan;
-  /** With init: the nsjs-init executable and the write end of its status pipe. */
-  init?: { path: string; statusFd: number };
+  /**
+   * With init: the nsjs-init executable, an fd of it to exec (mounts and
+   * pivot_root may hide the path), and the write end of its status pipe.
+   */
+  init?: { path: string; fd?: number; statusFd: number };
 }
 
 const PR_SET_KEEPCAPS = 8;
@@ -101,9 +104,9 @@ const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
  * or mounts the host's file system is the child's, so the search is done here
  * and only the hit is passed on; `null` means nothing was found.
  */
-export function execCandidates(command: string, env: [string, string][], hostVisible: boolean): string[] | null {
+export function execCandidates(command: string, env: [string, string][] | undefined, hostVisible: boolean): string[] | null {
   if (command.includes('/')) return [command];
-  const PATH = env.find(([k]) => k === 'PATH')?.[1] ?? DEFAULT_PATH;
+  const PATH = (env ? env.find(([k]) => k === 'PATH')?.[1] : process.env.PATH) ?? DEFAULT_PATH;
   const candidates = PATH.split(':').map((dir) => path.join(dir || '.', command));
   if (!hostVisible) return candidates;
   for (const c of candidates) {
@@ -157,17 +160,18 @@ export function buildPlan(
     groups: c.groups ?? [],
     execPaths,
     argv: [c.argv0 ?? command, ...args],
-    envp: c.env.map(([k, v]) => `${k}=${v}`),
+    envp: c.env?.map(([k, v]) => `${k}=${v}`),
   };
 
   // Joined namespaces are entered by a first child that then clones the
   // command with the new namespaces (CLONE_PARENT keeps it our child): new
   // ones must be made from inside the joined ones, and a joined pid
   // namespace holds only children made after setns. setns into a user or
-  // time namespace also refuses a process that shares Node's memory, so
-  // that first clone is fork-style.
+  // time namespace also refuses a process that shares Node's memory
+  // (current_is_single_threaded), so only then is that first clone
+  // fork-style, copying Node's page tables; other joins stay vfork-style.
   if (ctx.join) {
-    native.forkStyle = true;
+    native.forkStyle = joinsType(ctx.join, 'user') || joinsType(ctx.join, 'time');
     planJoin(ctx.join, add);
     add({ kind: Op.Fork }, { step: 'clone after join', syscall: 'clone3' });
   }
@@ -258,6 +262,7 @@ export function buildPlan(
     native.execChain = true;
     native.argv = ['nsjs-init', String(n), String(n + 1), String(ops.length - 1), String(execPaths.length), ...execPaths, '--', ...native.argv];
     native.execPaths = [ctx.init.path];
+    native.execFd = ctx.init.fd;
   }
   return { native, steps };
 }
@@ -297,6 +302,11 @@ const FAMILY = { 4: 2, 6: 10 } as const; // AF_INET, AF_INET6
 
 /** kStdioErrPipe in src-native/spawn/plan.h. */
 const STDIO_ERR_PIPE = -3;
+
+export function joinsType(join: JoinPlan | undefined, type: NamespaceType): boolean {
+  if (!join) return false;
+  return 'namespaces' in join ? join.namespaces.some((n) => n.type === type) : join.types.includes(type);
+}
 
 function planJoin(join: JoinPlan, add: Add): void {
   const order = (a: NamespaceType, b: NamespaceType) => JOIN_ORDER.indexOf(a) - JOIN_ORDER.indexOf(b);

@@ -3,10 +3,10 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 
-import { NsError, invalidArgType } from './errors';
+import { NsError, invalidArgType, invalidArgValue } from './errors';
 import { initBinary, native, type NativePlan, type NativeSpawnResult } from './native';
 import { checkOptions, type Checked, type SpawnOptions } from './options';
-import { buildPlan, execCandidates, type JoinPlan, type PlanContext, type Step } from './plan';
+import { buildPlan, execCandidates, joinsType, type JoinPlan, type PlanContext, type Step } from './plan';
 import { NAMESPACE_TYPES, type NamespaceType } from './validate';
 import { Process, type ExitStatus } from './process';
 import { explainSpawnFailure } from './features';
@@ -153,10 +153,6 @@ function resolveJoin(join: NonNullable<Checked['join']>, toClose: number[]): Joi
   return { pidfd, pid: join.pid, types };
 }
 
-function joinsType(join: JoinPlan | undefined, type: NamespaceType): boolean {
-  if (!join) return false;
-  return 'namespaces' in join ? join.namespaces.some((n) => n.type === type) : join.types.includes(type);
-}
 
 interface Prepared {
   plan: ReturnType<typeof buildPlan>;
@@ -175,6 +171,9 @@ function prepare(command: string, args: string[], c: Checked): Prepared {
   try {
     const ctx: PlanContext = { forceClone: forceClone() };
     if (c.join) ctx.join = resolveJoin(c.join, toClose);
+    // Known only now for { pid } without types: whether its pid namespace differs from ours.
+    if (joinsType(ctx.join, 'pid') && c.namespaces.has('pid'))
+      throw invalidArgValue('options.namespaces', [...c.namespaces], "cannot include 'pid' when options.join enters another pid namespace: the kernel makes a new pid namespace only from a process's own (copy_pid_ns), so nest a second spawn, or join without 'pid'");
     const hostVisible = c.root === undefined && c.mounts.length === 0 && !joinsType(ctx.join, 'mnt');
     const execPaths = execCandidates(command, c.env, hostVisible);
     if (!execPaths) throw new NsError({ errno: ENOENT, syscall: `spawn ${command}`, path: command, step: 'execve' });
@@ -185,7 +184,9 @@ function prepare(command: string, args: string[], c: Checked): Prepared {
       if (typeof fds === 'number') throw new NsError({ errno: fds, syscall: 'pipe2' });
       statusFd = fds[0];
       toClose.push(fds[1]);
-      ctx.init = { path: initBinary(), statusFd: fds[1] };
+      const fd = fs.openSync(initBinary(), 'r');
+      toClose.push(fd);
+      ctx.init = { path: initBinary(), fd, statusFd: fds[1] };
     }
     const plan = buildPlan(c, command, args, execPaths, stdio, ctx);
     const fault = testFault();
@@ -241,15 +242,46 @@ function finish(p: Prepared, result: NativeSpawnResult, c: Checked): Process {
   return proc;
 }
 
+// Native spawns at once: a clone that makes namespaces keeps a CPU busy in
+// the kernel for a millisecond or more, and with as many in flight as the
+// libuv pool has threads the loop thread waits for a CPU (bench/RESULTS.md,
+// event-loop delay) and fs/dns requests wait for a pool thread. One CPU is
+// left to the loop; spawns beyond that queue here, in order.
+const MAX_NATIVE_SPAWNS = Math.max(1, (os.availableParallelism?.() ?? os.cpus().length) - 1);
+let nativeSpawns = 0;
+const waiting: (() => void)[] = [];
+
+async function acquireSpawnSlot(): Promise<void> {
+  if (nativeSpawns < MAX_NATIVE_SPAWNS) {
+    nativeSpawns++;
+    return;
+  }
+  await new Promise<void>((resolve) => waiting.push(resolve));
+}
+
+/** Hands the slot to the next spawn in line, if any. */
+function releaseSpawnSlot(): void {
+  const next = waiting.shift();
+  if (next) next();
+  else nativeSpawns--;
+}
+
 /** @internal */
 export async function spawnChecked(command: string, args: string[], c: Checked): Promise<Process> {
-  const p = prepare(command, args, c);
+  await acquireSpawnSlot();
+  let p: Prepared;
   let result: NativeSpawnResult;
   try {
-    result = await native().spawn(p.plan.native);
-  } catch (err) {
-    release(p);
-    throw err;
+    // After the wait: an abort while queued means nothing is started.
+    p = prepare(command, args, c);
+    try {
+      result = await native().spawn(p.plan.native);
+    } catch (err) {
+      release(p);
+      throw err;
+    }
+  } finally {
+    releaseSpawnSlot();
   }
   return finish(p, result, c);
 }

@@ -153,6 +153,9 @@ int KeepCapabilities(uint64_t keep, int last_cap) {
 // clone: a missing candidate moves on, EACCES is remembered as the answer if
 // no later candidate runs.
 int Exec(const Plan* plan) {
+  // An fd of the parent's, CLOEXEC like all ours: fine for an ELF binary.
+  if (plan->exec_fd >= 0)
+    return static_cast<int>(syscall(SYS_execveat, plan->exec_fd, "", plan->argv.data(), plan->envp.data(), AT_EMPTY_PATH));
   bool denied = false;
   for (const char* path : plan->exec_paths) {
     execve(path, const_cast<char* const*>(plan->argv.data()), const_cast<char* const*>(plan->envp.data()));
@@ -327,8 +330,8 @@ int RunFrom(void* arg);
 // async-signal-safe
 int RunFrom(void* arg) {
   const Stage* stage = static_cast<const Stage*>(arg);
-  // Plan is written only by Fork, in the first child's private copy (joining
-  // makes that clone fork-style).
+  // Fork writes only plan->via_clone3 (CloneWithStack), the value the first
+  // clone left there, so sharing the parent's Plan (vfork-style) is harmless.
   Plan* plan = const_cast<Plan*>(stage->plan);
   int slots[kChildSlots];
   for (int& fd : slots) fd = -1;

@@ -153,6 +153,31 @@ struct Outcome {
 
 // One spawn: Spawn() does the work (on whichever thread), Result() reports
 // it to JS (on the loop thread).
+// Two stacks per spawning thread, mapped once: the second is for the command
+// when a joined pid namespace makes the first child clone again (kOpFork).
+// Reuse is safe because after a vfork-style clone the children are done with
+// them when clone returns, and after a fork-style one they have their own
+// copy. Unmapping per spawn cost ~90 µs (page zapping and TLB shoot-downs).
+class ThreadStacks {
+ public:
+  ~ThreadStacks() {
+    if (base_ != MAP_FAILED) munmap(base_, kSize);
+  }
+  void* Get() {
+    if (base_ == MAP_FAILED) base_ = mmap(nullptr, kSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    return base_;
+  }
+
+ private:
+  static constexpr size_t kSize = 2 * kStackSize;
+  void* base_ = MAP_FAILED;
+};
+
+void* ThreadStack() {
+  thread_local ThreadStacks stacks;
+  return stacks.Get();
+}
+
 class Spawner {
  public:
   explicit Spawner(std::unique_ptr<Plan> plan) : plan_(std::move(plan)) {}
@@ -350,6 +375,7 @@ class Spawner {
     // The child installs stdio over fds 0..n-1; its own fds must sit above.
     p->err_fd = AboveStdio(errp[1]);
     p->sync_fd = AboveStdio(syncp[0]);
+    p->exec_fd = AboveStdio(p->exec_fd);
     // A pidfd on ourselves, polled by the child after PR_SET_PDEATHSIG to
     // catch a parent that died before the prctl.
     if (p->die_with_parent) {
@@ -357,10 +383,7 @@ class Spawner {
       p->parent_pidfd = AboveStdio(self_pidfd_);
     }
     // The child's O_NONBLOCK write end is harmless: a Report never fills a pipe.
-    // Two stacks: the second is for the command when a joined pid namespace
-    // makes the first child clone again (kOpFork).
-    const size_t stack_size = 2 * kStackSize;
-    void* stack = Fault("mmap") ? MAP_FAILED : mmap(nullptr, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    void* stack = Fault("mmap") ? MAP_FAILED : ThreadStack();
     long pid = -1;
     if (stack == MAP_FAILED) {
       ParentFail(errno, "mmap", "clone");
@@ -372,9 +395,6 @@ class Spawner {
       pthread_sigmask(SIG_SETMASK, &all, &old);
       pid = Clone(p->clone_flags | (vfork ? CLONE_VM | CLONE_VFORK : 0), stack);
       pthread_sigmask(SIG_SETMASK, &old, nullptr);
-      // After a vfork-style clone the child has exec'd or exited by now; after
-      // a fork-style one it has its own copy of the stack.
-      munmap(stack, stack_size);
     }
     // Only the child may hold the write end now, or EOF would never come.
     close(errp[1]);

@@ -1,6 +1,9 @@
 #include "plan.h"
 
 #include <arpa/inet.h>
+#include <unistd.h>
+
+#include <cstring>
 
 namespace nsjs {
 namespace spawn {
@@ -10,13 +13,17 @@ constexpr uintptr_t kNone = ~uintptr_t{0};
 
 // Strings go into the arena first and are turned into pointers once it has
 // stopped growing; until then an Op's s[] holds arena offsets.
+uintptr_t Append(std::vector<char>* arena, const char* s, size_t n) {
+  const uintptr_t off = arena->size();
+  arena->insert(arena->end(), s, s + n);
+  arena->push_back('\0');
+  return off;
+}
+
 uintptr_t Append(std::vector<char>* arena, const Napi::Value& v) {
   if (!v.IsString()) return kNone;
   const std::string s = v.As<Napi::String>().Utf8Value();
-  const uintptr_t off = arena->size();
-  arena->insert(arena->end(), s.begin(), s.end());
-  arena->push_back('\0');
-  return off;
+  return Append(arena, s.data(), s.size());
 }
 
 const char* At(const std::vector<char>& arena, uintptr_t off) {
@@ -125,10 +132,17 @@ bool Plan::Parse(const Napi::Object& js, std::string* why) {
     return true;
   };
   std::vector<uintptr_t> paths, args, env;
-  if (!strings("execPaths", &paths) || !strings("argv", &args) || !strings("envp", &env)) {
-    *why = "plan.execPaths, plan.argv and plan.envp must be arrays";
+  const bool own_env = js.Get("envp").IsUndefined();
+  if (!strings("execPaths", &paths) || !strings("argv", &args) || (!own_env && !strings("envp", &env))) {
+    *why = "plan.execPaths and plan.argv must be arrays, and plan.envp too when given";
     return false;
   }
+  // No envp: ours. Only JS on this (the loop) thread changes environ, so it
+  // is stable while we copy it.
+  if (own_env) {
+    for (char** e = environ; *e; e++) env.push_back(Append(&arena_, *e, strlen(*e)));
+  }
+  if (js.Get("execFd").IsNumber()) exec_fd = I32(js.Get("execFd"));
 
   // The arena is complete: resolve offsets to pointers.
   for (size_t i = 0; i < ops.size(); i++)

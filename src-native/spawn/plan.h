@@ -95,6 +95,7 @@ struct Plan {
   bool die_with_parent = false;
   bool fork_style = false;   // no CLONE_VM: setns into user/time ns refuses a shared mm
   bool exec_chain = false;   // the exec'd program reports on the error pipe too (init)
+  int exec_fd = -1;          // exec this file (execveat) instead of searching exec_paths
   std::string uid_map, gid_map, setgroups;
   bool has_veth = false;
   Veth veth;

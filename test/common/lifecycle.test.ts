@@ -3,8 +3,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
 
 import { Namespace, NsError, runIsolated, spawnIsolated } from '../../lib';
+import { initBinary } from '../../lib/native';
 import { expectNoLeaks, snapshot, type Snapshot } from '../helpers/leaks';
 
 const root = process.getuid!() === 0;
@@ -62,6 +64,16 @@ describe('init: a minimal PID 1', () => {
       init: true,
     });
     expect(r).toMatchObject({ code: 0, stdout: '0\n' });
+  });
+
+  test('init runs when mounts hide its file: executed from an fd opened before clone', async () => {
+    const hidden = path.dirname(initBinary());
+    const r = await runIsolated('sh', ['-c', `echo $$; ls -A ${hidden} | wc -l`], {
+      namespaces: withUser(['pid', 'mnt']),
+      init: true,
+      mounts: [{ type: 'tmpfs', target: hidden }],
+    });
+    expect(r).toMatchObject({ code: 0, stdout: '2\n0\n' });
   });
 
   test('init is small: under 1 MiB resident', async () => {
@@ -184,6 +196,16 @@ describe('join', () => {
     await expect(spawnIsolated('true', [], { join: { pid: gone } })).rejects.toMatchObject({ code: 'ESRCH' });
     expect(() => Namespace.open('/etc/hostname')).toThrow(expect.objectContaining({ code: 'ENOTTY', path: '/etc/hostname' }));
     await expect(spawnIsolated('true', [], { join: ['/proc/self/ns/net'] as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+  });
+
+  test('a new pid namespace inside a joined one is refused before anything starts; with our own pid namespace it is made', async () => {
+    await expect(spawnIsolated('true', [], { join: { pid: target }, namespaces: ['pid'] })).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARG_VALUE',
+      message: expect.stringMatching(/options\.namespaces.*'pid'.*options\.join/),
+    });
+    // Without 'pid' in the joined types the new one is made from ours.
+    const r = await runIsolated('sh', ['-c', 'echo $$; hostname'], { join: { pid: target, types: ['user', 'uts'] }, namespaces: ['pid'] });
+    expect(r).toMatchObject({ code: 0, stdout: '1\ntarget\n' });
   });
 });
 

@@ -142,6 +142,38 @@ describe('process basics, as child_process', () => {
     }
   });
 
+  test('env defaults to process.env outside jest too: environ copied natively, a replaced process.env, a worker\'s own', () => {
+    // jest gives each file a copy of process.env; Node's own object is environ.
+    const script = `
+      const { runIsolated } = require(${JSON.stringify(path.join(__dirname, '..', '..', 'dist', 'cjs', 'index.js'))});
+      const { Worker, isMainThread } = require('node:worker_threads');
+      const echo = () => runIsolated('sh', ['-c', 'echo "$A-$B"']).then((r) => r.stdout.trim());
+      (async () => {
+        if (!isMainThread) {
+          process.env.B = 'worker';
+          require('node:worker_threads').parentPort.postMessage(await echo());
+          return;
+        }
+        process.env.A = 'set';
+        delete process.env.B;
+        const out = [await echo()];
+        process.env = { ...process.env, B: 'replaced' };
+        out.push(await echo());
+        const w = new Worker(__filename);
+        out.push(await new Promise((r) => w.once('message', r)));
+        console.log(out.join(' '));
+      })();`;
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'nsjs-env-')), 'env.js');
+    fs.writeFileSync(file, script);
+    try {
+      const r = child_process.spawnSync(process.execPath, [file], { encoding: 'utf8', env: { PATH: process.env.PATH, B: 'inherited' } });
+      // stderr not checked: in a worker, Node warns that fs.closeSync closes fds the addon opened (a known issue).
+      expect(r).toMatchObject({ status: 0, stdout: 'set- set-replaced set-worker\n' });
+    } finally {
+      fs.rmSync(path.dirname(file), { recursive: true });
+    }
+  });
+
   test('exit codes and signals match child_process', async () => {
     for (const script of ['exit 0', 'exit 3', 'exit 255', 'kill -TERM $$', 'kill -KILL $$', 'kill -SEGV $$']) {
       const ours = await sh(script);

@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { NsError, spawnIsolated, type SpawnOptions } from '../../lib';
-import { initBinary, native } from '../../lib/native';
+import { native } from '../../lib/native';
 import { checkOptions } from '../../lib/options';
 import { buildPlan, type JoinPlan, type Step } from '../../lib/plan';
 import { NAMESPACE_TYPES } from '../../lib/validate';
@@ -28,8 +28,6 @@ function rootfs(): string {
   const r = path.join(dir, 'root');
   for (const d of ['usr', 'proc', 'dev', 'scratch', 'mq']) fs.mkdirSync(path.join(r, d), { recursive: true });
   for (const l of ['bin', 'lib', 'lib64']) fs.symlinkSync(`usr/${l}`, path.join(r, l));
-  // nsjs-init is exec'd after pivot_root, by its host path: bind it in (see issue 8's report).
-  fs.mkdirSync(path.join(r, path.dirname(initBinary())), { recursive: true });
   fs.chmodSync(dir, 0o755);
   return r;
 }
@@ -177,7 +175,6 @@ function everything(): SpawnOptions {
       { type: 'dev', target: '/dev' },
       { type: 'tmpfs', target: '/scratch', size: '1m', mode: 0o1777 },
       { type: 'mqueue', target: '/mq' },
-      { type: 'bind', source: path.dirname(initBinary()), target: path.dirname(initBinary()), readonly: true },
     ],
     root: path.join(dir, 'root'),
     cwd: '/scratch',

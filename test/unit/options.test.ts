@@ -21,6 +21,7 @@ const bad: Case[] = [
   ['overlapping inside', { namespaces: ['user'], user: { uidMap: [{ inside: 0, outside: 0, count: 10 }, { inside: 5, outside: 100, count: 1 }], gidMap: [{ inside: 0, outside: 0, count: 1 }] } }, /options\.user\.uidMap.*overlapping inside/, 'ERR_INVALID_ARG_VALUE'],
   ['overlapping outside', { namespaces: ['user'], user: { uidMap: [{ inside: 0, outside: 0, count: 1 }], gidMap: [{ inside: 0, outside: 5, count: 10 }, { inside: 20, outside: 6, count: 1 }] } }, /gidMap.*overlapping outside/, 'ERR_INVALID_ARG_VALUE'],
   ['map count 0', { namespaces: ['user'], user: { uidMap: [{ inside: 0, outside: 0, count: 0 }], gidMap: [] } }, /uidMap\[0\]\.count/, 'ERR_INVALID_ARG_VALUE'],
+  ['explicit maps with join', { namespaces: ['user'], join: { pid: 1, types: ['net'] }, user: { uidMap: [{ inside: 0, outside: 0, count: 1 }], gidMap: [{ inside: 0, outside: 0, count: 1 }] } }, /options\.user.*options\.join/, 'ERR_INVALID_ARG_VALUE'],
   ['uid negative', { uid: -1 }, /options\.uid/, 'ERR_INVALID_ARG_VALUE'],
   ['gid string', { gid: '0' }, /options\.gid/, 'ERR_INVALID_ARG_TYPE'],
   ['groups not array', { groups: 5 }, /options\.groups/, 'ERR_INVALID_ARG_TYPE'],
