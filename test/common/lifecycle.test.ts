@@ -44,10 +44,12 @@ describe('init: a minimal PID 1', () => {
     });
     const out: string[] = [];
     p.stdout!.on('data', (d: Buffer) => out.push(String(d)));
+    // Listen before the exit: the stream may close before wait() resolves.
+    const closed = new Promise((r) => p.stdout!.once('close', r));
     while (!out.join('').includes('\n')) await sleep(20);
     p.kill('SIGUSR1');
     expect(await p.wait()).toEqual({ code: 9, signal: null });
-    await new Promise((r) => p.stdout!.once('close', r));
+    await closed;
     expect(out.join('')).toBe('2\ngot-usr1\n');
   });
 
