@@ -1,16 +1,16 @@
 // PID 1, time offsets, joining namespaces and namespaces that outlive their
 // processes: as root and as an ordinary user. Each test checks for leaks.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { Namespace, NsError, runIsolated, spawnIsolated } from '../../lib';
 import { initBinary } from '../../lib/native';
+import { joinFixture, type JoinFixture } from '../helpers/join';
 import { expectNoLeaks, snapshot, type Snapshot } from '../helpers/leaks';
+import { root, withUser } from '../helpers/privilege';
 
-const root = process.getuid!() === 0;
-const withUser = (types: string[]) => (root ? types : ['user', ...types]) as never;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let before: Snapshot;
@@ -113,23 +113,14 @@ test('time offsets: monotonic and boottime, seen in timens_offsets and /proc/upt
 });
 
 describe('join', () => {
-  let fixture: ChildProcess;
+  let fixture: JoinFixture;
   let target: number;
-  // A user namespace mapping us to root and the namespaces it owns, as
-  // nsenter's usual target: unshare -U -r -p -u -n -i --fork.
   beforeEach(async () => {
-    fixture = spawn('unshare', ['-U', '-r', '-p', '-u', '-n', '-i', '--fork', 'sh', '-c', 'hostname target; echo ready; exec sleep 30'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    await new Promise((resolve) => fixture.stdout!.once('data', resolve));
-    target = Number(spawnSync('pgrep', ['-P', String(fixture.pid)], { encoding: 'utf8' }).stdout);
+    fixture = await joinFixture('hostname target');
+    target = fixture.target;
   });
   afterEach(async () => {
-    const closed = new Promise((r) => fixture.once('close', r));
-    // Its child (pid 1 of its pid namespace) holds the stdout pipe too.
-    process.kill(target, 'SIGKILL');
-    fixture.kill('SIGKILL');
-    await closed;
+    await fixture.dispose();
   });
 
   const probe = 'id -u; hostname; for t in user uts net ipc pid; do readlink /proc/self/ns/$t; done';

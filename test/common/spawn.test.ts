@@ -7,10 +7,7 @@ import * as path from 'node:path';
 
 import { NsError, runIsolated, spawnIsolated, waitpid } from '../../lib';
 import { expectNoLeaks, snapshot, type Snapshot } from '../helpers/leaks';
-
-const root = process.getuid!() === 0;
-/** Unprivileged, every other namespace needs a user namespace to own it. */
-const withUser = (types: string[]) => (root ? types : ['user', ...types]) as never;
+import { withUser } from '../helpers/privilege';
 
 let before: Snapshot;
 beforeEach(() => {

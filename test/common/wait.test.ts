@@ -6,8 +6,7 @@ import * as path from 'node:path';
 
 import { NsError, Process, waitpid, type ExitStatus } from '../../lib/index';
 import { expectNoLeaks, snapshot, type Snapshot } from '../helpers/leaks';
-
-const ROOT = path.resolve(__dirname, '../..');
+import { ROOT, withLib } from '../helpers/node';
 
 /** Resolves with the arguments of the child's 'exit' event. */
 function exitOf(child: ChildProcess): Promise<ExitStatus> {
@@ -164,19 +163,13 @@ describe('Process.attach', () => {
   });
 
   describe('ref and unref, in a separate Node process', () => {
-    // The child loads lib/ from source (TypeScript transpiled on require), so
-    // it tests this tree rather than whatever dist/ was last built.
-    const script = (target: number, unref: boolean) => `
-      const ts = require(${JSON.stringify(require.resolve('typescript'))});
-      require.extensions['.ts'] = (m, file) => m._compile(
-        ts.transpileModule(require('fs').readFileSync(file, 'utf8'), { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } }).outputText,
-        file);
-      const { Process } = require(${JSON.stringify(path.join(ROOT, 'lib/index.ts'))});
-      const p = Process.attach(${target});
-      ${unref ? 'p.unref();' : ''}
-      console.log('attached', p.refed);
-      p.wait().then((s) => console.log('waited', JSON.stringify(s)));
-    `;
+    const script = (target: number, unref: boolean) =>
+      withLib(`
+        const p = nsjs.Process.attach(${target});
+        ${unref ? 'p.unref();' : ''}
+        console.log('attached', p.refed);
+        p.wait().then((s) => console.log('waited', JSON.stringify(s)));
+      `);
 
     async function runNode(target: number, unref: boolean, onAttached: () => void) {
       const node = track(spawn(process.execPath, ['-e', script(target, unref)], { stdio: ['ignore', 'pipe', 'pipe'] }));

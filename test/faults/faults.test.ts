@@ -4,7 +4,6 @@
 // use every feature, each N must reject with an NsError naming exactly that
 // step, and leave nothing: no child (zombie or running), no fd, no mount in
 // our namespace, no network link, no persisted namespace file.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -14,43 +13,32 @@ import { native } from '../../lib/native';
 import { checkOptions } from '../../lib/options';
 import { buildPlan, type JoinPlan, type Step } from '../../lib/plan';
 import { NAMESPACE_TYPES } from '../../lib/validate';
+import { joinFixture, type JoinFixture } from '../helpers/join';
 import { children, snapshot, type Snapshot } from '../helpers/leaks';
+import { rootfs } from '../helpers/rootfs';
 
 const root = process.getuid!() === 0;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let dir: string;
-let fixture: ChildProcess | undefined;
+let fixture: JoinFixture | undefined;
 let target = 0;
 
 /** A rootfs skeleton: /usr is bound in, the rest are mount points. */
-function rootfs(): string {
-  const r = path.join(dir, 'root');
-  for (const d of ['usr', 'proc', 'dev', 'scratch', 'mq']) fs.mkdirSync(path.join(r, d), { recursive: true });
-  for (const l of ['bin', 'lib', 'lib64']) fs.symlinkSync(`usr/${l}`, path.join(r, l));
-  fs.chmodSync(dir, 0o755);
-  return r;
+function faultsRootfs(): string {
+  return rootfs(dir, ['usr', 'proc', 'dev', 'scratch', 'mq']);
 }
 
 beforeAll(async () => {
   expect(native().faultInjection).toBe(true); // the fault build, never the release one
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsjs-faults-'));
   // A join target as nsenter's usual one, owned by a user namespace of ours.
-  fixture = spawn('unshare', ['-U', '-r', '-p', '-u', '-n', '-i', '--fork', 'sh', '-c', 'echo ready; exec sleep 300'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  await new Promise((resolve) => fixture!.stdout!.once('data', resolve));
-  target = Number(spawnSync('pgrep', ['-P', String(fixture.pid)], { encoding: 'utf8' }).stdout);
+  fixture = await joinFixture();
+  target = fixture.target;
 });
 
 afterAll(async () => {
-  if (fixture) {
-    const closed = new Promise((r) => fixture!.once('close', r));
-    // Its child (pid 1 of its pid namespace) holds the stdout pipe too.
-    process.kill(target, 'SIGKILL');
-    fixture.kill('SIGKILL');
-    await closed;
-  }
+  await fixture?.dispose();
   delete process.env.NSJS_TEST_FAULT_AT;
   fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -202,7 +190,7 @@ const PARENT_VETH: [string, string, string][] = [
 ];
 
 test('every step of a plan with every feature fails as itself and leaves nothing', async () => {
-  rootfs();
+  faultsRootfs();
   const r = await walk('sh', ['-c', 'exit 0'], everything, [...PARENT_ALWAYS, ...(root ? [...PARENT_MAPS, ...PARENT_VETH] : [])]);
   expect(r.failures).toEqual([]);
   expect(r.steps).toBeGreaterThan(40);
