@@ -20,9 +20,16 @@ const faults = {
   ...project('faults'),
   setupFiles: ['<rootDir>/test/faults/setup.js'],
 };
+// `soak` (npm run test:soak): 10,000 spawns in one process, then fds,
+// children, mounts, links and RSS against the start; under a minute.
+// `fuzz` (npm run test:fuzz): 100,000 generated option objects through
+// checkOptions, 2,000 valid and 2,000 invalid ones also spawned; ~20 s.
+// Each sets its own test timeout.
+const soak = project('soak');
+const fuzz = project('fuzz');
 
 module.exports = {
   cacheDirectory: path.join(os.tmpdir(), `nsjs-jest-${process.getuid()}`),
   testTimeout: 30000,
-  projects: [...['unit', 'common', 'root', 'rootless'].map(project), faults],
+  projects: [...['unit', 'common', 'root', 'rootless'].map(project), faults, soak, fuzz],
 };

@@ -75,7 +75,11 @@ function describe(value: unknown): string {
   if (value === null) return 'null';
   if (value === undefined) return 'undefined';
   if (typeof value === 'function') return `function ${value.name || '<anonymous>'}`;
-  if (typeof value === 'object') return `an instance of ${value.constructor?.name ?? 'Object'}`;
+  if (typeof value === 'object') {
+    // Only a string name: a `constructor` of the caller's making may hold anything (a Symbol would throw here).
+    const name: unknown = (value as { constructor?: { name?: unknown } }).constructor?.name;
+    return `an instance of ${typeof name === 'string' && name !== '' ? name : 'Object'}`;
+  }
   let shown = util.inspect(value);
   if (shown.length > 28) shown = `${shown.slice(0, 25)}...`;
   return `type ${typeof value} (${shown})`;

@@ -33,7 +33,8 @@ export function cidr(value: unknown, name: string): Cidr {
   const slash = value.lastIndexOf('/');
   const address = slash < 0 ? value : value.slice(0, slash);
   const family = isIP(address);
-  if (slash < 0 || family === 0)
+  // isIP takes an IPv6 zone index ('fe80::1%eth0'), which an interface address cannot have (inet_pton refuses it).
+  if (slash < 0 || family === 0 || address.includes('%'))
     throw invalidArgValue(name, value, "must be an address with a prefix length, like '169.254.1.1/30' or '2001:db8::1/64'");
   const prefix = value.slice(slash + 1);
   const max = family === 4 ? 32 : 128;
@@ -45,7 +46,8 @@ export function cidr(value: unknown, name: string): Cidr {
 /** One CIDR or an array of them. */
 export function cidrList(value: unknown, name: string): Cidr[] {
   if (value === undefined) return [];
-  if (Array.isArray(value)) return value.map((v, i) => cidr(v, `${name}[${i}]`));
+  // Array.from, not map: a hole is checked (and refused) as undefined, not skipped.
+  if (Array.isArray(value)) return Array.from(value, (v: unknown, i) => cidr(v, `${name}[${i}]`));
   return [cidr(value, name)];
 }
 

@@ -329,7 +329,8 @@ function needs(opts: Record<string, unknown>, key: string, ns: Set<NamespaceType
 function idMaps(value: unknown, name: string): IdMap[] {
   if (!Array.isArray(value)) throw invalidArgType(name, 'an array of { inside, outside, count }', value);
   if (value.length === 0 || value.length > 340) throw invalidArgValue(name, value, 'must have 1 to 340 entries');
-  const maps = value.map((entry, i) => {
+  // Array.from, not map: a hole is an entry too (undefined), not one to skip.
+  const maps = Array.from(value, (entry: unknown, i) => {
     const m = plainObject(entry, `${name}[${i}]`);
     knownKeys(m, ['inside', 'outside', 'count'], `${name}[${i}]`);
     return {
@@ -414,7 +415,8 @@ function stdio(value: unknown): StdioEntry[] {
   if (value === 'pipe' || value === 'inherit' || value === 'ignore') return [value, value, value];
   if (!Array.isArray(value)) throw invalidArgType('options.stdio', "'pipe', 'inherit', 'ignore' or an array", value);
   if (value.length > 64) throw invalidArgValue('options.stdio', value, 'must have at most 64 entries');
-  const out = value.map((e, i): StdioEntry => {
+  // Array.from visits holes as undefined (the default), where map would skip them and shift the fds that follow.
+  const out = Array.from(value, (e: unknown, i): StdioEntry => {
     if (e === 'pipe' || e === 'inherit' || e === 'ignore' || e === null || e === undefined) return e;
     if (typeof e === 'number') return integer(e, `options.stdio[${i}]`);
     throw invalidArgValue(`options.stdio[${i}]`, e, "must be 'pipe', 'inherit', 'ignore', an fd or null");
@@ -471,10 +473,11 @@ function rlimits(value: unknown): [number, number, number][] {
   const out: [number, number, number][] = [];
   for (const [k, v] of Object.entries(r)) {
     if (v === undefined) continue;
-    if (!(k in RLIMITS))
+    // Own keys only: 'toString' or 'constructor' are in RLIMITS's prototype chain, not resources.
+    if (!Object.hasOwn(RLIMITS, k))
       throw invalidArgValue(`options.rlimits.${k}`, v, `is not a resource (known: ${Object.keys(RLIMITS).join(', ')})`);
     if (!Array.isArray(v) || v.length !== 2) throw invalidArgType(`options.rlimits.${k}`, 'a [soft, hard] pair', v);
-    const [soft, hard] = v.map((n: unknown, i) =>
+    const [soft, hard] = Array.from(v, (n: unknown, i) =>
       n === Infinity ? -1 : integer(n, `options.rlimits.${k}[${i}]`, 0, Number.MAX_SAFE_INTEGER),
     );
     if (hard !== -1 && (soft === -1 || soft > hard)) throw invalidArgValue(`options.rlimits.${k}`, v, 'must have soft <= hard');
@@ -488,7 +491,7 @@ function capabilities(value: unknown): number[] | undefined {
   knownKeys(c, ['keep'], 'options.capabilities');
   if (c.keep === undefined) return undefined;
   if (!Array.isArray(c.keep)) throw invalidArgType('options.capabilities.keep', 'an array of capability names', c.keep);
-  return c.keep.map((name: unknown, i) => {
+  return Array.from(c.keep, (name: unknown, i) => {
     const upper = typeof name === 'string' ? (name.toUpperCase().startsWith('CAP_') ? name.toUpperCase() : `CAP_${name.toUpperCase()}`) : name;
     const bit = (CAPABILITIES as readonly unknown[]).indexOf(upper);
     if (bit < 0) throw invalidArgValue(`options.capabilities.keep[${i}]`, name, "must be a capability name such as 'CAP_NET_ADMIN'");
@@ -499,7 +502,8 @@ function capabilities(value: unknown): number[] | undefined {
 function join(value: unknown): NonNullable<Checked['join']> {
   if (Array.isArray(value)) {
     const seen = new Set<NamespaceType>();
-    value.forEach((ns: unknown, i) => {
+    // Array.from first: forEach would skip a hole, which is no Namespace.
+    Array.from(value).forEach((ns: unknown, i) => {
       if (!(ns instanceof Namespace)) throw invalidArgType(`options.join[${i}]`, 'an instance of Namespace', ns);
       if (ns.fd < 0) throw invalidArgValue(`options.join[${i}]`, String(ns), 'is closed');
       if (seen.has(ns.type)) throw invalidArgValue(`options.join[${i}]`, String(ns), `is a second ${ns.type} namespace`);
@@ -512,7 +516,7 @@ function join(value: unknown): NonNullable<Checked['join']> {
   const pid = integer(j.pid, 'options.join.pid', 1, 0x3fffffff);
   if (j.types === undefined) return { pid };
   if (!Array.isArray(j.types)) throw invalidArgType('options.join.types', 'an array of namespace types', j.types);
-  return { pid, types: j.types.map((t, i) => namespaceType(t, `options.join.types[${i}]`)) };
+  return { pid, types: Array.from(j.types, (t: unknown, i) => namespaceType(t, `options.join.types[${i}]`)) };
 }
 
 export function checkOptions(options: unknown): Checked {
@@ -522,7 +526,7 @@ export function checkOptions(options: unknown): Checked {
   let namespaces: Set<NamespaceType>;
   if (o.namespaces === undefined) namespaces = new Set();
   else if (o.namespaces === 'all') namespaces = new Set(NAMESPACE_TYPES);
-  else if (Array.isArray(o.namespaces)) namespaces = new Set(o.namespaces.map((t, i) => namespaceType(t, `options.namespaces[${i}]`)));
+  else if (Array.isArray(o.namespaces)) namespaces = new Set(Array.from(o.namespaces, (t: unknown, i) => namespaceType(t, `options.namespaces[${i}]`)));
   else throw invalidArgType('options.namespaces', "an array of namespace types or 'all'", o.namespaces);
 
   needs(o, 'user', namespaces, 'user');
@@ -552,7 +556,7 @@ export function checkOptions(options: unknown): Checked {
   if (o.groups !== undefined) {
     if (!Array.isArray(o.groups)) throw invalidArgType('options.groups', 'an array of gids', o.groups);
     if (o.groups.length > 65536) throw invalidArgValue('options.groups', o.groups, 'must have at most 65536 entries');
-    c.groups = o.groups.map((g: unknown, i) => integer(g, `options.groups[${i}]`, 0, 0xfffffffe));
+    c.groups = Array.from(o.groups, (g: unknown, i) => integer(g, `options.groups[${i}]`, 0, 0xfffffffe));
   }
   for (const key of ['hostname', 'domainname'] as const) {
     if (o[key] === undefined) continue;
@@ -562,7 +566,7 @@ export function checkOptions(options: unknown): Checked {
   }
   if (o.mounts !== undefined) {
     if (!Array.isArray(o.mounts)) throw invalidArgType('options.mounts', 'an array of mounts', o.mounts);
-    c.mounts = o.mounts.map(mount);
+    c.mounts = Array.from(o.mounts, (m: unknown, i) => mount(m, i));
   }
   if (o.root !== undefined) c.root = pathString(o.root, 'options.root');
   if (o.propagation !== undefined) {

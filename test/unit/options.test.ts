@@ -47,6 +47,20 @@ const bad: Case[] = [
   ['signal type', { signal: {} }, /options\.signal/, 'ERR_INVALID_ARG_TYPE'],
   ['timeout negative', { timeout: -1 }, /options\.timeout/, 'ERR_INVALID_ARG_VALUE'],
   ['killSignal unknown', { killSignal: 'SIGFOO' }, /options\.killSignal/, 'ERR_INVALID_ARG_VALUE'],
+  // Found by the options fuzz (test/fuzz): holes in arrays were skipped (map), prototype keys taken for resources, zone indexes passed isIP.
+  ['mounts with a hole', { namespaces: ['mnt'], mounts: [, { type: 'proc', target: '/proc' }] }, /options\.mounts\[0\]/, 'ERR_INVALID_ARG_TYPE'],
+  ['groups with a hole', { groups: [, 5] }, /options\.groups\[0\]/, 'ERR_INVALID_ARG_TYPE'],
+  ['uidMap with a hole', { namespaces: ['user'], user: { uidMap: [,], gidMap: [{ inside: 0, outside: 0, count: 1 }] } }, /options\.user\.uidMap\[0\]/, 'ERR_INVALID_ARG_TYPE'],
+  ['rlimit pair with a hole', { rlimits: { nofile: [, 64] } }, /options\.rlimits\.nofile\[0\]/, 'ERR_INVALID_ARG_TYPE'],
+  ['rlimit named toString', { rlimits: { toString: [1, 1] } }, /options\.rlimits\.toString/, 'ERR_INVALID_ARG_VALUE'],
+  ['rlimit named constructor', { rlimits: { constructor: [7, 7] } }, /options\.rlimits\.constructor/, 'ERR_INVALID_ARG_VALUE'],
+  ['namespaces with a hole', { namespaces: [, 'user'] }, /options\.namespaces\[0\]/, 'ERR_INVALID_ARG_TYPE'],
+  ['join types with a hole', { join: { pid: 1, types: [, 'uts'] } }, /options\.join\.types\[0\]/, 'ERR_INVALID_ARG_TYPE'],
+  ['join with a hole', { join: [,] }, /options\.join\[0\]/, 'ERR_INVALID_ARG_TYPE'],
+  ['capability hole', { capabilities: { keep: [, 'CAP_CHOWN'] } }, /options\.capabilities\.keep\[0\]/, 'ERR_INVALID_ARG_VALUE'],
+  ['veth address with a hole', { namespaces: ['net'], network: { veth: { address: [, '169.254.9.2/30'] } } }, /veth\.address\[0\]/, 'ERR_INVALID_ARG_TYPE'],
+  ['a constructor named by a Symbol', { stdio: { constructor: { name: Symbol('s') } } }, /options\.stdio.*instance of Object/, 'ERR_INVALID_ARG_TYPE'],
+  ['veth address with a zone index', { namespaces: ['net'], network: { veth: { address: 'fe80::1%lo/64' } } }, /veth\.address/, 'ERR_INVALID_ARG_VALUE'],
 ];
 
 describe('checkOptions refuses bad input, naming the option', () => {
@@ -82,6 +96,12 @@ describe('defaults', () => {
     expect(c.propagation).toBe('private');
     expect([...c.namespaces].sort()).toEqual(['cgroup', 'ipc', 'mnt', 'net', 'pid', 'time', 'user', 'uts']);
     expect(c.stdio).toEqual(['pipe', 'pipe', 'pipe']);
+  });
+
+  test('a hole in stdio is the default for that fd, not skipped (the fds after it keep their places)', () => {
+    const { stdio } = checkOptions({ stdio: [, 'ignore', 'pipe'] });
+    expect(stdio).toEqual([undefined, 'ignore', 'pipe']);
+    expect(0 in stdio).toBe(true);
   });
 });
 
