@@ -519,6 +519,15 @@ function join(value: unknown): NonNullable<Checked['join']> {
   return { pid, types: Array.from(j.types, (t: unknown, i) => namespaceType(t, `options.join.types[${i}]`)) };
 }
 
+/** The kernel's copy_pid_ns refuses it (EINVAL); said before anything starts. */
+export function newPidInJoinedPid(namespaces: NamespaceType[]): Error {
+  return invalidArgValue(
+    'options.namespaces',
+    namespaces,
+    "cannot include 'pid' when options.join enters another pid namespace: the kernel makes a new pid namespace only from a process's own (copy_pid_ns), so nest a second spawn, or join without 'pid'",
+  );
+}
+
 export function checkOptions(options: unknown): Checked {
   const o = options === undefined ? {} : plainObject(options, 'options');
   knownKeys(o, OPTION_KEYS, 'options');
@@ -601,6 +610,10 @@ export function checkOptions(options: unknown): Checked {
       c.network.veth = veth(n.veth);
     }
   }
+  // Where the options say so: { pid } without types is settled in spawn, once
+  // the target's pid namespace is known to differ from ours.
+  const joinsPid = c.join && ('pid' in c.join ? c.join.types?.includes('pid') : c.join.namespaces.some((n) => n.type === 'pid'));
+  if (joinsPid && namespaces.has('pid')) throw newPidInJoinedPid([...namespaces]);
   // The parent writes explicit maps to the child it cloned, but after a join
   // the new user namespace belongs to that child's own child.
   if (c.join && c.user && typeof c.user === 'object')

@@ -3,9 +3,9 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 
-import { NsError, invalidArgType, invalidArgValue } from './errors';
+import { NsError, invalidArgType } from './errors';
 import { initBinary, native, type NativePlan, type NativeSpawnResult } from './native';
-import { checkOptions, type Checked, type SpawnOptions } from './options';
+import { checkOptions, newPidInJoinedPid, type Checked, type SpawnOptions } from './options';
 import { buildPlan, execCandidates, joinsType, type JoinPlan, type PlanContext, type Step } from './plan';
 import { NAMESPACE_TYPES, type NamespaceType } from './validate';
 import { Process, type ExitStatus } from './process';
@@ -172,8 +172,7 @@ function prepare(command: string, args: string[], c: Checked): Prepared {
     const ctx: PlanContext = { forceClone: forceClone() };
     if (c.join) ctx.join = resolveJoin(c.join, toClose);
     // Known only now for { pid } without types: whether its pid namespace differs from ours.
-    if (joinsType(ctx.join, 'pid') && c.namespaces.has('pid'))
-      throw invalidArgValue('options.namespaces', [...c.namespaces], "cannot include 'pid' when options.join enters another pid namespace: the kernel makes a new pid namespace only from a process's own (copy_pid_ns), so nest a second spawn, or join without 'pid'");
+    if (joinsType(ctx.join, 'pid') && c.namespaces.has('pid')) throw newPidInJoinedPid([...c.namespaces]);
     const hostVisible = c.root === undefined && c.mounts.length === 0 && !joinsType(ctx.join, 'mnt');
     const execPaths = execCandidates(command, c.env, hostVisible);
     if (!execPaths) throw new NsError({ errno: ENOENT, syscall: `spawn ${command}`, path: command, step: 'execve' });

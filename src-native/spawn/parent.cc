@@ -330,7 +330,7 @@ class Spawner {
         }
         *failure = r;
         failed = true;
-        if (!plan_->fork_style || *second_pid > 0) return true;
+        if (!plan_->second_clone || *second_pid > 0) return true;
         continue;
       }
       if (n < 0 && errno == EINTR) continue;

@@ -101,6 +101,7 @@ bool Plan::Parse(const Napi::Object& js, std::string* why) {
     const Napi::Object o = js_ops.Get(i).As<Napi::Object>();
     Op& op = ops[i];
     op.kind = I32(o.Get("kind"));
+    if (op.kind == kOpFork) second_clone = true;
     op.a = I32(o.Get("a"));
     op.b = I32(o.Get("b"));
     op.flags = U64(o.Get("flags"));

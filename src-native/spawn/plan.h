@@ -94,6 +94,7 @@ struct Plan {
   bool parent_maps = false;  // the parent writes uid/gid maps (ranges)
   bool die_with_parent = false;
   bool fork_style = false;   // no CLONE_VM: setns into user/time ns refuses a shared mm
+  bool second_clone = false; // a kOpFork op: the first child joins, then clones the command
   bool exec_chain = false;   // the exec'd program reports on the error pipe too (init)
   int exec_fd = -1;          // exec this file (execveat) instead of searching exec_paths
   std::string uid_map, gid_map, setgroups;
