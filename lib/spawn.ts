@@ -153,7 +153,6 @@ function resolveJoin(join: NonNullable<Checked['join']>, toClose: number[]): Joi
   return { pidfd, pid: join.pid, types };
 }
 
-
 interface Prepared {
   plan: ReturnType<typeof buildPlan>;
   stdio: Stdio;
