@@ -1,0 +1,210 @@
+#!/usr/bin/env node
+// `npm run test:sanitize`: the jest suite against the AddressSanitizer +
+// UndefinedBehaviorSanitizer build of the addon (build-variants/sanitize,
+// CMakeLists.txt NSJS_VARIANT=sanitize), built first if missing or older
+// than its sources. Root runs unit, common and root (in band), anyone else
+// unit, common and rootless; then the faults project, whose fault injection
+// the sanitize build has too, so every error path of a spawn runs
+// instrumented; then the soak (10,000 mixed spawns, 16 at a time: the
+// async paths under load; under a minute with ASan too). Fails on any test
+// failure and on any sanitizer report. Extra arguments go to every jest run
+// (`npm run test:sanitize -- -t mount`), which then passes with no tests.
+//
+// Node is not instrumented; the addon is, and ASan refuses to load unless
+// its runtime comes before libc. Not LD_PRELOAD: that reaches every command
+// the tests run (their env defaults to ours), and procps (pgrep, ps) hangs
+// with libasan preloaded, sh's `kill -SEGV $$` becomes an ASan report. So
+// the suite runs on a copy of this node, build-variants/sanitize/node, with
+// libasan as its first DT_NEEDED (patchelf --add-needed): every node that
+// process.execPath starts (jest workers, the CLI and examples the tests run)
+// has the runtime, and no other program does.
+//
+// Where reports go: every sanitized process (node, and the nsjs child
+// between clone and execve) writes its report to a file of its own in a
+// fresh directory, named by program and pid (log_path, log_exe_name), and
+// this script fails if any file appears. A file rather than stderr because
+// the child may already have installed the command's stdio (a pipe a test
+// reads, /dev/null) when it finds a bug. Should a child have lost sight of
+// the directory (it mounted over /tmp, pivot_root), ASan writes "Can't open
+// file" to its stderr and the child dies: jest's output is also searched for
+// sanitizer messages. (UBSan, a runtime of its own with gcc, wrote a child's
+// message to stderr and only its SUMMARY line to the file when tried: the
+// file is enough to fail the run.) A child that is pid 1 of a new pid namespace writes
+// report.node.1, as may another: the file may hold the last one only.
+//
+// A report in a vfork-style child (CLONE_VM) is made with the parent's
+// memory, so with the parent's sanitizer runtime state: its report lock and
+// "already dying" flag stay set, and the parent's own next report may hang
+// rather than die. Hence a time limit on each jest run (NSJS_SANITIZE_TIMEOUT,
+// seconds, default 600; the root suite takes about 2 minutes).
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const require = createRequire(import.meta.url);
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const variant = path.join(root, 'build-variants', 'sanitize');
+const addon = path.join(variant, 'nsjs.node');
+const extra = process.argv.slice(2);
+const timeout = Number(process.env.NSJS_SANITIZE_TIMEOUT ?? 600) * 1000; // per jest run
+
+function newest(paths) {
+  let t = 0;
+  for (const p of paths) {
+    const st = fs.statSync(p);
+    if (st.isDirectory()) t = Math.max(t, newest(fs.readdirSync(p).map((e) => path.join(p, e))));
+    else t = Math.max(t, st.mtimeMs);
+  }
+  return t;
+}
+
+// 1. The build, when missing or older than anything it is made from.
+const sources = ['src-native', 'CMakeLists.txt'].map((p) => path.join(root, p));
+if (!fs.existsSync(addon) || fs.statSync(addon).mtimeMs < newest(sources)) {
+  console.log('test:sanitize: building build-variants/sanitize (npm run build:sanitize)');
+  const b = spawnSync('npm', ['run', 'build:sanitize'], { cwd: root, stdio: 'inherit' });
+  if (b.status !== 0) process.exit(b.status ?? 1);
+}
+
+// 2. The runtime the addon was linked against, exactly (ldd), and a node
+// that loads it first (see the top), remade when either changes.
+const ldd = spawnSync('ldd', [addon], { encoding: 'utf8' });
+const runtime = (name) => new RegExp(`^\\s*(${name}\\.so\\S*)\\s+=>\\s+(\\S+)`, 'm').exec(ldd.stdout ?? '');
+const asan = runtime('libasan');
+if (!asan || !runtime('libubsan')) {
+  console.error(`test:sanitize: ${addon} does not link libasan and libubsan (ldd says:\n${ldd.stdout}${ldd.stderr})`);
+  process.exit(1);
+}
+const realNode = fs.realpathSync(process.execPath);
+const node = path.join(variant, 'node');
+if (!fs.existsSync(node) || fs.statSync(node).mtimeMs < Math.max(fs.statSync(realNode).mtimeMs, fs.statSync(asan[2]).mtimeMs)) {
+  fs.copyFileSync(realNode, `${node}.tmp`);
+  fs.chmodSync(`${node}.tmp`, 0o755);
+  const p = spawnSync('patchelf', ['--add-needed', asan[1], `${node}.tmp`], { stdio: 'inherit' });
+  if (p.error || p.status !== 0) {
+    console.error(`test:sanitize: patchelf failed${p.error ? ` (${p.error.message})` : ''}; install it (Debian: apt-get install patchelf)`);
+    process.exit(1);
+  }
+  fs.renameSync(`${node}.tmp`, node);
+}
+const first = (spawnSync('ldd', [node], { encoding: 'utf8' }).stdout ?? '').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('linux-vdso'))[0];
+if (!first?.startsWith('libasan')) {
+  console.error(`test:sanitize: ${node} does not load libasan first (ldd: ${first})`);
+  process.exit(1);
+}
+
+// 3. Options. Sticky and world-writable like /tmp: children may have
+// switched to another uid (user: 'nobody') before they report.
+const reports = fs.mkdtempSync(path.join(os.tmpdir(), 'nsjs-sanitize-'));
+fs.chmodSync(reports, 0o1777);
+const common = [
+  'halt_on_error=1', // the first error ends the process...
+  'abort_on_error=1', // ...by SIGABRT, so that a dead child is told from exit 1
+  `log_path=${reports}/report`,
+  'log_exe_name=1',
+  'print_summary=1',
+];
+const asanOptions = [
+  ...common,
+  // LeakSanitizer off. Node does not free its heap, V8's isolate or the
+  // platform at exit by design, and jest ends workers with process.exit: a
+  // leak check at exit reports thousands of blocks that are Node's, and LSan
+  // suppressions cannot say "only blocks allocated by the addon". Leaks of the
+  // addon are valgrind's job (npm run test:valgrind), over a spawn loop whose
+  // leak check is restricted to nsjs frames.
+  'detect_leaks=0',
+  // The vfork-style child runs on a stack of our own (mmap) with the cloning
+  // thread's TLS, hence that thread's ASan state: a fake stack for
+  // use-after-return checks would be shared with the suspended parent thread.
+  // Off (also gcc's default), so that the child's frames live on its stack.
+  'detect_stack_use_after_return=0',
+  // Node (V8's WebAssembly trap handler) installs its own SIGSEGV handler,
+  // which hands faults that are not its own to the previous one: ASan's.
+  'handle_segv=1',
+  'handle_sigbus=1',
+  'handle_sigfpe=1',
+  'allow_user_segv_handler=1',
+];
+const ubsanOptions = [...common, 'print_stacktrace=1', 'report_error_type=1'];
+// The options reach every program the tests run, and mean nothing to those
+// without the runtime.
+const env = {
+  ...process.env,
+  NSJS_TEST_ADDON: 'sanitize',
+  ASAN_OPTIONS: asanOptions.join(':'),
+  UBSAN_OPTIONS: ubsanOptions.join(':'),
+};
+
+// 4. The suites, with a time limit (see the top).
+const isRoot = process.getuid() === 0;
+const jest = require.resolve('jest/bin/jest');
+function run(label, args) {
+  return new Promise((resolve) => {
+    console.log(`\ntest:sanitize: ${label}: jest ${args.join(' ')}`);
+    // A process group of its own, so that the time limit ends jest's workers too.
+    const child = spawn(node, [jest, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const stop = (sig) => {
+      try {
+        process.kill(-child.pid, sig);
+      } catch {
+        // already gone
+      }
+    };
+    const interrupted = () => {
+      stop('SIGINT');
+      process.exit(130);
+    };
+    process.once('SIGINT', interrupted);
+    let output = '';
+    const tee = (to) => (chunk) => {
+      output += chunk;
+      to.write(chunk);
+    };
+    child.stdout.on('data', tee(process.stdout));
+    child.stderr.on('data', tee(process.stderr));
+    const timer = setTimeout(() => {
+      console.error(`test:sanitize: ${label}: no end after ${timeout / 1000}s, killing jest`);
+      stop('SIGKILL');
+    }, timeout);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      process.off('SIGINT', interrupted);
+      resolve({ label, code, signal, output });
+    });
+  });
+}
+
+const started = Date.now();
+const results = [];
+const band = isRoot ? ['--runInBand'] : [];
+if (extra.length) extra.unshift('--passWithNoTests');
+results.push(await run('suite', ['--selectProjects', 'unit', 'common', isRoot ? 'root' : 'rootless', ...band, ...extra]));
+results.push(await run('faults', ['--selectProjects', 'faults', ...band, ...extra]));
+results.push(await run('soak', ['--selectProjects', 'soak', '--runInBand', ...extra]));
+
+// 5. The verdict: test results, report files, sanitizer lines in the output.
+const marker = /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: (Address|UndefinedBehavior)Sanitizer|ERROR: Can't open file: .*nsjs-sanitize-/;
+let failed = false;
+console.log('\n==== test:sanitize summary ====');
+for (const r of results) {
+  const ok = r.code === 0;
+  failed ||= !ok;
+  console.log(`${r.label}: ${ok ? 'passed' : `FAILED (${r.signal ?? `exit ${r.code}`})`}`);
+  const lines = r.output.split('\n').filter((l) => marker.test(l));
+  if (lines.length) {
+    failed = true;
+    console.log(`${r.label}: sanitizer messages in jest's output:\n  ${lines.slice(0, 20).join('\n  ')}`);
+  }
+}
+const files = fs.readdirSync(reports).sort();
+for (const f of files) {
+  failed = true;
+  console.log(`\n---- sanitizer report ${f} ----\n${fs.readFileSync(path.join(reports, f), 'utf8')}`);
+}
+console.log(`sanitizer reports: ${files.length === 0 ? 'none' : `${files.length} (kept in ${reports})`}`);
+if (files.length === 0) fs.rmSync(reports, { recursive: true, force: true });
+console.log(`time: ${Math.round((Date.now() - started) / 1000)}s`);
+process.exit(failed ? 1 : 0);
