@@ -44,6 +44,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { stale } from './stale.mjs';
+
 const require = createRequire(import.meta.url);
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const variant = path.join(root, 'build-variants', 'sanitize');
@@ -51,19 +53,9 @@ const addon = path.join(variant, 'nsjs.node');
 const extra = process.argv.slice(2);
 const timeout = Number(process.env.NSJS_SANITIZE_TIMEOUT ?? 600) * 1000; // per jest run
 
-function newest(paths) {
-  let t = 0;
-  for (const p of paths) {
-    const st = fs.statSync(p);
-    if (st.isDirectory()) t = Math.max(t, newest(fs.readdirSync(p).map((e) => path.join(p, e))));
-    else t = Math.max(t, st.mtimeMs);
-  }
-  return t;
-}
-
 // 1. The build, when missing or older than anything it is made from.
 const sources = ['src-native', 'CMakeLists.txt'].map((p) => path.join(root, p));
-if (!fs.existsSync(addon) || fs.statSync(addon).mtimeMs < newest(sources)) {
+if (stale(addon, sources)) {
   console.log('test:sanitize: building build-variants/sanitize (npm run build:sanitize)');
   const b = spawnSync('npm', ['run', 'build:sanitize'], { cwd: root, stdio: 'inherit' });
   if (b.status !== 0) process.exit(b.status ?? 1);

@@ -33,20 +33,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { stale } from './stale.mjs';
+
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const rel = (...p) => path.join(root, ...p);
 const ERROR_EXIT = 99;
 
-function newest(paths) {
-  let t = 0;
-  for (const p of paths) {
-    const st = fs.statSync(p);
-    if (st.isDirectory()) t = Math.max(t, newest(fs.readdirSync(p).map((e) => path.join(p, e))));
-    else t = Math.max(t, st.mtimeMs);
-  }
-  return t;
-}
-const stale = (target, sources) => !fs.existsSync(target) || fs.statSync(target).mtimeMs < newest(sources);
 function npm(script) {
   console.log(`test:valgrind: npm run ${script}`);
   const r = spawnSync('npm', ['run', script], { cwd: root, stdio: 'inherit' });
