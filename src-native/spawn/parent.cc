@@ -403,7 +403,7 @@ class Spawner {
     if (self_pidfd_ >= 0) close(self_pidfd_);
     if (pid >= 0) {
       out_.pid = static_cast<int>(pid);
-      if (p->parent_maps || p->has_veth) {
+      if (waits) {
         const bool ok = (!p->parent_maps || WriteMaps(out_.pid)) && (!p->has_veth || MakeVeth(out_.pid));
         // One byte lets the child go on; closing without it makes it exit.
         if (ok && (Fault("sync") || write(syncp[1], "", 1) != 1)) ParentFail(errno, "write", "sync");
