@@ -6,7 +6,7 @@
 // 1. Phases of one all-namespace spawn, run sequentially N times, timed around
 //    the same internal calls spawnIsolated makes (dist/cjs internals):
 //    checkOptions, execCandidates+buildPlan, the synchronous part of
-//    native().spawn (plan parse + queueing the AsyncWorker), the pool-thread
+//    native().spawn (plan encoding and parse + queueing the AsyncWorker), the pool-thread
 //    part (queue wait + clone + child set-up + exec, until the promise's
 //    continuation runs), new Process (PidfdWatch + uv_poll_start), exit → wait().
 // 2. The loop thread while spawning at 1/4/16 in flight: its own CPU time and
@@ -33,7 +33,7 @@ const HEAD =
 const nsjs = loadNsjs();
 const dist = (m) => require(path.join(ROOT, 'dist', 'cjs', m));
 const { checkOptions } = dist('options.js');
-const { buildPlan, execCandidates } = dist('plan.js');
+const { buildPlan, encodePlan, execCandidates } = dist('plan.js');
 const { native } = dist('native.js');
 const { Process } = dist('process.js');
 
@@ -49,7 +49,8 @@ async function phases(opts, label) {
     const exec = execCandidates('/bin/true', c.env, true);
     const plan = buildPlan(c, '/bin/true', [], exec, { child: c.stdio.map((e) => (e === 'inherit' ? -1 : -2)) }, false);
     const d = now();
-    const pr = native().spawn(plan.native);
+    const { ints, text, extras } = encodePlan(plan.native);
+    const pr = native().spawn(ints, text, extras);
     const e = now();
     const r = await pr;
     const f = now();

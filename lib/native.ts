@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { unsupportedPlatform } from './errors';
+import type { EncodedPlan } from './plan';
 
 export interface NativePidfdWatch {
   /** 0, or -errno when the poll could not start. */
@@ -95,8 +96,9 @@ export interface Native {
   pipe(nonblock?: boolean): [number, number] | number;
   /** Present (true) only in a test build that honours `NativePlan.fault`. */
   faultInjection?: boolean;
-  spawn(plan: NativePlan): Promise<NativeSpawnResult>;
-  spawnSync(plan: NativePlan): NativeSpawnResult;
+  /** The plan as lib/plan.ts encodePlan lays it out. */
+  spawn(ints: Int32Array, text: string, extras: EncodedPlan['extras']): Promise<NativeSpawnResult>;
+  spawnSync(ints: Int32Array, text: string, extras: EncodedPlan['extras']): NativeSpawnResult;
   // Networking (src-native/net.cc, netlink.cc). Netlink calls take a
   // NETLINK_ROUTE socket fd and return 0 or the kernel's -errno.
   socketIn(nsfd: number, domain: number, type: number, protocol: number): number | NativeSocketError;

@@ -268,6 +268,88 @@ export function buildPlan(
 }
 
 /**
+ * The plan as the addon reads it (Plan::Parse in src-native/spawn/plan.cc):
+ * the numbers in one Int32Array, every string in one NUL-separated string,
+ * and the rare parts (id map ranges, veth, a test fault) in an object. One
+ * typed array and one string conversion, where reading the plan object field
+ * by field cost a napi call per field (~50 µs per spawn, bench/RESULTS.md).
+ * Strings cannot hold a NUL (lib/validate.ts noNul); the addon checks the
+ * count all the same.
+ */
+export interface EncodedPlan {
+  ints: Int32Array;
+  text: string;
+  extras?: Pick<NativePlan, 'uidMap' | 'gidMap' | 'setgroups' | 'veth' | 'fault'>;
+}
+
+/** Mirrors the header layout and bits in src-native/spawn/plan.h (kHeader…). */
+const HEADER = 10;
+const BIT = { forceClone: 1, parentMaps: 2, dieWithParent: 4, forkStyle: 8, execChain: 16, ownEnv: 32 } as const;
+const OP_INTS = 8;
+const HAS_ADDR = 1 << 4;
+
+const TWO_32 = 2 ** 32;
+function lo(v: number | bigint | undefined): number {
+  if (typeof v === 'bigint') return Number(BigInt.asIntN(32, v));
+  return (v ?? 0) | 0;
+}
+function hi(v: number | bigint | undefined): number {
+  if (typeof v === 'bigint') return Number(BigInt.asIntN(32, v >> 32n));
+  return Math.floor((v ?? 0) / TWO_32) | 0;
+}
+
+export function encodePlan(n: NativePlan): EncodedPlan {
+  const strings: string[] = [];
+  const ints = new Int32Array(HEADER + n.ops.length * OP_INTS + n.stdio.length + n.groups.length);
+  const ownEnv = n.envp === undefined;
+  ints[0] =
+    (n.forceClone ? BIT.forceClone : 0) |
+    (n.parentMaps ? BIT.parentMaps : 0) |
+    (n.dieWithParent ? BIT.dieWithParent : 0) |
+    (n.forkStyle ? BIT.forkStyle : 0) |
+    (n.execChain ? BIT.execChain : 0) |
+    (ownEnv ? BIT.ownEnv : 0);
+  ints[1] = n.cloneFlags;
+  ints[2] = n.execFd ?? -1;
+  ints[3] = n.ops.length;
+  ints[4] = n.stdio.length;
+  ints[5] = n.groups.length;
+  ints[6] = n.execPaths.length;
+  ints[7] = n.argv.length;
+  ints[8] = n.envp?.length ?? 0;
+  let i = HEADER;
+  for (const op of n.ops) {
+    let mask = 0;
+    const s = op.s ?? [];
+    for (let j = 0; j < s.length && j < 4; j++) {
+      const v = s[j];
+      if (v === null || v === undefined) continue;
+      mask |= 1 << j;
+      strings.push(v);
+    }
+    if (op.addr !== undefined) {
+      mask |= HAS_ADDR;
+      strings.push(op.addr);
+    }
+    ints[i++] = op.kind;
+    ints[i++] = op.a ?? 0;
+    ints[i++] = op.b ?? 0;
+    ints[i++] = lo(op.flags);
+    ints[i++] = hi(op.flags);
+    ints[i++] = lo(op.b64);
+    ints[i++] = hi(op.b64);
+    ints[i++] = mask;
+  }
+  for (const fd of n.stdio) ints[i++] = fd;
+  for (const g of n.groups) ints[i++] = g | 0;
+  strings.push(...n.execPaths, ...n.argv, ...(n.envp ?? []));
+  ints[9] = strings.length;
+  const plan: EncodedPlan = { ints, text: strings.length > 0 ? strings.join('\0') + '\0' : '' };
+  if (n.parentMaps || n.veth || n.fault) plan.extras = { uidMap: n.uidMap, gidMap: n.gidMap, setgroups: n.setgroups, veth: n.veth, fault: n.fault };
+  return plan;
+}
+
+/**
  * lo up, and the sandbox end of the veth: the parent makes the pair once we
  * exist (its end in its namespace, ours created directly in ours), so we
  * wait for it, then bring ours up with its addresses and routes.

@@ -6,7 +6,7 @@ import type { Readable, Writable } from 'node:stream';
 import { NsError, invalidArgType } from './errors';
 import { initBinary, native, type NativePlan, type NativeSpawnResult } from './native';
 import { checkOptions, newPidInJoinedPid, type Checked, type SpawnOptions } from './options';
-import { buildPlan, execCandidates, joinsType, type JoinPlan, type PlanContext, type Step } from './plan';
+import { buildPlan, encodePlan, execCandidates, joinsType, type EncodedPlan, type JoinPlan, type PlanContext, type Step } from './plan';
 import { NAMESPACE_TYPES, type NamespaceType } from './validate';
 import { Process, type ExitStatus } from './process';
 import { explainSpawnFailure } from './features';
@@ -155,6 +155,7 @@ function resolveJoin(join: NonNullable<Checked['join']>, toClose: number[]): Joi
 
 interface Prepared {
   plan: ReturnType<typeof buildPlan>;
+  encoded: EncodedPlan;
   stdio: Stdio;
   statusFd?: number;
   /** The child's ends and the fds only the child needs: closed once it has exec'd or failed. */
@@ -189,7 +190,7 @@ function prepare(command: string, args: string[], c: Checked): Prepared {
     const plan = buildPlan(c, command, args, execPaths, stdio, ctx);
     const fault = testFault();
     if (fault) plan.native.fault = fault;
-    return { plan, stdio, statusFd, toClose };
+    return { plan, encoded: encodePlan(plan.native), stdio, statusFd, toClose };
   } catch (err) {
     release({ toClose, stdio, statusFd });
     throw err;
@@ -273,7 +274,7 @@ export async function spawnChecked(command: string, args: string[], c: Checked):
     // After the wait: an abort while queued means nothing is started.
     p = prepare(command, args, c);
     try {
-      result = await native().spawn(p.plan.native);
+      result = await native().spawn(p.encoded.ints, p.encoded.text, p.encoded.extras);
     } catch (err) {
       release(p);
       throw err;
@@ -289,7 +290,7 @@ export function spawnCheckedSync(command: string, args: string[], c: Checked): P
   const p = prepare(command, args, c);
   let result: NativeSpawnResult;
   try {
-    result = native().spawnSync(p.plan.native);
+    result = native().spawnSync(p.encoded.ints, p.encoded.text, p.encoded.extras);
   } catch (err) {
     release(p);
     throw err;

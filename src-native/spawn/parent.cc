@@ -477,7 +477,7 @@ class SpawnWorker : public Napi::AsyncWorker {
 std::unique_ptr<Plan> ParsePlan(const Napi::CallbackInfo& info) {
   auto plan = std::make_unique<Plan>();
   std::string why;
-  if (!info[0].IsObject() || !plan->Parse(info[0].As<Napi::Object>(), &why)) {
+  if (!plan->Parse(info[0], info[1], info[2], &why)) {
     Napi::Error::New(info.Env(), "nsjs internal error: bad spawn plan: " + why).ThrowAsJavaScriptException();
     return nullptr;
   }

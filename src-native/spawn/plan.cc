@@ -9,148 +9,148 @@ namespace nsjs {
 namespace spawn {
 namespace {
 
-constexpr uintptr_t kNone = ~uintptr_t{0};
-
-// Strings go into the arena first and are turned into pointers once it has
-// stopped growing; until then an Op's s[] holds arena offsets.
-uintptr_t Append(std::vector<char>* arena, const char* s, size_t n) {
-  const uintptr_t off = arena->size();
-  arena->insert(arena->end(), s, s + n);
-  arena->push_back('\0');
-  return off;
-}
-
-uintptr_t Append(std::vector<char>* arena, const Napi::Value& v) {
-  if (!v.IsString()) return kNone;
-  const std::string s = v.As<Napi::String>().Utf8Value();
-  return Append(arena, s.data(), s.size());
-}
-
-const char* At(const std::vector<char>& arena, uintptr_t off) {
-  return off == kNone ? nullptr : arena.data() + off;
-}
-
-uint64_t U64(const Napi::Value& v) {
-  if (v.IsBigInt()) {
-    bool lossless = false;
-    return v.As<Napi::BigInt>().Uint64Value(&lossless);
-  }
-  return v.IsNumber() ? static_cast<uint64_t>(v.As<Napi::Number>().DoubleValue()) : 0;
-}
-
 int32_t I32(const Napi::Value& v) { return v.IsNumber() ? v.As<Napi::Number>().Int32Value() : 0; }
 
-// lib/ validated the text; a failure here is a bug there.
-bool Address(const Napi::Value& text, int family, unsigned char* out) {
-  return text.IsString() && inet_pton(family, text.As<Napi::String>().Utf8Value().c_str(), out) == 1;
+uint64_t Join(int32_t low, int32_t high) {
+  return (uint64_t{static_cast<uint32_t>(high)} << 32) | static_cast<uint32_t>(low);
 }
+
+// lib/ validated the text; a failure here is a bug there.
+bool Address(const char* text, int family, unsigned char* out) {
+  return text && inet_pton(family, text, out) == 1;
+}
+
+std::string Text(const Napi::Value& v) { return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string(); }
 
 }  // namespace
 
-bool Plan::Parse(const Napi::Object& js, std::string* why) {
-  clone_flags = U64(js.Get("cloneFlags"));
-  force_clone = js.Get("forceClone").ToBoolean().Value();
-  parent_maps = js.Get("parentMaps").ToBoolean().Value();
-  die_with_parent = js.Get("dieWithParent").ToBoolean().Value();
-  fork_style = js.Get("forkStyle").ToBoolean().Value();
-  exec_chain = js.Get("execChain").ToBoolean().Value();
+bool Plan::ParseExtras(const Napi::Object& x, std::string* why) {
   if (parent_maps) {
-    uid_map = js.Get("uidMap").ToString().Utf8Value();
-    gid_map = js.Get("gidMap").ToString().Utf8Value();
-    if (js.Get("setgroups").IsString()) setgroups = js.Get("setgroups").ToString().Utf8Value();
+    uid_map = Text(x.Get("uidMap"));
+    gid_map = Text(x.Get("gidMap"));
+    setgroups = Text(x.Get("setgroups"));
   }
-
-  const Napi::Value veth_v = js.Get("veth");
+  const Napi::Value veth_v = x.Get("veth");
   if (veth_v.IsObject()) {
     const Napi::Object v = veth_v.As<Napi::Object>();
     has_veth = true;
-    veth.host = v.Get("host").ToString().Utf8Value();
-    veth.peer = v.Get("peer").ToString().Utf8Value();
+    veth.host = Text(v.Get("host"));
+    veth.peer = Text(v.Get("peer"));
     veth.mtu = v.Get("mtu").IsNumber() ? I32(v.Get("mtu")) : -1;
     const Napi::Array addrs = v.Get("hostAddresses").As<Napi::Array>();
     for (uint32_t i = 0; i < addrs.Length(); i++) {
       const Napi::Object a = addrs.Get(i).As<Napi::Object>();
       Veth::Address addr{I32(a.Get("family")), {}, I32(a.Get("prefix"))};
-      if (!Address(a.Get("address"), addr.family, addr.bytes)) {
+      if (!Address(Text(a.Get("address")).c_str(), addr.family, addr.bytes)) {
         *why = "bad veth host address";
         return false;
       }
       veth.host_addresses.push_back(addr);
     }
   }
-
 #ifdef NSJS_FAULT_INJECTION
-  const Napi::Value fault = js.Get("fault");
+  const Napi::Value fault = x.Get("fault");
   if (fault.IsObject()) {
     const Napi::Object f = fault.As<Napi::Object>();
     if (f.Get("op").IsNumber()) fault_op = I32(f.Get("op"));
-    if (f.Get("parent").IsString()) fault_parent = f.Get("parent").ToString().Utf8Value();
+    if (f.Get("parent").IsString()) fault_parent = Text(f.Get("parent"));
     fault_errno = I32(f.Get("errno"));
   }
 #endif
+  return true;
+}
 
-  const Napi::Value ops_v = js.Get("ops");
-  if (!ops_v.IsArray()) {
-    *why = "plan.ops is not an array";
+bool Plan::Parse(const Napi::Value& ints_v, const Napi::Value& text_v, const Napi::Value& extras, std::string* why) {
+  if (!ints_v.IsTypedArray() || ints_v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array || !text_v.IsString()) {
+    *why = "expected (Int32Array, string, extras)";
     return false;
   }
-  const Napi::Array js_ops = ops_v.As<Napi::Array>();
-  std::vector<std::vector<uintptr_t>> offsets(js_ops.Length());
-  ops.resize(js_ops.Length());
-  for (uint32_t i = 0; i < js_ops.Length(); i++) {
-    const Napi::Object o = js_ops.Get(i).As<Napi::Object>();
-    Op& op = ops[i];
-    op.kind = I32(o.Get("kind"));
-    if (op.kind == kOpFork) second_clone = true;
-    op.a = I32(o.Get("a"));
-    op.b = I32(o.Get("b"));
-    op.flags = U64(o.Get("flags"));
-    op.b64 = U64(o.Get("b64"));
-    if (o.Has("addr") && !Address(o.Get("addr"), op.a, op.addr)) {
-      *why = "bad address in op " + std::to_string(i);
-      return false;
-    }
-    const Napi::Value s = o.Get("s");
-    if (s.IsArray()) {
-      const Napi::Array arr = s.As<Napi::Array>();
-      for (uint32_t j = 0; j < arr.Length() && j < 4; j++) offsets[i].push_back(Append(&arena_, arr.Get(j)));
-    }
+  const Napi::Int32Array arr = ints_v.As<Napi::Int32Array>();
+  const int32_t* in = arr.Data();
+  const size_t n_ints = arr.ElementLength();
+  if (n_ints < kHeaderInts) {
+    *why = "short header";
+    return false;
   }
-
-  const Napi::Array js_stdio = js.Get("stdio").As<Napi::Array>();
-  for (uint32_t i = 0; i < js_stdio.Length(); i++) stdio.push_back(I32(js_stdio.Get(i)));
-  const Napi::Value groups_v = js.Get("groups");
-  if (groups_v.IsArray()) {
-    const Napi::Array g = groups_v.As<Napi::Array>();
-    for (uint32_t i = 0; i < g.Length(); i++) groups.push_back(static_cast<gid_t>(U64(g.Get(i))));
+  const int32_t bits = in[kHdrBits];
+  const int32_t n_ops = in[kHdrOps], n_stdio = in[kHdrStdio], n_groups = in[kHdrGroups];
+  const int32_t n_paths = in[kHdrExecPaths], n_argv = in[kHdrArgv], n_env = in[kHdrEnvp];
+  if (n_ops < 0 || n_stdio < 0 || n_groups < 0 || n_paths < 0 || n_argv < 0 || n_env < 0 ||
+      n_ints != kHeaderInts + size_t(n_ops) * kOpInts + size_t(n_stdio) + size_t(n_groups)) {
+    *why = "lengths do not match the header";
+    return false;
   }
+  clone_flags = static_cast<uint32_t>(in[kHdrCloneFlags]);
+  force_clone = bits & kBitForceClone;
+  parent_maps = bits & kBitParentMaps;
+  die_with_parent = bits & kBitDieWithParent;
+  fork_style = bits & kBitForkStyle;
+  exec_chain = bits & kBitExecChain;
+  const bool own_env = bits & kBitOwnEnv;
+  exec_fd = in[kHdrExecFd];
+  if (extras.IsObject() && !ParseExtras(extras.As<Napi::Object>(), why)) return false;
 
-  auto strings = [&](const char* name, std::vector<uintptr_t>* out) {
-    const Napi::Value v = js.Get(name);
-    if (!v.IsArray()) return false;
-    const Napi::Array arr = v.As<Napi::Array>();
-    for (uint32_t i = 0; i < arr.Length(); i++) out->push_back(Append(&arena_, arr.Get(i)));
-    return true;
-  };
-  std::vector<uintptr_t> paths, args, env;
-  const bool own_env = js.Get("envp").IsUndefined();
-  if (!strings("execPaths", &paths) || !strings("argv", &args) || (!own_env && !strings("envp", &env))) {
-    *why = "plan.execPaths and plan.argv must be arrays, and plan.envp too when given";
+  // Every string, NUL-terminated, straight into the arena in one conversion.
+  napi_env env = text_v.Env();
+  size_t len = 0;
+  napi_get_value_string_utf8(env, text_v, nullptr, 0, &len);
+  arena_.resize(len + 1);
+  napi_get_value_string_utf8(env, text_v, arena_.data(), len + 1, &len);
+  std::vector<size_t> offsets;
+  for (size_t start = 0, i = 0; i < len; i++) {
+    if (arena_[i] != '\0') continue;
+    offsets.push_back(start);
+    start = i + 1;
+  }
+  if (offsets.size() != static_cast<size_t>(in[kHdrStrings])) {
+    *why = "the text does not hold the strings the header counts (a NUL inside one?)";
     return false;
   }
   // No envp: ours. Only JS on this (the loop) thread changes environ, so it
   // is stable while we copy it.
+  arena_.resize(len);  // napi's terminator: the text's last string has its own NUL
+  size_t env_count = own_env ? 0 : n_env;
   if (own_env) {
-    for (char** e = environ; *e; e++) env.push_back(Append(&arena_, *e, strlen(*e)));
+    for (char** e = environ; *e; e++, env_count++) {
+      offsets.push_back(arena_.size());
+      arena_.insert(arena_.end(), *e, *e + strlen(*e) + 1);
+    }
   }
-  if (js.Get("execFd").IsNumber()) exec_fd = I32(js.Get("execFd"));
-
   // The arena is complete: resolve offsets to pointers.
-  for (size_t i = 0; i < ops.size(); i++)
-    for (size_t j = 0; j < offsets[i].size(); j++) ops[i].s[j] = At(arena_, offsets[i][j]);
-  for (uintptr_t off : paths) exec_paths.push_back(At(arena_, off));
-  for (uintptr_t off : args) argv.push_back(At(arena_, off));
-  for (uintptr_t off : env) envp.push_back(At(arena_, off));
+  size_t next = 0;
+  auto take = [&]() { return arena_.data() + offsets[next++]; };
+  const int32_t* op_in = in + kHeaderInts;
+  ops.resize(n_ops);
+  for (int32_t i = 0; i < n_ops; i++, op_in += kOpInts) {
+    Op& op = ops[i];
+    op.kind = op_in[0];
+    if (op.kind == kOpFork) second_clone = true;
+    op.a = op_in[1];
+    op.b = op_in[2];
+    op.flags = Join(op_in[3], op_in[4]);
+    op.b64 = Join(op_in[5], op_in[6]);
+    const int32_t mask = op_in[7];
+    const int wanted = __builtin_popcount(mask & 0xf) + ((mask & kOpHasAddr) ? 1 : 0);
+    if (next + wanted > offsets.size()) {
+      *why = "op " + std::to_string(i) + " wants more strings than the text holds";
+      return false;
+    }
+    for (int j = 0; j < 4; j++)
+      if (mask & (1 << j)) op.s[j] = take();
+    if ((mask & kOpHasAddr) && !Address(take(), op.a, op.addr)) {
+      *why = "bad address in op " + std::to_string(i);
+      return false;
+    }
+  }
+  stdio.assign(op_in, op_in + n_stdio);
+  for (int32_t i = 0; i < n_groups; i++) groups.push_back(static_cast<gid_t>(static_cast<uint32_t>(op_in[n_stdio + i])));
+  if (next + n_paths + n_argv + env_count != offsets.size()) {
+    *why = "execPaths, argv and envp do not match the strings left";
+    return false;
+  }
+  for (int32_t i = 0; i < n_paths; i++) exec_paths.push_back(take());
+  for (int32_t i = 0; i < n_argv; i++) argv.push_back(take());
+  for (size_t i = 0; i < env_count; i++) envp.push_back(take());
   argv.push_back(nullptr);
   envp.push_back(nullptr);
   return true;

@@ -49,6 +49,19 @@ enum OpKind : int32_t {
   kOpDefaultRoute = 32,  // a = family, addr = gateway
 };
 
+// The encoded plan's Int32Array (lib/plan.ts encodePlan): a header, then
+// kOpInts per op, then the stdio fds, then the groups.
+enum PlanHeader {
+  kHdrBits, kHdrCloneFlags, kHdrExecFd, kHdrOps, kHdrStdio, kHdrGroups,
+  kHdrExecPaths, kHdrArgv, kHdrEnvp, kHdrStrings, kHeaderInts
+};
+enum PlanBits { kBitForceClone = 1, kBitParentMaps = 2, kBitDieWithParent = 4, kBitForkStyle = 8, kBitExecChain = 16, kBitOwnEnv = 32 };
+// Per op: kind, a, b, flags (low, high), b64 (low, high), a mask of which
+// s[] are set (bits 0-3) and whether an address follows them (bit 4), in
+// the text, in that order.
+constexpr int kOpInts = 8;
+constexpr int32_t kOpHasAddr = 1 << 4;
+
 // fds the child opens for itself, kept on its own stack.
 constexpr int kChildSlots = 8;
 
@@ -131,11 +144,13 @@ struct Plan {
   int sync_fd = -1;
   int parent_pidfd = -1;
 
-  // Copies a plan object from lib/plan.ts; returns false with *why on a
-  // malformed plan (a bug in lib/, never user input: that is validated there).
-  bool Parse(const Napi::Object& js, std::string* why);
+  // Copies a plan as lib/plan.ts encodePlan lays it out (ints, text,
+  // extras); returns false with *why on a malformed one (a bug in lib/,
+  // never user input: that is validated there).
+  bool Parse(const Napi::Value& ints, const Napi::Value& text, const Napi::Value& extras, std::string* why);
 
  private:
+  bool ParseExtras(const Napi::Object& extras, std::string* why);
   std::vector<char> arena_;
 };
 

@@ -301,8 +301,9 @@ describe('safe defaults, seen from inside', () => {
   test('capabilities.keep: only those, in every set; keep: [] leaves none, not even over our own uts namespace', async () => {
     const NET_ADMIN = 12;
     const SYS_ADMIN = 21;
-    const kept = mask(NET_ADMIN, SYS_ADMIN);
-    const caps = await status({ namespaces: ['user'], user: 'root', capabilities: { keep: ['CAP_NET_ADMIN', 'sys_admin'] } }, 'Cap');
+    const BPF = 39; // above bit 31: the mask crosses to the plan's high word
+    const kept = mask(NET_ADMIN, SYS_ADMIN, BPF);
+    const caps = await status({ namespaces: ['user'], user: 'root', capabilities: { keep: ['CAP_NET_ADMIN', 'sys_admin', 'CAP_BPF'] } }, 'Cap');
     expect(caps).toEqual({ CapInh: kept, CapPrm: kept, CapEff: kept, CapBnd: kept, CapAmb: kept });
     const none = await status({ namespaces: ['user'], user: 'root', capabilities: { keep: [] } }, 'Cap');
     expect(none).toEqual({ CapInh: mask(), CapPrm: mask(), CapEff: mask(), CapBnd: mask(), CapAmb: mask() });
@@ -314,13 +315,15 @@ describe('safe defaults, seen from inside', () => {
 
   test('rlimits: set in the child, soft and hard, and not in us', async () => {
     const ours = fs.readFileSync('/proc/self/limits', 'latin1');
-    const r = await runIsolated('sh', ['-c', 'ulimit -n; ulimit -Hn; ulimit -c; ulimit -Hc; grep -E "^Max (open files|core file size)" /proc/self/limits'], {
-      rlimits: { nofile: [64, 128], core: [4096, 8192] },
+    const r = await runIsolated('sh', ['-c', 'ulimit -n; ulimit -Hn; ulimit -c; ulimit -Hc; grep -E "^Max (open files|core file size|file size)" /proc/self/limits'], {
+      // fsize: a soft limit above 2^32 and an infinite hard one (all 64 bits set).
+      rlimits: { nofile: [64, 128], core: [4096, 8192], fsize: [2 ** 33 + 5, Infinity] },
     });
     const lines = r.stdout.trim().split('\n');
     // dash counts the core size in 512-byte blocks.
     expect(lines.slice(0, 4)).toEqual(['64', '128', '8', '16']);
     expect(lines.slice(4).map((l) => l.trim().split(/\s{2,}/))).toEqual([
+      ['Max file size', String(2 ** 33 + 5), 'unlimited', 'bytes'],
       ['Max core file size', '4096', '8192', 'bytes'],
       ['Max open files', '64', '128', 'files'],
     ]);

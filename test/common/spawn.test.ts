@@ -8,6 +8,8 @@ import * as path from 'node:path';
 import { NsError, runIsolated, spawnIsolated, waitpid } from '../../lib';
 import { expectNoLeaks, snapshot, type Snapshot } from '../helpers/leaks';
 import { withUser } from '../helpers/privilege';
+import { native } from '../../lib/native';
+import { encodePlan, Op } from '../../lib/plan';
 
 let before: Snapshot;
 beforeEach(() => {
@@ -317,6 +319,16 @@ describe('failures are NsErrors naming the step, and leave nothing behind', () =
       delete process.env.NSJS_TEST_FORCE_CLONE;
     }
   });
+});
+
+test('the addon refuses a plan whose strings do not match its header, and starts nothing', () => {
+  const e = encodePlan({
+    cloneFlags: 0, forceClone: false, parentMaps: false, dieWithParent: false, forkStyle: false, execChain: false,
+    ops: [{ kind: Op.Exec }], stdio: [], groups: [], execPaths: ['/bin/true'], argv: ['true'],
+  });
+  // A NUL inside a string (lib/ validates that away) would shift every string after it.
+  expect(() => native().spawnSync(e.ints, e.text.replace('true', 'tr\0ue'), undefined)).toThrow(/bad spawn plan: the text does not hold/);
+  expect(() => native().spawn(e.ints.subarray(0, 5), e.text, undefined)).toThrow(/bad spawn plan: short header/);
 });
 
 describe('clone(2) fallback when clone3 is refused', () => {

@@ -1,7 +1,7 @@
 // Validation happens before anything native: these run without privileges
 // and check that every bad option throws, naming the option.
 import { checkOptions } from '../../lib/options';
-import { buildPlan, execCandidates, Op } from '../../lib/plan';
+import { buildPlan, encodePlan, execCandidates, Op } from '../../lib/plan';
 import { spawnIsolated } from '../../lib/spawn';
 
 type Case = [string, unknown, RegExp, string];
@@ -138,5 +138,25 @@ describe('plan', () => {
     expect(execCandidates('no-such-command-x', [['PATH', '/bin']], true)).toBeNull();
     expect(execCandidates('sh', [['PATH', '/a:/b']], false)).toEqual(['/a/sh', '/b/sh']);
     expect(execCandidates('./x', [], true)).toEqual(['./x']);
+  });
+
+  test('the encoding for the addon: 64-bit values split into two words, strings in order, NUL-separated', () => {
+    const ops = [
+      { kind: Op.Setrlimit, a: 1, flags: 2 ** 33 + 5, b64: 0xffffffffffffffffn },
+      { kind: Op.Mount, s: [null, '/', 'x', null], flags: 0x44000 },
+      { kind: Op.AddAddress, s: ['eth0'], a: 2, b: 24, addr: '169.254.1.2' },
+    ];
+    const e = encodePlan({
+      cloneFlags: 0x7e020080, forceClone: false, parentMaps: false, dieWithParent: true, forkStyle: false, execChain: false,
+      ops, stdio: [-1, 5, -2], groups: [0, 0xfffffffe], execPaths: ['/bin/true'], argv: ['true', ''],
+    });
+    // header: bits (dieWithParent | own environ), clone flags, exec fd, then the counts.
+    expect([...e.ints.slice(0, 10)]).toEqual([4 | 32, 0x7e020080, -1, 3, 3, 2, 1, 2, 0, 7]);
+    expect([...e.ints.slice(10, 18)]).toEqual([Op.Setrlimit, 1, 0, 5, 2, -1, -1, 0]);
+    expect(e.ints[17 + 8]).toBe(0b0110);
+    expect(e.ints[17 + 16]).toBe(0b1_0001);
+    expect([...e.ints.slice(34)]).toEqual([-1, 5, -2, 0, -2]);
+    expect(e.text.split('\0')).toEqual(['/', 'x', 'eth0', '169.254.1.2', '/bin/true', 'true', '', '']);
+    expect(e.extras).toBeUndefined();
   });
 });
