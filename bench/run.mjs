@@ -281,6 +281,20 @@ async function cpu() {
 
 // ---------------------------------------------------------------- throughput
 const ALL_OPTS = { namespaces: ALL7, user: 'root', stdio: 'inherit' };
+// The spawn limit nsjs picks (CPUs − 1), and the libuv pool size as the
+// other end of the trade-off between spawn rate and event-loop delay.
+const POOL = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+const DEFAULT_CONCURRENCY = nsjs.setSpawnConcurrency(1);
+nsjs.setSpawnConcurrency(DEFAULT_CONCURRENCY);
+async function withConcurrency(limit, work) {
+  if (limit === undefined) return work();
+  const previous = nsjs.setSpawnConcurrency(limit);
+  try {
+    return await work();
+  } finally {
+    nsjs.setSpawnConcurrency(previous);
+  }
+}
 
 async function throughput() {
   out('## Throughput: all 7 namespaces, spawns/s with k in flight');
@@ -309,14 +323,17 @@ async function throughput() {
   } catch (err) {
     note(`Namespace.create('net'): ${err.message}`);
   }
-  const extra = [['nsjs, 6 namespaces (all but net)', { namespaces: SIX, user: 'root', stdio: 'inherit' }]];
+  const extra = [
+    [`nsjs, all 7, setSpawnConcurrency(${POOL}) (default here: ${DEFAULT_CONCURRENCY})`, ALL_OPTS, POOL],
+    ['nsjs, 6 namespaces (all but net)', { namespaces: SIX, user: 'root', stdio: 'inherit' }],
+  ];
   if (shared) extra.push(["nsjs, 6 new + join: [one shared net namespace]", { namespaces: SIX, user: 'root', join: [shared], stdio: 'inherit' }]);
   const extraRes = extra.map(() => []);
   for (let r = 0; r < TPUT_ROUNDS; r++) {
-    for (const [i, [, o]] of extra.entries()) {
+    for (const [i, [, o, limit]] of extra.entries()) {
       note(`throughput: round ${r + 1}, ${extra[i][0]}`);
       try {
-        extraRes[i].push(await inFlight(16, DUR, () => nsjsOnce(nsjs, TRUE, [], o)));
+        extraRes[i].push(await withConcurrency(limit, () => inFlight(16, DUR, () => nsjsOnce(nsjs, TRUE, [], o))));
       } catch (err) {
         note(`${extra[i][0]}: ${err.message}`);
       }
@@ -376,6 +393,11 @@ async function loopDelay() {
   const kinds = [
     { id: 'idle', name: 'idle (nothing spawning)', work: () => new Promise((r) => setTimeout(() => r(NaN), DUR)) },
     { id: 'nsjs', name: 'nsjs spawnIsolated ×16', work: () => inFlight(16, DUR, () => nsjsOnce(nsjs, TRUE, [], ALL_OPTS)) },
+    {
+      id: 'nsjsPool',
+      name: `nsjs spawnIsolated ×16, setSpawnConcurrency(${POOL})`,
+      work: () => withConcurrency(POOL, () => inFlight(16, DUR, () => nsjsOnce(nsjs, TRUE, [], ALL_OPTS))),
+    },
     { id: 'cp', name: 'child_process.spawn(/bin/true) ×16', work: () => inFlight(16, DUR, () => cpOnce(TRUE, [])) },
   ];
   if (UNSHARE)

@@ -7,7 +7,7 @@ export { Namespace } from './namespace';
 export type { NamespaceInfo, CreateOptions } from './namespace';
 export { Process, waitpid } from './process';
 export type { ExitStatus, WaitpidOptions } from './process';
-export { spawnIsolated, runIsolated } from './spawn';
+export { spawnIsolated, runIsolated, setSpawnConcurrency } from './spawn';
 export type { RunOptions, RunResult } from './spawn';
 export type { SpawnOptions, Mount, ProcMount, TmpfsMount, BindMount, DevMount, RawMount, IdMap, UserMapping, StdioEntry, RlimitName, JoinTarget, NetworkOptions, VethOptions } from './options';
 export * as net from './net';

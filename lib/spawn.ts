@@ -10,7 +10,7 @@ import { buildPlan, encodePlan, execCandidates, joinsType, type EncodedPlan, typ
 import { NAMESPACE_TYPES, type NamespaceType } from './validate';
 import { Process, type ExitStatus } from './process';
 import { explainSpawnFailure } from './features';
-import { noNul } from './validate';
+import { integer, noNul } from './validate';
 
 const ENOENT = -2;
 const EPERM = -1;
@@ -246,23 +246,45 @@ function finish(p: Prepared, result: NativeSpawnResult, c: Checked): Process {
 // libuv pool has threads the loop thread waits for a CPU (bench/RESULTS.md,
 // event-loop delay) and fs/dns requests wait for a pool thread. One CPU is
 // left to the loop; spawns beyond that queue here, in order.
-const MAX_NATIVE_SPAWNS = Math.max(1, (os.availableParallelism?.() ?? os.cpus().length) - 1);
+let spawnLimit = Math.max(1, (os.availableParallelism?.() ?? os.cpus().length) - 1);
 let nativeSpawns = 0;
 const waiting: (() => void)[] = [];
 
+/** Starts queued spawns while there is room. */
+function drainSpawnQueue(): void {
+  while (nativeSpawns < spawnLimit && waiting.length > 0) {
+    nativeSpawns++;
+    waiting.shift()!();
+  }
+}
+
 async function acquireSpawnSlot(): Promise<void> {
-  if (nativeSpawns < MAX_NATIVE_SPAWNS) {
+  if (nativeSpawns < spawnLimit && waiting.length === 0) {
     nativeSpawns++;
     return;
   }
   await new Promise<void>((resolve) => waiting.push(resolve));
 }
 
-/** Hands the slot to the next spawn in line, if any. */
 function releaseSpawnSlot(): void {
-  const next = waiting.shift();
-  if (next) next();
-  else nativeSpawns--;
+  nativeSpawns--;
+  drainSpawnQueue();
+}
+
+/**
+ * How many spawns may be in their native part (clone, namespace set-up,
+ * exec) at once; later ones queue in order. The default, one less than the
+ * CPUs (at least 1), keeps a CPU for the event loop; a higher limit buys
+ * spawn throughput with event-loop delay (bench/RESULTS.md). Values above
+ * the libuv pool size (`UV_THREADPOOL_SIZE`, 4 by default) only make spawns
+ * queue in the pool instead, ahead of `fs` and `dns` work. Returns the
+ * previous limit.
+ */
+export function setSpawnConcurrency(limit: number): number {
+  const previous = spawnLimit;
+  spawnLimit = integer(limit, 'limit', 1, 1024);
+  drainSpawnQueue();
+  return previous;
 }
 
 /** @internal */

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { NsError, runIsolated, spawnIsolated, waitpid } from '../../lib';
+import { NsError, runIsolated, setSpawnConcurrency, spawnIsolated, waitpid } from '../../lib';
 import { expectNoLeaks, snapshot, type Snapshot } from '../helpers/leaks';
 import { withUser } from '../helpers/privilege';
 import { native } from '../../lib/native';
@@ -351,6 +351,50 @@ describe('clone(2) fallback when clone3 is refused', () => {
     const p = await spawnIsolated('sleep', ['30'], { namespaces: withUser(['pid']), stdio: 'ignore' });
     expect(p.kill('SIGKILL')).toBe(true);
     expect(await p.wait()).toEqual({ code: null, signal: 'SIGKILL' });
+  });
+});
+
+describe('setSpawnConcurrency', () => {
+  /** The most native spawns in flight at once while `n` spawnIsolated calls run, with the limit set by `during` once they are queued. */
+  async function peak(n: number, during?: () => void): Promise<number> {
+    const addon = native();
+    const real = addon.spawn;
+    let now = 0;
+    let most = 0;
+    // A wrapper that counts, around the real native spawn: nothing is mocked.
+    addon.spawn = (...a: Parameters<typeof real>) => {
+      most = Math.max(most, ++now);
+      return real.apply(addon, a).finally(() => now--);
+    };
+    try {
+      const started = Array.from({ length: n }, () => spawnIsolated('true', [], { namespaces: withUser(['pid', 'uts']), stdio: 'ignore' }));
+      during?.();
+      const procs = await Promise.all(started);
+      for (const p of procs) expect(await p.wait()).toEqual({ code: 0, signal: null });
+    } finally {
+      addon.spawn = real;
+    }
+    return most;
+  }
+
+  test('limits the native spawns in flight; raising it starts queued ones; it returns the previous limit', async () => {
+    const initial = setSpawnConcurrency(1);
+    try {
+      expect(initial).toBe(Math.max(1, os.availableParallelism() - 1));
+      expect(await peak(6)).toBe(1);
+      expect(setSpawnConcurrency(3)).toBe(1);
+      expect(await peak(6)).toBe(3);
+      setSpawnConcurrency(1);
+      // Queued behind a limit of 1, then released by the raise.
+      expect(await peak(6, () => setSpawnConcurrency(4))).toBe(4);
+    } finally {
+      setSpawnConcurrency(initial);
+    }
+  });
+
+  test('refuses anything but an integer from 1 to 1024, naming the argument', () => {
+    for (const bad of [0, 1025, 1.5, -1, NaN]) expect(() => setSpawnConcurrency(bad)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringMatching(/'limit'/) }));
+    expect(() => setSpawnConcurrency('2' as unknown as number)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
   });
 });
 

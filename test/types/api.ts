@@ -1,7 +1,7 @@
 // Compile-only: nothing here runs. Uses of the public API that must type-check,
 // and misuse that must not (each `@ts-expect-error` fails the build if the
 // line below it compiles).
-import { Namespace, NsError, Process, sys, waitpid } from 'nsjs';
+import { Namespace, NsError, Process, setSpawnConcurrency, sys, waitpid } from 'nsjs';
 import type { ExitStatus, NamespaceInfo, NamespaceType, NsErrorDetails, WaitpidOptions } from 'nsjs';
 
 declare function use(...values: unknown[]): void;
@@ -134,3 +134,11 @@ export function raw(nsfd: number): void {
   // @ts-expect-error constants are read-only
   sys.CLONE_NEWNET = 0;
 }
+
+export function concurrency(): void {
+  const previous: number = setSpawnConcurrency(4);
+  // @ts-expect-error a number of spawns
+  setSpawnConcurrency('4');
+  use(previous);
+}
+
