@@ -93,6 +93,10 @@ export interface Native {
   pidfdOpen(pid: number, flags: number): number;
   pidfdSendSignal(pidfd: number, signal: number): number;
   pipe(nonblock?: boolean): [number, number] | number;
+  /** open(2) with O_CLOEXEC added (no O_CREAT: there is no mode): the fd, or -errno. Closed with `close`. */
+  open(path: string, flags: number): number;
+  /** close(2) of an fd the addon made; EINTR counts as closed. 0 or -errno. */
+  close(fd: number): number;
   /** Present (true) only in a test build that honours `NativePlan.fault`. */
   faultInjection?: boolean;
   spawn(plan: NativePlan): Promise<NativeSpawnResult>;
