@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { unsupportedPlatform } from './errors';
+import { check, unsupportedPlatform } from './errors';
 
 export interface NativePidfdWatch {
   /** 0, or -errno when the poll could not start. */
@@ -163,6 +163,16 @@ function testVariant(): string | undefined {
   const dir = path.join(packageRoot(), 'build-variants', name);
   if (!fs.existsSync(path.join(dir, 'nsjs.node'))) throw new Error(`nsjs: NSJS_TEST_ADDON=${name} but ${dir}/nsjs.node is missing: npm run build:${name}`);
   return dir;
+}
+
+/**
+ * Closes an fd the addon made (pipe, open, pidfd, nsfs fd, socket). Never
+ * fs.closeSync for those: in a worker_thread, fs tracks the fds it opened
+ * itself and warns on any other; nor this for an fd fs opened, which would
+ * leave fs's table holding a number the kernel gives out again.
+ */
+export function closeFd(fd: number): void {
+  check(native().close(fd), 'close');
 }
 
 let initPath: string | undefined;
