@@ -9,6 +9,7 @@
         "src-native/ns.cc",
         "src-native/mount.cc",
         "src-native/pidfd.cc",
+        "src-native/fd.cc",
         "src-native/wait.cc",
         "src-native/netlink.cc",
         "src-native/net.cc",

@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 
 import * as C from './constants';
-import { native } from './native';
+import { closeFd, native } from './native';
 import type { NamespaceInfo } from './namespace';
 import { NAMESPACE_TYPES, type NamespaceType } from './validate';
 
@@ -106,10 +106,10 @@ function related(type: NamespaceType, inode: number, pids: number[], request: nu
       try {
         return fs.fstatSync(rel).ino;
       } finally {
-        fs.closeSync(rel);
+        closeFd(rel);
       }
     } finally {
-      fs.closeSync(fd);
+      closeFd(fd);
     }
   }
   return undefined;

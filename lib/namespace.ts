@@ -3,7 +3,7 @@ import * as path from 'node:path';
 
 import * as C from './constants';
 import { NsError, check } from './errors';
-import { initBinary, native } from './native';
+import { closeFd, initBinary, native } from './native';
 import { invalidArgValue } from './errors';
 import { fd as fdArg, knownKeys, namespaceType, pathString, pid as pidArg, plainObject, type NamespaceType } from './validate';
 
@@ -26,7 +26,7 @@ function typeOfFlag(flag: number): NamespaceType | undefined {
 // Forgotten Namespace objects still give their fd back.
 const finalizer = new FinalizationRegistry<number>((fd) => {
   try {
-    fs.closeSync(fd);
+    closeFd(fd);
   } catch {
     // already closed by someone who took the fd number
   }
@@ -139,7 +139,7 @@ export class Namespace implements Disposable {
     const r = native().ioctlNs(fd, C.NS_GET_NSTYPE);
     const actual = r >= 0 ? typeOfFlag(r) : undefined;
     if (!actual || (type !== undefined && actual !== type)) {
-      fs.closeSync(fd);
+      closeFd(fd);
       if (r === ENOTTY) throw new NsError({ errno: r, syscall: 'ioctl', path: file, hint: `${file} is not a namespace file (an nsfs file such as /proc/<pid>/ns/<type>)` });
       if (r < 0) throw new NsError({ errno: r, syscall: 'ioctl', path: file });
       throw new NsError({ errno: EINVAL, syscall: 'open', path: file, hint: `${file} is a ${actual ?? r} namespace, not ${type}` });
@@ -147,7 +147,11 @@ export class Namespace implements Disposable {
     return new Namespace(fd, actual);
   }
 
-  /** Wraps an nsfs fd you own (for example from `sys.ioctlNs`); the Namespace takes it over. */
+  /**
+   * Wraps an nsfs fd you own (for example from `sys.ioctlNs`); the Namespace
+   * takes it over. Not one `fs` opened: the Namespace closes it with close(2)
+   * behind `fs`'s back, and in a worker_thread `fs` keeps a table of its own fds.
+   */
   static fromFd(fd: number): Namespace {
     fdArg(fd, 'fd');
     const type = typeOfFlag(check(native().ioctlNs(fd, C.NS_GET_NSTYPE), 'ioctl', undefined, (code) =>
@@ -291,7 +295,7 @@ export class Namespace implements Disposable {
   close(): void {
     if (this.#fd < 0) return;
     finalizer.unregister(this);
-    fs.closeSync(this.#fd);
+    closeFd(this.#fd);
     this.#fd = -1;
   }
 

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { unsupportedPlatform } from './errors';
+import { check, unsupportedPlatform } from './errors';
 import type { EncodedPlan } from './plan';
 
 export interface NativePidfdWatch {
@@ -94,6 +94,10 @@ export interface Native {
   pidfdOpen(pid: number, flags: number): number;
   pidfdSendSignal(pidfd: number, signal: number): number;
   pipe(nonblock?: boolean): [number, number] | number;
+  /** open(2) with O_CLOEXEC added (no O_CREAT: there is no mode): the fd, or -errno. Closed with `close`. */
+  open(path: string, flags: number): number;
+  /** close(2) of an fd the addon made; EINTR counts as closed. 0 or -errno. */
+  close(fd: number): number;
   /** Present (true) only in a test build that honours `NativePlan.fault`. */
   faultInjection?: boolean;
   /** The plan as lib/plan.ts encodePlan lays it out. */
@@ -161,6 +165,16 @@ function testVariant(): string | undefined {
   const dir = path.join(packageRoot(), 'build-variants', name);
   if (!fs.existsSync(path.join(dir, 'nsjs.node'))) throw new Error(`nsjs: NSJS_TEST_ADDON=${name} but ${dir}/nsjs.node is missing: npm run build:${name}`);
   return dir;
+}
+
+/**
+ * Closes an fd the addon made (pipe, open, pidfd, nsfs fd, socket). Never
+ * fs.closeSync for those: in a worker_thread, fs tracks the fds it opened
+ * itself and warns on any other; nor this for an fd fs opened, which would
+ * leave fs's table holding a number the kernel gives out again.
+ */
+export function closeFd(fd: number): void {
+  check(native().close(fd), 'close');
 }
 
 let initPath: string | undefined;

@@ -17,12 +17,11 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import * as fs from 'node:fs';
 import * as net from 'node:net';
 
 import { NsError, invalidArgType, invalidArgValue } from './errors';
 import { Namespace } from './namespace';
-import { native, type NativeSocketError } from './native';
+import { closeFd, native, type NativeSocketError } from './native';
 import { cidrList, cidr as cidrArg, ipAddress, linkName, mtu as mtuArg, port as portArg, type Cidr } from './netaddr';
 import { bool, integer, knownKeys, plainObject } from './validate';
 
@@ -142,7 +141,7 @@ function withNetlink<T>(ns: Namespace, fn: (sock: number) => T): T {
   try {
     return fn(sock);
   } finally {
-    fs.closeSync(sock);
+    closeFd(sock);
   }
 }
 
@@ -405,7 +404,7 @@ export async function listen(ns: Namespace, options_?: ListenOptions, connection
   const fd = socketIn(ns, family(host.family), SOCK_STREAM, 0, `listen ${where}`);
   const r = native().bindListen(fd, family(host.family), host.address, port, backlog, ipv6Only);
   if (r !== 0) {
-    fs.closeSync(fd);
+    closeFd(fd);
     throw socketError(r, ns, `listen ${where}`);
   }
   // From here Node owns the fd: server.close() (or a failed listen) closes it.
@@ -459,7 +458,7 @@ export async function connect(ns: Namespace, options_: ConnectOptions): Promise<
   const r = native().connectStart(fd, family(host.family), host.address, port);
   if (r === 0) return new net.Socket({ fd });
   if (r !== EINPROGRESS) {
-    fs.closeSync(fd);
+    closeFd(fd);
     throw new NsError({ errno: r, syscall: 'connect', step });
   }
   return new Promise((resolve, reject) => {
@@ -471,19 +470,19 @@ export async function connect(ns: Namespace, options_: ConnectOptions): Promise<
     const giveUp = (err: Error) => {
       done();
       watch.close();
-      fs.closeSync(fd);
+      closeFd(fd);
       reject(err);
     };
     const onAbort = () => giveUp(abortError(signal!));
     const watch = new (native().ConnectWatch)(fd, (err) => {
       done();
       if (err === 0) return resolve(new net.Socket({ fd }));
-      fs.closeSync(fd);
+      closeFd(fd);
       reject(new NsError({ errno: err, syscall: 'connect', step }));
     });
     const started = watch.start();
     if (started < 0) {
-      fs.closeSync(fd);
+      closeFd(fd);
       return reject(new NsError({ errno: started, syscall: 'epoll_ctl', step }));
     }
     if (timeout !== undefined) timer = setTimeout(() => giveUp(new NsError({ errno: ETIMEDOUT, syscall: 'connect', step })), timeout);

@@ -2,7 +2,7 @@ import type { Readable, Writable } from 'node:stream';
 import * as fs from 'node:fs';
 
 import { NsError, check } from './errors';
-import { native, type NativePidfdWatch } from './native';
+import { closeFd, native, type NativePidfdWatch } from './native';
 import { Namespace } from './namespace';
 import { signalName, signalNumber } from './signals';
 import { namespaceType, pid as pidArg, plainObject } from './validate';
@@ -190,7 +190,7 @@ export class Process {
   }
 
   #closePidfd(): void {
-    if (this.#pidfd >= 0) fs.closeSync(this.#pidfd);
+    if (this.#pidfd >= 0) closeFd(this.#pidfd);
     this.#pidfd = -1;
   }
 }
@@ -207,7 +207,7 @@ function readStatus(fd: number): ExitStatus | undefined {
   } catch {
     // EAGAIN: nothing was written
   } finally {
-    fs.closeSync(fd);
+    closeFd(fd);
   }
   if (n !== 4) return undefined;
   const raw = buf.readInt32LE(0);

@@ -3,8 +3,8 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 
-import { NsError, invalidArgType } from './errors';
-import { initBinary, native, type NativePlan, type NativeSpawnResult } from './native';
+import { NsError, check, invalidArgType } from './errors';
+import { closeFd, initBinary, native, type NativePlan, type NativeSpawnResult } from './native';
 import { checkOptions, newPidInJoinedPid, type Checked, type SpawnOptions } from './options';
 import { buildPlan, encodePlan, execCandidates, joinsType, type EncodedPlan, type JoinPlan, type PlanContext, type Step } from './plan';
 import { NAMESPACE_TYPES, type NamespaceType } from './validate';
@@ -55,7 +55,7 @@ interface Stdio {
   child: number[];
   /** Our ends of 'pipe' entries, by index. */
   parent: (number | undefined)[];
-  /** Everything to close once the child has exec'd (or failed). */
+  /** Everything to close once the child has exec'd (or failed); all the addon's, closed with closeFd. */
   toClose: number[];
 }
 
@@ -71,7 +71,7 @@ function openStdio(entries: Checked['stdio']): Stdio {
         s.parent.push(i === 0 ? w : r);
         s.toClose.push(i === 0 ? r : w);
       } else if (e === 'ignore' && i < 3) {
-        const fd = fs.openSync('/dev/null', i === 0 ? 'r' : 'w');
+        const fd = check(native().open('/dev/null', i === 0 ? fs.constants.O_RDONLY : fs.constants.O_WRONLY), 'open', '/dev/null');
         s.child.push(fd);
         s.parent.push(undefined);
         s.toClose.push(fd);
@@ -87,7 +87,7 @@ function openStdio(entries: Checked['stdio']): Stdio {
       }
     });
   } catch (err) {
-    for (const fd of [...s.toClose, ...s.parent]) if (fd !== undefined) fs.closeSync(fd);
+    for (const fd of [...s.toClose, ...s.parent]) if (fd !== undefined) closeFd(fd);
     throw err;
   }
   return s;
@@ -183,7 +183,7 @@ function prepare(command: string, args: string[], c: Checked): Prepared {
       if (typeof fds === 'number') throw new NsError({ errno: fds, syscall: 'pipe2' });
       statusFd = fds[0];
       toClose.push(fds[1]);
-      const fd = fs.openSync(initBinary(), 'r');
+      const fd = check(native().open(initBinary(), fs.constants.O_RDONLY), 'open', initBinary());
       toClose.push(fd);
       ctx.init = { path: initBinary(), fd, statusFd: fds[1] };
     }
@@ -199,9 +199,9 @@ function prepare(command: string, args: string[], c: Checked): Prepared {
 
 /** Closes our ends too: for a spawn that failed. */
 function release(p: { toClose: number[]; stdio?: Stdio; statusFd?: number }): void {
-  for (const fd of p.toClose) fs.closeSync(fd);
-  for (const fd of p.stdio?.parent ?? []) if (fd !== undefined) fs.closeSync(fd);
-  if (p.statusFd !== undefined) fs.closeSync(p.statusFd);
+  for (const fd of p.toClose) closeFd(fd);
+  for (const fd of p.stdio?.parent ?? []) if (fd !== undefined) closeFd(fd);
+  if (p.statusFd !== undefined) closeFd(p.statusFd);
 }
 
 /** The Process for a spawn result, or the NsError for its failed step. */
@@ -212,7 +212,7 @@ function finish(p: Prepared, result: NativeSpawnResult, c: Checked): Process {
       result.op !== undefined ? p.plan.steps[result.op] : { step: result.step, syscall: result.syscall, path: result.path };
     throw new NsError({ errno: result.errno, syscall: step.syscall, path: step.path, step: step.step, hint: hintFor(result.errno, step, c) });
   }
-  for (const fd of p.toClose) fs.closeSync(fd);
+  for (const fd of p.toClose) closeFd(fd);
   const streams = p.stdio.parent.map((fd, i) =>
     fd === undefined ? null : new net.Socket({ fd, readable: i !== 0, writable: i === 0 }),
   );

@@ -6,6 +6,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   nsjs::InitNs(env, exports);
   nsjs::InitMount(env, exports);
   nsjs::InitPidfd(env, exports);
+  nsjs::InitFd(env, exports);
   nsjs::InitWait(env, exports);
   nsjs::InitSpawn(env, exports);
   nsjs::InitNet(env, exports);

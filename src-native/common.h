@@ -32,6 +32,7 @@ inline double Num(const Napi::Value& v) { return v.As<Napi::Number>().DoubleValu
 void InitNs(Napi::Env env, Napi::Object exports);
 void InitMount(Napi::Env env, Napi::Object exports);
 void InitPidfd(Napi::Env env, Napi::Object exports);
+void InitFd(Napi::Env env, Napi::Object exports);
 void InitWait(Napi::Env env, Napi::Object exports);
 void InitSpawn(Napi::Env env, Napi::Object exports);
 void InitNet(Napi::Env env, Napi::Object exports);

@@ -6,13 +6,13 @@
 import * as child_process from 'node:child_process';
 import * as dgram from 'node:dgram';
 import { once } from 'node:events';
-// The module object itself, not a namespace copy: the close-on-exec test spies on closeSync.
-import fs from 'node:fs';
+import * as fs from 'node:fs';
 import * as nodeNet from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { Process, net, runIsolated, spawnIsolated, type SpawnOptions } from '../../lib';
+import { native } from '../../lib/native';
 import { LIST_FDS, fdList, fdsInside, listLimit } from '../helpers/fds';
 import { joinFixture, type JoinFixture } from '../helpers/join';
 import { expectNoLeaks, snapshot, type Snapshot } from '../helpers/leaks';
@@ -232,19 +232,10 @@ test("nsjs's own fds are close-on-exec: those a running Process and a namespace'
   // ones (the child's ends of stdio, a join's pidfd, netlink sockets) are
   // caught as lib/ closes them.
   const closed: { fd: number; target: string; flags: number }[] = [];
-  const closeSync = fs.closeSync;
-  let inSpy = false;
-  const spy = jest.spyOn(fs, 'closeSync').mockImplementation((fd: number) => {
-    // readFileSync may close through closeSync itself.
-    if (!inSpy) {
-      inSpy = true;
-      try {
-        closed.push({ fd, target: fs.readlinkSync(`/proc/self/fd/${fd}`), flags: flagsOf(fd) });
-      } finally {
-        inSpy = false;
-      }
-    }
-    closeSync(fd);
+  const close = native().close;
+  const spy = jest.spyOn(native(), 'close').mockImplementation((fd: number) => {
+    closed.push({ fd, target: fs.readlinkSync(`/proc/self/fd/${fd}`), flags: flagsOf(fd) });
+    return close(fd);
   });
   let p: Process | undefined;
   const sockets: nodeNet.Socket[] = [];
