@@ -52,7 +52,7 @@ export interface NativePlan {
 }
 
 export type NativeSpawnResult =
-  | { pid: number; pidfd: number; errno?: undefined }
+  | { pid: number; pidfd: number; /** false: clone3 was refused, clone(2) used */ clone3: boolean; errno?: undefined }
   | { errno: number; op: number; kind: number; syscall?: undefined }
   | { errno: number; syscall: string; step: string; path?: string; op?: undefined };
 

@@ -18,16 +18,22 @@ const EINVAL = -22;
 const ENOSPC = -28;
 const EEXIST = -17;
 
-/** For the test suite only: behave as if clone3 were refused (Docker's seccomp, kernels < 5.3). */
-const forceClone = () => process.env.NSJS_TEST_FORCE_CLONE === '1';
+/**
+ * @internal For the test suite only: `forceClone` behaves as if clone3 were
+ * refused (Docker's seccomp, kernels < 5.3). A module flag, not an
+ * environment variable: reading process.env costs a call into C++ (~7 µs
+ * per spawn in bench/profile.mjs's perf recording).
+ */
+export const testHooks = { forceClone: false };
 
 /**
  * For the test suite only: NSJS_TEST_FAULT_AT=op:N[:ECODE] fails op N of the
  * plan in the child, parent:STEP[:ECODE] a parent step (src-native/spawn/
- * parent.cc, `Fault`), with ECODE (default EIO). Only a test build of the
- * addon (NSJS_TEST_ADDON) reads the field; the release build ignores it.
+ * parent.cc, `Fault`), with ECODE (default EIO). Read only when the addon
+ * is a test build (NSJS_TEST_ADDON), the only one that honours the field.
  */
 function testFault(): NativePlan['fault'] {
+  if (!native().faultInjection) return undefined;
   const spec = process.env.NSJS_TEST_FAULT_AT;
   if (!spec) return undefined;
   const m = /^(op|parent):([^:]+)(?::(E[A-Z0-9]+))?$/.exec(spec);
@@ -169,7 +175,7 @@ function prepare(command: string, args: string[], c: Checked): Prepared {
   let stdio: Stdio | undefined;
   let statusFd: number | undefined;
   try {
-    const ctx: PlanContext = { forceClone: forceClone() };
+    const ctx: PlanContext = { forceClone: testHooks.forceClone };
     if (c.join) ctx.join = resolveJoin(c.join, toClose);
     // Known only now for { pid } without types: whether its pid namespace differs from ours.
     if (joinsType(ctx.join, 'pid') && c.namespaces.has('pid')) throw newPidInJoinedPid([...c.namespaces]);

@@ -187,6 +187,7 @@ class Spawner {
     if (out_.err == 0) {
       r.Set("pid", out_.pid);
       r.Set("pidfd", out_.pidfd);
+      r.Set("clone3", plan_->via_clone3);
     } else {
       r.Set("errno", -out_.err);
       if (out_.op >= 0) {

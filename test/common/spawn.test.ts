@@ -10,6 +10,7 @@ import { expectNoLeaks, snapshot, type Snapshot } from '../helpers/leaks';
 import { withLib } from '../helpers/node';
 import { withUser } from '../helpers/privilege';
 import { native } from '../../lib/native';
+import { testHooks } from '../../lib/spawn';
 import { encodePlan, Op } from '../../lib/plan';
 
 let before: Snapshot;
@@ -363,11 +364,11 @@ describe('failures are NsErrors naming the step, and leave nothing behind', () =
   });
 
   test('the same failures through the clone(2) fallback', async () => {
-    process.env.NSJS_TEST_FORCE_CLONE = '1';
+    testHooks.forceClone = true;
     try {
       await expect(spawnIsolated('/no/such/file', [], { namespaces: withUser(['mnt']) })).rejects.toMatchObject({ code: 'ENOENT', step: 'execve' });
     } finally {
-      delete process.env.NSJS_TEST_FORCE_CLONE;
+      testHooks.forceClone = false;
     }
   });
 });
@@ -383,25 +384,46 @@ test('the addon refuses a plan whose strings do not match its header, and starts
 });
 
 describe('clone(2) fallback when clone3 is refused', () => {
-  beforeEach(() => {
-    process.env.NSJS_TEST_FORCE_CLONE = '1';
-  });
-  afterEach(() => {
-    delete process.env.NSJS_TEST_FORCE_CLONE;
-  });
+  /** Runs work with clone3 refused or not; says, per spawn that started, whether it went through clone3. */
+  async function viaClone3(forceClone: boolean, work: () => Promise<void>): Promise<boolean[]> {
+    const addon = native();
+    const real = addon.spawn;
+    const seen: boolean[] = [];
+    addon.spawn = (...a: Parameters<typeof real>) =>
+      real.apply(addon, a).then((r) => {
+        if (r.errno === undefined) seen.push(r.clone3);
+        return r;
+      });
+    testHooks.forceClone = forceClone;
+    try {
+      await work();
+    } finally {
+      testHooks.forceClone = false;
+      addon.spawn = real;
+    }
+    return seen;
+  }
 
   test('all namespaces, the time namespace unshared in the child', async () => {
-    const r = await sh('echo $$; id -u; readlink /proc/self/ns/time', { namespaces: 'all', user: 'root' });
-    expect(r.code).toBe(0);
-    const [pid, uid, timeNs] = r.stdout.trim().split('\n');
-    expect([pid, uid]).toEqual(['1', '0']);
-    expect(timeNs).not.toBe(fs.readlinkSync('/proc/self/ns/time'));
+    const seen = await viaClone3(true, async () => {
+      const r = await sh('echo $$; id -u; readlink /proc/self/ns/time', { namespaces: 'all', user: 'root' });
+      expect(r.code).toBe(0);
+      const [pid, uid, timeNs] = r.stdout.trim().split('\n');
+      expect([pid, uid]).toEqual(['1', '0']);
+      expect(timeNs).not.toBe(fs.readlinkSync('/proc/self/ns/time'));
+    });
+    expect(seen).toEqual([false]);
+    const control = await viaClone3(false, async () => void (await sh('true', { namespaces: 'all', user: 'root' })));
+    expect(control).toEqual([true]);
   });
 
   test('kill and wait work on the pidfd from pidfd_open', async () => {
-    const p = await spawnIsolated('sleep', ['30'], { namespaces: withUser(['pid']), stdio: 'ignore' });
-    expect(p.kill('SIGKILL')).toBe(true);
-    expect(await p.wait()).toEqual({ code: null, signal: 'SIGKILL' });
+    const seen = await viaClone3(true, async () => {
+      const p = await spawnIsolated('sleep', ['30'], { namespaces: withUser(['pid']), stdio: 'ignore' });
+      expect(p.kill('SIGKILL')).toBe(true);
+      expect(await p.wait()).toEqual({ code: null, signal: 'SIGKILL' });
+    });
+    expect(seen).toEqual([false]);
   });
 });
 
