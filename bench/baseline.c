@@ -13,12 +13,17 @@
 // What the child does is what nsjs and unshare(1) do for the same options:
 // with CLONE_NEWUSER it writes setgroups "deny" and the one-line maps
 // "0 <uid> 1" / "0 <gid> 1" (nsjs user: 'root', unshare -r); with
-// CLONE_NEWNS it makes / MS_REC|MS_PRIVATE (nsjs and unshare's default).
+// CLONE_NEWNS it makes / MS_REC|MS_PRIVATE (nsjs and unshare's default);
+// with CLONE_NEWNET it brings lo up over netlink (nsjs's and bwrap's
+// default; unshare -n leaves it down).
 // On error a line starting with "error" is printed.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/sched.h>
+#include <net/if.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -29,6 +34,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -110,6 +116,33 @@ static int write_file(const char* path, const char* data) {
   return n == (ssize_t)len ? 0 : -1;
 }
 
+// RTM_NEWLINK lo IFF_UP, and the kernel's ack. lo is ifindex 1 in every
+// network namespace.
+static int lo_up(void) {
+  int sock = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (sock < 0) return -1;
+  struct {
+    struct nlmsghdr nh;
+    struct ifinfomsg ifi;
+  } req;
+  memset(&req, 0, sizeof req);
+  req.nh.nlmsg_len = sizeof req;
+  req.nh.nlmsg_type = RTM_NEWLINK;
+  req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+  req.ifi.ifi_family = AF_UNSPEC;
+  req.ifi.ifi_index = 1;
+  req.ifi.ifi_change = IFF_UP;
+  req.ifi.ifi_flags = IFF_UP;
+  struct {
+    struct nlmsghdr nh;
+    struct nlmsgerr err;
+  } ack;
+  int ok = send(sock, &req, sizeof req, 0) == (ssize_t)sizeof req && recv(sock, &ack, sizeof ack, 0) >= (ssize_t)sizeof ack &&
+           ack.nh.nlmsg_type == NLMSG_ERROR && ack.err.error == 0;
+  close(sock);
+  return ok ? 0 : -1;
+}
+
 static int child_main(void* arg) {
   const struct job* j = arg;
   if (j->flags & CLONE_NEWUSER) {
@@ -121,6 +154,7 @@ static int child_main(void* arg) {
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) _exit(123);
     if ((j->extra & 1) && mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) _exit(124);
   }
+  if ((j->flags & CLONE_NEWNET) && lo_up() < 0) _exit(125);
   char* argv[] = {"/bin/true", NULL};
   execve("/bin/true", argv, environ);
   _exit(127);
