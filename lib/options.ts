@@ -114,7 +114,7 @@ export interface VethOptions {
   hostAddress?: string | string[];
   /** Address(es) of the sandbox end, e.g. `'169.254.1.2/30'`. */
   address?: string | string[];
-  /** Add a default route inside via the host end's address of each family. */
+  /** Add a default route inside via the host end's address of each family that both ends have an address of (at least one). */
   gateway?: boolean;
   /** MTU of both ends. */
   mtu?: number;
@@ -284,8 +284,13 @@ function veth(value: unknown): CheckedVeth {
     gateway: v.gateway === undefined ? false : bool(v.gateway, 'options.network.veth.gateway'),
     mtu: v.mtu === undefined ? undefined : mtu(v.mtu, 'options.network.veth.mtu'),
   };
-  if (checked.gateway && checked.hostAddresses.length === 0)
-    throw invalidArgValue('options.network.veth.gateway', true, 'needs options.network.veth.hostAddress to route via');
+  // The kernel takes a gateway only on a subnet of the sandbox end, so a family that end has no address of cannot be routed.
+  if (checked.gateway && !checked.hostAddresses.some((h) => checked.addresses.some((a) => a.family === h.family)))
+    throw invalidArgValue(
+      'options.network.veth.gateway',
+      true,
+      'needs an address of one family (IPv4 or IPv6) on both ends: options.network.veth.hostAddress to route via, and options.network.veth.address to reach it from',
+    );
   return checked;
 }
 

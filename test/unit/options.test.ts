@@ -61,6 +61,10 @@ const bad: Case[] = [
   ['veth address with a hole', { namespaces: ['net'], network: { veth: { address: [, '169.254.9.2/30'] } } }, /veth\.address\[0\]/, 'ERR_INVALID_ARG_TYPE'],
   ['a constructor named by a Symbol', { stdio: { constructor: { name: Symbol('s') } } }, /options\.stdio.*instance of Object/, 'ERR_INVALID_ARG_TYPE'],
   ['veth address with a zone index', { namespaces: ['net'], network: { veth: { address: 'fe80::1%lo/64' } } }, /veth\.address/, 'ERR_INVALID_ARG_VALUE'],
+  // Found by the options fuzz: a default route via a host address the sandbox end has no address of that family to reach (EHOSTUNREACH at spawn).
+  ['veth gateway, IPv6 host and IPv4 sandbox', { namespaces: ['net'], network: { veth: { hostAddress: '2001:db8::1/64', address: '169.254.1.2/30', gateway: true } } }, /options\.network\.veth\.gateway/, 'ERR_INVALID_ARG_VALUE'],
+  ['veth gateway, IPv4 host and IPv6 sandbox (arrays)', { namespaces: ['net'], network: { veth: { hostAddress: ['169.254.1.1/30'], address: ['2001:db8::2/64'], gateway: true } } }, /options\.network\.veth\.gateway/, 'ERR_INVALID_ARG_VALUE'],
+  ['veth gateway without a sandbox address', { namespaces: ['net'], network: { veth: { hostAddress: '169.254.1.1/30', gateway: true } } }, /options\.network\.veth\.gateway/, 'ERR_INVALID_ARG_VALUE'],
 ];
 
 describe('checkOptions refuses bad input, naming the option', () => {
@@ -125,6 +129,18 @@ describe('plan', () => {
     expect(p.native.parentMaps).toBe(true);
     expect(p.native.uidMap).toBe('0 1000 10\n');
     expect(p.native.ops[0].kind).toBe(Op.WaitParent);
+  });
+
+  test('gateway: a default route for each family both veth ends have an address of, and none for the others', () => {
+    const routes = (veth: object) =>
+      buildPlan(checkOptions({ namespaces: ['net'], network: { veth } }), 'true', [], ['/bin/true'], { child: [0, 1, 2] }, { forceClone: false })
+        .native.ops.filter((o) => o.kind === Op.DefaultRoute)
+        .map((o) => o.addr);
+    const host = ['169.254.1.1/30', '2001:db8::1/64'];
+    expect(routes({ hostAddress: host, address: '169.254.1.2/30', gateway: true })).toEqual(['169.254.1.1']);
+    expect(routes({ hostAddress: host, address: ['2001:db8::2/64'], gateway: true })).toEqual(['2001:db8::1']);
+    expect(routes({ hostAddress: host, address: ['2001:db8::2/64', '169.254.1.2/30'], gateway: true })).toEqual(['169.254.1.1', '2001:db8::1']);
+    expect(routes({ hostAddress: host, address: '169.254.1.2/30' })).toEqual([]);
   });
 
   test('time offsets unshare the time namespace in the child instead of clone3', () => {
