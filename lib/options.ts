@@ -7,7 +7,7 @@ import { isMainThread } from 'node:worker_threads';
 import { invalidArgType, invalidArgValue } from './errors';
 import { Namespace } from './namespace';
 import { cidrList, linkName, mtu, type Cidr } from './netaddr';
-import { signalNumber } from './signals';
+import { signalName, signalNumber } from './signals';
 import {
   NAMESPACE_TYPES,
   bool,
@@ -236,7 +236,7 @@ export interface SpawnOptions {
   signal?: AbortSignal;
   /** Kills the command (with `killSignal`) after this many milliseconds. */
   timeout?: number;
-  /** Signal for `signal` and `timeout`; default `'SIGTERM'`. */
+  /** Signal for `signal` and `timeout`, a name or its number as `child_process` takes them (not 0, which kills nothing); default `'SIGTERM'`. */
   killSignal?: NodeJS.Signals | number;
 }
 
@@ -524,6 +524,19 @@ function join(value: unknown): NonNullable<Checked['join']> {
   return { pid, types: Array.from(j.types, (t: unknown, i) => namespaceType(t, `options.join.types[${i}]`)) };
 }
 
+/**
+ * Only a signal child_process knows by name, as its killSignal: not 0, with
+ * which kill(2) only checks that the process exists, so timeout and signal
+ * would never stop the command; nor a real-time signal, which wait() could
+ * not name in its status.
+ */
+function killSignal(value: unknown): number {
+  const num = signalNumber(value, 'options.killSignal');
+  if (signalName(num) === null)
+    throw invalidArgValue('options.killSignal', value, "must be a signal name such as 'SIGTERM' or its number (1 to 31)");
+  return num;
+}
+
 /** The kernel's copy_pid_ns refuses it (EINVAL); said before anything starts. */
 export function newPidInJoinedPid(namespaces: NamespaceType[]): Error {
   return invalidArgValue(
@@ -562,7 +575,7 @@ export function checkOptions(options: unknown): Checked {
     newSession: o.newSession === undefined ? false : bool(o.newSession, 'options.newSession'),
     noNewPrivileges: o.noNewPrivileges === undefined ? true : bool(o.noNewPrivileges, 'options.noNewPrivileges'),
     rlimits: o.rlimits === undefined ? [] : rlimits(o.rlimits),
-    killSignal: o.killSignal === undefined ? signalNumber('SIGTERM', 'options.killSignal') : signalNumber(o.killSignal, 'options.killSignal'),
+    killSignal: killSignal(o.killSignal === undefined ? 'SIGTERM' : o.killSignal),
   };
   if (namespaces.has('user')) c.user = o.user === undefined ? 'self' : user(o.user);
   if (o.uid !== undefined) c.uid = integer(o.uid, 'options.uid', 0, 0xfffffffe);

@@ -152,12 +152,14 @@ function malformed(value: unknown, at = 'checked'): string | undefined {
 
 /**
  * Fields the native side parses again: rlimit resources and limits as
- * integers, addresses for inet_pton (which refuses a zone index); and a
- * gateway, which needs one address family on both veth ends to route.
+ * integers, addresses for inet_pton (which refuses a zone index); a
+ * gateway, which needs one address family on both veth ends to route; and
+ * the kill signal, one child_process knows (never 0, which kills nothing).
  */
 function malformedFields(c: Checked): string | undefined {
   const bad = c.rlimits.find(([res, soft, hard]) => !Object.values(RLIMITS).includes(res as never) || ![soft, hard].every(Number.isSafeInteger));
   if (bad) return `checked.rlimits has ${shown(bad)}`;
+  if (signalName(c.killSignal) === undefined) return `checked.killSignal is ${c.killSignal}, which child_process refuses`;
   const veth = c.network?.veth;
   const zoned = [...(veth?.addresses ?? []), ...(veth?.hostAddresses ?? [])].find((a) => a.address.includes('%'));
   if (zoned) return `checked.network.veth has the address ${zoned.address}, which inet_pton refuses`;

@@ -47,6 +47,10 @@ const bad: Case[] = [
   ['signal type', { signal: {} }, /options\.signal/, 'ERR_INVALID_ARG_TYPE'],
   ['timeout negative', { timeout: -1 }, /options\.timeout/, 'ERR_INVALID_ARG_VALUE'],
   ['killSignal unknown', { killSignal: 'SIGFOO' }, /options\.killSignal/, 'ERR_INVALID_ARG_VALUE'],
+  // Found by the options fuzz: kill(pid, 0) kills nothing, so timeout and signal would never stop the command. child_process refuses 0 and the numbers it has no name for.
+  ['killSignal 0', { killSignal: 0 }, /options\.killSignal/, 'ERR_INVALID_ARG_VALUE'],
+  ['killSignal 0 with a timeout', { killSignal: 0, timeout: 10 }, /options\.killSignal/, 'ERR_INVALID_ARG_VALUE'],
+  ['killSignal a real-time number', { killSignal: 34 }, /options\.killSignal/, 'ERR_INVALID_ARG_VALUE'],
   // Found by the options fuzz (test/fuzz): holes in arrays were skipped (map), prototype keys taken for resources, zone indexes passed isIP.
   ['mounts with a hole', { namespaces: ['mnt'], mounts: [, { type: 'proc', target: '/proc' }] }, /options\.mounts\[0\]/, 'ERR_INVALID_ARG_TYPE'],
   ['groups with a hole', { groups: [, 5] }, /options\.groups\[0\]/, 'ERR_INVALID_ARG_TYPE'],
@@ -100,6 +104,13 @@ describe('defaults', () => {
     expect(c.propagation).toBe('private');
     expect([...c.namespaces].sort()).toEqual(['cgroup', 'ipc', 'mnt', 'net', 'pid', 'time', 'user', 'uts']);
     expect(c.stdio).toEqual(['pipe', 'pipe', 'pipe']);
+  });
+
+  test('killSignal by name or number, as child_process takes it', () => {
+    expect(checkOptions({}).killSignal).toBe(15);
+    expect(checkOptions({ killSignal: 'SIGKILL' }).killSignal).toBe(9);
+    expect(checkOptions({ killSignal: 'SIGIOT' }).killSignal).toBe(6);
+    expect(checkOptions({ killSignal: 31 }).killSignal).toBe(31);
   });
 
   test('a hole in stdio is the default for that fd, not skipped (the fds after it keep their places)', () => {
