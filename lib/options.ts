@@ -465,8 +465,13 @@ function env(value: unknown): [string, string][] | undefined {
     if (v === undefined) continue;
     if (k.includes('=') || k.includes('\0') || k === '')
       throw invalidArgValue('options.env', k, 'has a key that is empty or contains = or a null byte');
-    // child_process coerces values with String(); so do we, but refuse null bytes.
-    const s = String(v);
+    // child_process converts values as a template literal does (a Symbol throws, where String() would describe it); so do we, but refuse null bytes.
+    let s: string;
+    try {
+      s = `${v}`;
+    } catch (cause) {
+      throw invalidArgValue(`options.env.${k}`, v, 'cannot be converted to a string', { cause });
+    }
     if (s.includes('\0')) throw invalidArgValue(`options.env.${k}`, s, 'must be a string without null bytes');
     out.push([k, s]);
   }

@@ -177,11 +177,12 @@ const env: Arb = mix(
     constant({ 'A\0': 'x' }),
     fc.constant(null).map(() => ({ A: Symbol('s') })),
     fc.constant(null).map(() => ({ A: { toString: () => 'via toString' } })),
-    // The caller's own toString failing: its error comes out unchanged, as from child_process.
+    // Values that cannot be converted: no toString at all, or the caller's own failing. Refused naming options.env.A, the error as its cause.
+    fc.constant(null).map(() => ({ A: Object.create(null) as object })),
     fc.constant(null).map(() => ({
       A: {
         toString() {
-          throw new GetterError('toString of options.env.A');
+          throw new Error('toString of options.env.A');
         },
       },
     })),

@@ -26,12 +26,12 @@
 // joining other processes, addresses outside 169.254.0.0/16 and
 // 2001:db8::/32) are validated but never spawned (safeToSpawn).
 //
-// A getter that throws, or an env value's toString that throws, is the
-// caller's own code failing: its error comes out of spawnIsolated unchanged
-// (as from child_process.spawn), before anything is started. An env value
-// String() cannot convert at all (Object.create(null)) throws a TypeError
-// without a code, as child_process does; it is not generated, and left to
-// the rework of env handling (reported with this fuzz's findings).
+// A getter that throws is the caller's own code failing: its error comes
+// out of spawnIsolated unchanged (as from child_process.spawn), before
+// anything is started. An env value that cannot be converted to a string
+// (Object.create(null), a Symbol, or its own toString throwing) is
+// ERR_INVALID_ARG_VALUE naming options.env.<key>, with the conversion's
+// error as its cause.
 //
 // A failure prints fast-check's seed and shrunk counterexample; replay with
 // NSJS_FUZZ_SEED=<seed> npm run test:fuzz.
@@ -111,7 +111,7 @@ function gatewayOffSubnet(o: Record<string, unknown>, err: NsError): boolean {
 
 const ARG_CODES = new Set(['ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE']);
 
-/** The caller's own code failed (a throwing getter, an env value String() cannot convert): its error, unchanged. */
+/** The caller's own code failed (a throwing getter): its error, unchanged. */
 function callersOwnError(err: unknown): boolean {
   return err instanceof GetterError;
 }
@@ -245,6 +245,7 @@ test(`${RUNS} generated option objects: valid ones spawn or get a kernel refusal
       }
       counts.invalid++;
       if (!callersOwnError(err) && !argError(err)) throw new Error(`not an ERR_INVALID_ARG_* error naming the option: ${err instanceof Error ? err.stack : String(err)}`);
+      if (argError(err) && /cannot be converted/.test(err.message) && !(err.cause instanceof Error)) throw new Error(`the conversion's error is not the cause: ${err.stack}`);
       const code = (err as { code?: string }).code;
       counts.byCode.set(code ?? 'caller', (counts.byCode.get(code ?? 'caller') ?? 0) + 1);
       if (invalidSample.length < INVALID_SPAWNED) invalidSample.push({ options: o, code, getter: callersOwnError(err) });

@@ -37,6 +37,9 @@ const bad: Case[] = [
   ['cwd NUL', { cwd: '/tmp\0' }, /options\.cwd/, 'ERR_INVALID_ARG_VALUE'],
   ['env NUL value', { env: { A: 'x\0y' } }, /options\.env\.A/, 'ERR_INVALID_ARG_VALUE'],
   ['env key with =', { env: { 'A=B': 'x' } }, /options\.env/, 'ERR_INVALID_ARG_VALUE'],
+  // Found by the options fuzz: a value String() cannot convert threw the engine's bare TypeError, naming nothing.
+  ['env value with no prototype', { env: { A: Object.create(null) } }, /options\.env\.A/, 'ERR_INVALID_ARG_VALUE'],
+  ['env value a Symbol', { env: { PATH: '/bin', A: Symbol('s') } }, /options\.env\.A/, 'ERR_INVALID_ARG_VALUE'],
   ['stdio bad string', { stdio: 'piped' }, /options\.stdio/, 'ERR_INVALID_ARG_TYPE'],
   ['stdio bad entry', { stdio: ['pipe', 'file', 'pipe'] }, /options\.stdio\[1\]/, 'ERR_INVALID_ARG_VALUE'],
   ['stdio negative fd', { stdio: ['pipe', -3, 'pipe'] }, /options\.stdio\[1\]/, 'ERR_INVALID_ARG_VALUE'],
@@ -111,6 +114,17 @@ describe('defaults', () => {
     expect(checkOptions({ killSignal: 'SIGKILL' }).killSignal).toBe(9);
     expect(checkOptions({ killSignal: 'SIGIOT' }).killSignal).toBe(6);
     expect(checkOptions({ killSignal: 31 }).killSignal).toBe(31);
+  });
+
+  test('env values are converted to strings as child_process converts them', () => {
+    const env = checkOptions({ env: { N: 5, B: true, NULL: null, O: { toString: () => 'via toString' }, U: undefined } }).env;
+    expect(env).toEqual([['N', '5'], ['B', 'true'], ['NULL', 'null'], ['O', 'via toString']]);
+  });
+
+  test("an env value whose own toString throws is refused naming the key, with the caller's error as the cause", () => {
+    const mine = new Error('not loaded yet');
+    const options = { env: { SECRET: { toString: () => { throw mine; } } } };
+    expect(() => checkOptions(options)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringMatching(/options\.env\.SECRET/), cause: mine }));
   });
 
   test('a hole in stdio is the default for that fd, not skipped (the fds after it keep their places)', () => {
