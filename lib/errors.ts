@@ -92,11 +92,11 @@ export function invalidArgType(name: string, expected: string, actual: unknown):
   return err;
 }
 
-/** Node's ERR_INVALID_ARG_VALUE, naming the argument or option and why. */
-export function invalidArgValue(name: string, value: unknown, reason: string): ArgError {
+/** Node's ERR_INVALID_ARG_VALUE, naming the argument or option and why; `cause` for an error of the caller's code that made the value unusable. */
+export function invalidArgValue(name: string, value: unknown, reason: string, options?: ErrorOptions): ArgError {
   let shown = util.inspect(value);
   if (shown.length > 128) shown = `${shown.slice(0, 128)}...`;
-  const err = new RangeError(`The argument '${name}' ${reason}. Received ${shown}`) as ArgError;
+  const err = new RangeError(`The argument '${name}' ${reason}. Received ${shown}`, options) as ArgError;
   err.code = 'ERR_INVALID_ARG_VALUE';
   return err;
 }

@@ -27,14 +27,23 @@ export interface Cidr {
   prefixLength: number;
 }
 
+/**
+ * The family of an IP literal, or 0. isIP also takes an IPv6 zone index
+ * ('fe80::1%eth0'), which the addon's inet_pton refuses; and a link name
+ * would have to be looked up in the target namespace, not ours.
+ */
+function ipFamily(address: string, value: unknown, name: string): number {
+  if (address.includes('%')) throw invalidArgValue(name, value, "must not have an IPv6 zone index ('%eth0'): no scope id is passed to the kernel, so use an address that needs none");
+  return isIP(address);
+}
+
 /** `'169.254.1.1/30'` or `'2001:db8::1/64'`; the prefix length is required. */
 export function cidr(value: unknown, name: string): Cidr {
   if (typeof value !== 'string') throw invalidArgType(name, 'of type string', value);
   const slash = value.lastIndexOf('/');
   const address = slash < 0 ? value : value.slice(0, slash);
-  const family = isIP(address);
-  // isIP takes an IPv6 zone index ('fe80::1%eth0'), which an interface address cannot have (inet_pton refuses it).
-  if (slash < 0 || family === 0 || address.includes('%'))
+  const family = ipFamily(address, value, name);
+  if (slash < 0 || family === 0)
     throw invalidArgValue(name, value, "must be an address with a prefix length, like '169.254.1.1/30' or '2001:db8::1/64'");
   const prefix = value.slice(slash + 1);
   const max = family === 4 ? 32 : 128;
@@ -57,7 +66,7 @@ export function cidrList(value: unknown, name: string): Cidr[] {
  */
 export function ipAddress(value: unknown, name: string): { family: 4 | 6; address: string } {
   if (typeof value !== 'string') throw invalidArgType(name, 'of type string', value);
-  const family = isIP(value);
+  const family = ipFamily(value, value, name);
   if (family === 0) throw invalidArgValue(name, value, "must be an IPv4 or IPv6 address (host names are not resolved)");
   return { family: family as 4 | 6, address: value };
 }

@@ -7,7 +7,7 @@ import { isMainThread } from 'node:worker_threads';
 import { invalidArgType, invalidArgValue } from './errors';
 import { Namespace } from './namespace';
 import { cidrList, linkName, mtu, type Cidr } from './netaddr';
-import { signalNumber } from './signals';
+import { signalName, signalNumber } from './signals';
 import {
   NAMESPACE_TYPES,
   bool,
@@ -114,7 +114,7 @@ export interface VethOptions {
   hostAddress?: string | string[];
   /** Address(es) of the sandbox end, e.g. `'169.254.1.2/30'`. */
   address?: string | string[];
-  /** Add a default route inside via the host end's address of each family. */
+  /** Add a default route inside via the host end's address of each family that both ends have an address of (at least one). */
   gateway?: boolean;
   /** MTU of both ends. */
   mtu?: number;
@@ -236,7 +236,7 @@ export interface SpawnOptions {
   signal?: AbortSignal;
   /** Kills the command (with `killSignal`) after this many milliseconds. */
   timeout?: number;
-  /** Signal for `signal` and `timeout`; default `'SIGTERM'`. */
+  /** Signal for `signal` and `timeout`, a name or its number as `child_process` takes them (not 0, which kills nothing); default `'SIGTERM'`. */
   killSignal?: NodeJS.Signals | number;
 }
 
@@ -284,8 +284,13 @@ function veth(value: unknown): CheckedVeth {
     gateway: v.gateway === undefined ? false : bool(v.gateway, 'options.network.veth.gateway'),
     mtu: v.mtu === undefined ? undefined : mtu(v.mtu, 'options.network.veth.mtu'),
   };
-  if (checked.gateway && checked.hostAddresses.length === 0)
-    throw invalidArgValue('options.network.veth.gateway', true, 'needs options.network.veth.hostAddress to route via');
+  // The kernel takes a gateway only on a subnet of the sandbox end, so a family that end has no address of cannot be routed.
+  if (checked.gateway && !checked.hostAddresses.some((h) => checked.addresses.some((a) => a.family === h.family)))
+    throw invalidArgValue(
+      'options.network.veth.gateway',
+      true,
+      'needs an address of one family (IPv4 or IPv6) on both ends: options.network.veth.hostAddress to route via, and options.network.veth.address to reach it from',
+    );
   return checked;
 }
 
@@ -460,8 +465,13 @@ function env(value: unknown): [string, string][] | undefined {
     if (v === undefined) continue;
     if (k.includes('=') || k.includes('\0') || k === '')
       throw invalidArgValue('options.env', k, 'has a key that is empty or contains = or a null byte');
-    // child_process coerces values with String(); so do we, but refuse null bytes.
-    const s = String(v);
+    // child_process converts values as a template literal does (a Symbol throws, where String() would describe it); so do we, but refuse null bytes.
+    let s: string;
+    try {
+      s = `${v}`;
+    } catch (cause) {
+      throw invalidArgValue(`options.env.${k}`, v, 'cannot be converted to a string', { cause });
+    }
     if (s.includes('\0')) throw invalidArgValue(`options.env.${k}`, s, 'must be a string without null bytes');
     out.push([k, s]);
   }
@@ -519,6 +529,19 @@ function join(value: unknown): NonNullable<Checked['join']> {
   return { pid, types: Array.from(j.types, (t: unknown, i) => namespaceType(t, `options.join.types[${i}]`)) };
 }
 
+/**
+ * Only a signal child_process knows by name, as its killSignal: not 0, with
+ * which kill(2) only checks that the process exists, so timeout and signal
+ * would never stop the command; nor a real-time signal, which wait() could
+ * not name in its status.
+ */
+function killSignal(value: unknown): number {
+  const num = signalNumber(value, 'options.killSignal');
+  if (signalName(num) === null)
+    throw invalidArgValue('options.killSignal', value, "must be a signal name such as 'SIGTERM' or its number (1 to 31)");
+  return num;
+}
+
 /** The kernel's copy_pid_ns refuses it (EINVAL); said before anything starts. */
 export function newPidInJoinedPid(namespaces: NamespaceType[]): Error {
   return invalidArgValue(
@@ -557,7 +580,7 @@ export function checkOptions(options: unknown): Checked {
     newSession: o.newSession === undefined ? false : bool(o.newSession, 'options.newSession'),
     noNewPrivileges: o.noNewPrivileges === undefined ? true : bool(o.noNewPrivileges, 'options.noNewPrivileges'),
     rlimits: o.rlimits === undefined ? [] : rlimits(o.rlimits),
-    killSignal: o.killSignal === undefined ? signalNumber('SIGTERM', 'options.killSignal') : signalNumber(o.killSignal, 'options.killSignal'),
+    killSignal: killSignal(o.killSignal === undefined ? 'SIGTERM' : o.killSignal),
   };
   if (namespaces.has('user')) c.user = o.user === undefined ? 'self' : user(o.user);
   if (o.uid !== undefined) c.uid = integer(o.uid, 'options.uid', 0, 0xfffffffe);

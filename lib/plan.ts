@@ -375,7 +375,8 @@ function planNetwork(network: NonNullable<Checked['network']>, native: NativePla
   if (v.gateway) {
     for (const family of [4, 6] as const) {
       const via = v.hostAddresses.find((a) => a.family === family);
-      if (via) add({ kind: Op.DefaultRoute, a: FAMILY[family], addr: via.address }, { step: `RTM_NEWROUTE default via ${via.address}`, syscall: 'netlink' });
+      // Without an address of its family here the gateway is unreachable (EHOSTUNREACH); checkOptions made sure one family has both.
+      if (via && v.addresses.some((a) => a.family === family)) add({ kind: Op.DefaultRoute, a: FAMILY[family], addr: via.address }, { step: `RTM_NEWROUTE default via ${via.address}`, syscall: 'netlink' });
     }
   }
 }

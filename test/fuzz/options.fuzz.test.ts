@@ -5,7 +5,8 @@
 //
 //  (a) valid options spawn: `true` runs and exits cleanly — or the kernel
 //      refuses a step, which rejects with an NsError naming that step and
-//      one of LEGIT_KERNEL_CODES (see there why each is legitimate). What
+//      one of LEGIT_KERNEL_CODES (see there why each is legitimate; an
+//      unreachable gateway only as gatewayOffSubnet allows). What
 //      checkOptions accepts must also be well-formed for the plan (no hole,
 //      no function, integer rlimits, addresses inet_pton takes): a bad
 //      value that validation lets through shows here even where the spawn
@@ -25,15 +26,16 @@
 // joining other processes, addresses outside 169.254.0.0/16 and
 // 2001:db8::/32) are validated but never spawned (safeToSpawn).
 //
-// A getter that throws, or an env value's toString that throws, is the
-// caller's own code failing: its error comes out of spawnIsolated unchanged
-// (as from child_process.spawn), before anything is started. An env value
-// String() cannot convert at all (Object.create(null)) throws a TypeError
-// without a code, as child_process does; it is not generated, and left to
-// the rework of env handling (reported with this fuzz's findings).
+// A getter that throws is the caller's own code failing: its error comes
+// out of spawnIsolated unchanged (as from child_process.spawn), before
+// anything is started. An env value that cannot be converted to a string
+// (Object.create(null), a Symbol, or its own toString throwing) is
+// ERR_INVALID_ARG_VALUE naming options.env.<key>, with the conversion's
+// error as its cause.
 //
 // A failure prints fast-check's seed and shrunk counterexample; replay with
 // NSJS_FUZZ_SEED=<seed> npm run test:fuzz.
+import { BlockList, isIP } from 'node:net';
 import * as os from 'node:os';
 import { inspect } from 'node:util';
 
@@ -72,9 +74,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * - EEXIST: a veth host name already in use (fuzzed names repeat), or the
  *   same address twice on a link.
  * - EBUSY: pivot_root or a mount over something busy.
- * - ENETUNREACH, EHOSTUNREACH: a default route via a host address that is
- *   on none of the sandbox's subnets (gateway: true routes each family the
- *   host end has an address of, whatever the sandbox end has).
  * - ESRCH: a join target that does not exist.
  * - EAGAIN: nproc 0 unprivileged: execve refuses a process that changed its
  *   uid while over RLIMIT_NPROC (Linux 3.1+), and nsjs-init cannot fork.
@@ -83,12 +82,36 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  *   value at the time, so the options cannot check it.
  */
 const LEGIT_KERNEL_CODES = new Set([
-  'EPERM', 'EACCES', 'EINVAL', 'ENOENT', 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG', 'EBADF', 'ENODEV', 'EEXIST', 'EBUSY', 'ENETUNREACH', 'EHOSTUNREACH', 'ESRCH', 'ERANGE', 'EAGAIN',
+  'EPERM', 'EACCES', 'EINVAL', 'ENOENT', 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG', 'EBADF', 'ENODEV', 'EEXIST', 'EBUSY', 'ESRCH', 'ERANGE', 'EAGAIN',
 ]);
+
+/**
+ * ENETUNREACH or EHOSTUNREACH routing via the host end's address, which is
+ * legitimate only where the sandbox end has addresses of that family and
+ * the gateway is on none of their subnets: the kernel takes a gateway only
+ * on a subnet of the link. A family the sandbox end has no address of gets
+ * no default route at all (checkOptions refuses a gateway with no family in
+ * common), so an unreachable gateway of such a family is a bug.
+ */
+function gatewayOffSubnet(o: Record<string, unknown>, err: NsError): boolean {
+  const via = /^RTM_NEWROUTE default via (.+)$/.exec(err.step ?? '')?.[1];
+  if (!via || (err.code !== 'ENETUNREACH' && err.code !== 'EHOSTUNREACH')) return false;
+  const type = isIP(via) === 6 ? 'ipv6' : 'ipv4';
+  const address = (o.network as { veth: { address?: string | string[] } }).veth.address;
+  const sameFamily = [address ?? []].flat().map((a) => a.split('/')).filter(([addr]) => isIP(addr) === isIP(via));
+  return (
+    sameFamily.length > 0 &&
+    !sameFamily.some(([addr, prefix]) => {
+      const subnet = new BlockList();
+      subnet.addSubnet(addr, Number(prefix), type);
+      return subnet.check(via, type);
+    })
+  );
+}
 
 const ARG_CODES = new Set(['ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE']);
 
-/** The caller's own code failed (a throwing getter, an env value String() cannot convert): its error, unchanged. */
+/** The caller's own code failed (a throwing getter): its error, unchanged. */
 function callersOwnError(err: unknown): boolean {
   return err instanceof GetterError;
 }
@@ -127,13 +150,22 @@ function malformed(value: unknown, at = 'checked'): string | undefined {
   return undefined;
 }
 
-/** Fields the native side parses again: rlimit resources and limits as integers, addresses for inet_pton (which refuses a zone index). */
+/**
+ * Fields the native side parses again: rlimit resources and limits as
+ * integers, addresses for inet_pton (which refuses a zone index); a
+ * gateway, which needs one address family on both veth ends to route; and
+ * the kill signal, one child_process knows (never 0, which kills nothing).
+ */
 function malformedFields(c: Checked): string | undefined {
   const bad = c.rlimits.find(([res, soft, hard]) => !Object.values(RLIMITS).includes(res as never) || ![soft, hard].every(Number.isSafeInteger));
   if (bad) return `checked.rlimits has ${shown(bad)}`;
+  if (signalName(c.killSignal) === undefined) return `checked.killSignal is ${c.killSignal}, which child_process refuses`;
   const veth = c.network?.veth;
   const zoned = [...(veth?.addresses ?? []), ...(veth?.hostAddresses ?? [])].find((a) => a.address.includes('%'));
-  return zoned ? `checked.network.veth has the address ${zoned.address}, which inet_pton refuses` : undefined;
+  if (zoned) return `checked.network.veth has the address ${zoned.address}, which inet_pton refuses`;
+  if (veth?.gateway && !veth.hostAddresses.some((h) => veth.addresses.some((a) => a.family === h.family)))
+    return 'checked.network.veth has gateway: true without an address family on both ends, so no default route can reach the host end';
+  return undefined;
 }
 
 function shown(value: unknown): string {
@@ -213,6 +245,7 @@ test(`${RUNS} generated option objects: valid ones spawn or get a kernel refusal
       }
       counts.invalid++;
       if (!callersOwnError(err) && !argError(err)) throw new Error(`not an ERR_INVALID_ARG_* error naming the option: ${err instanceof Error ? err.stack : String(err)}`);
+      if (argError(err) && /cannot be converted/.test(err.message) && !(err.cause instanceof Error)) throw new Error(`the conversion's error is not the cause: ${err.stack}`);
       const code = (err as { code?: string }).code;
       counts.byCode.set(code ?? 'caller', (counts.byCode.get(code ?? 'caller') ?? 0) + 1);
       if (invalidSample.length < INVALID_SPAWNED) invalidSample.push({ options: o, code, getter: callersOwnError(err) });
@@ -291,7 +324,7 @@ async function spawnOne(o: Record<string, unknown>): Promise<string> {
     p = await spawnIsolated('true', [], o);
   } catch (err) {
     if (o.signal instanceof AbortSignal && o.signal.aborted && err instanceof Error && err.name === 'AbortError') return 'aborted before spawn';
-    if (err instanceof NsError && typeof err.step === 'string' && err.step !== '' && LEGIT_KERNEL_CODES.has(err.code) && err.errno < 0) return `${err.code} at ${err.step.replace(/\bnsjs[0-9a-f]{8}\b/g, 'nsjs…').replace(/\bpid \d+ \(.*\)$/, 'pid … (…)').slice(0, 40)}`;
+    if (err instanceof NsError && typeof err.step === 'string' && err.step !== '' && (LEGIT_KERNEL_CODES.has(err.code) || gatewayOffSubnet(o, err)) && err.errno < 0) return `${err.code} at ${err.step.replace(/\bnsjs[0-9a-f]{8}\b/g, 'nsjs…').replace(/\bpid \d+ \(.*\)$/, 'pid … (…)').slice(0, 40)}`;
     throw err;
   }
   // Extra pipes (stdio[3] on) are readable sockets: read them to their end, or they would hold their fds.

@@ -55,6 +55,26 @@ test('a veth pair with IPv4 and IPv6 addresses, routes and mtu, seen by ip on bo
   }
 });
 
+// Found by the options fuzz: gateway: true also routed the host end's other family, which the sandbox end could not reach (EHOSTUNREACH at spawn).
+test.each([
+  ['IPv4', '169.254.43.2/30', '169.254.43.1', 'IPv6'],
+  ['IPv6', '2001:db8:43::2/64', '2001:db8:43::1', 'IPv4'],
+])('gateway with a dual-stack host end and an %s-only sandbox end: a default route of that family only', async (family, address, via, other) => {
+  const host = `nsjsg${process.pid % 100000}`;
+  const p = await spawnIsolated('sleep', ['30'], {
+    namespaces: ['net'],
+    stdio: 'ignore',
+    network: { veth: { hostName: host, hostAddress: ['169.254.43.1/30', '2001:db8:43::1/64'], address, gateway: true } },
+  });
+  try {
+    const defaults = (f: string) => ipJson([f === 'IPv6' ? '-6' : '-4', 'route', 'show', 'default'], p.pid);
+    expect(defaults(family)).toEqual([expect.objectContaining({ dst: 'default', gateway: via, dev: 'eth0' })]);
+    expect(defaults(other)).toEqual([]);
+  } finally {
+    await gone(p, host);
+  }
+});
+
 test('TCP across the pair, both families, from a socket made inside the sandbox', async () => {
   const p = await spawnIsolated('sleep', ['30'], {
     namespaces: ['net'],

@@ -37,6 +37,9 @@ const bad: Case[] = [
   ['cwd NUL', { cwd: '/tmp\0' }, /options\.cwd/, 'ERR_INVALID_ARG_VALUE'],
   ['env NUL value', { env: { A: 'x\0y' } }, /options\.env\.A/, 'ERR_INVALID_ARG_VALUE'],
   ['env key with =', { env: { 'A=B': 'x' } }, /options\.env/, 'ERR_INVALID_ARG_VALUE'],
+  // Found by the options fuzz: a value String() cannot convert threw the engine's bare TypeError, naming nothing.
+  ['env value with no prototype', { env: { A: Object.create(null) } }, /options\.env\.A/, 'ERR_INVALID_ARG_VALUE'],
+  ['env value a Symbol', { env: { PATH: '/bin', A: Symbol('s') } }, /options\.env\.A/, 'ERR_INVALID_ARG_VALUE'],
   ['stdio bad string', { stdio: 'piped' }, /options\.stdio/, 'ERR_INVALID_ARG_TYPE'],
   ['stdio bad entry', { stdio: ['pipe', 'file', 'pipe'] }, /options\.stdio\[1\]/, 'ERR_INVALID_ARG_VALUE'],
   ['stdio negative fd', { stdio: ['pipe', -3, 'pipe'] }, /options\.stdio\[1\]/, 'ERR_INVALID_ARG_VALUE'],
@@ -47,6 +50,10 @@ const bad: Case[] = [
   ['signal type', { signal: {} }, /options\.signal/, 'ERR_INVALID_ARG_TYPE'],
   ['timeout negative', { timeout: -1 }, /options\.timeout/, 'ERR_INVALID_ARG_VALUE'],
   ['killSignal unknown', { killSignal: 'SIGFOO' }, /options\.killSignal/, 'ERR_INVALID_ARG_VALUE'],
+  // Found by the options fuzz: kill(pid, 0) kills nothing, so timeout and signal would never stop the command. child_process refuses 0 and the numbers it has no name for.
+  ['killSignal 0', { killSignal: 0 }, /options\.killSignal/, 'ERR_INVALID_ARG_VALUE'],
+  ['killSignal 0 with a timeout', { killSignal: 0, timeout: 10 }, /options\.killSignal/, 'ERR_INVALID_ARG_VALUE'],
+  ['killSignal a real-time number', { killSignal: 34 }, /options\.killSignal/, 'ERR_INVALID_ARG_VALUE'],
   // Found by the options fuzz (test/fuzz): holes in arrays were skipped (map), prototype keys taken for resources, zone indexes passed isIP.
   ['mounts with a hole', { namespaces: ['mnt'], mounts: [, { type: 'proc', target: '/proc' }] }, /options\.mounts\[0\]/, 'ERR_INVALID_ARG_TYPE'],
   ['groups with a hole', { groups: [, 5] }, /options\.groups\[0\]/, 'ERR_INVALID_ARG_TYPE'],
@@ -61,6 +68,10 @@ const bad: Case[] = [
   ['veth address with a hole', { namespaces: ['net'], network: { veth: { address: [, '169.254.9.2/30'] } } }, /veth\.address\[0\]/, 'ERR_INVALID_ARG_TYPE'],
   ['a constructor named by a Symbol', { stdio: { constructor: { name: Symbol('s') } } }, /options\.stdio.*instance of Object/, 'ERR_INVALID_ARG_TYPE'],
   ['veth address with a zone index', { namespaces: ['net'], network: { veth: { address: 'fe80::1%lo/64' } } }, /veth\.address/, 'ERR_INVALID_ARG_VALUE'],
+  // Found by the options fuzz: a default route via a host address the sandbox end has no address of that family to reach (EHOSTUNREACH at spawn).
+  ['veth gateway, IPv6 host and IPv4 sandbox', { namespaces: ['net'], network: { veth: { hostAddress: '2001:db8::1/64', address: '169.254.1.2/30', gateway: true } } }, /options\.network\.veth\.gateway/, 'ERR_INVALID_ARG_VALUE'],
+  ['veth gateway, IPv4 host and IPv6 sandbox (arrays)', { namespaces: ['net'], network: { veth: { hostAddress: ['169.254.1.1/30'], address: ['2001:db8::2/64'], gateway: true } } }, /options\.network\.veth\.gateway/, 'ERR_INVALID_ARG_VALUE'],
+  ['veth gateway without a sandbox address', { namespaces: ['net'], network: { veth: { hostAddress: '169.254.1.1/30', gateway: true } } }, /options\.network\.veth\.gateway/, 'ERR_INVALID_ARG_VALUE'],
 ];
 
 describe('checkOptions refuses bad input, naming the option', () => {
@@ -98,6 +109,24 @@ describe('defaults', () => {
     expect(c.stdio).toEqual(['pipe', 'pipe', 'pipe']);
   });
 
+  test('killSignal by name or number, as child_process takes it', () => {
+    expect(checkOptions({}).killSignal).toBe(15);
+    expect(checkOptions({ killSignal: 'SIGKILL' }).killSignal).toBe(9);
+    expect(checkOptions({ killSignal: 'SIGIOT' }).killSignal).toBe(6);
+    expect(checkOptions({ killSignal: 31 }).killSignal).toBe(31);
+  });
+
+  test('env values are converted to strings as child_process converts them', () => {
+    const env = checkOptions({ env: { N: 5, B: true, NULL: null, O: { toString: () => 'via toString' }, U: undefined } }).env;
+    expect(env).toEqual([['N', '5'], ['B', 'true'], ['NULL', 'null'], ['O', 'via toString']]);
+  });
+
+  test("an env value whose own toString throws is refused naming the key, with the caller's error as the cause", () => {
+    const mine = new Error('not loaded yet');
+    const options = { env: { SECRET: { toString: () => { throw mine; } } } };
+    expect(() => checkOptions(options)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringMatching(/options\.env\.SECRET/), cause: mine }));
+  });
+
   test('a hole in stdio is the default for that fd, not skipped (the fds after it keep their places)', () => {
     const { stdio } = checkOptions({ stdio: [, 'ignore', 'pipe'] });
     expect(stdio).toEqual([undefined, 'ignore', 'pipe']);
@@ -125,6 +154,18 @@ describe('plan', () => {
     expect(p.native.parentMaps).toBe(true);
     expect(p.native.uidMap).toBe('0 1000 10\n');
     expect(p.native.ops[0].kind).toBe(Op.WaitParent);
+  });
+
+  test('gateway: a default route for each family both veth ends have an address of, and none for the others', () => {
+    const routes = (veth: object) =>
+      buildPlan(checkOptions({ namespaces: ['net'], network: { veth } }), 'true', [], ['/bin/true'], { child: [0, 1, 2] }, { forceClone: false })
+        .native.ops.filter((o) => o.kind === Op.DefaultRoute)
+        .map((o) => o.addr);
+    const host = ['169.254.1.1/30', '2001:db8::1/64'];
+    expect(routes({ hostAddress: host, address: '169.254.1.2/30', gateway: true })).toEqual(['169.254.1.1']);
+    expect(routes({ hostAddress: host, address: ['2001:db8::2/64'], gateway: true })).toEqual(['2001:db8::1']);
+    expect(routes({ hostAddress: host, address: ['2001:db8::2/64', '169.254.1.2/30'], gateway: true })).toEqual(['169.254.1.1', '2001:db8::1']);
+    expect(routes({ hostAddress: host, address: '169.254.1.2/30' })).toEqual([]);
   });
 
   test('time offsets unshare the time namespace in the child instead of clone3', () => {
