@@ -134,6 +134,21 @@ function machine() {
 }
 
 // ---------------------------------------------------------------- latency
+// What the hop to a pool thread and back costs: the same spawn with the
+// clone made on the loop thread (the internal path of Namespace.create),
+// which blocks the loop for the whole clone and is not offered for spawns.
+const requireDist = createRequire(import.meta.url);
+const DIST = path.join(path.dirname(BENCH), 'dist', 'cjs');
+const internals = { spawn: requireDist(path.join(DIST, 'spawn.js')), options: requireDist(path.join(DIST, 'options.js')) };
+async function nsjsLoopCloneOnce(opts) {
+  const t0 = now();
+  const p = internals.spawn.spawnCheckedSync(TRUE, [], internals.options.checkOptions(opts));
+  const st = await p.wait();
+  const dt = Number(now() - t0);
+  if (st.code !== 0) throw new Error(`nsjs ${TRUE}: exit ${st.code ?? st.signal}`);
+  return dt;
+}
+
 function contendersFor(set) {
   const flags = flagsOf(set.ns);
   const opts = nsjsOptions(set);
@@ -153,6 +168,12 @@ function contendersFor(set) {
       id: 'nsjsSmallEnv',
       name: 'nsjs, env: { PATH } only (diagnostic)',
       batch: (n) => repeat(n, () => nsjsOnce(nsjs, TRUE, [], { ...opts, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } })),
+    });
+  if (set.id === 'none' || set.id === 'all')
+    list.push({
+      id: 'nsjsLoopClone',
+      name: 'nsjs, clone on the loop thread (diagnostic)',
+      batch: (n) => repeat(n, () => nsjsLoopCloneOnce(opts)),
     });
   if (set.id === 'none' || set.id === 'all') list.push({ id: 'cp', name: 'spawn(/bin/true)', batch: (n) => repeat(n, () => cpOnce(TRUE, [])) });
   if (UNSHARE) list.push({ id: 'unshare', name: `spawn(${['unshare', ...set.unshare.slice(0, -1)].join(' ')})`, batch: (n) => repeat(n, () => cpOnce(UNSHARE, set.unshare)) });
@@ -247,7 +268,7 @@ async function cpu() {
   const res = {};
   for (const set of SETS.filter((s) => ['none', 'all'].includes(s.id) && setIds.includes(s.id))) {
     note(`cpu: ${set.label}`);
-    const cs = contendersFor(set).filter((c) => c.id !== 'nsjsIgnore' && c.id !== 'nsjsSmallEnv');
+    const cs = contendersFor(set).filter((c) => !['nsjsIgnore', 'nsjsSmallEnv', 'nsjsLoopClone'].includes(c.id));
     const acc = Object.fromEntries(cs.map((c) => [c.id, { self: 0, children: 0, n: 0 }]));
     for (let half = 0; half < 2; half++) {
       for (const c of half ? [...cs].reverse() : cs) {
@@ -544,11 +565,10 @@ async function footprint() {
 }
 
 // ---------------------------------------------------------------- init
-const require_ = createRequire(import.meta.url);
 /** Whether spawnIsolated knows option `key` (probes the validation; starts nothing). */
 function supports(key, options) {
   try {
-    require_(path.join(path.dirname(BENCH), 'dist', 'cjs', 'options.js')).checkOptions(options);
+    internals.options.checkOptions(options);
     return true;
   } catch (err) {
     const msg = String(err.message);
@@ -755,7 +775,8 @@ const targets = [];
 if (lat?.all) {
   const a = lat.all;
   targets.push(['all namespaces: nsjs ≤ 1.0× C clone3', fx(a.nsjs?.vsC), a.nsjs?.vsC <= 1.0,
-    `nsjs − C = ${f3(a.nsjs?.medianMs - a.c?.medianMs)} ms (medians); ÷ C vfork-style ${fx(a.nsjs?.vsCv)}`]);
+    `nsjs − C = ${f3(a.nsjs?.medianMs - a.c?.medianMs)} ms (medians); ÷ C vfork-style ${fx(a.nsjs?.vsCv)}; ` +
+      `with the clone on the loop thread (no pool hop) ${fx(a.nsjsLoopClone?.vsC)}`]);
   if (a.unshare && !a.unshare.failed)
     targets.push(['all namespaces: ≥ 2× faster than spawn(unshare)', fx(a.unshare.vsNsjs), a.unshare.vsNsjs >= 2,
       `C clone3 is ${fx(a.unshare.vsC)} faster than spawn(unshare)`]);
