@@ -93,9 +93,15 @@ bool Plan::Parse(const Napi::Value& ints_v, const Napi::Value& text_v, const Nap
   // Every string, NUL-terminated, straight into the arena in one conversion.
   napi_env env = text_v.Env();
   size_t len = 0;
-  napi_get_value_string_utf8(env, text_v, nullptr, 0, &len);
-  arena_.resize(len + 1);
-  napi_get_value_string_utf8(env, text_v, arena_.data(), len + 1, &len);
+  napi_status status = napi_get_value_string_utf8(env, text_v, nullptr, 0, &len);
+  if (status == napi_ok) {
+    arena_.resize(len + 1);
+    status = napi_get_value_string_utf8(env, text_v, arena_.data(), len + 1, &len);
+  }
+  if (status != napi_ok) {
+    *why = "cannot read the text";
+    return false;
+  }
   std::vector<size_t> offsets;
   for (size_t start = 0, i = 0; i < len; i++) {
     if (arena_[i] != '\0') continue;
