@@ -65,9 +65,20 @@ export function pivotRoot(newRoot: string, putOld: string): void {
   check(native().pivotRoot(root, pathString(putOld, 'putOld')), 'pivot_root', root);
 }
 
-/** `pidfd_open(2)`: a pidfd (always close-on-exec) for `pid`. Yours to close. */
+/** `pidfd_open(2)`: a pidfd (always close-on-exec) for `pid`. Yours to close, with {@link close}. */
 export function pidfdOpen(target: number, flags = 0): number {
   return check(native().pidfdOpen(pid(target, 'pid'), integer(flags, 'flags')), 'pidfd_open');
+}
+
+/**
+ * `close(2)`, for the fds these functions return (`pidfdOpen`, `ioctlNs`'s
+ * `NS_GET_USERNS`/`NS_GET_PARENT`). Use it rather than `fs.closeSync`: in a
+ * worker thread Node's `fs` keeps a table of the fds `fs` opened and warns
+ * when it closes any other. An `EINTR` counts as closed (Linux releases the
+ * fd first), so a close is never retried.
+ */
+export function close(descriptor: number): void {
+  check(native().close(fd(descriptor, 'fd')), 'close');
 }
 
 /** `pidfd_send_signal(2)`: never signals a recycled pid. */

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { Namespace, NsError, type NamespaceType } from '../../lib/index';
+import { Namespace, NsError, sys, type NamespaceType } from '../../lib/index';
 import { expectNoLeaks, snapshot, type Snapshot } from '../helpers/leaks';
 
 const TYPES: NamespaceType[] = ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'time', 'user', 'uts'];
@@ -301,6 +301,15 @@ describe('close and dispose', () => {
     // Identity survives the fd.
     expect(ns.toString()).toBe(`user:[${inode}]`);
     expect(ns.equals(track(Namespace.current('user')))).toBe(true);
+  });
+
+  test('sys.close releases an fd sys made, and says EBADF for one that is not open', () => {
+    const fd = sys.ioctlNs(track(Namespace.current('net')).fd, sys.NS_GET_USERNS);
+    expect(fs.readlinkSync(`/proc/self/fd/${fd}`)).toMatch(/^user:\[/);
+    sys.close(fd);
+    expect(() => fs.readlinkSync(`/proc/self/fd/${fd}`)).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+    expectNsError(thrown(() => sys.close(fd)), 'EBADF', 'close');
+    expect(() => sys.close(-1)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
   });
 
   test('`using` closes the fd at the end of the block', () => {

@@ -180,7 +180,7 @@ describe('process basics, as child_process', () => {
     // which fs reports as "opened in unmanaged mode twice" once it gets that
     // number again (the opens at the end). The paths below close addon fds:
     // stdio pipes and /dev/null, init's binary and status pipe, pidfds, nsfs
-    // fds, a netlink socket, and a failed spawn's release.
+    // fds, a netlink socket, a failed spawn's release, and sys.close.
     const worker = withLib(`
       const warnings = [];
       process.on('warning', (w) => warnings.push(w.name + ': ' + w.message));
@@ -196,6 +196,7 @@ describe('process basics, as child_process', () => {
         try { nsjs.Namespace.open('/proc/self/ns/net', 'uts'); } catch (e) { wrongType = e.code; }
         const listed = (await nsjs.Namespace.list()).length > 0;
         const attached = nsjs.Process.attach(p.pid);
+        nsjs.sys.close(nsjs.sys.pidfdOpen(p.pid));
         p.kill('SIGKILL');
         const statuses = await Promise.all([p.wait(), attached.wait()]);
         let missing;

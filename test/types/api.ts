@@ -123,7 +123,8 @@ export function raw(nsfd: number): void {
   const pidfd: number = sys.pidfdOpen(1);
   sys.pidfdSendSignal(pidfd, 'SIGTERM');
   sys.pidfdSendSignal(pidfd, 0);
-  use(userns);
+  sys.close(pidfd);
+  sys.close(userns);
 
   // @ts-expect-error flags are numbers, not namespace names
   sys.unshare('net');
