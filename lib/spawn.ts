@@ -189,9 +189,10 @@ function prepare(command: string, args: string[], c: Checked): Prepared {
       if (typeof fds === 'number') throw new NsError({ errno: fds, syscall: 'pipe2' });
       statusFd = fds[0];
       toClose.push(fds[1]);
-      const fd = check(native().open(initBinary(), fs.constants.O_RDONLY), 'open', initBinary());
+      const init = initBinary();
+      const fd = check(native().open(init, fs.constants.O_RDONLY), 'open', init);
       toClose.push(fd);
-      ctx.init = { path: initBinary(), fd, statusFd: fds[1] };
+      ctx.init = { path: init, fd, statusFd: fds[1] };
     }
     const plan = buildPlan(c, command, args, execPaths, stdio, ctx);
     const fault = testFault();

@@ -12,7 +12,7 @@
  * @module
  */
 import { check } from './errors';
-import { native } from './native';
+import { closeFd, native } from './native';
 import { signalNumber } from './signals';
 
 export * from './constants';
@@ -78,7 +78,7 @@ export function pidfdOpen(target: number, flags = 0): number {
  * fd first), so a close is never retried.
  */
 export function close(descriptor: number): void {
-  check(native().close(fd(descriptor, 'fd')), 'close');
+  closeFd(fd(descriptor, 'fd'));
 }
 
 /** `pidfd_send_signal(2)`: never signals a recycled pid. */
