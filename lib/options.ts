@@ -375,11 +375,21 @@ function size(value: unknown, name: string): number | string {
   throw invalidArgValue(name, value, "must be a byte count or a string such as '64m'");
 }
 
+/**
+ * A mount target or `root`: absolute, since the child looks targets up
+ * inside the root (or /) and `root` from no particular directory.
+ */
+function absolutePath(value: unknown, name: string): string {
+  const p = pathString(value, name);
+  if (!p.startsWith('/')) throw invalidArgValue(name, p, 'must be an absolute path');
+  return p;
+}
+
 function mount(value: unknown, i: number): Mount {
   const name = `options.mounts[${i}]`;
   const m = plainObject(value, name);
   if (typeof m.type !== 'string') throw invalidArgType(`${name}.type`, 'of type string', m.type);
-  const target = pathString(m.target, `${name}.target`);
+  const target = absolutePath(m.target, `${name}.target`);
   switch (m.type) {
     case 'proc':
     case 'dev':
@@ -600,7 +610,7 @@ export function checkOptions(options: unknown): Checked {
     if (!Array.isArray(o.mounts)) throw invalidArgType('options.mounts', 'an array of mounts', o.mounts);
     c.mounts = Array.from(o.mounts, (m: unknown, i) => mount(m, i));
   }
-  if (o.root !== undefined) c.root = pathString(o.root, 'options.root');
+  if (o.root !== undefined) c.root = absolutePath(o.root, 'options.root');
   if (o.propagation !== undefined) {
     if (!['private', 'slave', 'shared', 'unchanged'].includes(o.propagation as string))
       throw invalidArgValue('options.propagation', o.propagation, "must be 'private', 'slave', 'shared' or 'unchanged'");
