@@ -75,12 +75,13 @@ const FSOPEN_FLAGS = [...MS_TO_ATTR, ...MS_TO_SB_FLAG].reduce((m, [f]) => m | f,
 /** The device nodes a `dev` mount binds from the host. */
 const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'] as const;
 const DEV_LINKS = [['pts/ptmx', 'ptmx'], ['/proc/self/fd', 'fd'], ['/proc/self/fd/0', 'stdin'], ['/proc/self/fd/1', 'stdout'], ['/proc/self/fd/2', 'stderr']] as const;
+/** The filesystems inside /dev: name, type, options, mount(2) flags. */
+const DEV_MOUNTS: [string, string, [string, string | null][], number][] = [
+  ['pts', 'devpts', [['newinstance', null], ['ptmxmode', '0666'], ['mode', '620']], C.MS_NOSUID | C.MS_NODEV | C.MS_NOEXEC],
+  ['shm', 'tmpfs', [['mode', '1777']], C.MS_NOSUID | C.MS_NODEV],
+];
 
 type Add = (op: NativeOp, step: Step) => void;
-
-function attrsOf(flags: number): number {
-  return MS_TO_ATTR.reduce((a, [ms, attr]) => (flags & ms ? a | attr : a), 0);
-}
 
 function tmpfsOptions(size: number | string | undefined, mode: number | undefined): [string, string][] {
   const options: [string, string][] = [['mode', (mode ?? 0o755).toString(8)]];
@@ -88,7 +89,19 @@ function tmpfsOptions(size: number | string | undefined, mode: number | undefine
   return options;
 }
 
-/** Builds the engine's ops for one spawn, handing out slots and taking them back. */
+/** Whose ops these are, for the steps an error names: a user's mount, pivot_root, or the open of "/". */
+interface Where {
+  step: string;
+  path: string;
+  mount?: Mount;
+}
+
+/**
+ * Builds the engine's ops for one spawn, handing out slots and taking them
+ * back. It runs on the loop thread for every spawn with mounts: steps are
+ * made with one shape and no spreads (bench/: a spread that overrides a
+ * property made this ~10× slower).
+ */
 class MountPlanner {
   private used = 0;
   /** The slot every target is resolved in: the root's own bind, or "/". */
@@ -108,42 +121,48 @@ class MountPlanner {
     throw new Error(`nsjs: a mount needs more than ${CHILD_SLOTS} fds in the child at once (a bug in lib/mounts.ts)`);
   }
 
-  private close(step: Step, ...slots: number[]): void {
-    const mask = slots.reduce((m, s) => m | (1 << s), 0);
+  private op(op: NativeOp, w: Where, syscall: string, fallback?: string, path = w.path, step = w.step, resolves = false): void {
+    this.add(op, { step, syscall, path, mount: w.mount, fallback, resolves });
+  }
+
+  private close(w: Where, a: number, b = -1, c = -1): void {
+    let mask = 1 << a;
+    if (b >= 0) mask |= 1 << b;
+    if (c >= 0) mask |= 1 << c;
     this.used &= ~mask;
-    this.add({ kind: MountOp.CloseSlots, flags: mask }, { ...step, syscall: 'close' });
+    this.op({ kind: MountOp.CloseSlots, flags: mask }, w, 'close');
   }
 
   /** The root bound onto itself (so that it is a mount, for pivot_root), or "/" where there is no root. */
   begin(): void {
     this.top = this.take();
     if (!this.root) {
-      this.add({ kind: MountOp.OpenAt, a: this.top, b: -1, s: ['/'], flags: OPEN_DIR }, { step: 'open /', syscall: 'openat', path: '/' });
+      this.op({ kind: MountOp.OpenAt, a: this.top, b: -1, s: ['/'], flags: OPEN_DIR }, SLASH, 'openat');
       return;
     }
-    const step: Step = { step: 'pivot_root', syscall: 'openat', path: this.root };
+    const w: Where = { step: 'pivot_root', path: this.root };
     const dir = this.take();
-    this.add({ kind: MountOp.OpenAt, a: dir, b: -1, s: [this.root], flags: OPEN_DIR }, step);
-    this.add({ kind: MountOp.OpenTree, a: this.top, b: dir, flags: AT_RECURSIVE }, { ...step, syscall: 'open_tree', fallback: 'openat' });
-    this.add({ kind: MountOp.MoveMount, a: this.top, b: dir, flags: MOVE_KEEP }, { ...step, syscall: 'move_mount', fallback: 'mount' });
-    this.close(step, dir);
+    this.op({ kind: MountOp.OpenAt, a: dir, b: -1, s: [this.root], flags: OPEN_DIR }, w, 'openat');
+    this.op({ kind: MountOp.OpenTree, a: this.top, b: dir, flags: AT_RECURSIVE }, w, 'open_tree', 'openat');
+    this.op({ kind: MountOp.MoveMount, a: this.top, b: dir, flags: MOVE_KEEP }, w, 'move_mount', 'mount');
+    this.close(w, dir);
   }
 
   /** pivot_root into the root's bind, through its fd. */
   end(): void {
     if (this.root) {
-      const step: Step = { step: 'pivot_root', syscall: 'fchdir', path: this.root };
-      this.add({ kind: MountOp.Fchdir, a: this.top }, step);
-      this.add({ kind: MountOp.PivotRoot }, { ...step, syscall: 'pivot_root' });
-      this.close(step, this.top);
+      const w: Where = { step: 'pivot_root', path: this.root };
+      this.op({ kind: MountOp.Fchdir, a: this.top }, w, 'fchdir');
+      this.op({ kind: MountOp.PivotRoot }, w, 'pivot_root');
+      this.close(w, this.top);
     } else {
-      this.close({ step: 'open /', syscall: 'close', path: '/' }, this.top);
+      this.close(SLASH, this.top);
     }
     if (this.used !== 0) throw new Error('nsjs: lib/mounts.ts left a slot open');
   }
 
   mount(m: Mount): void {
-    const step: Step = { step: `mount ${m.target}`, syscall: 'openat2', path: this.root ? path.join(this.root, m.target) : m.target, mount: m };
+    const w: Where = { step: `mount ${m.target}`, path: this.root ? path.join(this.root, m.target) : m.target, mount: m };
     const target = this.take();
     // Sources first, in our mount namespace as it is, before this target is
     // covered: a bind's source, /dev's nodes (a tmpfs at /dev hides them).
@@ -151,37 +170,33 @@ class MountPlanner {
     if (m.type === 'bind') {
       const b = m as Extract<Mount, { type: 'bind' }>;
       source = this.take();
-      this.add(
-        { kind: MountOp.OpenTree, a: source, b: -1, s: [b.source], flags: b.recursive === false ? 0 : AT_RECURSIVE },
-        { ...step, syscall: 'open_tree', fallback: 'openat', path: b.source },
-      );
+      this.op({ kind: MountOp.OpenTree, a: source, b: -1, s: [b.source], flags: b.recursive === false ? 0 : AT_RECURSIVE }, w, 'open_tree', 'openat', b.source);
     } else if (m.type === 'dev') {
       source = this.take();
-      this.add({ kind: MountOp.OpenAt, a: source, b: -1, s: ['/dev'], flags: OPEN_DIR }, { ...step, syscall: 'openat', path: '/dev' });
+      this.op({ kind: MountOp.OpenAt, a: source, b: -1, s: ['/dev'], flags: OPEN_DIR }, w, 'openat', undefined, '/dev');
     }
-    this.add({ kind: MountOp.Resolve, a: target, b: this.top, s: [m.target] }, { ...step, fallback: 'openat', resolves: true });
+    this.op({ kind: MountOp.Resolve, a: target, b: this.top, s: [m.target] }, w, 'openat2', 'openat', w.path, w.step, true);
     switch (m.type) {
       case 'bind': {
         const b = m as Extract<Mount, { type: 'bind' }>;
-        if (b.readonly)
-          this.add({ kind: MountOp.SetAttr, a: source, flags: ATTR.rdonly, b: b.recursive === false ? 0 : 1 }, { ...step, syscall: 'mount_setattr' });
-        this.add({ kind: MountOp.MoveMount, a: source, b: target }, { ...step, syscall: 'move_mount', fallback: 'mount' });
-        this.close(step, source, target);
+        if (b.readonly) this.op({ kind: MountOp.SetAttr, a: source, flags: ATTR.rdonly, b: b.recursive === false ? 0 : 1 }, w, 'mount_setattr');
+        this.op({ kind: MountOp.MoveMount, a: source, b: target }, w, 'move_mount', 'mount');
+        this.close(w, source, target);
         return;
       }
       case 'proc':
-        this.close(step, target, this.newFs(target, step, 'proc', 'proc', [], C.MS_NOSUID | C.MS_NODEV | C.MS_NOEXEC));
+        this.close(w, target, this.newFs(target, w, 'proc', [], C.MS_NOSUID | C.MS_NODEV | C.MS_NOEXEC));
         return;
       case 'tmpfs': {
         const t = m as Extract<Mount, { type: 'tmpfs' }>;
-        this.close(step, target, this.newFs(target, step, 'tmpfs', 'tmpfs', tmpfsOptions(t.size, t.mode), C.MS_NOSUID | C.MS_NODEV));
+        this.close(w, target, this.newFs(target, w, 'tmpfs', tmpfsOptions(t.size, t.mode), C.MS_NOSUID | C.MS_NODEV));
         return;
       }
       case 'dev':
-        this.dev(m, step, target, source);
+        this.dev(m, w, target, source);
         return;
       default:
-        this.raw(m as Extract<Mount, { flags?: number }>, step, target);
+        this.raw(m as Extract<Mount, { flags?: number }>, w, target);
     }
   }
 
@@ -190,34 +205,37 @@ class MountPlanner {
    * onto `onto`; returns the new mount's slot. The fsopen op also carries
    * mount(2)'s arguments, for the engine's fallback.
    */
-  private newFs(onto: number, step: Step, fstype: string, source: string, options: [string, string | null][], msFlags: number, keep = false): number {
+  private newFs(onto: number, w: Where, fstype: string, options: [string, string | null][], msFlags: number, keep = false, source = fstype): number {
     const fs = this.take();
-    const data = options.map(([k, v]) => (v === null ? k : `${k}=${v}`)).join(',');
-    this.add({ kind: MountOp.FsOpen, a: fs, s: [fstype, source, data || null], flags: msFlags }, { ...step, syscall: 'fsopen' });
-    const sbFlags = MS_TO_SB_FLAG.filter(([ms]) => msFlags & ms).map(([, name]): [string, null] => [name, null]);
-    for (const [key, value] of [['source', source] as [string, string], ...options, ...sbFlags]) {
-      this.add(
-        { kind: MountOp.FsConfig, a: fs, b: value === null ? FSCONFIG_SET_FLAG : FSCONFIG_SET_STRING, s: [key, value] },
-        { ...step, step: `${step.step}: ${key}`, syscall: 'fsconfig' },
-      );
+    let data = '';
+    for (const [k, v] of options) data += `${data ? ',' : ''}${v === null ? k : `${k}=${v}`}`;
+    this.op({ kind: MountOp.FsOpen, a: fs, s: [fstype, source, data || null], flags: msFlags }, w, 'fsopen');
+    this.op({ kind: MountOp.FsConfig, a: fs, b: FSCONFIG_SET_STRING, s: ['source', source] }, w, 'fsconfig', undefined, w.path, `${w.step}: source`);
+    for (const [key, value] of options) {
+      const op = { kind: MountOp.FsConfig, a: fs, b: value === null ? FSCONFIG_SET_FLAG : FSCONFIG_SET_STRING, s: [key, value] };
+      this.op(op, w, 'fsconfig', undefined, w.path, `${w.step}: ${key}`);
     }
-    this.add({ kind: MountOp.FsConfig, a: fs, b: FSCONFIG_CMD_CREATE }, { ...step, syscall: 'fsconfig' });
-    this.add({ kind: MountOp.FsMount, a: fs, flags: attrsOf(msFlags) }, { ...step, syscall: 'fsmount' });
-    this.add({ kind: MountOp.MoveMount, a: fs, b: onto, flags: keep ? MOVE_KEEP : 0 }, { ...step, syscall: 'move_mount', fallback: 'mount' });
+    let attrs = 0;
+    for (const [ms, attr] of MS_TO_ATTR) if (msFlags & ms) attrs |= attr;
+    for (const [ms, name] of MS_TO_SB_FLAG)
+      if (msFlags & ms) this.op({ kind: MountOp.FsConfig, a: fs, b: FSCONFIG_SET_FLAG, s: [name] }, w, 'fsconfig', undefined, w.path, `${w.step}: ${name}`);
+    this.op({ kind: MountOp.FsConfig, a: fs, b: FSCONFIG_CMD_CREATE }, w, 'fsconfig');
+    this.op({ kind: MountOp.FsMount, a: fs, flags: attrs }, w, 'fsmount');
+    this.op({ kind: MountOp.MoveMount, a: fs, b: onto, flags: keep ? MOVE_KEEP : 0 }, w, 'move_mount', 'mount');
     return fs;
   }
 
-  private raw(r: Extract<Mount, { flags?: number }>, step: Step, target: number): void {
+  private raw(r: Extract<Mount, { flags?: number }>, w: Where, target: number): void {
     const flags = r.flags ?? 0;
     // mount(2)'s data is parsed by each filesystem its own way (escaped
     // commas for overlay, ",," in smb3 passwords), so data is handed to
     // mount(2) as it is, as are the flags that are not a new filesystem's.
     if (r.data !== undefined || (flags & ~FSOPEN_FLAGS) !== 0) {
-      this.add({ kind: MountOp.MountAt, a: target, s: [r.source ?? r.type, null, r.type, r.data ?? null], flags }, { ...step, syscall: 'mount' });
-      this.close(step, target);
+      this.op({ kind: MountOp.MountAt, a: target, s: [r.source ?? r.type, null, r.type, r.data ?? null], flags }, w, 'mount');
+      this.close(w, target);
       return;
     }
-    this.close(step, target, this.newFs(target, step, r.type, r.source ?? r.type, [], flags));
+    this.close(w, target, this.newFs(target, w, r.type, [], flags, false, r.source ?? r.type));
   }
 
   /**
@@ -226,35 +244,34 @@ class MountPlanner {
    * (mknod is refused in a user namespace), a private devpts, a shm tmpfs
    * and the usual links, all made relative to the new tmpfs's fd.
    */
-  private dev(m: Mount, step: Step, target: number, hostDev: number): void {
-    const devfs = this.newFs(target, step, 'tmpfs', 'tmpfs', [['mode', '755']], C.MS_NOSUID | C.MS_NODEV | C.MS_NOEXEC, true);
-    this.close(step, target);
+  private dev(m: Mount, w: Where, target: number, hostDev: number): void {
+    const devfs = this.newFs(target, w, 'tmpfs', [['mode', '755']], C.MS_NOSUID | C.MS_NODEV | C.MS_NOEXEC, true);
+    this.close(w, target);
+    const under = m.target.endsWith('/') ? m.target.slice(0, -1) : m.target;
     for (const name of DEVICES) {
-      const node: Step = { ...step, step: `mount ${path.join(m.target, name)}`, path: path.join(m.target, name) };
+      const node: Where = { step: `mount ${under}/${name}`, path: `${under}/${name}`, mount: m };
       const tree = this.take();
       const file = this.take();
-      this.add({ kind: MountOp.OpenTree, a: tree, b: hostDev, s: [name] }, { ...node, syscall: 'open_tree', fallback: 'openat', path: `/dev/${name}` });
-      this.add({ kind: MountOp.OpenAt, a: file, b: devfs, s: [name], flags: OPEN_NEW_FILE, b64: 0o644 }, { ...node, syscall: 'openat' });
-      this.add({ kind: MountOp.MoveMount, a: tree, b: file }, { ...node, syscall: 'move_mount', fallback: 'mount' });
+      this.op({ kind: MountOp.OpenTree, a: tree, b: hostDev, s: [name] }, node, 'open_tree', 'openat', `/dev/${name}`);
+      this.op({ kind: MountOp.OpenAt, a: file, b: devfs, s: [name], flags: OPEN_NEW_FILE, b64: 0o644 }, node, 'openat');
+      this.op({ kind: MountOp.MoveMount, a: tree, b: file }, node, 'move_mount', 'mount');
       this.close(node, tree, file);
     }
-    this.close(step, hostDev);
-    const inside = (name: string, fstype: string, options: [string, string | null][], flags: number) => {
-      const sub: Step = { ...step, step: `mount ${path.join(m.target, name)}`, path: path.join(m.target, name) };
+    this.close(w, hostDev);
+    for (const [name, fstype, options, flags] of DEV_MOUNTS) {
+      const sub: Where = { step: `mount ${under}/${name}`, path: `${under}/${name}`, mount: m };
       const dir = this.take();
-      this.add({ kind: MountOp.MkdirAt, a: devfs, s: [name], b: 0o755 }, { ...sub, syscall: 'mkdirat' });
-      this.add({ kind: MountOp.OpenAt, a: dir, b: devfs, s: [name], flags: OPEN_DIR | OPEN_NOFOLLOW }, { ...sub, syscall: 'openat' });
-      this.close(sub, dir, this.newFs(dir, sub, fstype, fstype, options, flags));
-    };
-    inside('pts', 'devpts', [['newinstance', null], ['ptmxmode', '0666'], ['mode', '620']], C.MS_NOSUID | C.MS_NODEV | C.MS_NOEXEC);
-    inside('shm', 'tmpfs', [['mode', '1777']], C.MS_NOSUID | C.MS_NODEV);
-    for (const [to, name] of DEV_LINKS) {
-      const link = path.join(m.target, name);
-      this.add({ kind: MountOp.SymlinkAt, a: devfs, s: [to, name] }, { ...step, step: `symlink ${link}`, syscall: 'symlinkat', path: link });
+      this.op({ kind: MountOp.MkdirAt, a: devfs, s: [name], b: 0o755 }, sub, 'mkdirat');
+      this.op({ kind: MountOp.OpenAt, a: dir, b: devfs, s: [name], flags: OPEN_DIR | OPEN_NOFOLLOW }, sub, 'openat');
+      this.close(sub, dir, this.newFs(dir, sub, fstype, options, flags));
     }
-    this.close(step, devfs);
+    for (const [to, name] of DEV_LINKS)
+      this.op({ kind: MountOp.SymlinkAt, a: devfs, s: [to, name] }, w, 'symlinkat', undefined, `${under}/${name}`, `symlink ${under}/${name}`);
+    this.close(w, devfs);
   }
 }
+
+const SLASH: Where = { step: 'open /', path: '/' };
 
 /** The mount engine's ops for `mounts` and `root` (in a new mount namespace, after its propagation is set). */
 export function planMounts(mounts: readonly Mount[], root: string | undefined, add: Add): void {
