@@ -10,6 +10,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { NsError, runIsolated, spawnIsolated, type SpawnOptions } from '../../lib';
+import { CHILD_SLOTS } from '../../lib/mounts';
+import { native, type NativeOp } from '../../lib/native';
+import { encodePlan, Op } from '../../lib/plan';
 import { testHooks } from '../../lib/spawn';
 import { expectNoLeaks, snapshot, type Snapshot } from '../helpers/leaks';
 import { root, withUser } from '../helpers/privilege';
@@ -273,4 +276,26 @@ test('relative mount targets and a relative root are refused before anything sta
   ];
   for (const [options, name] of cases)
     await expect(spawnIsolated('true', [], options)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining(`'${name}' must be an absolute path`) });
+});
+
+test('the addon refuses a mount op that names a slot beyond its table or lacks a string, and starts nothing', () => {
+  const plan = (op: NativeOp) =>
+    encodePlan({
+      cloneFlags: 0, forceClone: false, parentMaps: false, dieWithParent: false, forkStyle: false, execChain: false,
+      ops: [op, { kind: Op.Exec }], stdio: [], groups: [], execPaths: ['/bin/true'], argv: ['true'],
+    });
+  const bad: NativeOp[] = [
+    { kind: Op.Resolve, a: CHILD_SLOTS, b: 0, s: ['/x'] },
+    { kind: Op.Resolve, a: 0, b: -1, s: ['/x'] },
+    { kind: Op.MoveMount, a: 0, b: CHILD_SLOTS },
+    { kind: Op.OpenAt, a: -2, b: -1, s: ['/'] },
+    { kind: Op.Resolve, a: 0, b: 1, s: ['relative'] },
+    { kind: Op.SymlinkAt, a: 0, s: ['to'] },
+    { kind: Op.FsConfig, a: 0, b: 1, s: ['key'] },
+    { kind: Op.CloseSlots, flags: 2 ** CHILD_SLOTS },
+  ];
+  for (const op of bad) {
+    const e = plan(op);
+    expect(() => native().spawnSync(e.ints, e.text, undefined)).toThrow(/bad spawn plan: op 0: a mount op names a slot outside 0\.\.15 or lacks a string/);
+  }
 });
