@@ -16,6 +16,7 @@
         "src-native/probe.cc",
         "src-native/spawn/plan.cc",
         "src-native/spawn/child.cc",
+        "src-native/spawn/mounts.cc",
         "src-native/spawn/parent.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

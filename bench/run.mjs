@@ -4,7 +4,7 @@
 //   --quick             a short smoke run (few rounds, short durations)
 //   --sections LIST     comma-separated: latency,cpu,throughput,loop,heap,footprint,init,veth
 //                       (default: all)
-//   --sets LIST         latency flag sets: none,user,upmui,net,all,alltime,pidmntproc
+//   --sets LIST         latency flag sets: none,user,upmui,net,all,alltime,pidmntproc,binds
 //   --rounds N          latency rounds (default 15, quick 3)
 //   --batch N           spawns per contender per round (default 10, quick 4)
 //   --sandboxes N       live sandboxes in the footprint section (default 1000, quick 200)
@@ -176,7 +176,7 @@ function contendersFor(set) {
       batch: (n) => repeat(n, () => nsjsLoopCloneOnce(opts)),
     });
   if (set.id === 'none' || set.id === 'all') list.push({ id: 'cp', name: 'spawn(/bin/true)', batch: (n) => repeat(n, () => cpOnce(TRUE, [])) });
-  if (UNSHARE) list.push({ id: 'unshare', name: `spawn(${['unshare', ...set.unshare.slice(0, -1)].join(' ')})`, batch: (n) => repeat(n, () => cpOnce(UNSHARE, set.unshare)) });
+  if (UNSHARE && set.unshare) list.push({ id: 'unshare', name: `spawn(${['unshare', ...set.unshare.slice(0, -1)].join(' ')})`, batch: (n) => repeat(n, () => cpOnce(UNSHARE, set.unshare)) });
   if (BWRAP && set.bwrap) list.push({ id: 'bwrap', name: `spawn(${['bwrap', ...set.bwrap.slice(0, -1)].join(' ')})`, batch: (n) => repeat(n, () => cpOnce(BWRAP, set.bwrap)) });
   return list;
 }

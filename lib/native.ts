@@ -38,6 +38,8 @@ export interface NativePlan {
   uidMap?: string;
   gidMap?: string;
   setgroups?: string;
+  /** Test-only, as forceClone: the mount engine's fallbacks to take as if the kernel lacked the call (plan.h MountFallback bits). */
+  mountFallback?: number;
   /** Test builds only (build-variants/): fail child op `op`, or the parent step `parent`, with errno. */
   fault?: { op?: number; parent?: string; errno: number };
   ops: NativeOp[];

@@ -51,7 +51,7 @@ export interface ProcMount {
 export interface TmpfsMount {
   /** `'tmpfs'`. */
   type: 'tmpfs';
-  /** Where (must exist). */
+  /** Where: an absolute path inside `root` (see {@link Mount}); it must exist. */
   target: string;
   /** Size limit: bytes, or `'64m'`, `'1g'`, `'50%'` (of RAM); default half of RAM. Pages are charged to the sandbox's memory as they are written. */
   size?: number | string;
@@ -64,14 +64,20 @@ export interface BindMount {
   type: 'bind';
   /** The path outside, resolved before `root` applies. */
   source: string;
-  /** Where it appears (must exist, a directory for a directory, a file for a file). */
+  /** Where it appears: an absolute path inside `root` (see {@link Mount}); it must exist, a directory for a directory, a file for a file. */
   target: string;
-  /** Read-only: the write bit is cleared with mount_setattr (Linux 5.12+), else a remount. */
+  /** Read-only: set on the detached copy of `source` before it is attached (mount_setattr, Linux 5.12+; before, a remount right after attaching, of the top mount only). */
   readonly?: boolean;
   /** Include the mounts below `source` (MS_REC); default `true`. */
   recursive?: boolean;
 }
-/** A minimal /dev on a tmpfs: null zero full random urandom tty (bound from the host), a new devpts, shm. */
+/**
+ * A minimal /dev on a tmpfs: null zero full random urandom tty (bound from
+ * the host), a new devpts, shm, and the ptmx, fd and std* links, all made
+ * inside the new tmpfs through its fd. The tmpfs is `nodev`: a device node
+ * the sandbox makes there (real root may mknod) cannot be opened; the bound
+ * nodes are mounts of their own and work.
+ */
 export interface DevMount {
   /** `'dev'`. */
   type: 'dev';
@@ -84,14 +90,25 @@ export interface RawMount {
   type: string;
   /** mount(2)'s `source`; default the type. */
   source?: string;
-  /** Where (must exist). */
+  /** Where: an absolute path inside `root` (see {@link Mount}); it must exist. */
   target: string;
   /** `MS_*` bits (see `sys`); default 0. */
   flags?: number;
-  /** The filesystem's options string (`'lowerdir=…,upperdir=…'`). */
+  /** The filesystem's options string (`'lowerdir=…,upperdir=…'`), parsed by mount(2) as it is; without it (and without `MS_BIND`, `MS_MOVE`, `MS_REMOUNT` or propagation flags) the filesystem is made with fsopen. */
   data?: string;
 }
-/** One entry of `mounts`. Each costs one or a few mount(2) calls in the child (tens of microseconds). */
+/**
+ * One entry of `mounts`. Its target is an absolute path, looked up once,
+ * inside `root` (or `/`), as if `root` were `/`: a symbolic link there is
+ * followed inside it, never out of it, and a /proc magic link is refused
+ * (ELOOP). The mount is then made on that very fd (open_tree, fsopen and
+ * move_mount; mount(2) onto /proc/self/fd/N where the kernel lacks them),
+ * so a hostile program that can write in the root and renames or swaps its
+ * directories while the sandbox is set up can at most move a mount to
+ * another place inside the root: it cannot make a read-only bind writable,
+ * put a flag on another mount, or mount anything outside. Each costs a few
+ * syscalls in the child (microseconds; bench/ prices a read-only bind).
+ */
 export type Mount = ProcMount | TmpfsMount | BindMount | DevMount | RawMount;
 
 /** One entry of `stdio`: a new pipe, our own fd of that number, /dev/null, or an fd of ours. */
@@ -196,7 +213,14 @@ export interface SpawnOptions {
   domainname?: string;
   /** Applied in order in the new mount namespace (needs `mnt`). */
   mounts?: Mount[];
-  /** pivot_root into this directory after `mounts` (needs `mnt`); mount targets are then relative to it. */
+  /**
+   * pivot_root into this directory, an absolute path, after `mounts` (needs
+   * `mnt`); mount targets are then looked up inside it. It is bound onto
+   * itself first and entered through that bind's fd, so its own path is
+   * looked up once. A program that can write in it can rename what is in it
+   * while the sandbox is set up, but not lead a mount out of it (see
+   * {@link Mount}).
+   */
   root?: string;
   /** Applied recursively to `/` of the new mount namespace before anything else; default `'private'`, so no mount reaches the host. */
   propagation?: 'private' | 'slave' | 'shared' | 'unchanged';
@@ -375,11 +399,21 @@ function size(value: unknown, name: string): number | string {
   throw invalidArgValue(name, value, "must be a byte count or a string such as '64m'");
 }
 
+/**
+ * A mount target or `root`: absolute, since the child looks targets up
+ * inside the root (or /) and `root` from no particular directory.
+ */
+function absolutePath(value: unknown, name: string): string {
+  const p = pathString(value, name);
+  if (!p.startsWith('/')) throw invalidArgValue(name, p, 'must be an absolute path');
+  return p;
+}
+
 function mount(value: unknown, i: number): Mount {
   const name = `options.mounts[${i}]`;
   const m = plainObject(value, name);
   if (typeof m.type !== 'string') throw invalidArgType(`${name}.type`, 'of type string', m.type);
-  const target = pathString(m.target, `${name}.target`);
+  const target = absolutePath(m.target, `${name}.target`);
   switch (m.type) {
     case 'proc':
     case 'dev':
@@ -600,7 +634,7 @@ export function checkOptions(options: unknown): Checked {
     if (!Array.isArray(o.mounts)) throw invalidArgType('options.mounts', 'an array of mounts', o.mounts);
     c.mounts = Array.from(o.mounts, (m: unknown, i) => mount(m, i));
   }
-  if (o.root !== undefined) c.root = pathString(o.root, 'options.root');
+  if (o.root !== undefined) c.root = absolutePath(o.root, 'options.root');
   if (o.propagation !== undefined) {
     if (!['private', 'slave', 'shared', 'unchanged'].includes(o.propagation as string))
       throw invalidArgValue('options.propagation', o.propagation, "must be 'private', 'slave', 'shared' or 'unchanged'");

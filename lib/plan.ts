@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import * as C from './constants';
 import { NAMESPACE_FLAGS } from './namespace';
 import type { NamespaceType } from './validate';
+import { MountOp, planMounts } from './mounts';
 import type { NativeOp, NativePlan } from './native';
 import { RLIMITS as RLIMIT_NAMES, type Checked, type Mount } from './options';
 
@@ -18,11 +19,6 @@ export const Op = {
   WaitParent: 4,
   Unshare: 5,
   Mount: 6,
-  Readonly: 7,
-  Mkdir: 8,
-  Mkfile: 9,
-  Symlink: 10,
-  PivotRoot: 11,
   Sethostname: 12,
   Setdomainname: 13,
   Chdir: 14,
@@ -36,14 +32,13 @@ export const Op = {
   Exec: 22,
   Setrlimit: 23,
   Capabilities: 24,
-  OpenPath: 25,
-  BindSlot: 26,
   SetnsPidfd: 27,
   SetnsPath: 28,
   Fork: 29,
   LinkUp: 30,
   AddAddress: 31,
   DefaultRoute: 32,
+  ...MountOp,
 } as const;
 
 /** nsenter's order, with user first (its capabilities let us enter the rest) and mnt last (path fallbacks resolve before it). */
@@ -75,6 +70,10 @@ export interface Step {
   path?: string;
   /** The mount as the user wrote it, for messages. */
   mount?: Mount;
+  /** The syscall of the op's fallback path (lib/mounts.ts), named when the child failed there. */
+  fallback?: string;
+  /** The op looks the mount's target up inside the root (the hints tell a missing or escaping target). */
+  resolves?: boolean;
 }
 
 export interface Plan {
@@ -86,9 +85,6 @@ export interface Plan {
 export interface StdioFds {
   child: number[];
 }
-
-/** The device nodes a `dev` mount binds from the host (slots 0-5 of the child's fd table). */
-const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'] as const;
 
 let capLastCap: number | undefined;
 function lastCap(): number {
@@ -122,12 +118,6 @@ export function execCandidates(command: string, env: [string, string][] | undefi
 
 function mapLines(maps: { inside: number; outside: number; count: number }[]): string {
   return maps.map((m) => `${m.inside} ${m.outside} ${m.count}\n`).join('');
-}
-
-function tmpfsData(size: number | string | undefined, mode: number | undefined): string {
-  const parts = [`mode=${(mode ?? 0o755).toString(8)}`];
-  if (size !== undefined) parts.push(`size=${size}`);
-  return parts.join(',');
 }
 
 export function buildPlan(
@@ -228,8 +218,7 @@ export function buildPlan(
       const flag = { private: C.MS_PRIVATE, slave: C.MS_SLAVE, shared: C.MS_SHARED }[c.propagation];
       add({ kind: Op.Mount, s: [null, '/', null, null], flags: C.MS_REC | flag }, { step: `propagation ${c.propagation}`, syscall: 'mount', path: '/' });
     }
-    for (const m of c.mounts) planMount(m, c.root, add);
-    if (c.root) add({ kind: Op.PivotRoot, s: [c.root] }, { step: 'pivot_root', syscall: 'pivot_root', path: c.root });
+    planMounts(c.mounts, c.root, add);
   }
   if (c.hostname !== undefined) add({ kind: Op.Sethostname, s: [c.hostname] }, { step: 'sethostname', syscall: 'sethostname' });
   if (c.domainname !== undefined) add({ kind: Op.Setdomainname, s: [c.domainname] }, { step: 'setdomainname', syscall: 'setdomainname' });
@@ -279,7 +268,7 @@ export function buildPlan(
 export interface EncodedPlan {
   ints: Int32Array;
   text: string;
-  extras?: Pick<NativePlan, 'uidMap' | 'gidMap' | 'setgroups' | 'veth' | 'fault'>;
+  extras?: Pick<NativePlan, 'uidMap' | 'gidMap' | 'setgroups' | 'veth' | 'fault' | 'mountFallback'>;
 }
 
 /** Mirrors the header layout and bits in src-native/spawn/plan.h (kHeader…). */
@@ -345,7 +334,8 @@ export function encodePlan(n: NativePlan): EncodedPlan {
   strings.push(...n.execPaths, ...n.argv, ...(n.envp ?? []));
   ints[9] = strings.length;
   const plan: EncodedPlan = { ints, text: strings.length > 0 ? strings.join('\0') + '\0' : '' };
-  if (n.parentMaps || n.veth || n.fault) plan.extras = { uidMap: n.uidMap, gidMap: n.gidMap, setgroups: n.setgroups, veth: n.veth, fault: n.fault };
+  if (n.parentMaps || n.veth || n.fault || n.mountFallback)
+    plan.extras = { uidMap: n.uidMap, gidMap: n.gidMap, setgroups: n.setgroups, veth: n.veth, fault: n.fault, mountFallback: n.mountFallback };
   return plan;
 }
 
@@ -408,54 +398,3 @@ function planJoin(join: JoinPlan, add: Add): void {
 }
 
 type Add = (op: NativeOp, step: Step) => void;
-
-function planMount(m: Mount, root: string | undefined, add: Add): void {
-  const target = root ? path.join(root, m.target) : m.target;
-  const step = { step: `mount ${m.target}`, syscall: 'mount', path: target, mount: m };
-  const NOSUID_NODEV = C.MS_NOSUID | C.MS_NODEV;
-  switch (m.type) {
-    case 'proc':
-      add({ kind: Op.Mount, s: ['proc', target, 'proc', null], flags: NOSUID_NODEV | C.MS_NOEXEC }, step);
-      return;
-    case 'tmpfs': {
-      const t = m as Extract<Mount, { type: 'tmpfs' }>;
-      add({ kind: Op.Mount, s: ['tmpfs', target, 'tmpfs', tmpfsData(t.size, t.mode)], flags: NOSUID_NODEV }, step);
-      return;
-    }
-    case 'bind': {
-      const b = m as Extract<Mount, { type: 'bind' }>;
-      add({ kind: Op.Mount, s: [b.source, target, null, null], flags: C.MS_BIND | (b.recursive === false ? 0 : C.MS_REC) }, { ...step, path: b.source });
-      if (b.readonly) add({ kind: Op.Readonly, s: [target], a: b.recursive === false ? 0 : 1 }, { ...step, step: `mount ${m.target} read-only`, syscall: 'mount_setattr', path: target });
-      return;
-    }
-    case 'dev': {
-      // As bubblewrap's --dev: a tmpfs with the harmless devices bound from
-      // the host (mknod is refused in a user namespace), a private devpts,
-      // and a shm tmpfs.
-      DEVICES.forEach((dev, slot) =>
-        add({ kind: Op.OpenPath, a: slot, s: [`/dev/${dev}`] }, { step: `mount ${m.target}: open /dev/${dev}`, syscall: 'open', path: `/dev/${dev}` }),
-      );
-      add({ kind: Op.Mount, s: ['tmpfs', target, 'tmpfs', 'mode=755'], flags: C.MS_NOSUID | C.MS_NOEXEC }, step);
-      DEVICES.forEach((dev, slot) => {
-        const file = path.join(target, dev);
-        add({ kind: Op.Mkfile, s: [file] }, { step: `mount ${m.target}: create ${dev}`, syscall: 'open', path: file });
-        add({ kind: Op.BindSlot, a: slot, s: [file] }, { step: `mount ${m.target}: bind /dev/${dev}`, syscall: 'mount', path: file });
-      });
-      const pts = path.join(target, 'pts');
-      add({ kind: Op.Mkdir, s: [pts], a: 0o755 }, { step: `mount ${m.target}: mkdir pts`, syscall: 'mkdir', path: pts });
-      add({ kind: Op.Mount, s: ['devpts', pts, 'devpts', 'newinstance,ptmxmode=0666,mode=620'], flags: NOSUID_NODEV | C.MS_NOEXEC }, { step: `mount ${m.target}: devpts`, syscall: 'mount', path: pts });
-      const shm = path.join(target, 'shm');
-      add({ kind: Op.Mkdir, s: [shm], a: 0o755 }, { step: `mount ${m.target}: mkdir shm`, syscall: 'mkdir', path: shm });
-      add({ kind: Op.Mount, s: ['tmpfs', shm, 'tmpfs', 'mode=1777'], flags: NOSUID_NODEV }, { step: `mount ${m.target}: shm`, syscall: 'mount', path: shm });
-      for (const [to, name] of [['pts/ptmx', 'ptmx'], ['/proc/self/fd', 'fd'], ['/proc/self/fd/0', 'stdin'], ['/proc/self/fd/1', 'stdout'], ['/proc/self/fd/2', 'stderr']]) {
-        const link = path.join(target, name);
-        add({ kind: Op.Symlink, s: [to, link] }, { step: `mount ${m.target}: symlink ${name}`, syscall: 'symlink', path: link });
-      }
-      return;
-    }
-    default: {
-      const r = m as Extract<Mount, { flags?: number }>;
-      add({ kind: Op.Mount, s: [r.source ?? r.type, target, r.type, r.data ?? null], flags: r.flags ?? 0 }, step);
-    }
-  }
-}

@@ -17,6 +17,9 @@ const EPERM = -1;
 const EINVAL = -22;
 const ENOSPC = -28;
 const EEXIST = -17;
+const ENOTDIR = -20;
+const ELOOP = -40;
+const EXDEV = -18;
 
 /**
  * @internal For the test suite only: `forceClone` behaves as if clone3 were
@@ -24,7 +27,11 @@ const EEXIST = -17;
  * environment variable: reading process.env costs a call into C++ (~7 µs
  * per spawn in bench/profile.mjs's perf recording).
  */
-export const testHooks = { forceClone: false };
+export const testHooks = {
+  forceClone: false,
+  /** The mount engine's fallbacks to take as if the kernel lacked the call: 1 openat2, 2 mount_setattr, 4 open_tree/fsopen (src-native/spawn/plan.h MountFallback). */
+  mountFallback: 0,
+};
 
 /**
  * For the test suite only: NSJS_TEST_FAULT_AT=op:N[:ECODE] fails op N of the
@@ -99,6 +106,9 @@ function openStdio(entries: Checked['stdio']): Stdio {
   return s;
 }
 
+/** kReportFallback in src-native/spawn/plan.h. */
+const REPORT_FALLBACK = 1 << 16;
+
 function hintFor(err: number, step: Step, c: Checked): string | undefined {
   // Causes that features() diagnoses (sysctls, AppArmor, seccomp, a masked /proc) explain themselves the same way here.
   const known = explainSpawnFailure(err, step, c.namespaces);
@@ -115,9 +125,19 @@ function hintFor(err: number, step: Step, c: Checked): string | undefined {
   }
   if (step.mount) {
     const what = `${step.mount.type} mount at ${step.mount.target}`;
+    const inRoot = c.root ? ` inside the root ${c.root}` : '';
     if (step.mount.type === 'proc' && (err === EPERM || err === EINVAL))
       return `the ${what} failed: proc can be mounted only inside a new pid namespace owned by our user namespace (add 'pid'), and not where the host's /proc has locked over-mounts`;
-    if (err === ENOENT) return `the ${what} failed: ${step.path} does not exist (nsjs does not create mount points)`;
+    if (step.resolves && err === ENOENT)
+      return `the ${what} failed: its target ${step.mount.target} does not exist${inRoot}, where symbolic links are followed as if it were / (nsjs does not create mount points)`;
+    if (step.resolves && err === ENOTDIR) return `the ${what} failed: a component of ${step.mount.target} is not a directory${inRoot}`;
+    if (step.resolves && err === ELOOP)
+      return `the ${what} failed: its target ${step.mount.target} cannot be looked up${inRoot}: a loop of symbolic links, more than 40 of them, or a /proc magic link (never followed in a mount target)`;
+    if (step.resolves && err === EXDEV)
+      return `the ${what} failed: its target ${step.mount.target} was moved out of the root while it was looked up (someone else can write in it); nothing was mounted`;
+    if (err === EXDEV)
+      return `the ${what} failed: its target was moved while it was mounted on (someone else can write in the root), and the mount was not used`;
+    if (err === ENOENT) return `the ${what} failed: ${step.path} does not exist`;
     return `the ${what} failed`;
   }
   if (step.step.startsWith('RTM_NEWLINK veth') && err === EPERM)
@@ -197,6 +217,7 @@ function prepare(command: string, args: string[], c: Checked): Prepared {
     const plan = buildPlan(c, command, args, execPaths, stdio, ctx);
     const fault = testFault();
     if (fault) plan.native.fault = fault;
+    if (testHooks.mountFallback) plan.native.mountFallback = testHooks.mountFallback;
     return { plan, encoded: encodePlan(plan.native), stdio, statusFd, toClose };
   } catch (err) {
     release({ toClose, stdio, statusFd });
@@ -217,7 +238,9 @@ function finish(p: Prepared, result: NativeSpawnResult, c: Checked): Process {
     release(p);
     const step: Step =
       result.op !== undefined ? p.plan.steps[result.op] : { step: result.step, syscall: result.syscall, path: result.path };
-    throw new NsError({ errno: result.errno, syscall: step.syscall, path: step.path, step: step.step, hint: hintFor(result.errno, step, c) });
+    // The child's kind carries kReportFallback (plan.h) when another syscall than the op's own failed.
+    const syscall = result.op !== undefined && result.kind & REPORT_FALLBACK && step.fallback ? step.fallback : step.syscall;
+    throw new NsError({ errno: result.errno, syscall, path: step.path, step: step.step, hint: hintFor(result.errno, step, c) });
   }
   for (const fd of p.toClose) closeFd(fd);
   const streams = p.stdio.parent.map((fd, i) =>

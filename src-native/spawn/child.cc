@@ -12,28 +12,18 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "../netlink.h"
+#include "mounts.h"
 #include "plan.h"
 
-#ifndef SYS_mount_setattr
-#define SYS_mount_setattr 442
-#endif
 #ifndef SYS_close_range
 #define SYS_close_range 436
 #endif
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
-#ifndef AT_RECURSIVE
-#define AT_RECURSIVE 0x8000
-#endif
-#ifndef MOUNT_ATTR_RDONLY
-#define MOUNT_ATTR_RDONLY 0x00000001
 #endif
 
 namespace nsjs {
@@ -42,13 +32,10 @@ namespace {
 
 constexpr int kMaxStdio = 64;  // lib/options.ts refuses longer stdio arrays
 
-struct MountAttr {
-  uint64_t attr_set, attr_clr, propagation, userns_fd;
-};
-
-// async-signal-safe
-[[noreturn]] void Fail(const Plan* plan, int index, int err) {
-  Report r{plan->ops[index].kind, index, err};
+// async-signal-safe. `tag` is kReportFallback for an op that failed in its
+// fallback path.
+[[noreturn]] void Fail(const Plan* plan, int index, int err, int32_t tag = 0) {
+  Report r{plan->ops[index].kind | tag, index, err};
   // Nothing to do if this write fails: the parent then sees EOF and a child
   // that exited 127, which it reports as such.
   (void)!write(plan->err_fd, &r, sizeof r);
@@ -66,30 +53,6 @@ int WriteFile(const char* path, const char* data) {
   close(fd);
   errno = saved;
   return n == static_cast<ssize_t>(len) ? 0 : -1;
-}
-
-// async-signal-safe. mount_setattr changes only the read-only bit, so it works
-// rootless on mounts whose nosuid/nodev flags are locked; a remount must
-// repeat those flags or the kernel refuses it, hence the statfs fallback.
-int MakeReadonly(const char* target, bool recursive) {
-  MountAttr attr{MOUNT_ATTR_RDONLY, 0, 0, 0};
-  if (syscall(SYS_mount_setattr, AT_FDCWD, target, recursive ? AT_RECURSIVE : 0, &attr, sizeof attr) == 0)
-    return 0;
-  if (errno != ENOSYS) return -1;
-  struct statfs st;
-  if (statfs(target, &st) < 0) return -1;
-  const unsigned long keep = st.f_flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME);
-  return mount(nullptr, target, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | keep, nullptr);
-}
-
-// async-signal-safe. pivot_root(".", ".") stacks the old root on top of the
-// new one, so one lazy unmount of "." removes it without a put_old directory.
-int PivotRoot(const char* new_root) {
-  if (mount(new_root, new_root, nullptr, MS_BIND | MS_REC, nullptr) < 0) return -1;
-  if (chdir(new_root) < 0) return -1;
-  if (syscall(SYS_pivot_root, ".", ".") < 0) return -1;
-  if (umount2(".", MNT_DETACH) < 0) return -1;
-  return chdir("/");
 }
 
 // async-signal-safe. Sources are first moved above the stdio range, so that
@@ -173,21 +136,10 @@ int SetErrno(int r) {
   return -1;
 }
 
-// async-signal-safe: "/proc/self/fd/<fd>" into buf.
-void FdPath(int fd, char (&buf)[32]) {
-  const char prefix[] = "/proc/self/fd/";
-  char digits[12];
-  int n = 0;
-  do digits[n++] = static_cast<char>('0' + fd % 10);
-  while ((fd /= 10) > 0 && n < 11);
-  size_t i = 0;
-  for (; prefix[i]; i++) buf[i] = prefix[i];
-  while (n > 0) buf[i++] = digits[--n];
-  buf[i] = '\0';
-}
-
 // async-signal-safe
-int RunOp(const Plan* plan, const Op& op, int (&slots)[kChildSlots]) {
+int RunOp(const Plan* plan, const Op& op, MountEngine* mounts) {
+  mounts->fell_back = false;
+  if (op.kind >= kOpMountFirst && op.kind <= kOpMountLast) return RunMountOp(op, mounts);
   switch (op.kind) {
     case kOpPdeathsig: {
       if (prctl(PR_SET_PDEATHSIG, op.a, 0, 0, 0) < 0) return -1;
@@ -222,20 +174,6 @@ int RunOp(const Plan* plan, const Op& op, int (&slots)[kChildSlots]) {
       return unshare(op.a);
     case kOpMount:
       return mount(op.s[0], op.s[1], op.s[2], op.flags, op.s[3]);
-    case kOpReadonly:
-      return MakeReadonly(op.s[0], op.a != 0);
-    case kOpMkdir:
-      return mkdir(op.s[0], op.a) < 0 && errno != EEXIST ? -1 : 0;
-    case kOpMkfile: {
-      const int fd = open(op.s[0], O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-      if (fd < 0) return -1;
-      close(fd);
-      return 0;
-    }
-    case kOpSymlink:
-      return symlink(op.s[0], op.s[1]) < 0 && errno != EEXIST ? -1 : 0;
-    case kOpPivotRoot:
-      return PivotRoot(op.s[0]);
     case kOpSethostname: {
       size_t len = 0;
       while (op.s[0][len]) len++;
@@ -268,12 +206,6 @@ int RunOp(const Plan* plan, const Op& op, int (&slots)[kChildSlots]) {
     }
     case kOpCapabilities:
       return KeepCapabilities(op.flags, op.a);
-    // A bind source must be in our mount namespace and may be hidden by an
-    // earlier mount (a tmpfs over /dev hides the host's nodes): the child
-    // opens it first and binds from the fd.
-    case kOpOpenPath:
-      slots[op.a] = open(op.s[0], O_PATH | O_CLOEXEC);
-      return slots[op.a] < 0 ? -1 : 0;
     case kOpLinkUp:
     case kOpAddAddress:
     case kOpDefaultRoute: {
@@ -285,11 +217,6 @@ int RunOp(const Plan* plan, const Op& op, int (&slots)[kChildSlots]) {
                                                : nl::NlAddDefaultRoute(sock, op.a, op.addr);
       close(sock);
       return SetErrno(r);
-    }
-    case kOpBindSlot: {
-      char source[32];
-      FdPath(slots[op.a], source);
-      return mount(source, op.s[0], nullptr, MS_BIND, nullptr);
     }
     case kOpExec: {
       // Signals were blocked before clone so that none of Node's handlers ran
@@ -333,8 +260,8 @@ int RunFrom(void* arg) {
   // Fork writes only plan->via_clone3 (CloneWithStack), the value the first
   // clone left there, so sharing the parent's Plan (vfork-style) is harmless.
   Plan* plan = const_cast<Plan*>(stage->plan);
-  int slots[kChildSlots];
-  for (int& fd : slots) fd = -1;
+  MountEngine mounts;
+  mounts.fallback = plan->mount_fallback;
   for (size_t i = stage->next; i < plan->ops.size(); i++) {
     const Op& op = plan->ops[i];
 #ifdef NSJS_FAULT_INJECTION
@@ -353,7 +280,7 @@ int RunFrom(void* arg) {
       else if (!fallback && errno != EINVAL) Fail(plan, static_cast<int>(i), errno);
       continue;
     }
-    if (RunOp(plan, op, slots) < 0) Fail(plan, static_cast<int>(i), errno);
+    if (RunOp(plan, op, &mounts) < 0) Fail(plan, static_cast<int>(i), errno, mounts.fell_back ? kReportFallback : 0);
   }
   _exit(127);  // the plan always ends in kOpExec, which does not return on success
 }

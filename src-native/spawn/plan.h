@@ -20,12 +20,7 @@ enum OpKind : int32_t {
   kOpWriteFile = 3,    // s0 = path, s1 = data (uid_map, setgroups, timens_offsets)
   kOpWaitParent = 4,   // block until the parent has written our maps
   kOpUnshare = 5,      // a = flags; b = 1: only when clone3 was refused (time ns)
-  kOpMount = 6,        // s0 source, s1 target, s2 fstype, s3 data, flags
-  kOpReadonly = 7,     // s0 = target, a = recursive: make a bind mount read-only
-  kOpMkdir = 8,        // s0 = path, a = mode; an existing directory is fine
-  kOpMkfile = 9,       // s0 = path; an existing file is fine (bind-mount target)
-  kOpSymlink = 10,     // s0 = target, s1 = link path
-  kOpPivotRoot = 11,   // s0 = new root; the old root is detached
+  kOpMount = 6,        // s0 source, s1 target, s2 fstype, s3 data, flags (propagation of "/" only: targets go through the mount engine)
   kOpSethostname = 12,   // s0
   kOpSetdomainname = 13, // s0
   kOpChdir = 14,       // s0
@@ -39,15 +34,48 @@ enum OpKind : int32_t {
   kOpExec = 22,        // execve each of Plan::exec_paths in turn
   kOpSetrlimit = 23,   // a = resource, flags = soft, b64 = hard
   kOpCapabilities = 24, // flags = capability mask to keep
-  kOpOpenPath = 25,    // s0 = path: O_PATH fd into child slot a (< kChildSlots)
-  kOpBindSlot = 26,    // bind-mount child slot a's file at s0
   kOpSetnsPidfd = 27,  // a = pidfd, flags = CLONE_NEW* mask; on success skip the b fallback ops that follow
   kOpSetnsPath = 28,   // s0 = /proc/PID/ns/TYPE, b = nstype (fallback before Linux 5.8)
   kOpFork = 29,        // clone again with CLONE_PARENT and flags: the rest runs in the new child, ours
   kOpLinkUp = 30,      // s0 = link name, in our net namespace
   kOpAddAddress = 31,  // s0 = link, a = family, b = prefix length, addr
   kOpDefaultRoute = 32,  // a = family, addr = gateway
+
+  // The mount engine (mounts.cc; lib/mounts.ts builds its ops): fds the
+  // child opens are kept in slots, and a mount target is resolved once, into
+  // a slot, that every later step uses. `a` names the slot an op fills or
+  // acts on, `b` the slot it reads (-1 = AT_FDCWD where said); both are
+  // checked against kChildSlots in Plan::Parse.
+  kOpOpenAt = 48,      // slot a = openat(slot b or -1, s0, OpenAtHow flags, mode b64)
+  kOpResolve = 49,     // slot a = s0 resolved inside slot b, never out of it (openat2 RESOLVE_IN_ROOT)
+  kOpOpenTree = 50,    // slot a = open_tree(slot b or -1, s0 or "", OPEN_TREE_CLONE | flags): a detached bind
+  kOpSetAttr = 51,     // mount_setattr(slot a): flags = MOUNT_ATTR_* to set, b64 = to clear, b = 1 recursive
+  kOpFsOpen = 52,      // slot a = fsopen(s0); for the mount(2) fallback s1 = source, s2 = data, flags = MS_*
+  kOpFsConfig = 53,    // fsconfig(slot a, b = FSCONFIG_*, s0 = key, s1 = value)
+  kOpFsMount = 54,     // slot a: its fs context becomes fsmount(…, flags = MOUNT_ATTR_*)
+  kOpMoveMount = 55,   // move_mount(slot a onto slot b); flags & kMoveKeep: slot a is used afterwards
+  kOpMountAt = 56,     // mount(s0, onto slot a, s2 fstype, flags, s3 data)
+  kOpMkdirAt = 57,     // mkdirat(slot a, s0, mode b)
+  kOpSymlinkAt = 58,   // symlinkat(s0, slot a, s1)
+  kOpFchdir = 59,      // fchdir(slot a)
+  kOpPivotRoot = 60,   // pivot_root(".", ".") into the cwd, the old root detached
+  kOpCloseSlots = 61,  // close every slot in the mask `flags`
+  kOpMountFirst = kOpOpenAt,
+  kOpMountLast = kOpCloseSlots,
 };
+
+// kOpOpenAt flags (this architecture's O_* bits are the child's business).
+enum OpenAtHow { kOpenDir = 1, kOpenNewFile = 2, kOpenNoFollow = 4 };
+// kOpMoveMount flags.
+constexpr uint64_t kMoveKeep = 1;
+
+// Plan::mount_fallback (test hook, lib/spawn.ts testHooks): behave as if the
+// kernel refused these with ENOSYS, so that each fallback can be tested here.
+enum MountFallback { kNoOpenat2 = 1, kNoSetattr = 2, kNoMountApi = 4 };
+
+// A Report's kind carries this bit when the op failed in its fallback path
+// (another syscall than the op's own: lib/plan.ts Step.fallback names it).
+constexpr int32_t kReportFallback = 1 << 16;
 
 // The encoded plan's Int32Array (lib/plan.ts encodePlan): a header, then
 // kOpInts per op, then the stdio fds, then the groups.
@@ -62,8 +90,9 @@ enum PlanBits { kBitForceClone = 1, kBitParentMaps = 2, kBitDieWithParent = 4, k
 constexpr int kOpInts = 8;
 constexpr int32_t kOpHasAddr = 1 << 4;
 
-// fds the child opens for itself, kept on its own stack.
-constexpr int kChildSlots = 8;
+// fds the child opens for itself (the mount engine's slots), kept on its
+// own stack; lib/mounts.ts CHILD_SLOTS mirrors it.
+constexpr int kChildSlots = 16;
 
 struct Op {
   int32_t kind = 0;
@@ -113,6 +142,7 @@ struct Plan {
   std::string uid_map, gid_map, setgroups;
   bool has_veth = false;
   Veth veth;
+  int mount_fallback = 0;    // MountFallback bits: test-only, as force_clone
 
   std::vector<Op> ops;
   std::vector<int> stdio;  // fd to install at each index; -1 leaves it as inherited, -2 closes it
@@ -151,6 +181,7 @@ struct Plan {
 
  private:
   bool ParseExtras(const Napi::Object& extras, std::string* why);
+  bool CheckMountOp(const Op& op, std::string* why) const;
   std::vector<char> arena_;
 };
 

@@ -419,7 +419,7 @@ describe('safe defaults, seen from inside', () => {
       proc: {
         code: 'EPERM',
         step: 'mount /proc',
-        syscall: 'mount',
+        syscall: 'fsmount',
         hint: expect.stringMatching(/mounted over.*fix:.*bind-mount the existing \/proc instead/),
       },
       bind: ok,

@@ -352,8 +352,8 @@ describe('failures are NsErrors naming the step, and leave nothing behind', () =
       namespaces: withUser(['mnt']),
       mounts: [{ type: 'tmpfs', target: '/nsjs/no/such/dir' }],
     }).catch((e: unknown) => e)) as NsError;
-    expect(err).toMatchObject({ code: 'ENOENT', syscall: 'mount', path: '/nsjs/no/such/dir', step: 'mount /nsjs/no/such/dir' });
-    expect(err.message).toMatch(/tmpfs mount at \/nsjs\/no\/such\/dir/);
+    expect(err).toMatchObject({ code: 'ENOENT', syscall: 'openat2', path: '/nsjs/no/such/dir', step: 'mount /nsjs/no/such/dir' });
+    expect(err.message).toMatch(/tmpfs mount at \/nsjs\/no\/such\/dir failed: its target \/nsjs\/no\/such\/dir does not exist/);
   });
 
   test('a bad cwd fails at chdir', async () => {

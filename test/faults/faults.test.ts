@@ -12,6 +12,7 @@ import { NsError, spawnIsolated, type SpawnOptions } from '../../lib';
 import { native } from '../../lib/native';
 import { checkOptions } from '../../lib/options';
 import { buildPlan, type JoinPlan, type Step } from '../../lib/plan';
+import { testHooks } from '../../lib/spawn';
 import { NAMESPACE_TYPES } from '../../lib/validate';
 import { joinFixture, type JoinFixture } from '../helpers/join';
 import { children, snapshot, type Snapshot } from '../helpers/leaks';
@@ -24,9 +25,10 @@ let dir: string;
 let fixture: JoinFixture | undefined;
 let target = 0;
 
-/** A rootfs skeleton: /usr is bound in, the rest are mount points. */
+/** A rootfs skeleton: /usr is bound in, the rest are mount points. Made by the first test that needs it. */
 function faultsRootfs(): string {
-  return rootfs(dir, ['usr', 'proc', 'dev', 'scratch', 'mq']);
+  const r = path.join(dir, 'root');
+  return fs.existsSync(r) ? r : rootfs(dir, ['usr', 'proc', 'dev', 'scratch', 'mq', 'raw']);
 }
 
 beforeAll(async () => {
@@ -163,6 +165,7 @@ function everything(): SpawnOptions {
       { type: 'dev', target: '/dev' },
       { type: 'tmpfs', target: '/scratch', size: '1m', mode: 0o1777 },
       { type: 'mqueue', target: '/mq' },
+      { type: 'ramfs', target: '/raw', data: 'mode=755' },
     ],
     root: path.join(dir, 'root'),
     cwd: '/scratch',
@@ -194,6 +197,36 @@ test('every step of a plan with every feature fails as itself and leaves nothing
   const r = await walk('sh', ['-c', 'exit 0'], everything, [...PARENT_ALWAYS, ...(root ? [...PARENT_MAPS, ...PARENT_VETH] : [])]);
   expect(r.failures).toEqual([]);
   expect(r.steps).toBeGreaterThan(40);
+}, 120000);
+
+// The mount engine's fallbacks (src-native/spawn/mounts.cc), as where the
+// kernel lacks mount_setattr, or the whole mount API and openat2: every op
+// they hold state across (a remount left for after the attach, an O_PATH
+// source, a mount looked up again) cut off in turn.
+test.each([
+  ['no mount_setattr', 2],
+  ['mount(2) only', 7],
+])('every step of the mount engine with %s fails as itself and leaves nothing', async (_name, fallback) => {
+  faultsRootfs();
+  testHooks.mountFallback = fallback;
+  try {
+    const r = await walk('sh', ['-c', 'exit 0'], () => ({
+      namespaces: root ? ['mnt', 'pid'] : ['user', 'mnt', 'pid'],
+      mounts: [
+        { type: 'bind', source: '/usr', target: '/usr', readonly: true },
+        { type: 'proc', target: '/proc' },
+        { type: 'dev', target: '/dev' },
+        { type: 'tmpfs', target: '/scratch', size: '1m' },
+        { type: 'ramfs', target: '/raw', data: 'mode=755' },
+      ],
+      root: path.join(dir, 'root'),
+      env: { PATH: '/usr/bin:/bin' },
+    }), PARENT_ALWAYS);
+    expect(r.failures).toEqual([]);
+    expect(r.steps).toBeGreaterThan(80);
+  } finally {
+    testHooks.mountFallback = 0;
+  }
 }, 120000);
 
 test('every step of a join (setns by pidfd, the per-type fallback, the second clone) fails as itself and leaves nothing', async () => {

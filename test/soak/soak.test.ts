@@ -275,7 +275,7 @@ const jobs: Record<string, Job> = {
       () =>
         expectNsError(
           spawnIsolated('true', [], { namespaces: withUser(['mnt']), mounts: [{ type: 'bind', source: '/nsjs/no/such/source', target: '/mnt' }] }),
-          { code: 'ENOENT', step: 'mount /mnt', syscall: 'mount' },
+          { code: 'ENOENT', step: 'mount /mnt', syscall: 'open_tree' },
           'bind of a missing source',
         ),
       () =>
