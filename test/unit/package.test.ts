@@ -140,14 +140,59 @@ describe('published files', () => {
 });
 
 describe('native build files', () => {
+  interface GypFlags {
+    cflags?: string[];
+    cflags_cc?: string[];
+    'cflags!'?: string[];
+    'cflags_cc!'?: string[];
+    conditions?: [string, GypFlags][];
+  }
+  interface GypTarget extends GypFlags {
+    target_name: string;
+    sources: string[];
+    defines?: string[];
+  }
+  // gyp files are Python literals: drop the comments and it is JSON.
+  const gypText = () => fs.readFileSync(path.join(root, 'binding.gyp'), 'utf8').replace(/^\s*#.*$/gm, '');
+  const gyp = () => JSON.parse(gypText()) as { target_defaults?: GypFlags; targets: GypTarget[] };
+  const cmake = () => fs.readFileSync(path.join(root, 'CMakeLists.txt'), 'utf8').replace(/#.*$/gm, '');
+  const block = (text: string, command: string) => /\(([^)]*)\)/.exec(text.slice(text.indexOf(command)))?.[1].split(/\s+/).filter(Boolean) ?? [];
+
   it('CMakeLists.txt builds the sources and defines of binding.gyp', () => {
-    // gyp files are Python literals: drop the comments and it is JSON.
-    const gypText = fs.readFileSync(path.join(root, 'binding.gyp'), 'utf8').replace(/^\s*#.*$/gm, '');
-    const gyp = JSON.parse(gypText) as { targets: { target_name: string; sources: string[]; defines: string[] }[] };
-    const target = gyp.targets.find((t) => t.target_name === 'nsjs');
-    const cmake = fs.readFileSync(path.join(root, 'CMakeLists.txt'), 'utf8').replace(/#.*$/gm, '');
-    const block = (command: string) => /\(([^)]*)\)/.exec(cmake.slice(cmake.indexOf(command)))?.[1].split(/\s+/).filter(Boolean) ?? [];
-    expect(block('add_library(nsjs').filter((s) => s.endsWith('.cc')).sort()).toEqual([...(target?.sources ?? [])].sort());
-    expect(block('target_compile_definitions(nsjs')).toEqual(expect.arrayContaining(target?.defines ?? ['missing']));
+    const target = gyp().targets.find((t) => t.target_name === 'nsjs');
+    expect(block(cmake(), 'add_library(nsjs').filter((s) => s.endsWith('.cc')).sort()).toEqual([...(target?.sources ?? [])].sort());
+    expect(block(cmake(), 'target_compile_definitions(nsjs')).toEqual(expect.arrayContaining(target?.defines ?? ['missing']));
+  });
+
+  it('CMakeLists.txt compiles each target with the flags binding.gyp gives it', () => {
+    // gyp merges target_defaults into each target, then a "!" list filters
+    // the merged list: a flag named there is gone even where a target adds it.
+    const { target_defaults: defaults = {}, targets } = gyp();
+    const flags = (t: GypFlags) => {
+      const all = [defaults, t].flatMap((f) => [...(f.cflags ?? []), ...(f.cflags_cc ?? [])]);
+      const dropped = new Set([defaults, t].flatMap((f) => [...(f['cflags!'] ?? []), ...(f['cflags_cc!'] ?? [])]));
+      // CMake says -std=c++17 as CMAKE_CXX_STANDARD 17 without extensions.
+      return [...new Set(all.filter((f) => !dropped.has(f) && f !== '-std=c++17'))].sort();
+    };
+    const text = cmake();
+    const warnings = block(text, 'set(NSJS_WARNINGS').slice(1);
+    for (const t of targets) {
+      const options = block(text, `target_compile_options(${t.target_name} PRIVATE`).slice(2);
+      expect([t.target_name, options.flatMap((o) => (o === '${NSJS_WARNINGS}' ? warnings : [o])).sort()]).toEqual([t.target_name, flags(t)]);
+    }
+  });
+
+  it('warnings are errors only where our CI asks for it (NSJS_WERROR), never in a user\'s build', () => {
+    // A user's compiler or headers, newer than ours, must not fail the
+    // compile fallback on a warning; .ci/run builds with NSJS_WERROR=1.
+    const { variables, target_defaults: defaults = {}, targets } = gyp() as ReturnType<typeof gyp> & { variables: Record<string, string> };
+    for (const f of [defaults, ...targets]) expect([...(f.cflags ?? []), ...(f.cflags_cc ?? [])]).not.toContain('-Werror');
+    expect(variables['nsjs_werror%']).toContain('process.env.NSJS_WERROR');
+    expect(defaults.conditions).toEqual([['nsjs_werror==1', { cflags: ['-Werror'] }]]);
+    const text = cmake();
+    expect(text.match(/-Werror\b/g)).toHaveLength(1);
+    expect(text).toMatch(/option\(NSJS_WERROR "[^"]*" OFF\)/);
+    expect(text).toMatch(/\nif\(NSJS_WERROR OR "\$ENV\{NSJS_WERROR\}" STREQUAL "1"\)\n\s*list\(APPEND NSJS_WARNINGS -Werror\)\nendif\(\)/);
+    expect(fs.readFileSync(path.join(root, '.ci', 'run'), 'utf8')).toMatch(/^export NSJS_WERROR=1$/m);
   });
 });
