@@ -112,6 +112,10 @@ describe('types', () => {
   }, 60_000);
 });
 
+// The prebuilt platforms: node-gyp-build loads prebuilds/<platform>-<arch>/,
+// and lib/native.ts finds nsjs-init beside the addon.
+const prebuilt = { 'linux-x64': 62, 'linux-arm64': 183 }; // ELF e_machine: EM_X86_64, EM_AARCH64
+
 describe('published files', () => {
   it('npm pack ships the builds, types, sources and build files, and no tests', () => {
     const [pack] = JSON.parse(run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], root)) as { files: { path: string }[] }[];
@@ -131,6 +135,21 @@ describe('published files', () => {
     );
     expect(files.filter((f) => f.startsWith('test/') || f.startsWith('.ci/') || f.startsWith('node_modules/'))).toEqual([]);
   }, 60_000);
+
+  it.each(Object.entries(prebuilt))('prebuilds/%s holds an addon and a static nsjs-init for that architecture', (dir, machine) => {
+    // Read from the ELF header and program headers: a cross build that fell
+    // back to the host compiler, or an nsjs-init that needs a dynamic loader
+    // (it runs inside mount namespaces that may hide libc), fails here.
+    const elf = (file: string) => {
+      const b = fs.readFileSync(path.join(root, 'prebuilds', dir, file));
+      expect(b.subarray(0, 4).toString('latin1')).toBe('\x7fELF');
+      const phoff = Number(b.readBigUInt64LE(32));
+      const interp = Array.from({ length: b.readUInt16LE(56) }, (_, i) => b.readUInt32LE(phoff + i * b.readUInt16LE(54))).includes(3); // PT_INTERP
+      return { class64: b[4] === 2, machine: b.readUInt16LE(18), interp };
+    };
+    expect(elf('nsjs.glibc.node')).toEqual({ class64: true, machine, interp: false });
+    expect(elf('nsjs-init')).toEqual({ class64: true, machine, interp: false });
+  });
 
   it('bin/nsjs.js is an executable node script', () => {
     const bin = path.join(root, 'bin/nsjs.js');
