@@ -117,11 +117,13 @@ describe('types', () => {
 const prebuilt = { 'linux-x64': 62, 'linux-arm64': 183 }; // ELF e_machine: EM_X86_64, EM_AARCH64
 
 describe('published files', () => {
-  it('npm pack ships the builds, types, sources and build files, and no tests', () => {
-    const [pack] = JSON.parse(run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], root)) as { files: { path: string }[] }[];
+  it('npm pack ships LICENSE, the builds, types, sources, build files and both prebuilds, and no tests or benches', () => {
+    const [pack] = JSON.parse(run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], root)) as { files: { path: string; mode: number }[] }[];
     const files = pack.files.map((f) => f.path);
+    const prebuilds = Object.keys(prebuilt).flatMap((dir) => [`prebuilds/${dir}/nsjs.glibc.node`, `prebuilds/${dir}/nsjs-init`]);
     expect(files).toEqual(
       expect.arrayContaining([
+        'LICENSE',
         'bin/nsjs.js',
         'dist/cjs/index.js',
         'dist/esm/index.mjs',
@@ -131,9 +133,13 @@ describe('published files', () => {
         'src-native/addon.cc',
         'package.json',
         'README.md',
+        ...prebuilds,
       ]),
     );
-    expect(files.filter((f) => f.startsWith('test/') || f.startsWith('.ci/') || f.startsWith('node_modules/'))).toEqual([]);
+    // init: true execs nsjs-init: it must unpack executable.
+    for (const f of pack.files.filter((f) => f.path.endsWith('/nsjs-init'))) expect([f.path, f.mode & 0o111]).toEqual([f.path, 0o111]);
+    const unwanted = /^(test|bench|\.ci|scripts|examples|node_modules|build|build-variants|coverage|docs)\/|\.tgz$/;
+    expect(files.filter((f) => unwanted.test(f))).toEqual([]);
   }, 60_000);
 
   it.each(Object.entries(prebuilt))('prebuilds/%s holds an addon and a static nsjs-init for that architecture', (dir, machine) => {
@@ -149,6 +155,29 @@ describe('published files', () => {
     };
     expect(elf('nsjs.glibc.node')).toEqual({ class64: true, machine, interp: false });
     expect(elf('nsjs-init')).toEqual({ class64: true, machine, interp: false });
+  });
+
+  it('package.json says what a registry page and a consumer install need', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+    expect(pkg.license).toBe('MIT');
+    expect(fs.readFileSync(path.join(root, 'LICENSE'), 'utf8')).toMatch(/^MIT License\n\nCopyright \(c\) \d{4} /);
+    expect(pkg.repository).toEqual({ type: 'git', url: expect.stringMatching(/^git\+https:\/\/.+\.git$/) });
+    const home = pkg.repository.url.replace(/^git\+/, '').replace(/\.git$/, '');
+    expect([pkg.homepage, pkg.bugs]).toEqual([`${home}#readme`, { url: `${home}/issues` }]);
+    expect(pkg.engines).toEqual({ node: '>=18' });
+    // dist/ and types/ are built when packed (and for a git dependency), not
+    // by every install: `prepare` would also run for a tarball or git
+    // install, where npm 11 asks for approval of it as an install script.
+    expect(pkg.scripts.prepare).toBeUndefined();
+    expect(pkg.scripts.prepack).toBe('npm run build:ts');
+    // The only install script: a no-op where a prebuild loads, the compile
+    // fallback elsewhere.
+    expect([pkg.scripts.preinstall, pkg.scripts.install, pkg.scripts.postinstall]).toEqual([undefined, 'node-gyp-build', undefined]);
+  });
+
+  it('npm pack output is ignored by git', () => {
+    // safe.directory: whoever owns the checkout, as npm test may run as another user.
+    expect(run('git', ['-c', 'safe.directory=*', 'check-ignore', 'nsjs-0.1.0.tgz'], root).trim()).toBe('nsjs-0.1.0.tgz');
   });
 
   it('bin/nsjs.js is an executable node script', () => {
