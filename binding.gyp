@@ -1,4 +1,21 @@
 {
+  "variables": {
+    # Warnings are errors in our CI builds only (.ci/run sets NSJS_WERROR=1,
+    # for gcc and clang): the compile fallback on a user's machine, with a
+    # compiler or headers newer than ours, must never fail on a warning.
+    # GYP_DEFINES=nsjs_werror=1 sets it too.
+    "nsjs_werror%": "<!(node -p \"process.env.NSJS_WERROR === '1' ? 1 : 0\")"
+  },
+  "target_defaults": {
+    # Only common.gypi's GNU dialect is taken out, for ISO C++17. Not its
+    # -fno-exceptions: a "!" list filters the merged flags, so it would also
+    # drop the -fno-exceptions the targets add back.
+    "cflags_cc!": ["-std=gnu++17", "-std=gnu++20"],
+    "cflags": ["-Wall", "-Wextra"],
+    "conditions": [
+      ["nsjs_werror==1", { "cflags": ["-Werror"] }]
+    ]
+  },
   "targets": [
     {
       "target_name": "nsjs",
@@ -21,10 +38,7 @@
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
-      "cflags!": ["-fno-exceptions"],
-      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++20"],
-      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Werror", "-fno-exceptions"],
-      "cflags": ["-Wall", "-Wextra", "-Werror"]
+      "cflags_cc": ["-std=c++17", "-fno-exceptions"]
     },
     {
       # PID 1 of a pid namespace with init: true. Static, so it maps no
@@ -32,8 +46,7 @@
       "target_name": "nsjs-init",
       "type": "executable",
       "sources": ["src-native/init/init.cc"],
-      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++20"],
-      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Werror", "-fno-exceptions", "-fno-rtti"],
+      "cflags_cc": ["-std=c++17", "-fno-exceptions", "-fno-rtti"],
       "ldflags": ["-static"]
     }
   ]

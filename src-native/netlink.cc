@@ -139,6 +139,15 @@ ssize_t Receive(int sock, unsigned char* buf, size_t len) {
   }
 }
 
+// async-signal-safe. NLMSG_OK, without its __u32 <= int comparison (clang's
+// -Wsign-compare): `left` is known positive once the first test passes, so it
+// compares unsigned. NLMSG_NEXT can take `left` a few bytes below zero (the
+// last message's padding), which the first test then stops.
+bool MessageOk(const nlmsghdr* h, int left) {
+  return left >= static_cast<int>(sizeof(nlmsghdr)) && h->nlmsg_len >= sizeof(nlmsghdr) &&
+         h->nlmsg_len <= static_cast<unsigned>(left);
+}
+
 // async-signal-safe. Sends the request and waits for its ack: 0 or the
 // kernel's -errno.
 int Talk(int sock, Request* r) {
@@ -152,7 +161,7 @@ int Talk(int sock, Request* r) {
     const ssize_t got = Receive(sock, buf, sizeof buf);
     if (got < 0) return static_cast<int>(got);
     int left = static_cast<int>(got);
-    for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+    for (auto* h = reinterpret_cast<nlmsghdr*>(buf); MessageOk(h, left); h = NLMSG_NEXT(h, left)) {
       if (h->nlmsg_seq != req->nlmsg_seq) continue;  // a late answer to an earlier, abandoned request
       if (h->nlmsg_type == NLMSG_ERROR) {
         if (h->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) return -EBADMSG;
@@ -333,7 +342,7 @@ int NlDump(int sock, int type, int family, int (*each)(const nlmsghdr* msg, void
     const ssize_t got = Receive(sock, buf, sizeof buf);
     if (got < 0) return static_cast<int>(got);
     int left = static_cast<int>(got);
-    for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+    for (auto* h = reinterpret_cast<nlmsghdr*>(buf); MessageOk(h, left); h = NLMSG_NEXT(h, left)) {
       if (h->nlmsg_seq != req->nlmsg_seq) continue;
       if (h->nlmsg_type == NLMSG_DONE) {
         // A dump that failed half-way says so in NLMSG_DONE's payload.
