@@ -361,6 +361,13 @@ class Spawner {
   }
 
  public:
+  // The spawn succeeded but can never be reported (see SpawnWorker::OnOK).
+  void Abandon() {
+    if (out_.err != 0 || out_.pidfd < 0) return;
+    syscall(SYS_pidfd_send_signal, out_.pidfd, SIGKILL, nullptr, 0);
+    Reap();
+  }
+
   void Spawn() {
     Plan* p = plan_.get();
     const bool waits = p->parent_maps || p->has_veth;  // the child waits for our steps
@@ -463,16 +470,21 @@ class Spawner {
 
 class SpawnWorker : public Napi::AsyncWorker {
  public:
-  SpawnWorker(Napi::Env env, std::unique_ptr<Plan> plan)
-      : Napi::AsyncWorker(env, "nsjs.spawn"), spawner_(std::move(plan)), deferred_(Napi::Promise::Deferred::New(env)) {}
+  SpawnWorker(Napi::Env env, std::unique_ptr<Plan> plan, napi_deferred deferred)
+      : Napi::AsyncWorker(env, "nsjs.spawn"), spawner_(std::move(plan)), deferred_(deferred) {}
 
-  Napi::Promise Promise() { return deferred_.Promise(); }
   void Execute() override { spawner_.Spawn(); }
-  void OnOK() override { deferred_.Resolve(spawner_.Result(Env())); }
+  // A worker thread being terminated gets here with JS disallowed (Node
+  // finishes pending work before its cleanup hooks): the promise can no
+  // longer settle and nobody will ever hold the child, so it is killed and
+  // reaped rather than left running unowned.
+  void OnOK() override {
+    if (napi_resolve_deferred(Env(), deferred_, spawner_.Result(Env())) != napi_ok) spawner_.Abandon();
+  }
 
  private:
   Spawner spawner_;
-  Napi::Promise::Deferred deferred_;
+  napi_deferred deferred_;
 };
 
 std::unique_ptr<Plan> ParsePlan(const Napi::CallbackInfo& info) {
@@ -488,10 +500,12 @@ std::unique_ptr<Plan> ParsePlan(const Napi::CallbackInfo& info) {
 Napi::Value Spawn(const Napi::CallbackInfo& info) {
   auto plan = ParsePlan(info);
   if (!plan) return info.Env().Undefined();
-  auto* worker = new SpawnWorker(info.Env(), std::move(plan));
-  Napi::Promise promise = worker->Promise();
+  napi_deferred deferred;
+  napi_value promise;
+  if (napi_create_promise(info.Env(), &deferred, &promise) != napi_ok) return info.Env().Undefined();  // its error is pending
+  auto* worker = new SpawnWorker(info.Env(), std::move(plan), deferred);
   worker->Queue();
-  return promise;
+  return Napi::Value(info.Env(), promise);
 }
 
 // On the calling thread, for Namespace.create(), which is synchronous like
