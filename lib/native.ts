@@ -38,8 +38,8 @@ export interface NativePlan {
   uidMap?: string;
   gidMap?: string;
   setgroups?: string;
-  /** Test builds only (build-variants/): fail child op `op`, or the parent step `parent`, with errno. */
-  fault?: { op?: number; parent?: string; errno: number };
+  /** Test builds only (build-variants/): fail child op `op` (with errno, or dying of `signal`), or the parent step `parent`, with errno. */
+  fault?: { op?: number; parent?: string; errno: number; signal?: number };
   ops: NativeOp[];
   stdio: number[];
   groups: number[];
@@ -51,10 +51,16 @@ export interface NativePlan {
   execFd?: number;
 }
 
+/** Set on a failure when the child died before execve without a report: the signal that killed it, or its exit status. */
+interface NativeDeath {
+  signal?: number;
+  exitStatus?: number;
+}
+
 export type NativeSpawnResult =
   | { pid: number; pidfd: number; /** false: clone3 was refused, clone(2) used */ clone3: boolean; errno?: undefined }
-  | { errno: number; op: number; kind: number; syscall?: undefined }
-  | { errno: number; syscall: string; step: string; path?: string; op?: undefined };
+  | ({ errno: number; op: number; kind: number; syscall?: undefined } & NativeDeath)
+  | ({ errno: number; syscall: string; step: string; path?: string; op?: undefined } & NativeDeath);
 
 export interface NativeLink {
   index: number;

@@ -9,6 +9,7 @@ import { checkOptions, newPidInJoinedPid, type Checked, type SpawnOptions } from
 import { buildPlan, encodePlan, execCandidates, joinsType, type EncodedPlan, type JoinPlan, type PlanContext, type Step } from './plan';
 import { NAMESPACE_TYPES, type NamespaceType } from './validate';
 import { Process, type ExitStatus } from './process';
+import { signalName } from './signals';
 import { explainSpawnFailure } from './features';
 import { integer, noNul } from './validate';
 
@@ -28,18 +29,22 @@ export const testHooks = { forceClone: false };
 
 /**
  * For the test suite only: NSJS_TEST_FAULT_AT=op:N[:ECODE] fails op N of the
- * plan in the child, parent:STEP[:ECODE] a parent step (src-native/spawn/
- * parent.cc, `Fault`), with ECODE (default EIO). Read only when the addon
- * is a test build (NSJS_TEST_ADDON), the only one that honours the field.
+ * plan in the child, op:N:SIGNAME makes the child die of that signal there
+ * (no report, as a trap would), parent:STEP[:ECODE] fails a parent step
+ * (src-native/spawn/parent.cc, `Fault`), with ECODE (default EIO). Read only
+ * when the addon is a test build (NSJS_TEST_ADDON), the only one that
+ * honours the field.
  */
 function testFault(): NativePlan['fault'] {
   if (!native().faultInjection) return undefined;
   const spec = process.env.NSJS_TEST_FAULT_AT;
   if (!spec) return undefined;
-  const m = /^(op|parent):([^:]+)(?::(E[A-Z0-9]+))?$/.exec(spec);
-  const errno = m && (os.constants.errno as Record<string, number>)[m[3] ?? 'EIO'];
-  if (!m || !errno) throw new Error(`nsjs: bad NSJS_TEST_FAULT_AT '${spec}' (op:N[:ECODE] or parent:STEP[:ECODE])`);
-  return m[1] === 'op' ? { op: Number(m[2]), errno } : { parent: m[2], errno };
+  const m = /^(op|parent):([^:]+)(?::(E[A-Z0-9]+|SIG[A-Z0-9]+))?$/.exec(spec);
+  const code = m?.[3] ?? 'EIO';
+  const signal = m?.[1] === 'op' && code.startsWith('SIG') ? (os.constants.signals as Record<string, number>)[code] : undefined;
+  const errno = signal ? 0 : (os.constants.errno as Record<string, number>)[code];
+  if (!m || (!signal && !errno)) throw new Error(`nsjs: bad NSJS_TEST_FAULT_AT '${spec}' (op:N[:ECODE|:SIGNAME] or parent:STEP[:ECODE])`);
+  return m[1] === 'op' ? { op: Number(m[2]), errno, signal } : { parent: m[2], errno };
 }
 
 function abortError(signal: AbortSignal): Error {
@@ -217,7 +222,15 @@ function finish(p: Prepared, result: NativeSpawnResult, c: Checked): Process {
     release(p);
     const step: Step =
       result.op !== undefined ? p.plan.steps[result.op] : { step: result.step, syscall: result.syscall, path: result.path };
-    throw new NsError({ errno: result.errno, syscall: step.syscall, path: step.path, step: step.step, hint: hintFor(result.errno, step, c) });
+    throw new NsError({
+      errno: result.errno,
+      syscall: step.syscall,
+      path: step.path,
+      step: step.step,
+      hint: hintFor(result.errno, step, c),
+      signal: result.signal === undefined ? undefined : (signalName(result.signal) ?? undefined),
+      exitCode: result.exitStatus,
+    });
   }
   for (const fd of p.toClose) closeFd(fd);
   const streams = p.stdio.parent.map((fd, i) =>

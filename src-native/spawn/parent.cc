@@ -149,33 +149,43 @@ struct Outcome {
   const char* syscall = nullptr;  // parent-side failures
   std::string step;
   std::string path;
+  int signal = 0;          // the child died of it before execve, without a report
+  int exit_status = -1;    // or _exited so
 };
 
 // One spawn: Spawn() does the work (on whichever thread), Result() reports
 // it to JS (on the loop thread).
-// Two stacks per spawning thread, mapped once: the second is for the command
-// when a joined pid namespace makes the first child clone again (kOpFork).
-// Reuse is safe because after a vfork-style clone the children are done with
-// them when clone returns, and after a fork-style one they have their own
-// copy. Unmapping per spawn cost ~90 µs (page zapping and TLB shoot-downs).
-class ThreadStacks {
+// Per spawning thread, mapped once: two stacks, the second for the command
+// when a joined pid namespace makes the first child clone again (kOpFork),
+// and the shared page the children write their Progress to. Reuse is safe
+// because after a vfork-style clone the children are done with them when
+// clone returns, and after a fork-style one they have their own copy of the
+// stacks and have exec'd or died (dropping the page) before Spawn returns.
+// Unmapping per spawn cost ~90 µs (page zapping and TLB shoot-downs).
+class ThreadMemory {
  public:
-  ~ThreadStacks() {
-    if (base_ != MAP_FAILED) munmap(base_, kSize);
+  ~ThreadMemory() {
+    if (stacks_ != MAP_FAILED) munmap(stacks_, kStacks);
+    if (progress_ != MAP_FAILED) munmap(progress_, sizeof(Progress));
   }
-  void* Get() {
-    if (base_ == MAP_FAILED) base_ = mmap(nullptr, kSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    return base_;
+  void* Stacks() {
+    if (stacks_ == MAP_FAILED) stacks_ = mmap(nullptr, kStacks, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    return stacks_;
+  }
+  void* ProgressPage() {
+    if (progress_ == MAP_FAILED) progress_ = mmap(nullptr, sizeof(Progress), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    return progress_;
   }
 
  private:
-  static constexpr size_t kSize = 2 * kStackSize;
-  void* base_ = MAP_FAILED;
+  static constexpr size_t kStacks = 2 * kStackSize;
+  void* stacks_ = MAP_FAILED;
+  void* progress_ = MAP_FAILED;
 };
 
-void* ThreadStack() {
-  thread_local ThreadStacks stacks;
-  return stacks.Get();
+ThreadMemory& ThisThread() {
+  thread_local ThreadMemory memory;
+  return memory;
 }
 
 class Spawner {
@@ -198,6 +208,8 @@ class Spawner {
         r.Set("step", out_.step);
         if (!out_.path.empty()) r.Set("path", out_.path);
       }
+      if (out_.signal) r.Set("signal", out_.signal);
+      if (out_.exit_status >= 0) r.Set("exitStatus", out_.exit_status);
     }
     return r;
   }
@@ -351,13 +363,35 @@ class Spawner {
     return high;
   }
 
-  void Reap() {
-    siginfo_t si;
+  siginfo_t Reap() {
+    siginfo_t si{};
     while (waitid(static_cast<idtype_t>(P_PIDFD), out_.pidfd, &si, WEXITED) < 0 && errno == EINTR) {
     }
     close(out_.pidfd);
     out_.pidfd = -1;
     out_.pid = -1;
+    return si;
+  }
+
+  // EOF with no report from a child that never reached execve: it died (a
+  // signal, a trap) or _exited on the way. Its status says how, the op it
+  // was at where; before the first op it is the clone's failure.
+  void DiedBeforeExec(int op) {
+    const siginfo_t si = Reap();
+    if (si.si_code == CLD_EXITED) {
+      out_.err = EIO;
+      out_.exit_status = si.si_status;
+    } else {
+      out_.err = EINTR;
+      out_.signal = si.si_status;
+    }
+    if (op >= 0) {
+      out_.op = op;
+      out_.kind = plan_->ops[op].kind;
+    } else {
+      out_.syscall = plan_->via_clone3 ? "clone3" : "clone";
+      out_.step = "clone";
+    }
   }
 
  public:
@@ -391,11 +425,15 @@ class Spawner {
       p->parent_pidfd = AboveStdio(self_pidfd_);
     }
     // The child's O_NONBLOCK write end is harmless: a Report never fills a pipe.
-    void* stack = Fault("mmap") ? MAP_FAILED : ThreadStack();
+    void* stack = Fault("mmap") ? MAP_FAILED : ThisThread().Stacks();
+    void* page = stack == MAP_FAILED || Fault("mmap shared") ? MAP_FAILED : ThisThread().ProgressPage();
     long pid = -1;
-    if (stack == MAP_FAILED) {
+    if (stack == MAP_FAILED || page == MAP_FAILED) {
       ParentFail(errno, "mmap", "clone");
     } else {
+      p->progress = static_cast<Progress*>(page);
+      p->progress->op = -1;
+      p->progress->exec = 0;
       p->stage2_stack = static_cast<char*>(stack) + kStackSize;
       // No handler of Node's may run in the child before it resets them.
       sigset_t all, old;
@@ -450,10 +488,12 @@ class Spawner {
           out_.op = rep.op;
           out_.kind = rep.kind;
           if (out_.pidfd >= 0) Reap();
-          // The pair would go with the child's namespace, but only once the
-          // kernel's cleanup worker gets to it: leave nothing, now.
-          if (veth_made_) DeleteVeth();
+        } else if (out_.err == 0 && !p->progress->exec) {
+          DiedBeforeExec(p->progress->op);
         }
+        // The pair would go with the child's namespace, but only once the
+        // kernel's cleanup worker gets to it: leave nothing, now.
+        if (out_.err != 0 && veth_made_) DeleteVeth();
       }
     }
     if (syncp[1] >= 0) close(syncp[1]);

@@ -55,6 +55,7 @@ bool Plan::ParseExtras(const Napi::Object& x, std::string* why) {
     if (f.Get("op").IsNumber()) fault_op = I32(f.Get("op"));
     if (f.Get("parent").IsString()) fault_parent = Text(f.Get("parent"));
     fault_errno = I32(f.Get("errno"));
+    fault_signal = I32(f.Get("signal"));
   }
 #endif
   return true;
@@ -78,6 +79,10 @@ bool Plan::Parse(const Napi::Value& ints_v, const Napi::Value& text_v, const Nap
   if (n_ops < 0 || n_stdio < 0 || n_groups < 0 || n_paths < 0 || n_argv < 0 || n_env < 0 ||
       n_ints != kHeaderInts + size_t(n_ops) * kOpInts + size_t(n_stdio) + size_t(n_groups)) {
     *why = "lengths do not match the header";
+    return false;
+  }
+  if (n_stdio > kMaxStdio) {
+    *why = "more than " + std::to_string(kMaxStdio) + " stdio entries";
     return false;
   }
   clone_flags = static_cast<uint32_t>(in[kHdrCloneFlags]);
@@ -135,6 +140,10 @@ bool Plan::Parse(const Napi::Value& ints_v, const Napi::Value& text_v, const Nap
     op.b = op_in[2];
     op.flags = Join(op_in[3], op_in[4]);
     op.b64 = Join(op_in[5], op_in[6]);
+    if ((op.kind == kOpOpenPath || op.kind == kOpBindSlot) && (op.a < 0 || op.a >= kChildSlots)) {
+      *why = "op " + std::to_string(i) + " names child slot " + std::to_string(op.a);
+      return false;
+    }
     const int32_t mask = op_in[7];
     const int wanted = __builtin_popcount(mask & 0xf) + ((mask & kOpHasAddr) ? 1 : 0);
     if (next + wanted > offsets.size()) {

@@ -65,6 +65,11 @@ constexpr int32_t kOpHasAddr = 1 << 4;
 // fds the child opens for itself, kept on its own stack.
 constexpr int kChildSlots = 8;
 
+// The most stdio entries a plan may have: the child keeps one int per entry
+// on its stack (InstallStdio). lib/options.ts allows 64, and init: true adds
+// two (lib/plan.ts: the error pipe and init's status pipe).
+constexpr int kMaxStdio = 64 + 2;
+
 struct Op {
   int32_t kind = 0;
   int32_t a = 0;
@@ -97,6 +102,16 @@ struct Report {
   int32_t err;  // positive errno
 };
 
+// Where the child is, in a MAP_SHARED page of the spawning thread's that the
+// parent reads once the child is gone (vfork-style, fork-style and second
+// clones all write it): the op it is running, and whether it reached
+// execve. EOF on the error pipe without a report then tells an exec from a
+// death (a signal, a trap) before it.
+struct Progress {
+  volatile int32_t op;    // -1 until the first op
+  volatile int32_t exec;  // 1 from just before execve
+};
+
 // stdio entry: install the error pipe here, kept open across execve, for an
 // exec'd helper (nsjs-init) that reports the command's own execve.
 constexpr int kStdioErrPipe = -3;
@@ -123,10 +138,12 @@ struct Plan {
 
 #ifdef NSJS_FAULT_INJECTION
   // Test builds only (CMakeLists.txt NSJS_VARIANT): fail op fault_op in the
-  // child, or the parent step named fault_parent, with fault_errno.
+  // child (with fault_errno, or dying of fault_signal), or the parent step
+  // named fault_parent, with fault_errno.
   int fault_op = -1;
   std::string fault_parent;
   int fault_errno = 0;
+  int fault_signal = 0;
 #endif
   bool FaultOp(size_t i) const {
 #ifdef NSJS_FAULT_INJECTION
@@ -140,6 +157,7 @@ struct Plan {
   // Filled by the parent just before clone.
   bool via_clone3 = true;
   void* stage2_stack = nullptr;  // for kOpFork
+  Progress* progress = nullptr;
   int err_fd = -1;
   int sync_fd = -1;
   int parent_pidfd = -1;

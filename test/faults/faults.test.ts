@@ -1,6 +1,7 @@
 // Fault injection at every step (issue 8): with the test build of the addon
 // (build-variants/, NSJS_TEST_ADDON), NSJS_TEST_FAULT_AT makes op N of the
-// plan fail in the child, or a named step fail in the parent. For plans that
+// plan fail in the child (or the child die there of SIGSEGV, issue 13), or a
+// named step fail in the parent. For plans that
 // use every feature, each N must reject with an NsError naming exactly that
 // step, and leave nothing: no child (zombie or running), no fd, no mount in
 // our namespace, no network link, no persisted namespace file.
@@ -90,7 +91,7 @@ async function walk(command: string, args: string[], options: () => SpawnOptions
   const steps = stepsOf(command, args, options());
   const failures: string[] = [];
   const netns = persisted();
-  const attempt = async (fault: string | undefined, expected: { step: string; syscall: string } | undefined, code: string) => {
+  const attempt = async (fault: string | undefined, expected: { step: string; syscall: string } | undefined, code: string, signal?: string) => {
     const before = snapshot();
     if (fault) process.env.NSJS_TEST_FAULT_AT = fault;
     else delete process.env.NSJS_TEST_FAULT_AT;
@@ -103,8 +104,8 @@ async function walk(command: string, args: string[], options: () => SpawnOptions
     } catch (err) {
       const e = err as NsError;
       if (!expected) failures.push(`clean run: ${e.message}`);
-      else if (!(e instanceof NsError) || e.step !== expected.step || e.syscall !== expected.syscall || e.code !== code)
-        failures.push(`${fault}: expected ${code} at ${expected.step} (${expected.syscall}), got ${e.constructor.name} ${e.code} at ${e.step} (${e.syscall}): ${e.message}`);
+      else if (!(e instanceof NsError) || e.step !== expected.step || e.syscall !== expected.syscall || e.code !== code || e.signal !== signal)
+        failures.push(`${fault}: expected ${code}${signal ? ` (${signal})` : ''} at ${expected.step} (${expected.syscall}), got ${e.constructor.name} ${e.code} at ${e.step} (${e.syscall}): ${e.message}`);
     } finally {
       delete process.env.NSJS_TEST_FAULT_AT;
     }
@@ -114,6 +115,9 @@ async function walk(command: string, args: string[], options: () => SpawnOptions
   // A different errno each time, so a report can't be a leftover of the last one.
   const codes = ['EIO', 'EPERM', 'EINVAL', 'ENOMEM', 'EACCES', 'EBUSY'];
   for (let n = 0; n < steps.length; n++) await attempt(`op:${n}:${codes[n % codes.length]}`, steps[n], codes[n % codes.length]);
+  // A child that dies at an op without reporting (a trap) is a setup failure
+  // there too, never a spawn that seemed to succeed.
+  for (let n = 0; n < steps.length; n++) await attempt(`op:${n}:SIGSEGV`, steps[n], 'EINTR', 'SIGSEGV');
   for (const [name, step, syscall] of parentSteps) await attempt(`parent:${name}:EIO`, { step, syscall }, 'EIO');
   await attempt(undefined, undefined, '');
   return { steps: steps.length, failures };
@@ -123,6 +127,7 @@ async function walk(command: string, args: string[], options: () => SpawnOptions
 const PARENT_ALWAYS: [string, string, string][] = [
   ['pipe2', 'clone', 'pipe2'],
   ['mmap', 'clone', 'mmap'],
+  ['mmap shared', 'clone', 'mmap'],
   ['clone', 'clone', 'clone3'],
 ];
 const PARENT_MAPS: [string, string, string][] = [
