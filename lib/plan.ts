@@ -176,8 +176,6 @@ export function buildPlan(
     add({ kind: Op.Fork }, { step: 'clone after join', syscall: 'clone3' });
   }
 
-  if (c.dieWithParent) add({ kind: Op.Pdeathsig, a: SIGKILL }, { step: 'prctl PR_SET_PDEATHSIG', syscall: 'prctl' });
-
   // A new user namespace comes first and its maps right after: every other
   // step needs the capabilities the maps make meaningful.
   if (c.user === 'root' || c.user === 'self') {
@@ -252,6 +250,10 @@ export function buildPlan(
   if (c.noNewPrivileges) add({ kind: Op.Prctl, a: PR_SET_NO_NEW_PRIVS, b: 1 }, { step: 'prctl PR_SET_NO_NEW_PRIVS', syscall: 'prctl' });
   if (c.newSession) add({ kind: Op.Setsid }, { step: 'setsid', syscall: 'setsid' });
   add({ kind: Op.CloseFds }, { step: 'close fds', syscall: 'close_range' });
+  // Last before execve: the kernel clears the parent-death signal on every
+  // change of credentials (setres[ug]id, capabilities), and the child then
+  // checks that we had not died already (the signal would never come).
+  if (c.dieWithParent) add({ kind: Op.Pdeathsig, a: SIGKILL }, { step: 'prctl PR_SET_PDEATHSIG', syscall: 'prctl' });
   add({ kind: Op.Exec }, { step: 'execve', syscall: 'execve', path: command });
   if (ctx.init) {
     // nsjs-init is exec'd instead and execs the command itself, reporting a

@@ -193,9 +193,13 @@ int RunOp(const Plan* plan, const Op& op, int (&slots)[kChildSlots]) {
   switch (op.kind) {
     case kOpPdeathsig: {
       if (prctl(PR_SET_PDEATHSIG, op.a, 0, 0, 0) < 0) return -1;
-      // The parent may have died before the prctl: then nobody would kill us.
+      // The parent may have died before the prctl: then the signal never
+      // comes. Its pidfd is readable once it has exited.
       pollfd p{plan->parent_pidfd, POLLIN, 0};
-      if (plan->parent_pidfd >= 0 && poll(&p, 1, 0) > 0) _exit(127);
+      if (plan->parent_pidfd >= 0 && (poll(&p, 1, 0) > 0 || plan->FaultParentExited())) {
+        errno = ESRCH;
+        return -1;
+      }
       return 0;
     }
     case kOpSetns:

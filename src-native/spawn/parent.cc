@@ -373,11 +373,13 @@ class Spawner {
     return si;
   }
 
-  // EOF with no report from a child that never reached execve: it died (a
-  // signal, a trap) or _exited on the way. Its status says how, the op it
-  // was at where; before the first op it is the clone's failure.
-  void DiedBeforeExec(int op) {
-    const siginfo_t si = Reap();
+  // No report from a child that never reached execve: it died (a signal, a
+  // trap) or _exited on the way. Its status si says how, the op it was at
+  // where; before the first op it is the clone's failure.
+  void Died(const siginfo_t& si, int op) {
+    out_.syscall = nullptr;
+    out_.step.clear();
+    out_.path.clear();
     if (si.si_code == CLD_EXITED) {
       out_.err = EIO;
       out_.exit_status = si.si_status;
@@ -457,17 +459,21 @@ class Spawner {
       Report rep{};
       int second = -1;
       if (out_.err != 0) {
+        // A child that failed on its own before it waited for us (bringing
+        // lo up, say) makes our map, veth or sync step fail too: its report,
+        // already in the pipe, is the cause to name, or else its death. A
+        // status other than our SIGKILL is its own (a dying process keeps
+        // the signal it is dying of).
         syscall(SYS_pidfd_send_signal, out_.pidfd, SIGKILL, nullptr, 0);
-        Reap();
+        const siginfo_t si = Reap();
         if (veth_made_) DeleteVeth();
-        // A child that failed on its own before it waited for us (at
-        // PR_SET_PDEATHSIG, say) makes our map or sync write fail too: its
-        // report, already in the pipe, is the cause to name.
         Report early;
         if (read(errp[0], &early, sizeof early) == static_cast<ssize_t>(sizeof early) && early.kind != kOpFork) {
           out_.err = early.err;
           out_.op = early.op;
           out_.kind = early.kind;
+        } else if (si.si_code == CLD_EXITED || si.si_status != SIGKILL) {
+          Died(si, p->progress->op);
         }
       } else {
         const bool failed = ReadReports(errp[0], vfork, &second, &rep);
@@ -489,7 +495,7 @@ class Spawner {
           out_.kind = rep.kind;
           if (out_.pidfd >= 0) Reap();
         } else if (out_.err == 0 && !p->progress->exec) {
-          DiedBeforeExec(p->progress->op);
+          Died(Reap(), p->progress->op);
         }
         // The pair would go with the child's namespace, but only once the
         // kernel's cleanup worker gets to it: leave nothing, now.

@@ -54,6 +54,7 @@ bool Plan::ParseExtras(const Napi::Object& x, std::string* why) {
     const Napi::Object f = fault.As<Napi::Object>();
     if (f.Get("op").IsNumber()) fault_op = I32(f.Get("op"));
     if (f.Get("parent").IsString()) fault_parent = Text(f.Get("parent"));
+    fault_parent_exited = fault_parent == "exit";
     fault_errno = I32(f.Get("errno"));
     fault_signal = I32(f.Get("signal"));
   }

@@ -15,7 +15,7 @@ namespace nsjs {
 namespace spawn {
 
 enum OpKind : int32_t {
-  kOpPdeathsig = 1,    // a = signal; also exits if the parent is already gone
+  kOpPdeathsig = 1,    // a = signal; fails with ESRCH if the parent is already gone
   kOpSetns = 2,        // a = fd, b = nstype
   kOpWriteFile = 3,    // s0 = path, s1 = data (uid_map, setgroups, timens_offsets)
   kOpWaitParent = 4,   // block until the parent has written our maps
@@ -144,7 +144,15 @@ struct Plan {
   std::string fault_parent;
   int fault_errno = 0;
   int fault_signal = 0;
+  bool fault_parent_exited = false;  // fault_parent "exit": kOpPdeathsig sees the parent gone
 #endif
+  bool FaultParentExited() const {
+#ifdef NSJS_FAULT_INJECTION
+    return fault_parent_exited;
+#else
+    return false;
+#endif
+  }
   bool FaultOp(size_t i) const {
 #ifdef NSJS_FAULT_INJECTION
     return static_cast<int>(i) == fault_op;

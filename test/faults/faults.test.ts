@@ -226,3 +226,19 @@ if (root) test('every step of a vfork-style join (no user namespace entered) fai
   );
   expect(r.failures).toEqual([]);
 }, 60000);
+
+test("dieWithParent's re-check: a parent gone before PR_SET_PDEATHSIG fails the spawn there (ESRCH) and leaves nothing", async () => {
+  if (!fs.existsSync(path.join(dir, 'root'))) faultsRootfs();
+  const netns = persisted();
+  // parent:exit makes the child's poll of our pidfd say we have exited.
+  for (const options of [{ dieWithParent: true }, { dieWithParent: true, namespaces: ['user', 'pid'], user: 'root', init: true, uid: 0, gid: 0 } as SpawnOptions, everything()]) {
+    const before = snapshot();
+    process.env.NSJS_TEST_FAULT_AT = 'parent:exit';
+    try {
+      await expect(spawnIsolated('sh', ['-c', 'exit 0'], options)).rejects.toMatchObject({ code: 'ESRCH', step: 'prctl PR_SET_PDEATHSIG', syscall: 'prctl' });
+    } finally {
+      delete process.env.NSJS_TEST_FAULT_AT;
+    }
+    expect(await leaks(before, netns)).toBeUndefined();
+  }
+});
