@@ -16,7 +16,8 @@
         "src-native/probe.cc",
         "src-native/spawn/plan.cc",
         "src-native/spawn/child.cc",
-        "src-native/spawn/parent.cc"
+        "src-native/spawn/parent.cc",
+        "src-native/spawn/exe.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       # NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS: while Node tears an

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { check, unsupportedPlatform } from './errors';
+import { NsError, check, unsupportedPlatform } from './errors';
 import type { EncodedPlan } from './plan';
 
 export interface NativePidfdWatch {
@@ -104,6 +104,12 @@ export interface Native {
   open(path: string, flags: number): number;
   /** close(2) of an fd the addon made; EINTR counts as closed. 0 or -errno. */
   close(fd: number): number;
+  /**
+   * The fd of a sealed memfd copy of `path` (made on the first call for that
+   * path, once per process, never closed), or where making it failed. A
+   * test build fails the step `fault` names.
+   */
+  sealedCopy(path: string, fault?: string): number | NativeSocketError;
   /** Present (true) only in a test build that honours `NativePlan.fault`. */
   faultInjection?: boolean;
   /** The plan as lib/plan.ts encodePlan lays it out. */
@@ -199,4 +205,33 @@ export function initBinary(): string {
   if (!found) throw new Error(`nsjs: nsjs-init is missing (looked in ${candidates.join(', ')}); rebuild with npm run build:native`);
   initPath = found;
   return found;
+}
+
+/** Whether `command` is the nsjs-init executable (as returned by initBinary(), which its callers have asked for). */
+export function isInitBinary(command: string): boolean {
+  return initPath !== undefined && command === initPath;
+}
+
+let initFd: number | undefined;
+
+/**
+ * What every exec of nsjs-init runs (execveat on this fd): a sealed memfd
+ * copy, so that a sandbox reopening `/proc/1/exe` for writing reaches no
+ * file of ours (src-native/spawn/exe.cc). Made on first use, once per
+ * process (worker threads share it: the addon keeps it), and kept open.
+ * `fault`: a test build's parent step to fail.
+ */
+export function initExecFd(fault?: string): number {
+  if (initFd !== undefined) return initFd;
+  const init = initBinary();
+  const r = native().sealedCopy(init, fault);
+  if (typeof r !== 'number') {
+    const hint =
+      r.syscall === 'memfd_create' && r.errno === -13
+        ? 'vm.memfd_noexec=2 forbids executable memfds, which init: true, Namespace.create() and features() run nsjs-init from'
+        : undefined;
+    throw new NsError({ errno: r.errno, syscall: r.syscall, path: init, step: 'copy nsjs-init', hint });
+  }
+  initFd = r;
+  return r;
 }

@@ -173,7 +173,10 @@ export interface SpawnOptions {
    * reaps orphans, and exits with it; `wait()` reports the command's own
    * status. Needs a new `pid` namespace. Without it, the command is pid 1
    * and the kernel drops every signal it has no handler for: a shell as pid
-   * 1 ignores SIGTERM.
+   * 1 ignores SIGTERM. Init runs from a sealed in-memory copy of nsjs-init
+   * (made once per process, under a millisecond): a command that reopens
+   * `/proc/1/exe` for writing reaches only that copy, whose seals refuse
+   * every write.
    */
   init?: boolean;
   /**

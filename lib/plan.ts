@@ -58,9 +58,11 @@ export type JoinPlan =
 export interface PlanContext {
   forceClone: boolean;
   join?: JoinPlan;
+  /** Exec this fd (a sealed copy of a binary of ours) instead of searching the exec paths. */
+  execFd?: number;
   /**
-   * With init: the nsjs-init executable, an fd of it to exec (mounts and
-   * pivot_root may hide the path), and the write end of its status pipe.
+   * With init: nsjs-init's name, the fd of its sealed copy to exec (mounts
+   * and pivot_root may hide the file), and the write end of its status pipe.
    */
   init?: { path: string; fd?: number; statusFd: number };
 }
@@ -161,6 +163,7 @@ export function buildPlan(
     execPaths,
     argv: [c.argv0 ?? command, ...args],
     envp: c.env?.map(([k, v]) => `${k}=${v}`),
+    execFd: ctx.execFd,
   };
 
   // Joined namespaces are entered by a first child that then clones the

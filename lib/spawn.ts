@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 
 import { NsError, check, invalidArgType } from './errors';
-import { closeFd, initBinary, native, type NativePlan, type NativeSpawnResult } from './native';
+import { closeFd, initExecFd, isInitBinary, native, type NativePlan, type NativeSpawnResult } from './native';
 import { checkOptions, newPidInJoinedPid, type Checked, type SpawnOptions } from './options';
 import { buildPlan, encodePlan, execCandidates, joinsType, type EncodedPlan, type JoinPlan, type PlanContext, type Step } from './plan';
 import { NAMESPACE_TYPES, type NamespaceType } from './validate';
@@ -187,20 +187,21 @@ function prepare(command: string, args: string[], c: Checked): Prepared {
     const hostVisible = c.root === undefined && c.mounts.length === 0 && !joinsType(ctx.join, 'mnt');
     const execPaths = execCandidates(command, c.env, hostVisible);
     if (!execPaths) throw new NsError({ errno: ENOENT, syscall: `spawn ${command}`, path: command, step: 'execve' });
+    const fault = testFault();
+    // nsjs-init, as PID 1 or as the --hold helper (Namespace.create(),
+    // features()), runs from its sealed copy, whatever mounts hide its file.
+    if (isInitBinary(command)) ctx.execFd = initExecFd(fault?.parent);
     stdio = openStdio(c.stdio);
     toClose.push(...stdio.toClose);
     if (c.init) {
+      const fd = initExecFd(fault?.parent);
       const fds = native().pipe(true);
       if (typeof fds === 'number') throw new NsError({ errno: fds, syscall: 'pipe2' });
       statusFd = fds[0];
       toClose.push(fds[1]);
-      const init = initBinary();
-      const fd = check(native().open(init, fs.constants.O_RDONLY), 'open', init);
-      toClose.push(fd);
-      ctx.init = { path: init, fd, statusFd: fds[1] };
+      ctx.init = { path: 'nsjs-init', fd, statusFd: fds[1] };
     }
     const plan = buildPlan(c, command, args, execPaths, stdio, ctx);
-    const fault = testFault();
     if (fault) plan.native.fault = fault;
     return { plan, encoded: encodePlan(plan.native), stdio, statusFd, toClose };
   } catch (err) {

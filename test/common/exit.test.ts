@@ -93,7 +93,7 @@ describe('in a worker thread', () => {
     // on the pool, others already watched.
     const body = `
       const { parentPort } = require('node:worker_threads');
-      for (let i = 0; i < 8; i++) nsjs.spawnIsolated('sleep', ['1'], { stdio: 'ignore', namespaces: ['user', 'mnt', 'pid'] }).catch(() => {});
+      for (let i = 0; i < 8; i++) nsjs.spawnIsolated('true', [], { stdio: 'ignore', namespaces: ['user', 'mnt', 'pid'] }).catch(() => {});
       parentPort.postMessage('queued');
     `;
     const main = "w.on('message', () => setTimeout(() => w.terminate(), Math.random() * 6));";

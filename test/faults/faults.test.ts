@@ -5,6 +5,7 @@
 // use every feature, each N must reject with an NsError naming exactly that
 // step, and leave nothing: no child (zombie or running), no fd, no mount in
 // our namespace, no network link, no persisted namespace file.
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -15,7 +16,8 @@ import { checkOptions } from '../../lib/options';
 import { buildPlan, type JoinPlan, type Step } from '../../lib/plan';
 import { NAMESPACE_TYPES } from '../../lib/validate';
 import { joinFixture, type JoinFixture } from '../helpers/join';
-import { children, snapshot, type Snapshot } from '../helpers/leaks';
+import { children, newFds, snapshot, type Snapshot } from '../helpers/leaks';
+import { packageCopy } from '../helpers/package';
 import { rootfs } from '../helpers/rootfs';
 
 const root = process.getuid!() === 0;
@@ -58,7 +60,7 @@ async function leaks(before: Snapshot, netns: string[]): Promise<object | undefi
     kids = ours();
   }
   const after = snapshot();
-  const fds = [...after.fds].filter(([fd, t]) => before.fds.get(fd) !== t);
+  const fds = newFds(before, after);
   const mounts = after.mounts.filter((m) => !before.mounts.includes(m));
   const links = newLinks();
   const files = persisted().filter((f) => !netns.includes(f));
@@ -240,5 +242,49 @@ test("dieWithParent's re-check: a parent gone before PR_SET_PDEATHSIG fails the 
       delete process.env.NSJS_TEST_FAULT_AT;
     }
     expect(await leaks(before, netns)).toBeUndefined();
+  }
+});
+
+test('every step of the sealed copy of nsjs-init fails as itself, leaves no fd, and the next spawn makes the copy', async () => {
+  // The copy is made once per process: each fault needs a fresh one.
+  const pkg = packageCopy();
+  const steps = [
+    ['open nsjs-init', 'open'],
+    ['memfd_create', 'memfd_create'],
+    ['sendfile', 'sendfile'],
+    ['fchmod', 'fchmod'],
+    ['F_ADD_SEALS', 'fcntl'],
+  ];
+  const script = `
+    const nsjs = require(${JSON.stringify(pkg.index)});
+    const fs = require('node:fs');
+    const fds = () => fs.readdirSync('/proc/self/fd').length;
+    const options = { namespaces: ${JSON.stringify(root ? ['pid'] : ['user', 'pid'])}, init: true, stdio: 'ignore' };
+    (async () => {
+      process.env.NSJS_TEST_FAULT_AT = 'parent:' + process.argv[1];
+      const before = fds();
+      let failure;
+      try {
+        await nsjs.spawnIsolated('true', [], options);
+      } catch (e) {
+        failure = { code: e.code, step: e.step, syscall: e.syscall, path: e.path, leftFds: fds() - before };
+      }
+      delete process.env.NSJS_TEST_FAULT_AT;
+      const status = await (await nsjs.spawnIsolated('true', [], options)).wait();
+      console.log(JSON.stringify({ failure, status }));
+    })();
+  `;
+  try {
+    for (const [fault, syscall] of steps) {
+      // jest's process.env (NSJS_TEST_ADDON, from setup.js) is its own: pass it on.
+      const out = execFileSync(process.execPath, ['-e', script, fault], { encoding: 'utf8', env: { ...process.env } });
+      expect({ fault, ...JSON.parse(out) }).toEqual({
+        fault,
+        failure: { code: 'EIO', step: 'copy nsjs-init', syscall, path: pkg.init, leftFds: 0 },
+        status: { code: 0, signal: null },
+      });
+    }
+  } finally {
+    pkg.dispose();
   }
 });
