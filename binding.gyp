@@ -34,10 +34,15 @@
         "src-native/spawn/plan.cc",
         "src-native/spawn/child.cc",
         "src-native/spawn/mounts.cc",
-        "src-native/spawn/parent.cc"
+        "src-native/spawn/parent.cc",
+        "src-native/spawn/exe.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      # NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS: while Node tears an
+      # environment down (JS disallowed) a failed napi call is dropped
+      # instead of node-addon-api's fatal "napi_throw" (src-native/poll_watch.h).
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED",
+                  "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-fno-exceptions"]
     },
     {

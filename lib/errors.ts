@@ -15,6 +15,10 @@ export interface NsErrorDetails {
   step?: string;
   /** What to do about it, when a common cause is known. */
   hint?: string;
+  /** For a setup child that died of a signal before exec, without reporting (`errno` is then EINTR). */
+  signal?: NodeJS.Signals;
+  /** For a setup child that exited before exec, without reporting (`errno` is then EIO). */
+  exitCode?: number;
 }
 
 /**
@@ -34,10 +38,16 @@ export class NsError extends Error {
   readonly step?: string;
   /** What to do about it, when a common cause is known (also in `message`). */
   readonly hint?: string;
+  /** The signal that killed the setup child before exec (it could not report the step itself). */
+  readonly signal?: NodeJS.Signals;
+  /** The status the setup child exited with before exec, without a report. */
+  readonly exitCode?: number;
 
   constructor(details: NsErrorDetails) {
     const code = errnoName(details.errno);
-    const [, description] = util.getSystemErrorMap().get(details.errno) ?? [code, 'system error'];
+    let [, description] = util.getSystemErrorMap().get(details.errno) ?? [code, 'system error'];
+    if (details.signal !== undefined) description = `killed by ${details.signal} before exec`;
+    else if (details.exitCode !== undefined) description = `exited with status ${details.exitCode} before exec, without a report`;
     let message = `${code}: ${description}, ${details.syscall}`;
     if (details.path !== undefined) message += ` '${details.path}'`;
     if (details.step !== undefined && details.step !== details.syscall) message += ` (step: ${details.step})`;
@@ -50,6 +60,8 @@ export class NsError extends Error {
     if (details.path !== undefined) this.path = details.path;
     if (details.step !== undefined) this.step = details.step;
     if (details.hint) this.hint = details.hint;
+    if (details.signal !== undefined) this.signal = details.signal;
+    if (details.exitCode !== undefined) this.exitCode = details.exitCode;
   }
 }
 

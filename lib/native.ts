@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { check, unsupportedPlatform } from './errors';
+import { NsError, check, unsupportedPlatform } from './errors';
 import type { EncodedPlan } from './plan';
 
 export interface NativePidfdWatch {
@@ -40,8 +40,8 @@ export interface NativePlan {
   setgroups?: string;
   /** Test-only, as forceClone: the mount engine's fallbacks to take as if the kernel lacked the call (plan.h MountFallback bits). */
   mountFallback?: number;
-  /** Test builds only (build-variants/): fail child op `op`, or the parent step `parent`, with errno. */
-  fault?: { op?: number; parent?: string; errno: number };
+  /** Test builds only (build-variants/): fail child op `op` (with errno, or dying of `signal`), or the parent step `parent`, with errno. */
+  fault?: { op?: number; parent?: string; errno: number; signal?: number };
   ops: NativeOp[];
   stdio: number[];
   groups: number[];
@@ -53,10 +53,16 @@ export interface NativePlan {
   execFd?: number;
 }
 
+/** Set on a failure when the child died before execve without a report: the signal that killed it, or its exit status. */
+interface NativeDeath {
+  signal?: number;
+  exitStatus?: number;
+}
+
 export type NativeSpawnResult =
   | { pid: number; pidfd: number; /** false: clone3 was refused, clone(2) used */ clone3: boolean; errno?: undefined }
-  | { errno: number; op: number; kind: number; syscall?: undefined }
-  | { errno: number; syscall: string; step: string; path?: string; op?: undefined };
+  | ({ errno: number; op: number; kind: number; syscall?: undefined } & NativeDeath)
+  | ({ errno: number; syscall: string; step: string; path?: string; op?: undefined } & NativeDeath);
 
 export interface NativeLink {
   index: number;
@@ -100,6 +106,12 @@ export interface Native {
   open(path: string, flags: number): number;
   /** close(2) of an fd the addon made; EINTR counts as closed. 0 or -errno. */
   close(fd: number): number;
+  /**
+   * The fd of a sealed memfd copy of `path` (made on the first call for that
+   * path, once per process, never closed), or where making it failed. A
+   * test build fails the step `fault` names.
+   */
+  sealedCopy(path: string, fault?: string): number | NativeSocketError;
   /** Present (true) only in a test build that honours `NativePlan.fault`. */
   faultInjection?: boolean;
   /** The plan as lib/plan.ts encodePlan lays it out. */
@@ -195,4 +207,33 @@ export function initBinary(): string {
   if (!found) throw new Error(`nsjs: nsjs-init is missing (looked in ${candidates.join(', ')}); rebuild with npm run build:native`);
   initPath = found;
   return found;
+}
+
+/** Whether `command` is the nsjs-init executable (as returned by initBinary(), which its callers have asked for). */
+export function isInitBinary(command: string): boolean {
+  return initPath !== undefined && command === initPath;
+}
+
+let initFd: number | undefined;
+
+/**
+ * What every exec of nsjs-init runs (execveat on this fd): a sealed memfd
+ * copy, so that a sandbox reopening `/proc/1/exe` for writing reaches no
+ * file of ours (src-native/spawn/exe.cc). Made on first use, once per
+ * process (worker threads share it: the addon keeps it), and kept open.
+ * `fault`: a test build's parent step to fail.
+ */
+export function initExecFd(fault?: string): number {
+  if (initFd !== undefined) return initFd;
+  const init = initBinary();
+  const r = native().sealedCopy(init, fault);
+  if (typeof r !== 'number') {
+    const hint =
+      r.syscall === 'memfd_create' && r.errno === -13
+        ? 'vm.memfd_noexec=2 forbids executable memfds, which init: true, Namespace.create() and features() run nsjs-init from'
+        : undefined;
+    throw new NsError({ errno: r.errno, syscall: r.syscall, path: init, step: 'copy nsjs-init', hint });
+  }
+  initFd = r;
+  return r;
 }

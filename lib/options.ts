@@ -190,7 +190,10 @@ export interface SpawnOptions {
    * reaps orphans, and exits with it; `wait()` reports the command's own
    * status. Needs a new `pid` namespace. Without it, the command is pid 1
    * and the kernel drops every signal it has no handler for: a shell as pid
-   * 1 ignores SIGTERM.
+   * 1 ignores SIGTERM. Init runs from a sealed in-memory copy of nsjs-init
+   * (made once per process, under a millisecond): a command that reopens
+   * `/proc/1/exe` for writing reaches only that copy, whose seals refuse
+   * every write.
    */
   init?: boolean;
   /**
@@ -232,7 +235,14 @@ export interface SpawnOptions {
   argv0?: string;
   /** As `child_process.spawn`: `'pipe'` (default), `'inherit'`, `'ignore'`, or an array of those or fds. */
   stdio?: 'pipe' | 'inherit' | 'ignore' | StdioEntry[];
-  /** SIGKILL the command when this Node process dies (PR_SET_PDEATHSIG). One prctl in the child. */
+  /**
+   * SIGKILL the command when this Node process dies (PR_SET_PDEATHSIG), set
+   * after the last change of credentials (the kernel clears it on each) and
+   * checked against a parent that died first. One prctl and one poll in the
+   * child. A hostile command can clear it for itself (another prctl) and its
+   * children never inherit it; only a pid namespace (with `init`, or the
+   * command as its pid 1) takes every process inside down with it.
+   */
   dieWithParent?: boolean;
   /** Run the command in a new session (setsid), detached from our terminal. */
   newSession?: boolean;

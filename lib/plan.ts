@@ -53,9 +53,11 @@ export type JoinPlan =
 export interface PlanContext {
   forceClone: boolean;
   join?: JoinPlan;
+  /** Exec this fd (a sealed copy of a binary of ours) instead of searching the exec paths. */
+  execFd?: number;
   /**
-   * With init: the nsjs-init executable, an fd of it to exec (mounts and
-   * pivot_root may hide the path), and the write end of its status pipe.
+   * With init: nsjs-init's name, the fd of its sealed copy to exec (mounts
+   * and pivot_root may hide the file), and the write end of its status pipe.
    */
   init?: { path: string; fd?: number; statusFd: number };
 }
@@ -151,6 +153,7 @@ export function buildPlan(
     execPaths,
     argv: [c.argv0 ?? command, ...args],
     envp: c.env?.map(([k, v]) => `${k}=${v}`),
+    execFd: ctx.execFd,
   };
 
   // Joined namespaces are entered by a first child that then clones the
@@ -165,8 +168,6 @@ export function buildPlan(
     planJoin(ctx.join, add);
     add({ kind: Op.Fork }, { step: 'clone after join', syscall: 'clone3' });
   }
-
-  if (c.dieWithParent) add({ kind: Op.Pdeathsig, a: SIGKILL }, { step: 'prctl PR_SET_PDEATHSIG', syscall: 'prctl' });
 
   // A new user namespace comes first and its maps right after: every other
   // step needs the capabilities the maps make meaningful.
@@ -241,6 +242,10 @@ export function buildPlan(
   if (c.noNewPrivileges) add({ kind: Op.Prctl, a: PR_SET_NO_NEW_PRIVS, b: 1 }, { step: 'prctl PR_SET_NO_NEW_PRIVS', syscall: 'prctl' });
   if (c.newSession) add({ kind: Op.Setsid }, { step: 'setsid', syscall: 'setsid' });
   add({ kind: Op.CloseFds }, { step: 'close fds', syscall: 'close_range' });
+  // Last before execve: the kernel clears the parent-death signal on every
+  // change of credentials (setres[ug]id, capabilities), and the child then
+  // checks that we had not died already (the signal would never come).
+  if (c.dieWithParent) add({ kind: Op.Pdeathsig, a: SIGKILL }, { step: 'prctl PR_SET_PDEATHSIG', syscall: 'prctl' });
   add({ kind: Op.Exec }, { step: 'execve', syscall: 'execve', path: command });
   if (ctx.init) {
     // nsjs-init is exec'd instead and execs the command itself, reporting a

@@ -4,11 +4,12 @@ import * as os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 
 import { NsError, check, invalidArgType } from './errors';
-import { closeFd, initBinary, native, type NativePlan, type NativeSpawnResult } from './native';
+import { closeFd, initExecFd, isInitBinary, native, type NativePlan, type NativeSpawnResult } from './native';
 import { checkOptions, newPidInJoinedPid, type Checked, type SpawnOptions } from './options';
 import { buildPlan, encodePlan, execCandidates, joinsType, type EncodedPlan, type JoinPlan, type PlanContext, type Step } from './plan';
 import { NAMESPACE_TYPES, type NamespaceType } from './validate';
 import { Process, type ExitStatus } from './process';
+import { signalName } from './signals';
 import { explainSpawnFailure } from './features';
 import { integer, noNul } from './validate';
 
@@ -35,18 +36,22 @@ export const testHooks = {
 
 /**
  * For the test suite only: NSJS_TEST_FAULT_AT=op:N[:ECODE] fails op N of the
- * plan in the child, parent:STEP[:ECODE] a parent step (src-native/spawn/
- * parent.cc, `Fault`), with ECODE (default EIO). Read only when the addon
- * is a test build (NSJS_TEST_ADDON), the only one that honours the field.
+ * plan in the child, op:N:SIGNAME makes the child die of that signal there
+ * (no report, as a trap would), parent:STEP[:ECODE] fails a parent step
+ * (src-native/spawn/parent.cc, `Fault`), with ECODE (default EIO). Read only
+ * when the addon is a test build (NSJS_TEST_ADDON), the only one that
+ * honours the field.
  */
 function testFault(): NativePlan['fault'] {
   if (!native().faultInjection) return undefined;
   const spec = process.env.NSJS_TEST_FAULT_AT;
   if (!spec) return undefined;
-  const m = /^(op|parent):([^:]+)(?::(E[A-Z0-9]+))?$/.exec(spec);
-  const errno = m && (os.constants.errno as Record<string, number>)[m[3] ?? 'EIO'];
-  if (!m || !errno) throw new Error(`nsjs: bad NSJS_TEST_FAULT_AT '${spec}' (op:N[:ECODE] or parent:STEP[:ECODE])`);
-  return m[1] === 'op' ? { op: Number(m[2]), errno } : { parent: m[2], errno };
+  const m = /^(op|parent):([^:]+)(?::(E[A-Z0-9]+|SIG[A-Z0-9]+))?$/.exec(spec);
+  const code = m?.[3] ?? 'EIO';
+  const signal = m?.[1] === 'op' && code.startsWith('SIG') ? (os.constants.signals as Record<string, number>)[code] : undefined;
+  const errno = signal ? 0 : (os.constants.errno as Record<string, number>)[code];
+  if (!m || (!signal && !errno)) throw new Error(`nsjs: bad NSJS_TEST_FAULT_AT '${spec}' (op:N[:ECODE|:SIGNAME] or parent:STEP[:ECODE])`);
+  return m[1] === 'op' ? { op: Number(m[2]), errno, signal } : { parent: m[2], errno };
 }
 
 function abortError(signal: AbortSignal): Error {
@@ -202,20 +207,21 @@ function prepare(command: string, args: string[], c: Checked): Prepared {
     const hostVisible = c.root === undefined && c.mounts.length === 0 && !joinsType(ctx.join, 'mnt');
     const execPaths = execCandidates(command, c.env, hostVisible);
     if (!execPaths) throw new NsError({ errno: ENOENT, syscall: `spawn ${command}`, path: command, step: 'execve' });
+    const fault = testFault();
+    // nsjs-init, as PID 1 or as the --hold helper (Namespace.create(),
+    // features()), runs from its sealed copy, whatever mounts hide its file.
+    if (isInitBinary(command)) ctx.execFd = initExecFd(fault?.parent);
     stdio = openStdio(c.stdio);
     toClose.push(...stdio.toClose);
     if (c.init) {
+      const fd = initExecFd(fault?.parent);
       const fds = native().pipe(true);
       if (typeof fds === 'number') throw new NsError({ errno: fds, syscall: 'pipe2' });
       statusFd = fds[0];
       toClose.push(fds[1]);
-      const init = initBinary();
-      const fd = check(native().open(init, fs.constants.O_RDONLY), 'open', init);
-      toClose.push(fd);
-      ctx.init = { path: init, fd, statusFd: fds[1] };
+      ctx.init = { path: 'nsjs-init', fd, statusFd: fds[1] };
     }
     const plan = buildPlan(c, command, args, execPaths, stdio, ctx);
-    const fault = testFault();
     if (fault) plan.native.fault = fault;
     if (testHooks.mountFallback) plan.native.mountFallback = testHooks.mountFallback;
     return { plan, encoded: encodePlan(plan.native), stdio, statusFd, toClose };
@@ -240,7 +246,15 @@ function finish(p: Prepared, result: NativeSpawnResult, c: Checked): Process {
       result.op !== undefined ? p.plan.steps[result.op] : { step: result.step, syscall: result.syscall, path: result.path };
     // The child's kind carries kReportFallback (plan.h) when another syscall than the op's own failed.
     const syscall = result.op !== undefined && result.kind & REPORT_FALLBACK && step.fallback ? step.fallback : step.syscall;
-    throw new NsError({ errno: result.errno, syscall, path: step.path, step: step.step, hint: hintFor(result.errno, step, c) });
+    throw new NsError({
+      errno: result.errno,
+      syscall,
+      path: step.path,
+      step: step.step,
+      hint: hintFor(result.errno, step, c),
+      signal: result.signal === undefined ? undefined : (signalName(result.signal) ?? undefined),
+      exitCode: result.exitStatus,
+    });
   }
   for (const fd of p.toClose) closeFd(fd);
   const streams = p.stdio.parent.map((fd, i) =>

@@ -16,15 +16,14 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <uv.h>
 
 #include <cstring>
-#include <memory>
 #include <string>
 #include <vector>
 
 #include "common.h"
 #include "netlink.h"
+#include "poll_watch.h"
 
 #define NSJS_NS_GET_USERNS _IO(0xb7, 0x1)
 
@@ -361,7 +360,7 @@ Napi::Value ConnectStart(const Napi::CallbackInfo& info) {
 // turn writable, then reports SO_ERROR: callback(0) once connected, or
 // callback(-errno). The poll is stopped (and its epoll registration dropped)
 // before the callback runs, so Node may take the fd over inside it.
-class ConnectWatch : public Napi::ObjectWrap<ConnectWatch> {
+class ConnectWatch : public PollWatch<ConnectWatch> {
  public:
   static Napi::Function Class(Napi::Env env) {
     return DefineClass(env, "ConnectWatch",
@@ -369,72 +368,28 @@ class ConnectWatch : public Napi::ObjectWrap<ConnectWatch> {
   }
 
   // (fd, callback(err))
-  explicit ConnectWatch(const Napi::CallbackInfo& info)
-      : Napi::ObjectWrap<ConnectWatch>(info),
-        fd_(Int(info[0])),
-        callback_(Napi::Persistent(info[1].As<Napi::Function>())),
-        context_(std::make_unique<Napi::AsyncContext>(info.Env(), "nsjs.connect")) {}
+  explicit ConnectWatch(const Napi::CallbackInfo& info) : PollWatch<ConnectWatch>(info, Int(info[0]), info[1], "nsjs.connect") {}
+
+  void OnPoll(int status, int /*events*/) {
+    // A failed connect raises POLLERR, which libuv reports as status
+    // UV_EBADF: the socket's own SO_ERROR says what really happened.
+    int so_error = 0;
+    socklen_t len = sizeof so_error;
+    int err = getsockopt(fd(), SOL_SOCKET, SO_ERROR, &so_error, &len) < 0 ? -errno : -so_error;
+    if (err == 0 && status < 0) err = status;
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    Deliver({Napi::Number::New(env, err)});
+  }
 
  private:
-  Napi::Value Start(const Napi::CallbackInfo& info) {
-    uv_loop_t* loop = nullptr;
-    if (napi_get_uv_event_loop(info.Env(), &loop) != napi_ok) return Napi::Number::New(info.Env(), -EINVAL);
-    auto* handle = new uv_poll_t;
-    int r = uv_poll_init(loop, handle, fd_);
-    if (r < 0) {
-      delete handle;
-      return Napi::Number::New(info.Env(), r);
-    }
-    handle->data = this;
-    r = uv_poll_start(handle, UV_WRITABLE, OnWritable);
-    if (r < 0) {
-      uv_close(reinterpret_cast<uv_handle_t*>(handle), OnClosed);
-      return Napi::Number::New(info.Env(), r);
-    }
-    poll_ = handle;
-    Ref();
-    return Napi::Number::New(info.Env(), 0);
-  }
+  Napi::Value Start(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), StartPoll(info.Env(), UV_WRITABLE)); }
 
   // Stops waiting without a callback (timeout, abort); the caller closes the fd.
   Napi::Value Close(const Napi::CallbackInfo& info) {
     Stop();
     return info.Env().Undefined();
   }
-
-  void Stop() {
-    if (!poll_) return;
-    uv_poll_stop(poll_);  // drops the fd from epoll now, not at close time
-    uv_close(reinterpret_cast<uv_handle_t*>(poll_), OnClosed);
-    poll_ = nullptr;
-    Unref();
-  }
-
-  static void OnClosed(uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); }
-
-  static void OnWritable(uv_poll_t* handle, int status, int /*events*/) {
-    auto* self = static_cast<ConnectWatch*>(handle->data);
-    // A failed connect raises POLLERR, which libuv reports as status
-    // UV_EBADF: the socket's own SO_ERROR says what really happened.
-    int so_error = 0;
-    socklen_t len = sizeof so_error;
-    int err = getsockopt(self->fd_, SOL_SOCKET, SO_ERROR, &so_error, &len) < 0 ? -errno : -so_error;
-    if (err == 0 && status < 0) err = status;
-    Napi::Env env = self->Env();
-    Napi::HandleScope scope(env);
-    Napi::Object obj = self->Value();
-    self->Stop();
-    self->callback_.MakeCallback(obj, {Napi::Number::New(env, err)}, *self->context_);
-    if (env.IsExceptionPending()) {
-      Napi::Error e = env.GetAndClearPendingException();
-      napi_fatal_exception(env, e.Value());
-    }
-  }
-
-  int fd_;
-  uv_poll_t* poll_ = nullptr;
-  Napi::FunctionReference callback_;
-  std::unique_ptr<Napi::AsyncContext> context_;
 };
 
 }  // namespace

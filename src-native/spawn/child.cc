@@ -30,8 +30,6 @@ namespace nsjs {
 namespace spawn {
 namespace {
 
-constexpr int kMaxStdio = 64;  // lib/options.ts refuses longer stdio arrays
-
 // async-signal-safe. `tag` is kReportFallback for an op that failed in its
 // fallback path.
 [[noreturn]] void Fail(const Plan* plan, int index, int err, int32_t tag = 0) {
@@ -57,10 +55,14 @@ int WriteFile(const char* path, const char* data) {
 
 // async-signal-safe. Sources are first moved above the stdio range, so that
 // installing fd i can never clobber the source of fd j. An entry of -1 leaves
-// fd i as inherited, -2 closes it.
+// fd i as inherited, -2 closes it. Plan::Parse refuses more than kMaxStdio.
 int InstallStdio(const Plan* plan) {
   const int n = static_cast<int>(plan->stdio.size());
   int moved[kMaxStdio];
+  if (n > kMaxStdio) {
+    errno = E2BIG;
+    return -1;
+  }
   for (int i = 0; i < n; i++) {
     moved[i] = -1;
     const int src = plan->stdio[i] == kStdioErrPipe ? plan->err_fd : plan->stdio[i];
@@ -143,9 +145,13 @@ int RunOp(const Plan* plan, const Op& op, MountEngine* mounts) {
   switch (op.kind) {
     case kOpPdeathsig: {
       if (prctl(PR_SET_PDEATHSIG, op.a, 0, 0, 0) < 0) return -1;
-      // The parent may have died before the prctl: then nobody would kill us.
+      // The parent may have died before the prctl: then the signal never
+      // comes. Its pidfd is readable once it has exited.
       pollfd p{plan->parent_pidfd, POLLIN, 0};
-      if (plan->parent_pidfd >= 0 && poll(&p, 1, 0) > 0) _exit(127);
+      if (plan->parent_pidfd >= 0 && (poll(&p, 1, 0) > 0 || plan->FaultParentExited())) {
+        errno = ESRCH;
+        return -1;
+      }
       return 0;
     }
     case kOpSetns:
@@ -224,6 +230,7 @@ int RunOp(const Plan* plan, const Op& op, MountEngine* mounts) {
       sigset_t none;
       sigemptyset(&none);
       sigprocmask(SIG_SETMASK, &none, nullptr);
+      plan->progress->exec = 1;
       return Exec(plan);
     }
     default:
@@ -231,6 +238,27 @@ int RunOp(const Plan* plan, const Op& op, MountEngine* mounts) {
       return -1;
   }
 }
+
+#ifdef NSJS_FAULT_INJECTION
+// async-signal-safe. Test builds: dies of sig at an op, without a core file
+// of Node's memory. SIGSEGV is a real fault, which the kernel forces even on
+// a pid 1 (a new pid namespace's first process ignores any signal it sends
+// itself); another signal is sent with kill, which such a pid 1 ignores.
+[[noreturn]] void DieOf(int sig) {
+  rlimit64 none{0, 0};
+  syscall(SYS_prlimit64, 0, RLIMIT_CORE, &none, nullptr);
+  if (sig == SIGSEGV) {
+    volatile uintptr_t unmapped = 8;
+    *reinterpret_cast<volatile int*>(unmapped) = 0;
+  }
+  sigset_t one;
+  sigemptyset(&one);
+  sigaddset(&one, sig);
+  sigprocmask(SIG_UNBLOCK, &one, nullptr);
+  syscall(SYS_kill, syscall(SYS_getpid), sig);
+  _exit(127);  // ignored: a signal whose default action is to ignore, or pid 1
+}
+#endif
 
 struct Stage {
   const Plan* plan;
@@ -264,8 +292,12 @@ int RunFrom(void* arg) {
   mounts.fallback = plan->mount_fallback;
   for (size_t i = stage->next; i < plan->ops.size(); i++) {
     const Op& op = plan->ops[i];
+    plan->progress->op = static_cast<int32_t>(i);
 #ifdef NSJS_FAULT_INJECTION
-    if (plan->FaultOp(i)) Fail(plan, static_cast<int>(i), plan->fault_errno);
+    if (plan->FaultOp(i)) {
+      if (plan->fault_signal) DieOf(plan->fault_signal);
+      Fail(plan, static_cast<int>(i), plan->fault_errno);
+    }
 #endif
     if (op.kind == kOpFork) Fork(plan, i);
     if (op.kind == kOpSetnsPidfd) {

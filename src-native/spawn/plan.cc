@@ -56,7 +56,9 @@ bool Plan::ParseExtras(const Napi::Object& x, std::string* why) {
     const Napi::Object f = fault.As<Napi::Object>();
     if (f.Get("op").IsNumber()) fault_op = I32(f.Get("op"));
     if (f.Get("parent").IsString()) fault_parent = Text(f.Get("parent"));
+    fault_parent_exited = fault_parent == "exit";
     fault_errno = I32(f.Get("errno"));
+    fault_signal = I32(f.Get("signal"));
   }
 #endif
   return true;
@@ -119,6 +121,10 @@ bool Plan::Parse(const Napi::Value& ints_v, const Napi::Value& text_v, const Nap
   if (n_ops < 0 || n_stdio < 0 || n_groups < 0 || n_paths < 0 || n_argv < 0 || n_env < 0 ||
       n_ints != kHeaderInts + size_t(n_ops) * kOpInts + size_t(n_stdio) + size_t(n_groups)) {
     *why = "lengths do not match the header";
+    return false;
+  }
+  if (n_stdio > kMaxStdio) {
+    *why = "more than " + std::to_string(kMaxStdio) + " stdio entries";
     return false;
   }
   clone_flags = static_cast<uint32_t>(in[kHdrCloneFlags]);

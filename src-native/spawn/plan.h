@@ -15,7 +15,7 @@ namespace nsjs {
 namespace spawn {
 
 enum OpKind : int32_t {
-  kOpPdeathsig = 1,    // a = signal; also exits if the parent is already gone
+  kOpPdeathsig = 1,    // a = signal; fails with ESRCH if the parent is already gone
   kOpSetns = 2,        // a = fd, b = nstype
   kOpWriteFile = 3,    // s0 = path, s1 = data (uid_map, setgroups, timens_offsets)
   kOpWaitParent = 4,   // block until the parent has written our maps
@@ -94,6 +94,11 @@ constexpr int32_t kOpHasAddr = 1 << 4;
 // own stack; lib/mounts.ts CHILD_SLOTS mirrors it.
 constexpr int kChildSlots = 16;
 
+// The most stdio entries a plan may have: the child keeps one int per entry
+// on its stack (InstallStdio). lib/options.ts allows 64, and init: true adds
+// two (lib/plan.ts: the error pipe and init's status pipe).
+constexpr int kMaxStdio = 64 + 2;
+
 struct Op {
   int32_t kind = 0;
   int32_t a = 0;
@@ -126,6 +131,16 @@ struct Report {
   int32_t err;  // positive errno
 };
 
+// Where the child is, in a MAP_SHARED page of the spawning thread's that the
+// parent reads once the child is gone (vfork-style, fork-style and second
+// clones all write it): the op it is running, and whether it reached
+// execve. EOF on the error pipe without a report then tells an exec from a
+// death (a signal, a trap) before it.
+struct Progress {
+  volatile int32_t op;    // -1 until the first op
+  volatile int32_t exec;  // 1 from just before execve
+};
+
 // stdio entry: install the error pipe here, kept open across execve, for an
 // exec'd helper (nsjs-init) that reports the command's own execve.
 constexpr int kStdioErrPipe = -3;
@@ -153,11 +168,21 @@ struct Plan {
 
 #ifdef NSJS_FAULT_INJECTION
   // Test builds only (CMakeLists.txt NSJS_VARIANT): fail op fault_op in the
-  // child, or the parent step named fault_parent, with fault_errno.
+  // child (with fault_errno, or dying of fault_signal), or the parent step
+  // named fault_parent, with fault_errno.
   int fault_op = -1;
   std::string fault_parent;
   int fault_errno = 0;
+  int fault_signal = 0;
+  bool fault_parent_exited = false;  // fault_parent "exit": kOpPdeathsig sees the parent gone
 #endif
+  bool FaultParentExited() const {
+#ifdef NSJS_FAULT_INJECTION
+    return fault_parent_exited;
+#else
+    return false;
+#endif
+  }
   bool FaultOp(size_t i) const {
 #ifdef NSJS_FAULT_INJECTION
     return static_cast<int>(i) == fault_op;
@@ -170,6 +195,7 @@ struct Plan {
   // Filled by the parent just before clone.
   bool via_clone3 = true;
   void* stage2_stack = nullptr;  // for kOpFork
+  Progress* progress = nullptr;
   int err_fd = -1;
   int sync_fd = -1;
   int parent_pidfd = -1;

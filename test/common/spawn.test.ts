@@ -384,6 +384,82 @@ test('the addon refuses a plan whose strings do not match its header, and starts
   expect(() => native().spawn(e.ints.subarray(0, 5), e.text, undefined)).toThrow(/bad spawn plan: short header/);
 });
 
+test('the addon refuses more stdio entries than the child can hold, and starts nothing', () => {
+  const plan = (over: object) =>
+    encodePlan({
+      cloneFlags: 0, forceClone: false, parentMaps: false, dieWithParent: false, forkStyle: false, execChain: false,
+      ops: [{ kind: Op.Exec }], stdio: [], groups: [], execPaths: ['/bin/true'], argv: ['true'], ...over,
+    });
+  // The child keeps one int per stdio entry on its stack: 64 of the user's and init's two.
+  const long = plan({ stdio: Array(67).fill(-1) });
+  expect(() => native().spawnSync(long.ints, long.text, undefined)).toThrow(/bad spawn plan: more than 66 stdio entries/);
+});
+
+test("stdio at its limit with init's two entries on top: every fd in place, init's own not passed on", async () => {
+  // 64 entries, the most checkOptions takes; init: true makes them 66 in the child (moved[] is that long).
+  const stdio = ['ignore', 'pipe', 'pipe', ...Array(60).fill('ignore'), 'pipe'];
+  const script = 'readlink /proc/self/fd/63; for n in 3 62 64 65 66; do [ -e /proc/self/fd/$n ] && echo open $n; done; true';
+  const r = await runIsolated('sh', ['-c', script], { stdio, namespaces: withUser(['pid']), init: true });
+  expect(r).toMatchObject({ code: 0, stderr: '' });
+  expect(r.stdout).toMatch(/^pipe:\[\d+\]\n$/);
+  await expect(spawnIsolated('true', [], { stdio: [...stdio, 'ignore'] })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+});
+
+describe('a child that dies before exec without a report', () => {
+  /** Children of ours that have not exec'd yet: their executable is still Node. */
+  function setupChildren(): number[] {
+    const pids: number[] = [];
+    for (const tid of fs.readdirSync('/proc/self/task')) {
+      let kids: string;
+      try {
+        kids = fs.readFileSync(`/proc/self/task/${tid}/children`, 'latin1');
+      } catch {
+        continue;  // the thread is gone
+      }
+      for (const pid of kids.split(' ').filter(Boolean)) {
+        try {
+          if (fs.readlinkSync(`/proc/${pid}/exe`) === process.execPath) pids.push(Number(pid));
+        } catch {
+          // exec'd or gone meanwhile
+        }
+      }
+    }
+    return pids;
+  }
+
+  test('killed from outside during its setup: an NsError naming SIGKILL and the step, not a spawn', async () => {
+    // Enough stacked tmpfs mounts that the setup lasts a few milliseconds,
+    // while this thread (the spawn runs on the pool) looks for the child.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsjs-kill-'));
+    const mounts = Array.from({ length: 300 }, () => ({ type: 'tmpfs' as const, target: dir }));
+    const deadline = Date.now() + 5000;
+    let hit: NsError | undefined;
+    try {
+      while (!hit && Date.now() < deadline) {
+        const pending = spawnIsolated('true', [], { namespaces: withUser(['mnt']), mounts, stdio: 'ignore' });
+        await new Promise(setImmediate);  // the native spawn is queued after an await in spawnIsolated
+        for (const until = Date.now() + 20; Date.now() < until; ) {
+          const pids = setupChildren();
+          for (const pid of pids) process.kill(pid, 'SIGKILL');
+          if (pids.length > 0) break;
+        }
+        try {
+          // Killed too late (after exec) it is the command that died: try again.
+          await (await pending).wait();
+        } catch (err) {
+          hit = err as NsError;
+        }
+      }
+    } finally {
+      fs.rmdirSync(dir);
+    }
+    expect(hit).toBeInstanceOf(NsError);
+    expect(hit).toMatchObject({ code: 'EINTR', signal: 'SIGKILL', errno: -os.constants.errno.EINTR });
+    expect(hit!.step).toEqual(expect.any(String));
+    expect(hit!.message).toMatch(/^EINTR: killed by SIGKILL before exec, /);
+  }, 20_000);
+});
+
 describe('clone(2) fallback when clone3 is refused', () => {
   /** Runs work with clone3 refused or not; says, per spawn that started, whether it went through clone3. */
   async function viaClone3(forceClone: boolean, work: () => Promise<void>): Promise<boolean[]> {

@@ -1,9 +1,11 @@
 // Fault injection at every step (issue 8): with the test build of the addon
 // (build-variants/, NSJS_TEST_ADDON), NSJS_TEST_FAULT_AT makes op N of the
-// plan fail in the child, or a named step fail in the parent. For plans that
+// plan fail in the child (or the child die there of SIGSEGV, issue 13), or a
+// named step fail in the parent. For plans that
 // use every feature, each N must reject with an NsError naming exactly that
 // step, and leave nothing: no child (zombie or running), no fd, no mount in
 // our namespace, no network link, no persisted namespace file.
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -15,7 +17,8 @@ import { buildPlan, type JoinPlan, type Step } from '../../lib/plan';
 import { testHooks } from '../../lib/spawn';
 import { NAMESPACE_TYPES } from '../../lib/validate';
 import { joinFixture, type JoinFixture } from '../helpers/join';
-import { children, snapshot, type Snapshot } from '../helpers/leaks';
+import { children, newFds, snapshot, type Snapshot } from '../helpers/leaks';
+import { packageCopy } from '../helpers/package';
 import { rootfs } from '../helpers/rootfs';
 
 const root = process.getuid!() === 0;
@@ -59,7 +62,7 @@ async function leaks(before: Snapshot, netns: string[]): Promise<object | undefi
     kids = ours();
   }
   const after = snapshot();
-  const fds = [...after.fds].filter(([fd, t]) => before.fds.get(fd) !== t);
+  const fds = newFds(before, after);
   const mounts = after.mounts.filter((m) => !before.mounts.includes(m));
   const links = newLinks();
   const files = persisted().filter((f) => !netns.includes(f));
@@ -92,7 +95,7 @@ async function walk(command: string, args: string[], options: () => SpawnOptions
   const steps = stepsOf(command, args, options());
   const failures: string[] = [];
   const netns = persisted();
-  const attempt = async (fault: string | undefined, expected: { step: string; syscall: string } | undefined, code: string) => {
+  const attempt = async (fault: string | undefined, expected: { step: string; syscall: string } | undefined, code: string, signal?: string) => {
     const before = snapshot();
     if (fault) process.env.NSJS_TEST_FAULT_AT = fault;
     else delete process.env.NSJS_TEST_FAULT_AT;
@@ -105,8 +108,8 @@ async function walk(command: string, args: string[], options: () => SpawnOptions
     } catch (err) {
       const e = err as NsError;
       if (!expected) failures.push(`clean run: ${e.message}`);
-      else if (!(e instanceof NsError) || e.step !== expected.step || e.syscall !== expected.syscall || e.code !== code)
-        failures.push(`${fault}: expected ${code} at ${expected.step} (${expected.syscall}), got ${e.constructor.name} ${e.code} at ${e.step} (${e.syscall}): ${e.message}`);
+      else if (!(e instanceof NsError) || e.step !== expected.step || e.syscall !== expected.syscall || e.code !== code || e.signal !== signal)
+        failures.push(`${fault}: expected ${code}${signal ? ` (${signal})` : ''} at ${expected.step} (${expected.syscall}), got ${e.constructor.name} ${e.code} at ${e.step} (${e.syscall}): ${e.message}`);
     } finally {
       delete process.env.NSJS_TEST_FAULT_AT;
     }
@@ -116,6 +119,9 @@ async function walk(command: string, args: string[], options: () => SpawnOptions
   // A different errno each time, so a report can't be a leftover of the last one.
   const codes = ['EIO', 'EPERM', 'EINVAL', 'ENOMEM', 'EACCES', 'EBUSY'];
   for (let n = 0; n < steps.length; n++) await attempt(`op:${n}:${codes[n % codes.length]}`, steps[n], codes[n % codes.length]);
+  // A child that dies at an op without reporting (a trap) is a setup failure
+  // there too, never a spawn that seemed to succeed.
+  for (let n = 0; n < steps.length; n++) await attempt(`op:${n}:SIGSEGV`, steps[n], 'EINTR', 'SIGSEGV');
   for (const [name, step, syscall] of parentSteps) await attempt(`parent:${name}:EIO`, { step, syscall }, 'EIO');
   await attempt(undefined, undefined, '');
   return { steps: steps.length, failures };
@@ -125,6 +131,7 @@ async function walk(command: string, args: string[], options: () => SpawnOptions
 const PARENT_ALWAYS: [string, string, string][] = [
   ['pipe2', 'clone', 'pipe2'],
   ['mmap', 'clone', 'mmap'],
+  ['mmap shared', 'clone', 'mmap'],
   ['clone', 'clone', 'clone3'],
 ];
 const PARENT_MAPS: [string, string, string][] = [
@@ -254,3 +261,63 @@ if (root) test('every step of a vfork-style join (no user namespace entered) fai
   );
   expect(r.failures).toEqual([]);
 }, 60000);
+
+test("dieWithParent's re-check: a parent gone before PR_SET_PDEATHSIG fails the spawn there (ESRCH) and leaves nothing", async () => {
+  if (!fs.existsSync(path.join(dir, 'root'))) faultsRootfs();
+  const netns = persisted();
+  // parent:exit makes the child's poll of our pidfd say we have exited.
+  for (const options of [{ dieWithParent: true }, { dieWithParent: true, namespaces: ['user', 'pid'], user: 'root', init: true, uid: 0, gid: 0 } as SpawnOptions, everything()]) {
+    const before = snapshot();
+    process.env.NSJS_TEST_FAULT_AT = 'parent:exit';
+    try {
+      await expect(spawnIsolated('sh', ['-c', 'exit 0'], options)).rejects.toMatchObject({ code: 'ESRCH', step: 'prctl PR_SET_PDEATHSIG', syscall: 'prctl' });
+    } finally {
+      delete process.env.NSJS_TEST_FAULT_AT;
+    }
+    expect(await leaks(before, netns)).toBeUndefined();
+  }
+});
+
+test('every step of the sealed copy of nsjs-init fails as itself, leaves no fd, and the next spawn makes the copy', async () => {
+  // The copy is made once per process: each fault needs a fresh one.
+  const pkg = packageCopy();
+  const steps = [
+    ['open nsjs-init', 'open'],
+    ['memfd_create', 'memfd_create'],
+    ['sendfile', 'sendfile'],
+    ['fchmod', 'fchmod'],
+    ['F_ADD_SEALS', 'fcntl'],
+  ];
+  const script = `
+    const nsjs = require(${JSON.stringify(pkg.index)});
+    const fs = require('node:fs');
+    const fds = () => fs.readdirSync('/proc/self/fd').length;
+    const options = { namespaces: ${JSON.stringify(root ? ['pid'] : ['user', 'pid'])}, init: true, stdio: 'ignore' };
+    (async () => {
+      process.env.NSJS_TEST_FAULT_AT = 'parent:' + process.argv[1];
+      const before = fds();
+      let failure;
+      try {
+        await nsjs.spawnIsolated('true', [], options);
+      } catch (e) {
+        failure = { code: e.code, step: e.step, syscall: e.syscall, path: e.path, leftFds: fds() - before };
+      }
+      delete process.env.NSJS_TEST_FAULT_AT;
+      const status = await (await nsjs.spawnIsolated('true', [], options)).wait();
+      console.log(JSON.stringify({ failure, status }));
+    })();
+  `;
+  try {
+    for (const [fault, syscall] of steps) {
+      // jest's process.env (NSJS_TEST_ADDON, from setup.js) is its own: pass it on.
+      const out = execFileSync(process.execPath, ['-e', script, fault], { encoding: 'utf8', env: { ...process.env } });
+      expect({ fault, ...JSON.parse(out) }).toEqual({
+        fault,
+        failure: { code: 'EIO', step: 'copy nsjs-init', syscall, path: pkg.init, leftFds: 0 },
+        status: { code: 0, signal: null },
+      });
+    }
+  } finally {
+    pkg.dispose();
+  }
+});

@@ -146,6 +146,23 @@ describe('plan', () => {
     expect(k[k.length - 2]).toBe(Op.CloseFds);
   });
 
+  test('PR_SET_PDEATHSIG comes after every change of credentials, right before execve (with init too)', () => {
+    const CREDENTIALS = [Op.Setgroups, Op.Setresgid, Op.Setresuid, Op.Capabilities, Op.WaitParent, Op.WriteFile];
+    const cases = [
+      { dieWithParent: true, uid: 1000, gid: 1000, groups: [1000], capabilities: { keep: ['CAP_CHOWN'] } },
+      { dieWithParent: true, namespaces: ['user', 'pid'], user: 'root', init: true, uid: 0, gid: 0 },
+      { dieWithParent: true, namespaces: ['user'], user: { uidMap: [{ inside: 0, outside: 100000, count: 10 }], gidMap: [{ inside: 0, outside: 100000, count: 10 }] }, uid: 0, gid: 0 },
+    ];
+    for (const options of cases) {
+      const c = checkOptions(options);
+      const init = c.init ? { path: 'nsjs-init', statusFd: 9 } : undefined;
+      const k = buildPlan(c, 'true', [], ['/bin/true'], { child: [0, 1, 2] }, { forceClone: false, init }).native.ops.map((o) => o.kind);
+      expect(k.slice(-2)).toEqual([Op.Pdeathsig, Op.Exec]);
+      expect(k.filter((kind) => kind === Op.Pdeathsig)).toHaveLength(1);
+      for (const kind of CREDENTIALS) if (k.includes(kind)) expect(k.lastIndexOf(kind)).toBeLessThan(k.indexOf(Op.Pdeathsig));
+    }
+  });
+
   test('ranges make the parent write the maps while the child waits', () => {
     const p = buildPlan(
       checkOptions({ namespaces: ['user'], user: { uidMap: [{ inside: 0, outside: 1000, count: 10 }], gidMap: [{ inside: 0, outside: 1000, count: 10 }] } }),
