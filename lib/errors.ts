@@ -35,7 +35,9 @@ export class NsError extends Error {
   /** What to do about it, when a common cause is known (also in `message`). */
   readonly hint?: string;
 
-  constructor(details: NsErrorDetails) {
+  constructor(given: NsErrorDetails) {
+    // Own keys only: an absent path or hint must not come from Object.prototype.
+    const details = Object.assign(Object.create(null) as NsErrorDetails, given);
     const code = errnoName(details.errno);
     const [, description] = util.getSystemErrorMap().get(details.errno) ?? [code, 'system error'];
     let message = `${code}: ${description}, ${details.syscall}`;

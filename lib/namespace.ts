@@ -108,6 +108,15 @@ export class Namespace implements Disposable {
     finalizer.register(this, fd, this);
   }
 
+  /**
+   * @internal Whether `value` was made by this class: a brand check, so that
+   * neither a Proxy of a Namespace nor `Object.create(Namespace.prototype)`
+   * passes where `instanceof` would.
+   */
+  static isNamespace(value: unknown): value is Namespace {
+    return typeof value === 'object' && value !== null && #fd in value;
+  }
+
   /** The file descriptor; `-1` after `close()`. */
   get fd(): number {
     return this.#fd;

@@ -15,8 +15,11 @@ import {
   knownKeys,
   namespaceType,
   noNul,
+  ownProperties,
   pathString,
   plainObject,
+  record,
+  snapshot,
   type NamespaceType,
 } from './validate';
 
@@ -513,20 +516,21 @@ function join(value: unknown): NonNullable<Checked['join']> {
   if (Array.isArray(value)) {
     const seen = new Set<NamespaceType>();
     // Array.from first: forEach would skip a hole, which is no Namespace.
-    Array.from(value).forEach((ns: unknown, i) => {
-      if (!(ns instanceof Namespace)) throw invalidArgType(`options.join[${i}]`, 'an instance of Namespace', ns);
+    value.forEach((ns: unknown, i) => {
+      // A brand check: a Proxy, a look-alike or Object.create(Namespace.prototype) holds no fd of ours.
+      if (!Namespace.isNamespace(ns)) throw invalidArgType(`options.join[${i}]`, 'an instance of Namespace', ns);
       if (ns.fd < 0) throw invalidArgValue(`options.join[${i}]`, String(ns), 'is closed');
       if (seen.has(ns.type)) throw invalidArgValue(`options.join[${i}]`, String(ns), `is a second ${ns.type} namespace`);
       seen.add(ns.type);
     });
-    return { namespaces: value as Namespace[] };
+    return record({ namespaces: value as Namespace[] });
   }
   const j = plainObject(value, 'options.join');
   knownKeys(j, ['pid', 'types'], 'options.join');
   const pid = integer(j.pid, 'options.join.pid', 1, 0x3fffffff);
-  if (j.types === undefined) return { pid };
+  if (j.types === undefined) return record({ pid });
   if (!Array.isArray(j.types)) throw invalidArgType('options.join.types', 'an array of namespace types', j.types);
-  return { pid, types: Array.from(j.types, (t: unknown, i) => namespaceType(t, `options.join.types[${i}]`)) };
+  return record({ pid, types: Array.from(j.types, (t: unknown, i) => namespaceType(t, `options.join.types[${i}]`)) });
 }
 
 /**
@@ -551,8 +555,56 @@ export function newPidInJoinedPid(namespaces: NamespaceType[]): Error {
   );
 }
 
+const abortedGetter = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'aborted')!.get!;
+
+/** A real AbortSignal: its own getter takes it, where Object.create(AbortSignal.prototype) or a look-alike throws. */
+function isAbortSignal(value: object): boolean {
+  try {
+    abortedGetter.call(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * env's values become strings as they are copied, as child_process converts
+ * them (a template literal), so that a value's toString runs once and its
+ * class's prototype, which the copy would not keep, is used.
+ */
+function snapshotEnv(value: unknown, name: string): unknown {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  const out = Object.create(null) as Record<string, unknown>;
+  for (const [k, v] of ownProperties(value, name)) {
+    if ((typeof v !== 'object' || v === null) && typeof v !== 'function') {
+      out[k] = v;
+      continue;
+    }
+    try {
+      out[k] = `${v as unknown as string}`;
+    } catch (cause) {
+      throw invalidArgValue(`${name}.${k}`, v, 'cannot be converted to a string', { cause });
+    }
+  }
+  return Object.freeze(out);
+}
+
+const snapshots = new WeakSet<object>();
+
+/**
+ * @internal The options copied once, before anything is checked (see
+ * validate.ts `snapshot`); every later stage reads this copy or what was
+ * derived from it. A snapshot given again is returned as it is.
+ */
+export function snapshotOptions(options: unknown, name = 'options'): unknown {
+  if (typeof options === 'object' && options !== null && snapshots.has(options)) return options;
+  const copy = snapshot(options, name, (v) => Namespace.isNamespace(v) || isAbortSignal(v), { env: snapshotEnv });
+  if (typeof copy === 'object' && copy !== null) snapshots.add(copy);
+  return copy;
+}
+
 export function checkOptions(options: unknown): Checked {
-  const o = options === undefined ? {} : plainObject(options, 'options');
+  const o = options === undefined ? record({} as Record<string, unknown>) : plainObject(snapshotOptions(options), 'options');
   knownKeys(o, OPTION_KEYS, 'options');
 
   let namespaces: Set<NamespaceType>;
@@ -569,7 +621,7 @@ export function checkOptions(options: unknown): Checked {
   needs(o, 'timeOffsets', namespaces, 'time');
   if (o.propagation !== undefined && o.propagation !== 'unchanged') needs(o, 'propagation', namespaces, 'mnt');
 
-  const c: Checked = {
+  const c: Checked = record<Checked>({
     namespaces,
     init: o.init === undefined ? false : bool(o.init, 'options.init'),
     mounts: [],
@@ -581,7 +633,7 @@ export function checkOptions(options: unknown): Checked {
     noNewPrivileges: o.noNewPrivileges === undefined ? true : bool(o.noNewPrivileges, 'options.noNewPrivileges'),
     rlimits: o.rlimits === undefined ? [] : rlimits(o.rlimits),
     killSignal: killSignal(o.killSignal === undefined ? 'SIGTERM' : o.killSignal),
-  };
+  });
   if (namespaces.has('user')) c.user = o.user === undefined ? 'self' : user(o.user);
   if (o.uid !== undefined) c.uid = integer(o.uid, 'options.uid', 0, 0xfffffffe);
   if (o.gid !== undefined) c.gid = integer(o.gid, 'options.gid', 0, 0xfffffffe);
@@ -606,7 +658,11 @@ export function checkOptions(options: unknown): Checked {
       throw invalidArgValue('options.propagation', o.propagation, "must be 'private', 'slave', 'shared' or 'unchanged'");
     c.propagation = o.propagation as Checked['propagation'];
   }
-  if (o.cwd !== undefined) c.cwd = pathString(o.cwd, 'options.cwd');
+  if (o.cwd !== undefined) {
+    c.cwd = pathString(o.cwd, 'options.cwd');
+    // Resolved by the child after mounts and root: relative to what would be ambiguous, so it must not be.
+    if (!c.cwd.startsWith('/')) throw invalidArgValue('options.cwd', c.cwd, 'must be an absolute path (it is the directory inside the sandbox, after root)');
+  }
   if (o.argv0 !== undefined) c.argv0 = noNul(o.argv0, 'options.argv0');
   if (o.capabilities !== undefined) c.keepCapabilities = capabilities(o.capabilities);
   if (o.timeOffsets !== undefined) {
@@ -625,9 +681,9 @@ export function checkOptions(options: unknown): Checked {
   if (o.join !== undefined) c.join = join(o.join);
   needs(o, 'network', namespaces, 'net');
   if (namespaces.has('net')) {
-    const n = o.network === undefined ? {} : plainObject(o.network, 'options.network');
+    const n = o.network === undefined ? record({} as Record<string, unknown>) : plainObject(o.network, 'options.network');
     knownKeys(n, ['loopback', 'veth'], 'options.network');
-    c.network = { loopback: n.loopback === undefined ? true : bool(n.loopback, 'options.network.loopback') };
+    c.network = record<NonNullable<Checked['network']>>({ loopback: n.loopback === undefined ? true : bool(n.loopback, 'options.network.loopback') });
     if (n.veth !== undefined) {
       if (c.join) throw invalidArgValue('options.network.veth', n.veth, 'cannot be combined with options.join yet');
       c.network.veth = veth(n.veth);

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 
 import * as C from './constants';
 import { NAMESPACE_FLAGS } from './namespace';
-import type { NamespaceType } from './validate';
+import { record, type NamespaceType } from './validate';
 import type { NativeOp, NativePlan } from './native';
 import { RLIMITS as RLIMIT_NAMES, type Checked, type Mount } from './options';
 
@@ -140,15 +140,17 @@ export function buildPlan(
 ): Plan {
   const ops: NativeOp[] = [];
   const steps: Step[] = [];
+  // Null-prototype records: encodePlan and the error path read keys an op or
+  // step may lack, which must not come from Object.prototype.
   const add = (op: NativeOp, step: Step) => {
-    ops.push(op);
-    steps.push(step);
+    ops.push(record(op));
+    steps.push(record(step));
   };
   const ns = c.namespaces;
   let cloneFlags = 0;
   for (const type of ns) cloneFlags |= NAMESPACE_FLAGS[type];
 
-  const native: NativePlan = {
+  const native = record<NativePlan>({
     cloneFlags: 0,
     forceClone: ctx.forceClone,
     parentMaps: false,
@@ -161,7 +163,7 @@ export function buildPlan(
     execPaths,
     argv: [c.argv0 ?? command, ...args],
     envp: c.env?.map(([k, v]) => `${k}=${v}`),
-  };
+  });
 
   // Joined namespaces are entered by a first child that then clones the
   // command with the new namespaces (CLONE_PARENT keeps it our child): new
@@ -264,7 +266,29 @@ export function buildPlan(
     native.execPaths = [ctx.init.path];
     native.execFd = ctx.init.fd;
   }
+  assertAllowed(ops, ns);
   return { native, steps };
+}
+
+/** Ops that act on a namespace of one type, which the plan may hold only when it makes a new one of that type. */
+const NAMESPACED_OPS: readonly [NamespaceType, readonly number[]][] = [
+  ['uts', [Op.Sethostname, Op.Setdomainname]],
+  ['mnt', [Op.Mount, Op.Readonly, Op.Mkdir, Op.Mkfile, Op.Symlink, Op.PivotRoot, Op.BindSlot]],
+  ['net', [Op.LinkUp, Op.AddAddress, Op.DefaultRoute]],
+];
+
+/**
+ * The last line of defence against an option that slipped past its
+ * namespace check (issue 13: a getter answered `needs()` one way and the plan
+ * another, and sethostname renamed the caller's host): a bug, never a user
+ * error, so a plain Error before anything starts.
+ */
+function assertAllowed(ops: NativeOp[], ns: Set<NamespaceType>): void {
+  for (const [type, kinds] of NAMESPACED_OPS) {
+    if (ns.has(type)) continue;
+    const op = ops.find((o) => kinds.includes(o.kind));
+    if (op) throw new Error(`nsjs bug: the plan holds op ${op.kind} without a new ${type} namespace`);
+  }
 }
 
 /**
@@ -342,10 +366,11 @@ export function encodePlan(n: NativePlan): EncodedPlan {
   }
   for (const fd of n.stdio) ints[i++] = fd;
   for (const g of n.groups) ints[i++] = g | 0;
-  strings.push(...n.execPaths, ...n.argv, ...(n.envp ?? []));
+  // Loops, not push(...list): a spread passes every entry as an argument, and 200,000 of them overflow the stack.
+  for (const list of [n.execPaths, n.argv, n.envp ?? []]) for (const str of list) strings.push(str);
   ints[9] = strings.length;
-  const plan: EncodedPlan = { ints, text: strings.length > 0 ? strings.join('\0') + '\0' : '' };
-  if (n.parentMaps || n.veth || n.fault) plan.extras = { uidMap: n.uidMap, gidMap: n.gidMap, setgroups: n.setgroups, veth: n.veth, fault: n.fault };
+  const plan = record<EncodedPlan>({ ints, text: strings.length > 0 ? strings.join('\0') + '\0' : '' });
+  if (n.parentMaps || n.veth || n.fault) plan.extras = record({ uidMap: n.uidMap, gidMap: n.gidMap, setgroups: n.setgroups, veth: n.veth, fault: n.fault });
   return plan;
 }
 
