@@ -213,13 +213,46 @@ export interface SpawnOptions {
   stdio?: 'pipe' | 'inherit' | 'ignore' | StdioEntry[];
   /** SIGKILL the command when this Node process dies (PR_SET_PDEATHSIG). One prctl in the child. */
   dieWithParent?: boolean;
-  /** Run the command in a new session (setsid), detached from our terminal. */
+  /**
+   * Run the command in a new session (setsid), with no controlling terminal.
+   * Default `true`: a hostile program can then neither open our terminal
+   * (`/dev/tty` is ENXIO) nor push keystrokes into it with TIOCSTI, which
+   * would type commands into the shell that started Node (CVE-2017-5226),
+   * nor signal our foreground process group. `false` keeps our session and
+   * terminal (`nsjs run` and `nsjs exec` do, as unshare and nsenter): then
+   * the program can read and write that terminal and, where the kernel lets
+   * a process do it to its own terminal (`dev.tty.legacy_tiocsti`, always
+   * before Linux 6.2), inject input with TIOCSTI; a seccomp rule refusing
+   * TIOCSTI and TIOCLINUX is the defence for that case. One setsid in the
+   * child.
+   */
   newSession?: boolean;
   /** PR_SET_NO_NEW_PRIVS: setuid binaries and file capabilities no longer raise privileges. Default `true`. */
   noNewPrivileges?: boolean;
-  /** Keep only these capabilities (`'CAP_NET_ADMIN'`…) in every set; `keep: []` drops all. A few prctl/capset calls in the child. */
+  /**
+   * The capabilities the command keeps. Default: none where it runs in our
+   * own user namespace (neither `'user'` in `namespaces` nor a user
+   * namespace joined), as bubblewrap does, since real root would otherwise
+   * keep every capability, and with them a hostile program reaches the host
+   * through every namespace: `open_by_handle_at` (CAP_DAC_READ_SEARCH)
+   * opens any file of a mounted filesystem by its handle, outside `root`;
+   * `mknod` (CAP_MKNOD) makes the host's block devices; CAP_SYS_ADMIN
+   * mounts, CAP_SYS_MODULE loads modules. In a new or joined user namespace
+   * the command keeps that namespace's set, which reaches only what the
+   * namespace owns. An ordinary user has none to drop (and without
+   * CAP_SETPCAP the bounding set stays). Cost, as root: a capget, two
+   * capset and a prctl per capability (about 40 syscalls) in the child.
+   */
   capabilities?: {
-    /** Capability names (`'CAP_NET_ADMIN'` or `'net_admin'`) kept in the bounding, inheritable and ambient sets; `[]` drops all. */
+    /**
+     * Capability names (`'CAP_NET_ADMIN'` or `'net_admin'`) kept in the
+     * bounding, permitted, effective, inheritable and ambient sets, so that
+     * they survive a change of `uid`; every other one is dropped, and `[]`
+     * drops all. A hostile program inside can use all that is kept: keep
+     * the fewest. Every capability listed, for a command that stays uid 0,
+     * leaves the sets exactly as they are (`nsjs run` asks that, as unshare
+     * leaves them).
+     */
     keep?: string[];
   };
   /** setrlimit before exec: `{ nofile: [soft, hard] }`; `Infinity` for unlimited. */
@@ -629,7 +662,7 @@ export function checkOptions(options: unknown): Checked {
     env: env(o.env),
     stdio: stdio(o.stdio),
     dieWithParent: o.dieWithParent === undefined ? false : bool(o.dieWithParent, 'options.dieWithParent'),
-    newSession: o.newSession === undefined ? false : bool(o.newSession, 'options.newSession'),
+    newSession: o.newSession === undefined ? true : bool(o.newSession, 'options.newSession'),
     noNewPrivileges: o.noNewPrivileges === undefined ? true : bool(o.noNewPrivileges, 'options.noNewPrivileges'),
     rlimits: o.rlimits === undefined ? [] : rlimits(o.rlimits),
     killSignal: killSignal(o.killSignal === undefined ? 'SIGTERM' : o.killSignal),

@@ -242,15 +242,15 @@ export function buildPlan(
     const n = (v: number) => (v === -1 ? 0xffffffffffffffffn : BigInt(v));
     add({ kind: Op.Setrlimit, a: resource, flags: n(soft), b64: n(hard) }, { step: `setrlimit ${name}`, syscall: 'prlimit64' });
   }
-  if (c.keepCapabilities && c.uid !== undefined && c.uid !== 0)
+  const keep = capabilityMask(c, ns.has('user') || joinsType(ctx.join, 'user'));
+  // Across a change away from uid 0 the kernel would clear permitted before
+  // the capabilities op could use CAP_SETPCAP to lower the bounding set.
+  if (keep && c.uid !== undefined && c.uid !== 0)
     add({ kind: Op.Prctl, a: PR_SET_KEEPCAPS, b: 1 }, { step: 'prctl PR_SET_KEEPCAPS', syscall: 'prctl' });
   if (c.groups) add({ kind: Op.Setgroups }, { step: 'setgroups', syscall: 'setgroups' });
   if (c.gid !== undefined) add({ kind: Op.Setresgid, a: c.gid }, { step: 'setresgid', syscall: 'setresgid' });
   if (c.uid !== undefined) add({ kind: Op.Setresuid, a: c.uid }, { step: 'setresuid', syscall: 'setresuid' });
-  if (c.keepCapabilities) {
-    const mask = c.keepCapabilities.reduce((m, bit) => m | (1n << BigInt(bit)), 0n);
-    add({ kind: Op.Capabilities, a: lastCap(), flags: mask }, { step: 'capabilities', syscall: 'capset' });
-  }
+  if (keep) add({ kind: Op.Capabilities, a: lastCap(), b: keep.byDefault ? 1 : 0, flags: keep.mask }, { step: 'capabilities', syscall: 'capset' });
   if (c.noNewPrivileges) add({ kind: Op.Prctl, a: PR_SET_NO_NEW_PRIVS, b: 1 }, { step: 'prctl PR_SET_NO_NEW_PRIVS', syscall: 'prctl' });
   if (c.newSession) add({ kind: Op.Setsid }, { step: 'setsid', syscall: 'setsid' });
   add({ kind: Op.CloseFds }, { step: 'close fds', syscall: 'close_range' });
@@ -268,6 +268,25 @@ export function buildPlan(
   }
   assertAllowed(ops, ns);
   return { native, steps };
+}
+
+/**
+ * The capabilities the command keeps, or undefined where nothing is to be
+ * done. `capabilities.keep` as given; without it none, unless the command
+ * runs in a new or joined user namespace, whose capabilities reach nothing
+ * of ours (bubblewrap's rule): real root in our user namespace would keep
+ * CAP_SYS_ADMIN, CAP_DAC_READ_SEARCH (open_by_handle_at), CAP_MKNOD and
+ * the rest. `byDefault`: the child skips what the caller cannot drop (a
+ * process without capabilities has nothing to drop). Every capability kept
+ * by a command that stays uid 0 is nothing to do either, so the sets stay
+ * exactly as they are (`nsjs run` asks for that, as unshare leaves them).
+ */
+function capabilityMask(c: Checked, ownUserNs: boolean): { mask: bigint; byDefault: boolean } | undefined {
+  if (!c.keepCapabilities) return ownUserNs ? undefined : { mask: 0n, byDefault: true };
+  const mask = c.keepCapabilities.reduce((m, bit) => m | (1n << BigInt(bit)), 0n);
+  const all = (1n << BigInt(lastCap() + 1)) - 1n;
+  if ((mask & all) === all && (c.uid === undefined || c.uid === 0)) return undefined;
+  return { mask, byDefault: false };
 }
 
 /** Ops that act on a namespace of one type, which the plan may hold only when it makes a new one of that type. */

@@ -3,7 +3,7 @@
 import type { NamespaceType, SpawnOptions } from '../index';
 import { UsageError, parseCommandLine, type OptionSpecs } from './args';
 import { unsignedArg } from './ids';
-import { NAMESPACE_FLAGS, type Parsed } from './run';
+import { NAMESPACE_FLAGS, allCapabilities, type Parsed } from './run';
 
 export const EXEC_OPTIONS: OptionSpecs = {
   all: { short: 'a', arg: 'none' },
@@ -122,7 +122,8 @@ export function parseExec(argv: readonly string[]): Parsed<ExecRequest> {
     throw new UsageError(`--root=${root.dir} is not supported: nsjs cannot chroot in a joined namespace yet; --root without a value (the target's root) is`);
   if (root && !types.has('mnt') && !all) throw new UsageError('--root without --mount is not supported: nsjs sets the root only by joining the mount namespace');
 
-  const o: ExecRequest['options'] = { stdio: 'inherit', noNewPrivileges: false };
+  // As nsenter: no no_new_privs, and the caller's session and terminal.
+  const o: ExecRequest['options'] = { stdio: 'inherit', noNewPrivileges: false, newSession: false };
   const fromFiles = [...types].some(([, file]) => file !== undefined);
   let join: ExecRequest['join'];
   if (!fromFiles) {
@@ -144,6 +145,10 @@ export function parseExec(argv: readonly string[]): Parsed<ExecRequest> {
     // nsenter drops supplementary groups with -G, but ignores a refusal in a user namespace.
     if (!entersUser) o.groups = [];
   }
+  // nsenter leaves the capabilities as they are (all, for root), where the
+  // API drops them outside a joined user namespace: ask to keep them, which
+  // for uid 0 changes nothing. A command made another uid has none, as there.
+  if (uid === undefined || uid === 0) o.capabilities = { keep: allCapabilities() };
   const request: ExecRequest = { command: operands[0], args: operands.slice(1), options: o, join };
   if (wd?.dir !== undefined) o.cwd = wd.dir;
   else if (wd) request.targetCwd = needTarget('--wd without a directory');

@@ -163,7 +163,7 @@ const CAPABILITY_NAMES = [
   'CHECKPOINT_RESTORE',
 ];
 
-function allCapabilities(): string[] {
+export function allCapabilities(): string[] {
   let last = CAPABILITY_NAMES.length - 1;
   try {
     last = Math.min(last, Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'latin1')));
@@ -333,11 +333,18 @@ export function parseRun(argv: readonly string[], ids = { uid: process.geteuid!(
     o.groups = []; // unshare drops the supplementary groups with -G
   }
   if (keepCaps && namespaces.has('user')) o.capabilities = { keep: allCapabilities() };
+  // unshare leaves real root's capabilities as they are, where the API drops
+  // them all: ask to keep them (which, for uid 0, changes nothing). After
+  // --setuid to another uid unshare's command has none, as the default gives.
+  else if (!namespaces.has('user') && (uid === undefined || uid === 0)) o.capabilities = { keep: allCapabilities() };
   if (offsets.monotonic !== undefined || offsets.boottime !== undefined) o.timeOffsets = offsets;
   if (veth) o.network = { veth };
   if (killChild !== undefined) o.dieWithParent = true;
-  // unshare(1) sets no no_new_privs: a setuid program inside works as outside.
+  // unshare(1) sets no no_new_privs (a setuid program inside works as
+  // outside) and keeps the caller's session, so that an interactive shell
+  // keeps its terminal.
   o.noNewPrivileges = false;
+  o.newSession = false;
   o.stdio = 'inherit';
 
   const request: RunRequest = { command: operands[0], args: operands.slice(1), options: o, persist };

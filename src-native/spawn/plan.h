@@ -38,7 +38,7 @@ enum OpKind : int32_t {
   kOpCloseFds = 21,    // every fd >= Plan::stdio.size() becomes close-on-exec
   kOpExec = 22,        // execve each of Plan::exec_paths in turn
   kOpSetrlimit = 23,   // a = resource, flags = soft, b64 = hard
-  kOpCapabilities = 24, // flags = capability mask to keep
+  kOpCapabilities = 24, // flags = capability mask to keep, a = cap_last_cap; b = 1: the default drop (skips what cannot be dropped)
   kOpOpenPath = 25,    // s0 = path: O_PATH fd into child slot a (< kChildSlots)
   kOpBindSlot = 26,    // bind-mount child slot a's file at s0
   kOpSetnsPidfd = 27,  // a = pidfd, flags = CLONE_NEW* mask; on success skip the b fallback ops that follow

@@ -4,14 +4,16 @@ import { UsageError, parseCommandLine } from '../../lib/cli/args';
 import { addSingle } from '../../lib/cli/ids';
 import { parseExec } from '../../lib/cli/exec';
 import { parseLs, render } from '../../lib/cli/ls';
-import { parseRun, type RunRequest } from '../../lib/cli/run';
+import { allCapabilities, parseRun, type RunRequest } from '../../lib/cli/run';
 import type { ExecRequest } from '../../lib/cli/exec';
 import type { NamespaceInfo } from '../../lib/index';
 
 const ids = { uid: 1000, gid: 1000 };
 const run = (...argv: string[]) => parseRun(argv, ids) as RunRequest;
 const opts = (...argv: string[]) => run(...argv, 'cmd').options;
-const base = { noNewPrivileges: false, stdio: 'inherit' };
+const base = { noNewPrivileges: false, newSession: false, stdio: 'inherit' };
+// Without a user namespace (and uid 0), the capabilities as unshare and nsenter leave them: every one asked for.
+const rootBase = { ...base, capabilities: { keep: allCapabilities() } };
 const usageError = (f: () => unknown) => {
   try {
     f();
@@ -86,8 +88,8 @@ describe('nsjs run → spawnIsolated options', () => {
     expect(run('-Upf', 'x').persist).toEqual([]);
   });
   test('-f and --fork are accepted and change nothing', () => {
-    expect(opts('-f')).toEqual(base);
-    expect(opts('--fork')).toEqual(base);
+    expect(opts('-f')).toEqual(rootBase);
+    expect(opts('--fork')).toEqual(rootBase);
   });
   test('--mount-proc[=DIR] implies -m and mounts proc first', () => {
     expect(opts('--mount-proc', '--tmpfs', '/tmp')).toMatchObject({ namespaces: ['mnt'], mounts: [{ type: 'proc', target: '/proc' }, { type: 'tmpfs', target: '/tmp' }] });
@@ -138,9 +140,9 @@ describe('nsjs run → spawnIsolated options', () => {
     expect(usageError(() => run('--kill-child=FOO', 'x'))).toBe('unknown signal: FOO');
   });
   test('-R implies -m and starts in /; -w', () => {
-    expect(opts('-R', '/srv/root')).toEqual({ ...base, namespaces: ['mnt'], root: '/srv/root', cwd: '/' });
+    expect(opts('-R', '/srv/root')).toEqual({ ...rootBase, namespaces: ['mnt'], root: '/srv/root', cwd: '/' });
     expect(opts('--root=/r', '-w', '/home')).toMatchObject({ root: '/r', cwd: '/home' });
-    expect(opts('--wd=/tmp')).toEqual({ ...base, cwd: '/tmp' });
+    expect(opts('--wd=/tmp')).toEqual({ ...rootBase, cwd: '/tmp' });
   });
   test('--monotonic and --boottime need -T', () => {
     expect(opts('-T', '--monotonic', '-3600', '--boottime=86400').timeOffsets).toEqual({ monotonic: -3600, boottime: 86400 });
@@ -153,14 +155,17 @@ describe('nsjs run → spawnIsolated options', () => {
     expect(usageError(() => opts('-S', 'x'))).toBe("failed to parse uid: 'x'");
     expect(usageError(() => opts('--setgid=-1'))).toBe("failed to parse gid: '-1'");
   });
-  test('--keep-caps keeps every capability, only with a user namespace', () => {
+  test('--keep-caps keeps every capability in a user namespace; without one they are all kept anyway, unless -S makes another uid', () => {
     const keep = opts('-U', '--keep-caps').capabilities!.keep!;
     expect(keep[0]).toBe('CAP_CHOWN');
     expect(keep).toContain('CAP_SYS_ADMIN');
-    expect(opts('--keep-caps').capabilities).toBeUndefined();
+    expect(opts('-U').capabilities).toBeUndefined();
+    expect(opts('--keep-caps').capabilities).toEqual({ keep });
+    expect(opts('-n', '-S', '0').capabilities).toEqual({ keep });
+    expect(opts('-n', '-S', '7').capabilities).toBeUndefined();
   });
   test("nsjs's own: --hostname, --domainname, --bind, --ro-bind, --tmpfs, --dev, --init, --veth", () => {
-    expect(opts('--hostname', 'box', '--domainname=dom')).toEqual({ ...base, namespaces: ['uts'], hostname: 'box', domainname: 'dom' });
+    expect(opts('--hostname', 'box', '--domainname=dom')).toEqual({ ...rootBase, namespaces: ['uts'], hostname: 'box', domainname: 'dom' });
     expect(opts('--bind', '/a:/b', '--ro-bind=/c', '--tmpfs', '/t', '--dev', '/dev').mounts).toEqual([
       { type: 'bind', source: '/a', target: '/b' },
       { type: 'bind', source: '/c', target: '/c', readonly: true },
@@ -183,7 +188,7 @@ describe('nsjs exec → join', () => {
   const exec = (...argv: string[]) => parseExec([...argv, 'cmd']) as ExecRequest;
   test('-t PID with types joins through the pid', () => {
     expect(exec('-t', '42', '-u', '-n')).toEqual({
-      command: 'cmd', args: [], join: { pid: 42, types: ['uts', 'net'] }, options: { stdio: 'inherit', noNewPrivileges: false },
+      command: 'cmd', args: [], join: { pid: 42, types: ['uts', 'net'] }, options: rootBase,
     });
     expect(exec('--target=42', '-a').join).toEqual({ pid: 42 });
   });
@@ -193,6 +198,9 @@ describe('nsjs exec → join', () => {
     expect(exec('-t1', '-U', '--preserve-credentials').options.uid).toBeUndefined();
     expect(exec('-t1', '-U', '-S', '5', '-G', '6').options).toMatchObject({ uid: 5, gid: 6 });
     expect(exec('-t1', '-n', '-G', '6').options).toMatchObject({ gid: 6, groups: [] });
+    // Capabilities as nsenter leaves them, unless the command becomes another uid.
+    expect(exec('-t1', '-U').options.capabilities).toEqual({ keep: allCapabilities() });
+    expect(exec('-t1', '-n', '-S', '5').options.capabilities).toBeUndefined();
   });
   test('files: --net=FILE and nsenter\'s attached -nFILE', () => {
     expect(exec('--net=/run/netns/a', '-u/proc/7/ns/uts').join).toEqual([
