@@ -187,11 +187,26 @@ export interface SpawnOptions {
   user?: 'root' | 'self' | UserMapping;
   /** For a new net namespace: `lo` (up by default) and an optional veth pair (see {@link VethOptions}). */
   network?: NetworkOptions;
-  /** uid inside, set just before exec (after mounts, which need the capabilities). */
+  /**
+   * uid inside, set just before exec (after mounts, which need the
+   * capabilities). Changing `uid` or `gid` clears the supplementary groups
+   * unless `groups` is given, as su, `setpriv --init-groups` and runc do:
+   * the command would otherwise keep ours (root's `disk`, `sudo`…) and the
+   * files and devices they open. Where setgroups is refused — a new user
+   * namespace whose `setgroups` is `deny`, as `user: 'root'` and `'self'`
+   * write — the groups cannot change: the command keeps ours (shown inside
+   * as the overflow gid, 65534) with the access they give to files from
+   * outside, as every process there does, and the spawn goes on. In a joined
+   * user namespace that denies it, likewise (as nsenter).
+   */
   uid?: number;
-  /** gid inside, set just before exec. */
+  /** gid inside, set just before exec; clears the supplementary groups as `uid` does. */
   gid?: number;
-  /** Supplementary groups inside; `[]` clears them (needs `setgroups` allowed). */
+  /**
+   * Supplementary groups inside, instead of none after a change of `uid` or
+   * `gid` (or ours without one); `[]` clears them. Needs setgroups allowed:
+   * EPERM in a new user namespace that denies it.
+   */
   groups?: number[];
   /** Hostname of the new uts namespace (needs `uts`). */
   hostname?: string;

@@ -248,6 +248,12 @@ export function buildPlan(
   if (keep && c.uid !== undefined && c.uid !== 0)
     add({ kind: Op.Prctl, a: PR_SET_KEEPCAPS, b: 1 }, { step: 'prctl PR_SET_KEEPCAPS', syscall: 'prctl' });
   if (c.groups) add({ kind: Op.Setgroups }, { step: 'setgroups', syscall: 'setgroups' });
+  else if ((c.uid !== undefined || c.gid !== undefined) && !setgroupsDenied(c, native)) {
+    // A new uid or gid drops ours (root's disk, sudo…), as su, setpriv
+    // --init-groups and runc do. A joined user namespace may deny setgroups:
+    // then the clear is skipped in the child (a = 1), as nsenter ignores it.
+    add({ kind: Op.Setgroups, a: joinsType(ctx.join, 'user') && !ns.has('user') ? 1 : 0 }, { step: 'setgroups', syscall: 'setgroups' });
+  }
   if (c.gid !== undefined) add({ kind: Op.Setresgid, a: c.gid }, { step: 'setresgid', syscall: 'setresgid' });
   if (c.uid !== undefined) add({ kind: Op.Setresuid, a: c.uid }, { step: 'setresuid', syscall: 'setresuid' });
   if (keep) add({ kind: Op.Capabilities, a: lastCap(), b: keep.byDefault ? 1 : 0, flags: keep.mask }, { step: 'capabilities', syscall: 'capset' });
@@ -287,6 +293,15 @@ function capabilityMask(c: Checked, ownUserNs: boolean): { mask: bigint; byDefau
   const all = (1n << BigInt(lastCap() + 1)) - 1n;
   if ((mask & all) === all && (c.uid === undefined || c.uid === 0)) return undefined;
   return { mask, byDefault: false };
+}
+
+/**
+ * Whether the new user namespace refuses setgroups (its `setgroups` file
+ * says deny), so that the groups we hold cannot be changed there: the
+ * command keeps them, as every process in such a namespace does.
+ */
+function setgroupsDenied(c: Checked, native: NativePlan): boolean {
+  return c.user === 'root' || c.user === 'self' || native.setgroups === 'deny';
 }
 
 /** Ops that act on a namespace of one type, which the plan may hold only when it makes a new one of that type. */

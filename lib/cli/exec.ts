@@ -62,7 +62,8 @@ export interface ExecRequest {
 }
 
 
-export function parseExec(argv: readonly string[]): Parsed<ExecRequest> {
+/** `groups` lets tests fix the caller's supplementary groups. */
+export function parseExec(argv: readonly string[], groups?: number[]): Parsed<ExecRequest> {
   const { options: given, operands } = parseCommandLine(argv, EXEC_OPTIONS);
   let target: number | undefined;
   let all = false;
@@ -142,8 +143,12 @@ export function parseExec(argv: readonly string[]): Parsed<ExecRequest> {
   if (uid !== undefined) o.uid = uid;
   if (gid !== undefined) {
     o.gid = gid;
-    // nsenter drops supplementary groups with -G, but ignores a refusal in a user namespace.
+    // nsenter drops supplementary groups with -G, but ignores a refusal in a
+    // user namespace (so does the API's own clear there).
     if (!entersUser) o.groups = [];
+  } else if (uid !== undefined && !entersUser) {
+    // and keeps them with -S alone, where the API would clear them.
+    o.groups = groups ?? process.getgroups!();
   }
   // nsenter leaves the capabilities as they are (all, for root), where the
   // API drops them outside a joined user namespace: ask to keep them, which

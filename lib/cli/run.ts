@@ -174,7 +174,10 @@ export function allCapabilities(): string[] {
 }
 
 /** `ids` lets tests fix the caller's uid/gid. */
-export function parseRun(argv: readonly string[], ids = { uid: process.geteuid!(), gid: process.getegid!() }): Parsed<RunRequest> {
+export function parseRun(
+  argv: readonly string[],
+  ids: { uid: number; gid: number; groups?: number[] } = { uid: process.geteuid!(), gid: process.getegid!() },
+): Parsed<RunRequest> {
   const { options: given, operands } = parseCommandLine(argv, RUN_OPTIONS);
   const namespaces = new Set<NamespaceType>();
   const persist: [NamespaceType, string][] = [];
@@ -331,6 +334,9 @@ export function parseRun(argv: readonly string[], ids = { uid: process.geteuid!(
   if (gid !== undefined) {
     o.gid = gid;
     o.groups = []; // unshare drops the supplementary groups with -G
+  } else if (uid !== undefined && !namespaces.has('user')) {
+    // and keeps them with -S alone, where the API would clear them.
+    o.groups = ids.groups ?? process.getgroups!();
   }
   if (keepCaps && namespaces.has('user')) o.capabilities = { keep: allCapabilities() };
   // unshare leaves real root's capabilities as they are, where the API drops

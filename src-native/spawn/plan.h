@@ -30,7 +30,7 @@ enum OpKind : int32_t {
   kOpSetdomainname = 13, // s0
   kOpChdir = 14,       // s0
   kOpStdio = 15,       // install Plan::stdio as fds 0..n-1
-  kOpSetgroups = 16,   // Plan::groups
+  kOpSetgroups = 16,   // Plan::groups; a = 1: EPERM is no failure (a joined user namespace may deny setgroups)
   kOpSetresgid = 17,   // a
   kOpSetresuid = 18,   // a
   kOpPrctl = 19,       // a = option, b = arg

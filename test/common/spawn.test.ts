@@ -126,6 +126,15 @@ describe('one behaviour per namespace, seen from inside', () => {
     const r = await sh('echo $$; id -u; hostname', { namespaces: 'all', user: 'root', hostname: 'sandbox' });
     expect(r).toMatchObject({ code: 0, stdout: '1\n0\nsandbox\n' });
   });
+
+  test('uid and gid in a user namespace that denies setgroups: our groups cannot be cleared there, and the spawn goes on', async () => {
+    const ours = fs.readFileSync('/proc/self/status', 'latin1').match(/^Groups:\t(.*)$/m)![1].trim().split(' ').filter(Boolean).length;
+    const r = await sh('id -u; id -g; grep ^Groups: /proc/self/status | cut -f2', { namespaces: ['user'], user: 'root', uid: 0, gid: 0 });
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    const [uid, gid, groups] = r.stdout.split('\n');
+    expect([uid, gid]).toEqual(['0', '0']);
+    expect(groups.trim().split(' ').filter(Boolean).length).toBe(ours);
+  });
 });
 
 describe('process basics, as child_process', () => {

@@ -8,7 +8,7 @@ import { allCapabilities, parseRun, type RunRequest } from '../../lib/cli/run';
 import type { ExecRequest } from '../../lib/cli/exec';
 import type { NamespaceInfo } from '../../lib/index';
 
-const ids = { uid: 1000, gid: 1000 };
+const ids = { uid: 1000, gid: 1000, groups: [1000, 27] };
 const run = (...argv: string[]) => parseRun(argv, ids) as RunRequest;
 const opts = (...argv: string[]) => run(...argv, 'cmd').options;
 const base = { noNewPrivileges: false, newSession: false, stdio: 'inherit' };
@@ -151,7 +151,9 @@ describe('nsjs run → spawnIsolated options', () => {
   });
   test('-S, -G (which also drops the supplementary groups)', () => {
     expect(opts('-S', '0', '-G0')).toMatchObject({ uid: 0, gid: 0, groups: [] });
-    expect(opts('--setuid=7')).toEqual({ ...base, uid: 7 });
+    // unshare keeps the supplementary groups with -S alone (the API would clear them), and in a user namespace leaves them to the kernel.
+    expect(opts('--setuid=7')).toEqual({ ...base, uid: 7, groups: [1000, 27] });
+    expect(opts('-U', '-S', '7').groups).toBeUndefined();
     expect(usageError(() => opts('-S', 'x'))).toBe("failed to parse uid: 'x'");
     expect(usageError(() => opts('--setgid=-1'))).toBe("failed to parse gid: '-1'");
   });
@@ -201,6 +203,8 @@ describe('nsjs exec → join', () => {
     // Capabilities as nsenter leaves them, unless the command becomes another uid.
     expect(exec('-t1', '-U').options.capabilities).toEqual({ keep: allCapabilities() });
     expect(exec('-t1', '-n', '-S', '5').options.capabilities).toBeUndefined();
+    // nsenter keeps the supplementary groups with -S alone.
+    expect((parseExec(['-t1', '-n', '-S', '5', 'cmd'], [4, 24]) as ExecRequest).options.groups).toEqual([4, 24]);
   });
   test('files: --net=FILE and nsenter\'s attached -nFILE', () => {
     expect(exec('--net=/run/netns/a', '-u/proc/7/ns/uts').join).toEqual([
