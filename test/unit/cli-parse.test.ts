@@ -265,6 +265,33 @@ describe('nsjs ls', () => {
       '{\n   "namespaces": [\n      {\n         "ns": 10,\n         "type": "mnt",\n         "nprocs": 2,\n         "pid": 1,\n         "user": "root",\n         "command": "init"\n      }\n   ]\n}\n',
     );
   });
+  describe("a command line that holds terminal controls is printed as text, as lsns prints it (issue 13, item 11)", () => {
+    // ESC ] 0 ; … BEL sets the terminal's title; ESC [ 31 m turns it red; C2 9B is the C1 CSI; U+2028 a line separator.
+    const hostile = 'ev\x1b]0;pwn\x07il\x1b[31mred\\x41 tab\there\x7fdel\u009bcsi é中 \u202eRLO \u2028LS \ufffd';
+    const one = [info({ inode: 30, type: 'uts', command: hostile })];
+    const show = (utf8: boolean, ...argv: string[]) => render(one, parseLs(['-o', 'NS,COMMAND', '-n', ...argv]) as never, users, nsfs, utf8);
+    test('table and list: \\xNN per byte of a control, a non-printable character and the backslash of "\\x" (lsns 2.38 in C.UTF-8)', () => {
+      const expected = '30 ev\\x1b]0;pwn\\x07il\\x1b[31mred\\x5cx41 tab\\x09here\\x7fdel\\xc2\\x9bcsi é中 \u202eRLO \\xe2\\x80\\xa8LS \ufffd\n';
+      expect(show(true)).toBe(expected);
+      expect(show(true, '-l')).toBe(expected);
+    });
+    test('outside a UTF-8 locale every byte above 0x7f too (lsns in C)', () => {
+      expect(show(false)).toBe('30 ev\\x1b]0;pwn\\x07il\\x1b[31mred\\x5cx41 tab\\x09here\\x7fdel\\xc2\\x9bcsi \\xc3\\xa9\\xe4\\xb8\\xad \\xe2\\x80\\xaeRLO \\xe2\\x80\\xa8LS \\xef\\xbf\\xbd\n');
+    });
+    test('raw: every byte but visible ASCII, and every backslash (lsns -r)', () => {
+      expect(show(true, '-r')).toBe('30 ev\\x1b]0;pwn\\x07il\\x1b[31mred\\x5cx41\\x20tab\\x09here\\x7fdel\\xc2\\x9bcsi\\x20\\xc3\\xa9\\xe4\\xb8\\xad\\x20\\xe2\\x80\\xaeRLO\\x20\\xe2\\x80\\xa8LS\\x20\\xef\\xbf\\xbd\n');
+    });
+    test('JSON: the same string, with no control character left raw (lsns leaves DEL and C1 raw; nsjs escapes them too)', () => {
+      const out = render(one, parseLs(['-J', '-o', 'NS,COMMAND']) as never, users, nsfs, true);
+      expect(JSON.parse(out).namespaces[0].command).toBe(hostile);
+      expect(out).toContain('"ev\\u001b]0;pwn\\u0007il\\u001b[31mred\\\\x41 tab\\there\\u007fdel\\u009bcsi é中 \u202eRLO \\u2028LS \ufffd"');
+      expect(out).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028]/);
+    });
+    test('every text column, not only COMMAND: USER and NSFS too', () => {
+      const out = render(one, parseLs(['-o', 'USER,NSFS', '-n']) as never, new Map([[0, 'ro\x1bot']]), new Map([[30, '/run/netns/\x1b[2J']]), true);
+      expect(out).toBe('ro\\x1bot /run/netns/\\x1b[2J\n');
+    });
+  });
   test('bad input', () => {
     expect(usageError(() => parseLs(['-t', 'foo']))).toBe('unknown namespace type: foo');
     expect(usageError(() => parseLs(['-o', 'FOO']))).toBe('unknown column: FOO');
