@@ -1,5 +1,7 @@
 // `nsjs exec`: nsenter(1)'s options turned into spawnIsolated's `join`.
 // Parsing is pure; namespace files are opened only when the command runs.
+import * as path from 'node:path';
+
 import type { NamespaceType, SpawnOptions } from '../index';
 import { UsageError, parseCommandLine, type OptionSpecs } from './args';
 import { unsignedArg } from './ids';
@@ -155,7 +157,8 @@ export function parseExec(argv: readonly string[], groups?: number[]): Parsed<Ex
   // for uid 0 changes nothing. A command made another uid has none, as there.
   if (uid === undefined || uid === 0) o.capabilities = { keep: allCapabilities() };
   const request: ExecRequest = { command: operands[0], args: operands.slice(1), options: o, join };
-  if (wd?.dir !== undefined) o.cwd = wd.dir;
+  // nsenter opens a relative --wd from its own directory.
+  if (wd?.dir !== undefined) o.cwd = path.resolve(process.cwd(), wd.dir);
   else if (wd) request.targetCwd = needTarget('--wd without a directory');
   return request;
 }

@@ -4,6 +4,7 @@
 // kernel; running it is spawn, persist, wait, and exit as unshare exits.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
 
 import type { NamespaceType, SpawnOptions } from '../index';
 import { UsageError, parseCommandLine, type OptionSpecs } from './args';
@@ -328,7 +329,10 @@ export function parseRun(
   if (mounts.length) o.mounts = mounts;
   if (root !== undefined) o.root = root;
   if (propagation !== undefined && (namespaces.has('mnt') || propagation === 'unchanged')) o.propagation = propagation;
-  const cwd = wd ?? (root !== undefined ? '/' : undefined);
+  // The API takes only an absolute cwd: a relative --wd is unshare's, from
+  // our directory (or from the new root's /, where unshare would chdir
+  // relative to a directory left outside it).
+  const cwd = wd !== undefined ? path.resolve(root !== undefined ? '/' : process.cwd(), wd) : root !== undefined ? '/' : undefined;
   if (cwd !== undefined) o.cwd = cwd;
   if (uid !== undefined) o.uid = uid;
   if (gid !== undefined) {

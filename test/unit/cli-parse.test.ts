@@ -143,6 +143,9 @@ describe('nsjs run → spawnIsolated options', () => {
     expect(opts('-R', '/srv/root')).toEqual({ ...rootBase, namespaces: ['mnt'], root: '/srv/root', cwd: '/' });
     expect(opts('--root=/r', '-w', '/home')).toMatchObject({ root: '/r', cwd: '/home' });
     expect(opts('--wd=/tmp')).toEqual({ ...rootBase, cwd: '/tmp' });
+    // The API takes only an absolute cwd: relative to ours, or to the new root.
+    expect(opts('-w', 'sub/dir').cwd).toBe(`${process.cwd()}/sub/dir`);
+    expect(opts('-R', '/r', '-w', 'home')).toMatchObject({ root: '/r', cwd: '/home' });
   });
   test('--monotonic and --boottime need -T', () => {
     expect(opts('-T', '--monotonic', '-3600', '--boottime=86400').timeOffsets).toEqual({ monotonic: -3600, boottime: 86400 });
@@ -218,6 +221,7 @@ describe('nsjs exec → join', () => {
   });
   test('-w, -r, -F', () => {
     expect(exec('-t', '3', '-m', '-w/srv').options.cwd).toBe('/srv');
+    expect(exec('-t', '3', '-m', '-wsrv').options.cwd).toBe(`${process.cwd()}/srv`);
     expect(exec('-t', '3', '-m', '-w').targetCwd).toBe(3);
     expect(exec('-t', '3', '-m', '-r', '-F').join).toEqual({ pid: 3, types: ['mnt'] });
     expect(usageError(() => exec('-t', '3', '-m', '--root=/x'))).toMatch(/^--root=\/x is not supported/);
