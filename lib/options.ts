@@ -607,6 +607,8 @@ const abortedGetter = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'ab
 
 /** A real AbortSignal: its own getter takes it, where Object.create(AbortSignal.prototype) or a look-alike throws. */
 function isAbortSignal(value: object): boolean {
+  // instanceof first: the getter's throw is costly, and every object of the options is asked.
+  if (!(value instanceof AbortSignal)) return false;
   try {
     abortedGetter.call(value);
     return true;
@@ -637,22 +639,21 @@ function snapshotEnv(value: unknown, name: string): unknown {
   return Object.freeze(out);
 }
 
-const snapshots = new WeakSet<object>();
+const keptAsTheyAre = (v: object) => Namespace.isNamespace(v) || isAbortSignal(v);
+const copiedSpecially = { env: snapshotEnv };
 
 /**
  * @internal The options copied once, before anything is checked (see
  * validate.ts `snapshot`); every later stage reads this copy or what was
- * derived from it. A snapshot given again is returned as it is.
+ * derived from it.
  */
-export function snapshotOptions(options: unknown, name = 'options'): unknown {
-  if (typeof options === 'object' && options !== null && snapshots.has(options)) return options;
-  const copy = snapshot(options, name, (v) => Namespace.isNamespace(v) || isAbortSignal(v), { env: snapshotEnv });
-  if (typeof copy === 'object' && copy !== null) snapshots.add(copy);
-  return copy;
+export function snapshotOptions(options: unknown): unknown {
+  return snapshot(options, 'options', keptAsTheyAre, copiedSpecially);
 }
 
-export function checkOptions(options: unknown): Checked {
-  const o = options === undefined ? record({} as Record<string, unknown>) : plainObject(snapshotOptions(options), 'options');
+/** `copied` (internal): `options` is a null-prototype record of a snapshot's values already (runIsolated's). */
+export function checkOptions(options: unknown, copied = false): Checked {
+  const o = options === undefined ? record({} as Record<string, unknown>) : plainObject(copied ? options : snapshotOptions(options), 'options');
   knownKeys(o, OPTION_KEYS, 'options');
 
   let namespaces: Set<NamespaceType>;

@@ -10,7 +10,7 @@ import { buildPlan, encodePlan, execCandidates, joinsType, type EncodedPlan, typ
 import { NAMESPACE_TYPES, type NamespaceType } from './validate';
 import { Process, type ExitStatus } from './process';
 import { explainSpawnFailure } from './features';
-import { integer, noNul, ownEntries, record } from './validate';
+import { integer, noNul, ownEntries, plainObject, record } from './validate';
 
 const ENOENT = -2;
 const EPERM = -1;
@@ -383,12 +383,13 @@ export async function runIsolated(
   options: RunOptions & { encoding: 'buffer' },
 ): Promise<RunResult<Buffer>>;
 export async function runIsolated(command: string, args?: string[], options: RunOptions = {}): Promise<RunResult<string | Buffer>> {
-  // Copied once: input and encoding are read from the copy, and so is the rest, never through Object.prototype.
-  const { input, encoding = 'utf8', ...rest } = snapshotOptions(options ?? {}) as RunOptions;
+  // Copied once: input, encoding and the rest are read from the copy, never through Object.prototype.
+  const { input, encoding = 'utf8', ...rest } = plainObject(snapshotOptions(options ?? {}), 'options') as RunOptions;
   if (input !== undefined && typeof input !== 'string' && !(input instanceof Uint8Array))
     throw invalidArgType('options.input', 'a string, Buffer or Uint8Array', input);
   if (encoding !== 'buffer' && !Buffer.isEncoding(encoding)) throw invalidArgType('options.encoding', 'a Buffer encoding or "buffer"', encoding);
-  const proc = await spawnIsolated(command, args, { stdio: 'pipe', ...rest });
+  const argv = checkArgs(command, args);
+  const proc = await spawnChecked(command, argv, checkOptions(record({ stdio: 'pipe', ...rest }), true));
   const collect = (stream: Readable | null) =>
     new Promise<Buffer>((resolve, reject) => {
       if (!stream) return resolve(Buffer.alloc(0));

@@ -98,13 +98,25 @@ function reading<T>(name: string, value: unknown, read: () => T): T {
   }
 }
 
-/** An own enumerable property's value, read once (a getter called, a Proxy asked once); `found` false where there is none. */
-function ownValue(obj: object, key: string, name: string): { found: boolean; value?: unknown } {
-  return reading(name, obj, () => {
-    const d = Reflect.getOwnPropertyDescriptor(obj, key);
-    if (d === undefined || !d.enumerable) return { found: false };
-    return { found: true, value: d.get ? Reflect.apply(d.get, obj, []) : d.value };
-  });
+const ABSENT: unique symbol = Symbol('absent');
+
+/**
+ * An own enumerable property's value, read once (a getter called, a Proxy
+ * asked once), or ABSENT. Throws what the caller's code throws.
+ */
+function ownValue(obj: object, key: string): unknown {
+  const d = Reflect.getOwnPropertyDescriptor(obj, key);
+  if (d === undefined || !d.enumerable) return ABSENT;
+  return d.get ? Reflect.apply(d.get, obj, []) : d.value;
+}
+
+const INDEX = /^(?:0|[1-9][0-9]*)$/;
+
+/** Whether an index read on `array` could find a prototype's entry (Array.prototype[0] = …, a hole's polluter). */
+function chainHasIndices(array: object): boolean {
+  for (let p = Reflect.getPrototypeOf(array); p !== null; p = Reflect.getPrototypeOf(p))
+    if (Reflect.ownKeys(p).some((k) => typeof k === 'string' && INDEX.test(k))) return true;
+  return false;
 }
 
 function entries(array: unknown[], name: string, hole: (i: number) => unknown): unknown[] {
@@ -112,10 +124,26 @@ function entries(array: unknown[], name: string, hole: (i: number) => unknown): 
   if (typeof length !== 'number' || !Number.isInteger(length) || length < 0) throw invalidArgValue(name, array, 'has no valid length');
   if (length > MAX_ENTRIES) throw invalidArgValue(name, `an array of ${length} entries`, `must have at most ${MAX_ENTRIES} entries`);
   const out = new Array<unknown>(length);
-  for (let i = 0; i < length; i++) {
-    const e = ownValue(array, String(i), `${name}[${i}]`);
-    out[i] = e.found ? e.value : hole(i);
+  let i = 0;
+  try {
+    if (types.isProxy(array)) {
+      // Asked for each descriptor once.
+      for (; i < length; i++) {
+        const v = ownValue(array, String(i));
+        out[i] = v === ABSENT ? ABSENT : v;
+      }
+    } else if (length > 16 && !chainHasIndices(array)) {
+      // Where no prototype has an index, `in` means own, and costs less than
+      // hasOwn for a long array (200,000 args). An ordinary array runs no code
+      // of the caller's but its getters, each once through [[Get]].
+      for (; i < length; i++) out[i] = i in array ? array[i] : ABSENT;
+    } else {
+      for (; i < length; i++) out[i] = Object.hasOwn(array, i) ? array[i] : ABSENT;
+    }
+  } catch (cause) {
+    throw new ReadError(`${name}[${i}]`, array, cause);
   }
+  for (i = 0; i < length; i++) if (out[i] === ABSENT) out[i] = hole(i);
   return out;
 }
 
@@ -128,8 +156,8 @@ export function ownProperties(obj: object, name: string): [string, unknown][] {
     const out: [string, unknown][] = [];
     for (const key of reading(name, obj, () => Reflect.ownKeys(obj))) {
       if (typeof key !== 'string') continue;
-      const e = ownValue(obj, key, `${name}.${key}`);
-      if (e.found) out.push([key, e.value]);
+      const v = reading(`${name}.${key}`, obj, () => ownValue(obj, key));
+      if (v !== ABSENT) out.push([key, v]);
     }
     return out;
   } catch (err) {
@@ -185,18 +213,36 @@ export function snapshot(
     if (ancestors.length >= MAX_DEPTH) throw invalidArgValue(at, v, 'is nested deeper than any option');
     ancestors.push(v);
     try {
-      if (reading(at, v, () => Array.isArray(v))) {
+      let array: boolean;
+      try {
+        array = Array.isArray(v);
+      } catch (cause) {
+        throw new ReadError(at, v, cause);
+      }
+      if (array) {
         const out = entries(v as unknown[], at, () => undefined);
-        for (let i = 0; i < out.length; i++) out[i] = copy(out[i], `${at}[${i}]`);
+        // Names are made only for what is copied further: an array may hold 200,000 strings.
+        for (let i = 0; i < out.length; i++) if (typeof out[i] === 'object' && out[i] !== null) out[i] = copy(out[i], `${at}[${i}]`);
         return Object.freeze(out);
       }
       const out = Object.create(null) as Record<string, unknown>;
-      for (const key of reading(at, v, () => Reflect.ownKeys(v))) {
+      let keys: (string | symbol)[];
+      try {
+        keys = Reflect.ownKeys(v);
+      } catch (cause) {
+        throw new ReadError(at, v, cause);
+      }
+      for (const key of keys) {
         if (typeof key !== 'string') continue;
-        const e = ownValue(v, key, `${at}.${key}`);
-        if (!e.found) continue;
+        let value: unknown;
+        try {
+          value = ownValue(v, key);
+        } catch (cause) {
+          throw new ReadError(`${at}.${key}`, v, cause);
+        }
+        if (value === ABSENT) continue;
         const own = ancestors.length === 1 && Object.hasOwn(special, key) ? special[key] : undefined;
-        out[key] = own ? own(e.value, `${at}.${key}`) : copy(e.value, `${at}.${key}`);
+        out[key] = own ? own(value, `${at}.${key}`) : typeof value === 'object' && value !== null ? copy(value, `${at}.${key}`) : value;
       }
       return Object.freeze(out);
     } finally {
