@@ -284,14 +284,16 @@ export function buildPlan(
  * CAP_SYS_ADMIN, CAP_DAC_READ_SEARCH (open_by_handle_at), CAP_MKNOD and
  * the rest. `byDefault`: the child skips what the caller cannot drop (a
  * process without capabilities has nothing to drop). Every capability kept
- * by a command that stays uid 0 is nothing to do either, so the sets stay
- * exactly as they are (`nsjs run` asks for that, as unshare leaves them).
+ * in our user namespace by a command that stays uid 0 is nothing to do
+ * either, so the sets stay exactly as they are (`nsjs run` asks for that,
+ * as unshare leaves them); in a user namespace of its own, keep raises them
+ * to ambient as ever (unshare --keep-caps).
  */
-function capabilityMask(c: Checked, ownUserNs: boolean): { mask: bigint; byDefault: boolean } | undefined {
-  if (!c.keepCapabilities) return ownUserNs ? undefined : { mask: 0n, byDefault: true };
+function capabilityMask(c: Checked, inUserNs: boolean): { mask: bigint; byDefault: boolean } | undefined {
+  if (!c.keepCapabilities) return inUserNs ? undefined : { mask: 0n, byDefault: true };
   const mask = c.keepCapabilities.reduce((m, bit) => m | (1n << BigInt(bit)), 0n);
   const all = (1n << BigInt(lastCap() + 1)) - 1n;
-  if ((mask & all) === all && (c.uid === undefined || c.uid === 0)) return undefined;
+  if (!inUserNs && (mask & all) === all && (c.uid === undefined || c.uid === 0)) return undefined;
   return { mask, byDefault: false };
 }
 

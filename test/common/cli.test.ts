@@ -181,7 +181,7 @@ describeLsns('nsjs ls and lsns', () => {
     [['-p', String(process.pid), '--tree=parent', '-o', 'NS,TYPE,PNS']],
     [['-p', String(process.pid), '-t', 'user', '-t', 'pid', '-o', 'NS,TYPE']],
     [['-p', String(process.pid), '-r', '-o', 'NS,TYPE']],
-    [['-p', String(process.pid), '-l', '-o', 'NS,TYPE,PID,USER']],
+    [['-p', String(process.pid), '-l', '-o', 'NS,TYPE,UID,USER']],
   ])('%j prints what lsns prints', (args) => {
     // lsns itself fails now and then when a process vanishes mid-scan: ask again.
     let expected = sh('lsns', args);
