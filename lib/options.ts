@@ -264,9 +264,9 @@ export interface SpawnOptions {
      * bounding, permitted, effective, inheritable and ambient sets, so that
      * they survive a change of `uid`; every other one is dropped, and `[]`
      * drops all. A hostile program inside can use all that is kept: keep
-     * the fewest. Every capability listed, for a command that stays uid 0,
-     * leaves the sets exactly as they are (`nsjs run` asks that, as unshare
-     * leaves them).
+     * the fewest. Every capability listed, in our own user namespace for a
+     * command that stays uid 0, leaves the sets exactly as they are (`nsjs
+     * run` asks that, as unshare leaves them).
      */
     keep?: string[];
   };
@@ -709,7 +709,7 @@ export function checkOptions(options: unknown, copied = false): Checked {
   }
   if (o.cwd !== undefined) {
     c.cwd = pathString(o.cwd, 'options.cwd');
-    // Resolved by the child after mounts and root: relative to what would be ambiguous, so it must not be.
+    // The child changes to it after mounts and pivot_root: relative, it would be relative to wherever the child happens to be.
     if (!c.cwd.startsWith('/')) throw invalidArgValue('options.cwd', c.cwd, 'must be an absolute path (it is the directory inside the sandbox, after root)');
   }
   if (o.argv0 !== undefined) c.argv0 = noNul(o.argv0, 'options.argv0');

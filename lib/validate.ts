@@ -80,7 +80,11 @@ export const MAX_ENTRIES = 1 << 20;
 /** Deeper than any option nests (options.network.veth.address[i] is 4). */
 const MAX_DEPTH = 8;
 
-/** What the caller's own code threw while we read a value: ERR_INVALID_ARG_VALUE naming it, the error as `cause`. */
+/**
+ * What the caller's own code threw while we read a value, on its way out to
+ * become ERR_INVALID_ARG_VALUE naming it (the error as `cause`). Not an
+ * Error: nothing but this file's own catch blocks ever sees one.
+ */
 class ReadError {
   constructor(readonly name: string, readonly value: unknown, readonly cause: unknown) {}
   toArgError() {
@@ -112,10 +116,10 @@ function ownValue(obj: object, key: string): unknown {
 
 const INDEX = /^(?:0|[1-9][0-9]*)$/;
 
-/** Whether an index read on `array` could find a prototype's entry (Array.prototype[0] = …, a hole's polluter). */
+/** Whether an index read on `array` could find a prototype's entry (Array.prototype[0] = …, a hole's polluter); a Proxy there may answer anything. */
 function chainHasIndices(array: object): boolean {
   for (let p = Reflect.getPrototypeOf(array); p !== null; p = Reflect.getPrototypeOf(p))
-    if (Reflect.ownKeys(p).some((k) => typeof k === 'string' && INDEX.test(k))) return true;
+    if (types.isProxy(p) || Reflect.ownKeys(p).some((k) => typeof k === 'string' && INDEX.test(k))) return true;
   return false;
 }
 
@@ -128,10 +132,7 @@ function entries(array: unknown[], name: string, hole: (i: number) => unknown): 
   try {
     if (types.isProxy(array)) {
       // Asked for each descriptor once.
-      for (; i < length; i++) {
-        const v = ownValue(array, String(i));
-        out[i] = v === ABSENT ? ABSENT : v;
-      }
+      for (; i < length; i++) out[i] = ownValue(array, String(i));
     } else if (length > 16 && !chainHasIndices(array)) {
       // Where no prototype has an index, `in` means own, and costs less than
       // hasOwn for a long array (200,000 args). An ordinary array runs no code
