@@ -130,6 +130,9 @@ function hintFor(err: number, step: Step, c: Checked): string | undefined {
     return "network.veth adds a link to our own network namespace, which needs CAP_NET_ADMIN there (root); unprivileged, use net.createVeth between namespaces you own";
   if (step.step.startsWith('RTM_NEWLINK veth') && err === EEXIST)
     return 'a link of that name exists already: choose another network.veth.hostName, or leave it out for a unique one';
+  // The first of them refused: with uid alone, the implicit clear of the supplementary groups.
+  if (['setgroups', 'setresgid', 'setresuid'].includes(step.step) && err === EPERM && rootless && !c.namespaces.has('user'))
+    return "changing uid or gid (and so the supplementary groups) needs CAP_SETUID and CAP_SETGID; unprivileged, add 'user' to namespaces and choose ids its maps cover";
   if ((step.step === 'write uid_map' || step.step === 'write gid_map') && err === EPERM && rootless)
     return "mapping id ranges needs CAP_SETUID/CAP_SETGID in our user namespace (run as root); unprivileged, use user: 'root' or 'self', which map your own ids";
   return undefined;

@@ -365,6 +365,14 @@ describe('failures are NsErrors naming the step, and leave nothing behind', () =
     expect(err.message).toMatch(/tmpfs mount at \/nsjs\/no\/such\/dir/);
   });
 
+  test('a new uid without the privilege for it: EPERM at the first credential step, with a hint (root: it works)', async () => {
+    if (process.getuid!() === 0) {
+      expect(await sh('id -u; grep ^Groups: /proc/self/status | wc -w', { uid: 1 })).toMatchObject({ code: 0, stdout: '1\n1\n' });
+    } else {
+      await expect(spawnIsolated('true', [], { uid: 1 })).rejects.toMatchObject({ code: 'EPERM', step: 'setgroups', hint: expect.stringMatching(/CAP_SETUID.*add 'user'/) });
+    }
+  });
+
   test('a bad cwd fails at chdir', async () => {
     await expect(spawnIsolated('true', [], { cwd: '/nsjs/no/such/dir' })).rejects.toMatchObject({ code: 'ENOENT', syscall: 'chdir', step: 'chdir' });
   });
