@@ -43,7 +43,9 @@ export class NsError extends Error {
   /** The status the setup child exited with before exec, without a report. */
   readonly exitCode?: number;
 
-  constructor(details: NsErrorDetails) {
+  constructor(given: NsErrorDetails) {
+    // Own keys only: an absent path or hint must not come from Object.prototype.
+    const details = Object.assign(Object.create(null) as NsErrorDetails, given);
     const code = errnoName(details.errno);
     let [, description] = util.getSystemErrorMap().get(details.errno) ?? [code, 'system error'];
     if (details.signal !== undefined) description = `killed by ${details.signal} before exec`;

@@ -5,7 +5,7 @@ import * as C from './constants';
 import { NsError, check } from './errors';
 import { closeFd, initBinary, native } from './native';
 import { invalidArgValue } from './errors';
-import { fd as fdArg, knownKeys, namespaceType, pathString, pid as pidArg, plainObject, type NamespaceType } from './validate';
+import { fd as fdArg, knownKeys, namespaceType, pathString, pid as pidArg, plainObject, snapshot, type NamespaceType } from './validate';
 
 /** `CLONE_NEW*` flag of each type, as `NS_GET_NSTYPE` answers and `setns` takes. */
 export const NAMESPACE_FLAGS: Readonly<Record<NamespaceType, number>> = {
@@ -34,6 +34,9 @@ const finalizer = new FinalizationRegistry<number>((fd) => {
 
 const ENOTTY = -25;
 const EINVAL = -22;
+const ELOOP = -40;
+/** include/uapi/asm-generic/fcntl.h; Node's fs.constants lacks it. */
+const O_PATH = 0o10000000;
 
 /** Options of {@link Namespace.create}. */
 export interface CreateOptions {
@@ -108,6 +111,15 @@ export class Namespace implements Disposable {
     finalizer.register(this, fd, this);
   }
 
+  /**
+   * @internal Whether `value` was made by this class: a brand check, so that
+   * neither a Proxy of a Namespace nor `Object.create(Namespace.prototype)`
+   * passes where `instanceof` would.
+   */
+  static isNamespace(value: unknown): value is Namespace {
+    return typeof value === 'object' && value !== null && #fd in value;
+  }
+
   /** The file descriptor; `-1` after `close()`. */
   get fd(): number {
     return this.#fd;
@@ -174,9 +186,10 @@ export class Namespace implements Disposable {
    * --mount=FILE`). A `pid` namespace outlives its helper but, its init gone,
    * accepts no new process.
    */
-  static create(type: NamespaceType, options: CreateOptions = {}): Namespace {
+  static create(type: NamespaceType, given: CreateOptions = {}): Namespace {
     namespaceType(type, 'type');
-    plainObject(options, 'options');
+    // Read once, own keys only: a getter or Object.prototype.persistAt must not choose where the bind mount goes.
+    const options = plainObject(snapshot(given, 'options'), 'options') as CreateOptions;
     knownKeys(options as Record<string, unknown>, ['persistAt', 'name'], 'options');
     let target: string | undefined;
     if (options.persistAt !== undefined) target = pathString(options.persistAt, 'options.persistAt');
@@ -258,7 +271,10 @@ export class Namespace implements Disposable {
    * Bind-mounts the namespace at `file` (created empty if missing), so it
    * outlives every process in it, as `ip netns add` and `unshare --net=FILE`
    * do. Needs CAP_SYS_ADMIN over our mount namespace. With `exclusive`, an
-   * existing `file` is an error (`EEXIST`) instead of a mount point.
+   * existing `file` is an error (`EEXIST`) instead of a mount point. A
+   * symbolic link at `file` is refused (`ELOOP`), never followed: whoever
+   * can write the directory could otherwise point the bind at any file,
+   * and the file opened is the one mounted on (no second look-up).
    */
   persist(file: string, exclusive = false): void {
     pathString(file, 'path');
@@ -270,8 +286,13 @@ export class Namespace implements Disposable {
     } catch (err) {
       if (exclusive || (err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
+    let target: number | undefined;
     try {
-      check(native().mount(`/proc/self/fd/${fd}`, file, null, C.MS_BIND, null), 'mount', file, (code) =>
+      // O_PATH|O_NOFOLLOW opens a symlink itself rather than failing: fstat tells.
+      target = check(native().open(file, O_PATH | fs.constants.O_NOFOLLOW), 'open', file);
+      if (fs.fstatSync(target).isSymbolicLink())
+        throw new NsError({ errno: ELOOP, syscall: 'open', path: file, hint: `${file} is a symbolic link: a namespace is persisted on the file itself, never where a link points` });
+      check(native().mount(`/proc/self/fd/${fd}`, `/proc/self/fd/${target}`, null, C.MS_BIND, null), 'mount', file, (code) =>
         code === 'EINVAL' && this.type === 'mnt'
           ? `a mount namespace can be persisted only on a mount with private propagation (mount --make-private the directory of ${file})`
           : code === 'EPERM'
@@ -281,13 +302,15 @@ export class Namespace implements Disposable {
     } catch (err) {
       if (created) fs.unlinkSync(file);
       throw err;
+    } finally {
+      if (target !== undefined) closeFd(target);
     }
   }
 
-  /** Undoes `persist`: unmounts `file` and removes it. */
+  /** Undoes `persist`: unmounts `file` (a symbolic link there is not followed) and removes it. */
   static unpersist(file: string): void {
     pathString(file, 'path');
-    check(native().umount(file, C.MNT_DETACH), 'umount2', path.resolve(file));
+    check(native().umount(file, C.MNT_DETACH | C.UMOUNT_NOFOLLOW), 'umount2', path.resolve(file));
     fs.unlinkSync(file);
   }
 

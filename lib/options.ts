@@ -15,8 +15,11 @@ import {
   knownKeys,
   namespaceType,
   noNul,
+  ownProperties,
   pathString,
   plainObject,
+  record,
+  snapshot,
   type NamespaceType,
 } from './validate';
 
@@ -204,11 +207,26 @@ export interface SpawnOptions {
   user?: 'root' | 'self' | UserMapping;
   /** For a new net namespace: `lo` (up by default) and an optional veth pair (see {@link VethOptions}). */
   network?: NetworkOptions;
-  /** uid inside, set just before exec (after mounts, which need the capabilities). */
+  /**
+   * uid inside, set just before exec (after mounts, which need the
+   * capabilities). Changing `uid` or `gid` clears the supplementary groups
+   * unless `groups` is given, as su, `setpriv --init-groups` and runc do:
+   * the command would otherwise keep ours (root's `disk`, `sudo`…) and the
+   * files and devices they open. Where setgroups is refused — a new user
+   * namespace whose `setgroups` is `deny`, as `user: 'root'` and `'self'`
+   * write — the groups cannot change: the command keeps ours (shown inside
+   * as the overflow gid, 65534) with the access they give to files from
+   * outside, as every process there does, and the spawn goes on. In a joined
+   * user namespace that denies it, likewise (as nsenter).
+   */
   uid?: number;
-  /** gid inside, set just before exec. */
+  /** gid inside, set just before exec; clears the supplementary groups as `uid` does. */
   gid?: number;
-  /** Supplementary groups inside; `[]` clears them (needs `setgroups` allowed). */
+  /**
+   * Supplementary groups inside, instead of none after a change of `uid` or
+   * `gid` (or ours without one); `[]` clears them. Needs setgroups allowed:
+   * EPERM in a new user namespace that denies it.
+   */
   groups?: number[];
   /** Hostname of the new uts namespace (needs `uts`). */
   hostname?: string;
@@ -244,13 +262,46 @@ export interface SpawnOptions {
    * command as its pid 1) takes every process inside down with it.
    */
   dieWithParent?: boolean;
-  /** Run the command in a new session (setsid), detached from our terminal. */
+  /**
+   * Run the command in a new session (setsid), with no controlling terminal.
+   * Default `true`: a hostile program can then neither open our terminal
+   * (`/dev/tty` is ENXIO) nor push keystrokes into it with TIOCSTI, which
+   * would type commands into the shell that started Node (CVE-2017-5226),
+   * nor signal our foreground process group. `false` keeps our session and
+   * terminal (`nsjs run` and `nsjs exec` do, as unshare and nsenter): then
+   * the program can read and write that terminal and, where the kernel lets
+   * a process do it to its own terminal (`dev.tty.legacy_tiocsti`, always
+   * before Linux 6.2), inject input with TIOCSTI; a seccomp rule refusing
+   * TIOCSTI and TIOCLINUX is the defence for that case. One setsid in the
+   * child.
+   */
   newSession?: boolean;
   /** PR_SET_NO_NEW_PRIVS: setuid binaries and file capabilities no longer raise privileges. Default `true`. */
   noNewPrivileges?: boolean;
-  /** Keep only these capabilities (`'CAP_NET_ADMIN'`…) in every set; `keep: []` drops all. A few prctl/capset calls in the child. */
+  /**
+   * The capabilities the command keeps. Default: none where it runs in our
+   * own user namespace (neither `'user'` in `namespaces` nor a user
+   * namespace joined), as bubblewrap does, since real root would otherwise
+   * keep every capability, and with them a hostile program reaches the host
+   * through every namespace: `open_by_handle_at` (CAP_DAC_READ_SEARCH)
+   * opens any file of a mounted filesystem by its handle, outside `root`;
+   * `mknod` (CAP_MKNOD) makes the host's block devices; CAP_SYS_ADMIN
+   * mounts, CAP_SYS_MODULE loads modules. In a new or joined user namespace
+   * the command keeps that namespace's set, which reaches only what the
+   * namespace owns. An ordinary user has none to drop (and without
+   * CAP_SETPCAP the bounding set stays). Cost, as root: a capget, two
+   * capset and a prctl per capability (about 40 syscalls) in the child.
+   */
   capabilities?: {
-    /** Capability names (`'CAP_NET_ADMIN'` or `'net_admin'`) kept in the bounding, inheritable and ambient sets; `[]` drops all. */
+    /**
+     * Capability names (`'CAP_NET_ADMIN'` or `'net_admin'`) kept in the
+     * bounding, permitted, effective, inheritable and ambient sets, so that
+     * they survive a change of `uid`; every other one is dropped, and `[]`
+     * drops all. A hostile program inside can use all that is kept: keep
+     * the fewest. Every capability listed, in our own user namespace for a
+     * command that stays uid 0, leaves the sets exactly as they are (`nsjs
+     * run` asks that, as unshare leaves them).
+     */
     keep?: string[];
   };
   /** setrlimit before exec: `{ nofile: [soft, hard] }`; `Infinity` for unlimited. */
@@ -557,20 +608,21 @@ function join(value: unknown): NonNullable<Checked['join']> {
   if (Array.isArray(value)) {
     const seen = new Set<NamespaceType>();
     // Array.from first: forEach would skip a hole, which is no Namespace.
-    Array.from(value).forEach((ns: unknown, i) => {
-      if (!(ns instanceof Namespace)) throw invalidArgType(`options.join[${i}]`, 'an instance of Namespace', ns);
+    value.forEach((ns: unknown, i) => {
+      // A brand check: a Proxy, a look-alike or Object.create(Namespace.prototype) holds no fd of ours.
+      if (!Namespace.isNamespace(ns)) throw invalidArgType(`options.join[${i}]`, 'an instance of Namespace', ns);
       if (ns.fd < 0) throw invalidArgValue(`options.join[${i}]`, String(ns), 'is closed');
       if (seen.has(ns.type)) throw invalidArgValue(`options.join[${i}]`, String(ns), `is a second ${ns.type} namespace`);
       seen.add(ns.type);
     });
-    return { namespaces: value as Namespace[] };
+    return record({ namespaces: value as Namespace[] });
   }
   const j = plainObject(value, 'options.join');
   knownKeys(j, ['pid', 'types'], 'options.join');
   const pid = integer(j.pid, 'options.join.pid', 1, 0x3fffffff);
-  if (j.types === undefined) return { pid };
+  if (j.types === undefined) return record({ pid });
   if (!Array.isArray(j.types)) throw invalidArgType('options.join.types', 'an array of namespace types', j.types);
-  return { pid, types: Array.from(j.types, (t: unknown, i) => namespaceType(t, `options.join.types[${i}]`)) };
+  return record({ pid, types: Array.from(j.types, (t: unknown, i) => namespaceType(t, `options.join.types[${i}]`)) });
 }
 
 /**
@@ -595,8 +647,57 @@ export function newPidInJoinedPid(namespaces: NamespaceType[]): Error {
   );
 }
 
-export function checkOptions(options: unknown): Checked {
-  const o = options === undefined ? {} : plainObject(options, 'options');
+const abortedGetter = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'aborted')!.get!;
+
+/** A real AbortSignal: its own getter takes it, where Object.create(AbortSignal.prototype) or a look-alike throws. */
+function isAbortSignal(value: object): boolean {
+  // instanceof first: the getter's throw is costly, and every object of the options is asked.
+  if (!(value instanceof AbortSignal)) return false;
+  try {
+    abortedGetter.call(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * env's values become strings as they are copied, as child_process converts
+ * them (a template literal), so that a value's toString runs once and its
+ * class's prototype, which the copy would not keep, is used.
+ */
+function snapshotEnv(value: unknown, name: string): unknown {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  const out = Object.create(null) as Record<string, unknown>;
+  for (const [k, v] of ownProperties(value, name)) {
+    if ((typeof v !== 'object' || v === null) && typeof v !== 'function') {
+      out[k] = v;
+      continue;
+    }
+    try {
+      out[k] = `${v as unknown as string}`;
+    } catch (cause) {
+      throw invalidArgValue(`${name}.${k}`, v, 'cannot be converted to a string', { cause });
+    }
+  }
+  return Object.freeze(out);
+}
+
+const keptAsTheyAre = (v: object) => Namespace.isNamespace(v) || isAbortSignal(v);
+const copiedSpecially = { env: snapshotEnv };
+
+/**
+ * @internal The options copied once, before anything is checked (see
+ * validate.ts `snapshot`); every later stage reads this copy or what was
+ * derived from it.
+ */
+export function snapshotOptions(options: unknown): unknown {
+  return snapshot(options, 'options', keptAsTheyAre, copiedSpecially);
+}
+
+/** `copied` (internal): `options` is a null-prototype record of a snapshot's values already (runIsolated's). */
+export function checkOptions(options: unknown, copied = false): Checked {
+  const o = options === undefined ? record({} as Record<string, unknown>) : plainObject(copied ? options : snapshotOptions(options), 'options');
   knownKeys(o, OPTION_KEYS, 'options');
 
   let namespaces: Set<NamespaceType>;
@@ -613,7 +714,7 @@ export function checkOptions(options: unknown): Checked {
   needs(o, 'timeOffsets', namespaces, 'time');
   if (o.propagation !== undefined && o.propagation !== 'unchanged') needs(o, 'propagation', namespaces, 'mnt');
 
-  const c: Checked = {
+  const c: Checked = record<Checked>({
     namespaces,
     init: o.init === undefined ? false : bool(o.init, 'options.init'),
     mounts: [],
@@ -621,11 +722,11 @@ export function checkOptions(options: unknown): Checked {
     env: env(o.env),
     stdio: stdio(o.stdio),
     dieWithParent: o.dieWithParent === undefined ? false : bool(o.dieWithParent, 'options.dieWithParent'),
-    newSession: o.newSession === undefined ? false : bool(o.newSession, 'options.newSession'),
+    newSession: o.newSession === undefined ? true : bool(o.newSession, 'options.newSession'),
     noNewPrivileges: o.noNewPrivileges === undefined ? true : bool(o.noNewPrivileges, 'options.noNewPrivileges'),
     rlimits: o.rlimits === undefined ? [] : rlimits(o.rlimits),
     killSignal: killSignal(o.killSignal === undefined ? 'SIGTERM' : o.killSignal),
-  };
+  });
   if (namespaces.has('user')) c.user = o.user === undefined ? 'self' : user(o.user);
   if (o.uid !== undefined) c.uid = integer(o.uid, 'options.uid', 0, 0xfffffffe);
   if (o.gid !== undefined) c.gid = integer(o.gid, 'options.gid', 0, 0xfffffffe);
@@ -650,7 +751,11 @@ export function checkOptions(options: unknown): Checked {
       throw invalidArgValue('options.propagation', o.propagation, "must be 'private', 'slave', 'shared' or 'unchanged'");
     c.propagation = o.propagation as Checked['propagation'];
   }
-  if (o.cwd !== undefined) c.cwd = pathString(o.cwd, 'options.cwd');
+  if (o.cwd !== undefined) {
+    c.cwd = pathString(o.cwd, 'options.cwd');
+    // The child changes to it after mounts and pivot_root: relative, it would be relative to wherever the child happens to be.
+    if (!c.cwd.startsWith('/')) throw invalidArgValue('options.cwd', c.cwd, 'must be an absolute path (it is the directory inside the sandbox, after root)');
+  }
   if (o.argv0 !== undefined) c.argv0 = noNul(o.argv0, 'options.argv0');
   if (o.capabilities !== undefined) c.keepCapabilities = capabilities(o.capabilities);
   if (o.timeOffsets !== undefined) {
@@ -669,9 +774,9 @@ export function checkOptions(options: unknown): Checked {
   if (o.join !== undefined) c.join = join(o.join);
   needs(o, 'network', namespaces, 'net');
   if (namespaces.has('net')) {
-    const n = o.network === undefined ? {} : plainObject(o.network, 'options.network');
+    const n = o.network === undefined ? record({} as Record<string, unknown>) : plainObject(o.network, 'options.network');
     knownKeys(n, ['loopback', 'veth'], 'options.network');
-    c.network = { loopback: n.loopback === undefined ? true : bool(n.loopback, 'options.network.loopback') };
+    c.network = record<NonNullable<Checked['network']>>({ loopback: n.loopback === undefined ? true : bool(n.loopback, 'options.network.loopback') });
     if (n.veth !== undefined) {
       if (c.join) throw invalidArgValue('options.network.veth', n.veth, 'cannot be combined with options.join yet');
       c.network.veth = veth(n.veth);

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 
 import * as C from './constants';
 import { NAMESPACE_FLAGS } from './namespace';
-import type { NamespaceType } from './validate';
+import { record, type NamespaceType } from './validate';
 import { MountOp, planMounts } from './mounts';
 import type { NativeOp, NativePlan } from './native';
 import { RLIMITS as RLIMIT_NAMES, type Checked, type Mount } from './options';
@@ -132,15 +132,17 @@ export function buildPlan(
 ): Plan {
   const ops: NativeOp[] = [];
   const steps: Step[] = [];
+  // Null-prototype records: encodePlan and the error path read keys an op or
+  // step may lack, which must not come from Object.prototype.
   const add = (op: NativeOp, step: Step) => {
-    ops.push(op);
-    steps.push(step);
+    ops.push(record(op));
+    steps.push(record(step));
   };
   const ns = c.namespaces;
   let cloneFlags = 0;
   for (const type of ns) cloneFlags |= NAMESPACE_FLAGS[type];
 
-  const native: NativePlan = {
+  const native = record<NativePlan>({
     cloneFlags: 0,
     forceClone: ctx.forceClone,
     parentMaps: false,
@@ -154,7 +156,7 @@ export function buildPlan(
     argv: [c.argv0 ?? command, ...args],
     envp: c.env?.map(([k, v]) => `${k}=${v}`),
     execFd: ctx.execFd,
-  };
+  });
 
   // Joined namespaces are entered by a first child that then clones the
   // command with the new namespaces (CLONE_PARENT keeps it our child): new
@@ -230,15 +232,21 @@ export function buildPlan(
     const n = (v: number) => (v === -1 ? 0xffffffffffffffffn : BigInt(v));
     add({ kind: Op.Setrlimit, a: resource, flags: n(soft), b64: n(hard) }, { step: `setrlimit ${name}`, syscall: 'prlimit64' });
   }
-  if (c.keepCapabilities && c.uid !== undefined && c.uid !== 0)
+  const keep = capabilityMask(c, ns.has('user') || joinsType(ctx.join, 'user'));
+  // Across a change away from uid 0 the kernel would clear permitted before
+  // the capabilities op could use CAP_SETPCAP to lower the bounding set.
+  if (keep && c.uid !== undefined && c.uid !== 0)
     add({ kind: Op.Prctl, a: PR_SET_KEEPCAPS, b: 1 }, { step: 'prctl PR_SET_KEEPCAPS', syscall: 'prctl' });
   if (c.groups) add({ kind: Op.Setgroups }, { step: 'setgroups', syscall: 'setgroups' });
+  else if ((c.uid !== undefined || c.gid !== undefined) && !setgroupsDenied(c, native)) {
+    // A new uid or gid drops ours (root's disk, sudo…), as su, setpriv
+    // --init-groups and runc do. A joined user namespace may deny setgroups:
+    // then the clear is skipped in the child (a = 1), as nsenter ignores it.
+    add({ kind: Op.Setgroups, a: joinsType(ctx.join, 'user') && !ns.has('user') ? 1 : 0 }, { step: 'setgroups', syscall: 'setgroups' });
+  }
   if (c.gid !== undefined) add({ kind: Op.Setresgid, a: c.gid }, { step: 'setresgid', syscall: 'setresgid' });
   if (c.uid !== undefined) add({ kind: Op.Setresuid, a: c.uid }, { step: 'setresuid', syscall: 'setresuid' });
-  if (c.keepCapabilities) {
-    const mask = c.keepCapabilities.reduce((m, bit) => m | (1n << BigInt(bit)), 0n);
-    add({ kind: Op.Capabilities, a: lastCap(), flags: mask }, { step: 'capabilities', syscall: 'capset' });
-  }
+  if (keep) add({ kind: Op.Capabilities, a: lastCap(), b: keep.byDefault ? 1 : 0, flags: keep.mask }, { step: 'capabilities', syscall: 'capset' });
   if (c.noNewPrivileges) add({ kind: Op.Prctl, a: PR_SET_NO_NEW_PRIVS, b: 1 }, { step: 'prctl PR_SET_NO_NEW_PRIVS', syscall: 'prctl' });
   if (c.newSession) add({ kind: Op.Setsid }, { step: 'setsid', syscall: 'setsid' });
   add({ kind: Op.CloseFds }, { step: 'close fds', syscall: 'close_range' });
@@ -258,7 +266,59 @@ export function buildPlan(
     native.execPaths = [ctx.init.path];
     native.execFd = ctx.init.fd;
   }
+  assertAllowed(ops, ns);
   return { native, steps };
+}
+
+/**
+ * The capabilities the command keeps, or undefined where nothing is to be
+ * done. `capabilities.keep` as given; without it none, unless the command
+ * runs in a new or joined user namespace, whose capabilities reach nothing
+ * of ours (bubblewrap's rule): real root in our user namespace would keep
+ * CAP_SYS_ADMIN, CAP_DAC_READ_SEARCH (open_by_handle_at), CAP_MKNOD and
+ * the rest. `byDefault`: the child skips what the caller cannot drop (a
+ * process without capabilities has nothing to drop). Every capability kept
+ * in our user namespace by a command that stays uid 0 is nothing to do
+ * either, so the sets stay exactly as they are (`nsjs run` asks for that,
+ * as unshare leaves them); in a user namespace of its own, keep raises them
+ * to ambient as ever (unshare --keep-caps).
+ */
+function capabilityMask(c: Checked, inUserNs: boolean): { mask: bigint; byDefault: boolean } | undefined {
+  if (!c.keepCapabilities) return inUserNs ? undefined : { mask: 0n, byDefault: true };
+  const mask = c.keepCapabilities.reduce((m, bit) => m | (1n << BigInt(bit)), 0n);
+  const all = (1n << BigInt(lastCap() + 1)) - 1n;
+  if (!inUserNs && (mask & all) === all && (c.uid === undefined || c.uid === 0)) return undefined;
+  return { mask, byDefault: false };
+}
+
+/**
+ * Whether the new user namespace refuses setgroups (its `setgroups` file
+ * says deny), so that the groups we hold cannot be changed there: the
+ * command keeps them, as every process in such a namespace does.
+ */
+function setgroupsDenied(c: Checked, native: NativePlan): boolean {
+  return c.user === 'root' || c.user === 'self' || native.setgroups === 'deny';
+}
+
+/** Ops that act on a namespace of one type, which the plan may hold only when it makes a new one of that type. */
+const NAMESPACED_OPS: readonly [NamespaceType, readonly number[]][] = [
+  ['uts', [Op.Sethostname, Op.Setdomainname]],
+  ['mnt', [Op.Mount, ...Object.values(MountOp)]],
+  ['net', [Op.LinkUp, Op.AddAddress, Op.DefaultRoute]],
+];
+
+/**
+ * The last line of defence against an option that slipped past its
+ * namespace check (issue 13: a getter answered `needs()` one way and the plan
+ * another, and sethostname renamed the caller's host): a bug, never a user
+ * error, so a plain Error before anything starts.
+ */
+function assertAllowed(ops: NativeOp[], ns: Set<NamespaceType>): void {
+  for (const [type, kinds] of NAMESPACED_OPS) {
+    if (ns.has(type)) continue;
+    const op = ops.find((o) => kinds.includes(o.kind));
+    if (op) throw new Error(`nsjs bug: the plan holds op ${op.kind} without a new ${type} namespace`);
+  }
 }
 
 /**
@@ -336,11 +396,12 @@ export function encodePlan(n: NativePlan): EncodedPlan {
   }
   for (const fd of n.stdio) ints[i++] = fd;
   for (const g of n.groups) ints[i++] = g | 0;
-  strings.push(...n.execPaths, ...n.argv, ...(n.envp ?? []));
+  // Loops, not push(...list): a spread passes every entry as an argument, and 200,000 of them overflow the stack.
+  for (const list of [n.execPaths, n.argv, n.envp ?? []]) for (const str of list) strings.push(str);
   ints[9] = strings.length;
-  const plan: EncodedPlan = { ints, text: strings.length > 0 ? strings.join('\0') + '\0' : '' };
+  const plan = record<EncodedPlan>({ ints, text: strings.length > 0 ? strings.join('\0') + '\0' : '' });
   if (n.parentMaps || n.veth || n.fault || n.mountFallback)
-    plan.extras = { uidMap: n.uidMap, gidMap: n.gidMap, setgroups: n.setgroups, veth: n.veth, fault: n.fault, mountFallback: n.mountFallback };
+    plan.extras = record({ uidMap: n.uidMap, gidMap: n.gidMap, setgroups: n.setgroups, veth: n.veth, fault: n.fault, mountFallback: n.mountFallback });
   return plan;
 }
 

@@ -3,15 +3,15 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 
-import { NsError, check, invalidArgType } from './errors';
+import { NsError, check, invalidArgType, invalidArgValue } from './errors';
 import { closeFd, initExecFd, isInitBinary, native, type NativePlan, type NativeSpawnResult } from './native';
-import { checkOptions, newPidInJoinedPid, type Checked, type SpawnOptions } from './options';
+import { checkOptions, newPidInJoinedPid, snapshotOptions, type Checked, type SpawnOptions } from './options';
 import { buildPlan, encodePlan, execCandidates, joinsType, type EncodedPlan, type JoinPlan, type PlanContext, type Step } from './plan';
 import { NAMESPACE_TYPES, type NamespaceType } from './validate';
 import { Process, type ExitStatus } from './process';
 import { signalName } from './signals';
 import { explainSpawnFailure } from './features';
-import { integer, noNul } from './validate';
+import { integer, noNul, ownEntries, plainObject, record } from './validate';
 
 const ENOENT = -2;
 const EPERM = -1;
@@ -43,7 +43,7 @@ export const testHooks = {
  * honours the field.
  */
 function testFault(): NativePlan['fault'] {
-  if (!native().faultInjection) return undefined;
+  if (!Object.hasOwn(native(), 'faultInjection')) return undefined;
   const spec = process.env.NSJS_TEST_FAULT_AT;
   if (!spec) return undefined;
   const m = /^(op|parent):([^:]+)(?::(E[A-Z0-9]+|SIG[A-Z0-9]+))?$/.exec(spec);
@@ -51,7 +51,7 @@ function testFault(): NativePlan['fault'] {
   const signal = m?.[1] === 'op' && code.startsWith('SIG') ? (os.constants.signals as Record<string, number>)[code] : undefined;
   const errno = signal ? 0 : (os.constants.errno as Record<string, number>)[code];
   if (!m || (!signal && !errno)) throw new Error(`nsjs: bad NSJS_TEST_FAULT_AT '${spec}' (op:N[:ECODE|:SIGNAME] or parent:STEP[:ECODE])`);
-  return m[1] === 'op' ? { op: Number(m[2]), errno, signal } : { parent: m[2], errno };
+  return record(m[1] === 'op' ? { op: Number(m[2]), errno, signal } : { parent: m[2], errno });
 }
 
 function abortError(signal: AbortSignal): Error {
@@ -61,12 +61,18 @@ function abortError(signal: AbortSignal): Error {
   return err;
 }
 
+/** `args` copied once, entry by entry: a hole is refused (map would skip it, and execve would see an argument less than the caller counted). */
 function checkArgs(command: unknown, args: unknown): string[] {
   noNul(command, 'command');
   if (command === '') throw invalidArgType('command', 'a non-empty string', command);
   if (args === undefined) return [];
   if (!Array.isArray(args)) throw invalidArgType('args', 'an array of strings', args);
-  return args.map((a, i) => noNul(a, `args[${i}]`));
+  const hole = (i: number) => {
+    throw invalidArgValue(`args[${i}]`, undefined, 'is a hole in the array: every argument must be a string');
+  };
+  const copy = ownEntries(args, 'args', hole);
+  for (let i = 0; i < copy.length; i++) noNul(copy[i], `args[${i}]`);
+  return copy as string[];
 }
 
 interface Stdio {
@@ -149,6 +155,9 @@ function hintFor(err: number, step: Step, c: Checked): string | undefined {
     return "network.veth adds a link to our own network namespace, which needs CAP_NET_ADMIN there (root); unprivileged, use net.createVeth between namespaces you own";
   if (step.step.startsWith('RTM_NEWLINK veth') && err === EEXIST)
     return 'a link of that name exists already: choose another network.veth.hostName, or leave it out for a unique one';
+  // The first of them refused: with uid alone, the implicit clear of the supplementary groups.
+  if (['setgroups', 'setresgid', 'setresuid'].includes(step.step) && err === EPERM && rootless && !c.namespaces.has('user'))
+    return "changing uid or gid (and so the supplementary groups) needs CAP_SETUID and CAP_SETGID; unprivileged, add 'user' to namespaces and choose ids its maps cover";
   if ((step.step === 'write uid_map' || step.step === 'write gid_map') && err === EPERM && rootless)
     return "mapping id ranges needs CAP_SETUID/CAP_SETGID in our user namespace (run as root); unprivileged, use user: 'root' or 'self', which map your own ids";
   return undefined;
@@ -170,7 +179,10 @@ function nsInode(file: string): number | undefined {
 function resolveJoin(join: NonNullable<Checked['join']>, toClose: number[]): JoinPlan {
   const differs = (type: NamespaceType, inode: number | undefined) => inode !== undefined && inode !== nsInode(`/proc/self/ns/${type}`);
   if ('namespaces' in join) {
-    return { namespaces: join.namespaces.filter((ns) => ns.type !== 'user' || differs('user', ns.inode)).map((ns) => ({ fd: ns.fd, type: ns.type })) };
+    // Checked when the options were, but a spawn may wait for a slot: closed since then, its fd number may be another file's.
+    const closed = join.namespaces.findIndex((ns) => ns.fd < 0);
+    if (closed >= 0) throw invalidArgValue(`options.join[${closed}]`, String(join.namespaces[closed]), 'was closed before the spawn started');
+    return record({ namespaces: join.namespaces.filter((ns) => ns.type !== 'user' || differs('user', ns.inode)).map((ns) => record({ fd: ns.fd, type: ns.type })) });
   }
   // The pidfd first: the /proc reads below are about the process it holds
   // only if that process is still alive afterwards.
@@ -181,7 +193,7 @@ function resolveJoin(join: NonNullable<Checked['join']>, toClose: number[]): Joi
   const types = wanted.filter((t) => (join.types && t !== 'user') || differs(t, nsInode(`/proc/${join.pid}/ns/${t}`)));
   const alive = native().pidfdSendSignal(pidfd, 0);
   if (alive < 0) throw new NsError({ errno: alive, syscall: 'pidfd_send_signal', step: `join pid ${join.pid}` });
-  return { pidfd, pid: join.pid, types };
+  return record({ pidfd, pid: join.pid, types });
 }
 
 interface Prepared {
@@ -200,7 +212,7 @@ function prepare(command: string, args: string[], c: Checked): Prepared {
   let stdio: Stdio | undefined;
   let statusFd: number | undefined;
   try {
-    const ctx: PlanContext = { forceClone: testHooks.forceClone };
+    const ctx = record<PlanContext>({ forceClone: testHooks.forceClone });
     if (c.join) ctx.join = resolveJoin(c.join, toClose);
     // Known only now for { pid } without types: whether its pid namespace differs from ours.
     if (joinsType(ctx.join, 'pid') && c.namespaces.has('pid')) throw newPidInJoinedPid([...c.namespaces]);
@@ -219,7 +231,7 @@ function prepare(command: string, args: string[], c: Checked): Prepared {
       if (typeof fds === 'number') throw new NsError({ errno: fds, syscall: 'pipe2' });
       statusFd = fds[0];
       toClose.push(fds[1]);
-      ctx.init = { path: 'nsjs-init', fd, statusFd: fds[1] };
+      ctx.init = record({ path: 'nsjs-init', fd, statusFd: fds[1] });
     }
     const plan = buildPlan(c, command, args, execPaths, stdio, ctx);
     if (fault) plan.native.fault = fault;
@@ -240,34 +252,41 @@ function release(p: { toClose: number[]; stdio?: Stdio; statusFd?: number }): vo
 
 /** The Process for a spawn result, or the NsError for its failed step. */
 function finish(p: Prepared, result: NativeSpawnResult, c: Checked): Process {
-  if (result.errno !== undefined) {
+  // The addon's object has Object.prototype: only its own keys are its answer.
+  if (Object.hasOwn(result, 'errno')) {
     release(p);
+    const failed = result as { errno: number; op?: number; kind?: number; step?: string; syscall?: string; path?: string; signal?: number; exitStatus?: number };
+    const own = <K extends keyof typeof failed>(key: K) => (Object.hasOwn(failed, key) ? failed[key] : undefined);
+    const op = own('op');
     const step: Step =
-      result.op !== undefined ? p.plan.steps[result.op] : { step: result.step, syscall: result.syscall, path: result.path };
+      op !== undefined ? p.plan.steps[op] : record({ step: failed.step!, syscall: failed.syscall!, path: own('path') });
     // The child's kind carries kReportFallback (plan.h) when another syscall than the op's own failed.
-    const syscall = result.op !== undefined && result.kind & REPORT_FALLBACK && step.fallback ? step.fallback : step.syscall;
+    const syscall = op !== undefined && (own('kind') ?? 0) & REPORT_FALLBACK && step.fallback ? step.fallback : step.syscall;
+    const signal = own('signal');
     throw new NsError({
-      errno: result.errno,
+      errno: failed.errno,
       syscall,
       path: step.path,
       step: step.step,
-      hint: hintFor(result.errno, step, c),
-      signal: result.signal === undefined ? undefined : (signalName(result.signal) ?? undefined),
-      exitCode: result.exitStatus,
+      hint: hintFor(failed.errno, step, c),
+      signal: signal === undefined ? undefined : (signalName(signal) ?? undefined),
+      exitCode: own('exitStatus'),
     });
   }
+  const started = result as Extract<NativeSpawnResult, { pidfd: number }>;
   for (const fd of p.toClose) closeFd(fd);
   const streams = p.stdio.parent.map((fd, i) =>
     fd === undefined ? null : new net.Socket({ fd, readable: i !== 0, writable: i === 0 }),
   );
-  const proc = new Process(result.pid, result.pidfd, {
+  const proc = new Process(started.pid, started.pidfd, record({
     child: true,
+    ours: false,
     stdin: streams[0] as Writable | null,
     stdout: streams[1] as Readable | null,
     stderr: streams[2] as Readable | null,
     stdio: streams,
     statusFd: p.statusFd,
-  });
+  }));
   const kill = () => proc.kill(c.killSignal);
   if (c.signal) {
     const signal = c.signal;
@@ -406,11 +425,13 @@ export async function runIsolated(
   options: RunOptions & { encoding: 'buffer' },
 ): Promise<RunResult<Buffer>>;
 export async function runIsolated(command: string, args?: string[], options: RunOptions = {}): Promise<RunResult<string | Buffer>> {
-  const { input, encoding = 'utf8', ...rest } = options ?? {};
+  // Copied once: input, encoding and the rest are read from the copy, never through Object.prototype.
+  const { input, encoding = 'utf8', ...rest } = plainObject(snapshotOptions(options ?? {}), 'options') as RunOptions;
   if (input !== undefined && typeof input !== 'string' && !(input instanceof Uint8Array))
     throw invalidArgType('options.input', 'a string, Buffer or Uint8Array', input);
   if (encoding !== 'buffer' && !Buffer.isEncoding(encoding)) throw invalidArgType('options.encoding', 'a Buffer encoding or "buffer"', encoding);
-  const proc = await spawnIsolated(command, args, { stdio: 'pipe', ...rest });
+  const argv = checkArgs(command, args);
+  const proc = await spawnChecked(command, argv, checkOptions(record({ stdio: 'pipe', ...rest }), true));
   const collect = (stream: Readable | null) =>
     new Promise<Buffer>((resolve, reject) => {
       if (!stream) return resolve(Buffer.alloc(0));

@@ -84,16 +84,21 @@ int InstallStdio(const Plan* plan) {
 
 // async-signal-safe. Keeps the capabilities in `keep` (a bit per CAP_*) in the
 // bounding, permitted, effective, inheritable and ambient sets; drops the rest.
-int KeepCapabilities(uint64_t keep, int last_cap) {
+// `by_default` (no capabilities.keep, our own user namespace): a process that
+// holds none has nothing to drop, and one without CAP_SETPCAP cannot lower
+// its bounding set, which then bounds nothing it could not raise itself.
+int KeepCapabilities(uint64_t keep, int last_cap, bool by_default) {
   __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[2] = {};
   if (syscall(SYS_capget, &hdr, data) < 0) return -1;
+  if (by_default && data[0].permitted == 0 && data[1].permitted == 0) return 0;
   // After a setresuid away from 0 (with PR_SET_KEEPCAPS) effective is empty
   // while permitted survives, and dropping from the bounding set needs
   // CAP_SETPCAP effective: raise effective to permitted first.
   for (auto& d : data) d.effective = d.permitted;
   if (syscall(SYS_capset, &hdr, data) < 0) return -1;
-  for (int cap = 0; cap <= last_cap; cap++) {
+  const bool setpcap = data[CAP_SETPCAP / 32].permitted & (uint32_t{1} << (CAP_SETPCAP % 32));
+  for (int cap = 0; cap <= last_cap && (setpcap || !by_default); cap++) {
     if (keep & (uint64_t{1} << cap)) continue;
     if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) return -1;
   }
@@ -194,8 +199,11 @@ int RunOp(const Plan* plan, const Op& op, MountEngine* mounts) {
       return chdir(op.s[0]);
     case kOpStdio:
       return InstallStdio(plan);
-    case kOpSetgroups:
-      return syscall(SYS_setgroups, plan->groups.size(), plan->groups.data());
+    case kOpSetgroups: {
+      // a = 1: the implicit clear in a joined user namespace, which may deny setgroups.
+      const long r = syscall(SYS_setgroups, plan->groups.size(), plan->groups.data());
+      return r < 0 && op.a == 1 && errno == EPERM ? 0 : static_cast<int>(r);
+    }
     case kOpSetresgid:
       return syscall(SYS_setresgid, op.a, op.a, op.a);
     case kOpSetresuid:
@@ -211,7 +219,7 @@ int RunOp(const Plan* plan, const Op& op, MountEngine* mounts) {
       return syscall(SYS_prlimit64, 0, op.a, &lim, nullptr);
     }
     case kOpCapabilities:
-      return KeepCapabilities(op.flags, op.a);
+      return KeepCapabilities(op.flags, op.a, op.b != 0);
     case kOpLinkUp:
     case kOpAddAddress:
     case kOpDefaultRoute: {

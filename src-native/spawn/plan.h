@@ -25,7 +25,7 @@ enum OpKind : int32_t {
   kOpSetdomainname = 13, // s0
   kOpChdir = 14,       // s0
   kOpStdio = 15,       // install Plan::stdio as fds 0..n-1
-  kOpSetgroups = 16,   // Plan::groups
+  kOpSetgroups = 16,   // Plan::groups; a = 1: EPERM is no failure (a joined user namespace may deny setgroups)
   kOpSetresgid = 17,   // a
   kOpSetresuid = 18,   // a
   kOpPrctl = 19,       // a = option, b = arg
@@ -33,7 +33,7 @@ enum OpKind : int32_t {
   kOpCloseFds = 21,    // every fd >= Plan::stdio.size() becomes close-on-exec
   kOpExec = 22,        // execve each of Plan::exec_paths in turn
   kOpSetrlimit = 23,   // a = resource, flags = soft, b64 = hard
-  kOpCapabilities = 24, // flags = capability mask to keep
+  kOpCapabilities = 24, // flags = capability mask to keep, a = cap_last_cap; b = 1: the default drop (skips what cannot be dropped)
   kOpSetnsPidfd = 27,  // a = pidfd, flags = CLONE_NEW* mask; on success skip the b fallback ops that follow
   kOpSetnsPath = 28,   // s0 = /proc/PID/ns/TYPE, b = nstype (fallback before Linux 5.8)
   kOpFork = 29,        // clone again with CLONE_PARENT and flags: the rest runs in the new child, ours

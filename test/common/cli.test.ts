@@ -194,10 +194,50 @@ describeLsns('nsjs ls and lsns', () => {
     [['-p', String(process.pid), '--tree=parent', '-o', 'NS,TYPE,PNS']],
     [['-p', String(process.pid), '-t', 'user', '-t', 'pid', '-o', 'NS,TYPE']],
     [['-p', String(process.pid), '-r', '-o', 'NS,TYPE']],
+    [['-p', String(process.pid), '-l', '-o', 'NS,TYPE,UID,USER']],
   ])('%j prints what lsns prints', (args) => {
     // lsns itself fails now and then when a process vanishes mid-scan: ask again.
     let expected = listing('lsns', args);
     for (let i = 0; i < 3 && expected.status !== 0; i++) expected = listing('lsns', args);
     expect(listing(process.execPath, [bin, 'ls', ...args])).toEqual(expected);
+  });
+
+  // Issue 13, item 11: a sandboxed process names itself with escape sequences
+  // (window title, colours, clearing the screen, a line separator) that
+  // would act on the admin's terminal; both print them as text.
+  describe('a command line full of terminal controls', () => {
+    const hostile = 'ev\x1b]0;pwned\x07il \x1b[2J\x1b[31mred\\x41\ttab é中 \u2028LS';
+    /** A sleep named `hostile` in a uts namespace of its own, for `body`; killed after (each test checks for leaks). */
+    const named = async (body: (pid: string) => void) => {
+      const { spawnIsolated } = await import('../../lib');
+      const p = await spawnIsolated('sleep', ['60'], { namespaces: process.getuid!() === 0 ? ['uts'] : ['user', 'uts'], argv0: hostile, stdio: 'ignore' });
+      try {
+        body(String(p.pid));
+      } finally {
+        p.kill('SIGKILL');
+        await p.wait();
+      }
+    };
+    test.each([
+      ['C.UTF-8', []], ['C.UTF-8', ['-l']], ['C.UTF-8', ['-r']], ['C', []], ['C', ['-r']],
+    ])('LC_ALL=%s %j: what lsns prints, no control character raw', (locale, extra) =>
+      named((pid) => {
+        const args = ['-t', 'uts', '-p', pid, '-o', 'NS,TYPE,COMMAND', ...(extra as string[])];
+        const env = { LC_ALL: locale };
+        let expected = sh('lsns', args, env);
+        for (let i = 0; i < 3 && expected.status !== 0; i++) expected = sh('lsns', args, env);
+        expect(expected.stdout).toContain('ev\\x1b]0;pwned\\x07il');
+        const mine = sh(process.execPath, [bin, 'ls', ...args], env);
+        expect(mine).toEqual(expected);
+        expect(mine.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f]/);
+      }));
+    test('-J: the same values as lsns, as JSON escapes', () =>
+      named((pid) => {
+        const args = ['-J', '-t', 'uts', '-p', pid, '-o', 'NS,TYPE,COMMAND'];
+        const mine = nsjs('ls', ...args);
+        expect(JSON.parse(mine.stdout)).toEqual(JSON.parse(sh('lsns', args).stdout));
+        expect(JSON.parse(mine.stdout).namespaces[0].command).toBe(`${hostile} 60`);
+        expect(mine.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f\u2028]/);
+      }));
   });
 });

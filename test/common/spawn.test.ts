@@ -126,6 +126,15 @@ describe('one behaviour per namespace, seen from inside', () => {
     const r = await sh('echo $$; id -u; hostname', { namespaces: 'all', user: 'root', hostname: 'sandbox' });
     expect(r).toMatchObject({ code: 0, stdout: '1\n0\nsandbox\n' });
   });
+
+  test('uid and gid in a user namespace that denies setgroups: our groups cannot be cleared there, and the spawn goes on', async () => {
+    const ours = fs.readFileSync('/proc/self/status', 'latin1').match(/^Groups:\t(.*)$/m)![1].trim().split(' ').filter(Boolean).length;
+    const r = await sh('id -u; id -g; grep ^Groups: /proc/self/status | cut -f2', { namespaces: ['user'], user: 'root', uid: 0, gid: 0 });
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    const [uid, gid, groups] = r.stdout.split('\n');
+    expect([uid, gid]).toEqual(['0', '0']);
+    expect(groups.trim().split(' ').filter(Boolean).length).toBe(ours);
+  });
 });
 
 describe('process basics, as child_process', () => {
@@ -354,6 +363,14 @@ describe('failures are NsErrors naming the step, and leave nothing behind', () =
     }).catch((e: unknown) => e)) as NsError;
     expect(err).toMatchObject({ code: 'ENOENT', syscall: 'openat2', path: '/nsjs/no/such/dir', step: 'mount /nsjs/no/such/dir' });
     expect(err.message).toMatch(/tmpfs mount at \/nsjs\/no\/such\/dir failed: its target \/nsjs\/no\/such\/dir does not exist/);
+  });
+
+  test('a new uid without the privilege for it: EPERM at the first credential step, with a hint (root: it works)', async () => {
+    if (process.getuid!() === 0) {
+      expect(await sh('id -u; grep ^Groups: /proc/self/status | wc -w', { uid: 1 })).toMatchObject({ code: 0, stdout: '1\n1\n' });
+    } else {
+      await expect(spawnIsolated('true', [], { uid: 1 })).rejects.toMatchObject({ code: 'EPERM', step: 'setgroups', hint: expect.stringMatching(/CAP_SETUID.*add 'user'/) });
+    }
   });
 
   test('a bad cwd fails at chdir', async () => {

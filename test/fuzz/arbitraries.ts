@@ -12,8 +12,36 @@ import { NAMESPACE_TYPES, type NamespaceType } from '../../lib/validate';
 
 const root = process.getuid!() === 0;
 
-/** What a throwing getter throws: the caller's own error, never wrapped. */
+/** What a throwing getter or Proxy trap throws: the caller's own error, the `cause` of the ERR_INVALID_ARG_VALUE naming the option. */
 export class GetterError extends Error {}
+
+/**
+ * How an object was twisted into something other than plain data (issue 13,
+ * items 8, 9): kept on it under a symbol, which no options reader sees.
+ * `plain` is the same options as plain data, which must be checked the same
+ * way; `calls` counts a getter's calls (at most one per checkOptions).
+ */
+export interface Twist {
+  kind: 'getter' | 'flip' | 'proxy' | 'nestedProxy' | 'throwingProxy';
+  key: string;
+  plain?: Record<string, unknown>;
+  calls: number;
+}
+export const TWIST = Symbol('twist');
+
+/** What a flipping getter answers after its first call: values that would take a sandbox apart, had they been read. */
+export const HOSTILE: Record<string, unknown> = {
+  namespaces: 'all', join: { pid: 1 }, init: true, network: { veth: { hostAddress: '169.254.99.1/30' } }, user: 'root', uid: 0, gid: 0, groups: [0],
+  hostname: 'pwned', domainname: 'pwned', mounts: [{ type: 'tmpfs', target: '/' }], root: '/tmp', propagation: 'shared', cwd: 'relative',
+  env: { PWNED: '1' }, argv0: 'pwned', stdio: 'inherit', dieWithParent: 'yes', newSession: false, noNewPrivileges: false,
+  capabilities: { keep: ['CAP_SYS_ADMIN'] }, rlimits: { nofile: [1, 1] }, timeOffsets: { monotonic: 1 }, signal: {}, timeout: 1, killSignal: 0,
+};
+/** Keys put on Object.prototype by the fuzz: every option, the nested ones, and what the plan reads internally. */
+export const POLLUTABLE: Record<string, unknown> = {
+  ...HOSTILE, recursive: false, readonly: true, loopback: false, veth: { hostName: 'pwn0' }, keep: ['CAP_SYS_ADMIN'], types: ['user'], pid: 1,
+  setgroups: 'allow', uidMap: [{ inside: 0, outside: 0, count: 1 }], gidMap: [{ inside: 0, outside: 0, count: 1 }], size: '1k', mode: 0o777,
+  source: '/', flags: 32, data: 'x', execFd: 0, fault: { op: 0, errno: 5 }, s: ['/'], a: 1, b: 1, b64: 1, addr: '127.0.0.1', errno: -1, op: 0,
+};
 
 // ---- arbitraries -------------------------------------------------------
 
@@ -276,7 +304,17 @@ const fields = fc.record(
  * rootless…).
  */
 export const options: Arb = fc
-  .tuple(fields, fc.boolean(), oneOf('none', 'none', 'none', 'none', 'unknownKey', 'symbolKey', 'getter', 'notObject'), garbage(), oneOf(...Object.keys(FIELDS)))
+  .tuple(
+    fields,
+    fc.boolean(),
+    fc.oneof(
+      { arbitrary: constant('none'), weight: 24 },
+      { arbitrary: oneOf('unknownKey', 'symbolKey', 'notObject'), weight: 3 },
+      { arbitrary: oneOf('getter', 'flip', 'proxy', 'nestedProxy', 'throwingProxy'), weight: 5 },
+    ),
+    garbage(),
+    oneOf(...Object.keys(FIELDS)),
+  )
   .map(([f, repair, twist, junk, key]) => {
     const o: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(f)) if (v !== ABSENT) o[k] = v;
@@ -294,14 +332,46 @@ export const options: Arb = fc
         // Symbol keys are not options: ignored, as Object.keys ignores them.
         Object.defineProperty(o, Symbol('fuzz'), { value: junk, enumerable: true });
         return o;
-      case 'getter':
+      case 'getter': {
+        const t: Twist = { kind: 'getter', key, calls: 0 };
         Object.defineProperty(o, key, {
           enumerable: true,
           get() {
+            t.calls++;
             throw new GetterError(`getter of ${key}`);
           },
         });
-        return o;
+        return Object.defineProperty(o, TWIST, { value: t });
+      }
+      case 'flip': {
+        // The generated value to the first read, a hostile one to every later read.
+        const t: Twist = { kind: 'flip', key, plain: { ...o }, calls: 0 };
+        const first = o[key];
+        Object.defineProperty(o, key, {
+          enumerable: true,
+          get: () => (t.calls++ === 0 ? first : HOSTILE[key]),
+        });
+        return Object.defineProperty(o, TWIST, { value: t });
+      }
+      case 'proxy':
+        return new Proxy(Object.defineProperty(o, TWIST, { value: { kind: 'proxy', key, plain: o, calls: 0 } satisfies Twist }), {});
+      case 'nestedProxy': {
+        const plain = { ...o };
+        // Plain data only: a Proxy of an AbortSignal or a Namespace is refused by design (it is copied, not trusted).
+        const v = o[key];
+        const proto = typeof v === 'object' && v !== null ? Object.getPrototypeOf(v) : undefined;
+        if (proto === Object.prototype || proto === Array.prototype) o[key] = new Proxy(v as object, {});
+        return Object.defineProperty(o, TWIST, { value: { kind: 'nestedProxy', key, plain, calls: 0 } satisfies Twist });
+      }
+      case 'throwingProxy': {
+        const t: Twist = { kind: 'throwingProxy', key, calls: 0 };
+        const trap = () => {
+          t.calls++;
+          throw new GetterError(`trap of ${key}`);
+        };
+        // Every trap but get (so that the fuzz can still read TWIST): asked for its keys, it throws.
+        return new Proxy(Object.defineProperty(o, TWIST, { value: t }), { ownKeys: trap, getOwnPropertyDescriptor: trap });
+      }
       case 'notObject':
         return junk;
       default:

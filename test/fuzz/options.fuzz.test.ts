@@ -26,9 +26,16 @@
 // joining other processes, addresses outside 169.254.0.0/16 and
 // 2001:db8::/32) are validated but never spawned (safeToSpawn).
 //
-// A getter that throws is the caller's own code failing: its error comes
-// out of spawnIsolated unchanged (as from child_process.spawn), before
-// anything is started. An env value that cannot be converted to a string
+// Options are read once (issue 13, items 8, 9): objects are also twisted
+// (arbitraries.ts Twist) into getters, Proxies and Object.prototype keys.
+// A getter or trap that throws is ERR_INVALID_ARG_VALUE naming the option,
+// with the caller's error as its cause, before anything is started; a
+// getter that answers differently later is called once, and the options
+// are checked as its first answer; a transparent Proxy (of the options or
+// of one value) is checked as its target; a key put on Object.prototype
+// (every option, nested option and internal plan key, in turn, for every
+// 20th object, removed again in a finally) changes nothing. An env value
+// that cannot be converted to a string
 // (Object.create(null), a Symbol, or its own toString throwing) is
 // ERR_INVALID_ARG_VALUE naming options.env.<key>, with the conversion's
 // error as its cause.
@@ -45,7 +52,7 @@ import { Namespace, NsError, spawnIsolated, type Process } from '../../lib';
 import { native } from '../../lib/native';
 import { RLIMITS, checkOptions, type Checked } from '../../lib/options';
 import { children, expectNoLeaks, links, snapshot } from '../helpers/leaks';
-import { GetterError, options, safeToSpawn, setJoinable } from './arbitraries';
+import { GetterError, POLLUTABLE, TWIST, options, safeToSpawn, setJoinable, type Twist } from './arbitraries';
 
 const RUNS = 100_000;
 const SPAWNED = 2_000;
@@ -111,9 +118,56 @@ function gatewayOffSubnet(o: Record<string, unknown>, err: NsError): boolean {
 
 const ARG_CODES = new Set(['ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE']);
 
-/** The caller's own code failed (a throwing getter): its error, unchanged. */
-function callersOwnError(err: unknown): boolean {
-  return err instanceof GetterError;
+/** The caller's own code failed while being read (a throwing getter or trap): ERR_INVALID_ARG_VALUE with its error as the cause. */
+function readFailure(err: unknown): boolean {
+  return argError(err) && err.code === 'ERR_INVALID_ARG_VALUE' && err.cause instanceof GetterError;
+}
+
+/** What checkOptions made of `o`, comparable between two objects (a random veth host name aside). */
+function outcome(o: unknown): string {
+  try {
+    return `ok ${JSON.stringify(checkOptions(o), (k, v: unknown) => {
+      if (v instanceof Set) return [...v];
+      if (typeof v === 'bigint') return `${v}n`;
+      if (v instanceof AbortSignal) return 'AbortSignal';
+      if (v instanceof Namespace) return String(v);
+      if (k === 'hostName' && typeof v === 'string' && /^nsjs[0-9a-f]{8}$/.test(v)) return 'nsjs…';
+      return v;
+    })}`;
+  } catch (err) {
+    return `threw ${(err as { code?: string }).code} ${(err as Error).message}`;
+  }
+}
+
+/** checkOptions under Object.prototype[key] = value, removed again before anything else runs. */
+function pollutedOutcome(o: unknown, key: string, value: unknown): string {
+  const proto = Object.prototype as Record<string, unknown>;
+  proto[key] = value;
+  try {
+    return outcome(o);
+  } finally {
+    delete proto[key];
+  }
+}
+
+/** The twisted object's contract (see the header); a message where it is broken. */
+function twistBroken(t: Twist, o: unknown, err: unknown): string | undefined {
+  if (t.calls > 1) return `the ${t.kind} of ${t.key} was read ${t.calls} times`;
+  switch (t.kind) {
+    case 'getter':
+    case 'throwingProxy':
+      // The options are copied key by key in order: an env value that cannot be converted may fail first.
+      if (t.kind === 'getter' && argError(err) && /'options\.env\..*' cannot be converted/.test(err.message)) return undefined;
+      if (!readFailure(err)) return `a throwing ${t.kind} gave ${err instanceof Error ? err.stack : String(err)}`;
+      if (t.kind === 'getter' && !(err as Error).message.includes(`'options.${t.key}'`)) return `the error does not name options.${t.key}: ${(err as Error).message}`;
+      return undefined;
+    default: {
+      t.calls = 0;
+      const twisted = outcome(o);
+      const plain = outcome(t.plain);
+      return twisted === plain ? undefined : `the ${t.kind} of ${t.key} was checked as ${twisted}, its plain data as ${plain}`;
+    }
+  }
 }
 
 function argError(err: unknown): err is (TypeError | RangeError) & { code: string } {
@@ -216,19 +270,36 @@ test(`${RUNS} generated option objects: valid ones spawn or get a kernel refusal
   const counts: Counts = { valid: 0, invalid: 0, byCode: new Map() };
   const plain: Record<string, unknown>[] = [];
   const namespaced: Record<string, unknown>[] = [];
-  const invalidSample: { options: unknown; code: string | undefined; getter: boolean }[] = [];
+  const invalidSample: { options: unknown; code: string | undefined }[] = [];
+  const pollutable = Object.keys(POLLUTABLE);
+  let polluted = 0;
+  let twisted = 0;
   let unsafe = 0;
   const started = process.hrtime.bigint();
 
   // (b), and the validation half of (a): checkOptions for every object.
   fc.assert(
     fc.property(options, (o) => {
+      const t = typeof o === 'object' && o !== null ? (o as { [TWIST]?: Twist })[TWIST] : undefined;
+      if (t) t.calls = 0;
       let err: unknown;
       let c: Checked | undefined;
       try {
         c = checkOptions(o);
       } catch (e) {
         err = e;
+      }
+      if (t) {
+        twisted++;
+        const broken = twistBroken(t, o, err);
+        if (broken) throw new Error(broken);
+        // A flipping getter answers the spawn below what it did not answer here.
+        if (t.kind === 'flip') return;
+      } else if ((counts.valid + counts.invalid) % 20 === 0) {
+        const key = pollutable[polluted++ % pollutable.length];
+        const clean = outcome(o);
+        const dirty = pollutedOutcome(o, key, POLLUTABLE[key]);
+        if (dirty !== clean) throw new Error(`Object.prototype.${key} changed the outcome from ${clean} to ${dirty}`);
       }
       if (c) {
         counts.valid++;
@@ -244,11 +315,11 @@ test(`${RUNS} generated option objects: valid ones spawn or get a kernel refusal
         return;
       }
       counts.invalid++;
-      if (!callersOwnError(err) && !argError(err)) throw new Error(`not an ERR_INVALID_ARG_* error naming the option: ${err instanceof Error ? err.stack : String(err)}`);
+      if (!argError(err)) throw new Error(`not an ERR_INVALID_ARG_* error naming the option: ${err instanceof Error ? err.stack : String(err)}`);
       if (argError(err) && /cannot be converted/.test(err.message) && !(err.cause instanceof Error)) throw new Error(`the conversion's error is not the cause: ${err.stack}`);
-      const code = (err as { code?: string }).code;
-      counts.byCode.set(code ?? 'caller', (counts.byCode.get(code ?? 'caller') ?? 0) + 1);
-      if (invalidSample.length < INVALID_SPAWNED) invalidSample.push({ options: o, code, getter: callersOwnError(err) });
+      const code = readFailure(err) ? 'read' : (err as { code: string }).code;
+      counts.byCode.set(code, (counts.byCode.get(code) ?? 0) + 1);
+      if (invalidSample.length < INVALID_SPAWNED) invalidSample.push({ options: o, code: (err as { code: string }).code });
     }),
     { numRuns: RUNS, seed },
   );
@@ -259,14 +330,14 @@ test(`${RUNS} generated option objects: valid ones spawn or get a kernel refusal
   const before = snapshot();
 
   // (b) through spawnIsolated: the same rejection, and nothing started.
-  for (const { options: o, code, getter } of invalidSample) {
+  for (const { options: o, code } of invalidSample) {
     let err: unknown;
     try {
       await spawnIsolated('true', [], o as Parameters<typeof spawnIsolated>[2]);
     } catch (e) {
       err = e;
     }
-    const ok = getter ? callersOwnError(err) : argError(err) && err.code === code;
+    const ok = argError(err) && err.code === code;
     if (!ok) throw new Error(`spawnIsolated did not reject as checkOptions threw (${code}) for ${shown(o)}: got ${String(err)}`);
   }
   expect(nativeSpawns).toBe(0);
@@ -301,7 +372,7 @@ test(`${RUNS} generated option objects: valid ones spawn or get a kernel refusal
   const list = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ');
   console.log(
     `fuzz (${root ? 'root' : `uid ${process.getuid!()}`}, seed ${seed}): ${RUNS} objects, ${counts.valid} valid, ${counts.invalid} invalid ` +
-      `(${list(counts.byCode)}), validated in ${validated.toFixed(1)} s; spawned ${toSpawn.length} valid (${unsafe} unsafe to spawn skipped) ` +
+      `(${list(counts.byCode)}), ${twisted} twisted (getters, Proxies), ${polluted} checked again under a key on Object.prototype, validated in ${validated.toFixed(1)} s; spawned ${toSpawn.length} valid (${unsafe} unsafe to spawn skipped) ` +
       `and ${invalidSample.length} invalid, ${seconds.toFixed(1)} s in all; outcomes: ${list(outcomes)}; ` +
       `spawned with (exit 0/all): ${[...byKey].sort().map(([k, [n, ok]]) => `${k} ${ok}/${n}`).join(', ')}`,
   );

@@ -305,7 +305,8 @@ const jobs: Record<string, Job> = {
               { code: 'EEXIST', step: 'RTM_NEWLINK veth lo' },
               'veth host end named as an existing link',
             )
-        : () => expectNsError(spawnIsolated('true', [], { uid: 1 }), { code: 'EPERM', step: 'setresuid' }, 'setuid unprivileged'),
+        : // The first step refused is the implicit clear of the supplementary groups that a new uid brings.
+          () => expectNsError(spawnIsolated('true', [], { uid: 1 }), { code: 'EPERM', step: 'setgroups' }, 'setuid unprivileged'),
     ];
     return kinds[failCount++ % kinds.length]();
   },

@@ -4,14 +4,16 @@ import { UsageError, parseCommandLine } from '../../lib/cli/args';
 import { addSingle } from '../../lib/cli/ids';
 import { parseExec } from '../../lib/cli/exec';
 import { parseLs, render } from '../../lib/cli/ls';
-import { parseRun, type RunRequest } from '../../lib/cli/run';
+import { allCapabilities, parseRun, type RunRequest } from '../../lib/cli/run';
 import type { ExecRequest } from '../../lib/cli/exec';
 import type { NamespaceInfo } from '../../lib/index';
 
-const ids = { uid: 1000, gid: 1000 };
+const ids = { uid: 1000, gid: 1000, groups: [1000, 27] };
 const run = (...argv: string[]) => parseRun(argv, ids) as RunRequest;
 const opts = (...argv: string[]) => run(...argv, 'cmd').options;
-const base = { noNewPrivileges: false, stdio: 'inherit' };
+const base = { noNewPrivileges: false, newSession: false, stdio: 'inherit' };
+// Without a user namespace (and uid 0), the capabilities as unshare and nsenter leave them: every one asked for.
+const rootBase = { ...base, capabilities: { keep: allCapabilities() } };
 const usageError = (f: () => unknown) => {
   try {
     f();
@@ -86,8 +88,8 @@ describe('nsjs run → spawnIsolated options', () => {
     expect(run('-Upf', 'x').persist).toEqual([]);
   });
   test('-f and --fork are accepted and change nothing', () => {
-    expect(opts('-f')).toEqual(base);
-    expect(opts('--fork')).toEqual(base);
+    expect(opts('-f')).toEqual(rootBase);
+    expect(opts('--fork')).toEqual(rootBase);
   });
   test('--mount-proc[=DIR] implies -m and mounts proc first', () => {
     expect(opts('--mount-proc', '--tmpfs', '/tmp')).toMatchObject({ namespaces: ['mnt'], mounts: [{ type: 'proc', target: '/proc' }, { type: 'tmpfs', target: '/tmp' }] });
@@ -138,9 +140,12 @@ describe('nsjs run → spawnIsolated options', () => {
     expect(usageError(() => run('--kill-child=FOO', 'x'))).toBe('unknown signal: FOO');
   });
   test('-R implies -m and starts in /; -w', () => {
-    expect(opts('-R', '/srv/root')).toEqual({ ...base, namespaces: ['mnt'], root: '/srv/root', cwd: '/' });
+    expect(opts('-R', '/srv/root')).toEqual({ ...rootBase, namespaces: ['mnt'], root: '/srv/root', cwd: '/' });
     expect(opts('--root=/r', '-w', '/home')).toMatchObject({ root: '/r', cwd: '/home' });
-    expect(opts('--wd=/tmp')).toEqual({ ...base, cwd: '/tmp' });
+    expect(opts('--wd=/tmp')).toEqual({ ...rootBase, cwd: '/tmp' });
+    // The API takes only an absolute cwd: relative to ours, or to the new root.
+    expect(opts('-w', 'sub/dir').cwd).toBe(`${process.cwd()}/sub/dir`);
+    expect(opts('-R', '/r', '-w', 'home')).toMatchObject({ root: '/r', cwd: '/home' });
   });
   test('--monotonic and --boottime need -T', () => {
     expect(opts('-T', '--monotonic', '-3600', '--boottime=86400').timeOffsets).toEqual({ monotonic: -3600, boottime: 86400 });
@@ -149,18 +154,23 @@ describe('nsjs run → spawnIsolated options', () => {
   });
   test('-S, -G (which also drops the supplementary groups)', () => {
     expect(opts('-S', '0', '-G0')).toMatchObject({ uid: 0, gid: 0, groups: [] });
-    expect(opts('--setuid=7')).toEqual({ ...base, uid: 7 });
+    // unshare keeps the supplementary groups with -S alone (the API would clear them), and in a user namespace leaves them to the kernel.
+    expect(opts('--setuid=7')).toEqual({ ...base, uid: 7, groups: [1000, 27] });
+    expect(opts('-U', '-S', '7').groups).toBeUndefined();
     expect(usageError(() => opts('-S', 'x'))).toBe("failed to parse uid: 'x'");
     expect(usageError(() => opts('--setgid=-1'))).toBe("failed to parse gid: '-1'");
   });
-  test('--keep-caps keeps every capability, only with a user namespace', () => {
+  test('--keep-caps keeps every capability in a user namespace; without one they are all kept anyway, unless -S makes another uid', () => {
     const keep = opts('-U', '--keep-caps').capabilities!.keep!;
     expect(keep[0]).toBe('CAP_CHOWN');
     expect(keep).toContain('CAP_SYS_ADMIN');
-    expect(opts('--keep-caps').capabilities).toBeUndefined();
+    expect(opts('-U').capabilities).toBeUndefined();
+    expect(opts('--keep-caps').capabilities).toEqual({ keep });
+    expect(opts('-n', '-S', '0').capabilities).toEqual({ keep });
+    expect(opts('-n', '-S', '7').capabilities).toBeUndefined();
   });
   test("nsjs's own: --hostname, --domainname, --bind, --ro-bind, --tmpfs, --dev, --init, --veth", () => {
-    expect(opts('--hostname', 'box', '--domainname=dom')).toEqual({ ...base, namespaces: ['uts'], hostname: 'box', domainname: 'dom' });
+    expect(opts('--hostname', 'box', '--domainname=dom')).toEqual({ ...rootBase, namespaces: ['uts'], hostname: 'box', domainname: 'dom' });
     expect(opts('--bind', '/a:/b', '--ro-bind=/c', '--tmpfs', '/t', '--dev', '/dev').mounts).toEqual([
       { type: 'bind', source: '/a', target: '/b' },
       { type: 'bind', source: '/c', target: '/c', readonly: true },
@@ -183,7 +193,7 @@ describe('nsjs exec → join', () => {
   const exec = (...argv: string[]) => parseExec([...argv, 'cmd']) as ExecRequest;
   test('-t PID with types joins through the pid', () => {
     expect(exec('-t', '42', '-u', '-n')).toEqual({
-      command: 'cmd', args: [], join: { pid: 42, types: ['uts', 'net'] }, options: { stdio: 'inherit', noNewPrivileges: false },
+      command: 'cmd', args: [], join: { pid: 42, types: ['uts', 'net'] }, options: rootBase,
     });
     expect(exec('--target=42', '-a').join).toEqual({ pid: 42 });
   });
@@ -193,6 +203,11 @@ describe('nsjs exec → join', () => {
     expect(exec('-t1', '-U', '--preserve-credentials').options.uid).toBeUndefined();
     expect(exec('-t1', '-U', '-S', '5', '-G', '6').options).toMatchObject({ uid: 5, gid: 6 });
     expect(exec('-t1', '-n', '-G', '6').options).toMatchObject({ gid: 6, groups: [] });
+    // Capabilities as nsenter leaves them, unless the command becomes another uid.
+    expect(exec('-t1', '-U').options.capabilities).toEqual({ keep: allCapabilities() });
+    expect(exec('-t1', '-n', '-S', '5').options.capabilities).toBeUndefined();
+    // nsenter keeps the supplementary groups with -S alone.
+    expect((parseExec(['-t1', '-n', '-S', '5', 'cmd'], [4, 24]) as ExecRequest).options.groups).toEqual([4, 24]);
   });
   test('files: --net=FILE and nsenter\'s attached -nFILE', () => {
     expect(exec('--net=/run/netns/a', '-u/proc/7/ns/uts').join).toEqual([
@@ -206,6 +221,7 @@ describe('nsjs exec → join', () => {
   });
   test('-w, -r, -F', () => {
     expect(exec('-t', '3', '-m', '-w/srv').options.cwd).toBe('/srv');
+    expect(exec('-t', '3', '-m', '-wsrv').options.cwd).toBe(`${process.cwd()}/srv`);
     expect(exec('-t', '3', '-m', '-w').targetCwd).toBe(3);
     expect(exec('-t', '3', '-m', '-r', '-F').join).toEqual({ pid: 3, types: ['mnt'] });
     expect(usageError(() => exec('-t', '3', '-m', '--root=/x'))).toMatch(/^--root=\/x is not supported/);
@@ -252,6 +268,33 @@ describe('nsjs ls', () => {
     expect(ls('-J', '-t', 'mnt')).toBe(
       '{\n   "namespaces": [\n      {\n         "ns": 10,\n         "type": "mnt",\n         "nprocs": 2,\n         "pid": 1,\n         "user": "root",\n         "command": "init"\n      }\n   ]\n}\n',
     );
+  });
+  describe("a command line that holds terminal controls is printed as text, as lsns prints it (issue 13, item 11)", () => {
+    // ESC ] 0 ; … BEL sets the terminal's title; ESC [ 31 m turns it red; C2 9B is the C1 CSI; U+2028 a line separator.
+    const hostile = 'ev\x1b]0;pwn\x07il\x1b[31mred\\x41 tab\there\x7fdel\u009bcsi é中 \u202eRLO \u2028LS \ufffd';
+    const one = [info({ inode: 30, type: 'uts', command: hostile })];
+    const show = (utf8: boolean, ...argv: string[]) => render(one, parseLs(['-o', 'NS,COMMAND', '-n', ...argv]) as never, users, nsfs, utf8);
+    test('table and list: \\xNN per byte of a control, a non-printable character and the backslash of "\\x" (lsns 2.38 in C.UTF-8)', () => {
+      const expected = '30 ev\\x1b]0;pwn\\x07il\\x1b[31mred\\x5cx41 tab\\x09here\\x7fdel\\xc2\\x9bcsi é中 \u202eRLO \\xe2\\x80\\xa8LS \ufffd\n';
+      expect(show(true)).toBe(expected);
+      expect(show(true, '-l')).toBe(expected);
+    });
+    test('outside a UTF-8 locale every byte above 0x7f too (lsns in C)', () => {
+      expect(show(false)).toBe('30 ev\\x1b]0;pwn\\x07il\\x1b[31mred\\x5cx41 tab\\x09here\\x7fdel\\xc2\\x9bcsi \\xc3\\xa9\\xe4\\xb8\\xad \\xe2\\x80\\xaeRLO \\xe2\\x80\\xa8LS \\xef\\xbf\\xbd\n');
+    });
+    test('raw: every byte but visible ASCII, and every backslash (lsns -r)', () => {
+      expect(show(true, '-r')).toBe('30 ev\\x1b]0;pwn\\x07il\\x1b[31mred\\x5cx41\\x20tab\\x09here\\x7fdel\\xc2\\x9bcsi\\x20\\xc3\\xa9\\xe4\\xb8\\xad\\x20\\xe2\\x80\\xaeRLO\\x20\\xe2\\x80\\xa8LS\\x20\\xef\\xbf\\xbd\n');
+    });
+    test('JSON: the same string, with no control character left raw (lsns leaves DEL and C1 raw; nsjs escapes them too)', () => {
+      const out = render(one, parseLs(['-J', '-o', 'NS,COMMAND']) as never, users, nsfs, true);
+      expect(JSON.parse(out).namespaces[0].command).toBe(hostile);
+      expect(out).toContain('"ev\\u001b]0;pwn\\u0007il\\u001b[31mred\\\\x41 tab\\there\\u007fdel\\u009bcsi é中 \u202eRLO \\u2028LS \ufffd"');
+      expect(out).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028]/);
+    });
+    test('every text column, not only COMMAND: USER and NSFS too', () => {
+      const out = render(one, parseLs(['-o', 'USER,NSFS', '-n']) as never, new Map([[0, 'ro\x1bot']]), new Map([[30, '/run/netns/\x1b[2J']]), true);
+      expect(out).toBe('ro\\x1bot /run/netns/\\x1b[2J\n');
+    });
   });
   test('bad input', () => {
     expect(usageError(() => parseLs(['-t', 'foo']))).toBe('unknown namespace type: foo');
