@@ -9,11 +9,24 @@ import { Namespace, runIsolated, type NsError } from '../../lib';
 import { expectNoLeaks, snapshot, type Snapshot } from '../helpers/leaks';
 import { cProbe } from '../helpers/probe';
 
+const NETNS_DIR = '/run/netns';
+const isMountPoint = (dir: string) =>
+  fs.readFileSync('/proc/self/mountinfo', 'latin1').split('\n').some((l) => l.split(' ')[4] === dir);
+
 let before: Snapshot;
+let netnsDir: { existed: boolean; mounted: boolean };
 beforeEach(() => {
   before = snapshot();
+  netnsDir = { existed: fs.existsSync(NETNS_DIR), mounted: isMountPoint(NETNS_DIR) };
 });
 afterEach(async () => {
+  // A net namespace created by name makes /run/netns a shared bind mount of
+  // itself, as `ip netns add` does, and leaves it so by design: on a machine
+  // where it was not one yet, that self-bind is this test's to undo.
+  if (!netnsDir.mounted && isMountPoint(NETNS_DIR)) {
+    expect(spawnSync('umount', [NETNS_DIR]).status).toBe(0);
+    if (!netnsDir.existed) fs.rmdirSync(NETNS_DIR);
+  }
   await expectNoLeaks(before);
 });
 
