@@ -476,7 +476,13 @@ class Spawner {
           Died(si, p->progress->op);
         }
       } else {
-        const bool failed = ReadReports(errp[0], vfork, &second, &rep);
+        // CLONE_VFORK returns once the child has exec'd or exited, unless
+        // something between us and the kernel ignores it (qemu-user runs it
+        // as a plain fork): then the child is still in its setup, and the
+        // pipe is read until EOF as after a fork-style clone.
+        pollfd gone{out_.pidfd, POLLIN, 0};
+        const bool vforked = vfork && (p->progress->exec || poll(&gone, 1, 0) > 0);
+        const bool failed = ReadReports(errp[0], vforked, &second, &rep);
         if (second > 0) {
           // The first child only joined and cloned the command, our child
           // too (CLONE_PARENT); it has exited. Hold the command instead.
