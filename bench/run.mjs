@@ -140,9 +140,9 @@ function machine() {
 const requireDist = createRequire(import.meta.url);
 const DIST = path.join(path.dirname(BENCH), 'dist', 'cjs');
 const internals = {
-  spawn: requireDist(path.join(DIST, 'spawn.js')),
-  options: requireDist(path.join(DIST, 'options.js')),
-  native: requireDist(path.join(DIST, 'native.js')),
+  spawn: requireDist(path.join(DIST, 'spawn', 'spawn.js')),
+  options: requireDist(path.join(DIST, 'spawn', 'options.js')),
+  native: requireDist(path.join(DIST, 'core', 'native.js')),
 };
 async function nsjsLoopCloneOnce(opts) {
   const t0 = now();
@@ -602,7 +602,7 @@ function childrenOf(pid) {
  * with the addon already loaded: open, memfd_create, sendfile, seals.
  */
 function sealedCopyTimes(runs) {
-  const nativeJs = path.join(DIST, 'native.js');
+  const nativeJs = path.join(DIST, 'core', 'native.js');
   const script = `const n = require(${JSON.stringify(nativeJs)}); n.native(); n.initBinary();
     const t = process.hrtime.bigint(); n.initExecFd(); console.log(Number(process.hrtime.bigint() - t));`;
   return Array.from({ length: runs }, () => Number(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' })));

@@ -6,7 +6,7 @@
 // promised — an NsError E2BIG from execve, or ERR_INVALID_ARG_* naming the
 // argument before the addon is called — and leaves nothing behind.
 import { Namespace, NsError, runIsolated, setSpawnConcurrency, spawnIsolated, type SpawnOptions } from '../../lib';
-import { native } from '../../lib/native';
+import { native } from '../../lib/core/native';
 import { expectNoLeaks, snapshot, type Snapshot } from '../helpers/leaks';
 import { withUser } from '../helpers/privilege';
 

@@ -62,7 +62,7 @@ const shell = (argv: string[]) => sh('sh', ['-c', '"$@"; echo "status=$?"', 'sh'
 
 let before: Snapshot;
 beforeAll(() => {
-  if (!fs.existsSync(path.join(root, 'dist', 'cjs', 'cli.js'))) throw new Error('dist/cjs/cli.js is missing: run `npm run build:ts` first');
+  if (!fs.existsSync(path.join(root, 'dist', 'cjs', 'cli', 'main.js'))) throw new Error('dist/cjs/cli/main.js is missing: run `npm run build:ts` first');
 });
 beforeEach(() => {
   before = snapshot();

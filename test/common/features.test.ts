@@ -36,7 +36,7 @@ afterEach(async () => {
 });
 
 beforeAll(() => {
-  if (!fs.existsSync(path.join(root, 'dist', 'cjs', 'features.js'))) throw new Error('dist/cjs/features.js is missing: run `npm run build:ts` first');
+  if (!fs.existsSync(path.join(root, 'dist', 'cjs', 'features', 'features.js'))) throw new Error('dist/cjs/features/features.js is missing: run `npm run build:ts` first');
 });
 
 describe('features() reports this machine', () => {

@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { Process, net, runIsolated, spawnIsolated, type SpawnOptions } from '../../lib';
-import { native } from '../../lib/native';
+import { native } from '../../lib/core/native';
 import { LIST_FDS, fdList, fdsInside, listLimit } from '../helpers/fds';
 import { joinFixture, type JoinFixture } from '../helpers/join';
 import { expectNoLeaks, snapshot, type Snapshot } from '../helpers/leaks';

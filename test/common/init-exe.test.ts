@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { runIsolated, spawnIsolated } from '../../lib';
-import { initBinary } from '../../lib/native';
+import { initBinary } from '../../lib/core/native';
 import { expectNoLeaks, snapshot, type Snapshot } from '../helpers/leaks';
 import { packageCopy, type PackageCopy } from '../helpers/package';
 import { root } from '../helpers/privilege';

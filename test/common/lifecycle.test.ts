@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { Namespace, NsError, runIsolated, spawnIsolated } from '../../lib';
-import { initBinary } from '../../lib/native';
+import { initBinary } from '../../lib/core/native';
 import { joinFixture, type JoinFixture } from '../helpers/join';
 import { expectNoLeaks, snapshot, type Snapshot } from '../helpers/leaks';
 import { root, withUser } from '../helpers/privilege';

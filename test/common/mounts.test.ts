@@ -10,10 +10,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { NsError, runIsolated, spawnIsolated, type SpawnOptions } from '../../lib';
-import { CHILD_SLOTS } from '../../lib/mounts';
-import { native, type NativeOp } from '../../lib/native';
-import { encodePlan, Op } from '../../lib/plan';
-import { testHooks } from '../../lib/spawn';
+import { CHILD_SLOTS } from '../../lib/fs/plan';
+import { native, type NativeOp } from '../../lib/core/native';
+import { encodePlan, Op } from '../../lib/spawn/plan';
+import { testHooks } from '../../lib/spawn/spawn';
 import { expectNoLeaks, snapshot, type Snapshot } from '../helpers/leaks';
 import { root, withUser } from '../helpers/privilege';
 import { rootfs, usrReadonly } from '../helpers/rootfs';

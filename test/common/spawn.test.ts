@@ -9,9 +9,9 @@ import { NsError, runIsolated, setSpawnConcurrency, spawnIsolated, waitpid } fro
 import { expectNoLeaks, snapshot, type Snapshot } from '../helpers/leaks';
 import { withLib } from '../helpers/node';
 import { withUser } from '../helpers/privilege';
-import { native } from '../../lib/native';
-import { testHooks } from '../../lib/spawn';
-import { encodePlan, Op } from '../../lib/plan';
+import { native } from '../../lib/core/native';
+import { testHooks } from '../../lib/spawn/spawn';
+import { encodePlan, Op } from '../../lib/spawn/plan';
 
 let before: Snapshot;
 beforeEach(() => {

@@ -11,11 +11,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { NsError, spawnIsolated, type SpawnOptions } from '../../lib';
-import { native } from '../../lib/native';
-import { checkOptions } from '../../lib/options';
-import { buildPlan, type JoinPlan, type Step } from '../../lib/plan';
-import { testHooks } from '../../lib/spawn';
-import { NAMESPACE_TYPES } from '../../lib/validate';
+import { native } from '../../lib/core/native';
+import { checkOptions } from '../../lib/spawn/options';
+import { buildPlan, type JoinPlan, type Step } from '../../lib/spawn/plan';
+import { testHooks } from '../../lib/spawn/spawn';
+import { NAMESPACE_TYPES } from '../../lib/core/validate';
 import { joinFixture, type JoinFixture } from '../helpers/join';
 import { children, newFds, snapshot, type Snapshot } from '../helpers/leaks';
 import { packageCopy } from '../helpers/package';

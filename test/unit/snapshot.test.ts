@@ -5,12 +5,12 @@
 // being read is ERR_INVALID_ARG_VALUE naming the option, with its error as
 // the cause. No kernel needed: everything here happens before a syscall.
 import { Namespace } from '../../lib';
-import { checkOptions, snapshotOptions, type Checked } from '../../lib/options';
-import { buildPlan, encodePlan, Op } from '../../lib/plan';
-import { spawnIsolated } from '../../lib/spawn';
-import { native } from '../../lib/native';
+import { checkOptions, snapshotOptions, type Checked } from '../../lib/spawn/options';
+import { buildPlan, encodePlan, Op } from '../../lib/spawn/plan';
+import { spawnIsolated } from '../../lib/spawn/spawn';
+import { native } from '../../lib/core/native';
 
-import { record } from '../../lib/validate';
+import { record } from '../../lib/core/validate';
 
 // The context as lib/spawn.ts makes it: a null-prototype record.
 const plan = (c: Checked) => buildPlan(c, 'true', [], ['/bin/true'], record({ child: [0, 1, 2] }), record({ forceClone: false }));

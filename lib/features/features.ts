@@ -7,9 +7,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { NsError } from './errors';
-import { initBinary, native } from './native';
-import { NAMESPACE_TYPES, type NamespaceType } from './validate';
+import { NsError } from '../core/errors';
+import { initBinary, native } from '../core/native';
+import { NAMESPACE_TYPES, type NamespaceType } from '../core/validate';
 
 /** The result of one probe. */
 export interface FeatureCheck {
@@ -308,7 +308,7 @@ function refusal(err: unknown, types: readonly NamespaceType[], since: string): 
 // /dev/null exits 0 at once. Static, shipped with the addon, no PATH needed.
 async function tryNamespaces(namespaces: NamespaceType[], extra: Record<string, unknown> = {}): Promise<void> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { spawnIsolated } = require('./spawn') as typeof import('./spawn');
+  const { spawnIsolated } = require('../spawn/spawn') as typeof import('../spawn/spawn');
   const proc = await spawnIsolated(initBinary(), ['--hold'], { namespaces, stdio: 'ignore', env: {}, ...extra });
   const status = await proc.wait();
   if (status.code !== 0) throw new Error(`the probe exited with ${status.signal ?? status.code}`);
@@ -347,10 +347,10 @@ const NOBODY = 65534;
 async function probeNamespacesAsNobody(): Promise<Record<NamespaceType, FeatureCheck>> {
   const all = (check: FeatureCheck) => Object.fromEntries(NAMESPACE_TYPES.map((t) => [t, { ...check, since: SINCE[t] }])) as Record<NamespaceType, FeatureCheck>;
   if (!uidMapped(NOBODY)) return all({ ok: null, since: '', ...CAUSES.setuidUnmapped });
-  const script = path.join(packageRoot(), 'dist', 'cjs', 'features.js');
+  const script = path.join(packageRoot(), 'dist', 'cjs', 'features', 'features.js');
   if (!fs.existsSync(script)) return all({ ok: null, since: '', reason: `${script} is missing (run npm run build:ts), so the unprivileged probe cannot run as uid ${NOBODY}` });
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { runIsolated } = require('./spawn') as typeof import('./spawn');
+  const { runIsolated } = require('../spawn/spawn') as typeof import('../spawn/spawn');
   try {
     const r = await runIsolated(process.execPath, [script, '--probe-namespaces'], {
       uid: NOBODY, gid: NOBODY, groups: [], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, timeout: 30000, cwd: '/',
@@ -424,7 +424,7 @@ async function timeCheck(privileged: boolean, userOk: boolean): Promise<FeatureC
   const since = '5.6';
   const types = sandboxTypes(privileged, userOk, 'time');
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { spawnIsolated } = require('./spawn') as typeof import('./spawn');
+  const { spawnIsolated } = require('../spawn/spawn') as typeof import('../spawn/spawn');
   let proc;
   try {
     proc = await spawnIsolated(initBinary(), ['--hold'], { namespaces: types, timeOffsets: { monotonic: 86400 }, stdio: ['pipe', 'ignore', 'ignore'], env: {} });
@@ -442,9 +442,9 @@ async function timeCheck(privileged: boolean, userOk: boolean): Promise<FeatureC
 
 async function nsIoctlChecks(privileged: boolean, userOk: boolean): Promise<Pick<KernelFeatures, 'nsIoctls' | 'nsGetId'>> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { Namespace } = require('./namespace') as typeof import('./namespace');
+  const { Namespace } = require('../ns/namespace') as typeof import('../ns/namespace');
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { spawnIsolated } = require('./spawn') as typeof import('./spawn');
+  const { spawnIsolated } = require('../spawn/spawn') as typeof import('../spawn/spawn');
   const since = '4.11';
   let proc;
   const types = sandboxTypes(privileged, userOk, 'pid');
@@ -586,7 +586,7 @@ export async function features(): Promise<FeatureReport> {
   return report;
 }
 
-// `node dist/cjs/features.js --probe-namespaces`: the unprivileged half of
+// `node dist/cjs/features/features.js --probe-namespaces`: the unprivileged half of
 // features() as root, run as uid 65534. Prints JSON, exits 0.
 if (require.main === module && process.argv[2] === '--probe-namespaces') {
   probeNamespacesHere().then(

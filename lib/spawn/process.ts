@@ -1,11 +1,11 @@
 import type { Readable, Writable } from 'node:stream';
 import * as fs from 'node:fs';
 
-import { NsError, check } from './errors';
-import { closeFd, native, type NativePidfdWatch } from './native';
-import { Namespace } from './namespace';
-import { signalName, signalNumber } from './signals';
-import { namespaceType, pid as pidArg, plainObject } from './validate';
+import { NsError, check } from '../core/errors';
+import { closeFd, native, type NativePidfdWatch } from '../core/native';
+import { Namespace } from '../ns/namespace';
+import { signalName, signalNumber } from '../core/signals';
+import { namespaceType, pid as pidArg, plainObject } from '../core/validate';
 
 /** As the arguments of `ChildProcess`'s `'exit'` event. */
 export interface ExitStatus {

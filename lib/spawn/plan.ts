@@ -4,11 +4,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import * as C from './constants';
-import { NAMESPACE_FLAGS } from './namespace';
-import { record, type NamespaceType } from './validate';
-import { MountOp, planMounts } from './mounts';
-import type { NativeOp, NativePlan } from './native';
+import * as C from '../core/constants';
+import { NAMESPACE_FLAGS } from '../ns/namespace';
+import { record, type NamespaceType } from '../core/validate';
+import { MountOp, planMounts } from '../fs/plan';
+import type { NativeOp, NativePlan } from '../core/native';
 import { RLIMITS as RLIMIT_NAMES, type Checked, type Mount } from './options';
 
 /** Mirrors OpKind in src-native/spawn/plan.h. */

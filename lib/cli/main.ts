@@ -8,12 +8,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as util from 'node:util';
 
-import { Namespace, NsError, features, spawnIsolated, type Process, type SpawnOptions } from './index';
-import { UsageError } from './cli/args';
-import { DOCTOR_HELP, parseDoctor, renderDoctor } from './cli/doctor';
-import { EXEC_HELP, parseExec, type ExecRequest } from './cli/exec';
-import { LS_HELP, parseLs, render } from './cli/ls';
-import { RUN_HELP, parseRun, type RunRequest } from './cli/run';
+import { Namespace, NsError, features, spawnIsolated, type Process, type SpawnOptions } from '../index';
+import { UsageError } from './args';
+import { DOCTOR_HELP, parseDoctor, renderDoctor } from './doctor';
+import { EXEC_HELP, parseExec, type ExecRequest } from './exec';
+import { LS_HELP, parseLs, render } from './ls';
+import { RUN_HELP, parseRun, type RunRequest } from './run';
 
 const HELP = `
 Usage:
@@ -38,7 +38,7 @@ const out = (s: string) => process.stdout.write(s);
 const err = (s: string) => process.stderr.write(`${s}\n`);
 
 function version(): string {
-  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string };
   return `nsjs ${pkg.version}\n`;
 }
 

@@ -4,8 +4,8 @@
 // any syscall.
 import { isIP } from 'node:net';
 
-import { invalidArgType, invalidArgValue } from './errors';
-import { integer } from './validate';
+import { invalidArgType, invalidArgValue } from '../core/errors';
+import { integer } from '../core/validate';
 
 /** The kernel's limit on a link name, without its NUL (IFNAMSIZ - 1). */
 export const MAX_LINK_NAME = 15;

@@ -4,10 +4,10 @@
 import { randomBytes } from 'node:crypto';
 import { isMainThread } from 'node:worker_threads';
 
-import { invalidArgType, invalidArgValue } from './errors';
-import { Namespace } from './namespace';
-import { cidrList, linkName, mtu, type Cidr } from './netaddr';
-import { signalName, signalNumber } from './signals';
+import { invalidArgType, invalidArgValue } from '../core/errors';
+import { Namespace } from '../ns/namespace';
+import { cidrList, linkName, mtu, type Cidr } from '../net/netaddr';
+import { signalName, signalNumber } from '../core/signals';
 import {
   NAMESPACE_TYPES,
   bool,
@@ -21,7 +21,7 @@ import {
   record,
   snapshot,
   type NamespaceType,
-} from './validate';
+} from '../core/validate';
 
 /** One line of a uid_map or gid_map: `count` ids from `outside` appear as `inside`. */
 export interface IdMap {

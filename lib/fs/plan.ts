@@ -12,10 +12,10 @@
 //   root      bound onto itself first (every target is resolved in that bind), pivot_root through fchdir to it
 import * as path from 'node:path';
 
-import * as C from './constants';
-import type { NativeOp } from './native';
-import type { Mount } from './options';
-import type { Step } from './plan';
+import * as C from '../core/constants';
+import type { NativeOp } from '../core/native';
+import type { Mount } from '../spawn/options';
+import type { Step } from '../spawn/plan';
 
 /** The mount engine's op kinds (src-native/spawn/plan.h kOpOpenAt…kOpCloseSlots). */
 export const MountOp = {

@@ -3,15 +3,15 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 
-import { NsError, check, invalidArgType, invalidArgValue } from './errors';
-import { closeFd, initExecFd, isInitBinary, native, type NativePlan, type NativeSpawnResult } from './native';
+import { NsError, check, invalidArgType, invalidArgValue } from '../core/errors';
+import { closeFd, initExecFd, isInitBinary, native, type NativePlan, type NativeSpawnResult } from '../core/native';
 import { checkOptions, newPidInJoinedPid, snapshotOptions, type Checked, type SpawnOptions } from './options';
 import { buildPlan, encodePlan, execCandidates, joinsType, type EncodedPlan, type JoinPlan, type PlanContext, type Step } from './plan';
-import { NAMESPACE_TYPES, type NamespaceType } from './validate';
+import { NAMESPACE_TYPES, type NamespaceType } from '../core/validate';
 import { Process, type ExitStatus } from './process';
-import { signalName } from './signals';
-import { explainSpawnFailure } from './features';
-import { integer, noNul, ownEntries, plainObject, record } from './validate';
+import { signalName } from '../core/signals';
+import { explainSpawnFailure } from '../features/features';
+import { integer, noNul, ownEntries, plainObject, record } from '../core/validate';
 
 const ENOENT = -2;
 const EPERM = -1;

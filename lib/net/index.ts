@@ -19,11 +19,11 @@
 import { randomBytes } from 'node:crypto';
 import * as net from 'node:net';
 
-import { NsError, invalidArgType, invalidArgValue } from './errors';
-import { Namespace } from './namespace';
-import { closeFd, native, type NativeSocketError } from './native';
+import { NsError, invalidArgType, invalidArgValue } from '../core/errors';
+import { Namespace } from '../ns/namespace';
+import { closeFd, native, type NativeSocketError } from '../core/native';
 import { cidrList, cidr as cidrArg, ipAddress, linkName, mtu as mtuArg, port as portArg, type Cidr } from './netaddr';
-import { bool, integer, knownKeys, plainObject } from './validate';
+import { bool, integer, knownKeys, plainObject } from '../core/validate';
 
 const AF_INET = 2;
 const AF_INET6 = 10;

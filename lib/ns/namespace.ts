@@ -1,11 +1,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import * as C from './constants';
-import { NsError, check } from './errors';
-import { closeFd, initBinary, native } from './native';
-import { invalidArgValue } from './errors';
-import { fd as fdArg, knownKeys, namespaceType, pathString, pid as pidArg, plainObject, snapshot, type NamespaceType } from './validate';
+import * as C from '../core/constants';
+import { NsError, check } from '../core/errors';
+import { closeFd, initBinary, native } from '../core/native';
+import { invalidArgValue } from '../core/errors';
+import { fd as fdArg, knownKeys, namespaceType, pathString, pid as pidArg, plainObject, snapshot, type NamespaceType } from '../core/validate';
 
 /** `CLONE_NEW*` flag of each type, as `NS_GET_NSTYPE` answers and `setns` takes. */
 export const NAMESPACE_FLAGS: Readonly<Record<NamespaceType, number>> = {
@@ -202,9 +202,9 @@ export class Namespace implements Disposable {
       target = path.join(NETNS_DIR, options.name);
     }
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { spawnCheckedSync } = require('./spawn') as typeof import('./spawn');
+    const { spawnCheckedSync } = require('../spawn/spawn') as typeof import('../spawn/spawn');
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { checkOptions } = require('./options') as typeof import('./options');
+    const { checkOptions } = require('../spawn/options') as typeof import('../spawn/options');
     const rootless = process.geteuid!() !== 0;
     const namespaces: NamespaceType[] = rootless && type !== 'user' ? ['user', type] : [type];
     const holder = spawnCheckedSync(initBinary(), ['--hold'], checkOptions({

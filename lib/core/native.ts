@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { NsError, check, unsupportedPlatform } from './errors';
-import type { EncodedPlan } from './plan';
+import type { EncodedPlan } from '../spawn/plan';
 
 export interface NativePidfdWatch {
   /** 0, or -errno when the poll could not start. */
