@@ -23,19 +23,19 @@
       # defines and flags: keep the two in sync.
       "sources": [
         "src-native/addon.cc",
-        "src-native/ns.cc",
-        "src-native/mount.cc",
-        "src-native/pidfd.cc",
         "src-native/fd.cc",
-        "src-native/wait.cc",
-        "src-native/netlink.cc",
-        "src-native/net.cc",
-        "src-native/probe.cc",
+        "src-native/ns/ns.cc",
+        "src-native/fs/mount.cc",
+        "src-native/fs/mounts.cc",
+        "src-native/net/netlink.cc",
+        "src-native/net/net.cc",
+        "src-native/spawn/pidfd.cc",
+        "src-native/spawn/wait.cc",
         "src-native/spawn/plan.cc",
         "src-native/spawn/child.cc",
-        "src-native/spawn/mounts.cc",
         "src-native/spawn/parent.cc",
-        "src-native/spawn/exe.cc"
+        "src-native/spawn/exe.cc",
+        "src-native/features/probe.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       # NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS: while Node tears an

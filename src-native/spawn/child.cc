@@ -15,8 +15,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "../netlink.h"
-#include "mounts.h"
+#include "../fs/mounts.h"
+#include "../net/netlink.h"
 #include "plan.h"
 
 #ifndef SYS_close_range

@@ -23,7 +23,7 @@
 #include <cstring>
 
 #include "../common.h"
-#include "../netlink.h"
+#include "../net/netlink.h"
 #include "plan.h"
 
 #ifndef P_PIDFD

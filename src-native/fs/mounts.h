@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "plan.h"
+#include "../spawn/plan.h"
 
 namespace nsjs {
 namespace spawn {

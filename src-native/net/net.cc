@@ -21,9 +21,9 @@
 #include <string>
 #include <vector>
 
-#include "common.h"
+#include "../common.h"
 #include "netlink.h"
-#include "poll_watch.h"
+#include "../poll_watch.h"
 
 #define NSJS_NS_GET_USERNS _IO(0xb7, 0x1)
 

@@ -8,7 +8,7 @@
 
 #include <cstdint>
 
-#include "common.h"
+#include "../common.h"
 
 // The system header lags the kernel: define the nsfs requests we use here.
 #define NSJS_NSIO 0xb7

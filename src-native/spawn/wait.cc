@@ -8,8 +8,8 @@
 
 #include <cstdint>
 
-#include "common.h"
-#include "poll_watch.h"
+#include "../common.h"
+#include "../poll_watch.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3

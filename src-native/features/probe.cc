@@ -22,7 +22,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "common.h"
+#include "../common.h"
 
 #ifndef SYS_clone3
 #define SYS_clone3 435
