@@ -1,6 +1,6 @@
 export { NsError } from './core/errors';
 export type { NsErrorDetails } from './core/errors';
-export type { NamespaceType } from './core/validate';
+export type { NamespaceType } from './core/nstypes';
 import * as sys from './core/sys';
 export { sys };
 export { Namespace } from './ns/namespace';

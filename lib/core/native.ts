@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { NsError, check, unsupportedPlatform } from './errors';
-import type { EncodedPlan } from '../spawn/plan';
+import type { EncodedPlan } from './plan';
 
 export interface NativePidfdWatch {
   /** 0, or -errno when the poll could not start. */
@@ -13,44 +13,6 @@ export interface NativePidfdWatch {
   ref(): void;
   unref(): void;
   close(): void;
-}
-
-export interface NativeOp {
-  kind: number;
-  /** An IP address (family in `a`), turned into bytes before clone. */
-  addr?: string;
-  a?: number;
-  b?: number;
-  flags?: number | bigint;
-  b64?: number | bigint;
-  s?: (string | null)[];
-}
-
-export interface NativePlan {
-  cloneFlags: number;
-  forceClone: boolean;
-  parentMaps: boolean;
-  dieWithParent: boolean;
-  forkStyle: boolean;
-  execChain: boolean;
-  /** Made by the parent once the child exists; the child waits for it. */
-  veth?: { host: string; peer: string; mtu?: number; hostAddresses: { family: number; address: string; prefix: number }[] };
-  uidMap?: string;
-  gidMap?: string;
-  setgroups?: string;
-  /** Test-only, as forceClone: the mount engine's fallbacks to take as if the kernel lacked the call (plan.h MountFallback bits). */
-  mountFallback?: number;
-  /** Test builds only (build-variants/): fail child op `op` (with errno, or dying of `signal`), or the parent step `parent`, with errno. */
-  fault?: { op?: number; parent?: string; errno: number; signal?: number };
-  ops: NativeOp[];
-  stdio: number[];
-  groups: number[];
-  execPaths: string[];
-  argv: string[];
-  /** Absent: a copy of our environ, made on the calling thread. */
-  envp?: string[];
-  /** Exec this file (an fd of ours, opened before clone) instead of searching execPaths: nsjs-init, which a mount or pivot_root may hide. */
-  execFd?: number;
 }
 
 /** Set on a failure when the child died before execve without a report: the signal that killed it, or its exit status. */

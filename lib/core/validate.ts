@@ -3,10 +3,7 @@
 import { types } from 'node:util';
 
 import { invalidArgType, invalidArgValue } from './errors';
-
-export const NAMESPACE_TYPES = ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'time', 'user', 'uts'] as const;
-/** A namespace type, by the kernel's own name (as in `/proc/<pid>/ns/`). */
-export type NamespaceType = (typeof NAMESPACE_TYPES)[number];
+import { NAMESPACE_TYPES, type NamespaceType } from './nstypes';
 
 export function isNamespaceType(value: unknown): value is NamespaceType {
   return typeof value === 'string' && (NAMESPACE_TYPES as readonly string[]).includes(value);

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 
 import { NsError } from '../core/errors';
 import { initBinary, native } from '../core/native';
-import { NAMESPACE_TYPES, type NamespaceType } from '../core/validate';
+import { NAMESPACE_TYPES, type NamespaceType } from '../core/nstypes';
 
 /** The result of one probe. */
 export interface FeatureCheck {

@@ -13,9 +13,8 @@
 import * as path from 'node:path';
 
 import * as C from '../core/constants';
-import type { NativeOp } from '../core/native';
+import type { Add, NativeOp } from '../core/plan';
 import type { Mount } from '../spawn/options';
-import type { Step } from '../spawn/plan';
 
 /** The mount engine's op kinds (src-native/spawn/plan.h kOpOpenAt…kOpCloseSlots). */
 export const MountOp = {
@@ -80,8 +79,6 @@ const DEV_MOUNTS: [string, string, [string, string | null][], number][] = [
   ['pts', 'devpts', [['newinstance', null], ['ptmxmode', '0666'], ['mode', '620']], C.MS_NOSUID | C.MS_NODEV | C.MS_NOEXEC],
   ['shm', 'tmpfs', [['mode', '1777']], C.MS_NOSUID | C.MS_NODEV],
 ];
-
-type Add = (op: NativeOp, step: Step) => void;
 
 function tmpfsOptions(size: number | string | undefined, mode: number | undefined): [string, string][] {
   const options: [string, string][] = [['mode', (mode ?? 0o755).toString(8)]];

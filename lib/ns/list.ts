@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as C from '../core/constants';
 import { closeFd, native } from '../core/native';
 import type { NamespaceInfo } from './namespace';
-import { NAMESPACE_TYPES, type NamespaceType } from '../core/validate';
+import { NAMESPACE_TYPES, type NamespaceType } from '../core/nstypes';
 
 /** Errors that mean "this process is gone or not ours to look at": skip it. */
 const SKIP = new Set(['ENOENT', 'ESRCH', 'EACCES', 'EPERM']);

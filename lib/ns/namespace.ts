@@ -5,19 +5,8 @@ import * as C from '../core/constants';
 import { NsError, check } from '../core/errors';
 import { closeFd, initBinary, native } from '../core/native';
 import { invalidArgValue } from '../core/errors';
-import { fd as fdArg, knownKeys, namespaceType, pathString, pid as pidArg, plainObject, snapshot, type NamespaceType } from '../core/validate';
-
-/** `CLONE_NEW*` flag of each type, as `NS_GET_NSTYPE` answers and `setns` takes. */
-export const NAMESPACE_FLAGS: Readonly<Record<NamespaceType, number>> = {
-  cgroup: C.CLONE_NEWCGROUP,
-  ipc: C.CLONE_NEWIPC,
-  mnt: C.CLONE_NEWNS,
-  net: C.CLONE_NEWNET,
-  pid: C.CLONE_NEWPID,
-  time: C.CLONE_NEWTIME,
-  user: C.CLONE_NEWUSER,
-  uts: C.CLONE_NEWUTS,
-};
+import { NAMESPACE_FLAGS, type NamespaceType } from '../core/nstypes';
+import { fd as fdArg, knownKeys, namespaceType, pathString, pid as pidArg, plainObject, snapshot } from '../core/validate';
 
 function typeOfFlag(flag: number): NamespaceType | undefined {
   return (Object.keys(NAMESPACE_FLAGS) as NamespaceType[]).find((t) => NAMESPACE_FLAGS[t] === flag);

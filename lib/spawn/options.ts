@@ -8,8 +8,8 @@ import { invalidArgType, invalidArgValue } from '../core/errors';
 import { Namespace } from '../ns/namespace';
 import { cidrList, linkName, mtu, type Cidr } from '../net/netaddr';
 import { signalName, signalNumber } from '../core/signals';
+import { NAMESPACE_TYPES, type NamespaceType } from '../core/nstypes';
 import {
-  NAMESPACE_TYPES,
   bool,
   integer,
   knownKeys,
@@ -20,7 +20,6 @@ import {
   plainObject,
   record,
   snapshot,
-  type NamespaceType,
 } from '../core/validate';
 
 /** One line of a uid_map or gid_map: `count` ids from `outside` appear as `inside`. */

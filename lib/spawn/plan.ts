@@ -5,18 +5,17 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import * as C from '../core/constants';
-import { NAMESPACE_FLAGS } from '../ns/namespace';
-import { record, type NamespaceType } from '../core/validate';
+import { NAMESPACE_FLAGS, type NamespaceType } from '../core/nstypes';
+import { record } from '../core/validate';
 import { MountOp, planMounts } from '../fs/plan';
-import type { NativeOp, NativePlan } from '../core/native';
-import { RLIMITS as RLIMIT_NAMES, type Checked, type Mount } from './options';
+import { SharedOp, type Add, type EncodedPlan, type NativeOp, type NativePlan, type Step } from '../core/plan';
+import { RLIMITS as RLIMIT_NAMES, type Checked } from './options';
 
 /** Mirrors OpKind in src-native/spawn/plan.h. */
 export const Op = {
   Pdeathsig: 1,
   Setns: 2,
-  WriteFile: 3,
-  WaitParent: 4,
+  ...SharedOp,
   Unshare: 5,
   Mount: 6,
   Sethostname: 12,
@@ -65,18 +64,6 @@ export interface PlanContext {
 const PR_SET_KEEPCAPS = 8;
 const PR_SET_NO_NEW_PRIVS = 38;
 const SIGKILL = 9;
-
-export interface Step {
-  step: string;
-  syscall: string;
-  path?: string;
-  /** The mount as the user wrote it, for messages. */
-  mount?: Mount;
-  /** The syscall of the op's fallback path (lib/mounts.ts), named when the child failed there. */
-  fallback?: string;
-  /** The op looks the mount's target up inside the root (the hints tell a missing or escaping target). */
-  resolves?: boolean;
-}
 
 export interface Plan {
   native: NativePlan;
@@ -321,21 +308,6 @@ function assertAllowed(ops: NativeOp[], ns: Set<NamespaceType>): void {
   }
 }
 
-/**
- * The plan as the addon reads it (Plan::Parse in src-native/spawn/plan.cc):
- * the numbers in one Int32Array, every string in one NUL-separated string,
- * and the rare parts (id map ranges, veth, a test fault) in an object. One
- * typed array and one string conversion, where reading the plan object field
- * by field cost a napi call per field (~50 µs per spawn, bench/RESULTS.md).
- * Strings cannot hold a NUL (lib/validate.ts noNul); the addon checks the
- * count all the same.
- */
-export interface EncodedPlan {
-  ints: Int32Array;
-  text: string;
-  extras?: Pick<NativePlan, 'uidMap' | 'gidMap' | 'setgroups' | 'veth' | 'fault' | 'mountFallback'>;
-}
-
 /** Mirrors the header layout and bits in src-native/spawn/plan.h (kHeader…). */
 const HEADER = 10;
 const BIT = { forceClone: 1, parentMaps: 2, dieWithParent: 4, forkStyle: 8, execChain: 16, ownEnv: 32 } as const;
@@ -462,5 +434,3 @@ function planJoin(join: JoinPlan, add: Add): void {
     add({ kind: Op.SetnsPath, s: [file], b: NAMESPACE_FLAGS[t] }, { step: `setns ${t}`, syscall: 'setns', path: file });
   }
 }
-
-type Add = (op: NativeOp, step: Step) => void;

@@ -4,10 +4,11 @@ import * as os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 
 import { NsError, check, invalidArgType, invalidArgValue } from '../core/errors';
-import { closeFd, initExecFd, isInitBinary, native, type NativePlan, type NativeSpawnResult } from '../core/native';
+import { closeFd, initExecFd, isInitBinary, native, type NativeSpawnResult } from '../core/native';
+import type { EncodedPlan, NativePlan, Step } from '../core/plan';
 import { checkOptions, newPidInJoinedPid, snapshotOptions, type Checked, type SpawnOptions } from './options';
-import { buildPlan, encodePlan, execCandidates, joinsType, type EncodedPlan, type JoinPlan, type PlanContext, type Step } from './plan';
-import { NAMESPACE_TYPES, type NamespaceType } from '../core/validate';
+import { buildPlan, encodePlan, execCandidates, joinsType, type JoinPlan, type PlanContext } from './plan';
+import { NAMESPACE_TYPES, type NamespaceType } from '../core/nstypes';
 import { Process, type ExitStatus } from './process';
 import { signalName } from '../core/signals';
 import { explainSpawnFailure } from '../features/features';

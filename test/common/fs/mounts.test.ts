@@ -11,7 +11,8 @@ import * as path from 'node:path';
 
 import { NsError, runIsolated, spawnIsolated, type SpawnOptions } from '../../../lib';
 import { CHILD_SLOTS } from '../../../lib/fs/plan';
-import { native, type NativeOp } from '../../../lib/core/native';
+import { native } from '../../../lib/core/native';
+import type { NativeOp } from '../../../lib/core/plan';
 import { encodePlan, Op } from '../../../lib/spawn/plan';
 import { testHooks } from '../../../lib/spawn/spawn';
 import { expectNoLeaks, snapshot, type Snapshot } from '../../helpers/leaks';

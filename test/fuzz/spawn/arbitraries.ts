@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 
 import type { Namespace } from '../../../lib';
-import { NAMESPACE_TYPES, type NamespaceType } from '../../../lib/core/validate';
+import { NAMESPACE_TYPES, type NamespaceType } from '../../../lib/core/nstypes';
 
 const root = process.getuid!() === 0;
 

@@ -16,7 +16,7 @@ import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 
 import { NsError, runIsolated, spawnIsolated, type SpawnOptions } from '../../../lib';
-import type { NamespaceType } from '../../../lib/core/validate';
+import type { NamespaceType } from '../../../lib/core/nstypes';
 import { children, expectNoLeaks, links, snapshot } from '../../helpers/leaks';
 
 const TOTAL = 10_000;
