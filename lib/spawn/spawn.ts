@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 
 import { NsError, check, invalidArgType, invalidArgValue } from '../core/errors';
+import { explainSpawnFailure } from '../core/explain';
 import { closeFd, initExecFd, isInitBinary, native, type NativeSpawnResult } from '../core/native';
 import type { EncodedPlan, NativePlan, Step } from '../core/plan';
 import { checkOptions, newPidInJoinedPid, snapshotOptions, type Checked, type SpawnOptions } from './options';
@@ -11,7 +12,6 @@ import { buildPlan, encodePlan, execCandidates, joinsType, type JoinPlan, type P
 import { NAMESPACE_TYPES, type NamespaceType } from '../core/nstypes';
 import { Process, type ExitStatus } from './process';
 import { signalName } from '../core/signals';
-import { explainSpawnFailure } from '../features/features';
 import { integer, noNul, ownEntries, plainObject, record } from '../core/validate';
 
 const ENOENT = -2;
