@@ -4,7 +4,8 @@ export type { NamespaceType } from './core/nstypes';
 import * as sys from './core/sys';
 export { sys };
 export { Namespace } from './ns/namespace';
-export type { NamespaceInfo, CreateOptions } from './ns/namespace';
+export type { CreateOptions } from './ns/namespace';
+export type { NamespaceInfo } from './ns/list';
 export { Process, waitpid } from './spawn/process';
 export type { ExitStatus, WaitpidOptions } from './spawn/process';
 export { spawnIsolated, runIsolated, setSpawnConcurrency } from './spawn/spawn';
@@ -12,4 +13,7 @@ export type { RunOptions, RunResult } from './spawn/spawn';
 export type { SpawnOptions, Mount, ProcMount, TmpfsMount, BindMount, DevMount, RawMount, IdMap, UserMapping, StdioEntry, RlimitName, JoinTarget, NetworkOptions, VethOptions } from './spawn/options';
 export * as net from './net';
 export { features } from './features/features';
+// Namespace.create() spawns its holder through spawn/, which registers it
+// into ns/ here, where both are loaded: ns/ never imports spawn/.
+import './spawn/holder';
 export type { FeatureReport, FeatureCheck, NamespaceSupport, KernelFeatures } from './features/features';

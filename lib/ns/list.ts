@@ -9,8 +9,31 @@ import * as fs from 'node:fs';
 
 import * as C from '../core/constants';
 import { closeFd, native } from '../core/native';
-import type { NamespaceInfo } from './namespace';
 import { NAMESPACE_TYPES, type NamespaceType } from '../core/nstypes';
+
+/** What `Namespace.list()` reports per namespace, as lsns does. */
+export interface NamespaceInfo {
+  /** The namespace type. */
+  type: NamespaceType;
+  /** The namespace id, as in `net:[4026531840]`. */
+  inode: number;
+  /** How many processes are in it. */
+  nprocs: number;
+  /** Those processes' pids, ascending. */
+  pids: number[];
+  /** The lowest of them, whose details follow. */
+  pid: number;
+  /** `pid`'s parent, when readable. */
+  ppid?: number;
+  /** Owner of `/proc/<pid>` (its effective uid; 0 if not dumpable), as lsns's UID column. */
+  uid: number;
+  /** `pid`'s command line (or name, for kernel threads). */
+  command: string;
+  /** The parent namespace's inode (pid and user only), where the kernel tells. */
+  parent?: number;
+  /** The owning user namespace's inode, where the kernel tells. */
+  owner?: number;
+}
 
 /** Errors that mean "this process is gone or not ours to look at": skip it. */
 const SKIP = new Set(['ENOENT', 'ESRCH', 'EACCES', 'EPERM']);

@@ -1,12 +1,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import { brandNamespace, isNamespace } from '../core/brand';
 import * as C from '../core/constants';
 import { NsError, check } from '../core/errors';
-import { closeFd, initBinary, native } from '../core/native';
+import { closeFd, native } from '../core/native';
 import { invalidArgValue } from '../core/errors';
 import { NAMESPACE_FLAGS, type NamespaceType } from '../core/nstypes';
 import { fd as fdArg, knownKeys, namespaceType, pathString, pid as pidArg, plainObject, snapshot } from '../core/validate';
+import { listNamespaces, type NamespaceInfo } from './list';
 
 function typeOfFlag(flag: number): NamespaceType | undefined {
   return (Object.keys(NAMESPACE_FLAGS) as NamespaceType[]).find((t) => NAMESPACE_FLAGS[t] === flag);
@@ -54,28 +56,20 @@ function prepareNetnsDir(file: string): void {
   if (fs.existsSync(file)) throw new NsError({ errno: -17, syscall: 'open', path: file, hint: `a network namespace named ${path.basename(file)} exists already` });
 }
 
-/** What `Namespace.list()` reports per namespace, as lsns does. */
-export interface NamespaceInfo {
-  /** The namespace type. */
-  type: NamespaceType;
-  /** The namespace id, as in `net:[4026531840]`. */
-  inode: number;
-  /** How many processes are in it. */
-  nprocs: number;
-  /** Those processes' pids, ascending. */
-  pids: number[];
-  /** The lowest of them, whose details follow. */
-  pid: number;
-  /** `pid`'s parent, when readable. */
-  ppid?: number;
-  /** Owner of `/proc/<pid>` (its effective uid; 0 if not dumpable), as lsns's UID column. */
-  uid: number;
-  /** `pid`'s command line (or name, for kernel threads). */
-  command: string;
-  /** The parent namespace's inode (pid and user only), where the kernel tells. */
-  parent?: number;
-  /** The owning user namespace's inode, where the kernel tells. */
-  owner?: number;
+/**
+ * @internal The short-lived process that holds a new namespace of `type`
+ * for Namespace.create(): its pid (in the new namespace), and how to let it go.
+ */
+export type Holder = (type: NamespaceType) => { pid: number; release(): void };
+
+let spawnHolder: Holder | undefined;
+
+/**
+ * @internal spawn/holder.ts registers how the holder is spawned when nsjs is
+ * loaded, so that this room, a plain nsfs handle, never imports spawn/.
+ */
+export function registerHolder(holder: Holder): void {
+  spawnHolder = holder;
 }
 
 /**
@@ -98,6 +92,7 @@ export class Namespace implements Disposable {
     this.inode = st.ino;
     this.device = st.dev;
     finalizer.register(this, fd, this);
+    brandNamespace(this);
   }
 
   /**
@@ -106,7 +101,7 @@ export class Namespace implements Disposable {
    * passes where `instanceof` would.
    */
   static isNamespace(value: unknown): value is Namespace {
-    return typeof value === 'object' && value !== null && #fd in value;
+    return isNamespace(value);
   }
 
   /** The file descriptor; `-1` after `close()`. */
@@ -190,17 +185,8 @@ export class Namespace implements Disposable {
         throw invalidArgValue('options.name', options.name, 'must be a file name (no /, not . or ..)');
       target = path.join(NETNS_DIR, options.name);
     }
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { spawnCheckedSync } = require('../spawn/spawn') as typeof import('../spawn/spawn');
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { checkOptions } = require('../spawn/options') as typeof import('../spawn/options');
-    const rootless = process.geteuid!() !== 0;
-    const namespaces: NamespaceType[] = rootless && type !== 'user' ? ['user', type] : [type];
-    const holder = spawnCheckedSync(initBinary(), ['--hold'], checkOptions({
-      namespaces,
-      user: namespaces.includes('user') ? (type === 'user' ? 'self' : 'root') : undefined,
-      stdio: ['pipe', 'ignore', 'ignore'],
-    }));
+    if (!spawnHolder) throw new Error('nsjs: Namespace.create() has no holder to spawn (spawn/holder.ts registers it when nsjs is loaded)');
+    const holder = spawnHolder(type);
     let ns: Namespace | undefined;
     try {
       ns = Namespace.of(holder.pid, type);
@@ -211,15 +197,13 @@ export class Namespace implements Disposable {
       ns?.close();
       throw err;
     } finally {
-      // EOF on its stdin lets the helper exit; its Process reaps it.
-      holder.stdin!.destroy();
+      holder.release();
     }
   }
 
   /** Every namespace visible in `/proc`, as lsns(8) lists them. */
   static list(): Promise<NamespaceInfo[]> {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return (require('./list') as typeof import('./list')).listNamespaces();
+    return listNamespaces();
   }
 
   /**

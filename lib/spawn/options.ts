@@ -4,8 +4,9 @@
 import { randomBytes } from 'node:crypto';
 import { isMainThread } from 'node:worker_threads';
 
+import { isNamespace } from '../core/brand';
 import { invalidArgType, invalidArgValue } from '../core/errors';
-import { Namespace } from '../ns/namespace';
+import type { Namespace } from '../ns/namespace';
 import { cidrList, linkName, mtu, type Cidr } from '../net/netaddr';
 import { signalName, signalNumber } from '../core/signals';
 import { NAMESPACE_TYPES, type NamespaceType } from '../core/nstypes';
@@ -609,7 +610,7 @@ function join(value: unknown): NonNullable<Checked['join']> {
     // Array.from first: forEach would skip a hole, which is no Namespace.
     value.forEach((ns: unknown, i) => {
       // A brand check: a Proxy, a look-alike or Object.create(Namespace.prototype) holds no fd of ours.
-      if (!Namespace.isNamespace(ns)) throw invalidArgType(`options.join[${i}]`, 'an instance of Namespace', ns);
+      if (!isNamespace(ns)) throw invalidArgType(`options.join[${i}]`, 'an instance of Namespace', ns);
       if (ns.fd < 0) throw invalidArgValue(`options.join[${i}]`, String(ns), 'is closed');
       if (seen.has(ns.type)) throw invalidArgValue(`options.join[${i}]`, String(ns), `is a second ${ns.type} namespace`);
       seen.add(ns.type);
@@ -682,7 +683,7 @@ function snapshotEnv(value: unknown, name: string): unknown {
   return Object.freeze(out);
 }
 
-const keptAsTheyAre = (v: object) => Namespace.isNamespace(v) || isAbortSignal(v);
+const keptAsTheyAre = (v: object) => isNamespace(v) || isAbortSignal(v);
 const copiedSpecially = { env: snapshotEnv };
 
 /**
