@@ -33,7 +33,8 @@ const HEAD =
 const nsjs = loadNsjs();
 const dist = (m) => require(path.join(ROOT, 'dist', 'cjs', m));
 const { checkOptions } = dist('spawn/options.js');
-const { buildPlan, encodePlan, execCandidates } = dist('spawn/plan.js');
+const { buildPlan, encodePlan } = dist('spawn/plan.js');
+const { execCandidates } = dist('spawn/command.js');
 const { native } = dist('core/native.js');
 const { Process } = dist('spawn/process.js');
 

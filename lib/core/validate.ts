@@ -62,6 +62,12 @@ export function knownKeys(obj: Record<string, unknown>, allowed: readonly string
   }
 }
 
+/** Refuses an option given without the new namespace it acts on. */
+export function needs(opts: Readonly<Record<string, unknown>>, key: string, ns: ReadonlySet<NamespaceType>, type: NamespaceType): void {
+  if (opts[key] !== undefined && !ns.has(type))
+    throw invalidArgValue(`options.${key}`, opts[key], `needs a new ${type} namespace: add '${type}' to options.namespaces`);
+}
+
 /**
  * A null-prototype copy of `fields`: reading a key it lacks gives undefined,
  * never a value someone put on Object.prototype. For the records the spawn

@@ -13,7 +13,8 @@ import { CAUSES, SINCE, errnoCode, namespaceCause, procOvermounts, readProc, sec
 import { initBinary, native } from '../core/native';
 import { NAMESPACE_TYPES, type NamespaceType } from '../core/nstypes';
 import { Namespace } from '../ns/namespace';
-import { runIsolated, spawnIsolated } from '../spawn/spawn';
+import { runIsolated } from '../spawn/run';
+import { spawnIsolated } from '../spawn/spawn';
 
 /** The result of one probe. */
 export interface FeatureCheck {

@@ -1,5 +1,5 @@
 // `mounts` and `root` → the ops of the child's mount engine
-// (src-native/spawn/mounts.cc, whose header says why it works this way).
+// (src-native/fs/mounts.cc, whose header says why it works this way).
 // The child keeps fds in numbered slots; the ops here name them. Every mount
 // target is resolved once, inside the new root (or "/"), into a slot, and
 // every later step of that mount works on the fd in it:
@@ -14,7 +14,7 @@ import * as path from 'node:path';
 
 import * as C from '../core/constants';
 import type { Add, NativeOp } from '../core/plan';
-import type { Mount } from '../spawn/options';
+import type { FsChecked, Mount } from './options';
 
 /** The mount engine's op kinds (src-native/spawn/plan.h kOpOpenAt…kOpCloseSlots). */
 export const MountOp = {
@@ -32,6 +32,12 @@ export const MountOp = {
   Fchdir: 59,
   PivotRoot: 60,
   CloseSlots: 61,
+} as const;
+
+/** fs/'s ops: mount(2) as it is, for the propagation of "/" (kOpMount), then the mount engine's. */
+export const FsOp = {
+  Mount: 6,
+  ...MountOp,
 } as const;
 
 /** kChildSlots in src-native/spawn/plan.h: how many fds the child's engine holds at once. */
@@ -115,7 +121,7 @@ class MountPlanner {
       this.used |= 1 << i;
       return i;
     }
-    throw new Error(`nsjs: a mount needs more than ${CHILD_SLOTS} fds in the child at once (a bug in lib/mounts.ts)`);
+    throw new Error(`nsjs: a mount needs more than ${CHILD_SLOTS} fds in the child at once (a bug in lib/fs/plan.ts)`);
   }
 
   private op(op: NativeOp, w: Where, syscall: string, fallback?: string, path = w.path, step = w.step, resolves = false): void {
@@ -155,7 +161,7 @@ class MountPlanner {
     } else {
       this.close(SLASH, this.top);
     }
-    if (this.used !== 0) throw new Error('nsjs: lib/mounts.ts left a slot open');
+    if (this.used !== 0) throw new Error('nsjs: lib/fs/plan.ts left a slot open');
   }
 
   mount(m: Mount): void {
@@ -277,4 +283,13 @@ export function planMounts(mounts: readonly Mount[], root: string | undefined, a
   planner.begin();
   for (const m of mounts) planner.mount(m);
   planner.end();
+}
+
+/** The propagation of "/", then `mounts` and `root`: fs/'s ops, in a new mount namespace. */
+export function planFs(c: FsChecked, add: Add): void {
+  if (c.propagation !== 'unchanged') {
+    const flag = { private: C.MS_PRIVATE, slave: C.MS_SLAVE, shared: C.MS_SHARED }[c.propagation];
+    add({ kind: FsOp.Mount, s: [null, '/', null, null], flags: C.MS_REC | flag }, { step: `propagation ${c.propagation}`, syscall: 'mount', path: '/' });
+  }
+  planMounts(c.mounts, c.root, add);
 }

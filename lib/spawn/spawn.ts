@@ -1,27 +1,27 @@
-import * as fs from 'node:fs';
+// spawn/: starting a program in new or joined namespaces. spawnIsolated()
+// reads the options once and has each room check its own (options.ts), has
+// each room add its ops to one plan (plan.ts), opens what the plan names
+// (stdio, join fds, nsjs-init's sealed copy), queues for a native slot, and
+// turns the addon's answer into a Process or an NsError naming the failed
+// step (hints.ts). The child that walks the plan is src-native/spawn/.
 import * as net from 'node:net';
 import * as os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 
-import { NsError, check, invalidArgType, invalidArgValue } from '../core/errors';
-import { explainSpawnFailure } from '../core/explain';
+import { NsError, invalidArgType, invalidArgValue } from '../core/errors';
 import { closeFd, initExecFd, isInitBinary, native, type NativeSpawnResult } from '../core/native';
 import type { EncodedPlan, NativePlan, Step } from '../core/plan';
-import { checkOptions, newPidInJoinedPid, snapshotOptions, type Checked, type SpawnOptions } from './options';
-import { buildPlan, encodePlan, execCandidates, joinsType, type JoinPlan, type PlanContext } from './plan';
-import { NAMESPACE_TYPES, type NamespaceType } from '../core/nstypes';
-import { Process, type ExitStatus } from './process';
 import { signalName } from '../core/signals';
-import { integer, noNul, ownEntries, plainObject, record } from '../core/validate';
+import { integer, noNul, ownEntries, record } from '../core/validate';
+import { execCandidates } from './command';
+import { hintFor } from './hints';
+import { joinsType, newPidInJoinedPid, resolveJoin } from './join';
+import { checkOptions, type Checked, type SpawnOptions } from './options';
+import { buildPlan, encodePlan, type PlanContext } from './plan';
+import { Process } from './process';
+import { openStdio, type Stdio } from './stdio';
 
 const ENOENT = -2;
-const EPERM = -1;
-const EINVAL = -22;
-const ENOSPC = -28;
-const EEXIST = -17;
-const ENOTDIR = -20;
-const ELOOP = -40;
-const EXDEV = -18;
 
 /**
  * @internal For the test suite only: `forceClone` behaves as if clone3 were
@@ -63,7 +63,7 @@ function abortError(signal: AbortSignal): Error {
 }
 
 /** `args` copied once, entry by entry: a hole is refused (map would skip it, and execve would see an argument less than the caller counted). */
-function checkArgs(command: unknown, args: unknown): string[] {
+export function checkArgs(command: unknown, args: unknown): string[] {
   noNul(command, 'command');
   if (command === '') throw invalidArgType('command', 'a non-empty string', command);
   if (args === undefined) return [];
@@ -76,126 +76,8 @@ function checkArgs(command: unknown, args: unknown): string[] {
   return copy as string[];
 }
 
-interface Stdio {
-  child: number[];
-  /** Our ends of 'pipe' entries, by index. */
-  parent: (number | undefined)[];
-  /** Everything to close once the child has exec'd (or failed); all the addon's, closed with closeFd. */
-  toClose: number[];
-}
-
-function openStdio(entries: Checked['stdio']): Stdio {
-  const s: Stdio = { child: [], parent: [], toClose: [] };
-  try {
-    entries.forEach((e, i) => {
-      if (e === 'pipe' || ((e === undefined || e === null) && i < 3)) {
-        const fds = native().pipe();
-        if (typeof fds === 'number') throw new NsError({ errno: fds, syscall: 'pipe2' });
-        const [r, w] = fds;
-        s.child.push(i === 0 ? r : w);
-        s.parent.push(i === 0 ? w : r);
-        s.toClose.push(i === 0 ? r : w);
-      } else if (e === 'ignore' && i < 3) {
-        const fd = check(native().open('/dev/null', i === 0 ? fs.constants.O_RDONLY : fs.constants.O_WRONLY), 'open', '/dev/null');
-        s.child.push(fd);
-        s.parent.push(undefined);
-        s.toClose.push(fd);
-      } else if (e === 'inherit') {
-        s.child.push(-1);
-        s.parent.push(undefined);
-      } else if (typeof e === 'number') {
-        s.child.push(e);
-        s.parent.push(undefined);
-      } else {
-        s.child.push(-2);
-        s.parent.push(undefined);
-      }
-    });
-  } catch (err) {
-    for (const fd of [...s.toClose, ...s.parent]) if (fd !== undefined) closeFd(fd);
-    throw err;
-  }
-  return s;
-}
-
 /** kReportFallback in src-native/spawn/plan.h. */
 const REPORT_FALLBACK = 1 << 16;
-
-function hintFor(err: number, step: Step, c: Checked): string | undefined {
-  // Causes that features() diagnoses (sysctls, AppArmor, seccomp, a masked /proc) explain themselves the same way here.
-  const known = explainSpawnFailure(err, step, c.namespaces);
-  if (known) return known;
-  const rootless = process.geteuid!() !== 0;
-  if (step.syscall === 'clone3' || step.syscall === 'clone') {
-    const types = [...c.namespaces].filter((t) => t !== 'user');
-    if ((err === EPERM || err === EINVAL) && rootless && !c.namespaces.has('user') && types.length > 0)
-      return `creating a ${types.join('+')} namespace needs CAP_SYS_ADMIN; add 'user' to namespaces to run unprivileged`;
-    if (err === EPERM && c.namespaces.has('user'))
-      return 'unprivileged user namespaces are refused here: check sysctl kernel.unprivileged_userns_clone, kernel.apparmor_restrict_unprivileged_userns (Ubuntu 23.10+) or the container\'s seccomp profile';
-    if (err === ENOSPC)
-      return 'a namespace limit is reached: see /proc/sys/user/max_*_namespaces (user.max_user_namespaces may be 0)';
-  }
-  if (step.mount) {
-    const what = `${step.mount.type} mount at ${step.mount.target}`;
-    const inRoot = c.root ? ` inside the root ${c.root}` : '';
-    if (step.mount.type === 'proc' && (err === EPERM || err === EINVAL))
-      return `the ${what} failed: proc can be mounted only inside a new pid namespace owned by our user namespace (add 'pid'), and not where the host's /proc has locked over-mounts`;
-    if (step.resolves && err === ENOENT)
-      return `the ${what} failed: its target ${step.mount.target} does not exist${inRoot}, where symbolic links are followed as if it were / (nsjs does not create mount points)`;
-    if (step.resolves && err === ENOTDIR) return `the ${what} failed: a component of ${step.mount.target} is not a directory${inRoot}`;
-    if (step.resolves && err === ELOOP)
-      return `the ${what} failed: its target ${step.mount.target} cannot be looked up${inRoot}: a loop of symbolic links, more than 40 of them, or a /proc magic link (never followed in a mount target)`;
-    if (step.resolves && err === EXDEV)
-      return `the ${what} failed: its target ${step.mount.target} was moved out of the root while it was looked up (someone else can write in it); nothing was mounted`;
-    if (err === EXDEV)
-      return `the ${what} failed: its target was moved while it was mounted on (someone else can write in the root), and the mount was not used`;
-    if (err === ENOENT) return `the ${what} failed: ${step.path} does not exist`;
-    return `the ${what} failed`;
-  }
-  if (step.step.startsWith('RTM_NEWLINK veth') && err === EPERM)
-    return "network.veth adds a link to our own network namespace, which needs CAP_NET_ADMIN there (root); unprivileged, use net.createVeth between namespaces you own";
-  if (step.step.startsWith('RTM_NEWLINK veth') && err === EEXIST)
-    return 'a link of that name exists already: choose another network.veth.hostName, or leave it out for a unique one';
-  // The first of them refused: with uid alone, the implicit clear of the supplementary groups.
-  if (['setgroups', 'setresgid', 'setresuid'].includes(step.step) && err === EPERM && rootless && !c.namespaces.has('user'))
-    return "changing uid or gid (and so the supplementary groups) needs CAP_SETUID and CAP_SETGID; unprivileged, add 'user' to namespaces and choose ids its maps cover";
-  if ((step.step === 'write uid_map' || step.step === 'write gid_map') && err === EPERM && rootless)
-    return "mapping id ranges needs CAP_SETUID/CAP_SETGID in our user namespace (run as root); unprivileged, use user: 'root' or 'self', which map your own ids";
-  return undefined;
-}
-
-function nsInode(file: string): number | undefined {
-  try {
-    return fs.statSync(file).ino;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * What `join` enters, with the fds it needs (added to `toClose`). For
- * `{ pid }` without types: every namespace of the target that differs from
- * ours; our own user namespace is never entered (setns would say EINVAL).
- */
-function resolveJoin(join: NonNullable<Checked['join']>, toClose: number[]): JoinPlan {
-  const differs = (type: NamespaceType, inode: number | undefined) => inode !== undefined && inode !== nsInode(`/proc/self/ns/${type}`);
-  if ('namespaces' in join) {
-    // Checked when the options were, but a spawn may wait for a slot: closed since then, its fd number may be another file's.
-    const closed = join.namespaces.findIndex((ns) => ns.fd < 0);
-    if (closed >= 0) throw invalidArgValue(`options.join[${closed}]`, String(join.namespaces[closed]), 'was closed before the spawn started');
-    return record({ namespaces: join.namespaces.filter((ns) => ns.type !== 'user' || differs('user', ns.inode)).map((ns) => record({ fd: ns.fd, type: ns.type })) });
-  }
-  // The pidfd first: the /proc reads below are about the process it holds
-  // only if that process is still alive afterwards.
-  const pidfd = native().pidfdOpen(join.pid, 0);
-  if (pidfd < 0) throw new NsError({ errno: pidfd, syscall: 'pidfd_open', step: `join pid ${join.pid}` });
-  toClose.push(pidfd);
-  const wanted = join.types ?? NAMESPACE_TYPES;
-  const types = wanted.filter((t) => (join.types && t !== 'user') || differs(t, nsInode(`/proc/${join.pid}/ns/${t}`)));
-  const alive = native().pidfdSendSignal(pidfd, 0);
-  if (alive < 0) throw new NsError({ errno: alive, syscall: 'pidfd_send_signal', step: `join pid ${join.pid}` });
-  return record({ pidfd, pid: join.pid, types });
-}
 
 interface Prepared {
   plan: ReturnType<typeof buildPlan>;
@@ -393,62 +275,4 @@ export function spawnCheckedSync(command: string, args: string[], c: Checked): P
 export async function spawnIsolated(command: string, args?: string[], options?: SpawnOptions): Promise<Process> {
   const argv = checkArgs(command, args);
   return spawnChecked(command, argv, checkOptions(options));
-}
-
-/** Options of {@link runIsolated}: those of {@link SpawnOptions}, plus input and encoding. */
-export interface RunOptions extends Omit<SpawnOptions, 'stdio'> {
-  /** Written to the command's stdin, which is then closed. */
-  input?: string | Buffer | Uint8Array;
-  /** Decoding of stdout and stderr; `'buffer'` gives Buffers. Default `'utf8'`. */
-  encoding?: BufferEncoding | 'buffer';
-  /** Only `'pipe'` makes sense for stdout/stderr here; stdin may be `'ignore'` or `'inherit'`. */
-  stdio?: SpawnOptions['stdio'];
-}
-
-/** What {@link runIsolated} resolves: the exit status, the output, the pid. */
-export interface RunResult<T extends string | Buffer = string> extends ExitStatus {
-  /** Everything the command wrote to stdout. */
-  stdout: T;
-  /** Everything the command wrote to stderr. */
-  stderr: T;
-  /** Its pid in our pid namespace. */
-  pid: number;
-}
-
-/**
- * Like `spawnIsolated` with piped stdio: resolves `{ code, signal, stdout,
- * stderr, pid }` whatever the exit status; rejects only where `spawnIsolated` would.
- */
-export async function runIsolated(command: string, args?: string[], options?: RunOptions): Promise<RunResult<string>>;
-export async function runIsolated(
-  command: string,
-  args: string[] | undefined,
-  options: RunOptions & { encoding: 'buffer' },
-): Promise<RunResult<Buffer>>;
-export async function runIsolated(command: string, args?: string[], options: RunOptions = {}): Promise<RunResult<string | Buffer>> {
-  // Copied once: input, encoding and the rest are read from the copy, never through Object.prototype.
-  const { input, encoding = 'utf8', ...rest } = plainObject(snapshotOptions(options ?? {}), 'options') as RunOptions;
-  if (input !== undefined && typeof input !== 'string' && !(input instanceof Uint8Array))
-    throw invalidArgType('options.input', 'a string, Buffer or Uint8Array', input);
-  if (encoding !== 'buffer' && !Buffer.isEncoding(encoding)) throw invalidArgType('options.encoding', 'a Buffer encoding or "buffer"', encoding);
-  const argv = checkArgs(command, args);
-  const proc = await spawnChecked(command, argv, checkOptions(record({ stdio: 'pipe', ...rest }), true));
-  const collect = (stream: Readable | null) =>
-    new Promise<Buffer>((resolve, reject) => {
-      if (!stream) return resolve(Buffer.alloc(0));
-      const chunks: Buffer[] = [];
-      stream.on('data', (d: Buffer) => chunks.push(d));
-      stream.on('error', reject);
-      stream.on('close', () => resolve(Buffer.concat(chunks)));
-    });
-  const out = collect(proc.stdout);
-  const err = collect(proc.stderr);
-  if (proc.stdin) {
-    // A command that exits without reading its input closes the pipe: EPIPE is not our failure.
-    proc.stdin.on('error', () => {});
-    proc.stdin.end(input);
-  }
-  const [status, stdout, stderr] = await Promise.all([proc.wait(), out, err]);
-  const decode = (b: Buffer) => (encoding === 'buffer' ? b : b.toString(encoding));
-  return { ...status, stdout: decode(stdout), stderr: decode(stderr), pid: proc.pid };
 }

@@ -50,7 +50,8 @@ import fc from 'fast-check';
 
 import { Namespace, NsError, spawnIsolated, type Process } from '../../../lib';
 import { native } from '../../../lib/core/native';
-import { RLIMITS, checkOptions, type Checked } from '../../../lib/spawn/options';
+import { RLIMITS } from '../../../lib/policy/options';
+import { checkOptions, type Checked } from '../../../lib/spawn/options';
 import { children, expectNoLeaks, links, snapshot } from '../../helpers/leaks';
 import { GetterError, POLLUTABLE, TWIST, options, safeToSpawn, setJoinable, type Twist } from './arbitraries';
 

@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { runIsolated, type SpawnOptions } from '../../../lib';
-import { CAPABILITIES } from '../../../lib/spawn/options';
+import { CAPABILITIES } from '../../../lib/policy/options';
 import { expectNoLeaks, snapshot, type Snapshot } from '../../helpers/leaks';
 import { ERRNO_NAME, cProbe } from '../../helpers/probe';
 import { rootfs, usrReadonly } from '../../helpers/rootfs';

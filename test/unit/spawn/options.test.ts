@@ -1,7 +1,8 @@
 // Validation happens before anything native: these run without privileges
 // and check that every bad option throws, naming the option.
 import { checkOptions } from '../../../lib/spawn/options';
-import { buildPlan, encodePlan, execCandidates, Op } from '../../../lib/spawn/plan';
+import { execCandidates } from '../../../lib/spawn/command';
+import { buildPlan, encodePlan, Op } from '../../../lib/spawn/plan';
 import { spawnIsolated } from '../../../lib/spawn/spawn';
 
 type Case = [string, unknown, RegExp, string];
