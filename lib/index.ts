@@ -24,4 +24,4 @@ export { features } from './features/features';
 // Namespace.create() spawns its holder through spawn/, which registers it
 // into ns/ here, where both are loaded: ns/ never imports spawn/.
 import './spawn/holder';
-export type { FeatureReport, FeatureCheck, NamespaceSupport, KernelFeatures } from './features/features';
+export type { FeatureReport, FeatureCheck, NamespaceSupport, KernelFeatures } from './features/report';
