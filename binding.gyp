@@ -27,6 +27,7 @@
         "src-native/ns/ns.cc",
         "src-native/fs/mount.cc",
         "src-native/fs/mounts.cc",
+        "src-native/policy/caps.cc",
         "src-native/net/netlink.cc",
         "src-native/net/net.cc",
         "src-native/spawn/pidfd.cc",
