@@ -597,7 +597,7 @@ function childrenOf(pid) {
 }
 
 /**
- * The sealed memfd copy every exec of nsjs-init runs (lib/native.ts
+ * The sealed memfd copy every exec of nsjs-init runs (lib/core/native.ts
  * initExecFd): made once per process, so timed in fresh Node processes,
  * with the addon already loaded: open, memfd_create, sendfile, seals.
  */

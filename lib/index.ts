@@ -1,3 +1,5 @@
+// The package's public names (package.json "main" and "types"), re-exported
+// from the rooms; the API reference is built from here (typedoc).
 export { NsError } from './core/errors';
 export type { NsErrorDetails } from './core/errors';
 export type { NamespaceType } from './core/nstypes';

@@ -1,5 +1,5 @@
 // Shared by every binding file. Native code never throws: a syscall binding
-// returns its result (>= 0) or -errno, and lib/errors.ts turns that into an
+// returns its result (>= 0) or -errno, and lib/core/errors.ts turns that into an
 // NsError with the syscall and path the TypeScript caller knows.
 #pragma once
 

@@ -1,5 +1,5 @@
 // A uv_poll_t on one fd that calls a JS function once: the base of
-// PidfdWatch (wait.cc) and ConnectWatch (net.cc).
+// PidfdWatch (spawn/wait.cc) and ConnectWatch (net/net.cc).
 //
 // Teardown. Node ends an environment (the main thread at exit, a worker when
 // it stops) in Environment::RunCleanup: it closes its own handles and spins

@@ -1,8 +1,11 @@
-// The `nsjs` command line: `run` (unshare), `exec` (nsenter), `ls` (lsns),
-// `doctor` (features()),
-// on the public API only. main() returns the exit status; bin/nsjs.js makes
-// it the process's. Errors are one line on stderr, `nsjs: <what>: <reason>`,
-// with status 1, as util-linux's err(EXIT_FAILURE, ...).
+// cli/: the `nsjs` command line, on the public API only (../index): `run`
+// (unshare), `exec` (nsenter), `ls` (lsns), `doctor` (features()). This file
+// dispatches the verbs; args.ts reads a command line as util-linux's getopt
+// does, run.ts, exec.ts, ls.ts and doctor.ts turn each verb's options into
+// the API's, ids.ts reads numbers, names and id ranges. main() returns the
+// exit status; bin/nsjs.js makes it the process's. Errors are one line on
+// stderr, `nsjs: <what>: <reason>`, with status 1, as util-linux's
+// err(EXIT_FAILURE, ...).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';

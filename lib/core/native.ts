@@ -1,6 +1,14 @@
+// core/: what every room speaks, importing nothing of ours: the errors
+// (errors.ts: NsError and Node's argument errors), the argument checks and
+// the options snapshot (validate.ts), the kernel's constants and namespace
+// types (constants.ts, nstypes.ts), signals, the plan's vocabulary
+// (plan.ts), the explanations of the kernel's refusals (explain.ts), the
+// Namespace brand (brand.ts), the raw `sys` module, and this file, the
+// binding's only importer.
+//
 // The raw binding, typed privately. This is the only module that loads it;
 // everything else imports from here. Every syscall binding returns its result
-// (>= 0) or -errno: native code reports, lib/errors.ts explains.
+// (>= 0) or -errno: native code reports, errors.ts explains.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -76,10 +84,10 @@ export interface Native {
   sealedCopy(path: string, fault?: string): number | NativeSocketError;
   /** Present (true) only in a test build that honours `NativePlan.fault`. */
   faultInjection?: boolean;
-  /** The plan as lib/plan.ts encodePlan lays it out. */
+  /** The plan as spawn/plan.ts encodePlan lays it out. */
   spawn(ints: Int32Array, text: string, extras: EncodedPlan['extras']): Promise<NativeSpawnResult>;
   spawnSync(ints: Int32Array, text: string, extras: EncodedPlan['extras']): NativeSpawnResult;
-  // Networking (src-native/net.cc, netlink.cc). Netlink calls take a
+  // Networking (src-native/net/net.cc, netlink.cc). Netlink calls take a
   // NETLINK_ROUTE socket fd and return 0 or the kernel's -errno.
   socketIn(nsfd: number, domain: number, type: number, protocol: number): number | NativeSocketError;
   nlOpen(): number;
@@ -104,7 +112,7 @@ export interface Native {
 let loaded: Native | undefined;
 let root: string | undefined;
 
-// dist/cjs/native.js and lib/native.ts (under ts-jest) sit at different
+// dist/cjs/core/native.js and lib/core/native.ts (under ts-jest) sit at different
 // depths below the package root: find it by its binding.gyp.
 function packageRoot(): string {
   if (root) return root;

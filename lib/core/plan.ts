@@ -55,7 +55,7 @@ export interface Step {
   path?: string;
   /** The mount as the user wrote it, for messages. */
   mount?: { readonly type: string; readonly target: string };
-  /** The syscall of the op's fallback path (lib/mounts.ts), named when the child failed there. */
+  /** The syscall of the op's fallback path (fs/plan.ts), named when the child failed there. */
   fallback?: string;
   /** The op looks the mount's target up inside the root (the hints tell a missing or escaping target). */
   resolves?: boolean;
@@ -70,7 +70,7 @@ export type Add = (op: NativeOp, step: Step) => void;
  * and the rare parts (id map ranges, veth, a test fault) in an object. One
  * typed array and one string conversion, where reading the plan object field
  * by field cost a napi call per field (~50 µs per spawn, bench/RESULTS.md).
- * Strings cannot hold a NUL (lib/validate.ts noNul); the addon checks the
+ * Strings cannot hold a NUL (validate.ts noNul); the addon checks the
  * count all the same.
  */
 export interface EncodedPlan {

@@ -1,9 +1,9 @@
-// features(): what works for this process on this kernel, each item tried for
-// real (a spawn in new namespaces, a syscall in a forked child), never guessed
-// from the kernel version; and for every "no", the reason and the fix. The
-// explanations live in one table (core/explain.ts CAUSES) that spawn errors
-// reuse for their hints, so `nsjs doctor` and a failed spawnIsolated say the
-// same thing.
+// features/: features() (this file) and what it reports (report.ts): what
+// works for this process on this kernel, each item tried for real (a spawn in
+// new namespaces, a syscall in a forked child), never guessed from the kernel
+// version; and for every "no", the reason and the fix. The explanations live
+// in one table (core/explain.ts CAUSES) that spawn errors reuse for their
+// hints, so `nsjs doctor` and a failed spawnIsolated say the same thing.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';

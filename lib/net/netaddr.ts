@@ -1,5 +1,5 @@
-// Checks for network arguments, shared by lib/net.ts and spawn's `network`
-// options: link names as the kernel accepts them, CIDR addresses, IP
+// Checks for network arguments, shared by the public net module and the
+// `network` option of a spawn: link names as the kernel accepts them, CIDR addresses, IP
 // literals, ports. Each throws ERR_INVALID_ARG_* naming the argument, before
 // any syscall.
 import { isIP } from 'node:net';

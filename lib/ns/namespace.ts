@@ -1,3 +1,8 @@
+// ns/: namespaces. Namespace, a handle on one through its nsfs fd (this
+// file), and Namespace.list() (list.ts, as lsns); options.ts and plan.ts are
+// the namespaces a spawn creates and what they start with (uts names, clock
+// offsets). Namespace.create() spawns its holder through spawn/holder.ts,
+// which registers it here when nsjs loads: ns/ never imports spawn/.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 

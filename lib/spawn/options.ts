@@ -107,7 +107,7 @@ const copiedSpecially = { env: snapshotEnv };
 
 /**
  * @internal The options copied once, before anything is checked (see
- * validate.ts `snapshot`); every later stage reads this copy or what was
+ * core/validate.ts `snapshot`); every later stage reads this copy or what was
  * derived from it.
  */
 export function snapshotOptions(options: unknown): unknown {

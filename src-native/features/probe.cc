@@ -59,7 +59,7 @@ struct ProbeMountAttr {
   uint64_t attr_set, attr_clr, propagation, userns_fd;
 };
 
-// PIDFD_GET_INFO (Linux 6.13; PIDFD_INFO_EXIT 6.15), as in wait.cc.
+// PIDFD_GET_INFO (Linux 6.13; PIDFD_INFO_EXIT 6.15), as in spawn/wait.cc.
 struct ProbePidfdInfo {
   uint64_t mask, cgroupid;
   uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;

@@ -1,4 +1,4 @@
-// mount, umount2 and pivot_root. Like ns.cc, they act on the mount namespace
+// mount, umount2 and pivot_root. Like ns/ns.cc, they act on the mount namespace
 // of the calling thread, which is the Node process's own.
 #include <sys/mount.h>
 #include <sys/syscall.h>

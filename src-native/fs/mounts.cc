@@ -1,5 +1,5 @@
 // The mount engine: the part of the child that makes the sandbox's mounts,
-// under child.cc's rule (a copy of a multi-threaded process between clone
+// under spawn/child.cc's rule (a copy of a multi-threaded process between clone
 // and execve: async-signal-safe calls only, no allocation, no C++ library).
 //
 // A hostile program may already run with write access to the new root (an
@@ -266,7 +266,7 @@ int ResolveInRoot(int root, const char* path, MountEngine* e) {
 }
 
 // async-signal-safe. The fd in a slot, AT_FDCWD for -1 where allowed; EBADF
-// for a slot that holds none (lib/mounts.ts got its slots wrong).
+// for a slot that holds none (lib/fs/plan.ts got its slots wrong).
 int FdOf(const MountEngine* e, int32_t slot, bool cwd_ok = false) {
   if (slot == -1 && cwd_ok) return AT_FDCWD;
   if (slot < 0 || slot >= kChildSlots || e->slots[slot].kind != kSlotFd) return Fail(EBADF);

@@ -1,5 +1,5 @@
 // The child's mount engine (mounts.cc): the kOpOpenAt…kOpCloseSlots ops of
-// plan.h, walked by child.cc between clone and execve. Its state lives on the
+// plan.h, walked by spawn/child.cc between clone and execve. Its state lives on the
 // child's stack: fds in slots, nothing allocated.
 #pragma once
 
@@ -27,7 +27,7 @@ struct MountSlot {
 struct MountEngine {
   MountSlot slots[kChildSlots];
   int fallback = 0;        // MountFallback bits in force: forced by the plan, or ENOSYS seen
-  bool fell_back = false;  // the op took its fallback path (cleared by child.cc RunOp before each op)
+  bool fell_back = false;  // the op took its fallback path (cleared by spawn/child.cc RunOp before each op)
 };
 
 // async-signal-safe. Runs one op of the range kOpMountFirst..kOpMountLast:

@@ -1,7 +1,7 @@
 // Networking bindings for the Node process: sockets made inside another net
 // namespace, the rtnetlink operations of netlink.cc on such a socket, and the
 // small socket steps (bind+listen, a non-blocking connect and a wait for it)
-// that let lib/net.ts hand those sockets to Node's `net` module. Node's own
+// that let lib/net/ hand those sockets to Node's `net` module. Node's own
 // threads never change namespace: a socket belongs to the namespace it was
 // created in for its whole life, whoever uses it.
 #include <arpa/inet.h>

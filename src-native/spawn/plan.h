@@ -1,7 +1,8 @@
 // The spawn plan: everything the child needs, laid out before clone so the
 // child only reads plain structs and one arena of NUL-terminated strings.
-// TypeScript builds the op list (lib/plan.ts mirrors OpKind); the child walks
-// it in order and reports (kind, op index, errno) for the first op that fails.
+// TypeScript builds the op list (each room of lib/ numbers its own ops as
+// OpKind does; lib/spawn/plan.ts gathers them); the child walks it in order and
+// reports (kind, op index, errno) for the first op that fails.
 #pragma once
 
 #include <napi.h>
@@ -41,7 +42,7 @@ enum OpKind : int32_t {
   kOpAddAddress = 31,  // s0 = link, a = family, b = prefix length, addr
   kOpDefaultRoute = 32,  // a = family, addr = gateway
 
-  // The mount engine (mounts.cc; lib/mounts.ts builds its ops): fds the
+  // The mount engine (fs/mounts.cc; lib/fs/plan.ts builds its ops): fds the
   // child opens are kept in slots, and a mount target is resolved once, into
   // a slot, that every later step uses. `a` names the slot an op fills or
   // acts on, `b` the slot it reads (-1 = AT_FDCWD where said); both are
@@ -69,15 +70,15 @@ enum OpenAtHow { kOpenDir = 1, kOpenNewFile = 2, kOpenNoFollow = 4 };
 // kOpMoveMount flags.
 constexpr uint64_t kMoveKeep = 1;
 
-// Plan::mount_fallback (test hook, lib/spawn.ts testHooks): behave as if the
+// Plan::mount_fallback (test hook, lib/spawn/spawn.ts testHooks): behave as if the
 // kernel refused these with ENOSYS, so that each fallback can be tested here.
 enum MountFallback { kNoOpenat2 = 1, kNoSetattr = 2, kNoMountApi = 4 };
 
 // A Report's kind carries this bit when the op failed in its fallback path
-// (another syscall than the op's own: lib/plan.ts Step.fallback names it).
+// (another syscall than the op's own: lib/core/plan.ts Step.fallback names it).
 constexpr int32_t kReportFallback = 1 << 16;
 
-// The encoded plan's Int32Array (lib/plan.ts encodePlan): a header, then
+// The encoded plan's Int32Array (lib/spawn/plan.ts encodePlan): a header, then
 // kOpInts per op, then the stdio fds, then the groups.
 enum PlanHeader {
   kHdrBits, kHdrCloneFlags, kHdrExecFd, kHdrOps, kHdrStdio, kHdrGroups,
@@ -91,12 +92,12 @@ constexpr int kOpInts = 8;
 constexpr int32_t kOpHasAddr = 1 << 4;
 
 // fds the child opens for itself (the mount engine's slots), kept on its
-// own stack; lib/mounts.ts CHILD_SLOTS mirrors it.
+// own stack; lib/fs/plan.ts CHILD_SLOTS mirrors it.
 constexpr int kChildSlots = 16;
 
 // The most stdio entries a plan may have: the child keeps one int per entry
-// on its stack (InstallStdio). lib/options.ts allows 64, and init: true adds
-// two (lib/plan.ts: the error pipe and init's status pipe).
+// on its stack (InstallStdio). lib/spawn/stdio.ts allows 64, and init: true
+// adds two (lib/spawn/command.ts: the error pipe and init's status pipe).
 constexpr int kMaxStdio = 64 + 2;
 
 struct Op {
@@ -200,7 +201,7 @@ struct Plan {
   int sync_fd = -1;
   int parent_pidfd = -1;
 
-  // Copies a plan as lib/plan.ts encodePlan lays it out (ints, text,
+  // Copies a plan as lib/spawn/plan.ts encodePlan lays it out (ints, text,
   // extras); returns false with *why on a malformed one (a bug in lib/,
   // never user input: that is validated there).
   bool Parse(const Napi::Value& ints, const Napi::Value& text, const Napi::Value& extras, std::string* why);

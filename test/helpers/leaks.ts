@@ -64,7 +64,7 @@ export function snapshot(): Snapshot {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The sealed copy of nsjs-init (lib/native.ts initExecFd): made on first use, then open for the life of the process. */
+/** The sealed copy of nsjs-init (lib/core/native.ts initExecFd): made on first use, then open for the life of the process. */
 const SEALED_INIT = '/memfd:nsjs-init (deleted)';
 
 /** The fds of `after` that `before` did not have, less the sealed copy of nsjs-init when this is where it was made. */

@@ -113,7 +113,7 @@ describe('types', () => {
 });
 
 // The prebuilt platforms: node-gyp-build loads prebuilds/<platform>-<arch>/,
-// and lib/native.ts finds nsjs-init beside the addon.
+// and lib/core/native.ts finds nsjs-init beside the addon.
 const prebuilt = { 'linux-x64': 62, 'linux-arm64': 183 }; // ELF e_machine: EM_X86_64, EM_AARCH64
 
 describe('published files', () => {

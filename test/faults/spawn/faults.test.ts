@@ -72,7 +72,7 @@ async function leaks(before: Snapshot, netns: string[]): Promise<object | undefi
   return Object.values(found).some((v) => v.length > 0) ? found : undefined;
 }
 
-/** The steps lib/plan.ts makes for these options, as spawnIsolated will (join resolved as lib/spawn.ts does). */
+/** The steps lib/spawn/plan.ts makes for these options, as spawnIsolated will (join resolved as lib/spawn/join.ts resolveJoin does). */
 function stepsOf(command: string, args: string[], options: SpawnOptions): Step[] {
   const c = checkOptions(options);
   let join: JoinPlan | undefined;
@@ -208,7 +208,7 @@ test('every step of a plan with every feature fails as itself and leaves nothing
   expect(r.steps).toBeGreaterThan(40);
 }, 120000);
 
-// The mount engine's fallbacks (src-native/spawn/mounts.cc), as where the
+// The mount engine's fallbacks (src-native/fs/mounts.cc), as where the
 // kernel lacks mount_setattr, or the whole mount API and openat2: every op
 // they hold state across (a remount left for after the attach, an O_PATH
 // source, a mount looked up again) cut off in turn.

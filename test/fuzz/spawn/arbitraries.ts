@@ -283,7 +283,7 @@ const FIELDS: Record<string, Arb> = {
   killSignal,
 };
 
-/** Which namespace an option needs (lib/options.ts `needs`), for the repair step. */
+/** Which namespace an option needs (the rooms' `needs()` checks), for the repair step. */
 const NEEDS: Record<string, NamespaceType> = {
   user: 'user', hostname: 'uts', domainname: 'uts', mounts: 'mnt', root: 'mnt', timeOffsets: 'time', network: 'net', init: 'pid', propagation: 'mnt',
 };

@@ -16,7 +16,7 @@
 //      nothing started.
 //
 // Spawning 100,000 processes would take minutes, so every generated object
-// goes through checkOptions (lib/options.ts, which spawnIsolated calls
+// goes through checkOptions (lib/spawn/options.ts, which spawnIsolated calls
 // before anything native), and only samples are spawned for real: the first
 // SPAWNED valid ones (half of them with new namespaces; 16 in flight), and
 // the first INVALID_SPAWNED invalid ones through spawnIsolated, which must

@@ -12,7 +12,7 @@ import { native } from '../../../lib/core/native';
 
 import { record } from '../../../lib/core/validate';
 
-// The context as lib/spawn.ts makes it: a null-prototype record.
+// The context as lib/spawn/spawn.ts makes it: a null-prototype record.
 const plan = (c: Checked) => buildPlan(c, 'true', [], ['/bin/true'], record({ child: [0, 1, 2] }), record({ forceClone: false }));
 
 function thrown(fn: () => unknown): unknown {
