@@ -1,10 +1,11 @@
-// How the rooms recognise a Namespace without importing the class: its
+// How the spawn options recognise a Namespace (options.join, and the
+// snapshot that keeps one as it is) without importing the class: its
 // constructor brands each instance here, and isNamespace() asks. A brand,
 // not instanceof: neither a Proxy of a Namespace nor
 // Object.create(Namespace.prototype) holds an fd of ours.
 import type { NamespaceType } from './nstypes';
 
-/** What the rooms below ns/ read of a Namespace. */
+/** What is read of a Namespace recognised by its brand. */
 export interface NamespaceHandle {
   readonly type: NamespaceType;
   readonly inode: number;
