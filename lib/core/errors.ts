@@ -106,12 +106,33 @@ export function invalidArgType(name: string, expected: string, actual: unknown):
   return err;
 }
 
-/** Node's ERR_INVALID_ARG_VALUE, naming the argument or option and why; `cause` for an error of the caller's code that made the value unusable. */
+function shown(value: unknown): string {
+  const text = util.inspect(value);
+  return text.length > 128 ? `${text.slice(0, 128)}...` : text;
+}
+
+/** Node's ERR_INVALID_ARG_VALUE (a TypeError, as Node's), naming the argument or option and why; `cause` for an error of the caller's code that made the value unusable. */
 export function invalidArgValue(name: string, value: unknown, reason: string, options?: ErrorOptions): ArgError {
-  let shown = util.inspect(value);
-  if (shown.length > 128) shown = `${shown.slice(0, 128)}...`;
-  const err = new RangeError(`The argument '${name}' ${reason}. Received ${shown}`, options) as ArgError;
+  const err = new TypeError(`The argument '${name}' ${reason}. Received ${shown(value)}`, options) as ArgError;
   err.code = 'ERR_INVALID_ARG_VALUE';
+  return err;
+}
+
+/** Node's ERR_OUT_OF_RANGE: a number (an id, a pid, a size, a timeout) outside what `name` takes; `range` as Node words it (`'>= 0 && <= 255'`, `'an integer'`). */
+export function outOfRange(name: string, range: string, value: unknown): ArgError {
+  const err = new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${shown(value)}`) as ArgError;
+  err.code = 'ERR_OUT_OF_RANGE';
+  return err;
+}
+
+/**
+ * Node's ERR_UNKNOWN_SIGNAL (a TypeError), as `child_process` throws it for a
+ * signal it does not know; `option` names the option it came from, where it
+ * is one (Node's own text names none).
+ */
+export function unknownSignal(value: unknown, option?: string): ArgError {
+  const err = new TypeError(`Unknown signal: ${String(value)}${option ? ` (${option})` : ''}`) as ArgError;
+  err.code = 'ERR_UNKNOWN_SIGNAL';
   return err;
 }
 

@@ -2,7 +2,7 @@
 // syscall, naming the argument as the user wrote it.
 import { types } from 'node:util';
 
-import { invalidArgType, invalidArgValue } from './errors';
+import { invalidArgType, invalidArgValue, outOfRange } from './errors';
 import { NAMESPACE_TYPES, type NamespaceType } from './nstypes';
 
 export function isNamespaceType(value: unknown): value is NamespaceType {
@@ -30,8 +30,8 @@ export function noNul(value: unknown, name: string): string {
 
 export function integer(value: unknown, name: string, min = 0, max = 0x7fffffff): number {
   if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
-  if (!Number.isInteger(value) || value < min || value > max)
-    throw invalidArgValue(name, value, `must be an integer >= ${min} and <= ${max}`);
+  if (!Number.isInteger(value)) throw outOfRange(name, 'an integer', value);
+  if (value < min || value > max) throw outOfRange(name, `>= ${min} && <= ${max}`, value);
   return value;
 }
 

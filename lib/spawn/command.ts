@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 
-import { invalidArgType, invalidArgValue } from '../core/errors';
+import { invalidArgType, invalidArgValue, unknownSignal } from '../core/errors';
 import type { NamespaceType } from '../core/nstypes';
 import type { Add, NativePlan } from '../core/plan';
 import { signalName, signalNumber } from '../core/signals';
@@ -106,8 +106,7 @@ function env(value: unknown): [string, string][] | undefined {
  */
 function killSignal(value: unknown): number {
   const num = signalNumber(value, 'options.killSignal');
-  if (signalName(num) === null)
-    throw invalidArgValue('options.killSignal', value, "must be a signal name such as 'SIGTERM' or its number (1 to 31)");
+  if (signalName(num) === null) throw unknownSignal(value, 'options.killSignal');
   return num;
 }
 

@@ -270,7 +270,7 @@ export function spawnCheckedSync(command: string, args: string[], c: Checked): P
  * Starts `command` in new (and/or joined) namespaces. Resolves once it has
  * been exec'd; rejects with an {@link NsError} naming the failed step, and
  * leaves nothing behind. Bad options throw (reject) with
- * `ERR_INVALID_ARG_TYPE`/`ERR_INVALID_ARG_VALUE` before anything starts.
+ * `ERR_INVALID_ARG_TYPE`/`ERR_INVALID_ARG_VALUE` (TypeError) or `ERR_OUT_OF_RANGE` (RangeError) before anything starts.
  */
 export async function spawnIsolated(command: string, args?: string[], options?: SpawnOptions): Promise<Process> {
   const argv = checkArgs(command, args);

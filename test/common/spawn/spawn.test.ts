@@ -560,7 +560,7 @@ describe('setSpawnConcurrency', () => {
   });
 
   test('refuses anything but an integer from 1 to 1024, naming the argument', () => {
-    for (const bad of [0, 1025, 1.5, -1, NaN]) expect(() => setSpawnConcurrency(bad)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringMatching(/'limit'/) }));
+    for (const bad of [0, 1025, 1.5, -1, NaN]) expect(() => setSpawnConcurrency(bad)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', message: expect.stringMatching(/"limit"/) }));
     expect(() => setSpawnConcurrency('2' as unknown as number)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
   });
 });

@@ -133,7 +133,7 @@ describe('Process.attach', () => {
     for (const pid of ['1', null, undefined, {}])
       expect(thrown(() => Process.attach(pid as never))).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
     for (const pid of [0, -1, 1.5, NaN, 2 ** 31])
-      expect(thrown(() => Process.attach(pid))).toMatchObject({ name: 'RangeError', code: 'ERR_INVALID_ARG_VALUE' });
+      expect(thrown(() => Process.attach(pid))).toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
   });
 
   test('64 concurrent waits hold no libuv thread: fs.readFile still completes while all are pending', async () => {
@@ -229,7 +229,7 @@ describe('waitpid', () => {
     for (const pid of ['1', null, undefined])
       expect(await rejection(waitpid(pid as never))).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
     for (const pid of [0, -1, 1.5])
-      expect(await rejection(waitpid(pid))).toMatchObject({ name: 'RangeError', code: 'ERR_INVALID_ARG_VALUE' });
+      expect(await rejection(waitpid(pid))).toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
     expect(await rejection(waitpid(1, null as never))).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
     expect(await rejection(waitpid(1, 'x' as never))).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
     expect(await rejection(waitpid(1, { signal: 5 as never }))).toBeInstanceOf(TypeError);

@@ -11,9 +11,9 @@
 //      no function, integer rlimits, addresses inet_pton takes): a bad
 //      value that validation lets through shows here even where the spawn
 //      would not fail loudly;
-//  (b) invalid options throw a TypeError/RangeError with code
-//      ERR_INVALID_ARG_TYPE or ERR_INVALID_ARG_VALUE naming the option, with
-//      nothing started.
+//  (b) invalid options throw as Node core does, naming the option, with
+//      nothing started: a TypeError ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE
+//      or ERR_UNKNOWN_SIGNAL, or a RangeError ERR_OUT_OF_RANGE.
 //
 // Spawning 100,000 processes would take minutes, so every generated object
 // goes through checkOptions (lib/spawn/options.ts, which spawnIsolated calls
@@ -117,7 +117,7 @@ function gatewayOffSubnet(o: Record<string, unknown>, err: NsError): boolean {
   );
 }
 
-const ARG_CODES = new Set(['ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE']);
+const ARG_CODES = new Set(['ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE', 'ERR_OUT_OF_RANGE', 'ERR_UNKNOWN_SIGNAL']);
 
 /** The caller's own code failed while being read (a throwing getter or trap): ERR_INVALID_ARG_VALUE with its error as the cause. */
 function readFailure(err: unknown): boolean {
@@ -175,7 +175,8 @@ function argError(err: unknown): err is (TypeError | RangeError) & { code: strin
   return (
     (err instanceof TypeError || err instanceof RangeError) &&
     ARG_CODES.has((err as { code?: unknown }).code as string) &&
-    (err.constructor === TypeError) === ((err as { code?: unknown }).code === 'ERR_INVALID_ARG_TYPE') &&
+    // As Node's: only an out-of-range number is a RangeError.
+    (err.constructor === RangeError) === ((err as { code?: unknown }).code === 'ERR_OUT_OF_RANGE') &&
     /options/.test(err.message)
   );
 }

@@ -21,9 +21,9 @@ const bad: Case[] = [
   ['bad user string', { namespaces: ['user'], user: 'admin' }, /options\.user/, 'ERR_INVALID_ARG_VALUE'],
   ['overlapping inside', { namespaces: ['user'], user: { uidMap: [{ inside: 0, outside: 0, count: 10 }, { inside: 5, outside: 100, count: 1 }], gidMap: [{ inside: 0, outside: 0, count: 1 }] } }, /options\.user\.uidMap.*overlapping inside/, 'ERR_INVALID_ARG_VALUE'],
   ['overlapping outside', { namespaces: ['user'], user: { uidMap: [{ inside: 0, outside: 0, count: 1 }], gidMap: [{ inside: 0, outside: 5, count: 10 }, { inside: 20, outside: 6, count: 1 }] } }, /gidMap.*overlapping outside/, 'ERR_INVALID_ARG_VALUE'],
-  ['map count 0', { namespaces: ['user'], user: { uidMap: [{ inside: 0, outside: 0, count: 0 }], gidMap: [] } }, /uidMap\[0\]\.count/, 'ERR_INVALID_ARG_VALUE'],
+  ['map count 0', { namespaces: ['user'], user: { uidMap: [{ inside: 0, outside: 0, count: 0 }], gidMap: [] } }, /uidMap\[0\]\.count/, 'ERR_OUT_OF_RANGE'],
   ['explicit maps with join', { namespaces: ['user'], join: { pid: 1, types: ['net'] }, user: { uidMap: [{ inside: 0, outside: 0, count: 1 }], gidMap: [{ inside: 0, outside: 0, count: 1 }] } }, /options\.user.*options\.join/, 'ERR_INVALID_ARG_VALUE'],
-  ['uid negative', { uid: -1 }, /options\.uid/, 'ERR_INVALID_ARG_VALUE'],
+  ['uid negative', { uid: -1 }, /options\.uid/, 'ERR_OUT_OF_RANGE'],
   ['gid string', { gid: '0' }, /options\.gid/, 'ERR_INVALID_ARG_TYPE'],
   ['groups not array', { groups: 5 }, /options\.groups/, 'ERR_INVALID_ARG_TYPE'],
   ['hostname NUL', { namespaces: ['uts'], hostname: 'a\0b' }, /options\.hostname/, 'ERR_INVALID_ARG_VALUE'],
@@ -32,7 +32,7 @@ const bad: Case[] = [
   ['mount target NUL', { namespaces: ['mnt'], mounts: [{ type: 'tmpfs', target: '/t\0' }] }, /mounts\[0\]\.target/, 'ERR_INVALID_ARG_VALUE'],
   ['bind without source', { namespaces: ['mnt'], mounts: [{ type: 'bind', target: '/t' }] }, /mounts\[0\]\.source/, 'ERR_INVALID_ARG_TYPE'],
   ['tmpfs bad size', { namespaces: ['mnt'], mounts: [{ type: 'tmpfs', target: '/t', size: 'lots' }] }, /mounts\[0\]\.size/, 'ERR_INVALID_ARG_VALUE'],
-  ['tmpfs bad mode', { namespaces: ['mnt'], mounts: [{ type: 'tmpfs', target: '/t', mode: 0o10000 }] }, /mounts\[0\]\.mode/, 'ERR_INVALID_ARG_VALUE'],
+  ['tmpfs bad mode', { namespaces: ['mnt'], mounts: [{ type: 'tmpfs', target: '/t', mode: 0o10000 }] }, /mounts\[0\]\.mode/, 'ERR_OUT_OF_RANGE'],
   ['mount unknown key', { namespaces: ['mnt'], mounts: [{ type: 'proc', target: '/p', readonly: true }] }, /mounts\[0\]\.readonly/, 'ERR_INVALID_ARG_VALUE'],
   ['propagation', { namespaces: ['mnt'], propagation: 'rshared' }, /options\.propagation/, 'ERR_INVALID_ARG_VALUE'],
   ['cwd NUL', { cwd: '/tmp\0' }, /options\.cwd/, 'ERR_INVALID_ARG_VALUE'],
@@ -43,18 +43,18 @@ const bad: Case[] = [
   ['env value a Symbol', { env: { PATH: '/bin', A: Symbol('s') } }, /options\.env\.A/, 'ERR_INVALID_ARG_VALUE'],
   ['stdio bad string', { stdio: 'piped' }, /options\.stdio/, 'ERR_INVALID_ARG_TYPE'],
   ['stdio bad entry', { stdio: ['pipe', 'file', 'pipe'] }, /options\.stdio\[1\]/, 'ERR_INVALID_ARG_VALUE'],
-  ['stdio negative fd', { stdio: ['pipe', -3, 'pipe'] }, /options\.stdio\[1\]/, 'ERR_INVALID_ARG_VALUE'],
+  ['stdio negative fd', { stdio: ['pipe', -3, 'pipe'] }, /options\.stdio\[1\]/, 'ERR_OUT_OF_RANGE'],
   ['dieWithParent type', { dieWithParent: 'yes' }, /options\.dieWithParent/, 'ERR_INVALID_ARG_TYPE'],
   ['capability name', { capabilities: { keep: ['CAP_FLY'] } }, /options\.capabilities\.keep\[0\]/, 'ERR_INVALID_ARG_VALUE'],
   ['rlimit name', { rlimits: { files: [1, 2] } }, /options\.rlimits\.files/, 'ERR_INVALID_ARG_VALUE'],
   ['rlimit soft > hard', { rlimits: { nofile: [10, 5] } }, /options\.rlimits\.nofile/, 'ERR_INVALID_ARG_VALUE'],
   ['signal type', { signal: {} }, /options\.signal/, 'ERR_INVALID_ARG_TYPE'],
-  ['timeout negative', { timeout: -1 }, /options\.timeout/, 'ERR_INVALID_ARG_VALUE'],
-  ['killSignal unknown', { killSignal: 'SIGFOO' }, /options\.killSignal/, 'ERR_INVALID_ARG_VALUE'],
+  ['timeout negative', { timeout: -1 }, /options\.timeout/, 'ERR_OUT_OF_RANGE'],
+  ['killSignal unknown', { killSignal: 'SIGFOO' }, /options\.killSignal/, 'ERR_UNKNOWN_SIGNAL'],
   // Found by the options fuzz: kill(pid, 0) kills nothing, so timeout and signal would never stop the command. child_process refuses 0 and the numbers it has no name for.
-  ['killSignal 0', { killSignal: 0 }, /options\.killSignal/, 'ERR_INVALID_ARG_VALUE'],
-  ['killSignal 0 with a timeout', { killSignal: 0, timeout: 10 }, /options\.killSignal/, 'ERR_INVALID_ARG_VALUE'],
-  ['killSignal a real-time number', { killSignal: 34 }, /options\.killSignal/, 'ERR_INVALID_ARG_VALUE'],
+  ['killSignal 0', { killSignal: 0 }, /options\.killSignal/, 'ERR_UNKNOWN_SIGNAL'],
+  ['killSignal 0 with a timeout', { killSignal: 0, timeout: 10 }, /options\.killSignal/, 'ERR_UNKNOWN_SIGNAL'],
+  ['killSignal a real-time number', { killSignal: 34 }, /options\.killSignal/, 'ERR_UNKNOWN_SIGNAL'],
   // Found by the options fuzz (test/fuzz): holes in arrays were skipped (map), prototype keys taken for resources, zone indexes passed isIP.
   ['mounts with a hole', { namespaces: ['mnt'], mounts: [, { type: 'proc', target: '/proc' }] }, /options\.mounts\[0\]/, 'ERR_INVALID_ARG_TYPE'],
   ['groups with a hole', { groups: [, 5] }, /options\.groups\[0\]/, 'ERR_INVALID_ARG_TYPE'],
@@ -83,7 +83,7 @@ describe('checkOptions refuses bad input, naming the option', () => {
     } catch (err) {
       caught = err;
     }
-    expect(caught).toBeInstanceOf(code === 'ERR_INVALID_ARG_TYPE' ? TypeError : RangeError);
+    expect(caught).toBeInstanceOf(code === 'ERR_OUT_OF_RANGE' ? RangeError : TypeError);
     expect(caught).toMatchObject({ code, message: expect.stringMatching(message) });
   });
 });
