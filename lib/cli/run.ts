@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import type { NamespaceType, SpawnOptions } from '../index';
+import type { CapabilityName, NamespaceType, SpawnOptions } from '../index';
 import { UsageError, parseCommandLine, type OptionSpecs } from './args';
 import { addSingle, groupArg, kernelRanges, rangeArg, signedArg, subidRange, unsignedArg, userArg, type Range } from './ids';
 
@@ -164,14 +164,24 @@ const CAPABILITY_NAMES = [
   'CHECKPOINT_RESTORE',
 ];
 
-export function allCapabilities(): string[] {
+/**
+ * unshare and nsenter allow nested namespaces and load no filter; the one
+ * rule kept refuses TIOCSTI and TIOCLINUX, since the terminal is kept.
+ * Without no_new_privs the kernel loads it only with CAP_SYS_ADMIN: real
+ * root, or inside a user namespace; an ordinary user without one gets none.
+ */
+export function utilLinuxSeccomp(privileged: boolean): Pick<SpawnOptions, 'seccomp' | 'allowUserNamespaces'> {
+  return { allowUserNamespaces: true, seccomp: privileged ? { base: 'none' } : false };
+}
+
+export function allCapabilities(): CapabilityName[] {
   let last = CAPABILITY_NAMES.length - 1;
   try {
     last = Math.min(last, Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'latin1')));
   } catch {
     // no /proc: every name we know
   }
-  return CAPABILITY_NAMES.slice(0, last + 1).map((n) => `CAP_${n}`);
+  return CAPABILITY_NAMES.slice(0, last + 1).map((n) => `CAP_${n}` as CapabilityName);
 }
 
 /** `ids` lets tests fix the caller's uid/gid. */
@@ -356,6 +366,7 @@ export function parseRun(
   o.noNewPrivileges = false;
   o.newSession = false;
   o.stdio = 'inherit';
+  Object.assign(o, utilLinuxSeccomp(namespaces.has('user') || ids.uid === 0));
 
   const request: RunRequest = { command: operands[0], args: operands.slice(1), options: o, persist };
   if (killChild !== undefined && killChild !== 'SIGKILL') request.killChildSignal = killChild;
