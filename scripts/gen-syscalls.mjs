@@ -1,7 +1,7 @@
 // Writes lib/policy/syscalls.ts, the syscall name tables the seccomp policy
 // resolves names with, from the kernel's uapi headers as the C preprocessor
 // sees them (so asm-generic's __NR3264_ indirections and __ARCH_WANT_ choices
-// come out as the kernel builds them): x86_64 from linux-libc-dev, aarch64
+// come out as the kernel builds them), and the errno names: x86_64 from linux-libc-dev, aarch64
 // from linux-libc-dev-arm64-cross (g++-aarch64-linux-gnu pulls it in), and
 // i386's names, which only tell "exists on another architecture" from "exists
 // nowhere". Run once when the headers move on: node scripts/gen-syscalls.mjs
@@ -43,6 +43,10 @@ const version = (pkg) => execFileSync('dpkg-query', ['-W', '-f', '${Version}', p
 const x64 = table('cc', 'asm/unistd_64.h');
 const arm64 = table('aarch64-linux-gnu-gcc', 'asm/unistd.h');
 const i386 = table('cc', 'asm/unistd_32.h');
+// The errno names, the same on both (asm-generic/errno.h): Node's
+// os.constants.errno lacks some (EHOSTDOWN, ENOTRECOVERABLE).
+const errnoText = execFileSync('cc', ['-E', '-dM', '-'], { input: '#include <errno.h>\n', encoding: 'utf8' });
+const errnos = Object.fromEntries([...errnoText.matchAll(/^#define (E[A-Z0-9]+) (\d+)$/gm)].map((m) => [m[1], Number(m[2])]).sort((a, b) => a[1] - b[1]));
 const elsewhere = Object.keys(i386).filter((n) => !(n in x64) && !(n in arm64)).sort();
 
 const literal = (t) => `{\n${Object.entries(t).map(([k, v]) => `  ${k}: ${v},`).join('\n')}\n}`;
@@ -56,6 +60,9 @@ export const SYSCALLS_X64: Readonly<Record<string, number>> = Object.freeze(Obje
 
 /** @internal aarch64's syscall numbers by name. */
 export const SYSCALLS_ARM64: Readonly<Record<string, number>> = Object.freeze(Object.assign(Object.create(null), ${literal(arm64)}));
+
+/** @internal The kernel's errno numbers by name (x86_64 and aarch64 share them). */
+export const ERRNOS: Readonly<Record<string, number>> = Object.freeze(Object.assign(Object.create(null), ${literal(errnos)}));
 
 /** @internal Names that exist on i386 only (of the three): a policy may name them, and they are ignored here. */
 export const SYSCALLS_ELSEWHERE: readonly string[] = Object.freeze(${JSON.stringify(elsewhere)});

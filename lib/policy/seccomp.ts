@@ -3,12 +3,10 @@
 // compiled by the addon (src-native/policy/seccomp.cc) once per distinct
 // policy. compileSeccomp is also the door for an OCI profile (linux.seccomp):
 // rules with actions and argument comparisons, as libseccomp takes them.
-import * as os from 'node:os';
-
 import { invalidArgType, invalidArgValue } from '../core/errors';
 import { native } from '../core/native';
 import { integer, knownKeys, plainObject } from '../core/validate';
-import { SYSCALLS_ARM64, SYSCALLS_ELSEWHERE, SYSCALLS_X64 } from './syscalls';
+import { ERRNOS, SYSCALLS_ARM64, SYSCALLS_ELSEWHERE, SYSCALLS_X64 } from './syscalls';
 
 /**
  * A seccomp policy by syscall name. `base` (default `'default'`) is the
@@ -149,18 +147,19 @@ const TIOCLINUX = 0x541cn;
 function errnoValue(value: unknown, name: string): number {
   if (typeof value === 'number') return integer(value, name, 1, 4095);
   if (typeof value !== 'string') throw invalidArgType(name, 'an errno name or number', value);
-  const errnos = os.constants.errno as Record<string, number>;
-  if (!Object.hasOwn(errnos, value)) throw invalidArgValue(name, value, "must be an errno name such as 'EPERM'");
-  return errnos[value];
+  if (!Object.hasOwn(ERRNOS, value)) throw invalidArgValue(name, value, "must be an errno name such as 'EPERM'");
+  return ERRNOS[value];
+}
+
+function syscallName(v: unknown, name: string): string {
+  if (typeof v !== 'string') throw invalidArgType(name, 'of type string', v);
+  if (syscallNumber(v) === undefined) throw invalidArgValue(name, v, 'is not a syscall of any architecture nsjs knows');
+  return v;
 }
 
 function names(value: unknown, name: string): string[] {
   if (!Array.isArray(value)) throw invalidArgType(name, 'an array of syscall names', value);
-  return Array.from(value, (v: unknown, i) => {
-    if (typeof v !== 'string') throw invalidArgType(`${name}[${i}]`, 'of type string', v);
-    if (syscallNumber(v) === undefined) throw invalidArgValue(`${name}[${i}]`, v, 'is not a syscall of any architecture nsjs knows');
-    return v;
-  });
+  return Array.from(value, (v: unknown, i) => syscallName(v, `${name}[${i}]`));
 }
 
 /** A refusal by name: its rule here, or none where this architecture lacks the syscall. */
@@ -204,11 +203,10 @@ export function checkSeccomp(value: unknown, allowUserNamespaces: boolean): Buff
     if (p.deny !== undefined && !Array.isArray(p.deny)) throw invalidArgType('options.seccomp.deny', 'an array', p.deny);
     const deny = Array.from((p.deny ?? []) as unknown[], (d: unknown, i): SeccompRule[] => {
       const name = `options.seccomp.deny[${i}]`;
-      if (typeof d === 'string') return refuse(names([d], name)[0], errno);
+      if (typeof d === 'string') return refuse(syscallName(d, name), errno);
       const e = plainObject(d, name);
       knownKeys(e, ['syscall', 'errno'], name);
-      if (typeof e.syscall !== 'string') throw invalidArgType(`${name}.syscall`, 'of type string', e.syscall);
-      const syscall = names([e.syscall], `${name}.syscall`)[0];
+      const syscall = syscallName(e.syscall, `${name}.syscall`);
       return refuse(syscall, e.errno === undefined ? errno : errnoValue(e.errno, `${name}.errno`));
     }).flat();
     const baseRules = [...(base === 'default' ? DEFAULT_SECCOMP_DENY.filter((n) => !allow.has(n)).flatMap((n) => refuse(n, errno)) : []), ...(allow.has('ioctl') ? [] : ttyRules(errno))];
