@@ -44,12 +44,13 @@ function lastCap(): number {
  */
 function capabilityMask(c: PolicyChecked, inUserNs: boolean): { mask: bigint; byDefault: boolean } | undefined {
   const bits = (list: number[]) => list.reduce((m, bit) => m | (1n << BigInt(bit)), 0n);
-  const all = (1n << BigInt(lastCap() + 1)) - 1n;
+  // Read only where needed: a /proc/sys masked over must not fail a spawn that asks nothing of capabilities.
+  const all = () => (1n << BigInt(lastCap() + 1)) - 1n;
   const drop = bits(c.dropCapabilities ?? []);
   // `drop` without `keep`: from the namespaced set a user namespace keeps; real root keeps nothing to drop from.
-  if (!c.keepCapabilities) return !inUserNs ? { mask: 0n, byDefault: true } : drop === 0n ? undefined : { mask: all & ~drop, byDefault: false };
+  if (!c.keepCapabilities) return !inUserNs ? { mask: 0n, byDefault: true } : drop === 0n ? undefined : { mask: all() & ~drop, byDefault: false };
   const mask = bits(c.keepCapabilities) & ~drop;
-  if (!inUserNs && (mask & all) === all && (c.uid === undefined || c.uid === 0)) return undefined;
+  if (!inUserNs && (mask & all()) === all() && (c.uid === undefined || c.uid === 0)) return undefined;
   return { mask, byDefault: false };
 }
 
