@@ -95,6 +95,8 @@ export interface Native {
   }): Buffer | string;
   /** landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION): the ABI, or -errno. */
   landlockAbi(): number;
+  /** seccomp(SECCOMP_GET_ACTION_AVAIL, action): 0, or -errno. */
+  seccompActionAvail(action: number): number;
   /** Present (true) only in a test build that honours `NativePlan.fault`. */
   faultInjection?: boolean;
   /** The plan as spawn/plan.ts encodePlan lays it out. */

@@ -1,5 +1,5 @@
 // The seccomp BPF compiler (parent side, before clone) and the policy room's
-// bindings: compileSeccomp, landlockAbi, and PolicyPlan::Parse, which copies
+// bindings: compileSeccomp, landlockAbi, seccompActionAvail, and PolicyPlan::Parse, which copies
 // a compiled filter and a Landlock ruleset into the plan.
 //
 // A filter is a rule list of this architecture's syscall numbers (lib/policy/
@@ -245,6 +245,13 @@ Napi::Value LandlockAbiJs(const Napi::CallbackInfo& info) {
   return Result(info.Env(), syscall(SYS_landlock_create_ruleset, nullptr, 0, LANDLOCK_CREATE_RULESET_VERSION));
 }
 
+// seccomp(SECCOMP_GET_ACTION_AVAIL) for an action (Linux 4.14): 0, or -errno
+// (ENOSYS: no seccomp; EOPNOTSUPP: not this action). Loads nothing.
+Napi::Value SeccompActionAvailJs(const Napi::CallbackInfo& info) {
+  uint32_t action = info[0].IsNumber() ? info[0].As<Napi::Number>().Uint32Value() : 0;
+  return Result(info.Env(), syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action));
+}
+
 }  // namespace
 
 bool CompileFilter(const Filter& f, std::vector<sock_filter>* out, std::string* why) {
@@ -342,6 +349,7 @@ bool PolicyPlan::Parse(const Napi::Object& x, std::string* why) {
 void InitPolicy(Napi::Env env, Napi::Object exports) {
   exports.Set("compileSeccomp", Napi::Function::New(env, policy::CompileSeccompJs));
   exports.Set("landlockAbi", Napi::Function::New(env, policy::LandlockAbiJs));
+  exports.Set("seccompActionAvail", Napi::Function::New(env, policy::SeccompActionAvailJs));
 }
 
 }  // namespace nsjs
