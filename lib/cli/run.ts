@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import type { CapabilityName, NamespaceType, SpawnOptions } from '../index';
 import { UsageError, parseCommandLine, type OptionSpecs } from './args';
 import { addSingle, groupArg, kernelRanges, rangeArg, signedArg, subidRange, unsignedArg, userArg, type Range } from './ids';
+import { POLICY_HELP, POLICY_OPTIONS, applyPolicy, policyFlag, policyFlags } from './policy';
 
 /** unshare's and nsenter's namespace flags: letter, long name, type. */
 export const NAMESPACE_FLAGS: readonly [string, string, NamespaceType][] = [
@@ -54,6 +55,7 @@ export const RUN_OPTIONS: OptionSpecs = {
   dev: { arg: 'required' },
   init: { arg: 'none' },
   veth: { arg: 'required' },
+  ...POLICY_OPTIONS,
   help: { short: 'h', arg: 'none' },
   version: { short: 'V', arg: 'none' },
 };
@@ -113,7 +115,7 @@ nsjs's own:
  --dev <dst>               mount a minimal /dev at <dst> (implies --mount)
  --init                    run a minimal init as pid 1 that reaps orphans (needs --pid)
  --veth <hostaddr>,<addr>  a veth pair to the host with these CIDR addresses (implies --net)
-
+${POLICY_HELP}
  -h, --help                display this help
  -V, --version             display version
 
@@ -209,8 +211,10 @@ export function parseRun(
   let killChild: string | undefined;
   const offsets: { monotonic?: number; boottime?: number } = {};
   let veth: { hostAddress: string; address: string } | undefined;
+  const policy = policyFlags();
 
   for (const { name, value, as } of given) {
+    if (policyFlag(name, value, policy)) continue;
     const ns = NAMESPACE_FLAGS.find(([, long]) => long === name);
     if (ns) {
       namespaces.add(ns[2]);
@@ -367,6 +371,7 @@ export function parseRun(
   o.newSession = false;
   o.stdio = 'inherit';
   Object.assign(o, utilLinuxSeccomp(namespaces.has('user') || ids.uid === 0));
+  applyPolicy(o, policy);
 
   const request: RunRequest = { command: operands[0], args: operands.slice(1), options: o, persist };
   if (killChild !== undefined && killChild !== 'SIGKILL') request.killChildSignal = killChild;

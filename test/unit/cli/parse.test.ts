@@ -305,3 +305,30 @@ describe('nsjs ls', () => {
     expect(usageError(() => parseLs(['--tree=sideways']))).toBe("invalid tree relation: 'sideways'");
   });
 });
+
+describe('nsjs run: the kernel-policy flags', () => {
+  test('--sandbox: the API defaults (session, no_new_privs, capabilities, seccomp) and no nested user namespaces', () => {
+    expect(opts('--sandbox', '-U')).toEqual({ stdio: 'inherit', namespaces: ['user'], user: 'self', allowUserNamespaces: false });
+    expect(opts('--sandbox')).toEqual({ stdio: 'inherit', allowUserNamespaces: false });
+  });
+  test('--seccomp default|none, --allow-userns/--disable-userns, --cap-add/--cap-drop, --landlock-read/--landlock-write', () => {
+    expect(opts('-U', '--seccomp', 'default')).toMatchObject({ seccomp: 'default', allowUserNamespaces: true });
+    expect(opts('-U', '--seccomp=none', '--disable-userns')).toMatchObject({ seccomp: false, allowUserNamespaces: false });
+    expect(opts('--sandbox', '--allow-userns').allowUserNamespaces).toBe(true);
+    expect(opts('-U', '--cap-add', 'net_admin,CAP_NET_RAW', '--cap-drop', 'sys_admin').capabilities).toEqual({ keep: ['net_admin', 'CAP_NET_RAW'], drop: ['sys_admin'] });
+    expect(opts('--cap-drop', 'CAP_CHOWN').capabilities).toEqual({ keep: allCapabilities(), drop: ['CAP_CHOWN'] });
+    expect(opts('--landlock-read', '/usr', '--landlock-read=/etc', '--landlock-write', '/tmp').landlock).toEqual({ read: ['/usr', '/etc'], write: ['/tmp'] });
+  });
+  test('--seccomp FILE reads a policy; a missing or bad file is a usage error', () => {
+    const file = require('node:path').join(require('node:os').tmpdir(), `nsjs-policy-${process.pid}.json`);
+    require('node:fs').writeFileSync(file, '{"deny":["mkdir"],"errno":"EACCES"}');
+    try {
+      expect(opts('--seccomp', file).seccomp).toEqual({ deny: ['mkdir'], errno: 'EACCES' });
+      require('node:fs').writeFileSync(file, '{');
+      expect(usageError(() => opts('--seccomp', file))).toMatch(/is not JSON/);
+    } finally {
+      require('node:fs').rmSync(file);
+    }
+    expect(usageError(() => opts('--seccomp', '/nsjs/no/such.json'))).toMatch(/cannot read seccomp policy/);
+  });
+});
