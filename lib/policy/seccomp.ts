@@ -186,6 +186,26 @@ const cache = new Map<string, Buffer>();
  * policy.
  */
 export function checkSeccomp(value: unknown, allowUserNamespaces: boolean): Buffer | undefined {
+  // Per spawn the policy is looked up by what was written (a snapshot: plain
+  // data), so that the default costs a Map lookup, not a rule list each time.
+  let written: string | undefined;
+  if (value === undefined || value === 'default' || value === false) written = `${String(value ?? 'default')} ${allowUserNamespaces}`;
+  else {
+    try {
+      written = JSON.stringify([value, allowUserNamespaces]);
+    } catch {
+      written = undefined; // not plain data: checked below, where it throws
+    }
+  }
+  if (written !== undefined && byWritten.has(written)) return byWritten.get(written) ?? undefined;
+  const filter = resolve(value, allowUserNamespaces);
+  if (written !== undefined && byWritten.size < 1024) byWritten.set(written, filter ?? null);
+  return filter;
+}
+
+const byWritten = new Map<string, Buffer | null>();
+
+function resolve(value: unknown, allowUserNamespaces: boolean): Buffer | undefined {
   let rules: SeccompRule[] = allowUserNamespaces ? [] : noUserNamespaces();
   if (value === false) {
     // nothing more
