@@ -8,14 +8,17 @@
 // order the kernel selftests and libseccomp lay it out:
 //   ld arch; a foreign architecture (i386 through int 0x80, arm32) → bad_arch
 //   ld nr;   on x86_64, the x32 ABI's numbers (bit 30) → x32
-//   per syscall named: jeq nr, else skip its block; in the block its rules in
-//   order, first match wins: the argument comparisons (each 64-bit value
-//   compared as two 32-bit words, little-endian), then ret action; a block
-//   whose rules all miss returns the default
-//   ret default
-// The linear scan costs a few instructions per syscall named; the kernel's
-// per-syscall cache (5.11+) skips the filter altogether for a syscall whose
-// answer depends on no argument.
+//   a binary search over the numbers named (jge, as libseccomp's tree
+//   optimisation), whose leaves (a few jeq) jump to each syscall's block or
+//   return the default;
+//   per syscall, its rules in order, first match wins: the argument
+//   comparisons (each 64-bit value compared as two 32-bit words,
+//   little-endian), then ret action; a block whose rules all miss returns
+//   the default.
+// A syscall runs O(log n) instructions, not one jeq per syscall named; that
+// matters once per spawn too: attaching a filter, the kernel runs it for
+// every syscall number to fill its per-syscall cache (5.11+), which then
+// skips the filter for a syscall whose answer depends on no argument.
 #include <linux/audit.h>
 #include <linux/landlock.h>
 #include <linux/seccomp.h>
@@ -73,6 +76,31 @@ struct Block {
   void Bind(int label) { labels[label] = static_cast<int>(ins.size()); }
   void Stmt(uint16_t code, uint32_t k) { ins.push_back({code, k}); }
   void Jump(uint16_t op, uint32_t k, int jt, int jf) { ins.push_back({static_cast<uint16_t>(BPF_JMP | op | BPF_K), k, jt, jf}); }
+  // An unconditional jump (32-bit offset, resolved into k), for the far ones.
+  void Goto(int label) { ins.push_back({static_cast<uint16_t>(BPF_JMP | BPF_JA), 0, label, kFall}); }
+
+  // The program, every label resolved; false where a conditional jump is
+  // farther than its 8 bits reach (only a syscall's own rules jump so).
+  bool Resolve(std::vector<sock_filter>* out, std::string* why) const {
+    for (size_t i = 0; i < ins.size(); i++) {
+      const Ins& in = ins[i];
+      const auto distance = [&](int label) { return label == kFall ? 0L : labels[label] - static_cast<long>(i) - 1; };
+      sock_filter f{in.code, 0, 0, in.k};
+      if (in.code == (BPF_JMP | BPF_JA)) {
+        f.k = static_cast<uint32_t>(distance(in.jt));
+      } else {
+        const long t = distance(in.jt), e = distance(in.jf);
+        if (t < 0 || t > 255 || e < 0 || e > 255) {
+          *why = "a syscall's rules are too long to jump over";
+          return false;
+        }
+        f.jt = static_cast<uint8_t>(t);
+        f.jf = static_cast<uint8_t>(e);
+      }
+      out->push_back(f);
+    }
+    return true;
+  }
 };
 
 uint32_t Lo(uint64_t v) { return static_cast<uint32_t>(v); }
@@ -145,38 +173,42 @@ bool EmitCompare(Block* b, const ArgCompare& c, int fail, std::string* why) {
 }
 
 // The rules of one syscall, in order, then the default.
-bool EmitBlock(const std::vector<const Rule*>& rules, uint32_t default_action, std::vector<sock_filter>* out, std::string* why) {
-  Block b;
-  bool unconditional = false;
+bool EmitBlock(Block* b, const std::vector<const Rule*>& rules, uint32_t default_action, std::string* why) {
   for (const Rule* r : rules) {
-    const int next = b.Label();
+    const int next = b->Label();
     for (const ArgCompare& c : r->args)
-      if (!EmitCompare(&b, c, next, why)) return false;
-    b.Stmt(BPF_RET | BPF_K, r->action);
-    b.Bind(next);
-    if (r->args.empty()) {
-      unconditional = true;  // what follows it can never be reached
-      break;
-    }
+      if (!EmitCompare(b, c, next, why)) return false;
+    b->Stmt(BPF_RET | BPF_K, r->action);
+    b->Bind(next);
+    if (r->args.empty()) return true;  // what follows it can never be reached
   }
-  if (!unconditional) b.Stmt(BPF_RET | BPF_K, default_action);
-  for (size_t i = 0; i < b.ins.size(); i++) {
-    const Ins& in = b.ins[i];
-    const auto offset = [&](int label, uint8_t* o) {
-      if (label == kFall) return (*o = 0), true;
-      const long d = b.labels[label] - static_cast<long>(i) - 1;
-      if (d < 0 || d > 255) return false;
-      *o = static_cast<uint8_t>(d);
-      return true;
-    };
-    sock_filter f{in.code, 0, 0, in.k};
-    if (!offset(in.jt, &f.jt) || !offset(in.jf, &f.jf)) {
-      *why = "a syscall's rules are too long to jump over";
-      return false;
-    }
-    out->push_back(f);
-  }
+  b->Stmt(BPF_RET | BPF_K, default_action);
   return true;
+}
+
+// The search over nrs[lo, hi) (sorted), the accumulator holding nr: a leaf
+// of up to 3 jumps to their blocks, or a split at the middle number.
+void EmitTree(Block* b, const std::vector<uint32_t>& nrs, const std::vector<int>& blocks, size_t lo, size_t hi, uint32_t default_action) {
+  if (hi - lo <= 3) {
+    for (size_t i = lo; i < hi; i++) {
+      const int yes = b->Label(), no = b->Label();
+      b->Jump(BPF_JEQ, nrs[i], yes, no);
+      b->Bind(yes);
+      b->Goto(blocks[i]);
+      b->Bind(no);
+    }
+    b->Stmt(BPF_RET | BPF_K, default_action);
+    return;
+  }
+  const size_t mid = lo + (hi - lo) / 2;
+  const int above = b->Label(), below = b->Label(), right = b->Label();
+  b->Jump(BPF_JGE, nrs[mid], above, below);
+  b->Bind(above);
+  b->Goto(right);
+  b->Bind(below);
+  EmitTree(b, nrs, blocks, lo, mid, default_action);
+  b->Bind(right);
+  EmitTree(b, nrs, blocks, mid, hi, default_action);
 }
 
 bool KnownAction(uint32_t a) {
@@ -261,43 +293,46 @@ bool CompileFilter(const Filter& f, std::vector<sock_filter>* out, std::string* 
       return false;
     }
   }
-  // Each syscall's rules together, in the order the syscall first appears;
-  // the order of the rules of one syscall is kept (first match wins).
-  std::vector<uint32_t> order;
+  // Each syscall's rules together; the order of the rules of one syscall
+  // is kept (first match wins).
   std::map<uint32_t, std::vector<const Rule*>> by_nr;
   for (const Rule& r : f.rules) {
     if (!KnownAction(r.action)) {
       *why = "unknown action " + std::to_string(r.action);
       return false;
     }
-    auto& list = by_nr[r.nr];
-    if (list.empty()) order.push_back(r.nr);
-    list.push_back(&r);
+    by_nr[r.nr].push_back(&r);
+  }
+  Block b;
+  const int native = b.Label(), foreign = b.Label();
+  b.Stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch));
+  b.Jump(BPF_JEQ, kArch, native, foreign);
+  b.Bind(foreign);
+  b.Stmt(BPF_RET | BPF_K, f.bad_arch);
+  b.Bind(native);
+  b.Stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr));
+  if (kHasX32) {
+    const int x32 = b.Label(), ours = b.Label();
+    b.Jump(BPF_JGE, kX32Bit, x32, ours);
+    b.Bind(x32);
+    b.Stmt(BPF_RET | BPF_K, f.x32);
+    b.Bind(ours);
+  }
+  std::vector<uint32_t> nrs;
+  std::vector<int> blocks;
+  for (const auto& entry : by_nr) {
+    nrs.push_back(entry.first);
+    blocks.push_back(b.Label());
+  }
+  if (nrs.empty()) b.Stmt(BPF_RET | BPF_K, f.default_action);
+  else EmitTree(&b, nrs, blocks, 0, nrs.size(), f.default_action);
+  size_t i = 0;
+  for (const auto& entry : by_nr) {
+    b.Bind(blocks[i++]);
+    if (!EmitBlock(&b, entry.second, f.default_action, why)) return false;
   }
   out->clear();
-  const auto stmt = [&](uint16_t code, uint32_t k) { out->push_back(BPF_STMT(code, k)); };
-  stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch));
-  out->push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kArch, 1, 0));
-  stmt(BPF_RET | BPF_K, f.bad_arch);
-  stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr));
-  if (kHasX32) {
-    out->push_back(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, kX32Bit, 0, 1));
-    stmt(BPF_RET | BPF_K, f.x32);
-  }
-  for (uint32_t nr : order) {
-    std::vector<sock_filter> block;
-    if (!EmitBlock(by_nr[nr], f.default_action, &block, why)) return false;
-    // A block ends in a ret on every path: the accumulator it reloads is
-    // never read by the next syscall's test.
-    if (block.size() <= 255) {
-      out->push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 0, static_cast<uint8_t>(block.size())));
-    } else {
-      out->push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 1, 0));
-      out->push_back(BPF_JUMP(BPF_JMP | BPF_JA, static_cast<uint32_t>(block.size()), 0, 0));
-    }
-    out->insert(out->end(), block.begin(), block.end());
-  }
-  stmt(BPF_RET | BPF_K, f.default_action);
+  if (!b.Resolve(out, why)) return false;
   if (out->size() > kMaxFilterLength) {
     *why = "the filter has " + std::to_string(out->size()) + " instructions, more than the kernel's " + std::to_string(kMaxFilterLength);
     return false;
