@@ -19,6 +19,7 @@ export type { Mount, ProcMount, TmpfsMount, BindMount, DevMount, RawMount } from
 export type { IdMap, UserMapping } from './spawn/user';
 export type { StdioEntry } from './spawn/stdio';
 export type { RlimitName } from './policy/options';
+export { CAPABILITIES } from './policy/options';
 export type { CapabilityName } from './policy/options';
 export type { SeccompPolicy } from './policy/seccomp';
 export { DEFAULT_SECCOMP_DENY } from './policy/seccomp';

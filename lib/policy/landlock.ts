@@ -26,11 +26,17 @@ import { bool, integer, knownKeys, pathString, plainObject } from '../core/valid
  * through another process's root or cwd: list the fewest.
  */
 export interface LandlockOptions {
+  /** Trees the command may read, list and (unless `execute` is given) execute from. */
   read?: string[];
+  /** Trees it may also create, remove, rename, link, truncate and write in. */
   write?: string[];
+  /** When given, the only trees it may execute from. */
   execute?: string[];
+  /** When given, the only TCP ports it may connect to (ABI 4). */
   connect?: number[];
+  /** When given, the only TCP ports it may bind (ABI 4). */
   bind?: number[];
+  /** Fail the spawn where the kernel's ABI lacks a right the rules need, instead of leaving it out. */
   require?: boolean;
 }
 

@@ -20,9 +20,21 @@ import { ERRNOS, SYSCALLS_ARM64, SYSCALLS_ELSEWHERE, SYSCALLS_X64 } from './sysc
  * `allowUserNamespaces: false` refuses.
  */
 export interface SeccompPolicy {
+  /** The profile to start from: `'default'` ({@link DEFAULT_SECCOMP_DENY}, the default) or `'none'` (only the TIOCSTI/TIOCLINUX rule). */
   base?: 'default' | 'none';
+  /** Syscall names taken out of the base's refusals (`'ioctl'` lifts the TIOCSTI rule). A hostile program inside can make them. */
   allow?: string[];
-  deny?: (string | { syscall: string; errno?: string | number })[];
+  /** Syscall names refused as well, each with `errno` or its own. */
+  deny?: (
+    | string
+    | {
+        /** The syscall's name. */
+        syscall: string;
+        /** What it returns instead (a name such as `'EACCES'` or a number, 1-4095); default the policy's `errno`. */
+        errno?: string | number;
+      }
+  )[];
+  /** What a refused call returns: an errno name (`'EPERM'`, the default) or its number (1-4095). */
   errno?: string | number;
 }
 
