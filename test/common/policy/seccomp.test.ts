@@ -7,7 +7,7 @@
 import { runIsolated, type SpawnOptions } from '../../../lib';
 import { expectNoLeaks, snapshot, type Snapshot } from '../../helpers/leaks';
 import { ERRNO_NAME, cProbe } from '../../helpers/probe';
-import { withUser } from '../../helpers/privilege';
+import { root, withUser } from '../../helpers/privilege';
 
 let before: Snapshot;
 beforeEach(() => {
@@ -219,5 +219,19 @@ describe('bad policies throw before anything starts', () => {
   test('a name another architecture has is ignored here', async () => {
     const elsewhere = process.arch === 'x64' ? 'socketcall' : 'iopl';
     expect((await runIsolated('true', [], { seccomp: { deny: [elsewhere] } })).code).toBe(0);
+  });
+});
+
+describe('noNewPrivileges: false', () => {
+  test('the filter is loaded while the capabilities are held (root, or a new user namespace); without them the spawn fails at seccomp with the fix', async () => {
+    const inUser = await probe(['keyctl'], { namespaces: ['user'], user: 'root', noNewPrivileges: false });
+    expect(inUser.said).toEqual({ keyctl: 'EPERM' });
+    if (root) {
+      expect((await probe(['keyctl'], { noNewPrivileges: false })).said).toEqual({ keyctl: 'EPERM' });
+      return;
+    }
+    const e = await runIsolated('true', [], { noNewPrivileges: false }).then(() => undefined, (err: Error) => err);
+    expect(e).toMatchObject({ code: 'EACCES', step: 'seccomp', syscall: 'seccomp', hint: expect.stringContaining("add 'user' to namespaces") });
+    expect((await probe(['keyctl'], { noNewPrivileges: false, seccomp: false, allowUserNamespaces: true })).said).toEqual({ keyctl: 'ok' });
   });
 });
