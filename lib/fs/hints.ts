@@ -23,6 +23,8 @@ export function mountHint(err: number, step: Step & { mount: NonNullable<Step['m
   const inRoot = typeof c.root === 'string' ? ` inside the root ${c.root}` : typeof c.root === 'object' ? ' inside the tmpfs root' : '';
   if (m.type === 'proc' && (err === EPERM || err === EINVAL))
     return `the ${what} failed: proc can be mounted only inside a new pid namespace owned by our user namespace (add 'pid'), and not where the host's /proc has locked over-mounts`;
+  if ((m.type === 'mqueue' || m.type === 'sysfs') && err === EPERM)
+    return `the ${what} failed: ${m.type} can be mounted only for a new ${m.type === 'mqueue' ? 'ipc' : 'net'} namespace owned by our user namespace (add '${m.type === 'mqueue' ? 'ipc' : 'net'}')`;
   if (builder && err === EROFS) return `the ${what} failed: its parent is on a disk of the host (or a bind of one)${inRoot}; ${WHERE_MADE}`;
   if (builder && err === EISDIR) return `the ${what} failed: ${m.target} is an existing directory${inRoot}`;
   if (builder && err === EEXIST)
