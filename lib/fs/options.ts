@@ -30,9 +30,14 @@ export interface TmpfsMount {
 }
 /**
  * A bind mount of `source` (a path outside) at `target`. A hostile program
- * inside can write through it unless `readonly` (and cannot make it writable
- * again: the flag is locked in its user namespace, or it lacks the
- * capability to remount), and can see everything below `source`.
+ * inside can write through it unless `readonly`, and can see everything
+ * below `source`. `readonly` holds against a program without CAP_SYS_ADMIN
+ * over the sandbox's mount namespace: real root without a user namespace
+ * drops it by default; but in a new user namespace the command keeps that
+ * namespace's capabilities by default, and with them it can remount the
+ * bind read-write (the mount is its namespace's own, not locked): give
+ * `capabilities: { keep: [] }` (or a list without CAP_SYS_ADMIN) there. The
+ * same holds for `mask` and a `readonly` tmpfs root.
  */
 export interface BindMount {
   /** `'bind'`. */
@@ -140,9 +145,9 @@ export interface SymlinkMount {
 /**
  * Hides a path (OCI `maskedPaths`): an empty read-only tmpfs over a
  * directory, the host's `/dev/null` over anything else. A missing path is
- * skipped. A hostile program inside cannot unmask it without
- * CAP_SYS_ADMIN over the mount (which a sandbox without its own user
- * namespace lacks; with one, the mask is locked to its mount).
+ * skipped. A hostile program inside with CAP_SYS_ADMIN in the sandbox's
+ * user namespace (kept there by default) can unmount it: see
+ * {@link BindMount} `readonly` for how to hold it.
  */
 export interface MaskMount {
   /** `'mask'`. */
