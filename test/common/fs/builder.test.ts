@@ -90,6 +90,13 @@ test("a root from nothing (bwrap's one-liner): read-only binds, symlinks, a tmpf
   expect(lines).toEqual(expect.arrayContaining(['dev', 'etc', 'proc', 'tmp', 'usr', 'var', 'work', '42', '1']));
   expect(lines).not.toContain('home');
   expect(fs.readdirSync('/etc').sort()).toEqual(hostEtc);
+  // Nothing of the old root is left: only what mounts made is mounted.
+  const info = await runIsolated('cat', ['/proc/self/mountinfo'], { ...sandbox, root: tmpfsRoot, mounts: [...hostTop(), { type: 'proc', target: '/proc' }, { type: 'dev', target: '/dev' }] });
+  const points = new Set(info.stdout.trim().split('\n').map((l) => l.split(' ')[4]));
+  const usrBelow = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((p) => p?.startsWith('/usr/'));
+  const dev = ['null', 'zero', 'full', 'random', 'urandom', 'tty', 'pts', 'shm'].map((n) => `/dev/${n}`);
+  const binds = hostTop().filter((m) => m.type === 'bind' && fs.existsSync((m as { source: string }).source)).map((m) => m.target);
+  expect([...points].sort()).toEqual([...new Set(['/', ...binds, ...usrBelow, '/proc', '/dev', ...dev])].sort());
 });
 
 test('root.readonly: / is read-only once built, the mounts on it keep their own flags', async () => {
