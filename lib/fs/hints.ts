@@ -15,6 +15,14 @@ const ELOOP = -40;
 
 const WHERE_MADE = 'nsjs makes a missing path only where it made the parent (a tmpfs root, a tmpfs, dev or dir of mounts), never on a disk of the host';
 
+/** The hint for a step of `root: { type: 'tmpfs' }`, which names no mount. */
+export function tmpfsRootHint(err: number, step: Step): string | undefined {
+  if (step.step !== 'mount the tmpfs root') return undefined;
+  // Without fsmount's fd, the tmpfs mounted over our / cannot be looked up again (a lookup of / stays below it).
+  if (err === EXDEV) return 'a tmpfs root needs the kernel\'s mount API (fsopen and move_mount, Linux 5.2+), which is missing or refused here';
+  return 'mounting the tmpfs root failed';
+}
+
 /** The hint for a mount's step that failed with -errno `err`. */
 export function mountHint(err: number, step: Step & { mount: NonNullable<Step['mount']> }, c: Pick<FsChecked, 'root' | 'mounts'>, rootless: boolean): string {
   const m = step.mount;

@@ -3,7 +3,7 @@
 // spawn and `nsjs doctor` say the same thing; the rest are known here, by
 // the step, its errno and the options.
 import { explainSpawnFailure } from '../core/explain';
-import { mountHint } from '../fs/hints';
+import { mountHint, tmpfsRootHint } from '../fs/hints';
 import type { Step } from '../core/plan';
 import type { Checked } from './options';
 
@@ -27,6 +27,8 @@ export function hintFor(err: number, step: Step, c: Checked): string | undefined
       return 'a namespace limit is reached: see /proc/sys/user/max_*_namespaces (user.max_user_namespaces may be 0)';
   }
   if (step.mount) return mountHint(err, { ...step, mount: step.mount }, c, rootless);
+  const tmpfsRoot = tmpfsRootHint(err, step);
+  if (tmpfsRoot) return tmpfsRoot;
   if (step.step.startsWith('RTM_NEWLINK veth') && err === EPERM)
     return "network.veth adds a link to our own network namespace, which needs CAP_NET_ADMIN there (root); unprivileged, use net.createVeth between namespaces you own";
   if (step.step.startsWith('RTM_NEWLINK veth') && err === EEXIST)

@@ -11,6 +11,7 @@ import { NsError, runIsolated, spawnIsolated, type Mount, type SpawnOptions } fr
 import { expectNoLeaks, snapshot, type Snapshot } from '../../helpers/leaks';
 import { root, withUser } from '../../helpers/privilege';
 import { rootfs, usrReadonly } from '../../helpers/rootfs';
+import { testHooks } from '../../../lib/spawn/spawn';
 
 let before: Snapshot;
 let dir: string;
@@ -312,6 +313,34 @@ test('hostile: with no capabilities kept it cannot remount a read-only bind or /
   expect(out.stdout.trim()).toBe('0');
   expect(fs.readdirSync(data)).toEqual(['f']);
   expect(fs.readFileSync(path.join(data, 'f'), 'utf8')).toBe('x');
+});
+
+describe.each([
+  ['no openat2 (a walk by hand)', 1],
+  ['no mount_setattr (a remount)', 2],
+])('on the engine fallback %s', (_name, fallback) => {
+  afterEach(() => {
+    testHooks.mountFallback = 0;
+  });
+  test('a root from nothing with dirs, a file, a mask and paths made below a tmpfs', async () => {
+    testHooks.mountFallback = fallback;
+    const out = await runIsolated('sh', ['-c', 'ls /; cat /etc/f; stat -c %a /d /t/x/y; ls /usr/share | wc -l; touch /x 2>/dev/null || echo ro'], {
+      ...sandbox,
+      root: { type: 'tmpfs', readonly: true },
+      mounts: [...hostTop(), { type: 'file', target: '/etc/f', content: 'f\n' }, { type: 'dir', target: '/d', mode: 0o700 }, { type: 'mask', target: '/usr/share' }, { type: 'tmpfs', target: '/t' }, { type: 'dir', target: '/t/x/y' }],
+    });
+    expect(out.stdout).toMatch(/^bin\n(.*\n)*d\netc\n(.*\n)*t\nusr\nf\n700\n755\n0\nro\n$/);
+  });
+});
+
+test('without the mount API (mount(2) only) a tmpfs root is refused and says why', async () => {
+  testHooks.mountFallback = 7;
+  try {
+    const err = await failure(spawnIsolated('true', [], { ...sandbox, root: tmpfsRoot }));
+    expect(err).toMatchObject({ code: 'EXDEV', step: 'mount the tmpfs root', hint: expect.stringMatching(/needs the kernel's mount API/) });
+  } finally {
+    testHooks.mountFallback = 0;
+  }
 });
 
 describe('validation', () => {
