@@ -2,7 +2,7 @@
 // nsjs benchmark: `npm run bench [-- options]`. Not part of `npm test`.
 //
 //   --quick             a short smoke run (few rounds, short durations)
-//   --sections LIST     comma-separated: latency,cpu,throughput,loop,heap,footprint,init,veth
+//   --sections LIST     comma-separated: latency,cpu,throughput,loop,heap,footprint,init,veth,rootfs
 //                       (default: all)
 //   --sets LIST         latency flag sets: none,user,upmui,net,all,alltime,pidmntproc,binds
 //   --rounds N          latency rounds (default 15, quick 3)
@@ -56,7 +56,7 @@ const opt = (name, def) => {
 };
 const flag = (name) => argv.includes(`--${name}`);
 const QUICK = flag('quick');
-const ALL_SECTIONS = ['latency', 'cpu', 'throughput', 'loop', 'heap', 'footprint', 'init', 'veth'];
+const ALL_SECTIONS = ['latency', 'cpu', 'throughput', 'loop', 'heap', 'footprint', 'init', 'veth', 'rootfs'];
 const sections = new Set(opt('sections', ALL_SECTIONS.join(',')).split(','));
 for (const s of sections) if (!ALL_SECTIONS.includes(s)) throw new Error(`unknown section ${s} (known: ${ALL_SECTIONS.join(',')})`);
 const setIds = opt('sets', SETS.map((s) => s.id).join(',')).split(',');
@@ -659,6 +659,94 @@ async function initSection() {
   return { initRss };
 }
 
+// ---------------------------------------------------------------- rootfs
+// A root from nothing: bwrap's everyday one-liner (issue 16), the same
+// filesystem built by nsjs and by spawn(bwrap), against C clone3 with the
+// same namespaces and a fresh /proc plus 4 read-only binds (baseline.c can
+// build no tmpfs root: the floor, not the same work).
+const ROOTFS_BINDS = ['/usr', '/etc'];
+const ROOTFS_LINKS = ['bin', 'sbin', 'lib', 'lib64'].filter((l) => fs.lstatSync(`/${l}`, { throwIfNoEntry: false })?.isSymbolicLink());
+const ROOTFS_TRY = ['/lib32', '/libx32', '/opt', '/srv'];
+const ROOTFS_DIRS = ['/work', '/home', '/var'];
+function rootfsNsjs(ns, user) {
+  return {
+    namespaces: ns,
+    ...(user ? { user: 'root' } : {}),
+    stdio: 'inherit',
+    root: { type: 'tmpfs' },
+    mounts: [
+      ...ROOTFS_BINDS.map((d) => ({ type: 'bind', source: d, target: d, readonly: true })),
+      ...ROOTFS_LINKS.map((l) => ({ type: 'symlink', target: `/${l}`, linkTo: fs.readlinkSync(`/${l}`) })),
+      ...ROOTFS_TRY.map((d) => ({ type: 'bind', source: d, target: d, readonly: true, optional: true })),
+      { type: 'tmpfs', target: '/tmp' },
+      ...ROOTFS_DIRS.map((d) => ({ type: 'dir', target: d })),
+      { type: 'proc', target: '/proc' },
+      { type: 'dev', target: '/dev' },
+    ],
+  };
+}
+function rootfsBwrap(user) {
+  return [
+    ...(user ? ['--unshare-user', '--uid', '0', '--gid', '0'] : []),
+    '--unshare-pid',
+    ...ROOTFS_BINDS.flatMap((d) => ['--ro-bind', d, d]),
+    ...ROOTFS_LINKS.flatMap((l) => ['--symlink', fs.readlinkSync(`/${l}`), `/${l}`]),
+    ...ROOTFS_TRY.flatMap((d) => ['--ro-bind-try', d, d]),
+    '--tmpfs', '/tmp',
+    ...ROOTFS_DIRS.flatMap((d) => ['--dir', d]),
+    '--proc', '/proc',
+    '--dev', '/dev',
+    TRUE,
+  ];
+}
+async function rootfsSection() {
+  out('## A root from nothing (bwrap\'s one-liner)');
+  out();
+  const user = process.getuid() !== 0;
+  const ns = user ? ['user', 'pid', 'mnt'] : ['pid', 'mnt'];
+  const opts = rootfsNsjs(ns, user);
+  if (!supports('root', { namespaces: ns, root: { type: 'tmpfs' } })) {
+    out('n/a: `root: { type: \'tmpfs\' }` is not an option of spawnIsolated here.');
+    out();
+    return null;
+  }
+  const n = opts.mounts.length;
+  out(`${ROUNDS} rounds × ${BATCH} spawns of ${TRUE}, interleaved: a tmpfs root with ${ROOTFS_BINDS.length} read-only binds, ` +
+    `${ROOTFS_LINKS.length} symlinks, ${ROOTFS_TRY.length} optional binds (those the host lacks skipped), a tmpfs, ${ROOTFS_DIRS.length} dirs, proc and dev (${n} mounts entries), ` +
+    `namespaces ${ns.join('+')}. Ratios: median over rounds of the medians' ratio in the same round.`);
+  out();
+  note('rootfs: latency');
+  const flags = flagsOf(ns);
+  const cs = [
+    { id: 'c', name: `C clone3 ${ns.join('+')}, fresh /proc + 4 ro binds (floor)`, batch: (k) => baseline.latency('f', flags, 1 | 2, k) },
+    { id: 'bare', name: `nsjs ${ns.join('+')}, no mounts`, batch: (k) => repeat(k, () => nsjsOnce(nsjs, TRUE, [], { namespaces: ns, ...(user ? { user: 'root' } : {}), stdio: 'inherit' })) },
+    { id: 'nsjs', name: 'nsjs, a root from nothing', batch: (k) => repeat(k, () => nsjsOnce(nsjs, TRUE, [], opts)) },
+  ];
+  if (BWRAP) cs.push({ id: 'bwrap', name: 'spawn(bwrap) of the same one-liner', batch: (k) => repeat(k, () => cpOnce(BWRAP, rootfsBwrap(user))) });
+  for (const c of cs) {
+    try {
+      await c.batch(2);
+      c.rounds = [];
+    } catch (err) {
+      c.failed = String(err.message || err).split('\n')[0];
+      note(`${c.name}: ${c.failed}`);
+    }
+  }
+  const live = cs.filter((c) => !c.failed);
+  for (let r = 0; r < ROUNDS; r++) for (let i = 0; i < live.length; i++) live[(i + r) % live.length].rounds.push(await live[(i + r) % live.length].batch(BATCH));
+  const byId = Object.fromEntries(cs.map((c) => [c.id, c]));
+  const ratio = (a, b) => (a?.rounds && b?.rounds ? median(a.rounds.map((x, i) => median(x) / median(b.rounds[i]))) : NaN);
+  const rows = cs.map((c) =>
+    c.failed ? [c.name, 'n/a', 'n/a', 'n/a', `failed: ${c.failed}`] : [c.name, f3(ms(median(c.rounds.flat()))), f3(ms(quantile(c.rounds.flat(), 0.9))), fx(ratio(c, byId.c)), fx(ratio(c, byId.nsjs))],
+  );
+  table(['spawn → exit', 'median ms', 'p90 ms', '÷ C', '÷ nsjs'], rows);
+  const res = { bwrapVsNsjs: ratio(byId.bwrap, byId.nsjs), nsjsVsC: ratio(byId.nsjs, byId.c), buildMs: byId.nsjs.rounds && byId.bare.rounds ? ms(median(byId.nsjs.rounds.map((x, i) => median(x) - median(byId.bare.rounds[i])))) : NaN };
+  out(`Building the root costs nsjs ${f3(res.buildMs)} ms per spawn over the same namespaces without mounts; spawn(bwrap) takes ${fx(res.bwrapVsNsjs)} nsjs's time (target: ≥ 2×).`);
+  out();
+  json.rootfs = { rounds: Object.fromEntries(cs.map((c) => [c.id, c.rounds ?? c.failed])), ...res };
+  return res;
+}
+
 // ---------------------------------------------------------------- veth
 async function vethSection() {
   out('## veth: set-up cost over a bare network namespace');
@@ -779,6 +867,7 @@ if (sections.has('heap')) R.heap = await heap();
 if (sections.has('footprint')) R.footprint = await footprint();
 if (sections.has('init')) R.init = await initSection();
 if (sections.has('veth')) R.veth = await vethSection();
+if (sections.has('rootfs')) R.rootfs = await rootfsSection();
 baseline.close();
 
 // ---------------------------------------------------------------- summary

@@ -15,7 +15,9 @@ export { runIsolated } from './spawn/run';
 export { setSpawnConcurrency } from './spawn/spawn';
 export type { RunOptions, RunResult } from './spawn/run';
 export type { SpawnOptions } from './spawn/options';
-export type { Mount, ProcMount, TmpfsMount, BindMount, DevMount, RawMount } from './fs/options';
+export type {
+  Mount, ProcMount, TmpfsMount, BindMount, DevMount, OverlayMount, MqueueMount, SysfsMount, DirMount, FileMount, SymlinkMount, MaskMount, RawMount, TmpfsRoot,
+} from './fs/options';
 export type { IdMap, UserMapping } from './spawn/user';
 export type { StdioEntry } from './spawn/stdio';
 export type { RlimitName } from './policy/options';

@@ -56,6 +56,20 @@ export const RUN_OPTIONS: OptionSpecs = {
   init: { arg: 'none' },
   veth: { arg: 'required' },
   ...POLICY_OPTIONS,
+  // the filesystem builder, bwrap-shaped
+  'bind-try': { arg: 'required' },
+  'ro-bind-try': { arg: 'required' },
+  dir: { arg: 'required' },
+  file: { arg: 'required' },
+  'file-from': { arg: 'required' },
+  symlink: { arg: 'required' },
+  mask: { arg: 'required' },
+  mqueue: { arg: 'required' },
+  'overlay-src': { arg: 'required' },
+  overlay: { arg: 'required' },
+  'tmp-overlay': { arg: 'required' },
+  'tmpfs-root': { arg: 'none' },
+  'remount-ro': { arg: 'none' },
   help: { short: 'h', arg: 'none' },
   version: { short: 'V', arg: 'none' },
 };
@@ -116,6 +130,24 @@ nsjs's own:
  --init                    run a minimal init as pid 1 that reaps orphans (needs --pid)
  --veth <hostaddr>,<addr>  a veth pair to the host with these CIDR addresses (implies --net)
 ${POLICY_HELP}
+
+A filesystem built from nothing (bwrap's flags; each implies --mount):
+ --tmpfs-root              the new root is an empty tmpfs that the options below build
+ --remount-ro              remount that root read-only once built
+ --bind-try <src>[:<dst>]  --bind, skipped when <src> does not exist
+ --ro-bind-try <src>[:<dst>]  --ro-bind, skipped when <src> does not exist
+ --dir <dst>               make a directory (0755)
+ --file <dst>:<content>    make a file holding <content> (0644)
+ --file-from <dst>:<file>  make a file holding a copy of <file>
+ --symlink <to>:<dst>      make a symbolic link at <dst> leading to <to>
+ --mask <dst>              hide <dst>: an empty read-only tmpfs, or /dev/null over a file
+ --mqueue <dst>            mount a POSIX message queue filesystem (with --ipc)
+ --overlay-src <dir>       a lower layer of the next --overlay or --tmp-overlay (top first)
+ --overlay <upper>:<work>:<dst>  an overlay of the --overlay-src layers, writes into <upper>
+ --tmp-overlay <dst>       the same, writes into a throw-away tmpfs
+ Missing mount points are made only where nsjs made the parent (the tmpfs
+ root, a --tmpfs, --dev or --dir), never on a disk of the host.
+
  -h, --help                display this help
  -V, --version             display version
 
@@ -212,6 +244,9 @@ export function parseRun(
   const offsets: { monotonic?: number; boottime?: number } = {};
   let veth: { hostAddress: string; address: string } | undefined;
   const policy = policyFlags();
+  let tmpfsRoot: { type: 'tmpfs'; readonly?: boolean } | undefined;
+  let remountRo = false;
+  let lower: string[] = [];
 
   for (const { name, value, as } of given) {
     if (policyFlag(name, value, policy)) continue;
@@ -318,6 +353,57 @@ export function parseRun(
         namespaces.add('mnt');
         mounts.push({ type: name, target: v });
         break;
+      case 'bind-try':
+      case 'ro-bind-try':
+        namespaces.add('mnt');
+        mounts.push({ type: 'bind', ...pair(v, as), optional: true, ...(name === 'ro-bind-try' ? { readonly: true } : {}) });
+        break;
+      case 'dir':
+      case 'mask':
+      case 'mqueue':
+        namespaces.add('mnt');
+        mounts.push({ type: name, target: v });
+        break;
+      case 'file': {
+        namespaces.add('mnt');
+        const i = v.indexOf(':');
+        if (i <= 0) throw new UsageError(`invalid argument '${v}' for ${as}: use DST:CONTENT`);
+        mounts.push({ type: 'file', target: v.slice(0, i), content: v.slice(i + 1) });
+        break;
+      }
+      case 'file-from': {
+        namespaces.add('mnt');
+        const { source: target, target: from } = pair(v, as);
+        mounts.push({ type: 'file', target, content: fs.readFileSync(from) });
+        break;
+      }
+      case 'symlink': {
+        namespaces.add('mnt');
+        const { source: linkTo, target } = pair(v, as);
+        mounts.push({ type: 'symlink', target, linkTo });
+        break;
+      }
+      case 'overlay-src':
+        lower.push(v);
+        break;
+      case 'overlay':
+      case 'tmp-overlay': {
+        namespaces.add('mnt');
+        if (lower.length === 0) throw new UsageError(`${as} needs at least one --overlay-src before it`);
+        const parts = name === 'overlay' ? v.split(':') : [v];
+        if (parts.length !== (name === 'overlay' ? 3 : 1) || parts.some((x) => !x)) throw new UsageError(`invalid argument '${v}' for ${as}: use UPPER:WORK:DST`);
+        const target = parts[parts.length - 1];
+        mounts.push(name === 'overlay' ? { type: 'overlay', target, lower, upper: parts[0], work: parts[1] } : { type: 'overlay', target, lower });
+        lower = [];
+        break;
+      }
+      case 'tmpfs-root':
+        namespaces.add('mnt');
+        tmpfsRoot = { type: 'tmpfs' };
+        break;
+      case 'remount-ro':
+        remountRo = true;
+        break;
       case 'init':
         o.init = true;
         break;
@@ -334,6 +420,10 @@ export function parseRun(
   if ((offsets.monotonic !== undefined || offsets.boottime !== undefined) && !namespaces.has('time'))
     throw new UsageError('options --monotonic and --boottime require unsharing of a time namespace (-T)');
   if (root !== undefined) namespaces.add('mnt'); // pivot_root needs a mount namespace of our own
+  if (lower.length) throw new UsageError('--overlay-src needs an --overlay or --tmp-overlay after it');
+  if (tmpfsRoot && root !== undefined) throw new UsageError('--tmpfs-root and --root cannot be used together');
+  if (remountRo && !tmpfsRoot) throw new UsageError('--remount-ro needs --tmpfs-root');
+  if (tmpfsRoot && remountRo) tmpfsRoot.readonly = true;
   if (operands.length === 0) throw new UsageError('no command given');
 
   // The order of NAMESPACE_FLAGS, so that equal command lines give equal objects.
@@ -342,11 +432,13 @@ export function parseRun(
   if (procMount !== undefined) mounts.unshift({ type: 'proc', target: procMount });
   if (mounts.length) o.mounts = mounts;
   if (root !== undefined) o.root = root;
+  if (tmpfsRoot) o.root = tmpfsRoot;
   if (propagation !== undefined && (namespaces.has('mnt') || propagation === 'unchanged')) o.propagation = propagation;
   // The API takes only an absolute cwd: a relative --wd is unshare's, from
   // our directory (or from the new root's /, where unshare would chdir
   // relative to a directory left outside it).
-  const cwd = wd !== undefined ? path.resolve(root !== undefined ? '/' : process.cwd(), wd) : root !== undefined ? '/' : undefined;
+  const newRoot = root !== undefined || tmpfsRoot !== undefined;
+  const cwd = wd !== undefined ? path.resolve(newRoot ? '/' : process.cwd(), wd) : newRoot ? '/' : undefined;
   if (cwd !== undefined) o.cwd = cwd;
   if (uid !== undefined) o.uid = uid;
   if (gid !== undefined) {

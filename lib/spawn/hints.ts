@@ -3,17 +3,14 @@
 // spawn and `nsjs doctor` say the same thing; the rest are known here, by
 // the step, its errno and the options.
 import { explainSpawnFailure } from '../core/explain';
+import { mountHint, tmpfsRootHint } from '../fs/hints';
 import type { Step } from '../core/plan';
 import type { Checked } from './options';
 
-const ENOENT = -2;
 const EPERM = -1;
 const EINVAL = -22;
 const ENOSPC = -28;
 const EEXIST = -17;
-const ENOTDIR = -20;
-const ELOOP = -40;
-const EXDEV = -18;
 const EACCES = -13;
 
 export function hintFor(err: number, step: Step, c: Checked): string | undefined {
@@ -30,23 +27,9 @@ export function hintFor(err: number, step: Step, c: Checked): string | undefined
     if (err === ENOSPC)
       return 'a namespace limit is reached: see /proc/sys/user/max_*_namespaces (user.max_user_namespaces may be 0)';
   }
-  if (step.mount) {
-    const what = `${step.mount.type} mount at ${step.mount.target}`;
-    const inRoot = c.root ? ` inside the root ${c.root}` : '';
-    if (step.mount.type === 'proc' && (err === EPERM || err === EINVAL))
-      return `the ${what} failed: proc can be mounted only inside a new pid namespace owned by our user namespace (add 'pid'), and not where the host's /proc has locked over-mounts`;
-    if (step.resolves && err === ENOENT)
-      return `the ${what} failed: its target ${step.mount.target} does not exist${inRoot}, where symbolic links are followed as if it were / (nsjs does not create mount points)`;
-    if (step.resolves && err === ENOTDIR) return `the ${what} failed: a component of ${step.mount.target} is not a directory${inRoot}`;
-    if (step.resolves && err === ELOOP)
-      return `the ${what} failed: its target ${step.mount.target} cannot be looked up${inRoot}: a loop of symbolic links, more than 40 of them, or a /proc magic link (never followed in a mount target)`;
-    if (step.resolves && err === EXDEV)
-      return `the ${what} failed: its target ${step.mount.target} was moved out of the root while it was looked up (someone else can write in it); nothing was mounted`;
-    if (err === EXDEV)
-      return `the ${what} failed: its target was moved while it was mounted on (someone else can write in the root), and the mount was not used`;
-    if (err === ENOENT) return `the ${what} failed: ${step.path} does not exist`;
-    return `the ${what} failed`;
-  }
+  if (step.mount) return mountHint(err, { ...step, mount: step.mount }, c, rootless);
+  const tmpfsRoot = tmpfsRootHint(err, step);
+  if (tmpfsRoot) return tmpfsRoot;
   if (step.step.startsWith('RTM_NEWLINK veth') && err === EPERM)
     return "network.veth adds a link to our own network namespace, which needs CAP_NET_ADMIN there (root); unprivileged, use net.createVeth between namespaces you own";
   if (step.step.startsWith('RTM_NEWLINK veth') && err === EEXIST)

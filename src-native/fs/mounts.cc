@@ -69,6 +69,7 @@ constexpr unsigned kMoveMountFEmptyPath = 0x4;
 constexpr unsigned kMoveMountTEmptyPath = 0x40;
 constexpr unsigned kFsopenCloexec = 1;
 constexpr unsigned kFsmountCloexec = 1;
+constexpr int32_t kFsconfigSetFd = 5;
 constexpr uint64_t kAttrRdonly = 0x1, kAttrNosuid = 0x2, kAttrNodev = 0x4, kAttrNoexec = 0x8;
 constexpr uint64_t kResolveNoMagiclinks = 0x02, kResolveInRoot = 0x10;
 constexpr int kMaxSymlinks = 40;  // the kernel's MAXSYMLINKS
@@ -402,11 +403,191 @@ int MoveMount(const Op& op, MountEngine* e) {
   return attrs ? Remount(fd, attrs) : 0;
 }
 
+// async-signal-safe. An optional mount whose source or target is missing:
+// spawn/child.cc skips its ops up to its last, the CloseSlots of its slots.
+int Skip(const Op& op, MountEngine* e) {
+  e->skip = static_cast<uint32_t>(op.b64);
+  return 0;
+}
+
 // async-signal-safe
 int Fill(MountSlot* slot, int fd, MountSlotKind kind, const Op& op) {
   if (fd < 0 && kind == kSlotFd) return -1;
   *slot = MountSlot{fd, kind, &op, 0};
   return 0;
+}
+
+// async-signal-safe. Whether fd lies on a filesystem this spawn mounted
+// (kOpMarkOurs): the only places a missing path is made. By st_dev, so a
+// bind of the host's (even of its tmpfs) or a symlink leading to one never
+// counts.
+bool Ours(const MountEngine* e, int fd) {
+  struct stat st;
+  if (fstat(fd, &st) < 0) return false;
+  for (int i = 0; i < e->n_ours; i++)
+    if (e->ours[i] == st.st_dev) return true;
+  return false;
+}
+
+// async-signal-safe. The directory `path` inside root, each missing
+// component made (0755) where its parent is ours, else ENOENT. Every
+// prefix is looked up inside root like a target, and a name is made with
+// mkdirat in the directory that lookup gave, which never follows a link.
+int MakeDirs(int root, const char* path, MountEngine* e) {
+  int cur = ResolveInRoot(root, path, e);
+  if (cur >= 0 || errno != ENOENT) return cur;
+  char prefix[PATH_MAX];
+  const size_t len = Length(path);
+  if (len >= sizeof prefix) return Fail(ENAMETOOLONG);
+  cur = fcntl(root, F_DUPFD_CLOEXEC, 0);
+  size_t i = 0;
+  while (cur >= 0) {
+    while (path[i] == '/') i++;
+    if (path[i] == '\0') return cur;
+    const size_t start = i;
+    while (path[i] != '\0' && path[i] != '/') i++;
+    for (size_t j = 0; j < i; j++) prefix[j] = path[j];
+    prefix[i] = '\0';
+    int next = ResolveInRoot(root, prefix, e);
+    if (next < 0 && errno == ENOENT) {
+      char name[NAME_MAX + 1];
+      if (i - start > NAME_MAX) {
+        close(cur);
+        return Fail(ENAMETOOLONG);
+      }
+      for (size_t j = start; j < i; j++) name[j - start] = path[j];
+      name[i - start] = '\0';
+      if (!Ours(e, cur)) {
+        close(cur);
+        return Fail(ENOENT);
+      }
+      if (mkdirat(cur, name, 0755) < 0 && errno != EEXIST) {
+        CloseKeepErrno(cur);
+        return -1;
+      }
+      next = ResolveInRoot(root, prefix, e);
+    }
+    CloseKeepErrno(cur);
+    cur = next;
+  }
+  return -1;
+}
+
+// async-signal-safe. kOpResolve of a missing target: its parent made (where
+// ours), then the target itself, a directory or an empty file; EEXIST is
+// someone else's or our own earlier making, and the lookup that follows
+// decides.
+int MakeTarget(int root, const Op& op, MountEngine* e) {
+  bool dir = op.flags == kResolveDir;
+  if ((op.flags & 0xff) == kResolveLike) {
+    const MountSlot& like = e->slots[op.flags >> 8];
+    struct stat st;
+    if (like.fd < 0 || fstat(like.fd, &st) < 0) return Fail(EBADF);
+    dir = S_ISDIR(st.st_mode);
+  }
+  const int parent = MakeDirs(root, op.s[1], e);
+  if (parent < 0) return -1;
+  int r;
+  if (!Ours(e, parent)) r = Fail(ENOENT);
+  else if (dir) r = mkdirat(parent, op.s[2], 0755);
+  else {
+    r = openat(parent, op.s[2], O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (r >= 0) close(r);
+  }
+  CloseKeepErrno(parent);
+  return r < 0 && errno != EEXIST ? -1 : 0;
+}
+
+// async-signal-safe
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+// async-signal-safe. Writes the bytes `hex` spells (lib/fs/plan.ts encodes them so: a Buffer may hold NULs).
+int WriteHex(int fd, const char* hex) {
+  char buf[4096];
+  size_t i = 0;
+  while (hex[i] != '\0') {
+    size_t n = 0;
+    for (; n < sizeof buf && hex[i] != '\0'; n++, i += 2) {
+      const int hi = HexDigit(hex[i]), lo = hex[i + 1] ? HexDigit(hex[i + 1]) : -1;
+      if (hi < 0 || lo < 0) return Fail(EINVAL);
+      buf[n] = static_cast<char>(hi << 4 | lo);
+    }
+    for (size_t off = 0; off < n;) {
+      const ssize_t w = write(fd, buf + off, n - off);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) return w < 0 ? -1 : Fail(EIO);
+      off += static_cast<size_t>(w);
+    }
+  }
+  return 0;
+}
+
+// async-signal-safe. kOpBuild in its parent, which is ours: a directory (an
+// existing one of ours gets the mode), a file (an existing one of ours is
+// rewritten), a symlink. Modes are exact: fchmod after creating, whatever
+// the umask. What exists there and is not ours (a bind of the host's on
+// our tmpfs) is EEXIST, never changed.
+int BuildIn(int parent, const Op& op, MountEngine* e) {
+  const mode_t mode = static_cast<mode_t>(op.b64 & 07777);
+  if (op.flags == kBuildSymlink) return symlinkat(op.s[2], parent, op.s[1]);
+  int fd;
+  if (op.flags == kBuildDir) {
+    if (mkdirat(parent, op.s[1], 0700) < 0 && errno != EEXIST) return -1;
+    fd = openat(parent, op.s[1], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  } else {
+    fd = openat(parent, op.s[1], O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+  }
+  if (fd < 0) return -1;
+  struct stat st;
+  int r = fstat(fd, &st);
+  if (r == 0 && (!Ours(e, fd) || (op.flags == kBuildFile && !S_ISREG(st.st_mode)))) r = Fail(EEXIST);
+  if (r == 0 && op.flags == kBuildFile) {
+    r = ftruncate(fd, 0);
+    if (r == 0) r = WriteHex(fd, op.s[2]);
+  }
+  if (r == 0) r = fchmod(fd, mode);
+  CloseKeepErrno(fd);
+  return r;
+}
+
+// async-signal-safe. kOpMask: an empty read-only tmpfs over a directory,
+// the /dev/null tree of slot b over anything else.
+int Mask(const Op& op, MountEngine* e) {
+  const int target = FdOf(e, op.a);
+  if (target < 0) return -1;
+  struct stat st;
+  if (fstat(target, &st) < 0) return -1;
+  if (!S_ISDIR(st.st_mode)) {
+    Op move{};
+    move.kind = kOpMoveMount;
+    move.a = op.b;
+    move.b = op.a;
+    return MoveMount(move, e);
+  }
+  constexpr unsigned long kMaskFlags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+  if (!(e->fallback & kNoMountApi)) {
+    const long fs = syscall(SYS_fsopen, "tmpfs", kFsopenCloexec);
+    if (fs >= 0) {
+      long m = syscall(SYS_fsconfig, fs, 1 /* FSCONFIG_SET_STRING */, "source", "tmpfs", 0);
+      if (m == 0) m = syscall(SYS_fsconfig, fs, 6 /* FSCONFIG_CMD_CREATE */, nullptr, nullptr, 0);
+      if (m == 0) m = syscall(SYS_fsmount, fs, kFsmountCloexec, kAttrRdonly | kAttrNosuid | kAttrNodev | kAttrNoexec);
+      CloseKeepErrno(static_cast<int>(fs));
+      if (m < 0) return -1;
+      const long r = syscall(SYS_move_mount, m, "", target, "", kMoveMountFEmptyPath | kMoveMountTEmptyPath);
+      CloseKeepErrno(static_cast<int>(m));
+      return r < 0 ? -1 : 0;
+    }
+    if (errno != ENOSYS) return -1;
+    e->fallback |= kNoMountApi;
+  }
+  e->fell_back = true;
+  char onto[32];
+  FdPath(target, onto);
+  return mount("tmpfs", onto, "tmpfs", kMaskFlags, nullptr);
 }
 
 }  // namespace
@@ -425,7 +606,13 @@ int RunMountOp(const Op& op, MountEngine* e) {
     case kOpResolve: {
       const int root = FdOf(e, op.b);
       if (root < 0) return -1;
-      return Fill(&slot, ResolveInRoot(root, op.s[0], e), kSlotFd, op);
+      int fd = ResolveInRoot(root, op.s[0], e);
+      if (fd < 0 && errno == ENOENT && op.flags != kResolveNoCreate) {
+        if (MakeTarget(root, op, e) < 0) return -1;
+        fd = ResolveInRoot(root, op.s[0], e);
+      }
+      if (fd < 0 && errno == ENOENT && op.b64) return Skip(op, e);
+      return Fill(&slot, fd, kSlotFd, op);
     }
     case kOpOpenTree: {
       const int dir = FdOf(e, op.b, true);
@@ -434,12 +621,14 @@ int RunMountOp(const Op& op, MountEngine* e) {
       const unsigned empty = op.s[0] ? 0 : AT_EMPTY_PATH;
       if (!(e->fallback & kNoMountApi)) {
         const long fd = syscall(SYS_open_tree, dir, path, kOpenTreeClone | O_CLOEXEC | empty | (op.flags & kAtRecursive));
+        if (fd < 0 && errno == ENOENT && op.b64) return Skip(op, e);
         if (fd >= 0 || errno != ENOSYS) return Fill(&slot, static_cast<int>(fd), kSlotFd, op);
         e->fallback |= kNoMountApi;
       }
       // No open_tree: an O_PATH fd of the source, for kOpMoveMount's mount(2).
       e->fell_back = true;
       const int fd = empty ? fcntl(dir, F_DUPFD_CLOEXEC, 0) : openat(dir, path, O_PATH | O_CLOEXEC);
+      if (fd < 0 && errno == ENOENT && op.b64) return Skip(op, e);
       if (fd < 0) return -1;
       return Fill(&slot, fd, kSlotLegacyBind, op);
     }
@@ -466,10 +655,14 @@ int RunMountOp(const Op& op, MountEngine* e) {
       }
       // No fsopen: this op holds mount(2)'s arguments; kOpMoveMount mounts.
       return Fill(&slot, -1, kSlotLegacyFs, op);
-    case kOpFsConfig:
-      if (slot.kind == kSlotLegacyFs) return 0;  // in kOpFsOpen's data already
+    case kOpFsConfig: {
+      // An fd (an overlay's layer) has no mount(2) form: that needs the mount API.
+      if (slot.kind == kSlotLegacyFs) return op.b == kFsconfigSetFd ? Fail(ENOSYS) : 0;  // else in kOpFsOpen's data already
       if (FdOf(e, op.a) < 0) return -1;
-      return syscall(SYS_fsconfig, slot.fd, op.b, op.s[0], op.s[1], 0) < 0 ? -1 : 0;
+      const int aux = op.b == kFsconfigSetFd ? FdOf(e, static_cast<int32_t>(op.flags)) : 0;
+      if (aux < 0) return -1;
+      return syscall(SYS_fsconfig, slot.fd, op.b, op.s[0], op.b == kFsconfigSetFd ? nullptr : op.s[1], aux) < 0 ? -1 : 0;
+    }
     case kOpFsMount: {
       if (slot.kind == kSlotLegacyFs) return 0;  // kOpFsOpen's MS_* flags say the same
       if (FdOf(e, op.a) < 0) return -1;
@@ -506,6 +699,24 @@ int RunMountOp(const Op& op, MountEngine* e) {
       if (syscall(SYS_pivot_root, ".", ".") < 0) return -1;
       if (umount2(".", MNT_DETACH) < 0) return -1;
       return chdir("/");
+    case kOpMarkOurs: {
+      struct stat st;
+      if (FdOf(e, op.a) < 0 || fstat(slot.fd, &st) < 0) return -1;
+      if (e->n_ours == kMaxOurs) return Fail(ENOSPC);
+      e->ours[e->n_ours++] = st.st_dev;
+      return 0;
+    }
+    case kOpBuild: {
+      const int root = FdOf(e, op.a);
+      if (root < 0) return -1;
+      const int parent = MakeDirs(root, op.s[0], e);
+      if (parent < 0) return -1;
+      const int r = Ours(e, parent) ? BuildIn(parent, op, e) : Fail(EROFS);
+      CloseKeepErrno(parent);
+      return r;
+    }
+    case kOpMask:
+      return Mask(op, e);
     case kOpCloseSlots:
       for (int i = 0; i < kChildSlots; i++) {
         if (!(op.flags & (uint64_t{1} << i))) continue;

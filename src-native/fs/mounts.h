@@ -3,6 +3,8 @@
 // child's stack: fds in slots, nothing allocated.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 
 #include "../spawn/plan.h"
@@ -24,8 +26,14 @@ struct MountSlot {
   uint64_t pending = 0;         // MOUNT_ATTR_* left for a remount (no mount_setattr)
 };
 
+// The most filesystems one spawn makes that missing paths may be created in.
+constexpr int kMaxOurs = 64;
+
 struct MountEngine {
   MountSlot slots[kChildSlots];
+  dev_t ours[kMaxOurs];    // st_dev of each (kOpMarkOurs)
+  int n_ours = 0;
+  uint32_t skip = 0;       // ops spawn/child.cc skips after this one (an optional mount whose source is missing)
   int fallback = 0;        // MountFallback bits in force: forced by the plan, or ENOSYS seen
   bool fell_back = false;  // the op took its fallback path (cleared by spawn/child.cc RunOp before each op)
 };

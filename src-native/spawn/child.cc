@@ -279,6 +279,8 @@ int RunFrom(void* arg) {
       continue;
     }
     if (RunOp(plan, op, &mounts) < 0) Fail(plan, static_cast<int>(i), errno, mounts.fell_back ? kReportFallback : 0);
+    i += mounts.skip;  // Plan::CheckMountOp bounds it; the skipped ops end before the mount's last
+    mounts.skip = 0;
   }
   _exit(127);  // the plan always ends in kOpExec, which does not return on success
 }

@@ -76,17 +76,25 @@ bool Plan::CheckMountOp(const Op& op, std::string* why) const {
       ok = ok && slot_or_cwd(op.b) && op.s[0];
       break;
     case kOpResolve:
-      ok = ok && slot(op.b) && op.s[0] && op.s[0][0] == '/';
+      ok = ok && slot(op.b) && op.s[0] && op.s[0][0] == '/' && op.b64 < 1024 &&
+           (op.flags == kResolveNoCreate || (op.s[1] && op.s[2] && (op.flags == kResolveDir ||
+            ((op.flags & 0xff) == kResolveLike && slot(static_cast<int32_t>(op.flags >> 8))))));
+      break;
+    case kOpBuild:
+      ok = ok && op.s[0] && op.s[1] && (op.flags == kBuildDir || ((op.flags == kBuildFile || op.flags == kBuildSymlink) && op.s[2]));
+      break;
+    case kOpMask:
+      ok = ok && slot(op.b);
       break;
     case kOpOpenTree:
-      ok = ok && slot_or_cwd(op.b) && (op.s[0] || op.b >= 0);
+      ok = ok && slot_or_cwd(op.b) && (op.s[0] || op.b >= 0) && op.b64 < 1024;
       break;
     case kOpFsOpen:
       ok = ok && op.s[0];
       break;
     case kOpFsConfig:
-      // FSCONFIG_SET_FLAG 0 (a key), FSCONFIG_SET_STRING 1 (a key and a value), FSCONFIG_CMD_CREATE 6.
-      ok = ok && ((op.b == 0 && op.s[0]) || (op.b == 1 && op.s[0] && op.s[1]) || op.b == 6);
+      // FSCONFIG_SET_FLAG 0 (a key), FSCONFIG_SET_STRING 1 (a key and a value), FSCONFIG_SET_FD 5 (a key and a slot), FSCONFIG_CMD_CREATE 6.
+      ok = ok && ((op.b == 0 && op.s[0]) || (op.b == 1 && op.s[0] && op.s[1]) || (op.b == 5 && op.s[0] && op.flags < kChildSlots) || op.b == 6);
       break;
     case kOpMoveMount:
       ok = ok && slot(op.b);

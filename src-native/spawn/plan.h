@@ -50,11 +50,12 @@ enum OpKind : int32_t {
   // acts on, `b` the slot it reads (-1 = AT_FDCWD where said); both are
   // checked against kChildSlots in Plan::Parse.
   kOpOpenAt = 48,      // slot a = openat(slot b or -1, s0, OpenAtHow flags, mode b64)
-  kOpResolve = 49,     // slot a = s0 resolved inside slot b, never out of it (openat2 RESOLVE_IN_ROOT)
-  kOpOpenTree = 50,    // slot a = open_tree(slot b or -1, s0 or "", OPEN_TREE_CLONE | flags): a detached bind
+  kOpResolve = 49,     // slot a = s0 resolved inside slot b, never out of it (openat2 RESOLVE_IN_ROOT); flags = ResolveCreate
+                       // (missing: made in s1, a directory there, named s2), b64 = ops to skip if it is missing
+  kOpOpenTree = 50,    // slot a = open_tree(slot b or -1, s0 or "", OPEN_TREE_CLONE | flags): a detached bind; b64 = ops to skip if s0 is missing
   kOpSetAttr = 51,     // mount_setattr(slot a): flags = MOUNT_ATTR_* to set, b64 = to clear, b = 1 recursive
   kOpFsOpen = 52,      // slot a = fsopen(s0); for the mount(2) fallback s1 = source, s2 = data, flags = MS_*
-  kOpFsConfig = 53,    // fsconfig(slot a, b = FSCONFIG_*, s0 = key, s1 = value)
+  kOpFsConfig = 53,    // fsconfig(slot a, b = FSCONFIG_*, s0 = key, s1 = value; FSCONFIG_SET_FD: the fd of slot `flags`)
   kOpFsMount = 54,     // slot a: its fs context becomes fsmount(…, flags = MOUNT_ATTR_*)
   kOpMoveMount = 55,   // move_mount(slot a onto slot b); flags & kMoveKeep: slot a is used afterwards
   kOpMountAt = 56,     // mount(s0, onto slot a, s2 fstype, flags, s3 data)
@@ -63,13 +64,21 @@ enum OpKind : int32_t {
   kOpFchdir = 59,      // fchdir(slot a)
   kOpPivotRoot = 60,   // pivot_root(".", ".") into the cwd, the old root detached
   kOpCloseSlots = 61,  // close every slot in the mask `flags`
+  kOpMarkOurs = 62,    // the filesystem of slot a is nsjs's: missing paths are made in it (kOpResolve, kOpBuild)
+  kOpBuild = 63,       // make s1 (flags = BuildKind, b64 = mode, s2 = hex content or link text) in the directory s0 inside slot a
+  kOpMask = 64,        // over slot a: an empty read-only tmpfs if a directory, else the /dev/null tree of slot b
   kOpMountFirst = kOpOpenAt,
-  kOpMountLast = kOpCloseSlots,
+  kOpMountLast = kOpMask,
 
   // policy/restrict.cc; their data is Plan::policy.
   kOpSeccomp = 80,     // load Plan::policy.seccomp (SECCOMP_SET_MODE_FILTER)
   kOpLandlock = 81,    // build Plan::policy.landlock and landlock_restrict_self
 };
+
+// kOpResolve flags: what a missing target becomes (in bits 8-15 the slot whose kind kResolveLike copies).
+enum ResolveCreate { kResolveNoCreate = 0, kResolveDir = 1, kResolveLike = 3 };
+// kOpBuild flags.
+enum BuildKind { kBuildDir = 1, kBuildFile = 2, kBuildSymlink = 3 };
 
 // kOpOpenAt flags (this architecture's O_* bits are the child's business).
 enum OpenAtHow { kOpenDir = 1, kOpenNewFile = 2, kOpenNoFollow = 4 };

@@ -25,7 +25,7 @@ afterEach(async () => {
 });
 
 test('every example has a test here', () => {
-  const tested = ['rootless-sandbox.mjs', 'join-container.mjs', 'veth-pair.mjs', 'init-signals.mjs', 'list-namespaces.mjs'];
+  const tested = ['rootless-sandbox.mjs', 'join-container.mjs', 'veth-pair.mjs', 'init-signals.mjs', 'list-namespaces.mjs', 'root-from-nothing.mjs'];
   expect(fs.readdirSync(path.join(root, 'examples')).filter((f) => f.endsWith('.mjs')).sort()).toEqual(tested.sort());
 });
 
@@ -33,6 +33,14 @@ test('rootless-sandbox.mjs: root inside, its own hostname, sh is pid 1 of a fres
   const r = example('rootless-sandbox.mjs');
   expect({ status: r.status, stdout: r.stdout, stderr: r.stderr }).toEqual({ status: 0, stdout: 'uid 0 on sandbox, pid 1; pid 1 is sh\n', stderr: '' });
   expect(fs.existsSync('/tmp/scratch')).toBe(false);
+});
+
+test('root-from-nothing.mjs: python3 in a tmpfs root built by mounts, a pty of its own, nothing new on the host', () => {
+  const topLevel = fs.readdirSync('/').sort();
+  const r = example('root-from-nothing.mjs');
+  expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+  expect(r.stdout).toMatch(/^hello from nothing \['bin', 'dev', 'etc', .*'proc', .*'tmp', 'usr', 'work'\] \/dev\/pts\/0\n$/);
+  expect(fs.readdirSync('/').sort()).toEqual(topLevel);
 });
 
 test('join-container.mjs: enters the namespaces of an unshare(1) "container" by pid', async () => {

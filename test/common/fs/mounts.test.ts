@@ -242,9 +242,9 @@ describe.each(PATHS)('%s', (_name, fallback) => {
       mounts: [
         usrReadonly,
         proc,
-        { type: 'mqueue', target: '/q', flags: 1 /* MS_RDONLY */ | 8 /* MS_NOEXEC */ },
-        { type: 'ramfs', target: '/ram', data: 'mode=700' },
-        { type: 'none', source: '/usr', target: '/b', flags: 4096 /* MS_BIND */ },
+        { type: 'raw', fstype: 'mqueue', target: '/q', flags: 1 /* MS_RDONLY */ | 8 /* MS_NOEXEC */ },
+        { type: 'raw', fstype: 'ramfs', target: '/ram', data: 'mode=700' },
+        { type: 'raw', fstype: 'none', source: '/usr', target: '/b', flags: 4096 /* MS_BIND */ },
       ],
     });
     const byPoint = Object.fromEntries(mountinfo(out.stdout).map((m) => [m.point, m]));

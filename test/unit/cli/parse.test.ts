@@ -185,6 +185,30 @@ describe('nsjs run → spawnIsolated options', () => {
     expect(usageError(() => opts('--veth=10.0.0.1/24'))).toMatch(/^invalid argument '10.0.0.1\/24' for --veth/);
     expect(usageError(() => opts('--bind=:/x'))).toMatch(/^invalid argument ':\/x' for --bind/);
   });
+  test("the filesystem builder, bwrap's flags: --tmpfs-root, --remount-ro, --*-try, --dir, --file, --file-from, --symlink, --mask, --mqueue, overlays", () => {
+    const o = opts('--tmpfs-root', '--remount-ro', '--ro-bind-try', '/usr', '--bind-try=/a:/b', '--dir', '/w', '--file', '/etc/m:a:b', '--symlink', 'usr/lib:/lib',
+      '--mask', '/proc/kcore', '--mqueue', '/dev/mqueue', '--overlay-src', '/l1', '--overlay-src', '/l2', '--overlay', '/u:/k:/o', '--overlay-src', '/l3', '--tmp-overlay', '/t');
+    expect(o).toMatchObject({ namespaces: ['mnt'], root: { type: 'tmpfs', readonly: true }, cwd: '/' });
+    expect(o.mounts).toEqual([
+      { type: 'bind', source: '/usr', target: '/usr', optional: true, readonly: true },
+      { type: 'bind', source: '/a', target: '/b', optional: true },
+      { type: 'dir', target: '/w' },
+      { type: 'file', target: '/etc/m', content: 'a:b' },
+      { type: 'symlink', target: '/lib', linkTo: 'usr/lib' },
+      { type: 'mask', target: '/proc/kcore' },
+      { type: 'mqueue', target: '/dev/mqueue' },
+      { type: 'overlay', target: '/o', lower: ['/l1', '/l2'], upper: '/u', work: '/k' },
+      { type: 'overlay', target: '/t', lower: ['/l3'] },
+    ]);
+    const copied = opts('--file-from', `/etc/x:${__filename}`).mounts![0] as { content: Buffer };
+    expect(copied.content.toString()).toContain('the filesystem builder');
+    expect(usageError(() => opts('--tmp-overlay', '/t'))).toMatch(/needs at least one --overlay-src/);
+    expect(usageError(() => opts('--overlay-src', '/l'))).toMatch(/needs an --overlay or --tmp-overlay after it/);
+    expect(usageError(() => opts('--overlay-src', '/l', '--overlay', '/u:/o'))).toMatch(/use UPPER:WORK:DST/);
+    expect(usageError(() => opts('--remount-ro'))).toMatch(/needs --tmpfs-root/);
+    expect(usageError(() => opts('--tmpfs-root', '-R', '/r'))).toMatch(/cannot be used together/);
+    expect(usageError(() => opts('--file', 'nocontent'))).toMatch(/use DST:CONTENT/);
+  });
   test('--help, --version, and a missing command', () => {
     expect(parseRun(['-U', '--help'])).toEqual({ help: true });
     expect(parseRun(['-V'])).toEqual({ version: true });
