@@ -13,7 +13,7 @@ export type { ExitStatus, WaitpidOptions } from './spawn/process';
 export { spawnIsolated } from './spawn/spawn';
 export { runIsolated } from './spawn/run';
 export { setSpawnConcurrency } from './spawn/spawn';
-export type { RunOptions, RunResult } from './spawn/run';
+export type { RunError, RunOptions, RunResult } from './spawn/run';
 export type { SpawnOptions } from './spawn/options';
 export type { Mount, ProcMount, TmpfsMount, BindMount, DevMount, RawMount } from './fs/options';
 export type { IdMap, UserMapping } from './spawn/user';

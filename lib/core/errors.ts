@@ -136,6 +136,16 @@ export function unknownSignal(value: unknown, option?: string): ArgError {
   return err;
 }
 
+/** Node's AbortError (`code: 'ABORT_ERR'`), as `child_process` and timers/promises reject with it: `cause` is the signal's reason. */
+export class AbortError extends Error {
+  readonly code = 'ABORT_ERR';
+
+  constructor(reason: unknown) {
+    super('The operation was aborted', { cause: reason });
+    this.name = 'AbortError';
+  }
+}
+
 export function unsupportedPlatform(): Error & { code: string } {
   const err = new Error(
     `nsjs works only on Linux (namespaces are a Linux kernel feature); this is ${process.platform}`,

@@ -106,7 +106,7 @@ async function probeNamespacesAsNobody(): Promise<Record<NamespaceType, FeatureC
   if (!fs.existsSync(script)) return all({ ok: null, since: '', reason: `${script} is missing (run npm run build:ts), so the unprivileged probe cannot run as uid ${NOBODY}` });
   try {
     const r = await runIsolated(process.execPath, [script, '--probe-namespaces'], {
-      uid: NOBODY, gid: NOBODY, groups: [], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, timeout: 30000, cwd: '/',
+      uid: NOBODY, gid: NOBODY, groups: [], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, timeout: 30000, cwd: '/', reject: false,
     });
     if (r.code === 0) return JSON.parse(r.stdout) as Record<NamespaceType, FeatureCheck>;
     const line = r.stderr.split('\n').find((l) => /Error|EACCES|denied/.test(l)) ?? r.stderr.split('\n')[0];

@@ -143,15 +143,17 @@ export interface CommandChecked {
   signal?: AbortSignal;
   timeout?: number;
   killSignal: number;
+  killTimeout: number;
 }
 
-/** `init`, `env`, `cwd`, `argv0`, `dieWithParent`, `signal`, `timeout` and `killSignal`. */
+/** `init`, `env`, `cwd`, `argv0`, `dieWithParent`, `signal`, `timeout`, `killSignal` and `killTimeout`. */
 export function checkCommandOptions(o: Readonly<Record<string, unknown>>, namespaces: ReadonlySet<NamespaceType>): CommandChecked {
   const c: CommandChecked = {
     init: o.init === undefined ? false : bool(o.init, 'options.init'),
     env: env(o.env),
     dieWithParent: o.dieWithParent === undefined ? false : bool(o.dieWithParent, 'options.dieWithParent'),
     killSignal: killSignal(o.killSignal === undefined ? 'SIGTERM' : o.killSignal),
+    killTimeout: o.killTimeout === undefined ? 2000 : integer(o.killTimeout, 'options.killTimeout', 0, 2 ** 31 - 1),
   };
   if (o.cwd !== undefined) {
     c.cwd = pathString(o.cwd, 'options.cwd');

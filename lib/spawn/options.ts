@@ -67,18 +67,38 @@ export interface SpawnOptions extends NsSpawnOptions, FsSpawnOptions, PolicySpaw
    * command as its pid 1) takes every process inside down with it.
    */
   dieWithParent?: boolean;
-  /** Kills the command (with `killSignal`) when aborted, as `child_process.spawn`. */
+  /**
+   * Kills the command (with `killSignal`, then SIGKILL after `killTimeout`)
+   * when aborted, as `child_process.spawn`; its `ExitStatus` then has
+   * `aborted: true`, and `runIsolated` rejects with an `AbortError` whose
+   * `cause` is the signal's reason.
+   */
   signal?: AbortSignal;
-  /** Kills the command (with `killSignal`) after this many milliseconds. */
+  /**
+   * Kills the command (with `killSignal`, then SIGKILL after `killTimeout`)
+   * after this many milliseconds (0: never); its `ExitStatus` then has
+   * `timedOut: true`.
+   */
   timeout?: number;
   /** Signal for `signal` and `timeout`, a name or its number as `child_process` takes them (not 0, which kills nothing); default `'SIGTERM'`. */
   killSignal?: NodeJS.Signals | number;
+  /**
+   * Milliseconds from `killSignal` (sent for `timeout`, `signal` or
+   * runIsolated's `maxBuffer`) to SIGKILL when the command is still alive;
+   * default 2000, `0` = never. A command that is PID 1 of its pid namespace
+   * without `init` never gets a signal it has no handler for (the kernel
+   * drops it: `sleep` as PID 1 ignores SIGTERM), and a hostile command can
+   * catch or ignore `killSignal`; SIGKILL it can do nothing about. One timer
+   * per kill, nothing else.
+   */
+  killTimeout?: number;
 }
 
 const OPTION_KEYS = [
   'namespaces', 'join', 'init', 'network', 'user', 'uid', 'gid', 'groups', 'hostname', 'domainname', 'mounts', 'root', 'propagation', 'cwd',
   'env', 'argv0', 'stdio', 'dieWithParent', 'newSession', 'noNewPrivileges', 'capabilities', 'rlimits',
   'timeOffsets', 'signal', 'timeout', 'killSignal',
+  'killTimeout',
 ] as const;
 
 /** Options after validation: defaults filled in, namespaces as a set. */

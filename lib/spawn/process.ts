@@ -1,7 +1,7 @@
 import type { Readable, Writable } from 'node:stream';
 import * as fs from 'node:fs';
 
-import { NsError, check } from '../core/errors';
+import { AbortError, NsError, check } from '../core/errors';
 import { closeFd, native, type NativePidfdWatch } from '../core/native';
 import { Namespace } from '../ns/namespace';
 import { signalName, signalNumber } from '../core/signals';
@@ -13,9 +13,14 @@ export interface ExitStatus {
   code: number | null;
   /** The signal that ended the process, or `null` when it exited. */
   signal: NodeJS.Signals | null;
+  /** Present when nsjs killed it because `timeout` ran out. */
+  timedOut?: true;
+  /** Present when nsjs killed it because `signal` was aborted. */
+  aborted?: true;
 }
 
 const CLD_EXITED = 1;
+const SIGKILL = 9;
 const ECHILD = -10;
 const ESRCH = -3;
 
@@ -54,11 +59,16 @@ export class Process {
   readonly stdio: (Readable | Writable | null)[];
   /** Set once the process has exited (and `wait()` has resolved). */
   exitStatus: ExitStatus | null = null;
+  /** Whether a signal was sent to it (by `kill()`, `timeout` or `signal`), as `ChildProcess.killed`. */
+  killed = false;
 
   #pidfd: number;
   #watch: NativePidfdWatch | null;
   #done: Promise<ExitStatus>;
   #refed = true;
+  /** Why nsjs killed it, for ExitStatus: the first of timeout and abort to fire. */
+  #killedFor: 'timedOut' | 'aborted' | undefined;
+  #escalation: NodeJS.Timeout | undefined;
 
   /** @internal Use `spawnIsolated()` or `Process.attach()`. */
   constructor(pid: number, pidfd: number, internal: Internal) {
@@ -94,6 +104,8 @@ export class Process {
           : siCode === CLD_EXITED
             ? { code: siStatus, signal: null }
             : { code: null, signal: signalName(siStatus) };
+      if (this.#killedFor) status[this.#killedFor] = true;
+      clearTimeout(this.#escalation);
       this.exitStatus = status;
       // As ChildProcess: nobody reads the other end any more.
       this.stdin?.destroy();
@@ -137,7 +149,23 @@ export class Process {
     const r = native().pidfdSendSignal(this.#pidfd, num);
     if (r === ESRCH) return false;
     check(r, 'pidfd_send_signal');
+    this.killed = true;
     return true;
+  }
+
+  /**
+   * @internal For `timeout`, `signal` and runIsolated's `maxBuffer`:
+   * `signal` now, and SIGKILL `killTimeout` ms later if it is still alive
+   * (0: never): a PID 1 without a handler for it drops `signal`, and a
+   * hostile command can ignore it, but not SIGKILL.
+   */
+  terminate(signal: number, killTimeout: number, reason?: 'timedOut' | 'aborted'): void {
+    if (!this.kill(signal)) return;
+    if (reason && !this.#killedFor) this.#killedFor = reason;
+    if (killTimeout > 0 && signal !== SIGKILL && !this.#escalation) {
+      this.#escalation = setTimeout(() => this.kill(SIGKILL), killTimeout);
+      this.#escalation.unref();
+    }
   }
 
   /**
@@ -235,13 +263,6 @@ function parentOf(pid: number): number {
   }
 }
 
-function abortError(signal: AbortSignal): Error {
-  const err = new Error('The operation was aborted', { cause: signal.reason }) as Error & { code: string };
-  err.name = 'AbortError';
-  err.code = 'ABORT_ERR';
-  return err;
-}
-
 /**
  * Waits for a child of this process that Node's `child_process` does not
  * manage, and reaps it. For a pid an nsjs `Process` owns it is that process's
@@ -258,7 +279,7 @@ export function waitpid(pid: number, options: WaitpidOptions = {}): Promise<Exit
     return Promise.reject(err);
   }
   const { signal } = options;
-  if (signal?.aborted) return Promise.reject(abortError(signal));
+  if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));
   const mine = owned.get(pid);
   let proc: Process;
   if (mine) {
@@ -278,7 +299,7 @@ export function waitpid(pid: number, options: WaitpidOptions = {}): Promise<Exit
         owned.delete(pid);
         proc.detach();
       }
-      reject(abortError(signal));
+      reject(new AbortError(signal.reason));
     };
     signal.addEventListener('abort', onAbort, { once: true });
     proc.wait().then(

@@ -8,7 +8,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 
-import { NsError, invalidArgType, invalidArgValue } from '../core/errors';
+import { AbortError, NsError, invalidArgType, invalidArgValue } from '../core/errors';
 import { closeFd, initExecFd, isInitBinary, native, type NativeSpawnResult } from '../core/native';
 import type { EncodedPlan, NativePlan, Step } from '../core/plan';
 import { signalName } from '../core/signals';
@@ -55,13 +55,6 @@ function testFault(): NativePlan['fault'] {
   return record(m[1] === 'op' ? { op: Number(m[2]), errno, signal } : { parent: m[2], errno });
 }
 
-function abortError(signal: AbortSignal): Error {
-  const err = new Error('The operation was aborted', { cause: signal.reason }) as Error & { code: string };
-  err.name = 'AbortError';
-  err.code = 'ABORT_ERR';
-  return err;
-}
-
 /** `args` copied once, entry by entry: a hole is refused (map would skip it, and execve would see an argument less than the caller counted). */
 export function checkArgs(command: unknown, args: unknown): string[] {
   noNul(command, 'command');
@@ -90,7 +83,7 @@ interface Prepared {
 
 /** Everything up to clone: the plan and every fd it names. Closes what it opened if it throws. */
 function prepare(command: string, args: string[], c: Checked): Prepared {
-  if (c.signal?.aborted) throw abortError(c.signal);
+  if (c.signal?.aborted) throw new AbortError(c.signal.reason);
   const toClose: number[] = [];
   let stdio: Stdio | undefined;
   let statusFd: number | undefined;
@@ -170,17 +163,17 @@ function finish(p: Prepared, result: NativeSpawnResult, c: Checked): Process {
     stdio: streams,
     statusFd: p.statusFd,
   }));
-  const kill = () => proc.kill(c.killSignal);
   if (c.signal) {
     const signal = c.signal;
-    if (signal.aborted) kill();
+    const abort = () => proc.terminate(c.killSignal, c.killTimeout, 'aborted');
+    if (signal.aborted) abort();
     else {
-      signal.addEventListener('abort', kill, { once: true });
-      void proc.wait().then(() => signal.removeEventListener('abort', kill));
+      signal.addEventListener('abort', abort, { once: true });
+      void proc.wait().then(() => signal.removeEventListener('abort', abort));
     }
   }
   if (c.timeout) {
-    const timer = setTimeout(kill, c.timeout);
+    const timer = setTimeout(() => proc.terminate(c.killSignal, c.killTimeout, 'timedOut'), c.timeout);
     timer.unref();
     void proc.wait().then(() => clearTimeout(timer));
   }

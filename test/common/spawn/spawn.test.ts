@@ -21,8 +21,9 @@ afterEach(async () => {
   await expectNoLeaks(before);
 });
 
+/** A shell script's status and output, whatever the status. */
 function sh(script: string, options: object = {}) {
-  return runIsolated('sh', ['-c', script], options);
+  return runIsolated('sh', ['-c', script], { reject: false, ...options });
 }
 
 describe('one behaviour per namespace, seen from inside', () => {
@@ -319,14 +320,14 @@ describe('process basics, as child_process', () => {
 describe('abort and timeout', () => {
   test('timeout kills with killSignal', async () => {
     const p = await spawnIsolated('sleep', ['30'], { stdio: 'ignore', timeout: 50, killSignal: 'SIGKILL' });
-    expect(await p.wait()).toEqual({ code: null, signal: 'SIGKILL' });
+    expect(await p.wait()).toEqual({ code: null, signal: 'SIGKILL', timedOut: true });
   });
 
   test('an AbortSignal kills the command', async () => {
     const ac = new AbortController();
     const p = await spawnIsolated('sleep', ['30'], { stdio: 'ignore', signal: ac.signal });
     ac.abort();
-    expect(await p.wait()).toEqual({ code: null, signal: 'SIGTERM' });
+    expect(await p.wait()).toEqual({ code: null, signal: 'SIGTERM', aborted: true });
   });
 
   test('an already aborted signal starts nothing', async () => {

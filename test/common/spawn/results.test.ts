@@ -1,0 +1,188 @@
+// runIsolated's results and errors side by side with what
+// child_process.execFile gives for the same command (issue 17, items 1-4):
+// a failed exit rejects with code, signal, killed, cmd, stdout and stderr;
+// maxBuffer kills; an abort is an AbortError with its cause; a timeout says
+// timedOut and escalates to SIGKILL where killSignal is dropped (PID 1).
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+import { runIsolated, spawnIsolated } from '../../../lib';
+import { expectNoLeaks, snapshot, type Snapshot } from '../../helpers/leaks';
+import { withUser } from '../../helpers/privilege';
+
+const execFileP = promisify(execFile);
+
+let before: Snapshot;
+beforeEach(() => {
+  before = snapshot();
+});
+afterEach(async () => {
+  await expectNoLeaks(before);
+});
+
+/** What a promise rejects with (failing the test if it resolves). */
+async function rejection(p: Promise<unknown>): Promise<Record<string, unknown> & Error> {
+  try {
+    await p;
+  } catch (err) {
+    return err as Record<string, unknown> & Error;
+  }
+  throw new Error('resolved, expected a rejection');
+}
+
+/** The fields execFile's error has, from an error of either. */
+const execFields = (e: Record<string, unknown>) => ({
+  constructor: e.constructor.name,
+  name: e.name,
+  message: e.message,
+  code: e.code,
+  killed: e.killed,
+  signal: e.signal,
+  cmd: e.cmd,
+  stdout: e.stdout,
+  stderr: e.stderr,
+});
+
+describe('a failed exit rejects as execFile does', () => {
+  test('a non-zero exit: the same message, code, signal, killed, cmd, stdout and stderr', async () => {
+    const args = ['-c', 'echo out; echo err >&2; exit 3'];
+    const theirs = await rejection(execFileP('sh', args));
+    const ours = await rejection(runIsolated('sh', args, { namespaces: withUser(['uts']) }));
+    expect(execFields(ours)).toEqual(execFields(theirs));
+    expect(ours).toMatchObject({ code: 3, signal: null, killed: false, timedOut: false, aborted: false, stdout: 'out\n', stderr: 'err\n' });
+    expect(typeof ours.pid).toBe('number');
+  });
+
+  test('a signal: code null, the signal, killed false (nobody here sent it)', async () => {
+    const args = ['-c', 'kill -KILL $$'];
+    const theirs = await rejection(execFileP('sh', args));
+    const ours = await rejection(runIsolated('sh', args));
+    expect(execFields(ours)).toEqual(execFields(theirs));
+  });
+
+  test('reject: false resolves with the status whatever it is; exit 0 resolves without the flags', async () => {
+    expect(await runIsolated('sh', ['-c', 'echo x; exit 3'], { reject: false })).toEqual({ code: 3, signal: null, stdout: 'x\n', stderr: '', pid: expect.any(Number) });
+    const ok = await runIsolated('true', []);
+    expect(ok).toEqual({ code: 0, signal: null, stdout: '', stderr: '', pid: expect.any(Number) });
+    expect(await runIsolated('sleep', ['10'], { timeout: 50, reject: false })).toMatchObject({ code: null, signal: 'SIGTERM', timedOut: true });
+  });
+
+  test('reject and maxBuffer are checked before anything starts', async () => {
+    await expect(runIsolated('true', [], { reject: 1 as unknown as boolean })).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('options.reject') });
+    await expect(runIsolated('true', [], { maxBuffer: -1 })).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE', message: expect.stringContaining('options.maxBuffer') });
+    await expect(runIsolated('true', [], { maxBuffer: NaN })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    await expect(runIsolated('true', [], { maxBuffer: '1' as unknown as number })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    await expect(runIsolated('true', [], { killTimeout: -1 })).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE', message: expect.stringContaining('options.killTimeout') });
+  });
+});
+
+describe('maxBuffer', () => {
+  test("past it the command is killed and the error is execFile's, with the output up to it", async () => {
+    const args = ['-c', 'head -c 3000000 /dev/zero; sleep 10'];
+    const theirs = await rejection(execFileP('sh', args, { encoding: 'buffer' }));
+    const ours = await rejection(runIsolated('sh', args, { encoding: 'buffer' }));
+    expect(ours).toBeInstanceOf(RangeError);
+    for (const e of [ours, theirs]) {
+      expect(e).toMatchObject({ code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER', message: 'stdout maxBuffer length exceeded', cmd: `sh ${args.join(' ')}` });
+      expect((e.stdout as Buffer).length).toBe(1024 * 1024);
+    }
+    // The sleep never ran its course: the command was killed.
+    expect(ours).toMatchObject({ killed: true, signal: 'SIGTERM' });
+  });
+
+  test('per stream, in bytes; stderr too; exactly maxBuffer is fine; Infinity keeps everything', async () => {
+    expect((await runIsolated('head', ['-c', '1000', '/dev/zero'], { maxBuffer: 1000 })).stdout.length).toBe(1000);
+    const e = await rejection(runIsolated('sh', ['-c', 'head -c 1001 /dev/zero >&2'], { maxBuffer: 1000 }));
+    expect(e).toMatchObject({ code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER', message: 'stderr maxBuffer length exceeded' });
+    expect((e.stderr as string).length).toBe(1000);
+    expect((await runIsolated('head', ['-c', '3000000', '/dev/zero'], { maxBuffer: Infinity, encoding: 'buffer' })).stdout.length).toBe(3000000);
+  });
+
+  test('reject: false does not hide it', async () => {
+    await expect(runIsolated('head', ['-c', '10', '/dev/zero'], { maxBuffer: 5, reject: false })).rejects.toMatchObject({ code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER' });
+  });
+
+  test('a PID 1 that ignores killSignal is killed all the same, after killTimeout', async () => {
+    const e = await rejection(runIsolated('sh', ['-c', 'head -c 100 /dev/zero; exec sleep 30'], { namespaces: withUser(['pid']), maxBuffer: 10, killTimeout: 100 }));
+    expect(e).toMatchObject({ code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER', signal: 'SIGKILL', killed: true });
+  });
+});
+
+describe('abort and timeout after the start', () => {
+  test('an abort rejects with an AbortError whose cause is the reason, as execFile', async () => {
+    const reason = new Error('enough');
+    const theirsAc = new AbortController();
+    const oursAc = new AbortController();
+    const theirsP = rejection(execFileP('sleep', ['10'], { signal: theirsAc.signal }));
+    const oursP = rejection(runIsolated('sleep', ['10'], { signal: oursAc.signal }));
+    setTimeout(() => {
+      theirsAc.abort(reason);
+      oursAc.abort(reason);
+    }, 100);
+    const [theirs, ours] = await Promise.all([theirsP, oursP]);
+    for (const e of [theirs, ours]) {
+      expect(e.constructor.name).toBe('AbortError');
+      expect(e).toMatchObject({ name: 'AbortError', code: 'ABORT_ERR', message: 'The operation was aborted', cause: reason, cmd: 'sleep 10', stdout: '', stderr: '' });
+    }
+    expect(ours).toMatchObject({ aborted: true, timedOut: false, killed: true, signal: 'SIGTERM' });
+  });
+
+  test('an abort before the start rejects with the AbortError and starts nothing', async () => {
+    const ac = new AbortController();
+    const reason = new Error('early');
+    ac.abort(reason);
+    await expect(runIsolated('true', [], { signal: ac.signal })).rejects.toMatchObject({ name: 'AbortError', code: 'ABORT_ERR', cause: reason });
+  });
+
+  test('a timeout: the error of execFile, plus timedOut; ExitStatus says timedOut', async () => {
+    const theirs = await rejection(execFileP('sleep', ['10'], { timeout: 100 }));
+    const ours = await rejection(runIsolated('sleep', ['10'], { timeout: 100 }));
+    expect(execFields(ours)).toEqual(execFields(theirs));
+    expect(ours).toMatchObject({ timedOut: true, aborted: false, killed: true, code: null, signal: 'SIGTERM' });
+    const p = await spawnIsolated('sleep', ['10'], { timeout: 50, stdio: 'ignore' });
+    expect(await p.wait()).toEqual({ code: null, signal: 'SIGTERM', timedOut: true });
+    expect(p.killed).toBe(true);
+  });
+
+  test('spawnIsolated: an abort says aborted in ExitStatus', async () => {
+    const ac = new AbortController();
+    const p = await spawnIsolated('sleep', ['10'], { signal: ac.signal, stdio: 'ignore' });
+    ac.abort();
+    expect(await p.wait()).toEqual({ code: null, signal: 'SIGTERM', aborted: true });
+  });
+
+  test('a timeout on PID 1 without init escalates to SIGKILL after killTimeout', async () => {
+    // sleep as PID 1 has no handler for SIGTERM: the kernel drops it.
+    const e = await rejection(runIsolated('sleep', ['30'], { namespaces: withUser(['pid']), timeout: 100, killTimeout: 100 }));
+    expect(e).toMatchObject({ timedOut: true, killed: true, code: null, signal: 'SIGKILL' });
+  });
+
+  test('the default killTimeout is 2 s, and 0 never escalates', async () => {
+    const started = Date.now();
+    const p = await spawnIsolated('sleep', ['30'], { namespaces: withUser(['pid']), timeout: 50, stdio: 'ignore' });
+    expect(await p.wait()).toEqual({ code: null, signal: 'SIGKILL', timedOut: true });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
+
+    const never = await spawnIsolated('sleep', ['30'], { namespaces: withUser(['pid']), timeout: 50, killTimeout: 0, stdio: 'ignore' });
+    await new Promise((r) => setTimeout(r, 400));
+    expect(never.exitStatus).toBeNull();
+    never.kill('SIGKILL');
+    expect(await never.wait()).toEqual({ code: null, signal: 'SIGKILL', timedOut: true });
+  });
+
+  test('a command that handles killSignal and exits is not killed again', async () => {
+    const e = await rejection(runIsolated('sh', ['-c', 'trap "exit 7" TERM; while :; do sleep 0.05; done'], { timeout: 100, killTimeout: 100 }));
+    expect(e).toMatchObject({ timedOut: true, code: 7, signal: null });
+  });
+});
+
+describe('input', () => {
+  test('with a stdin that is not a pipe it is refused before anything starts, not dropped', async () => {
+    await expect(runIsolated('cat', [], { input: 'x', stdio: ['ignore', 'pipe', 'pipe'] })).rejects.toMatchObject({
+      name: 'TypeError',
+      code: 'ERR_INVALID_ARG_VALUE',
+      message: expect.stringContaining('options.input'),
+    });
+    expect(await runIsolated('cat', [], { input: 'x', stdio: ['pipe', 'pipe', 'pipe'] })).toMatchObject({ stdout: 'x' });
+  });
+});
