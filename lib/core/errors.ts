@@ -19,6 +19,12 @@ export interface NsErrorDetails {
   signal?: NodeJS.Signals;
   /** For a setup child that exited before exec, without reporting (`errno` is then EIO). */
   exitCode?: number;
+  /**
+   * For a command that could not be exec'd: its arguments (without the
+   * command), as Node's spawn error has them; the message is then Node's
+   * (`spawn /no/such ENOENT`).
+   */
+  spawnargs?: string[];
 }
 
 /**
@@ -42,6 +48,8 @@ export class NsError extends Error {
   readonly signal?: NodeJS.Signals;
   /** The status the setup child exited with before exec, without a report. */
   readonly exitCode?: number;
+  /** For a command that could not be exec'd: its arguments, without the command, as on Node's spawn error. */
+  readonly spawnargs?: string[];
 
   constructor(given: NsErrorDetails) {
     // Own keys only: an absent path or hint must not come from Object.prototype.
@@ -50,9 +58,14 @@ export class NsError extends Error {
     let [, description] = util.getSystemErrorMap().get(details.errno) ?? [code, 'system error'];
     if (details.signal !== undefined) description = `killed by ${details.signal} before exec`;
     else if (details.exitCode !== undefined) description = `exited with status ${details.exitCode} before exec, without a report`;
-    let message = `${code}: ${description}, ${details.syscall}`;
-    if (details.path !== undefined) message += ` '${details.path}'`;
-    if (details.step !== undefined && details.step !== details.syscall) message += ` (step: ${details.step})`;
+    let message: string;
+    // Node's words for a command it could not start; its syscall says which.
+    if (details.spawnargs !== undefined) message = `${details.syscall} ${code}`;
+    else {
+      message = `${code}: ${description}, ${details.syscall}`;
+      if (details.path !== undefined) message += ` '${details.path}'`;
+      if (details.step !== undefined && details.step !== details.syscall) message += ` (step: ${details.step})`;
+    }
     if (details.hint) message += `. ${details.hint}`;
     super(message);
     this.name = 'NsError';
@@ -64,6 +77,7 @@ export class NsError extends Error {
     if (details.hint) this.hint = details.hint;
     if (details.signal !== undefined) this.signal = details.signal;
     if (details.exitCode !== undefined) this.exitCode = details.exitCode;
+    if (details.spawnargs !== undefined) this.spawnargs = [...details.spawnargs];
   }
 }
 

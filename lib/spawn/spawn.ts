@@ -73,6 +73,8 @@ export function checkArgs(command: unknown, args: unknown): string[] {
 const REPORT_FALLBACK = 1 << 16;
 
 interface Prepared {
+  command: string;
+  args: string[];
   plan: ReturnType<typeof buildPlan>;
   encoded: EncodedPlan;
   stdio: Stdio;
@@ -94,7 +96,7 @@ function prepare(command: string, args: string[], c: Checked): Prepared {
     if (joinsType(ctx.join, 'pid') && c.namespaces.has('pid')) throw newPidInJoinedPid([...c.namespaces]);
     const hostVisible = c.root === undefined && c.mounts.length === 0 && !joinsType(ctx.join, 'mnt');
     const execPaths = execCandidates(command, c.env, hostVisible);
-    if (!execPaths) throw new NsError({ errno: ENOENT, syscall: `spawn ${command}`, path: command, step: 'execve' });
+    if (!execPaths) throw new NsError({ errno: ENOENT, syscall: `spawn ${command}`, path: command, step: 'execve', spawnargs: args });
     const fault = testFault();
     // nsjs-init, as PID 1 or as the --hold helper (Namespace.create(),
     // features()), runs from its sealed copy, whatever mounts hide its file.
@@ -112,7 +114,7 @@ function prepare(command: string, args: string[], c: Checked): Prepared {
     const plan = buildPlan(c, command, args, execPaths, stdio, ctx);
     if (fault) plan.native.fault = fault;
     if (testHooks.mountFallback) plan.native.mountFallback = testHooks.mountFallback;
-    return { plan, encoded: encodePlan(plan.native), stdio, statusFd, toClose };
+    return { command, args, plan, encoded: encodePlan(plan.native), stdio, statusFd, toClose };
   } catch (err) {
     release({ toClose, stdio, statusFd });
     throw err;
@@ -139,14 +141,17 @@ function finish(p: Prepared, result: NativeSpawnResult, c: Checked): Process {
     // The child's kind carries kReportFallback (plan.h) when another syscall than the op's own failed.
     const syscall = op !== undefined && (own('kind') ?? 0) & REPORT_FALLBACK && step.fallback ? step.fallback : step.syscall;
     const signal = own('signal');
+    // As Node's: the command that did not start is the syscall, and the error has its arguments.
+    const exec = step.step === 'execve' && signal === undefined;
     throw new NsError({
       errno: failed.errno,
-      syscall,
-      path: step.path,
+      syscall: exec ? `spawn ${p.command}` : syscall,
+      path: exec ? p.command : step.path,
       step: step.step,
       hint: hintFor(failed.errno, step, c),
       signal: signal === undefined ? undefined : (signalName(signal) ?? undefined),
       exitCode: own('exitStatus'),
+      spawnargs: exec ? p.args : undefined,
     });
   }
   const started = result as Extract<NativeSpawnResult, { pidfd: number }>;

@@ -3,10 +3,13 @@
 // a failed exit rejects with code, signal, killed, cmd, stdout and stderr;
 // maxBuffer kills; an abort is an AbortError with its cause; a timeout says
 // timedOut and escalates to SIGKILL where killSignal is dropped (PID 1).
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { promisify } from 'node:util';
 
-import { runIsolated, spawnIsolated } from '../../../lib';
+import { NsError, runIsolated, spawnIsolated } from '../../../lib';
 import { expectNoLeaks, snapshot, type Snapshot } from '../../helpers/leaks';
 import { withUser } from '../../helpers/privilege';
 
@@ -184,5 +187,43 @@ describe('input', () => {
       message: expect.stringContaining('options.input'),
     });
     expect(await runIsolated('cat', [], { input: 'x', stdio: ['pipe', 'pipe', 'pipe'] })).toMatchObject({ stdout: 'x' });
+  });
+});
+
+describe('spawn failures and scripts as child_process.spawn', () => {
+  /** Node's spawn error for the same command, from the 'error' event. */
+  const nodeSpawnError = (command: string, args: string[]) =>
+    new Promise<Record<string, unknown> & Error>((resolve) => spawn(command, args, { stdio: 'ignore' }).on('error', (e) => resolve(e as Record<string, unknown> & Error)));
+  const spawnFields = (e: Record<string, unknown>) => ({ message: e.message, code: e.code, errno: e.errno, syscall: e.syscall, path: e.path, spawnargs: e.spawnargs });
+
+  test.each([['nsjs-no-such-cmd-xyz'], ['/no/such']])('%s: spawn <cmd> ENOENT, with path and spawnargs, keeping step', async (command) => {
+    const theirs = await nodeSpawnError(command, ['a', 'b']);
+    for (const options of [{}, { namespaces: withUser(['pid']) }, { namespaces: withUser(['pid']), init: true }]) {
+      const ours = await rejection(spawnIsolated(command, ['a', 'b'], options));
+      expect(ours).toBeInstanceOf(NsError);
+      expect(spawnFields(ours)).toEqual(spawnFields(theirs));
+      expect(ours).toMatchObject({ step: 'execve' });
+    }
+    // runIsolated rejects with the same error.
+    expect(spawnFields(await rejection(runIsolated(command, ['a', 'b'])))).toEqual(spawnFields(theirs));
+  });
+
+  test('a script without a #! line runs under /bin/sh, its path as $0, as execvp does (with init too)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsjs-script-'));
+    const script = path.join(dir, 'script');
+    fs.writeFileSync(script, 'echo "$0 $*"; exit 4\n', { mode: 0o755 });
+    try {
+      const theirs = await rejection(execFileP(script, ['a', 'b']));
+      expect(theirs).toMatchObject({ code: 4, stdout: `${script} a b\n` });
+      for (const options of [{}, { namespaces: withUser(['pid']), init: true }]) {
+        const ours = await rejection(runIsolated(script, ['a', 'b'], options));
+        expect(execFields(ours)).toEqual(execFields(theirs));
+      }
+      // Found on PATH, as spawn finds it.
+      const env = { PATH: `${dir}:/usr/bin:/bin` };
+      expect(await runIsolated('script', ['c'], { env, reject: false })).toMatchObject({ code: 4, stdout: `${script} c\n` });
+    } finally {
+      fs.rmSync(dir, { recursive: true });
+    }
   });
 });

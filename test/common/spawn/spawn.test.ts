@@ -341,17 +341,25 @@ describe('failures are NsErrors naming the step, and leave nothing behind', () =
     expect(err).toBeInstanceOf(NsError);
     expect(err).toMatchObject({ code: 'ENOENT', errno: -2, syscall: 'spawn nsjs-no-such-command', path: 'nsjs-no-such-command' });
     await expect(spawnIsolated('/no/such/file', [], { namespaces: withUser(['pid']) })).rejects.toMatchObject({
-      code: 'ENOENT', syscall: 'execve', step: 'execve', path: '/no/such/file',
+      code: 'ENOENT', syscall: 'spawn /no/such/file', step: 'execve', path: '/no/such/file',
     });
   });
 
-  test('a file without execute permission is EACCES; one the kernel cannot run is ENOEXEC', async () => {
+  test('a file without execute permission is EACCES; one the kernel cannot run is ENOEXEC where no /bin/sh can run it', async () => {
     const file = path.join(os.tmpdir(), `nsjs-noexec-${process.pid}`);
     fs.writeFileSync(file, '\x7fELF garbage', { mode: 0o644 });
     try {
-      await expect(spawnIsolated(file)).rejects.toMatchObject({ code: 'EACCES', step: 'execve', path: file });
+      await expect(spawnIsolated(file)).rejects.toMatchObject({ code: 'EACCES', step: 'execve', path: file, syscall: `spawn ${file}`, message: `spawn ${file} EACCES` });
       fs.chmodSync(file, 0o755);
-      await expect(spawnIsolated(file)).rejects.toMatchObject({ code: 'ENOEXEC', errno: -8, step: 'execve' });
+      // A root with the file and no /bin/sh: execvp's fallback to the shell finds none.
+      const root = fs.mkdtempSync(path.join(os.tmpdir(), 'nsjs-nosh-'));
+      try {
+        const options = { namespaces: withUser(['mnt']), root, mounts: [{ type: 'bind' as const, source: file, target: '/x' }] };
+        fs.writeFileSync(path.join(root, 'x'), '');
+        await expect(spawnIsolated('/x', [], options)).rejects.toMatchObject({ code: 'ENOEXEC', errno: -8, step: 'execve', syscall: 'spawn /x' });
+      } finally {
+        fs.rmSync(root, { recursive: true });
+      }
     } finally {
       fs.unlinkSync(file);
     }

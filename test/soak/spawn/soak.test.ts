@@ -270,7 +270,7 @@ const jobs: Record<string, Job> = {
   async fail() {
     // A tenth fails for real, in the kernel, each at its own step.
     const kinds: (() => Promise<Outcome>)[] = [
-      () => expectNsError(spawnIsolated('/nsjs/no/such/command'), { code: 'ENOENT', step: 'execve', syscall: 'execve' }, 'missing command'),
+      () => expectNsError(spawnIsolated('/nsjs/no/such/command'), { code: 'ENOENT', step: 'execve', syscall: 'spawn /nsjs/no/such/command' }, 'missing command'),
       () => expectNsError(spawnIsolated(path.join(dir, 'not-executable')), { code: 'EACCES', step: 'execve' }, 'file without x bit'),
       () =>
         expectNsError(
