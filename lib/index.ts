@@ -9,7 +9,7 @@ export { Namespace } from './ns/namespace';
 export type { CreateOptions } from './ns/namespace';
 export type { NamespaceInfo } from './ns/list';
 export { Process, waitpid } from './spawn/process';
-export type { ExitStatus, WaitpidOptions } from './spawn/process';
+export type { ExitStatus, ProcessEvents, WaitpidOptions } from './spawn/process';
 export { spawnIsolated } from './spawn/spawn';
 export { runIsolated } from './spawn/run';
 export { setSpawnConcurrency } from './spawn/spawn';

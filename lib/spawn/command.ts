@@ -5,6 +5,7 @@
 // the parent-death signal and execve (of nsjs-init first with init).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
 
 import { invalidArgType, invalidArgValue, unknownSignal } from '../core/errors';
@@ -156,7 +157,8 @@ export function checkCommandOptions(o: Readonly<Record<string, unknown>>, namesp
     killTimeout: o.killTimeout === undefined ? 2000 : integer(o.killTimeout, 'options.killTimeout', 0, 2 ** 31 - 1),
   };
   if (o.cwd !== undefined) {
-    c.cwd = pathString(o.cwd, 'options.cwd');
+    // As child_process: a file: URL is its path (another scheme is Node's TypeError ERR_INVALID_URL_SCHEME).
+    c.cwd = pathString(o.cwd instanceof URL ? fileURLToPath(o.cwd) : o.cwd, 'options.cwd');
     // The child changes to it after mounts and pivot_root: relative, it would be relative to wherever the child happens to be.
     if (!c.cwd.startsWith('/')) throw invalidArgValue('options.cwd', c.cwd, 'must be an absolute path (it is the directory inside the sandbox, after root)');
   }

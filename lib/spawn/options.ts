@@ -4,6 +4,8 @@
 // against the namespaces asked for, and what is here are the rules between
 // them. Everything here runs before anything native: a bad option throws a
 // TypeError or RangeError naming it, and nothing has been started.
+import { Stream } from 'node:stream';
+
 import { isNamespace } from '../core/brand';
 import { invalidArgValue } from '../core/errors';
 import { knownKeys, plainObject, record, snapshot } from '../core/validate';
@@ -50,13 +52,13 @@ export interface SpawnOptions extends NsSpawnOptions, FsSpawnOptions, PolicySpaw
    * `namespaces` includes `'user'`). Both write `setgroups` `deny`.
    */
   user?: 'root' | 'self' | UserMapping;
-  /** Working directory of the command (inside `root` when given). */
-  cwd?: string;
+  /** Working directory of the command (inside `root` when given): an absolute path, or a `file:` URL as `child_process` takes. */
+  cwd?: string | URL;
   /** Environment of the command; default `process.env`. */
   env?: NodeJS.ProcessEnv;
   /** `argv[0]` of the command; default `command`. */
   argv0?: string;
-  /** As `child_process.spawn`: `'pipe'` (default), `'inherit'`, `'ignore'`, or an array of those or fds. */
+  /** As `child_process.spawn`: `'pipe'` (default), `'inherit'`, `'ignore'`, or an array of those, fds and Streams that have an fd (entry i becomes fd i of the command, up to 64). */
   stdio?: 'pipe' | 'inherit' | 'ignore' | StdioEntry[];
   /**
    * SIGKILL the command when this Node process dies (PR_SET_PDEATHSIG), set
@@ -105,7 +107,7 @@ const OPTION_KEYS = [
 export interface Checked extends NsChecked, FsChecked, PolicyChecked, NetChecked, CommandChecked {
   join?: CheckedJoin;
   user?: CheckedUser;
-  stdio: StdioEntry[];
+  stdio: Exclude<StdioEntry, Stream>[];
 }
 
 const abortedGetter = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'aborted')!.get!;
@@ -122,7 +124,8 @@ function isAbortSignal(value: object): boolean {
   }
 }
 
-const keptAsTheyAre = (v: object) => isNamespace(v) || isAbortSignal(v);
+// A Stream in stdio and a URL cwd are read once, where they are checked.
+const keptAsTheyAre = (v: object) => isNamespace(v) || isAbortSignal(v) || v instanceof Stream || v instanceof URL;
 const copiedSpecially = { env: snapshotEnv };
 
 /**

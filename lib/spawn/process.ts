@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import * as fs from 'node:fs';
 
@@ -38,15 +39,29 @@ interface Internal {
   statusFd?: number;
   /** Attached to a child of ours that someone else (child_process) reaps. */
   ours?: boolean;
+  /** As ChildProcess's: the command, and its argv (argv0 first). */
+  spawnfile?: string;
+  spawnargs?: string[];
+}
+
+/** The events of a {@link Process}, as `ChildProcess`'s. */
+export interface ProcessEvents {
+  /** It exited: the exit code, or the signal that ended it (the other is `null`). Its stdio may still hold unread output. */
+  exit: [code: number | null, signal: NodeJS.Signals | null];
+  /** It exited and every stdio stream of ours has closed, as `ChildProcess`'s `'close'`. */
+  close: [code: number | null, signal: NodeJS.Signals | null];
 }
 
 /**
  * A process held by a pidfd: a child made by `spawnIsolated`, or any process
  * through {@link Process.attach}. Signals go through the pidfd, so a recycled
  * pid is never hit; waiting polls the pidfd on the event loop, so no thread
- * blocks and no SIGCHLD handler is involved.
+ * blocks and no SIGCHLD handler is involved. An EventEmitter with
+ * `ChildProcess`'s `'exit'` and `'close'` events, `exitCode`, `signalCode`,
+ * `killed`, `spawnfile` and `spawnargs`, so code written for `ChildProcess`
+ * takes it.
  */
-export class Process {
+export class Process extends EventEmitter<ProcessEvents> {
   /** The pid in the caller's pid namespace. */
   readonly pid: number;
   /** The child's stdin when `stdio[0]` was `'pipe'`, else `null`. */
@@ -61,6 +76,10 @@ export class Process {
   exitStatus: ExitStatus | null = null;
   /** Whether a signal was sent to it (by `kill()`, `timeout` or `signal`), as `ChildProcess.killed`. */
   killed = false;
+  /** The command as given to `spawnIsolated` (`''` for {@link Process.attach}), as `ChildProcess.spawnfile`. */
+  readonly spawnfile: string;
+  /** Its argv, `argv0` first (`[]` for {@link Process.attach}), as `ChildProcess.spawnargs`. */
+  readonly spawnargs: readonly string[];
 
   #pidfd: number;
   #watch: NativePidfdWatch | null;
@@ -72,12 +91,26 @@ export class Process {
 
   /** @internal Use `spawnIsolated()` or `Process.attach()`. */
   constructor(pid: number, pidfd: number, internal: Internal) {
+    super();
     this.pid = pid;
+    this.spawnfile = internal.spawnfile ?? '';
+    this.spawnargs = Object.freeze([...(internal.spawnargs ?? [])]);
     this.#pidfd = pidfd;
     this.stdin = internal.stdin ?? null;
     this.stdout = internal.stdout ?? null;
     this.stderr = internal.stderr ?? null;
     this.stdio = internal.stdio ?? [this.stdin, this.stdout, this.stderr];
+    // 'close' as ChildProcess emits it: after the exit and each readable
+    // stream's close, and after every listener of that close has run.
+    let closesNeeded = 1;
+    const maybeClose = () => {
+      if (--closesNeeded === 0) process.nextTick(() => this.emit('close', this.exitStatus!.code, this.exitStatus!.signal));
+    };
+    for (const stream of new Set(this.stdio)) {
+      if (!stream || !(stream as Readable).readable) continue;
+      closesNeeded++;
+      stream.once('close', maybeClose);
+    }
     let settle!: (status: ExitStatus) => void;
     let fail!: (err: Error) => void;
     this.#done = new Promise<ExitStatus>((resolve, reject) => {
@@ -110,6 +143,8 @@ export class Process {
       // As ChildProcess: nobody reads the other end any more.
       this.stdin?.destroy();
       settle(status);
+      this.emit('exit', status.code, status.signal);
+      maybeClose();
     });
     const started = watch.start();
     if (started < 0) {
@@ -132,6 +167,16 @@ export class Process {
     // A child of ours cannot be reparented, and its pid not reused before it
     // is reaped, so this read after pidfd_open names the same process.
     return new Process(target, pidfd, { child: false, ours: parentOf(target) === process.pid });
+  }
+
+  /** The exit code once it has exited (`null` before, or after a signal), as `ChildProcess.exitCode`. */
+  get exitCode(): number | null {
+    return this.exitStatus?.code ?? null;
+  }
+
+  /** The signal that ended it (`null` before, or after an exit), as `ChildProcess.signalCode`. */
+  get signalCode(): NodeJS.Signals | null {
+    return this.exitStatus?.signal ?? null;
   }
 
   /** Resolves once, on exit; any number of callers get the same status. */
@@ -208,6 +253,11 @@ export class Process {
   async [Symbol.asyncDispose](): Promise<void> {
     this.kill('SIGKILL');
     await this.wait();
+  }
+
+  /** SIGKILL without waiting (`using p = ...`); it is still reaped once it has died. */
+  [Symbol.dispose](): void {
+    this.kill('SIGKILL');
   }
 
   /** @internal Stops watching and releases the pidfd (an aborted waitpid). */

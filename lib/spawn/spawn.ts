@@ -167,6 +167,8 @@ function finish(p: Prepared, result: NativeSpawnResult, c: Checked): Process {
     stderr: streams[2] as Readable | null,
     stdio: streams,
     statusFd: p.statusFd,
+    spawnfile: p.command,
+    spawnargs: [c.argv0 ?? p.command, ...p.args],
   }));
   if (c.signal) {
     const signal = c.signal;

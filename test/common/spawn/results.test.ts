@@ -4,12 +4,14 @@
 // maxBuffer kills; an abort is an AbortError with its cause; a timeout says
 // timedOut and escalates to SIGKILL where killSignal is dropped (PID 1).
 import { execFile, spawn } from 'node:child_process';
+import { EventEmitter, once } from 'node:events';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 
-import { NsError, runIsolated, spawnIsolated } from '../../../lib';
+import { NsError, Process, runIsolated, spawnIsolated } from '../../../lib';
 import { expectNoLeaks, snapshot, type Snapshot } from '../../helpers/leaks';
 import { withUser } from '../../helpers/privilege';
 
@@ -225,5 +227,94 @@ describe('spawn failures and scripts as child_process.spawn', () => {
     } finally {
       fs.rmSync(dir, { recursive: true });
     }
+  });
+});
+
+describe('Process as ChildProcess', () => {
+  /** The events and fields of a process, in the order they came. */
+  async function observe(proc: EventEmitter & { stdout: Readable | null; exitCode: number | null; signalCode: string | null; killed: boolean; spawnfile: string; spawnargs: readonly string[] }) {
+    const seen: unknown[] = [];
+    proc.stdout?.on('data', (d: Buffer) => seen.push(['data', String(d)]));
+    proc.stdout?.on('close', () => seen.push(['stdout close']));
+    proc.on('exit', (code, signal) => seen.push(['exit', code, signal, proc.exitCode, proc.signalCode]));
+    await new Promise<void>((resolve) =>
+      proc.on('close', (code, signal) => {
+        seen.push(['close', code, signal]);
+        resolve();
+      }),
+    );
+    // Whether stdout closes before or after the exit is a race in both (and
+    // Node emits 'close' within the stream's own close); 'close' follows 'exit'.
+    const order = seen.map((e) => (e as string[])[0]);
+    expect(order.indexOf('close')).toBeGreaterThan(order.indexOf('exit'));
+    return { seen: seen.filter((e) => !['data', 'stdout close'].includes((e as string[])[0])), closed: order.includes('stdout close'), out: seen.filter((e) => (e as string[])[0] === 'data').map((e) => (e as string[])[1]).join(''), killed: proc.killed, spawnfile: proc.spawnfile, spawnargs: [...proc.spawnargs] };
+  }
+
+  test.each([
+    ['exit 3', ['-c', 'echo hi; exit 3']],
+    ['a signal', ['-c', 'echo hi; kill -TERM $$']],
+    ['output after the exit (a background writer holds stdout)', ['-c', '(sleep 0.2; echo late) & echo early']],
+  ])("%s: 'exit', then 'close' once stdout has closed, with exitCode, signalCode, spawnfile, spawnargs", async (_what, args) => {
+    const theirs = await observe(spawn('sh', args, { stdio: ['ignore', 'pipe', 'ignore'] }));
+    const ours = await observe(await spawnIsolated('sh', args, { stdio: ['ignore', 'pipe', 'ignore'] }));
+    expect(ours).toEqual(theirs);
+  });
+
+  test('killed, exitCode and signalCode after kill(); spawnargs with argv0; events.once works', async () => {
+    const theirs = spawn('sleep', ['10'], { stdio: 'ignore', argv0: 'zz' });
+    const ours = await spawnIsolated('sleep', ['10'], { stdio: 'ignore', argv0: 'zz' });
+    for (const p of [theirs, ours]) {
+      expect({ killed: p.killed, exitCode: p.exitCode, signalCode: p.signalCode }).toEqual({ killed: false, exitCode: null, signalCode: null });
+      const exited = once(p, 'exit');
+      p.kill();
+      expect(p.killed).toBe(true);
+      expect(await exited).toEqual([null, 'SIGTERM']);
+      expect({ exitCode: p.exitCode, signalCode: p.signalCode }).toEqual({ exitCode: null, signalCode: 'SIGTERM' });
+    }
+    expect([ours.spawnfile, ours.spawnargs]).toEqual([theirs.spawnfile, theirs.spawnargs]);
+  });
+
+  test('using: Symbol.dispose kills it (SIGKILL) without waiting; it is still reaped', async () => {
+    let held: Process;
+    {
+      const p = await spawnIsolated('sleep', ['10'], { stdio: 'ignore' });
+      held = p;
+      p[Symbol.dispose]();
+    }
+    expect(await held.wait()).toEqual({ code: null, signal: 'SIGKILL' });
+  });
+
+  test('stdio takes a Stream that has an fd, as child_process does; one without is refused', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsjs-stream-'));
+    try {
+      const file = fs.createWriteStream(path.join(dir, 'out'));
+      await once(file, 'open');
+      const p = await spawnIsolated('sh', ['-c', 'echo to-stream'], { stdio: ['ignore', file, 'ignore'] });
+      await p.wait();
+      await new Promise((r) => file.end(r));
+      expect(fs.readFileSync(path.join(dir, 'out'), 'utf8')).toBe('to-stream\n');
+      // A socket: our end of a pipe of child_process's.
+      const cat = spawn('cat', [], { stdio: ['pipe', 'pipe', 'ignore'] });
+      const q = await spawnIsolated('sh', ['-c', 'echo via-socket'], { stdio: ['ignore', cat.stdin!, 'ignore'] });
+      await q.wait();
+      cat.stdin!.end();
+      let got = '';
+      for await (const d of cat.stdout!) got += String(d);
+      expect(got).toBe('via-socket\n');
+      await once(cat, 'close');
+      const unopened = fs.createWriteStream(path.join(dir, 'later'));
+      await expect(spawnIsolated('true', [], { stdio: ['ignore', unopened, 'ignore'] })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining('options.stdio[1]') });
+      await once(unopened, 'open');
+      await new Promise((r) => unopened.end(r));
+    } finally {
+      fs.rmSync(dir, { recursive: true });
+    }
+  });
+
+  test('cwd takes a file: URL as child_process does; another scheme is refused before anything starts', async () => {
+    const url = new URL('file:///tmp');
+    const theirs = await execFileP('pwd', [], { cwd: url });
+    expect(await runIsolated('pwd', [], { cwd: url })).toMatchObject({ stdout: theirs.stdout });
+    await expect(runIsolated('pwd', [], { cwd: new URL('http://example.com/') })).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_URL_SCHEME' });
   });
 });
