@@ -33,22 +33,26 @@ const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
  * Where execve will look for `command`: itself when it has a slash, else each
  * PATH entry (from the command's env, as child_process does). Without `root`
  * or mounts the host's file system is the child's, so the search is done here
- * and only the hit is passed on; `null` means nothing was found.
+ * and only the hit is passed on; `null` means nothing was found (ENOENT).
  */
 export function execCandidates(command: string, env: [string, string][] | undefined, hostVisible: boolean): string[] | null {
   if (command.includes('/')) return [command];
   const PATH = (env ? env.find(([k]) => k === 'PATH')?.[1] : process.env.PATH) ?? DEFAULT_PATH;
   const candidates = PATH.split(':').map((dir) => path.join(dir || '.', command));
   if (!hostVisible) return candidates;
+  let denied = false;
   for (const c of candidates) {
     try {
       fs.accessSync(c, fs.constants.X_OK);
       if (fs.statSync(c).isFile()) return [c];
-    } catch {
-      // not here; next PATH entry
+    } catch (err) {
+      // Not here; next PATH entry. execvp answers EACCES, not ENOENT, when
+      // one was there but not for us (or a PATH directory we cannot search).
+      if ((err as NodeJS.ErrnoException).code === 'EACCES') denied = true;
     }
   }
-  return null;
+  // The child's search then finds the same and says EACCES, as execvp does.
+  return denied ? candidates : null;
 }
 
 /**

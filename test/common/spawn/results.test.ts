@@ -210,6 +210,21 @@ describe('spawn failures and scripts as child_process.spawn', () => {
     expect(spawnFields(await rejection(runIsolated(command, ['a', 'b'])))).toEqual(spawnFields(theirs));
   });
 
+  test('a PATH directory we cannot search makes it EACCES, as execvp (root searches it: ENOENT)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsjs-path-'));
+    fs.chmodSync(dir, 0o000);
+    try {
+      const env = { PATH: `${dir}:/usr/bin:/bin` };
+      const theirs = await new Promise<Record<string, unknown> & Error>((resolve) =>
+        spawn('nsjs-no-such-cmd-xyz', [], { stdio: 'ignore', env }).on('error', (e) => resolve(e as Record<string, unknown> & Error)),
+      );
+      expect(theirs.code).toBe(process.getuid!() === 0 ? 'ENOENT' : 'EACCES');
+      expect(spawnFields(await rejection(spawnIsolated('nsjs-no-such-cmd-xyz', [], { env })))).toEqual(spawnFields(theirs));
+    } finally {
+      fs.rmdirSync(dir);
+    }
+  });
+
   test('a script without a #! line runs under /bin/sh, its path as $0, as execvp does (with init too)', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsjs-script-'));
     const script = path.join(dir, 'script');

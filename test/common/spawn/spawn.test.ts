@@ -337,7 +337,8 @@ describe('abort and timeout', () => {
 
 describe('failures are NsErrors naming the step, and leave nothing behind', () => {
   test('a missing command is ENOENT like spawn ENOENT', async () => {
-    const err = await spawnIsolated('nsjs-no-such-command').catch((e: unknown) => e);
+    // A PATH every user can search: where one entry cannot be searched, the answer is EACCES (as execvp's; results.test.ts).
+    const err = await spawnIsolated('nsjs-no-such-command', [], { env: { PATH: '/usr/bin:/bin' } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NsError);
     expect(err).toMatchObject({ code: 'ENOENT', errno: -2, syscall: 'spawn nsjs-no-such-command', path: 'nsjs-no-such-command' });
     await expect(spawnIsolated('/no/such/file', [], { namespaces: withUser(['pid']) })).rejects.toMatchObject({
