@@ -77,7 +77,7 @@ export interface RawMount {
  */
 export type Mount = ProcMount | TmpfsMount | BindMount | DevMount | RawMount;
 
-/** @internal The options of {@link SpawnOptions} that fs/ owns. */
+/** The options of {@link SpawnOptions} that fs/ owns (SpawnOptions extends it). */
 export interface FsSpawnOptions {
   /** Applied in order in the new mount namespace (needs `mnt`). */
   mounts?: Mount[];

@@ -6,7 +6,7 @@
 import { invalidArgType, invalidArgValue } from '../core/errors';
 import { bool, integer, knownKeys, plainObject } from '../core/validate';
 
-/** @internal The options of {@link SpawnOptions} that policy/ owns. */
+/** The options of {@link SpawnOptions} that policy/ owns (SpawnOptions extends it). */
 export interface PolicySpawnOptions {
   /**
    * uid inside, set just before exec (after mounts, which need the

@@ -72,10 +72,8 @@ export class Process extends EventEmitter<ProcessEvents> {
   readonly stderr: Readable | null;
   /** Every piped stdio stream by fd number, as `ChildProcess.stdio`. */
   readonly stdio: (Readable | Writable | null)[];
-  /** Set once the process has exited (and `wait()` has resolved). */
-  exitStatus: ExitStatus | null = null;
-  /** Whether a signal was sent to it (by `kill()`, `timeout` or `signal`), as `ChildProcess.killed`. */
-  killed = false;
+  #exitStatus: ExitStatus | null = null;
+  #killed = false;
   /** The command as given to `spawnIsolated` (`''` for {@link Process.attach}), as `ChildProcess.spawnfile`. */
   readonly spawnfile: string;
   /** Its argv, `argv0` first (`[]` for {@link Process.attach}), as `ChildProcess.spawnargs`. */
@@ -89,8 +87,12 @@ export class Process extends EventEmitter<ProcessEvents> {
   #killedFor: 'timedOut' | 'aborted' | undefined;
   #escalation: NodeJS.Timeout | undefined;
 
-  /** @internal Use `spawnIsolated()` or `Process.attach()`. */
-  constructor(pid: number, pidfd: number, internal: Internal) {
+  /** @internal For spawn/: a Process for a pidfd it holds. Users get one from `spawnIsolated()` or `Process.attach()`. */
+  static fromPidfd(pid: number, pidfd: number, internal: Internal): Process {
+    return new Process(pid, pidfd, internal);
+  }
+
+  private constructor(pid: number, pidfd: number, internal: Internal) {
     super();
     this.pid = pid;
     this.spawnfile = internal.spawnfile ?? '';
@@ -139,7 +141,7 @@ export class Process extends EventEmitter<ProcessEvents> {
             : { code: null, signal: signalName(siStatus) };
       if (this.#killedFor) status[this.#killedFor] = true;
       clearTimeout(this.#escalation);
-      this.exitStatus = status;
+      this.#exitStatus = status;
       // As ChildProcess: nobody reads the other end any more.
       this.stdin?.destroy();
       settle(status);
@@ -169,6 +171,16 @@ export class Process extends EventEmitter<ProcessEvents> {
     return new Process(target, pidfd, { child: false, ours: parentOf(target) === process.pid });
   }
 
+  /** Set once the process has exited (and `wait()` has resolved). */
+  get exitStatus(): ExitStatus | null {
+    return this.#exitStatus;
+  }
+
+  /** Whether a signal was sent to it (by `kill()`, `timeout` or `signal`), as `ChildProcess.killed`. */
+  get killed(): boolean {
+    return this.#killed;
+  }
+
   /** The exit code once it has exited (`null` before, or after a signal), as `ChildProcess.exitCode`. */
   get exitCode(): number | null {
     return this.exitStatus?.code ?? null;
@@ -194,7 +206,7 @@ export class Process extends EventEmitter<ProcessEvents> {
     const r = native().pidfdSendSignal(this.#pidfd, num);
     if (r === ESRCH) return false;
     check(r, 'pidfd_send_signal');
-    this.killed = true;
+    this.#killed = true;
     return true;
   }
 
@@ -337,7 +349,7 @@ export function waitpid(pid: number, options: WaitpidOptions = {}): Promise<Exit
   } else {
     if (parentOf(pid) !== process.pid) return Promise.reject(new NsError({ errno: ECHILD, syscall: 'waitid' }));
     try {
-      proc = new Process(pid, check(native().pidfdOpen(pid, 0), 'pidfd_open'), { child: true });
+      proc = Process.fromPidfd(pid, check(native().pidfdOpen(pid, 0), 'pidfd_open'), { child: true });
     } catch (err) {
       return Promise.reject(err);
     }

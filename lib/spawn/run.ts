@@ -87,12 +87,13 @@ function maxBufferOption(value: unknown): number {
  * otherwise rejects with a {@link RunError}, as `execFile`. Rejects as
  * `spawnIsolated` does where that would.
  */
-export async function runIsolated(command: string, args?: string[], options?: RunOptions): Promise<RunResult<string>>;
+// The Buffer overload first: `encoding: 'buffer'` matches RunOptions too.
 export async function runIsolated(
   command: string,
   args: string[] | undefined,
   options: RunOptions & { encoding: 'buffer' },
 ): Promise<RunResult<Buffer>>;
+export async function runIsolated(command: string, args?: string[], options?: RunOptions): Promise<RunResult<string>>;
 export async function runIsolated(command: string, args?: string[], options: RunOptions = {}): Promise<RunResult<string | Buffer>> {
   // Copied once: input, encoding and the rest are read from the copy, never through Object.prototype.
   const { input, encoding = 'utf8', maxBuffer: maxBufferValue, reject: rejectValue, ...rest } = plainObject(snapshotOptions(options ?? {}), 'options') as RunOptions;

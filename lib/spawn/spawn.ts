@@ -159,7 +159,7 @@ function finish(p: Prepared, result: NativeSpawnResult, c: Checked): Process {
   const streams = p.stdio.parent.map((fd, i) =>
     fd === undefined ? null : new net.Socket({ fd, readable: i !== 0, writable: i === 0 }),
   );
-  const proc = new Process(started.pid, started.pidfd, record({
+  const proc = Process.fromPidfd(started.pid, started.pidfd, record({
     child: true,
     ours: false,
     stdin: streams[0] as Writable | null,
