@@ -140,6 +140,7 @@ describe('published files', () => {
         'dist/cjs/index.js',
         'dist/esm/index.mjs',
         'types/index.d.ts',
+        'types/index.d.mts',
         'binding.gyp',
         'CMakeLists.txt',
         'src-native/addon.cc',
