@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import * as fs from 'node:fs';
 
-import { AbortError, NsError, check } from '../core/errors';
+import { AbortError, NsError, check, fromCaller } from '../core/errors';
 import { closeFd, native, type NativePidfdWatch } from '../core/native';
 import { Namespace } from '../ns/namespace';
 import { signalName, signalNumber } from '../core/signals';
@@ -201,7 +201,12 @@ export class Process extends EventEmitter<ProcessEvents> {
    * process has exited, as `ChildProcess.kill()`.
    */
   kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
-    const num = signalNumber(signal, 'signal');
+    let num: number;
+    try {
+      num = signalNumber(signal, 'signal');
+    } catch (err) {
+      throw fromCaller(err, Process.prototype.kill);
+    }
     if (this.exitStatus || this.#pidfd < 0) return false;
     const r = native().pidfdSendSignal(this.#pidfd, num);
     if (r === ESRCH) return false;

@@ -2,7 +2,7 @@
 // failed exit rejects with an error shaped as child_process.execFile's.
 import type { Readable } from 'node:stream';
 
-import { AbortError, invalidArgType, invalidArgValue, outOfRange } from '../core/errors';
+import { AbortError, fromCaller, invalidArgType, invalidArgValue, outOfRange } from '../core/errors';
 import { plainObject, record } from '../core/validate';
 import { checkOptions, snapshotOptions, type SpawnOptions } from './options';
 import type { ExitStatus } from './process';
@@ -80,6 +80,23 @@ function maxBufferOption(value: unknown): number {
   return value;
 }
 
+/** runIsolated's options, read once and checked before anything starts. */
+function checkRun(command: string, args: string[] | undefined, options: RunOptions) {
+  // Copied once: input, encoding and the rest are read from the copy, never through Object.prototype.
+  const { input, encoding = 'utf8', maxBuffer: maxBufferValue, reject: rejectValue, ...rest } = plainObject(snapshotOptions(options ?? {}), 'options') as RunOptions;
+  if (input !== undefined && typeof input !== 'string' && !(input instanceof Uint8Array))
+    throw invalidArgType('options.input', 'a string, Buffer or Uint8Array', input);
+  if (encoding !== 'buffer' && !Buffer.isEncoding(encoding)) throw invalidArgType('options.encoding', 'a Buffer encoding or "buffer"', encoding);
+  const maxBuffer = maxBufferOption(maxBufferValue);
+  if (rejectValue !== undefined && typeof rejectValue !== 'boolean') throw invalidArgType('options.reject', 'of type boolean', rejectValue);
+  const argv = checkArgs(command, args);
+  const c = checkOptions(record({ stdio: 'pipe', ...rest }), true);
+  // child_process would write it nowhere and say nothing.
+  if (input !== undefined && c.stdio[0] !== 'pipe' && c.stdio[0] !== undefined && c.stdio[0] !== null)
+    throw invalidArgValue('options.input', input, `needs stdin to be a pipe, but options.stdio[0] is ${JSON.stringify(c.stdio[0])}`);
+  return { input, encoding, maxBuffer, reject: rejectValue ?? true, argv, c };
+}
+
 /**
  * Runs `command` as `spawnIsolated` does, with piped stdio, and collects its
  * output. Resolves `{ code, signal, stdout, stderr, pid }` (plus `timedOut`
@@ -95,19 +112,13 @@ export async function runIsolated(
 ): Promise<RunResult<Buffer>>;
 export async function runIsolated(command: string, args?: string[], options?: RunOptions): Promise<RunResult<string>>;
 export async function runIsolated(command: string, args?: string[], options: RunOptions = {}): Promise<RunResult<string | Buffer>> {
-  // Copied once: input, encoding and the rest are read from the copy, never through Object.prototype.
-  const { input, encoding = 'utf8', maxBuffer: maxBufferValue, reject: rejectValue, ...rest } = plainObject(snapshotOptions(options ?? {}), 'options') as RunOptions;
-  if (input !== undefined && typeof input !== 'string' && !(input instanceof Uint8Array))
-    throw invalidArgType('options.input', 'a string, Buffer or Uint8Array', input);
-  if (encoding !== 'buffer' && !Buffer.isEncoding(encoding)) throw invalidArgType('options.encoding', 'a Buffer encoding or "buffer"', encoding);
-  const maxBuffer = maxBufferOption(maxBufferValue);
-  if (rejectValue !== undefined && typeof rejectValue !== 'boolean') throw invalidArgType('options.reject', 'of type boolean', rejectValue);
-  const reject = rejectValue ?? true;
-  const argv = checkArgs(command, args);
-  const c = checkOptions(record({ stdio: 'pipe', ...rest }), true);
-  // child_process would write it nowhere and say nothing.
-  if (input !== undefined && c.stdio[0] !== 'pipe' && c.stdio[0] !== undefined && c.stdio[0] !== null)
-    throw invalidArgValue('options.input', input, `needs stdin to be a pipe, but options.stdio[0] is ${JSON.stringify(c.stdio[0])}`);
+  let checked: ReturnType<typeof checkRun>;
+  try {
+    checked = checkRun(command, args, options);
+  } catch (err) {
+    throw fromCaller(err, runIsolated);
+  }
+  const { input, encoding, maxBuffer, reject, argv, c } = checked;
   const proc = await spawnChecked(command, argv, c);
   let overflow: 'stdout' | 'stderr' | undefined;
   const collect = (stream: Readable | null, name: 'stdout' | 'stderr') =>

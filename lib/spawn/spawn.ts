@@ -8,7 +8,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 
-import { AbortError, NsError, invalidArgType, invalidArgValue } from '../core/errors';
+import { AbortError, NsError, fromCaller, invalidArgType, invalidArgValue } from '../core/errors';
 import { closeFd, initExecFd, isInitBinary, native, type NativeSpawnResult } from '../core/native';
 import type { EncodedPlan, NativePlan, Step } from '../core/plan';
 import { signalName } from '../core/signals';
@@ -273,6 +273,13 @@ export function spawnCheckedSync(command: string, args: string[], c: Checked): P
  * `ERR_INVALID_ARG_TYPE`/`ERR_INVALID_ARG_VALUE` (TypeError) or `ERR_OUT_OF_RANGE` (RangeError) before anything starts.
  */
 export async function spawnIsolated(command: string, args?: string[], options?: SpawnOptions): Promise<Process> {
-  const argv = checkArgs(command, args);
-  return spawnChecked(command, argv, checkOptions(options));
+  let argv: string[];
+  let c: Checked;
+  try {
+    argv = checkArgs(command, args);
+    c = checkOptions(options);
+  } catch (err) {
+    throw fromCaller(err, spawnIsolated);
+  }
+  return spawnChecked(command, argv, c);
 }

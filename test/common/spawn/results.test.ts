@@ -3,7 +3,7 @@
 // a failed exit rejects with code, signal, killed, cmd, stdout and stderr;
 // maxBuffer kills; an abort is an AbortError with its cause; a timeout says
 // timedOut and escalates to SIGKILL where killSignal is dropped (PID 1).
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 
 import { NsError, Process, runIsolated, spawnIsolated } from '../../../lib';
 import { expectNoLeaks, snapshot, type Snapshot } from '../../helpers/leaks';
+import { packageCopy, type PackageCopy } from '../../helpers/package';
 import { withUser } from '../../helpers/privilege';
 
 const execFileP = promisify(execFile);
@@ -331,5 +332,42 @@ describe('Process as ChildProcess', () => {
     const theirs = await execFileP('pwd', [], { cwd: url });
     expect(await runIsolated('pwd', [], { cwd: url })).toMatchObject({ stdout: theirs.stdout });
     await expect(runIsolated('pwd', [], { cwd: new URL('http://example.com/') })).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_URL_SCHEME' });
+  });
+});
+
+describe('uncaught errors as Node prints its own', () => {
+  let pkg: PackageCopy;
+  beforeAll(() => {
+    pkg = packageCopy();
+  });
+  afterAll(() => pkg.dispose());
+
+  /** What Node prints for `body` left uncaught, from a script file of the user's. */
+  const uncaught = (body: string) => {
+    const file = path.join(pkg.dir, 'user-script.js');
+    fs.writeFileSync(file, `const nsjs = require(${JSON.stringify(pkg.index)});\nfunction userCode() {\n  ${body}\n}\nuserCode();\n`);
+    const r = spawnSync(process.execPath, [file], { encoding: 'utf8' });
+    const lines = r.stderr.split('\n');
+    return { status: r.status, header: lines.find((l) => /^\w*Error/.test(l)), top: lines.find((l) => l.startsWith('    at ')), stderr: r.stderr, file };
+  };
+
+  test.each([
+    ["spawnIsolated('true', ['a\\0b'])", 'TypeError [ERR_INVALID_ARG_VALUE]: '],
+    ["runIsolated('true', [], { timeout: -1 })", 'RangeError [ERR_OUT_OF_RANGE]: '],
+    ["runIsolated('true', [], { maxBuffer: 'x' })", 'TypeError [ERR_INVALID_ARG_TYPE]: '],
+  ])('%s: the [ERR_…] tag, and the caller on top', (call, header) => {
+    const r = uncaught(`return nsjs.${call};`);
+    expect(r.status).toBe(1);
+    expect(r.header).toMatch(new RegExp(`^${header.replace(/[[\]]/g, '\\$&')}`));
+    expect(r.top).toMatch(/^ {4}at userCode \(.*user-script\.js:3:/);
+    // No frame of nsjs's anywhere in what is printed.
+    expect(r.stderr).not.toMatch(/[/\\](spawn|core)[/\\]\w+\.js/);
+  });
+
+  // The source line above the message is where `throw` ran (V8's choice), nsjs's as Node's own errors show Node's.
+  test("kill('SIGBOGUS'), thrown synchronously: the tag, the caller on top", () => {
+    const r = uncaught("const p = nsjs.Process.attach(process.pid);\n  p.kill('SIGBOGUS');");
+    expect(r.header).toBe('TypeError [ERR_UNKNOWN_SIGNAL]: Unknown signal: SIGBOGUS');
+    expect(r.top).toMatch(/^ {4}at userCode \(.*user-script\.js:4:/);
   });
 });
