@@ -7,6 +7,7 @@
 import * as net from 'node:net';
 import * as os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
+import { debuglog } from 'node:util';
 
 import { AbortError, NsError, fromCaller, invalidArgType, invalidArgValue } from '../core/errors';
 import { closeFd, initExecFd, isInitBinary, native, type NativeSpawnResult } from '../core/native';
@@ -67,6 +68,27 @@ export function checkArgs(command: unknown, args: unknown): string[] {
   const copy = ownEntries(args, 'args', hole);
   for (let i = 0; i < copy.length; i++) noNul(copy[i], `args[${i}]`);
   return copy as string[];
+}
+
+// NODE_DEBUG=nsjs: each spawn's plan, step by step, and what became of it
+// (`debug.enabled` reads NODE_DEBUG once, on first use).
+const debug = debuglog('nsjs');
+
+/**
+ * The plan's steps as the child walks them and the outcome of each: ok up
+ * to the one that failed (`failedOp`), which gets the error's code, not run
+ * after it. A step of ours around the child's (clone, the id maps, the
+ * veth) is named only when it failed.
+ */
+function debugSpawn(p: Prepared, outcome: { pid: number } | { error: NsError; failedOp?: number }): void {
+  debug('spawn %s %j: %d steps', p.command, p.args, p.plan.steps.length);
+  const failedOp = 'error' in outcome ? (outcome.failedOp ?? -1) : Infinity;
+  p.plan.steps.forEach((s, i) => {
+    const result = i < failedOp ? 'ok' : i === failedOp ? (outcome as { error: NsError }).error.code : failedOp === -1 ? '-' : 'not run';
+    debug('  %d %s (%s%s): %s', i, s.step, s.syscall, s.path === undefined ? '' : ` ${s.path}`, result);
+  });
+  if ('pid' in outcome) debug('spawn %s: started, pid %d', p.command, outcome.pid);
+  else debug('spawn %s: failed%s: %s', p.command, failedOp === -1 ? ` at ${outcome.error.step ?? outcome.error.syscall}` : '', outcome.error.message);
 }
 
 /** kReportFallback in src-native/spawn/plan.h. */
@@ -143,7 +165,7 @@ function finish(p: Prepared, result: NativeSpawnResult, c: Checked): Process {
     const signal = own('signal');
     // As Node's: the command that did not start is the syscall, and the error has its arguments.
     const exec = step.step === 'execve' && signal === undefined;
-    throw new NsError({
+    const error = new NsError({
       errno: failed.errno,
       syscall: exec ? `spawn ${p.command}` : syscall,
       path: exec ? p.command : step.path,
@@ -153,8 +175,11 @@ function finish(p: Prepared, result: NativeSpawnResult, c: Checked): Process {
       exitCode: own('exitStatus'),
       spawnargs: exec ? p.args : undefined,
     });
+    if (debug.enabled) debugSpawn(p, { error, failedOp: op });
+    throw error;
   }
   const started = result as Extract<NativeSpawnResult, { pidfd: number }>;
+  if (debug.enabled) debugSpawn(p, { pid: started.pid });
   for (const fd of p.toClose) closeFd(fd);
   const streams = p.stdio.parent.map((fd, i) =>
     fd === undefined ? null : new net.Socket({ fd, readable: i !== 0, writable: i === 0 }),
