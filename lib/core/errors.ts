@@ -30,6 +30,7 @@ export interface NsErrorDetails {
 /**
  * A failed system call, shaped like Node's `SystemError`: `code` (`'EPERM'`),
  * negative `errno`, `syscall`, `path`, and for spawn failures `step`.
+ * @category Errors
  */
 export class NsError extends Error {
   /** The errno name, as Node's (`'EPERM'`, `'ENOENT'`). */

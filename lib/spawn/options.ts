@@ -23,6 +23,7 @@ import { checkUser, type CheckedUser, type UserMapping } from './user';
  * Options of {@link spawnIsolated}. Every one is optional. Unprivileged, add
  * `'user'` to `namespaces` and the rest is created inside it; the doc of each
  * option says when it needs root and what it costs beyond a plain spawn.
+ * @category Spawning
  */
 export interface SpawnOptions extends NsSpawnOptions, FsSpawnOptions, PolicySpawnOptions, NetSpawnOptions {
   /**

@@ -8,7 +8,10 @@ import { Namespace } from '../ns/namespace';
 import { signalName, signalNumber } from '../core/signals';
 import { namespaceType, pid as pidArg, plainObject } from '../core/validate';
 
-/** As the arguments of `ChildProcess`'s `'exit'` event. */
+/**
+ * As the arguments of `ChildProcess`'s `'exit'` event.
+ * @category Processes
+ */
 export interface ExitStatus {
   /** The exit code, or `null` when a signal ended the process. */
   code: number | null;
@@ -44,7 +47,10 @@ interface Internal {
   spawnargs?: string[];
 }
 
-/** The events of a {@link Process}, as `ChildProcess`'s. */
+/**
+ * The events of a {@link Process}, as `ChildProcess`'s.
+ * @category Processes
+ */
 export interface ProcessEvents {
   /** It exited: the exit code, or the signal that ended it (the other is `null`). Its stdio may still hold unread output. */
   exit: [code: number | null, signal: NodeJS.Signals | null];
@@ -60,6 +66,17 @@ export interface ProcessEvents {
  * `ChildProcess`'s `'exit'` and `'close'` events, `exitCode`, `signalCode`,
  * `killed`, `spawnfile` and `spawnargs`, so code written for `ChildProcess`
  * takes it.
+ *
+ * @example Waiting, killing, disposing
+ * ```ts
+ * import { Process, spawnIsolated } from 'nsjs';
+ *
+ * await using p = await spawnIsolated('sleep', ['60'], { namespaces: ['user', 'pid'], init: true, stdio: 'ignore' });
+ * setTimeout(() => p.kill('SIGTERM'), 100); // through the pidfd: never a recycled pid
+ * const { code, signal } = await p.wait(); // { code: null, signal: 'SIGTERM' }
+ * const other = Process.attach(1234); // any process, held by a pidfd
+ * ```
+ * @category Processes
  */
 export class Process extends EventEmitter<ProcessEvents> {
   /** The pid in the caller's pid namespace. */
@@ -199,6 +216,7 @@ export class Process extends EventEmitter<ProcessEvents> {
   /**
    * Sends `signal` (default `'SIGTERM'`) through the pidfd. `false` once the
    * process has exited, as `ChildProcess.kill()`.
+   * @throws {TypeError} `ERR_UNKNOWN_SIGNAL` for a signal Node does not know.
    */
   kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
     let num: number;
@@ -335,6 +353,7 @@ function parentOf(pid: number): number {
  * manage, and reaps it. For a pid an nsjs `Process` owns it is that process's
  * `wait()`. Rejects with `ECHILD` (syscall `waitid`) for a pid that is not our
  * child, as waitpid(2) does.
+ * @category Processes
  */
 export function waitpid(pid: number, options: WaitpidOptions = {}): Promise<ExitStatus> {
   try {

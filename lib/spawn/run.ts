@@ -8,7 +8,10 @@ import { checkOptions, snapshotOptions, type SpawnOptions } from './options';
 import type { ExitStatus } from './process';
 import { checkArgs, spawnChecked } from './spawn';
 
-/** Options of {@link runIsolated}: those of {@link SpawnOptions}, plus input, encoding, maxBuffer and reject. */
+/**
+ * Options of {@link runIsolated}: those of {@link SpawnOptions}, plus input, encoding, maxBuffer and reject.
+ * @category Spawning
+ */
 export interface RunOptions extends Omit<SpawnOptions, 'stdio'> {
   /** Written to the command's stdin, which is then closed. Needs stdin to be a pipe (`stdio[0]` `'pipe'`, the default). */
   input?: string | Buffer | Uint8Array;
@@ -32,7 +35,10 @@ export interface RunOptions extends Omit<SpawnOptions, 'stdio'> {
   stdio?: SpawnOptions['stdio'];
 }
 
-/** What {@link runIsolated} resolves: the exit status, the output, the pid. */
+/**
+ * What {@link runIsolated} resolves: the exit status, the output, the pid.
+ * @category Spawning
+ */
 export interface RunResult<T extends string | Buffer = string> extends ExitStatus {
   /** Everything the command wrote to stdout. */
   stdout: T;
@@ -48,6 +54,7 @@ export interface RunResult<T extends string | Buffer = string> extends ExitStatu
  * or a signal, an `AbortError` (`code: 'ABORT_ERR'`, `cause` = the signal's
  * reason) for an abort, a `RangeError` (`code:
  * 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER'`) past `maxBuffer`.
+ * @category Spawning
  */
 export interface RunError<T extends string | Buffer = string> extends Error {
   /** The exit code (`null` after a signal); `'ABORT_ERR'` or `'ERR_CHILD_PROCESS_STDIO_MAXBUFFER'` for those errors. */
@@ -103,6 +110,26 @@ function checkRun(command: string, args: string[] | undefined, options: RunOptio
  * or `aborted` when true) on exit 0, or on any exit with `reject: false`;
  * otherwise rejects with a {@link RunError}, as `execFile`. Rejects as
  * `spawnIsolated` does where that would.
+ *
+ * @example Output and status of a command, and a failure as execFile's
+ * ```ts
+ * import { runIsolated } from 'nsjs';
+ *
+ * const { stdout } = await runIsolated('hostname', [], { namespaces: ['user', 'uts'], user: 'root', hostname: 'box' });
+ * // stdout === 'box\n'
+ * try {
+ *   await runIsolated('sh', ['-c', 'echo oops >&2; exit 3'], { timeout: 5000, maxBuffer: 1 << 20 });
+ * } catch (err) {
+ *   // err.code === 3, err.stderr === 'oops\n', err.cmd === 'sh -c echo oops >&2; exit 3'
+ * }
+ * const status = await runIsolated('false', [], { reject: false }); // { code: 1, ... }
+ * ```
+ * @throws {RunError} once started, for a non-zero exit, a signal, a timeout
+ * or an abort (unless `reject: false`), and past `maxBuffer` (`RangeError`
+ * `ERR_CHILD_PROCESS_STDIO_MAXBUFFER`) in any case.
+ * @throws {TypeError} as {@link spawnIsolated}, for a bad argument or option.
+ * @throws {NsError} as {@link spawnIsolated}, for a step that failed.
+ * @category Spawning
  */
 // The Buffer overload first: `encoding: 'buffer'` matches RunOptions too.
 export async function runIsolated(

@@ -250,6 +250,7 @@ function releaseSpawnSlot(): void {
  * the libuv pool size (`UV_THREADPOOL_SIZE`, 4 by default) only make spawns
  * queue in the pool instead, ahead of `fs` and `dns` work. Returns the
  * previous limit.
+ * @category Spawning
  */
 export function setSpawnConcurrency(limit: number): number {
   const previous = spawnLimit;
@@ -296,6 +297,28 @@ export function spawnCheckedSync(command: string, args: string[], c: Checked): P
  * been exec'd; rejects with an {@link NsError} naming the failed step, and
  * leaves nothing behind. Bad options throw (reject) with
  * `ERR_INVALID_ARG_TYPE`/`ERR_INVALID_ARG_VALUE` (TypeError) or `ERR_OUT_OF_RANGE` (RangeError) before anything starts.
+ *
+ * @example A shell as root of its own user, pid and mount namespaces, unprivileged
+ * ```ts
+ * import { spawnIsolated } from 'nsjs';
+ *
+ * const p = await spawnIsolated('sh', ['-c', 'echo $$; id -u'], {
+ *   namespaces: ['user', 'pid', 'mnt'],
+ *   user: 'root',
+ *   mounts: [{ type: 'proc', target: '/proc' }],
+ *   stdio: ['ignore', 'inherit', 'inherit'],
+ *   timeout: 10_000,
+ * });
+ * p.on('exit', (code, signal) => console.log('exited', code ?? signal)); // as ChildProcess
+ * await p.wait(); // { code: 0, signal: null }
+ * ```
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or
+ * `ERR_UNKNOWN_SIGNAL` (as a rejection) for a bad argument or option, before anything starts.
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for a number outside its range.
+ * @throws {NsError} for a setup step or the exec that failed (`step` names it;
+ * a command that cannot be exec'd is `spawn <cmd> ENOENT` as Node's).
+ * @throws {AbortError} `ABORT_ERR` when `signal` was aborted before the start.
+ * @category Spawning
  */
 export async function spawnIsolated(command: string, args?: string[], options?: SpawnOptions): Promise<Process> {
   let argv: string[];
