@@ -9,11 +9,11 @@ export { Namespace } from './ns/namespace';
 export type { CreateOptions } from './ns/namespace';
 export type { NamespaceInfo } from './ns/list';
 export { Process, waitpid } from './spawn/process';
-export type { ExitStatus, WaitpidOptions } from './spawn/process';
+export type { ExitStatus, ProcessEvents, WaitpidOptions } from './spawn/process';
 export { spawnIsolated } from './spawn/spawn';
 export { runIsolated } from './spawn/run';
 export { setSpawnConcurrency } from './spawn/spawn';
-export type { RunOptions, RunResult } from './spawn/run';
+export type { RunError, RunOptions, RunResult } from './spawn/run';
 export type { SpawnOptions } from './spawn/options';
 export type {
   Mount, ProcMount, TmpfsMount, BindMount, DevMount, OverlayMount, MqueueMount, SysfsMount, DirMount, FileMount, SymlinkMount, MaskMount, RawMount, TmpfsRoot,

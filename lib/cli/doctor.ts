@@ -6,6 +6,7 @@ import { UsageError, parseCommandLine, type OptionSpecs } from './args';
 
 export const DOCTOR_OPTIONS: OptionSpecs = {
   json: { short: 'J', arg: 'none' },
+  strict: { arg: 'none' },
   help: { short: 'h', arg: 'none' },
   version: { short: 'V', arg: 'none' },
 };
@@ -13,6 +14,7 @@ export const DOCTOR_OPTIONS: OptionSpecs = {
 export const DOCTOR_HELP = `
 Usage:
  nsjs doctor [options]
+ nsjs doctor --strict [options] [what...]
 
 Probe what works for this user on this kernel: each namespace type as root and
 unprivileged, clone3, pidfds, setns with a pidfd, time namespaces, the NS_GET_*
@@ -23,22 +25,54 @@ unprivileged column is probed as uid 65534.
 
 Options:
  -J, --json             use JSON output format (features() of the API)
+     --strict           exit 2 when something asked about does not work
+                          here: each WHAT is a namespace type (user, net,
+                          ...; for this user: the ROOT column as root, else
+                          UNPRIVILEGED) or a feature of features() (clone3,
+                          pidfdOpen, setnsPidfd, ...); without WHAT, all of
+                          them, for this user
 
  -h, --help             display this help
  -V, --version          display version
 
-Exit status is 0 when the probes ran, whatever they found; 1 when nsjs doctor
-itself failed.
+Exit status is 0 when the probes ran, whatever they found (with --strict:
+when everything asked about works); 1 when nsjs doctor itself failed; 2 with
+--strict when something asked about does not work, or was not probed.
 `;
 
-export type DoctorRequest = { json: boolean } | { help: true } | { version: true };
+export type DoctorRequest = { json: boolean; strict?: string[] } | { help: true } | { version: true };
+
+const NAMESPACE_NAMES: readonly NamespaceType[] = ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'time', 'user', 'uts'];
 
 export function parseDoctor(argv: string[]): DoctorRequest {
   const { options, operands } = parseCommandLine(argv, DOCTOR_OPTIONS);
   if (options.some((o) => o.name === 'help')) return { help: true };
   if (options.some((o) => o.name === 'version')) return { version: true };
-  if (operands.length > 0) throw new UsageError(`unexpected argument '${operands[0]}'`);
-  return { json: options.some((o) => o.name === 'json') };
+  const json = options.some((o) => o.name === 'json');
+  if (!options.some((o) => o.name === 'strict')) {
+    if (operands.length > 0) throw new UsageError(`unexpected argument '${operands[0]}'`);
+    return { json };
+  }
+  const known = [...NAMESPACE_NAMES, ...FEATURE_NAMES.map(([k]) => k)] as string[];
+  const unknown = operands.find((w) => !known.includes(w));
+  if (unknown !== undefined) throw new UsageError(`unknown namespace type or feature '${unknown}' (one of ${known.join(', ')})`);
+  return { json, strict: operands };
+}
+
+/**
+ * For --strict: what of `asked` (every namespace type and feature when
+ * empty) does not work for this user, as names; a check that was not
+ * probed counts, since nothing says it works.
+ */
+export function strictFailures(r: FeatureReport, asked: readonly string[]): string[] {
+  const all = asked.length === 0;
+  const failed: string[] = [];
+  for (const t of Object.keys(r.namespaces) as NamespaceType[]) {
+    const c = r.uid === 0 ? r.namespaces[t].root : r.namespaces[t].unprivileged;
+    if ((all || asked.includes(t)) && c.ok !== true) failed.push(`${t} namespace`);
+  }
+  for (const [k, name] of FEATURE_NAMES) if ((all || asked.includes(k)) && r.features[k].ok !== true) failed.push(name);
+  return failed;
 }
 
 /** The rows of the kernel-feature table, in the order a reader meets them. */

@@ -13,7 +13,7 @@ import * as util from 'node:util';
 
 import { Namespace, NsError, features, spawnIsolated, type Process, type SpawnOptions } from '../index';
 import { UsageError } from './args';
-import { DOCTOR_HELP, parseDoctor, renderDoctor } from './doctor';
+import { DOCTOR_HELP, parseDoctor, renderDoctor, strictFailures } from './doctor';
 import { EXEC_HELP, parseExec, type ExecRequest } from './exec';
 import { LS_HELP, parseLs, render } from './ls';
 import { RUN_HELP, parseRun, type RunRequest } from './run';
@@ -214,7 +214,9 @@ async function doctor(argv: string[]): Promise<number> {
   try {
     const report = await features();
     out(request.json ? `${JSON.stringify(report, null, 2)}\n` : renderDoctor(report));
-    return 0;
+    const failed = request.strict ? strictFailures(report, request.strict) : [];
+    if (failed.length > 0) err(`nsjs doctor: does not work here: ${failed.join(', ')}`);
+    return failed.length > 0 ? 2 : 0;
   } catch (e) {
     return failure('cannot probe this system', e);
   }

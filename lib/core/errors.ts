@@ -19,11 +19,18 @@ export interface NsErrorDetails {
   signal?: NodeJS.Signals;
   /** For a setup child that exited before exec, without reporting (`errno` is then EIO). */
   exitCode?: number;
+  /**
+   * For a command that could not be exec'd: its arguments (without the
+   * command), as Node's spawn error has them; the message is then Node's
+   * (`spawn /no/such ENOENT`).
+   */
+  spawnargs?: string[];
 }
 
 /**
  * A failed system call, shaped like Node's `SystemError`: `code` (`'EPERM'`),
  * negative `errno`, `syscall`, `path`, and for spawn failures `step`.
+ * @category Errors
  */
 export class NsError extends Error {
   /** The errno name, as Node's (`'EPERM'`, `'ENOENT'`). */
@@ -42,6 +49,8 @@ export class NsError extends Error {
   readonly signal?: NodeJS.Signals;
   /** The status the setup child exited with before exec, without a report. */
   readonly exitCode?: number;
+  /** For a command that could not be exec'd: its arguments, without the command, as on Node's spawn error. */
+  readonly spawnargs?: string[];
 
   constructor(given: NsErrorDetails) {
     // Own keys only: an absent path or hint must not come from Object.prototype.
@@ -50,9 +59,14 @@ export class NsError extends Error {
     let [, description] = util.getSystemErrorMap().get(details.errno) ?? [code, 'system error'];
     if (details.signal !== undefined) description = `killed by ${details.signal} before exec`;
     else if (details.exitCode !== undefined) description = `exited with status ${details.exitCode} before exec, without a report`;
-    let message = `${code}: ${description}, ${details.syscall}`;
-    if (details.path !== undefined) message += ` '${details.path}'`;
-    if (details.step !== undefined && details.step !== details.syscall) message += ` (step: ${details.step})`;
+    let message: string;
+    // Node's words for a command it could not start; its syscall says which.
+    if (details.spawnargs !== undefined) message = `${details.syscall} ${code}`;
+    else {
+      message = `${code}: ${description}, ${details.syscall}`;
+      if (details.path !== undefined) message += ` '${details.path}'`;
+      if (details.step !== undefined && details.step !== details.syscall) message += ` (step: ${details.step})`;
+    }
     if (details.hint) message += `. ${details.hint}`;
     super(message);
     this.name = 'NsError';
@@ -64,6 +78,7 @@ export class NsError extends Error {
     if (details.hint) this.hint = details.hint;
     if (details.signal !== undefined) this.signal = details.signal;
     if (details.exitCode !== undefined) this.exitCode = details.exitCode;
+    if (details.spawnargs !== undefined) this.spawnargs = [...details.spawnargs];
   }
 }
 
@@ -85,6 +100,35 @@ export function check(result: number, syscall: string, path?: string, hint?: (co
 
 export type ArgError = (TypeError | RangeError) & { code: string };
 
+/**
+ * Node's look for its own argument errors: the stack's first line carries
+ * the code (`TypeError [ERR_INVALID_ARG_TYPE]: …`), which is what an
+ * uncaught one prints. V8 formats the stack once, on first read, from
+ * `name`: so `name` says so only for that read (Node's own way before it
+ * had a class per code).
+ */
+function tagged<E extends Error & { code: string }>(err: E, above?: (...args: never[]) => unknown): E {
+  const name = err.name;
+  Object.defineProperty(err, 'name', { value: `${name} [${err.code}]`, configurable: true, writable: true });
+  if (above) Error.captureStackTrace(err, above);
+  void err.stack;
+  delete (err as { name?: string }).name;
+  return err;
+}
+
+/**
+ * An argument error thrown from inside `api` (validation, before anything
+ * started), as Node's hideStackFrames makes its own: the stack starts at the
+ * caller of `api`, so the frame on top (and the source line an uncaught one
+ * shows) is the user's, not nsjs's. Anything else passes through unchanged.
+ */
+export function fromCaller(err: unknown, api: (...args: never[]) => unknown): unknown {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (err instanceof Error && typeof code === 'string' && code.startsWith('ERR_'))
+    return tagged(err as Error & { code: string }, api);
+  return err;
+}
+
 function describe(value: unknown): string {
   if (value === null) return 'null';
   if (value === undefined) return 'undefined';
@@ -103,7 +147,7 @@ function describe(value: unknown): string {
 export function invalidArgType(name: string, expected: string, actual: unknown): ArgError {
   const err = new TypeError(`The "${name}" argument must be ${expected}. Received ${describe(actual)}`) as ArgError;
   err.code = 'ERR_INVALID_ARG_TYPE';
-  return err;
+  return tagged(err);
 }
 
 function shown(value: unknown): string {
@@ -115,14 +159,14 @@ function shown(value: unknown): string {
 export function invalidArgValue(name: string, value: unknown, reason: string, options?: ErrorOptions): ArgError {
   const err = new TypeError(`The argument '${name}' ${reason}. Received ${shown(value)}`, options) as ArgError;
   err.code = 'ERR_INVALID_ARG_VALUE';
-  return err;
+  return tagged(err);
 }
 
 /** Node's ERR_OUT_OF_RANGE: a number (an id, a pid, a size, a timeout) outside what `name` takes; `range` as Node words it (`'>= 0 && <= 255'`, `'an integer'`). */
 export function outOfRange(name: string, range: string, value: unknown): ArgError {
   const err = new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${shown(value)}`) as ArgError;
   err.code = 'ERR_OUT_OF_RANGE';
-  return err;
+  return tagged(err);
 }
 
 /**
@@ -133,7 +177,17 @@ export function outOfRange(name: string, range: string, value: unknown): ArgErro
 export function unknownSignal(value: unknown, option?: string): ArgError {
   const err = new TypeError(`Unknown signal: ${String(value)}${option ? ` (${option})` : ''}`) as ArgError;
   err.code = 'ERR_UNKNOWN_SIGNAL';
-  return err;
+  return tagged(err);
+}
+
+/** Node's AbortError (`code: 'ABORT_ERR'`), as `child_process` and timers/promises reject with it: `cause` is the signal's reason. */
+export class AbortError extends Error {
+  readonly code = 'ABORT_ERR';
+
+  constructor(reason: unknown) {
+    super('The operation was aborted', { cause: reason });
+    this.name = 'AbortError';
+  }
 }
 
 export function unsupportedPlatform(): Error & { code: string } {
@@ -141,5 +195,5 @@ export function unsupportedPlatform(): Error & { code: string } {
     `nsjs works only on Linux (namespaces are a Linux kernel feature); this is ${process.platform}`,
   ) as Error & { code: string };
   err.code = 'ERR_NSJS_UNSUPPORTED_PLATFORM';
-  return err;
+  return tagged(err);
 }

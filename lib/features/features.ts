@@ -107,7 +107,7 @@ async function probeNamespacesAsNobody(): Promise<Record<NamespaceType, FeatureC
   if (!fs.existsSync(script)) return all({ ok: null, since: '', reason: `${script} is missing (run npm run build:ts), so the unprivileged probe cannot run as uid ${NOBODY}` });
   try {
     const r = await runIsolated(process.execPath, [script, '--probe-namespaces'], {
-      uid: NOBODY, gid: NOBODY, groups: [], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, timeout: 30000, cwd: '/',
+      uid: NOBODY, gid: NOBODY, groups: [], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, timeout: 30000, cwd: '/', reject: false,
       // It probes the kernel for that user, not our filter, which would refuse its namespaces.
       seccomp: false, allowUserNamespaces: true,
     });

@@ -217,7 +217,7 @@ export interface TmpfsRoot {
   readonly?: boolean;
 }
 
-/** @internal The options of {@link SpawnOptions} that fs/ owns. */
+/** The options of {@link SpawnOptions} that fs/ owns (SpawnOptions extends it). */
 export interface FsSpawnOptions {
   /** Applied in order in the new mount namespace (needs `mnt`). */
   mounts?: Mount[];

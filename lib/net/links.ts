@@ -161,7 +161,7 @@ interface CheckedRoute {
   text: string;
 }
 
-function route(value: unknown): CheckedRoute {
+function checkRoute(value: unknown): CheckedRoute {
   const r = options(value, 'route', ['to', 'via', 'dev']);
   if (value === undefined) throw invalidArgType('route', 'of type object', value);
   const to = r.to ?? 'default';
@@ -187,13 +187,13 @@ function changeRoute(ns: Namespace, add: boolean, r: CheckedRoute): void {
 }
 
 /** Adds a route (`{ to: 'default', via: '169.254.1.1' }`). */
-export function addRoute(ns: Namespace, route_: Route): void {
+export function addRoute(ns: Namespace, route: Route): void {
   netns(ns, 'ns');
-  changeRoute(ns, true, route(route_));
+  changeRoute(ns, true, checkRoute(route));
 }
 
 /** Deletes a route given as to `addRoute`. */
-export function deleteRoute(ns: Namespace, route_: Route): void {
+export function deleteRoute(ns: Namespace, route: Route): void {
   netns(ns, 'ns');
-  changeRoute(ns, false, route(route_));
+  changeRoute(ns, false, checkRoute(route));
 }

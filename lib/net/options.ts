@@ -46,7 +46,7 @@ export interface NetworkOptions {
   veth?: VethOptions;
 }
 
-/** @internal The options of {@link SpawnOptions} that net/ owns. */
+/** The options of {@link SpawnOptions} that net/ owns (SpawnOptions extends it). */
 export interface NetSpawnOptions {
   /** For a new net namespace: `lo` (up by default) and an optional veth pair (see {@link VethOptions}). */
   network?: NetworkOptions;

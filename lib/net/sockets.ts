@@ -7,7 +7,7 @@ import { closeFd, native } from '../core/native';
 import { bool, integer } from '../core/validate';
 import type { Namespace } from '../ns/namespace';
 import { ipAddress, port as portArg } from './netaddr';
-import { family, netns, options, socketError, socketIn } from './netns';
+import { family, netns, options as ownOptions, socketError, socketIn } from './netns';
 
 const SOCK_STREAM = 1;
 const SOCK_NONBLOCK = 0o4000;
@@ -31,9 +31,9 @@ export interface ListenOptions {
  * created in `ns`, bound and listening there, then handed to
  * `net.createServer().listen({ fd })`. Resolves once Node listens.
  */
-export async function listen(ns: Namespace, options_?: ListenOptions, connectionListener?: (socket: net.Socket) => void): Promise<net.Server> {
+export async function listen(ns: Namespace, options?: ListenOptions, connectionListener?: (socket: net.Socket) => void): Promise<net.Server> {
   netns(ns, 'ns');
-  const opts = options(options_, 'options', ['host', 'port', 'backlog', 'ipv6Only']);
+  const opts = ownOptions(options, 'options', ['host', 'port', 'backlog', 'ipv6Only']);
   const host = opts.host === undefined ? { family: 4 as const, address: '0.0.0.0' } : ipAddress(opts.host, 'options.host');
   const port = opts.port === undefined ? 0 : portArg(opts.port, 'options.port');
   const backlog = opts.backlog === undefined ? 511 : integer(opts.backlog, 'options.backlog', 0);
@@ -83,10 +83,10 @@ function abortError(signal: AbortSignal): Error {
  * on Node's loop), and handed to `new net.Socket({ fd })` once connected.
  * Rejects with the connect error (`ECONNREFUSED`, `ENETUNREACH`…).
  */
-export async function connect(ns: Namespace, options_: ConnectOptions): Promise<net.Socket> {
+export async function connect(ns: Namespace, options: ConnectOptions): Promise<net.Socket> {
   netns(ns, 'ns');
-  if (options_ === undefined) throw invalidArgType('options', 'of type object', options_);
-  const opts = options(options_, 'options', ['host', 'port', 'timeout', 'signal']);
+  if (options === undefined) throw invalidArgType('options', 'of type object', options);
+  const opts = ownOptions(options, 'options', ['host', 'port', 'timeout', 'signal']);
   const host = ipAddress(opts.host, 'options.host');
   const port = portArg(opts.port, 'options.port', 1);
   const timeout = opts.timeout === undefined ? undefined : integer(opts.timeout, 'options.timeout', 1);

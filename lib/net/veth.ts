@@ -5,7 +5,7 @@ import { native } from '../core/native';
 import type { Namespace } from '../ns/namespace';
 import { address } from './links';
 import { cidrList, linkName, mtu as mtuArg } from './netaddr';
-import { defaultLinkName, netlinkCheck, netns, options, withNetlink } from './netns';
+import { defaultLinkName, netlinkCheck, netns, options as ownOptions, withNetlink } from './netns';
 
 /** One end of a veth pair. */
 export interface VethEnd {
@@ -24,7 +24,7 @@ export interface CreateVethOptions {
 }
 
 function vethEnd(value: unknown, name: string) {
-  const end = options(value, name, ['namespace', 'name', 'address']);
+  const end = ownOptions(value, name, ['namespace', 'name', 'address']);
   if (value === undefined) throw invalidArgType(name, 'of type object', value);
   return {
     ns: netns(end.namespace, `${name}.namespace`),
@@ -40,7 +40,7 @@ function vethEnd(value: unknown, name: string) {
  * ends or neither; if a later step fails the pair is deleted again, so a
  * failed call leaves no link behind.
  */
-export function createVeth(a: VethEnd, b: VethEnd, options_?: CreateVethOptions): {
+export function createVeth(a: VethEnd, b: VethEnd, options?: CreateVethOptions): {
   /** The name of end `a`. */
   a: string;
   /** The name of end `b`. */
@@ -48,7 +48,7 @@ export function createVeth(a: VethEnd, b: VethEnd, options_?: CreateVethOptions)
 } {
   const A = vethEnd(a, 'a');
   const B = vethEnd(b, 'b');
-  const opts = options(options_, 'options', ['mtu']);
+  const opts = ownOptions(options, 'options', ['mtu']);
   const mtu = opts.mtu === undefined ? -1 : mtuArg(opts.mtu, 'options.mtu');
   if (A.name === B.name && A.ns.equals(B.ns)) throw invalidArgValue('b.name', B.name, 'must differ from a.name in the same namespace');
   withNetlink(A.ns, (sockA) => {

@@ -80,6 +80,17 @@ export function registerHolder(holder: Holder): void {
 /**
  * A namespace held through an nsfs file descriptor (close-on-exec). Identity
  * is `device` + `inode`; `toString()` prints it as `/proc/<pid>/ns` does.
+ *
+ * @example This process's, another's, and one that outlives its process
+ * ```ts
+ * import { Namespace } from 'nsjs';
+ *
+ * using ours = Namespace.current('net');
+ * using theirs = Namespace.of(1234, 'net');
+ * console.log(ours.equals(theirs), String(ours)); // false 'net:[4026531840]'
+ * const blue = Namespace.create('net', { name: 'blue' }); // as `ip netns add blue` (root)
+ * ```
+ * @category Namespaces
  */
 export class Namespace implements Disposable {
   /** The namespace type (`NS_GET_NSTYPE`). */

@@ -6,7 +6,7 @@ import { invalidArgType, invalidArgValue } from '../core/errors';
 import { NAMESPACE_TYPES, type NamespaceType } from '../core/nstypes';
 import { integer, knownKeys, namespaceType, needs, noNul, plainObject } from '../core/validate';
 
-/** @internal The options of {@link SpawnOptions} that ns/ owns. */
+/** The options of {@link SpawnOptions} that ns/ owns (SpawnOptions extends it). */
 export interface NsSpawnOptions {
   /**
    * Namespaces to create: a list of types, or `'all'` for all eight. Without

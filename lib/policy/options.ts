@@ -10,7 +10,7 @@ import { bool, integer, knownKeys, plainObject } from '../core/validate';
 import { checkLandlock, type LandlockOptions, type NativeLandlock } from './landlock';
 import { checkSeccomp, type SeccompPolicy } from './seccomp';
 
-/** @internal The options of {@link SpawnOptions} that policy/ owns. */
+/** The options of {@link SpawnOptions} that policy/ owns (SpawnOptions extends it). */
 export interface PolicySpawnOptions {
   /**
    * uid inside, set just before exec (after mounts, which need the

@@ -5,6 +5,7 @@
 // the parent-death signal and execve (of nsjs-init first with init).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
 
 import { invalidArgType, invalidArgValue, unknownSignal } from '../core/errors';
@@ -32,22 +33,26 @@ const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
  * Where execve will look for `command`: itself when it has a slash, else each
  * PATH entry (from the command's env, as child_process does). Without `root`
  * or mounts the host's file system is the child's, so the search is done here
- * and only the hit is passed on; `null` means nothing was found.
+ * and only the hit is passed on; `null` means nothing was found (ENOENT).
  */
 export function execCandidates(command: string, env: [string, string][] | undefined, hostVisible: boolean): string[] | null {
   if (command.includes('/')) return [command];
   const PATH = (env ? env.find(([k]) => k === 'PATH')?.[1] : process.env.PATH) ?? DEFAULT_PATH;
   const candidates = PATH.split(':').map((dir) => path.join(dir || '.', command));
   if (!hostVisible) return candidates;
+  let denied = false;
   for (const c of candidates) {
     try {
       fs.accessSync(c, fs.constants.X_OK);
       if (fs.statSync(c).isFile()) return [c];
-    } catch {
-      // not here; next PATH entry
+    } catch (err) {
+      // Not here; next PATH entry. execvp answers EACCES, not ENOENT, when
+      // one was there but not for us (or a PATH directory we cannot search).
+      if ((err as NodeJS.ErrnoException).code === 'EACCES') denied = true;
     }
   }
-  return null;
+  // The child's search then finds the same and says EACCES, as execvp does.
+  return denied ? candidates : null;
 }
 
 /**
@@ -143,18 +148,21 @@ export interface CommandChecked {
   signal?: AbortSignal;
   timeout?: number;
   killSignal: number;
+  killTimeout: number;
 }
 
-/** `init`, `env`, `cwd`, `argv0`, `dieWithParent`, `signal`, `timeout` and `killSignal`. */
+/** `init`, `env`, `cwd`, `argv0`, `dieWithParent`, `signal`, `timeout`, `killSignal` and `killTimeout`. */
 export function checkCommandOptions(o: Readonly<Record<string, unknown>>, namespaces: ReadonlySet<NamespaceType>): CommandChecked {
   const c: CommandChecked = {
     init: o.init === undefined ? false : bool(o.init, 'options.init'),
     env: env(o.env),
     dieWithParent: o.dieWithParent === undefined ? false : bool(o.dieWithParent, 'options.dieWithParent'),
     killSignal: killSignal(o.killSignal === undefined ? 'SIGTERM' : o.killSignal),
+    killTimeout: o.killTimeout === undefined ? 2000 : integer(o.killTimeout, 'options.killTimeout', 0, 2 ** 31 - 1),
   };
   if (o.cwd !== undefined) {
-    c.cwd = pathString(o.cwd, 'options.cwd');
+    // As child_process: a file: URL is its path (another scheme is Node's TypeError ERR_INVALID_URL_SCHEME).
+    c.cwd = pathString(o.cwd instanceof URL ? fileURLToPath(o.cwd) : o.cwd, 'options.cwd');
     // The child changes to it after mounts and pivot_root: relative, it would be relative to wherever the child happens to be.
     if (!c.cwd.startsWith('/')) throw invalidArgValue('options.cwd', c.cwd, 'must be an absolute path (it is the directory inside the sandbox, after root)');
   }

@@ -4,6 +4,8 @@
 // against the namespaces asked for, and what is here are the rules between
 // them. Everything here runs before anything native: a bad option throws a
 // TypeError or RangeError naming it, and nothing has been started.
+import { Stream } from 'node:stream';
+
 import { isNamespace } from '../core/brand';
 import { invalidArgValue } from '../core/errors';
 import { knownKeys, plainObject, record, snapshot } from '../core/validate';
@@ -21,6 +23,7 @@ import { checkUser, type CheckedUser, type UserMapping } from './user';
  * Options of {@link spawnIsolated}. Every one is optional. Unprivileged, add
  * `'user'` to `namespaces` and the rest is created inside it; the doc of each
  * option says when it needs root and what it costs beyond a plain spawn.
+ * @category Spawning
  */
 export interface SpawnOptions extends NsSpawnOptions, FsSpawnOptions, PolicySpawnOptions, NetSpawnOptions {
   /**
@@ -50,13 +53,13 @@ export interface SpawnOptions extends NsSpawnOptions, FsSpawnOptions, PolicySpaw
    * `namespaces` includes `'user'`). Both write `setgroups` `deny`.
    */
   user?: 'root' | 'self' | UserMapping;
-  /** Working directory of the command (inside `root` when given). */
-  cwd?: string;
+  /** Working directory of the command (inside `root` when given): an absolute path, or a `file:` URL as `child_process` takes. */
+  cwd?: string | URL;
   /** Environment of the command; default `process.env`. */
   env?: NodeJS.ProcessEnv;
   /** `argv[0]` of the command; default `command`. */
   argv0?: string;
-  /** As `child_process.spawn`: `'pipe'` (default), `'inherit'`, `'ignore'`, or an array of those or fds. */
+  /** As `child_process.spawn`: `'pipe'` (default), `'inherit'`, `'ignore'`, or an array of those, fds and Streams that have an fd (entry i becomes fd i of the command, up to 64). */
   stdio?: 'pipe' | 'inherit' | 'ignore' | StdioEntry[];
   /**
    * SIGKILL the command when this Node process dies (PR_SET_PDEATHSIG), set
@@ -67,12 +70,31 @@ export interface SpawnOptions extends NsSpawnOptions, FsSpawnOptions, PolicySpaw
    * command as its pid 1) takes every process inside down with it.
    */
   dieWithParent?: boolean;
-  /** Kills the command (with `killSignal`) when aborted, as `child_process.spawn`. */
+  /**
+   * Kills the command (with `killSignal`, then SIGKILL after `killTimeout`)
+   * when aborted, as `child_process.spawn`; its `ExitStatus` then has
+   * `aborted: true`, and `runIsolated` rejects with an `AbortError` whose
+   * `cause` is the signal's reason.
+   */
   signal?: AbortSignal;
-  /** Kills the command (with `killSignal`) after this many milliseconds. */
+  /**
+   * Kills the command (with `killSignal`, then SIGKILL after `killTimeout`)
+   * after this many milliseconds (0: never); its `ExitStatus` then has
+   * `timedOut: true`.
+   */
   timeout?: number;
   /** Signal for `signal` and `timeout`, a name or its number as `child_process` takes them (not 0, which kills nothing); default `'SIGTERM'`. */
   killSignal?: NodeJS.Signals | number;
+  /**
+   * Milliseconds from `killSignal` (sent for `timeout`, `signal` or
+   * runIsolated's `maxBuffer`) to SIGKILL when the command is still alive;
+   * default 2000, `0` = never. A command that is PID 1 of its pid namespace
+   * without `init` never gets a signal it has no handler for (the kernel
+   * drops it: `sleep` as PID 1 ignores SIGTERM), and a hostile command can
+   * catch or ignore `killSignal`; SIGKILL it can do nothing about. One timer
+   * per kill, nothing else.
+   */
+  killTimeout?: number;
 }
 
 const OPTION_KEYS = [
@@ -80,13 +102,14 @@ const OPTION_KEYS = [
   'env', 'argv0', 'stdio', 'dieWithParent', 'newSession', 'noNewPrivileges', 'capabilities', 'rlimits',
   'timeOffsets', 'signal', 'timeout', 'killSignal',
   'seccomp', 'allowUserNamespaces', 'landlock',
+  'killTimeout',
 ] as const;
 
 /** Options after validation: defaults filled in, namespaces as a set. */
 export interface Checked extends NsChecked, FsChecked, PolicyChecked, NetChecked, CommandChecked {
   join?: CheckedJoin;
   user?: CheckedUser;
-  stdio: StdioEntry[];
+  stdio: Exclude<StdioEntry, Stream>[];
 }
 
 const abortedGetter = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'aborted')!.get!;
@@ -103,7 +126,8 @@ function isAbortSignal(value: object): boolean {
   }
 }
 
-const keptAsTheyAre = (v: object) => isNamespace(v) || isAbortSignal(v);
+// A Stream in stdio and a URL cwd are read once, where they are checked.
+const keptAsTheyAre = (v: object) => isNamespace(v) || isAbortSignal(v) || v instanceof Stream || v instanceof URL;
 const copiedSpecially = { env: snapshotEnv };
 
 /**

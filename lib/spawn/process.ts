@@ -1,21 +1,30 @@
+import { EventEmitter } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import * as fs from 'node:fs';
 
-import { NsError, check } from '../core/errors';
+import { AbortError, NsError, check, fromCaller } from '../core/errors';
 import { closeFd, native, type NativePidfdWatch } from '../core/native';
 import { Namespace } from '../ns/namespace';
 import { signalName, signalNumber } from '../core/signals';
 import { namespaceType, pid as pidArg, plainObject } from '../core/validate';
 
-/** As the arguments of `ChildProcess`'s `'exit'` event. */
+/**
+ * As the arguments of `ChildProcess`'s `'exit'` event.
+ * @category Processes
+ */
 export interface ExitStatus {
   /** The exit code, or `null` when a signal ended the process. */
   code: number | null;
   /** The signal that ended the process, or `null` when it exited. */
   signal: NodeJS.Signals | null;
+  /** Present when nsjs killed it because `timeout` ran out. */
+  timedOut?: true;
+  /** Present when nsjs killed it because `signal` was aborted. */
+  aborted?: true;
 }
 
 const CLD_EXITED = 1;
+const SIGKILL = 9;
 const ECHILD = -10;
 const ESRCH = -3;
 
@@ -33,15 +42,43 @@ interface Internal {
   statusFd?: number;
   /** Attached to a child of ours that someone else (child_process) reaps. */
   ours?: boolean;
+  /** As ChildProcess's: the command, and its argv (argv0 first). */
+  spawnfile?: string;
+  spawnargs?: string[];
+}
+
+/**
+ * The events of a {@link Process}, as `ChildProcess`'s.
+ * @category Processes
+ */
+export interface ProcessEvents {
+  /** It exited: the exit code, or the signal that ended it (the other is `null`). Its stdio may still hold unread output. */
+  exit: [code: number | null, signal: NodeJS.Signals | null];
+  /** It exited and every stdio stream of ours has closed, as `ChildProcess`'s `'close'`. */
+  close: [code: number | null, signal: NodeJS.Signals | null];
 }
 
 /**
  * A process held by a pidfd: a child made by `spawnIsolated`, or any process
  * through {@link Process.attach}. Signals go through the pidfd, so a recycled
  * pid is never hit; waiting polls the pidfd on the event loop, so no thread
- * blocks and no SIGCHLD handler is involved.
+ * blocks and no SIGCHLD handler is involved. An EventEmitter with
+ * `ChildProcess`'s `'exit'` and `'close'` events, `exitCode`, `signalCode`,
+ * `killed`, `spawnfile` and `spawnargs`, so code written for `ChildProcess`
+ * takes it.
+ *
+ * @example Waiting, killing, disposing
+ * ```ts
+ * import { Process, spawnIsolated } from 'nsjs';
+ *
+ * await using p = await spawnIsolated('sleep', ['60'], { namespaces: ['user', 'pid'], init: true, stdio: 'ignore' });
+ * setTimeout(() => p.kill('SIGTERM'), 100); // through the pidfd: never a recycled pid
+ * const { code, signal } = await p.wait(); // { code: null, signal: 'SIGTERM' }
+ * const other = Process.attach(1234); // any process, held by a pidfd
+ * ```
+ * @category Processes
  */
-export class Process {
+export class Process extends EventEmitter<ProcessEvents> {
   /** The pid in the caller's pid namespace. */
   readonly pid: number;
   /** The child's stdin when `stdio[0]` was `'pipe'`, else `null`. */
@@ -52,22 +89,47 @@ export class Process {
   readonly stderr: Readable | null;
   /** Every piped stdio stream by fd number, as `ChildProcess.stdio`. */
   readonly stdio: (Readable | Writable | null)[];
-  /** Set once the process has exited (and `wait()` has resolved). */
-  exitStatus: ExitStatus | null = null;
+  #exitStatus: ExitStatus | null = null;
+  #killed = false;
+  /** The command as given to `spawnIsolated` (`''` for {@link Process.attach}), as `ChildProcess.spawnfile`. */
+  readonly spawnfile: string;
+  /** Its argv, `argv0` first (`[]` for {@link Process.attach}), as `ChildProcess.spawnargs`. */
+  readonly spawnargs: readonly string[];
 
   #pidfd: number;
   #watch: NativePidfdWatch | null;
   #done: Promise<ExitStatus>;
   #refed = true;
+  /** Why nsjs killed it, for ExitStatus: the first of timeout and abort to fire. */
+  #killedFor: 'timedOut' | 'aborted' | undefined;
+  #escalation: NodeJS.Timeout | undefined;
 
-  /** @internal Use `spawnIsolated()` or `Process.attach()`. */
-  constructor(pid: number, pidfd: number, internal: Internal) {
+  /** @internal For spawn/: a Process for a pidfd it holds. Users get one from `spawnIsolated()` or `Process.attach()`. */
+  static fromPidfd(pid: number, pidfd: number, internal: Internal): Process {
+    return new Process(pid, pidfd, internal);
+  }
+
+  private constructor(pid: number, pidfd: number, internal: Internal) {
+    super();
     this.pid = pid;
+    this.spawnfile = internal.spawnfile ?? '';
+    this.spawnargs = Object.freeze([...(internal.spawnargs ?? [])]);
     this.#pidfd = pidfd;
     this.stdin = internal.stdin ?? null;
     this.stdout = internal.stdout ?? null;
     this.stderr = internal.stderr ?? null;
     this.stdio = internal.stdio ?? [this.stdin, this.stdout, this.stderr];
+    // 'close' as ChildProcess emits it: after the exit and each readable
+    // stream's close, and after every listener of that close has run.
+    let closesNeeded = 1;
+    const maybeClose = () => {
+      if (--closesNeeded === 0) process.nextTick(() => this.emit('close', this.exitStatus!.code, this.exitStatus!.signal));
+    };
+    for (const stream of new Set(this.stdio)) {
+      if (!stream || !(stream as Readable).readable) continue;
+      closesNeeded++;
+      stream.once('close', maybeClose);
+    }
     let settle!: (status: ExitStatus) => void;
     let fail!: (err: Error) => void;
     this.#done = new Promise<ExitStatus>((resolve, reject) => {
@@ -94,10 +156,14 @@ export class Process {
           : siCode === CLD_EXITED
             ? { code: siStatus, signal: null }
             : { code: null, signal: signalName(siStatus) };
-      this.exitStatus = status;
+      if (this.#killedFor) status[this.#killedFor] = true;
+      clearTimeout(this.#escalation);
+      this.#exitStatus = status;
       // As ChildProcess: nobody reads the other end any more.
       this.stdin?.destroy();
       settle(status);
+      this.emit('exit', status.code, status.signal);
+      maybeClose();
     });
     const started = watch.start();
     if (started < 0) {
@@ -122,6 +188,26 @@ export class Process {
     return new Process(target, pidfd, { child: false, ours: parentOf(target) === process.pid });
   }
 
+  /** Set once the process has exited (and `wait()` has resolved). */
+  get exitStatus(): ExitStatus | null {
+    return this.#exitStatus;
+  }
+
+  /** Whether a signal was sent to it (by `kill()`, `timeout` or `signal`), as `ChildProcess.killed`. */
+  get killed(): boolean {
+    return this.#killed;
+  }
+
+  /** The exit code once it has exited (`null` before, or after a signal), as `ChildProcess.exitCode`. */
+  get exitCode(): number | null {
+    return this.exitStatus?.code ?? null;
+  }
+
+  /** The signal that ended it (`null` before, or after an exit), as `ChildProcess.signalCode`. */
+  get signalCode(): NodeJS.Signals | null {
+    return this.exitStatus?.signal ?? null;
+  }
+
   /** Resolves once, on exit; any number of callers get the same status. */
   wait(): Promise<ExitStatus> {
     return this.#done;
@@ -130,14 +216,36 @@ export class Process {
   /**
    * Sends `signal` (default `'SIGTERM'`) through the pidfd. `false` once the
    * process has exited, as `ChildProcess.kill()`.
+   * @throws {TypeError} `ERR_UNKNOWN_SIGNAL` for a signal Node does not know.
    */
   kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
-    const num = signalNumber(signal, 'signal');
+    let num: number;
+    try {
+      num = signalNumber(signal, 'signal');
+    } catch (err) {
+      throw fromCaller(err, Process.prototype.kill);
+    }
     if (this.exitStatus || this.#pidfd < 0) return false;
     const r = native().pidfdSendSignal(this.#pidfd, num);
     if (r === ESRCH) return false;
     check(r, 'pidfd_send_signal');
+    this.#killed = true;
     return true;
+  }
+
+  /**
+   * @internal For `timeout`, `signal` and runIsolated's `maxBuffer`:
+   * `signal` now, and SIGKILL `killTimeout` ms later if it is still alive
+   * (0: never): a PID 1 without a handler for it drops `signal`, and a
+   * hostile command can ignore it, but not SIGKILL.
+   */
+  terminate(signal: number, killTimeout: number, reason?: 'timedOut' | 'aborted'): void {
+    if (!this.kill(signal)) return;
+    if (reason && !this.#killedFor) this.#killedFor = reason;
+    if (killTimeout > 0 && signal !== SIGKILL && !this.#escalation) {
+      this.#escalation = setTimeout(() => this.kill(SIGKILL), killTimeout);
+      this.#escalation.unref();
+    }
   }
 
   /**
@@ -180,6 +288,11 @@ export class Process {
   async [Symbol.asyncDispose](): Promise<void> {
     this.kill('SIGKILL');
     await this.wait();
+  }
+
+  /** SIGKILL without waiting (`using p = ...`); it is still reaped once it has died. */
+  [Symbol.dispose](): void {
+    this.kill('SIGKILL');
   }
 
   /** @internal Stops watching and releases the pidfd (an aborted waitpid). */
@@ -235,18 +348,12 @@ function parentOf(pid: number): number {
   }
 }
 
-function abortError(signal: AbortSignal): Error {
-  const err = new Error('The operation was aborted', { cause: signal.reason }) as Error & { code: string };
-  err.name = 'AbortError';
-  err.code = 'ABORT_ERR';
-  return err;
-}
-
 /**
  * Waits for a child of this process that Node's `child_process` does not
  * manage, and reaps it. For a pid an nsjs `Process` owns it is that process's
  * `wait()`. Rejects with `ECHILD` (syscall `waitid`) for a pid that is not our
  * child, as waitpid(2) does.
+ * @category Processes
  */
 export function waitpid(pid: number, options: WaitpidOptions = {}): Promise<ExitStatus> {
   try {
@@ -258,7 +365,7 @@ export function waitpid(pid: number, options: WaitpidOptions = {}): Promise<Exit
     return Promise.reject(err);
   }
   const { signal } = options;
-  if (signal?.aborted) return Promise.reject(abortError(signal));
+  if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));
   const mine = owned.get(pid);
   let proc: Process;
   if (mine) {
@@ -266,7 +373,7 @@ export function waitpid(pid: number, options: WaitpidOptions = {}): Promise<Exit
   } else {
     if (parentOf(pid) !== process.pid) return Promise.reject(new NsError({ errno: ECHILD, syscall: 'waitid' }));
     try {
-      proc = new Process(pid, check(native().pidfdOpen(pid, 0), 'pidfd_open'), { child: true });
+      proc = Process.fromPidfd(pid, check(native().pidfdOpen(pid, 0), 'pidfd_open'), { child: true });
     } catch (err) {
       return Promise.reject(err);
     }
@@ -278,7 +385,7 @@ export function waitpid(pid: number, options: WaitpidOptions = {}): Promise<Exit
         owned.delete(pid);
         proc.detach();
       }
-      reject(abortError(signal));
+      reject(new AbortError(signal.reason));
     };
     signal.addEventListener('abort', onAbort, { once: true });
     proc.wait().then(

@@ -7,8 +7,9 @@
 import * as net from 'node:net';
 import * as os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
+import { debuglog } from 'node:util';
 
-import { NsError, invalidArgType, invalidArgValue } from '../core/errors';
+import { AbortError, NsError, fromCaller, invalidArgType, invalidArgValue } from '../core/errors';
 import { closeFd, initExecFd, isInitBinary, native, type NativeSpawnResult } from '../core/native';
 import type { EncodedPlan, NativePlan, Step } from '../core/plan';
 import { signalName } from '../core/signals';
@@ -55,13 +56,6 @@ function testFault(): NativePlan['fault'] {
   return record(m[1] === 'op' ? { op: Number(m[2]), errno, signal } : { parent: m[2], errno });
 }
 
-function abortError(signal: AbortSignal): Error {
-  const err = new Error('The operation was aborted', { cause: signal.reason }) as Error & { code: string };
-  err.name = 'AbortError';
-  err.code = 'ABORT_ERR';
-  return err;
-}
-
 /** `args` copied once, entry by entry: a hole is refused (map would skip it, and execve would see an argument less than the caller counted). */
 export function checkArgs(command: unknown, args: unknown): string[] {
   noNul(command, 'command');
@@ -76,10 +70,33 @@ export function checkArgs(command: unknown, args: unknown): string[] {
   return copy as string[];
 }
 
+// NODE_DEBUG=nsjs: each spawn's plan, step by step, and what became of it
+// (`debug.enabled` reads NODE_DEBUG once, on first use).
+const debug = debuglog('nsjs');
+
+/**
+ * The plan's steps as the child walks them and the outcome of each: ok up
+ * to the one that failed (`failedOp`), which gets the error's code, not run
+ * after it. A step of ours around the child's (clone, the id maps, the
+ * veth) is named only when it failed.
+ */
+function debugSpawn(p: Prepared, outcome: { pid: number } | { error: NsError; failedOp?: number }): void {
+  debug('spawn %s %j: %d steps', p.command, p.args, p.plan.steps.length);
+  const failedOp = 'error' in outcome ? (outcome.failedOp ?? -1) : Infinity;
+  p.plan.steps.forEach((s, i) => {
+    const result = i < failedOp ? 'ok' : i === failedOp ? (outcome as { error: NsError }).error.code : failedOp === -1 ? '-' : 'not run';
+    debug('  %d %s (%s%s): %s', i, s.step, s.syscall, s.path === undefined ? '' : ` ${s.path}`, result);
+  });
+  if ('pid' in outcome) debug('spawn %s: started, pid %d', p.command, outcome.pid);
+  else debug('spawn %s: failed%s: %s', p.command, failedOp === -1 ? ` at ${outcome.error.step ?? outcome.error.syscall}` : '', outcome.error.message);
+}
+
 /** kReportFallback in src-native/spawn/plan.h. */
 const REPORT_FALLBACK = 1 << 16;
 
 interface Prepared {
+  command: string;
+  args: string[];
   plan: ReturnType<typeof buildPlan>;
   encoded: EncodedPlan;
   stdio: Stdio;
@@ -90,7 +107,7 @@ interface Prepared {
 
 /** Everything up to clone: the plan and every fd it names. Closes what it opened if it throws. */
 function prepare(command: string, args: string[], c: Checked): Prepared {
-  if (c.signal?.aborted) throw abortError(c.signal);
+  if (c.signal?.aborted) throw new AbortError(c.signal.reason);
   const toClose: number[] = [];
   let stdio: Stdio | undefined;
   let statusFd: number | undefined;
@@ -101,7 +118,7 @@ function prepare(command: string, args: string[], c: Checked): Prepared {
     if (joinsType(ctx.join, 'pid') && c.namespaces.has('pid')) throw newPidInJoinedPid([...c.namespaces]);
     const hostVisible = c.root === undefined && c.mounts.length === 0 && !joinsType(ctx.join, 'mnt');
     const execPaths = execCandidates(command, c.env, hostVisible);
-    if (!execPaths) throw new NsError({ errno: ENOENT, syscall: `spawn ${command}`, path: command, step: 'execve' });
+    if (!execPaths) throw new NsError({ errno: ENOENT, syscall: `spawn ${command}`, path: command, step: 'execve', spawnargs: args });
     const fault = testFault();
     // nsjs-init, as PID 1 or as the --hold helper (Namespace.create(),
     // features()), runs from its sealed copy, whatever mounts hide its file.
@@ -119,7 +136,7 @@ function prepare(command: string, args: string[], c: Checked): Prepared {
     const plan = buildPlan(c, command, args, execPaths, stdio, ctx);
     if (fault) plan.native.fault = fault;
     if (testHooks.mountFallback) plan.native.mountFallback = testHooks.mountFallback;
-    return { plan, encoded: encodePlan(plan.native), stdio, statusFd, toClose };
+    return { command, args, plan, encoded: encodePlan(plan.native), stdio, statusFd, toClose };
   } catch (err) {
     release({ toClose, stdio, statusFd });
     throw err;
@@ -146,22 +163,28 @@ function finish(p: Prepared, result: NativeSpawnResult, c: Checked): Process {
     // The child's kind carries kReportFallback (plan.h) when another syscall than the op's own failed.
     const syscall = op !== undefined && (own('kind') ?? 0) & REPORT_FALLBACK && step.fallback ? step.fallback : step.syscall;
     const signal = own('signal');
-    throw new NsError({
+    // As Node's: the command that did not start is the syscall, and the error has its arguments.
+    const exec = step.step === 'execve' && signal === undefined;
+    const error = new NsError({
       errno: failed.errno,
-      syscall,
-      path: step.path,
+      syscall: exec ? `spawn ${p.command}` : syscall,
+      path: exec ? p.command : step.path,
       step: step.step,
       hint: hintFor(failed.errno, step, c),
       signal: signal === undefined ? undefined : (signalName(signal) ?? undefined),
       exitCode: own('exitStatus'),
+      spawnargs: exec ? p.args : undefined,
     });
+    if (debug.enabled) debugSpawn(p, { error, failedOp: op });
+    throw error;
   }
   const started = result as Extract<NativeSpawnResult, { pidfd: number }>;
+  if (debug.enabled) debugSpawn(p, { pid: started.pid });
   for (const fd of p.toClose) closeFd(fd);
   const streams = p.stdio.parent.map((fd, i) =>
     fd === undefined ? null : new net.Socket({ fd, readable: i !== 0, writable: i === 0 }),
   );
-  const proc = new Process(started.pid, started.pidfd, record({
+  const proc = Process.fromPidfd(started.pid, started.pidfd, record({
     child: true,
     ours: false,
     stdin: streams[0] as Writable | null,
@@ -169,18 +192,20 @@ function finish(p: Prepared, result: NativeSpawnResult, c: Checked): Process {
     stderr: streams[2] as Readable | null,
     stdio: streams,
     statusFd: p.statusFd,
+    spawnfile: p.command,
+    spawnargs: [c.argv0 ?? p.command, ...p.args],
   }));
-  const kill = () => proc.kill(c.killSignal);
   if (c.signal) {
     const signal = c.signal;
-    if (signal.aborted) kill();
+    const abort = () => proc.terminate(c.killSignal, c.killTimeout, 'aborted');
+    if (signal.aborted) abort();
     else {
-      signal.addEventListener('abort', kill, { once: true });
-      void proc.wait().then(() => signal.removeEventListener('abort', kill));
+      signal.addEventListener('abort', abort, { once: true });
+      void proc.wait().then(() => signal.removeEventListener('abort', abort));
     }
   }
   if (c.timeout) {
-    const timer = setTimeout(kill, c.timeout);
+    const timer = setTimeout(() => proc.terminate(c.killSignal, c.killTimeout, 'timedOut'), c.timeout);
     timer.unref();
     void proc.wait().then(() => clearTimeout(timer));
   }
@@ -225,6 +250,7 @@ function releaseSpawnSlot(): void {
  * the libuv pool size (`UV_THREADPOOL_SIZE`, 4 by default) only make spawns
  * queue in the pool instead, ahead of `fs` and `dns` work. Returns the
  * previous limit.
+ * @category Spawning
  */
 export function setSpawnConcurrency(limit: number): number {
   const previous = spawnLimit;
@@ -271,8 +297,37 @@ export function spawnCheckedSync(command: string, args: string[], c: Checked): P
  * been exec'd; rejects with an {@link NsError} naming the failed step, and
  * leaves nothing behind. Bad options throw (reject) with
  * `ERR_INVALID_ARG_TYPE`/`ERR_INVALID_ARG_VALUE` (TypeError) or `ERR_OUT_OF_RANGE` (RangeError) before anything starts.
+ *
+ * @example A shell as root of its own user, pid and mount namespaces, unprivileged
+ * ```ts
+ * import { spawnIsolated } from 'nsjs';
+ *
+ * const p = await spawnIsolated('sh', ['-c', 'echo $$; id -u'], {
+ *   namespaces: ['user', 'pid', 'mnt'],
+ *   user: 'root',
+ *   mounts: [{ type: 'proc', target: '/proc' }],
+ *   stdio: ['ignore', 'inherit', 'inherit'],
+ *   timeout: 10_000,
+ * });
+ * p.on('exit', (code, signal) => console.log('exited', code ?? signal)); // as ChildProcess
+ * await p.wait(); // { code: 0, signal: null }
+ * ```
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or
+ * `ERR_UNKNOWN_SIGNAL` (as a rejection) for a bad argument or option, before anything starts.
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for a number outside its range.
+ * @throws {NsError} for a setup step or the exec that failed (`step` names it;
+ * a command that cannot be exec'd is `spawn <cmd> ENOENT` as Node's).
+ * @throws {AbortError} `ABORT_ERR` when `signal` was aborted before the start.
+ * @category Spawning
  */
 export async function spawnIsolated(command: string, args?: string[], options?: SpawnOptions): Promise<Process> {
-  const argv = checkArgs(command, args);
-  return spawnChecked(command, argv, checkOptions(options));
+  let argv: string[];
+  let c: Checked;
+  try {
+    argv = checkArgs(command, args);
+    c = checkOptions(options);
+  } catch (err) {
+    throw fromCaller(err, spawnIsolated);
+  }
+  return spawnChecked(command, argv, c);
 }

@@ -2,30 +2,47 @@
 // /dev/null opened for it just before clone (openStdio); and the op that
 // installs them as the command's fds 0..n-1.
 import * as fs from 'node:fs';
+import { Stream } from 'node:stream';
 
 import { NsError, check, invalidArgType, invalidArgValue } from '../core/errors';
 import { closeFd, native } from '../core/native';
 import type { Add } from '../core/plan';
 import { integer } from '../core/validate';
 
-/** One entry of `stdio`: a new pipe, our own fd of that number, /dev/null, or an fd of ours. */
-export type StdioEntry = 'pipe' | 'inherit' | 'ignore' | number | null | undefined;
+/**
+ * One entry of `stdio`: a new pipe, our own fd of that number, /dev/null, an
+ * fd of ours, or a Stream that has one (a socket, a tty, a pipe, an opened
+ * file stream), whose fd the command gets a copy of, as `child_process`.
+ */
+export type StdioEntry = 'pipe' | 'inherit' | 'ignore' | number | Stream | null | undefined;
+
+/** A Stream's fd, read once: its handle's (net.Socket, tty, a pipe) or its own (fs streams, process.stdout on a file). */
+function streamFd(stream: Stream, name: string): number {
+  const s = stream as Stream & { _handle?: { fd?: unknown } | null; fd?: unknown };
+  const handleFd = s._handle?.fd;
+  const fd = typeof handleFd === 'number' && handleFd >= 0 ? handleFd : s.fd;
+  if (typeof fd !== 'number' || fd < 0)
+    throw invalidArgValue(name, stream, 'is a Stream without an fd (a file stream has one once it has emitted \'open\')');
+  return integer(fd, name);
+}
 
 /** stdio's op (OpKind in src-native/spawn/plan.h). */
 export const StdioOp = {
   Stdio: 15,
 } as const;
 
-export function checkStdio(value: unknown): StdioEntry[] {
+/** Streams come back as their fds: the only thing of theirs the spawn uses. */
+export function checkStdio(value: unknown): (Exclude<StdioEntry, Stream>)[] {
   if (value === undefined) return ['pipe', 'pipe', 'pipe'];
   if (value === 'pipe' || value === 'inherit' || value === 'ignore') return [value, value, value];
   if (!Array.isArray(value)) throw invalidArgType('options.stdio', "'pipe', 'inherit', 'ignore' or an array", value);
   if (value.length > 64) throw invalidArgValue('options.stdio', value, 'must have at most 64 entries');
   // Array.from visits holes as undefined (the default), where map would skip them and shift the fds that follow.
-  const out = Array.from(value, (e: unknown, i): StdioEntry => {
+  const out = Array.from(value, (e: unknown, i): Exclude<StdioEntry, Stream> => {
     if (e === 'pipe' || e === 'inherit' || e === 'ignore' || e === null || e === undefined) return e;
     if (typeof e === 'number') return integer(e, `options.stdio[${i}]`);
-    throw invalidArgValue(`options.stdio[${i}]`, e, "must be 'pipe', 'inherit', 'ignore', an fd or null");
+    if (e instanceof Stream) return streamFd(e, `options.stdio[${i}]`);
+    throw invalidArgValue(`options.stdio[${i}]`, e, "must be 'pipe', 'inherit', 'ignore', an fd, a Stream with an fd or null");
   });
   while (out.length < 3) out.push(undefined);
   return out;
@@ -44,7 +61,7 @@ export interface Stdio {
   toClose: number[];
 }
 
-export function openStdio(entries: readonly StdioEntry[]): Stdio {
+export function openStdio(entries: readonly Exclude<StdioEntry, Stream>[]): Stdio {
   const s: Stdio = { child: [], parent: [], toClose: [] };
   try {
     entries.forEach((e, i) => {

@@ -55,6 +55,15 @@ int ParseFd(const char* s) {
   int err = ENOENT;
   for (int i = 0; i < npaths; i++) {
     execv(paths[i], argv);
+    if (errno == ENOEXEC) {
+      // execvp's fallback (as the spawn child's Exec): a file the kernel
+      // cannot run is a script for /bin/sh. argv[-1] is our "--", free now.
+      argv[-1] = const_cast<char*>("/bin/sh");
+      argv[0] = paths[i];
+      execv(argv[-1], argv - 1);
+      err = ENOEXEC;
+      break;
+    }
     if (errno == EACCES) denied = true;
     else if (errno != ENOENT && errno != ENOTDIR) {
       err = errno;

@@ -86,9 +86,21 @@ int InstallStdio(const Plan* plan) {
   return 0;
 }
 
+// async-signal-safe. execvp's fallback, and so child_process's: a file the
+// kernel cannot run (ENOEXEC: no #! line, not ELF) is a script for /bin/sh
+// (the sandbox's), its path as $0. Where that shell cannot run, ENOEXEC
+// stands: it says more than the shell's ENOENT.
+int ExecScript(const Plan* plan, const char* path) {
+  if (plan->sh_argv.empty()) return -1;
+  plan->sh_argv[1] = path;
+  execve(plan->sh_argv[0], const_cast<char* const*>(plan->sh_argv.data()), const_cast<char* const*>(plan->envp.data()));
+  errno = ENOEXEC;
+  return -1;
+}
+
 // async-signal-safe. Like execvpe's search over candidates laid out before
 // clone: a missing candidate moves on, EACCES is remembered as the answer if
-// no later candidate runs.
+// no later candidate runs, ENOEXEC runs the file under /bin/sh.
 int Exec(const Plan* plan) {
   // An fd of the parent's, CLOEXEC like all ours: fine for an ELF binary.
   if (plan->exec_fd >= 0)
@@ -97,6 +109,7 @@ int Exec(const Plan* plan) {
   for (const char* path : plan->exec_paths) {
     execve(path, const_cast<char* const*>(plan->argv.data()), const_cast<char* const*>(plan->envp.data()));
     if (errno == EACCES) denied = true;
+    else if (errno == ENOEXEC) return ExecScript(plan, path);
     else if (errno != ENOENT && errno != ENOTDIR) return -1;
   }
   errno = denied ? EACCES : ENOENT;

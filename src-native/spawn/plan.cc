@@ -219,6 +219,11 @@ bool Plan::Parse(const Napi::Value& ints_v, const Napi::Value& text_v, const Nap
   for (size_t i = 0; i < env_count; i++) envp.push_back(take());
   argv.push_back(nullptr);
   envp.push_back(nullptr);
+  if (!argv.empty() && argv[0] != nullptr) {
+    sh_argv.push_back("/bin/sh");
+    sh_argv.push_back(nullptr);
+    sh_argv.insert(sh_argv.end(), argv.begin() + 1, argv.end());
+  }
   return true;
 }
 

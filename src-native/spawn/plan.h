@@ -181,6 +181,9 @@ struct Plan {
   std::vector<gid_t> groups;
   std::vector<const char*> exec_paths;
   std::vector<const char*> argv;  // NULL-terminated
+  // { "/bin/sh", <script>, argv[1..], NULL } for execvp's ENOEXEC fallback:
+  // the child fills in the script's path (its own slot, nobody else reads it).
+  mutable std::vector<const char*> sh_argv;
   std::vector<const char*> envp;  // NULL-terminated
 
 #ifdef NSJS_FAULT_INJECTION

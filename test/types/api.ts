@@ -1,8 +1,10 @@
 // Compile-only: nothing here runs. Uses of the public API that must type-check,
 // and misuse that must not (each `@ts-expect-error` fails the build if the
 // line below it compiles).
-import { DEFAULT_SECCOMP_DENY, Namespace, NsError, Process, setSpawnConcurrency, spawnIsolated, sys, waitpid } from 'nsjs';
-import type { CapabilityName, ExitStatus, LandlockOptions, SeccompPolicy, NamespaceInfo, NamespaceType, NsErrorDetails, WaitpidOptions } from 'nsjs';
+import { DEFAULT_SECCOMP_DENY, Namespace, NsError, Process, runIsolated, setSpawnConcurrency, spawnIsolated, sys, waitpid } from 'nsjs';
+import type { CapabilityName, ExitStatus, LandlockOptions, SeccompPolicy, NamespaceInfo, NamespaceType, NsErrorDetails, RunError, RunResult, WaitpidOptions } from 'nsjs';
+import { once } from 'node:events';
+import { PassThrough } from 'node:stream';
 
 declare function use(...values: unknown[]): void;
 
@@ -159,4 +161,59 @@ export async function policy(): Promise<void> {
   use(await spawnIsolated('true', [], { seccomp: 'strict' }));
   // @ts-expect-error ports are numbers
   use(await spawnIsolated('true', [], { landlock: { connect: ['443'] } }));
+}
+
+export async function results(): Promise<void> {
+  const r: RunResult = await runIsolated('sh', ['-c', 'exit 3'], { reject: false, maxBuffer: 1 << 20, killTimeout: 500, timeout: 100 });
+  const timedOut: true | undefined = r.timedOut;
+  const aborted: true | undefined = r.aborted;
+  const bytes: RunResult<Buffer> = await runIsolated('cat', [], { encoding: 'buffer', input: Buffer.from('x'), cwd: new URL('file:///tmp') });
+  const raw: Buffer = bytes.stdout;
+  try {
+    await runIsolated('false');
+  } catch (e) {
+    const err = e as RunError;
+    const code: number | null | 'ABORT_ERR' | 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER' = err.code;
+    const fields: [NodeJS.Signals | null, boolean, boolean, boolean, string, string, string] = [err.signal, err.killed, err.timedOut, err.aborted, err.cmd, err.stdout, err.stderr];
+    use(code, fields);
+  }
+  use(timedOut, aborted, raw);
+
+  // @ts-expect-error reject is a boolean
+  await runIsolated('true', [], { reject: 'no' });
+  // @ts-expect-error maxBuffer is a number of bytes
+  await runIsolated('true', [], { maxBuffer: '1M' });
+  // @ts-expect-error killTimeout is a number of milliseconds
+  await spawnIsolated('true', [], { killTimeout: '2s' });
+  // @ts-expect-error a Buffer result only with encoding: 'buffer'
+  const notBuffer: Buffer = r.stdout;
+  use(notBuffer);
+}
+
+export async function asChildProcess(): Promise<void> {
+  const p = await spawnIsolated('sleep', ['1'], { stdio: ['ignore', new PassThrough(), process.stderr] });
+  p.on('exit', (code: number | null, signal: NodeJS.Signals | null) => use(code, signal));
+  p.once('close', (code, signal) => use(code, signal));
+  const [code] = await once(p, 'exit');
+  const fields: [number | null, NodeJS.Signals | null, boolean, string, readonly string[]] = [p.exitCode, p.signalCode, p.killed, p.spawnfile, p.spawnargs];
+  {
+    using disposed = p;
+    use(disposed);
+  }
+  use(code, fields);
+
+  // @ts-expect-error made by spawnIsolated or Process.attach, never constructed
+  new Process(1, 3, { child: true });
+  // @ts-expect-error the exit status is nsjs's to set
+  p.exitStatus = null;
+  // @ts-expect-error killed is read-only, as ChildProcess's
+  p.killed = false;
+  // @ts-expect-error internal: not in the published types
+  p.detach();
+  // @ts-expect-error internal: not in the published types
+  p.terminate(15, 0);
+  // @ts-expect-error internal: not in the published types
+  Process.fromPidfd(1, 3, { child: true });
+  // @ts-expect-error an 'exit' listener gets (code, signal)
+  p.on('exit', (status: ExitStatus) => use(status));
 }

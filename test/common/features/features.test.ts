@@ -124,6 +124,9 @@ describe('nsjs doctor', () => {
     const r = doctor('--bogus');
     expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 1, stderr: "nsjs: unrecognized option '--bogus'\nTry 'nsjs doctor --help' for more information.\n" });
     expect(doctor('--help').stdout).toMatch(/^Usage:\n nsjs doctor/);
+    // Something to ask about is a namespace type or a feature; without --strict nothing is.
+    expect(doctor('--strict', 'netns')).toMatchObject({ status: 1, stderr: expect.stringMatching(/^nsjs: unknown namespace type or feature 'netns'/) });
+    expect(doctor('user')).toMatchObject({ status: 1, stderr: expect.stringMatching(/^nsjs: unexpected argument 'user'/) });
   });
 });
 
@@ -139,6 +142,11 @@ describe('a forced restriction: user.max_user_namespaces=0 in our own user names
       seccomp: false,
       allowUserNamespaces: true,
     });
+
+  test('doctor --strict: status 2 naming what was asked for and does not work, 0 when it all works', async () => {
+    const r = await sandbox('"$1" "$2" doctor --strict uts user clone3 >/dev/null; echo "status $?"; "$1" "$2" doctor --strict uts clone3 >/dev/null; echo "status $?"');
+    expect({ stdout: r.stdout, stderr: r.stderr }).toEqual({ stdout: 'status 2\nstatus 0\n', stderr: 'nsjs doctor: does not work here: user namespace\n' });
+  });
 
   test('doctor --json: user namespaces refused with ENOSPC, the sysctl as the reason and the fix', async () => {
     const r = await sandbox('exec "$1" "$2" doctor --json');

@@ -21,8 +21,9 @@ afterEach(async () => {
   await expectNoLeaks(before);
 });
 
+/** A shell script's status and output, whatever the status. */
 function sh(script: string, options: object = {}) {
-  return runIsolated('sh', ['-c', script], options);
+  return runIsolated('sh', ['-c', script], { reject: false, ...options });
 }
 
 describe('one behaviour per namespace, seen from inside', () => {
@@ -319,14 +320,14 @@ describe('process basics, as child_process', () => {
 describe('abort and timeout', () => {
   test('timeout kills with killSignal', async () => {
     const p = await spawnIsolated('sleep', ['30'], { stdio: 'ignore', timeout: 50, killSignal: 'SIGKILL' });
-    expect(await p.wait()).toEqual({ code: null, signal: 'SIGKILL' });
+    expect(await p.wait()).toEqual({ code: null, signal: 'SIGKILL', timedOut: true });
   });
 
   test('an AbortSignal kills the command', async () => {
     const ac = new AbortController();
     const p = await spawnIsolated('sleep', ['30'], { stdio: 'ignore', signal: ac.signal });
     ac.abort();
-    expect(await p.wait()).toEqual({ code: null, signal: 'SIGTERM' });
+    expect(await p.wait()).toEqual({ code: null, signal: 'SIGTERM', aborted: true });
   });
 
   test('an already aborted signal starts nothing', async () => {
@@ -336,21 +337,30 @@ describe('abort and timeout', () => {
 
 describe('failures are NsErrors naming the step, and leave nothing behind', () => {
   test('a missing command is ENOENT like spawn ENOENT', async () => {
-    const err = await spawnIsolated('nsjs-no-such-command').catch((e: unknown) => e);
+    // A PATH every user can search: where one entry cannot be searched, the answer is EACCES (as execvp's; results.test.ts).
+    const err = await spawnIsolated('nsjs-no-such-command', [], { env: { PATH: '/usr/bin:/bin' } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NsError);
     expect(err).toMatchObject({ code: 'ENOENT', errno: -2, syscall: 'spawn nsjs-no-such-command', path: 'nsjs-no-such-command' });
     await expect(spawnIsolated('/no/such/file', [], { namespaces: withUser(['pid']) })).rejects.toMatchObject({
-      code: 'ENOENT', syscall: 'execve', step: 'execve', path: '/no/such/file',
+      code: 'ENOENT', syscall: 'spawn /no/such/file', step: 'execve', path: '/no/such/file',
     });
   });
 
-  test('a file without execute permission is EACCES; one the kernel cannot run is ENOEXEC', async () => {
+  test('a file without execute permission is EACCES; one the kernel cannot run is ENOEXEC where no /bin/sh can run it', async () => {
     const file = path.join(os.tmpdir(), `nsjs-noexec-${process.pid}`);
     fs.writeFileSync(file, '\x7fELF garbage', { mode: 0o644 });
     try {
-      await expect(spawnIsolated(file)).rejects.toMatchObject({ code: 'EACCES', step: 'execve', path: file });
+      await expect(spawnIsolated(file)).rejects.toMatchObject({ code: 'EACCES', step: 'execve', path: file, syscall: `spawn ${file}`, message: `spawn ${file} EACCES` });
       fs.chmodSync(file, 0o755);
-      await expect(spawnIsolated(file)).rejects.toMatchObject({ code: 'ENOEXEC', errno: -8, step: 'execve' });
+      // A root with the file and no /bin/sh: execvp's fallback to the shell finds none.
+      const root = fs.mkdtempSync(path.join(os.tmpdir(), 'nsjs-nosh-'));
+      try {
+        const options = { namespaces: withUser(['mnt']), root, mounts: [{ type: 'bind' as const, source: file, target: '/x' }] };
+        fs.writeFileSync(path.join(root, 'x'), '');
+        await expect(spawnIsolated('/x', [], options)).rejects.toMatchObject({ code: 'ENOEXEC', errno: -8, step: 'execve', syscall: 'spawn /x' });
+      } finally {
+        fs.rmSync(root, { recursive: true });
+      }
     } finally {
       fs.unlinkSync(file);
     }

@@ -120,7 +120,9 @@ async function walk(command: string, args: string[], options: () => SpawnOptions
   };
   // A different errno each time, so a report can't be a leftover of the last one.
   const codes = ['EIO', 'EPERM', 'EINVAL', 'ENOMEM', 'EACCES', 'EBUSY'];
-  for (let n = 0; n < steps.length; n++) await attempt(`op:${n}:${codes[n % codes.length]}`, steps[n], codes[n % codes.length]);
+  // A command that could not be exec'd is named as Node names it (syscall 'spawn <cmd>').
+  const reported = (s: Step) => (s.step === 'execve' ? { ...s, syscall: `spawn ${command}` } : s);
+  for (let n = 0; n < steps.length; n++) await attempt(`op:${n}:${codes[n % codes.length]}`, reported(steps[n]), codes[n % codes.length]);
   // A child that dies at an op without reporting (a trap) is a setup failure
   // there too, never a spawn that seemed to succeed.
   for (let n = 0; n < steps.length; n++) await attempt(`op:${n}:SIGSEGV`, steps[n], 'EINTR', 'SIGSEGV');
