@@ -28,6 +28,7 @@
         "src-native/fs/mount.cc",
         "src-native/fs/mounts.cc",
         "src-native/policy/caps.cc",
+        "src-native/cgroup/cgroup.cc",
         "src-native/net/netlink.cc",
         "src-native/net/net.cc",
         "src-native/spawn/pidfd.cc",

@@ -4,6 +4,7 @@
 // against the namespaces asked for, and what is here are the rules between
 // them. Everything here runs before anything native: a bad option throws a
 // TypeError or RangeError naming it, and nothing has been started.
+import { checkCgroupOptions, type CgroupChecked, type CgroupSpawnOptions } from '../cgroup/options';
 import { isNamespace } from '../core/brand';
 import { invalidArgValue } from '../core/errors';
 import { knownKeys, plainObject, record, snapshot } from '../core/validate';
@@ -22,7 +23,7 @@ import { checkUser, type CheckedUser, type UserMapping } from './user';
  * `'user'` to `namespaces` and the rest is created inside it; the doc of each
  * option says when it needs root and what it costs beyond a plain spawn.
  */
-export interface SpawnOptions extends NsSpawnOptions, FsSpawnOptions, PolicySpawnOptions, NetSpawnOptions {
+export interface SpawnOptions extends NsSpawnOptions, FsSpawnOptions, PolicySpawnOptions, NetSpawnOptions, CgroupSpawnOptions {
   /**
    * Existing namespaces to enter before any new one is made (nsenter). A user
    * namespace is entered first, so the rest are entered with its
@@ -78,7 +79,7 @@ export interface SpawnOptions extends NsSpawnOptions, FsSpawnOptions, PolicySpaw
 const OPTION_KEYS = [
   'namespaces', 'join', 'init', 'network', 'user', 'uid', 'gid', 'groups', 'hostname', 'domainname', 'mounts', 'root', 'propagation', 'cwd',
   'env', 'argv0', 'stdio', 'dieWithParent', 'newSession', 'noNewPrivileges', 'capabilities', 'rlimits',
-  'timeOffsets', 'signal', 'timeout', 'killSignal',
+  'timeOffsets', 'signal', 'timeout', 'killSignal', 'cgroup',
 ] as const;
 
 /** Options after validation: defaults filled in, namespaces as a set. */
@@ -86,6 +87,7 @@ export interface Checked extends NsChecked, FsChecked, PolicyChecked, NetChecked
   join?: CheckedJoin;
   user?: CheckedUser;
   stdio: StdioEntry[];
+  cgroup?: CgroupChecked;
 }
 
 const abortedGetter = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'aborted')!.get!;
@@ -129,6 +131,8 @@ export function checkOptions(options: unknown, copied = false): Checked {
   const c = record<Checked>({ ...ns, ...command, stdio, ...policy, ...fs, ...checkNetOptions(o, namespaces, join !== undefined) });
   if (user !== undefined) c.user = user;
   if (join !== undefined) c.join = join;
+  const { cgroup } = checkCgroupOptions(o);
+  if (cgroup !== undefined) c.cgroup = cgroup;
   // Where the options say so: { pid } without types is settled in spawn, once
   // the target's pid namespace is known to differ from ours.
   const joinsPid = c.join && ('pid' in c.join ? c.join.types?.includes('pid') : c.join.namespaces.some((n) => n.type === 'pid'));

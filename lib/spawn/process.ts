@@ -1,6 +1,7 @@
 import type { Readable, Writable } from 'node:stream';
 import * as fs from 'node:fs';
 
+import type { Cgroup, ResourceUsage } from '../cgroup/cgroup';
 import { NsError, check } from '../core/errors';
 import { closeFd, native, type NativePidfdWatch } from '../core/native';
 import { Namespace } from '../ns/namespace';
@@ -13,6 +14,10 @@ export interface ExitStatus {
   code: number | null;
   /** The signal that ended the process, or `null` when it exited. */
   signal: NodeJS.Signals | null;
+  /** With `cgroup`: present (true) when it died of SIGKILL while its cgroup's OOM-kill count rose. */
+  oomKilled?: true;
+  /** With `cgroup`: the cgroup's final figures. */
+  usage?: ResourceUsage;
 }
 
 const CLD_EXITED = 1;
@@ -33,6 +38,14 @@ interface Internal {
   statusFd?: number;
   /** Attached to a child of ours that someone else (child_process) reaps. */
   ours?: boolean;
+  /** options.cgroup's: emptied and removed before wait() resolves. */
+  cgroup?: Cgroup;
+}
+
+function noCgroup(what: string): Promise<never> {
+  const err = new Error(`${what} needs a process spawned with options.cgroup`) as Error & { code: string };
+  err.code = 'ERR_INVALID_STATE';
+  return Promise.reject(err);
 }
 
 /**
@@ -59,6 +72,7 @@ export class Process {
   #watch: NativePidfdWatch | null;
   #done: Promise<ExitStatus>;
   #refed = true;
+  #cgroup: Cgroup | undefined;
 
   /** @internal Use `spawnIsolated()` or `Process.attach()`. */
   constructor(pid: number, pidfd: number, internal: Internal) {
@@ -68,6 +82,7 @@ export class Process {
     this.stdout = internal.stdout ?? null;
     this.stderr = internal.stderr ?? null;
     this.stdio = internal.stdio ?? [this.stdin, this.stdout, this.stderr];
+    this.#cgroup = internal.cgroup;
     let settle!: (status: ExitStatus) => void;
     let fail!: (err: Error) => void;
     this.#done = new Promise<ExitStatus>((resolve, reject) => {
@@ -97,7 +112,14 @@ export class Process {
       this.exitStatus = status;
       // As ChildProcess: nobody reads the other end any more.
       this.stdin?.destroy();
-      settle(status);
+      const cgroup = internal.cgroup;
+      if (!cgroup) return settle(status);
+      // What it left behind is killed and the cgroup removed before wait() resolves.
+      cgroup.close().then((usage) => {
+        status.usage = usage;
+        if (status.signal === 'SIGKILL' && usage.oomKills > 0) status.oomKilled = true;
+        settle(status);
+      }, fail);
     });
     const started = watch.start();
     if (started < 0) {
@@ -134,10 +156,35 @@ export class Process {
   kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
     const num = signalNumber(signal, 'signal');
     if (this.exitStatus || this.#pidfd < 0) return false;
+    // With a cgroup every process in it gets the signal, daemons included.
+    if (num !== 0) this.#cgroup?.signalAll(num);
     const r = native().pidfdSendSignal(this.#pidfd, num);
     if (r === ESRCH) return false;
     check(r, 'pidfd_send_signal');
     return true;
+  }
+
+  /**
+   * With `cgroup`: what its cgroup has used (CPU time, peak memory, tasks,
+   * OOM kills); once it has exited, the final figures (`ExitStatus.usage`).
+   */
+  usage(): Promise<ResourceUsage> {
+    const cgroup = this.#cgroup;
+    if (!cgroup) return noCgroup('usage()');
+    if (this.exitStatus) return this.#done.then((s) => s.usage!);
+    return Promise.resolve(cgroup.usage());
+  }
+
+  /** With `cgroup`: stops every process in it; resolves once the kernel says they all are. `kill()` thaws first. */
+  freeze(): Promise<void> {
+    if (!this.#cgroup) return noCgroup('freeze()');
+    return this.#cgroup.setFrozen(true);
+  }
+
+  /** With `cgroup`: lets the processes of a frozen cgroup run again. */
+  thaw(): Promise<void> {
+    if (!this.#cgroup) return noCgroup('thaw()');
+    return this.#cgroup.setFrozen(false);
   }
 
   /**

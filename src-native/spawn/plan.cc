@@ -30,6 +30,8 @@ bool Plan::ParseExtras(const Napi::Object& x, std::string* why) {
     gid_map = Text(x.Get("gidMap"));
     setgroups = Text(x.Get("setgroups"));
   }
+  const Napi::Value cgroup = x.Get("cgroupFd");
+  if (cgroup.IsNumber()) cgroup_fd = I32(cgroup);
   const Napi::Value fallback = x.Get("mountFallback");
   if (fallback.IsNumber()) mount_fallback = I32(fallback);
   const Napi::Value veth_v = x.Get("veth");

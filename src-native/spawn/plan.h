@@ -63,6 +63,11 @@ enum OpKind : int32_t {
   kOpCloseSlots = 61,  // close every slot in the mask `flags`
   kOpMountFirst = kOpOpenAt,
   kOpMountLast = kOpCloseSlots,
+
+  // cgroup/ (lib/cgroup/plan.ts, src-native/cgroup/cgroup.cc): 96-111.
+  kOpCgroupJoin = 96,  // write "0" to cgroup.procs fd a; b = 1: not when CLONE_INTO_CGROUP placed us (Plan::into_cgroup)
+  kOpCgroupFirst = kOpCgroupJoin,
+  kOpCgroupLast = 111,
 };
 
 // kOpOpenAt flags (this architecture's O_* bits are the child's business).
@@ -159,6 +164,7 @@ struct Plan {
   bool has_veth = false;
   Veth veth;
   int mount_fallback = 0;    // MountFallback bits: test-only, as force_clone
+  int cgroup_fd = -1;        // a cgroup v2 directory for CLONE_INTO_CGROUP (lib/cgroup/)
 
   std::vector<Op> ops;
   std::vector<int> stdio;  // fd to install at each index; -1 leaves it as inherited, -2 closes it
@@ -195,6 +201,7 @@ struct Plan {
 
   // Filled by the parent just before clone.
   bool via_clone3 = true;
+  bool into_cgroup = false;  // the clone that made the child carried CLONE_INTO_CGROUP
   void* stage2_stack = nullptr;  // for kOpFork
   Progress* progress = nullptr;
   int err_fd = -1;
@@ -219,9 +226,11 @@ constexpr size_t kStackSize = 256 * 1024;
 int ChildMain(void* plan);
 
 // clone3 (falling back to clone) starting fn(arg) on stack; returns the pid,
-// or -errno. *via_clone3 tells which was used. async-signal-safe.
+// or -errno. *via_clone3 tells which was used. With into_cgroup (not null),
+// clone3 is asked to start the child in the cgroup v2 directory cgroup_fd
+// first, and *into_cgroup tells whether it did. async-signal-safe.
 long CloneWithStack(uint64_t flags, void* stack, int* pidfd, int (*fn)(void*), void* arg, bool force_clone,
-                    bool* via_clone3);
+                    bool* via_clone3, int cgroup_fd = -1, bool* into_cgroup = nullptr);
 
 }  // namespace spawn
 }  // namespace nsjs
