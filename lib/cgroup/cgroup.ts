@@ -90,6 +90,17 @@ function num(file: string): number {
 const limit = (v: Limit) => (v === 'max' ? 'max' : String(v));
 const v1Limit = (v: Limit) => (v === 'max' ? '-1' : String(v));
 
+/** `dir` and every cgroup below it, deepest first. */
+function tree(dir: string): string[] {
+  let entries: fs.Dirent[] = [];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    // gone already
+  }
+  return [...entries.filter((e) => e.isDirectory()).flatMap((e) => tree(path.join(dir, e.name))), dir];
+}
+
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** @internal The cgroups of one command. */
@@ -257,8 +268,9 @@ export class Cgroup {
     return u;
   }
 
+  /** The pids in a cgroup and in every sub-cgroup the command made in it. */
   #tasks(group: Group): number[] {
-    return (readText(path.join(group.dir, 'cgroup.procs')) ?? '').split('\n').filter(Boolean).map(Number);
+    return tree(group.dir).flatMap((d) => (readText(path.join(d, 'cgroup.procs')) ?? '').split('\n').filter(Boolean).map(Number));
   }
 
   #populated(): boolean {
@@ -352,13 +364,15 @@ export class Cgroup {
   #rmdirs(): number {
     let busy = 0;
     for (let i = this.groups.length - 1; i >= 0; i--) {
-      try {
-        fs.rmdirSync(this.groups[i].dir);
-        this.groups.splice(i, 1);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') this.groups.splice(i, 1);
-        else busy++;
+      // Sub-cgroups the command made first: a cgroup with children cannot go.
+      for (const dir of tree(this.groups[i].dir)) {
+        try {
+          fs.rmdirSync(dir);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') busy++;
+        }
       }
+      if (!fs.existsSync(this.groups[i].dir)) this.groups.splice(i, 1);
     }
     return busy;
   }
