@@ -5,6 +5,7 @@
 // the child must run them.
 import type { Cgroup } from '../cgroup/cgroup';
 import { CgroupOp, planCgroup } from '../cgroup/plan';
+import { CLONE_NEWCGROUP } from '../core/constants';
 import type { NamespaceType } from '../core/nstypes';
 import { SharedOp, type EncodedPlan, type NativeOp, type NativePlan, type Step } from '../core/plan';
 import { record } from '../core/validate';
@@ -85,6 +86,13 @@ export function buildPlan(
 
   // Before anything else, so that nothing the child starts runs outside it.
   if (ctx.cgroup) planCgroup(ctx.cgroup, native, add);
+  // A new cgroup namespace made once the child is in its cgroups, so that
+  // it sees its own cgroup as / in every hierarchy (v1 too, and on v2
+  // without CLONE_INTO_CGROUP), not the caller's.
+  if (ctx.cgroup && ns.has('cgroup') && !ctx.join) {
+    cloneFlags &= ~CLONE_NEWCGROUP;
+    add({ kind: NsOp.Unshare, a: CLONE_NEWCGROUP }, { step: 'unshare cgroup', syscall: 'unshare' });
+  }
   if (ctx.join) planJoin(ctx.join, native, add);
   // A new user namespace comes first and its maps right after: every other
   // step needs the capabilities the maps make meaningful.

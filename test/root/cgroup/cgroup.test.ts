@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { runIsolated, spawnIsolated, type Process } from '../../../lib';
+import { testHooks } from '../../../lib/spawn/spawn';
 import { cgroups, expectNoLeaks, snapshot, type Snapshot } from '../../helpers/leaks';
 
 let before: Snapshot;
@@ -183,6 +184,40 @@ test('a daemon left behind by a command that exits on its own dies before wait()
   const s = await p.wait();
   expect(s.code).toBe(0);
   expect(alive(Number((await out).trim()))).toBe(false);
+});
+
+describe.each([false, true])('placement (clone(2) instead of clone3: %s)', (forceClone) => {
+  beforeEach(() => {
+    testHooks.forceClone = forceClone;
+  });
+  afterEach(() => {
+    testHooks.forceClone = false;
+  });
+
+  test('in its cgroup of every hierarchy used before it runs, from a new user and pid namespace too', async () => {
+    const r = await runIsolated('sh', ['-c', 'cat /proc/self/cgroup; dd if=/dev/zero of=/dev/null bs=200M count=1 2>/dev/null; echo dd=$?'], {
+      namespaces: ['user', 'pid', 'mnt'],
+      user: 'root',
+      cgroup: { memory: { max: '32M' }, pids: { max: 16 } },
+    });
+    const mine = new RegExp(`/nsjs-${process.pid}-[0-9]+$`);
+    const lines = new Map(r.stdout.trim().split('\n').filter((l) => /^[0-9]+:/.test(l)).map((l) => [l.split(':')[1], l.split(':')[2]]));
+    for (const ctrl of ['', 'memory', 'pids']) expect(lines.get(ctrl)).toMatch(mine);
+    expect(r.stdout).toMatch(/dd=137/);
+  });
+
+  test("with a new cgroup namespace it sees its own cgroup as / everywhere, and as another uid cannot leave it", async () => {
+    const r = await runIsolated('sh', ['-c', 'cat /proc/self/cgroup; echo $$ > /sys/fs/cgroup/unified/cgroup.procs && echo escaped; cat /proc/self/cgroup'], {
+      namespaces: ['cgroup'],
+      uid: NOBODY,
+      gid: NOBODY,
+      cgroup: { memory: { max: '32M' } },
+    });
+    const views = r.stdout.trim().split('\n');
+    for (const l of views.filter((v) => /^[0-9]+:(|memory|pids):/.test(v))) expect(l).toMatch(/:\/$/);
+    expect(r.stdout).not.toMatch(/escaped/);
+    expect(r.stderr).toMatch(/Permission denied/);
+  });
 });
 
 describe('a hostile command cannot loosen its limits', () => {
