@@ -93,3 +93,41 @@ export function controllerVersion(l: Layout, controller: string): 'v1' | 'v2' | 
   if (l.v1.has(controller)) return 'v1';
   return undefined;
 }
+
+/**
+ * For features() and `nsjs doctor`: where each controller options.cgroup
+ * uses comes from, whether we may make cgroups there, and the fix.
+ */
+export function limitsReport(): { ok: boolean; reason: string; fix?: string } {
+  const l = layout();
+  const writable = (dir: string) => {
+    try {
+      fs.accessSync(dir, fs.constants.W_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const parts: string[] = [];
+  const refused: string[] = [];
+  for (const k of ['memory', 'pids', 'cpu']) {
+    const v = controllerVersion(l, k);
+    const h = v === 'v2' ? l.v2! : v === 'v1' ? l.v1.get(k)! : undefined;
+    parts.push(`${k}: ${v ? `${v} (${h!.mount})` : 'none'}`);
+    if (!h || !writable(path.join(h.mount, h.own))) refused.push(k);
+  }
+  if (l.v2) {
+    const v2Limits = ['memory', 'pids', 'cpu'].some((k) => l.v2!.controllers.includes(k));
+    parts.push(`kill/freeze: v2 (${l.v2.mount}${v2Limits ? '' : ', without memory, pids or cpu: the hybrid layout'})`);
+    if (!writable(path.join(l.v2.mount, l.v2.own))) refused.push('kill/freeze');
+  } else parts.push(`kill/freeze: ${l.v1.has('freezer') ? 'v1 freezer' : 'none'}`);
+  const reason = parts.join('; ');
+  if (refused.length === 0) return { ok: true, reason };
+  return {
+    ok: false,
+    reason: `${reason}; not ours to make cgroups in: ${refused.join(', ')}`,
+    fix: ['memory', 'pids', 'cpu'].some((k) => controllerVersion(l, k) === 'v2')
+      ? 'run as root, or in a delegated cgroup v2 (systemd-run --user --scope -p Delegate=yes, or options.cgroup.parent)'
+      : 'run as root (cgroup v1 controllers cannot be delegated), or boot with the unified cgroup v2 hierarchy (systemd.unified_cgroup_hierarchy=1) and delegate',
+  };
+}

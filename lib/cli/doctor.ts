@@ -55,6 +55,7 @@ const FEATURE_NAMES: [keyof KernelFeatures, string][] = [
   ['pidfdInfoExit', 'PIDFD_INFO_EXIT'],
   ['procMount', 'a new /proc'],
   ['cgroupDelegation', 'cgroup v2 delegation'],
+  ['cgroupLimits', 'cgroup limits (memory, pids, cpu)'],
 ];
 
 function word(c: FeatureCheck): string {

@@ -58,6 +58,8 @@ export interface KernelFeatures {
   procMount: FeatureCheck;
   /** cgroup v2 mounted at /sys/fs/cgroup with our cgroup delegated to us (we may create sub-cgroups). */
   cgroupDelegation: FeatureCheck;
+  /** options.cgroup: where the memory, pids and cpu controllers come from (v2 or v1, per controller) and whether we may make cgroups there. */
+  cgroupLimits: FeatureCheck;
 }
 
 /** What {@link features} found. */
