@@ -76,11 +76,13 @@ function readText(file: string): string | undefined {
   }
 }
 
-/** A "key value" line of a flat-keyed file (cpu.stat, memory.events, memory.oom_control). */
-function keyed(file: string, key: string): number {
-  const m = new RegExp(`^${key} ([0-9]+)$`, 'm').exec(readText(file) ?? '');
+/** A "key value" line of a flat-keyed file's text (cpu.stat, memory.events, memory.oom_control). */
+function field(text: string | undefined, key: string): number {
+  const m = new RegExp(`^${key} ([0-9]+)$`, 'm').exec(text ?? '');
   return m ? Number(m[1]) : 0;
 }
+
+const keyed = (file: string, key: string) => field(readText(file), key);
 
 function num(file: string): number {
   const v = Number((readText(file) ?? '').trim());
@@ -249,8 +251,9 @@ export class Cgroup {
     const acct = this.#by.get('cpuacct');
     const u: ResourceUsage = { cpuUserUs: 0, cpuSystemUs: 0, memoryPeak: 0, pids: 0, oomKills: 0 };
     if (v2) {
-      u.cpuUserUs = keyed(path.join(v2.dir, 'cpu.stat'), 'user_usec');
-      u.cpuSystemUs = keyed(path.join(v2.dir, 'cpu.stat'), 'system_usec');
+      const stat = readText(path.join(v2.dir, 'cpu.stat'));
+      u.cpuUserUs = field(stat, 'user_usec');
+      u.cpuSystemUs = field(stat, 'system_usec');
     } else if (acct) {
       u.cpuUserUs = Math.round(num(path.join(acct.dir, 'cpuacct.usage_user')) / 1000);
       u.cpuSystemUs = Math.round(num(path.join(acct.dir, 'cpuacct.usage_sys')) / 1000);
@@ -363,16 +366,18 @@ export class Cgroup {
   /** rmdir of every cgroup still there, newest first; how many are left (EBUSY). */
   #rmdirs(): number {
     let busy = 0;
-    for (let i = this.groups.length - 1; i >= 0; i--) {
-      // Sub-cgroups the command made first: a cgroup with children cannot go.
-      for (const dir of tree(this.groups[i].dir)) {
-        try {
-          fs.rmdirSync(dir);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') busy++;
-        }
+    const rmdir = (dir: string) => {
+      try {
+        fs.rmdirSync(dir);
+        return true;
+      } catch (err) {
+        return (err as NodeJS.ErrnoException).code === 'ENOENT';
       }
-      if (!fs.existsSync(this.groups[i].dir)) this.groups.splice(i, 1);
+    };
+    for (let i = this.groups.length - 1; i >= 0; i--) {
+      // EBUSY: sub-cgroups the command made go first (or a task is still leaving).
+      if (rmdir(this.groups[i].dir) || tree(this.groups[i].dir).every(rmdir)) this.groups.splice(i, 1);
+      else busy++;
     }
     return busy;
   }
