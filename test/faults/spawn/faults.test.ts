@@ -68,7 +68,8 @@ async function leaks(before: Snapshot, netns: string[]): Promise<object | undefi
   const mounts = after.mounts.filter((m) => !before.mounts.includes(m));
   const links = newLinks();
   const files = persisted().filter((f) => !netns.includes(f));
-  const found = { fds, kids, mounts, links, files };
+  const cgroups = after.cgroups.filter((g) => !before.cgroups.includes(g));
+  const found = { fds, kids, mounts, links, files, cgroups };
   return Object.values(found).some((v) => v.length > 0) ? found : undefined;
 }
 
@@ -248,6 +249,13 @@ test('every step of a join (setns by pidfd, the per-type fallback, the second cl
     [...PARENT_ALWAYS, ['pidfd_open', 'clone', 'pidfd_open']],
   );
   expect(r.failures).toEqual([]);
+}, 60000);
+
+// Root only: unprivileged, no cgroup can be made here (test/rootless/cgroup).
+(root ? test : test.skip)('every step of a plan with a cgroup (its placement ops first, a new cgroup namespace after) fails as itself and leaves no cgroup', async () => {
+  const r = await walk('sh', ['-c', 'exit 0'], () => ({ namespaces: ['user', 'pid', 'mnt', 'cgroup'], user: 'root', cgroup: { memory: { max: '64M' }, pids: { max: 16 }, cpu: { max: 1 } } }), PARENT_ALWAYS);
+  expect(r.failures).toEqual([]);
+  expect(r.steps).toBeGreaterThan(4);
 }, 60000);
 
 // Without a user or time namespace the first clone is vfork-style: a failing
