@@ -17,7 +17,7 @@ export function planCgroup(cgroup: Cgroup, native: NativePlan, add: Add): void {
     const join = cgroup.joins[i];
     add(
       { kind: CgroupOp.Join, a: join.fd, b: join.ifNotInto ? 1 : 0 },
-      { step: `join cgroup ${g.dir}`, syscall: 'write', path: `${g.dir}/cgroup.procs` },
+      { step: `join cgroup ${g.version}${g.controllers.length ? ` ${g.controllers.join(',')}` : ''}`, syscall: 'write', path: `${g.dir}/cgroup.procs` },
     );
   });
 }

@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { NsError, spawnIsolated, type SpawnOptions } from '../../../lib';
+import { Cgroup } from '../../../lib/cgroup/cgroup';
 import { native } from '../../../lib/core/native';
 import { checkOptions } from '../../../lib/spawn/options';
 import type { Step } from '../../../lib/core/plan';
@@ -85,7 +86,12 @@ function stepsOf(command: string, args: string[], options: SpawnOptions): Step[]
   }
   const stdio = { child: c.stdio.map(() => -1) };
   const init = c.init ? { path: 'nsjs-init', statusFd: -1 } : undefined;
-  return buildPlan(c, command, args, [command], stdio, { forceClone: false, join, init }).steps;
+  const cgroup = c.cgroup ? Cgroup.create(c.cgroup) : undefined;
+  try {
+    return buildPlan(c, command, args, [command], stdio, { forceClone: false, join, init, cgroup }).steps;
+  } finally {
+    cgroup?.removeNow();
+  }
 }
 
 interface Walk {
