@@ -156,11 +156,11 @@ export class Process {
   kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
     const num = signalNumber(signal, 'signal');
     if (this.exitStatus || this.#pidfd < 0) return false;
-    // With a cgroup every process in it gets the signal, daemons included.
-    if (num !== 0) this.#cgroup?.signalAll(num);
     const r = native().pidfdSendSignal(this.#pidfd, num);
     if (r === ESRCH) return false;
     check(r, 'pidfd_send_signal');
+    // With a cgroup every process in it gets the signal too, daemons included.
+    if (num !== 0) this.#cgroup?.signalAll(num);
     return true;
   }
 

@@ -256,3 +256,18 @@ describe('a hostile command cannot loosen its limits', () => {
     expect(r.stdout).toMatch(/dd=137/);
   });
 });
+
+test('options.cgroup.parent: the cgroups are made below it in each hierarchy; a missing parent is ENOENT, nothing left', async () => {
+  const name = `nsjs-parent-${process.pid}`;
+  const made = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup/memory', '/sys/fs/cgroup/pids'].map((h) => path.join(h, name));
+  for (const d of made) fs.mkdirSync(d);
+  try {
+    const r = await runIsolated('cat', ['/proc/self/cgroup'], { cgroup: { parent: `/${name}/`, memory: { max: '64M' } } });
+    for (const ctrl of ['', 'memory', 'pids']) expect(r.stdout).toMatch(new RegExp(`^[0-9]+:${ctrl}:/${name}/nsjs-${process.pid}-[0-9]+$`, 'm'));
+    const err = await spawnIsolated('true', [], { cgroup: { parent: `${name}/no-such` } }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ENOENT', syscall: 'mkdir' });
+    for (const d of made) expect(fs.readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory())).toEqual([]);
+  } finally {
+    for (const d of made) fs.rmdirSync(d);
+  }
+});

@@ -1,6 +1,8 @@
 // options.cgroup's validation, before anything native: bad values throw
 // naming the option, good ones come out in the units the files take.
+import { Cgroup } from '../../../lib/cgroup/cgroup';
 import { checkCgroupOptions, size } from '../../../lib/cgroup/options';
+import { NsError } from '../../../lib/core/errors';
 import { checkOptions } from '../../../lib/spawn/options';
 
 type Case = [string, unknown, RegExp, string];
@@ -63,4 +65,18 @@ test('read once: a getter on the cgroup options is read a single time', () => {
   };
   expect(checkOptions({ cgroup: { memory } }).cgroup!.memory!.max).toBe(32 << 20);
   expect(reads).toBe(1);
+});
+
+test('a limit whose controller is in no hierarchy: ENOTSUP naming the controller, before anything is made', () => {
+  const c = checkCgroupOptions({ cgroup: { memory: { max: '32M' } } }).cgroup!;
+  const err = (() => {
+    try {
+      Cgroup.create(c, { v1: new Map() });
+    } catch (e) {
+      return e;
+    }
+  })();
+  expect(err).toBeInstanceOf(NsError);
+  expect(err).toMatchObject({ code: 'ENOTSUP', step: 'cgroup memory controller' });
+  expect((err as Error).message).toMatch(/neither the cgroup v2 hierarchy nor a cgroup v1 one/);
 });
