@@ -21,6 +21,8 @@ export type { StdioEntry } from './spawn/stdio';
 export type { RlimitName } from './policy/options';
 export type { JoinTarget } from './spawn/join';
 export type { NetworkOptions, VethOptions } from './net/options';
+export type { CgroupOptions, CgroupSize } from './cgroup/options';
+export type { ResourceUsage } from './cgroup/cgroup';
 export * as net from './net';
 export { features } from './features/features';
 // Namespace.create() spawns its holder through spawn/, which registers it

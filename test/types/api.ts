@@ -1,8 +1,8 @@
 // Compile-only: nothing here runs. Uses of the public API that must type-check,
 // and misuse that must not (each `@ts-expect-error` fails the build if the
 // line below it compiles).
-import { Namespace, NsError, Process, setSpawnConcurrency, sys, waitpid } from 'nsjs';
-import type { ExitStatus, NamespaceInfo, NamespaceType, NsErrorDetails, WaitpidOptions } from 'nsjs';
+import { Namespace, NsError, Process, setSpawnConcurrency, spawnIsolated, sys, waitpid } from 'nsjs';
+import type { CgroupOptions, ExitStatus, NamespaceInfo, NamespaceType, NsErrorDetails, ResourceUsage, WaitpidOptions } from 'nsjs';
 
 declare function use(...values: unknown[]): void;
 
@@ -143,3 +143,20 @@ export function concurrency(): void {
   use(previous);
 }
 
+
+export async function cgroups(): Promise<void> {
+  const cgroup: CgroupOptions = { memory: { max: '64M', high: 48 << 20, swapMax: 'max' }, pids: { max: 100 }, cpu: { max: 0.5, weight: 200 }, parent: 'nsjs' };
+  const p = await spawnIsolated('sh', [], { cgroup });
+  const u: ResourceUsage = await p.usage();
+  await p.freeze();
+  await p.thaw();
+  const s = await p.wait();
+  const oom: true | undefined = s.oomKilled;
+  const final: ResourceUsage | undefined = s.usage;
+  use(u.cpuUserUs + u.cpuSystemUs + u.memoryPeak + u.pids + u.oomKills, oom, final);
+  // @ts-expect-error CPUs are a number
+  const cpus: CgroupOptions = { cpu: { max: '0.5' } };
+  // @ts-expect-error pids.max is required
+  const pids: CgroupOptions = { pids: {} };
+  use(cpus, pids);
+}
