@@ -312,29 +312,31 @@ export class Cgroup {
   /**
    * `signal` to every task in the cgroup: SIGKILL through v2's cgroup.kill
    * (which no fork can outrun), others to each pid it lists. A frozen
-   * cgroup is thawed first, so the signal is acted on.
+   * cgroup is thawed once they are sent, so the signal is acted on.
    */
   signalAll(signal: number): void {
+    if (signal === 9 && this.#v2 && fs.existsSync(path.join(this.#v2.dir, 'cgroup.kill'))) {
+      write(path.join(this.#v2.dir, 'cgroup.kill'), '1', 'write cgroup.kill');
+    } else {
+      const seen = new Set<number>();
+      for (const g of this.#v2 ? [this.#v2] : this.groups)
+        for (const pid of this.#tasks(g)) {
+          if (seen.has(pid)) continue;
+          seen.add(pid);
+          try {
+            process.kill(pid, signal);
+          } catch {
+            // ESRCH: it exited meanwhile
+          }
+        }
+    }
+    // Thawed after the signal, not before: a frozen cgroup cannot fork
+    // while its list is read, and the signal is acted on once it runs.
     if (this.#frozen) {
       const f = this.#freezer();
       this.#frozen = false;
       if (f) write(f.file, f.off, 'thaw');
     }
-    if (signal === 9 && this.#v2 && fs.existsSync(path.join(this.#v2.dir, 'cgroup.kill'))) {
-      write(path.join(this.#v2.dir, 'cgroup.kill'), '1', 'write cgroup.kill');
-      return;
-    }
-    const seen = new Set<number>();
-    for (const g of this.#v2 ? [this.#v2] : this.groups)
-      for (const pid of this.#tasks(g)) {
-        if (seen.has(pid)) continue;
-        seen.add(pid);
-        try {
-          process.kill(pid, signal);
-        } catch {
-          // ESRCH: it exited meanwhile
-        }
-      }
   }
 
   /**
@@ -348,9 +350,16 @@ export class Cgroup {
   }
 
   async #close(): Promise<ResourceUsage> {
+    // v1 without cgroup.kill: frozen, no task can fork between the list
+    // being read and the kill (runc's way); without a freezer, a fork in
+    // between is caught by the next round.
+    const freezer = this.#v2 ? undefined : this.#freezer();
     for (let wait = 1; this.#populated(); wait = Math.min(wait * 2, 20)) {
-      // v1 without cgroup.kill: a fork between reading the list and the
-      // kill is caught by the next round.
+      if (freezer) {
+        this.#frozen = true;
+        write(freezer.file, freezer.on, 'freeze');
+        for (let w = 1, waited = 0; !freezer.done() && waited < 1000; waited += w, w = Math.min(w * 2, 20)) await delay(w);
+      }
       this.signalAll(9);
       await delay(wait);
     }
