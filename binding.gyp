@@ -30,6 +30,7 @@
         "src-native/policy/caps.cc",
         "src-native/policy/restrict.cc",
         "src-native/policy/seccomp.cc",
+        "src-native/cgroup/cgroup.cc",
         "src-native/net/netlink.cc",
         "src-native/net/net.cc",
         "src-native/spawn/pidfd.cc",

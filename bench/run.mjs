@@ -2,7 +2,7 @@
 // nsjs benchmark: `npm run bench [-- options]`. Not part of `npm test`.
 //
 //   --quick             a short smoke run (few rounds, short durations)
-//   --sections LIST     comma-separated: latency,cpu,throughput,loop,heap,footprint,init,veth,rootfs
+//   --sections LIST     comma-separated: latency,cpu,throughput,loop,heap,footprint,init,veth,rootfs,cgroup
 //                       (default: all)
 //   --sets LIST         latency flag sets: none,user,upmui,net,all,alltime,pidmntproc,binds
 //   --rounds N          latency rounds (default 15, quick 3)
@@ -56,7 +56,7 @@ const opt = (name, def) => {
 };
 const flag = (name) => argv.includes(`--${name}`);
 const QUICK = flag('quick');
-const ALL_SECTIONS = ['latency', 'cpu', 'throughput', 'loop', 'heap', 'footprint', 'init', 'veth', 'rootfs'];
+const ALL_SECTIONS = ['latency', 'cpu', 'throughput', 'loop', 'heap', 'footprint', 'init', 'veth', 'rootfs', 'cgroup'];
 const sections = new Set(opt('sections', ALL_SECTIONS.join(',')).split(','));
 for (const s of sections) if (!ALL_SECTIONS.includes(s)) throw new Error(`unknown section ${s} (known: ${ALL_SECTIONS.join(',')})`);
 const setIds = opt('sets', SETS.map((s) => s.id).join(',')).split(',');
@@ -793,6 +793,45 @@ async function vethSection() {
   return { extraMs: ms(extra) };
 }
 
+// options.cgroup: the all-namespace spawn with a memory+pids cgroup against
+// the same without, and the C baseline in the same rounds. On cgroup v2 the
+// child is cloned into it (CLONE_INTO_CGROUP); on v1 (or the hybrid layout)
+// each controller is a mkdir, a few writes and an rmdir more.
+async function cgroupSection() {
+  out('## cgroup: a memory+pids cgroup on the all-namespace spawn');
+  out();
+  const set = SETS.find((x) => x.id === 'all');
+  const bare = nsjsOptions(set);
+  const limited = { ...bare, cgroup: { memory: { max: '256M' }, pids: { max: 64 } } };
+  try {
+    await nsjsOnce(nsjs, TRUE, [], limited);
+  } catch (err) {
+    out(`cgroup spawn failed here: ${err.message}`);
+    out();
+    return null;
+  }
+  note('cgroup: latency');
+  const t = { bare: [], cgroup: [], c: [] };
+  for (let r = 0; r < ROUNDS; r++) {
+    t.c.push(await baseline.latency('f', flagsOf(set.ns), set.extra, BATCH));
+    t.bare.push(await repeat(BATCH, () => nsjsOnce(nsjs, TRUE, [], bare)));
+    t.cgroup.push(await repeat(BATCH, () => nsjsOnce(nsjs, TRUE, [], limited)));
+  }
+  const extra = median(t.cgroup.map((v, i) => median(v) - median(t.bare[i])));
+  table(
+    ['spawn → exit', 'median ms', '÷ nsjs without cgroup'],
+    [
+      ['C clone3, all namespaces', f3(ms(median(t.c.flat()))), fx(median(t.c.map((v, i) => median(v) / median(t.bare[i]))))],
+      ['nsjs, all namespaces', f3(ms(median(t.bare.flat()))), '1.00×'],
+      ['nsjs, all namespaces + cgroup (memory.max, pids.max)', f3(ms(median(t.cgroup.flat()))), fx(median(t.cgroup.map((v, i) => median(v) / median(t.bare[i]))))],
+    ],
+  );
+  out(`cgroup cost: ${f3(ms(extra))} ms per spawn (median over rounds of the difference), wait() until the cgroups are removed included.`);
+  out();
+  json.cgroup = t;
+  return { extraMs: ms(extra) };
+}
+
 // Until spawnIsolated has a `network` option: the same cost measured with the
 // net API, a veth pair from our namespace into a sandbox's after it started.
 async function vethViaNetApi() {
@@ -868,6 +907,7 @@ if (sections.has('footprint')) R.footprint = await footprint();
 if (sections.has('init')) R.init = await initSection();
 if (sections.has('veth')) R.veth = await vethSection();
 if (sections.has('rootfs')) R.rootfs = await rootfsSection();
+if (sections.has('cgroup')) R.cgroup = await cgroupSection();
 baseline.close();
 
 // ---------------------------------------------------------------- summary

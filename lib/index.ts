@@ -28,6 +28,8 @@ export { DEFAULT_SECCOMP_DENY } from './policy/seccomp';
 export type { LandlockOptions } from './policy/landlock';
 export type { JoinTarget } from './spawn/join';
 export type { NetworkOptions, VethOptions } from './net/options';
+export type { CgroupOptions, CgroupSize } from './cgroup/options';
+export type { ResourceUsage } from './cgroup/cgroup';
 export * as net from './net';
 export { features } from './features/features';
 // Namespace.create() spawns its holder through spawn/, which registers it

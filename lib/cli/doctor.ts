@@ -91,6 +91,7 @@ const FEATURE_NAMES: [keyof KernelFeatures, string][] = [
   ['cgroupDelegation', 'cgroup v2 delegation'],
   ['seccompFilter', 'seccomp filters (and blocking user namespaces)'],
   ['landlock', 'Landlock'],
+  ['cgroupLimits', 'cgroup limits (memory, pids, cpu)'],
 ];
 
 function word(c: FeatureCheck): string {

@@ -70,6 +70,12 @@ export const RUN_OPTIONS: OptionSpecs = {
   'tmp-overlay': { arg: 'required' },
   'tmpfs-root': { arg: 'none' },
   'remount-ro': { arg: 'none' },
+  memory: { arg: 'required' },
+  'memory-high': { arg: 'required' },
+  'memory-swap': { arg: 'required' },
+  pids: { arg: 'required' },
+  cpus: { arg: 'required' },
+  'cpu-weight': { arg: 'required' },
   help: { short: 'h', arg: 'none' },
   version: { short: 'V', arg: 'none' },
 };
@@ -147,6 +153,13 @@ A filesystem built from nothing (bwrap's flags; each implies --mount):
  --tmp-overlay <dst>       the same, writes into a throw-away tmpfs
  Missing mount points are made only where nsjs made the parent (the tmpfs
  root, a --tmpfs, --dev or --dir), never on a disk of the host.
+ --memory <size>           a cgroup of its own with this memory limit (bytes, or 64K/64M/64G);
+                             past it the kernel OOM-kills (docker, nsjail --cgroup_mem_max)
+ --memory-high <size>      where the cgroup starts being throttled and reclaimed
+ --memory-swap <size>      swap allowed on top of --memory (default 0)
+ --pids <n>                at most <n> processes and threads (nsjail --cgroup_pids_max)
+ --cpus <n>                at most <n> CPUs' worth of time (0.5 = half a CPU; docker --cpus)
+ --cpu-weight <1-10000>    its share of busy CPUs against other cgroups (default 100)
 
  -h, --help                display this help
  -V, --version             display version
@@ -247,6 +260,7 @@ export function parseRun(
   let tmpfsRoot: { type: 'tmpfs'; readonly?: boolean } | undefined;
   let remountRo = false;
   let lower: string[] = [];
+  const cgroup: { memory?: Record<string, string>; pids?: { max: number }; cpu?: { max?: number; weight?: number } } = {};
 
   for (const { name, value, as } of given) {
     if (policyFlag(name, value, policy)) continue;
@@ -414,6 +428,21 @@ export function parseRun(
         veth = { hostAddress: parts[0], address: parts[1] };
         break;
       }
+      case 'memory':
+      case 'memory-high':
+      case 'memory-swap':
+        cgroup.memory = { ...cgroup.memory, [{ memory: 'max', 'memory-high': 'high', 'memory-swap': 'swapMax' }[name]]: v };
+        break;
+      case 'pids':
+        cgroup.pids = { max: unsignedArg(v, 'pids') };
+        break;
+      case 'cpus':
+      case 'cpu-weight': {
+        const n = Number(v);
+        if (v === '' || !Number.isFinite(n)) throw new UsageError(`invalid argument '${v}' for --${name}: not a number`);
+        cgroup.cpu = { ...cgroup.cpu, [name === 'cpus' ? 'max' : 'weight']: n };
+        break;
+      }
     }
   }
 
@@ -455,6 +484,7 @@ export function parseRun(
   else if (!namespaces.has('user') && (uid === undefined || uid === 0)) o.capabilities = { keep: allCapabilities() };
   if (offsets.monotonic !== undefined || offsets.boottime !== undefined) o.timeOffsets = offsets;
   if (veth) o.network = { veth };
+  if (Object.keys(cgroup).length) o.cgroup = cgroup;
   if (killChild !== undefined) o.dieWithParent = true;
   // unshare(1) sets no no_new_privs (a setuid program inside works as
   // outside) and keeps the caller's session, so that an interactive shell

@@ -38,6 +38,8 @@ export interface NativePlan {
   seccomp?: Buffer;
   /** The Landlock ruleset the child builds (policy/landlock.ts NativeLandlock). */
   landlock?: { attrSize: number; fs: bigint; net: bigint; paths: { path: string; access: bigint }[]; ports: { port: bigint; access: bigint }[] };
+  /** A cgroup v2 directory the child is cloned into (CLONE_INTO_CGROUP; cgroup/plan.ts). */
+  cgroupFd?: number;
   /** Test-only, as forceClone: the mount engine's fallbacks to take as if the kernel lacked the call (plan.h MountFallback bits). */
   mountFallback?: number;
   /** Test builds only (build-variants/): fail child op `op` (with errno, or dying of `signal`), or the parent step `parent`, with errno. */
@@ -80,5 +82,5 @@ export type Add = (op: NativeOp, step: Step) => void;
 export interface EncodedPlan {
   ints: Int32Array;
   text: string;
-  extras?: Pick<NativePlan, 'uidMap' | 'gidMap' | 'setgroups' | 'veth' | 'fault' | 'mountFallback' | 'seccomp' | 'landlock'>;
+  extras?: Pick<NativePlan, 'uidMap' | 'gidMap' | 'setgroups' | 'veth' | 'fault' | 'mountFallback' | 'seccomp' | 'landlock' | 'cgroupFd'>;
 }

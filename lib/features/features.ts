@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+import { limitsReport } from '../cgroup/layout';
 import { NsError } from '../core/errors';
 import { CAUSES, SINCE, errnoCode, namespaceCause, procOvermounts, readProc, seccompMode, sysctl } from '../core/explain';
 import { initBinary, native } from '../core/native';
@@ -331,6 +332,7 @@ export async function features(): Promise<FeatureReport> {
       cgroupDelegation: cgroupCheck(),
       seccompFilter: seccompCheck(),
       landlock: landlockCheck(),
+      cgroupLimits: { since: '2.6.24', ...limitsReport() },
     } as KernelFeatures,
   };
   const where = container();

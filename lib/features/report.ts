@@ -65,6 +65,8 @@ export interface KernelFeatures {
     /** The Landlock ABI version, 0 for none. */
     abi: number;
   };
+  /** options.cgroup: where the memory, pids and cpu controllers come from (v2 or v1, per controller) and whether we may make cgroups there. */
+  cgroupLimits: FeatureCheck;
 }
 
 /** What {@link features} found. */

@@ -6,6 +6,7 @@
 // TypeError or RangeError naming it, and nothing has been started.
 import { Stream } from 'node:stream';
 
+import { checkCgroupOptions, type CgroupChecked, type CgroupSpawnOptions } from '../cgroup/options';
 import { isNamespace } from '../core/brand';
 import { invalidArgValue } from '../core/errors';
 import { knownKeys, plainObject, record, snapshot } from '../core/validate';
@@ -25,7 +26,7 @@ import { checkUser, type CheckedUser, type UserMapping } from './user';
  * option says when it needs root and what it costs beyond a plain spawn.
  * @category Spawning
  */
-export interface SpawnOptions extends NsSpawnOptions, FsSpawnOptions, PolicySpawnOptions, NetSpawnOptions {
+export interface SpawnOptions extends NsSpawnOptions, FsSpawnOptions, PolicySpawnOptions, NetSpawnOptions, CgroupSpawnOptions {
   /**
    * Existing namespaces to enter before any new one is made (nsenter). A user
    * namespace is entered first, so the rest are entered with its
@@ -103,6 +104,7 @@ const OPTION_KEYS = [
   'timeOffsets', 'signal', 'timeout', 'killSignal',
   'seccomp', 'allowUserNamespaces', 'landlock',
   'killTimeout',
+  'cgroup',
 ] as const;
 
 /** Options after validation: defaults filled in, namespaces as a set. */
@@ -110,6 +112,7 @@ export interface Checked extends NsChecked, FsChecked, PolicyChecked, NetChecked
   join?: CheckedJoin;
   user?: CheckedUser;
   stdio: Exclude<StdioEntry, Stream>[];
+  cgroup?: CgroupChecked;
 }
 
 const abortedGetter = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'aborted')!.get!;
@@ -154,6 +157,8 @@ export function checkOptions(options: unknown, copied = false): Checked {
   const c = record<Checked>({ ...ns, ...command, stdio, ...policy, ...fs, ...checkNetOptions(o, namespaces, join !== undefined) });
   if (user !== undefined) c.user = user;
   if (join !== undefined) c.join = join;
+  const { cgroup } = checkCgroupOptions(o);
+  if (cgroup !== undefined) c.cgroup = cgroup;
   // Where the options say so: { pid } without types is settled in spawn, once
   // the target's pid namespace is known to differ from ours.
   const joinsPid = c.join && ('pid' in c.join ? c.join.types?.includes('pid') : c.join.namespaces.some((n) => n.type === 'pid'));

@@ -3,6 +3,9 @@
 // step name, syscall and path that an NsError reports if the child fails there.
 // buildPlan only dispatches: each room adds its own ops, here put in the order
 // the child must run them.
+import type { Cgroup } from '../cgroup/cgroup';
+import { CgroupOp, planCgroup } from '../cgroup/plan';
+import { CLONE_NEWCGROUP } from '../core/constants';
 import type { NamespaceType } from '../core/nstypes';
 import { SharedOp, type EncodedPlan, type NativeOp, type NativePlan, type Step } from '../core/plan';
 import { record } from '../core/validate';
@@ -26,6 +29,7 @@ export const Op = {
   ...JoinOp,
   ...CommandOp,
   ...StdioOp,
+  ...CgroupOp,
 } as const;
 
 /** Inputs of buildPlan that come from outside the options. */
@@ -36,6 +40,8 @@ export interface PlanContext {
   execFd?: number;
   /** With init (see InitContext). */
   init?: InitContext;
+  /** With options.cgroup: the cgroups made for the command (cgroup/cgroup.ts). */
+  cgroup?: Cgroup;
 }
 
 export interface Plan {
@@ -80,6 +86,15 @@ export function buildPlan(
     landlock: c.landlock,
   });
 
+  // Before anything else, so that nothing the child starts runs outside it.
+  if (ctx.cgroup) planCgroup(ctx.cgroup, native, add);
+  // A new cgroup namespace made once the child is in its cgroups, so that
+  // it sees its own cgroup as / in every hierarchy (v1 too, and on v2
+  // without CLONE_INTO_CGROUP), not the caller's.
+  if (ctx.cgroup && ns.has('cgroup') && !ctx.join) {
+    cloneFlags &= ~CLONE_NEWCGROUP;
+    add({ kind: NsOp.Unshare, a: CLONE_NEWCGROUP }, { step: 'unshare cgroup', syscall: 'unshare' });
+  }
   if (ctx.join) planJoin(ctx.join, native, add);
   // A new user namespace comes first and its maps right after: every other
   // step needs the capabilities the maps make meaningful.
@@ -184,7 +199,7 @@ export function encodePlan(n: NativePlan): EncodedPlan {
   for (const list of [n.execPaths, n.argv, n.envp ?? []]) for (const str of list) strings.push(str);
   ints[9] = strings.length;
   const plan = record<EncodedPlan>({ ints, text: strings.length > 0 ? strings.join('\0') + '\0' : '' });
-  if (n.parentMaps || n.veth || n.fault || n.mountFallback || n.seccomp || n.landlock)
-    plan.extras = record({ uidMap: n.uidMap, gidMap: n.gidMap, setgroups: n.setgroups, veth: n.veth, fault: n.fault, mountFallback: n.mountFallback, seccomp: n.seccomp, landlock: n.landlock });
+  if (n.parentMaps || n.veth || n.fault || n.mountFallback || n.seccomp || n.landlock || n.cgroupFd !== undefined)
+    plan.extras = record({ uidMap: n.uidMap, gidMap: n.gidMap, setgroups: n.setgroups, veth: n.veth, fault: n.fault, mountFallback: n.mountFallback, seccomp: n.seccomp, landlock: n.landlock, cgroupFd: n.cgroupFd });
   return plan;
 }

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import * as fs from 'node:fs';
 
+import type { Cgroup, ResourceUsage } from '../cgroup/cgroup';
 import { AbortError, NsError, check, fromCaller } from '../core/errors';
 import { closeFd, native, type NativePidfdWatch } from '../core/native';
 import { Namespace } from '../ns/namespace';
@@ -21,6 +22,10 @@ export interface ExitStatus {
   timedOut?: true;
   /** Present when nsjs killed it because `signal` was aborted. */
   aborted?: true;
+  /** With `cgroup`: present (true) when it died of SIGKILL while its cgroup's OOM-kill count rose. */
+  oomKilled?: true;
+  /** With `cgroup`: the cgroup's final figures. */
+  usage?: ResourceUsage;
 }
 
 const CLD_EXITED = 1;
@@ -45,6 +50,8 @@ interface Internal {
   /** As ChildProcess's: the command, and its argv (argv0 first). */
   spawnfile?: string;
   spawnargs?: string[];
+  /** options.cgroup's: emptied and removed before wait() resolves. */
+  cgroup?: Cgroup;
 }
 
 /**
@@ -56,6 +63,12 @@ export interface ProcessEvents {
   exit: [code: number | null, signal: NodeJS.Signals | null];
   /** It exited and every stdio stream of ours has closed, as `ChildProcess`'s `'close'`. */
   close: [code: number | null, signal: NodeJS.Signals | null];
+}
+
+function noCgroup(what: string): Promise<never> {
+  const err = new Error(`${what} needs a process spawned with options.cgroup`) as Error & { code: string };
+  err.code = 'ERR_INVALID_STATE';
+  return Promise.reject(err);
 }
 
 /**
@@ -103,6 +116,7 @@ export class Process extends EventEmitter<ProcessEvents> {
   /** Why nsjs killed it, for ExitStatus: the first of timeout and abort to fire. */
   #killedFor: 'timedOut' | 'aborted' | undefined;
   #escalation: NodeJS.Timeout | undefined;
+  #cgroup: Cgroup | undefined;
 
   /** @internal For spawn/: a Process for a pidfd it holds. Users get one from `spawnIsolated()` or `Process.attach()`. */
   static fromPidfd(pid: number, pidfd: number, internal: Internal): Process {
@@ -130,6 +144,7 @@ export class Process extends EventEmitter<ProcessEvents> {
       closesNeeded++;
       stream.once('close', maybeClose);
     }
+    this.#cgroup = internal.cgroup;
     let settle!: (status: ExitStatus) => void;
     let fail!: (err: Error) => void;
     this.#done = new Promise<ExitStatus>((resolve, reject) => {
@@ -161,9 +176,19 @@ export class Process extends EventEmitter<ProcessEvents> {
       this.#exitStatus = status;
       // As ChildProcess: nobody reads the other end any more.
       this.stdin?.destroy();
-      settle(status);
-      this.emit('exit', status.code, status.signal);
-      maybeClose();
+      const cgroup = internal.cgroup;
+      const exited = () => {
+        settle(status);
+        this.emit('exit', status.code, status.signal);
+        maybeClose();
+      };
+      if (!cgroup) return exited();
+      // What it left behind is killed and the cgroup removed before wait() resolves and 'exit' is emitted.
+      cgroup.close().then((usage) => {
+        status.usage = usage;
+        if (status.signal === 'SIGKILL' && usage.oomKills > 0) status.oomKilled = true;
+        exited();
+      }, fail);
     });
     const started = watch.start();
     if (started < 0) {
@@ -230,6 +255,8 @@ export class Process extends EventEmitter<ProcessEvents> {
     if (r === ESRCH) return false;
     check(r, 'pidfd_send_signal');
     this.#killed = true;
+    // With a cgroup every process in it gets the signal too, daemons included.
+    if (num !== 0) this.#cgroup?.signalAll(num);
     return true;
   }
 
@@ -246,6 +273,29 @@ export class Process extends EventEmitter<ProcessEvents> {
       this.#escalation = setTimeout(() => this.kill(SIGKILL), killTimeout);
       this.#escalation.unref();
     }
+  }
+
+  /**
+   * With `cgroup`: what its cgroup has used (CPU time, peak memory, tasks,
+   * OOM kills); once it has exited, the final figures (`ExitStatus.usage`).
+   */
+  usage(): Promise<ResourceUsage> {
+    const cgroup = this.#cgroup;
+    if (!cgroup) return noCgroup('usage()');
+    if (this.exitStatus) return this.#done.then((s) => s.usage!);
+    return Promise.resolve(cgroup.usage());
+  }
+
+  /** With `cgroup`: stops every process in it; resolves once the kernel says they all are. `kill()` thaws first. */
+  freeze(): Promise<void> {
+    if (!this.#cgroup) return noCgroup('freeze()');
+    return this.#cgroup.setFrozen(true);
+  }
+
+  /** With `cgroup`: lets the processes of a frozen cgroup run again. */
+  thaw(): Promise<void> {
+    if (!this.#cgroup) return noCgroup('thaw()');
+    return this.#cgroup.setFrozen(false);
   }
 
   /**

@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { debuglog } from 'node:util';
 
+import { Cgroup } from '../cgroup/cgroup';
 import { AbortError, NsError, fromCaller, invalidArgType, invalidArgValue } from '../core/errors';
 import { closeFd, initExecFd, isInitBinary, native, type NativeSpawnResult } from '../core/native';
 import type { EncodedPlan, NativePlan, Step } from '../core/plan';
@@ -103,6 +104,7 @@ interface Prepared {
   statusFd?: number;
   /** The child's ends and the fds only the child needs: closed once it has exec'd or failed. */
   toClose: number[];
+  cgroup?: Cgroup;
 }
 
 /** Everything up to clone: the plan and every fd it names. Closes what it opened if it throws. */
@@ -111,6 +113,7 @@ function prepare(command: string, args: string[], c: Checked): Prepared {
   const toClose: number[] = [];
   let stdio: Stdio | undefined;
   let statusFd: number | undefined;
+  let cgroup: Cgroup | undefined;
   try {
     const ctx = record<PlanContext>({ forceClone: testHooks.forceClone });
     if (c.join) ctx.join = resolveJoin(c.join, toClose);
@@ -133,18 +136,21 @@ function prepare(command: string, args: string[], c: Checked): Prepared {
       toClose.push(fds[1]);
       ctx.init = record({ path: 'nsjs-init', fd, statusFd: fds[1] });
     }
+    // Last: nothing above can fail once the cgroups exist.
+    if (c.cgroup) ctx.cgroup = cgroup = Cgroup.create(c.cgroup);
     const plan = buildPlan(c, command, args, execPaths, stdio, ctx);
     if (fault) plan.native.fault = fault;
     if (testHooks.mountFallback) plan.native.mountFallback = testHooks.mountFallback;
-    return { command, args, plan, encoded: encodePlan(plan.native), stdio, statusFd, toClose };
+    return { command, args, plan, encoded: encodePlan(plan.native), stdio, statusFd, toClose, cgroup };
   } catch (err) {
-    release({ toClose, stdio, statusFd });
+    release({ toClose, stdio, statusFd, cgroup });
     throw err;
   }
 }
 
-/** Closes our ends too: for a spawn that failed. */
-function release(p: { toClose: number[]; stdio?: Stdio; statusFd?: number }): void {
+/** Closes our ends too, and removes the cgroups: for a spawn that failed (its child, if any, is reaped). */
+function release(p: { toClose: number[]; stdio?: Stdio; statusFd?: number; cgroup?: Cgroup }): void {
+  p.cgroup?.removeNow();
   for (const fd of p.toClose) closeFd(fd);
   for (const fd of p.stdio?.parent ?? []) if (fd !== undefined) closeFd(fd);
   if (p.statusFd !== undefined) closeFd(p.statusFd);
@@ -181,6 +187,7 @@ function finish(p: Prepared, result: NativeSpawnResult, c: Checked): Process {
   const started = result as Extract<NativeSpawnResult, { pidfd: number }>;
   if (debug.enabled) debugSpawn(p, { pid: started.pid });
   for (const fd of p.toClose) closeFd(fd);
+  p.cgroup?.releaseFds();
   const streams = p.stdio.parent.map((fd, i) =>
     fd === undefined ? null : new net.Socket({ fd, readable: i !== 0, writable: i === 0 }),
   );
@@ -194,6 +201,7 @@ function finish(p: Prepared, result: NativeSpawnResult, c: Checked): Process {
     statusFd: p.statusFd,
     spawnfile: p.command,
     spawnargs: [c.argv0 ?? p.command, ...p.args],
+    cgroup: p.cgroup,
   }));
   if (c.signal) {
     const signal = c.signal;

@@ -6,8 +6,8 @@
 // have (setuid and friends broadcast to every thread glibc knows of).
 // The rooms' ops it hands over run under the same rule in their own files:
 // the mount engine (fs/mounts.cc), the policy ops (policy/caps.cc,
-// policy/restrict.cc) and
-// rtnetlink (net/netlink.cc).
+// policy/restrict.cc), rtnetlink (net/netlink.cc) and the cgroup op
+// (cgroup/cgroup.cc).
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
@@ -18,6 +18,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "../cgroup/cgroup.h"
 #include "../fs/mounts.h"
 #include "../net/netlink.h"
 #include "../policy/caps.h"
@@ -127,6 +128,7 @@ int SetErrno(int r) {
 int RunOp(const Plan* plan, const Op& op, MountEngine* mounts) {
   mounts->fell_back = false;
   if (op.kind >= kOpMountFirst && op.kind <= kOpMountLast) return RunMountOp(op, mounts);
+  if (op.kind >= kOpCgroupFirst && op.kind <= kOpCgroupLast) return RunCgroupOp(plan, op);
   switch (op.kind) {
     case kOpPdeathsig: {
       if (prctl(PR_SET_PDEATHSIG, op.a, 0, 0, 0) < 0) return -1;

@@ -101,7 +101,8 @@ namespace spawn {
 
 // async-signal-safe (it also runs in the first child, for kOpFork).
 long CloneWithStack(uint64_t flags, void* stack, int* pidfd, int (*fn)(void*), void* arg, bool force_clone,
-                    bool* via_clone3) {
+                    bool* via_clone3, int cgroup_fd, bool* into_cgroup) {
+  if (into_cgroup) *into_cgroup = false;
 #ifdef NSJS_HAVE_CLONE3_TRAMPOLINE
   if (!force_clone) {
     clone_args args;
@@ -113,7 +114,23 @@ long CloneWithStack(uint64_t flags, void* stack, int* pidfd, int (*fn)(void*), v
     args.stack = reinterpret_cast<uint64_t>(stack);
     args.stack_size = kStackSize;
     *via_clone3 = true;
-    const long r = nsjs_clone3(&args, sizeof args, fn, arg);
+    long r = -ENOSYS;
+    bool call = true;
+    if (into_cgroup && cgroup_fd >= 0) {
+      // Set before the call: the child sees the value the call was made with.
+      *into_cgroup = true;
+      args.flags |= CLONE_INTO_CGROUP;
+      args.cgroup = static_cast<uint64_t>(cgroup_fd);
+      r = nsjs_clone3(&args, sizeof args, fn, arg);
+      // E2BIG: a kernel before 5.7, whose clone_args ends before .cgroup;
+      // then the child's kOpCgroupJoin places it, as after clone(2).
+      if (r != -ENOSYS && r != -E2BIG) return r;
+      *into_cgroup = false;
+      args.flags &= ~static_cast<uint64_t>(CLONE_INTO_CGROUP);
+      args.cgroup = 0;
+      call = r == -E2BIG;
+    }
+    if (call) r = nsjs_clone3(&args, sizeof args, fn, arg);
     if (r != -ENOSYS) return r;
   }
 #endif
@@ -279,7 +296,7 @@ class Spawner {
 
   long Clone(uint64_t flags, void* stack) {
     const long r = Fault("clone") ? -errno : CloneWithStack(flags, stack, &out_.pidfd, ChildMain, plan_.get(), plan_->force_clone,
-                                  &plan_->via_clone3);
+                                  &plan_->via_clone3, plan_->cgroup_fd, &plan_->into_cgroup);
     if (r < 0) ParentFail(static_cast<int>(-r), plan_->via_clone3 ? "clone3" : "clone", "clone");
     return r;
   }

@@ -31,6 +31,8 @@ bool Plan::ParseExtras(const Napi::Object& x, std::string* why) {
     setgroups = Text(x.Get("setgroups"));
   }
   if (!policy.Parse(x, why)) return false;
+  const Napi::Value cgroup = x.Get("cgroupFd");
+  if (cgroup.IsNumber()) cgroup_fd = I32(cgroup);
   const Napi::Value fallback = x.Get("mountFallback");
   if (fallback.IsNumber()) mount_fallback = I32(fallback);
   const Napi::Value veth_v = x.Get("veth");

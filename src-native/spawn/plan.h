@@ -73,6 +73,11 @@ enum OpKind : int32_t {
   // policy/restrict.cc; their data is Plan::policy.
   kOpSeccomp = 80,     // load Plan::policy.seccomp (SECCOMP_SET_MODE_FILTER)
   kOpLandlock = 81,    // build Plan::policy.landlock and landlock_restrict_self
+
+  // cgroup/ (lib/cgroup/plan.ts, src-native/cgroup/cgroup.cc): 96-111.
+  kOpCgroupJoin = 96,  // write "0" to cgroup.procs fd a; b = 1: not when CLONE_INTO_CGROUP placed us (Plan::into_cgroup)
+  kOpCgroupFirst = kOpCgroupJoin,
+  kOpCgroupLast = 111,
 };
 
 // kOpResolve flags: what a missing target becomes (in bits 8-15 the slot whose kind kResolveLike copies).
@@ -175,6 +180,7 @@ struct Plan {
   Veth veth;
   policy::PolicyPlan policy;  // the seccomp filter and Landlock ruleset
   int mount_fallback = 0;    // MountFallback bits: test-only, as force_clone
+  int cgroup_fd = -1;        // a cgroup v2 directory for CLONE_INTO_CGROUP (lib/cgroup/)
 
   std::vector<Op> ops;
   std::vector<int> stdio;  // fd to install at each index; -1 leaves it as inherited, -2 closes it
@@ -214,6 +220,7 @@ struct Plan {
 
   // Filled by the parent just before clone.
   bool via_clone3 = true;
+  bool into_cgroup = false;  // the clone that made the child carried CLONE_INTO_CGROUP
   void* stage2_stack = nullptr;  // for kOpFork
   Progress* progress = nullptr;
   int err_fd = -1;
@@ -238,9 +245,11 @@ constexpr size_t kStackSize = 256 * 1024;
 int ChildMain(void* plan);
 
 // clone3 (falling back to clone) starting fn(arg) on stack; returns the pid,
-// or -errno. *via_clone3 tells which was used. async-signal-safe.
+// or -errno. *via_clone3 tells which was used. With into_cgroup (not null),
+// clone3 is asked to start the child in the cgroup v2 directory cgroup_fd
+// first, and *into_cgroup tells whether it did. async-signal-safe.
 long CloneWithStack(uint64_t flags, void* stack, int* pidfd, int (*fn)(void*), void* arg, bool force_clone,
-                    bool* via_clone3);
+                    bool* via_clone3, int cgroup_fd = -1, bool* into_cgroup = nullptr);
 
 }  // namespace spawn
 }  // namespace nsjs

@@ -25,7 +25,7 @@ afterEach(async () => {
 });
 
 test('every example has a test here', () => {
-  const tested = ['rootless-sandbox.mjs', 'join-container.mjs', 'veth-pair.mjs', 'init-signals.mjs', 'list-namespaces.mjs', 'root-from-nothing.mjs'];
+  const tested = ['rootless-sandbox.mjs', 'join-container.mjs', 'veth-pair.mjs', 'init-signals.mjs', 'list-namespaces.mjs', 'root-from-nothing.mjs', 'resource-limits.mjs'];
   expect(fs.readdirSync(path.join(root, 'examples')).filter((f) => f.endsWith('.mjs')).sort()).toEqual(tested.sort());
 });
 
@@ -67,6 +67,13 @@ test('veth-pair.mjs: a TCP hello across a veth between two namespaces, no link l
   const [, b, a] = /^net:\[(\d+)\] received: hello from net:\[(\d+)\]/.exec(r.stdout)!;
   expect(a).not.toBe(b);
   expect(links()).toEqual(hostLinks);
+});
+
+test('resource-limits.mjs: as root dd is OOM-killed at 32 MiB; unprivileged, EACCES and the fix', () => {
+  const r = example('resource-limits.mjs');
+  expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+  if (process.getuid!() === 0) expect(r.stdout).toBe('SIGKILL, oomKilled: true, peak within the limit: true\n');
+  else expect(r.stdout).toMatch(/^EACCES at make cgroup \/sys\/fs\/cgroup\/.*Delegate=yes/);
 });
 
 test('init-signals.mjs: SIGTERM reaches sh through nsjs-init (pid 1); the status is sh\'s own', () => {

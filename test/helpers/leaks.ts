@@ -1,11 +1,13 @@
 // What a test must not leave behind: fds, children (zombies or running),
-// mounts in our namespace, network links. Take a snapshot before, compare after.
+// mounts in our namespace, network links, cgroups. Take a snapshot before,
+// compare after.
 import * as fs from 'node:fs';
 
 export interface Snapshot {
   fds: Map<string, string>;
   mounts: string[];
   links: string[];
+  cgroups: string[];
 }
 
 function fdTable(): Map<string, string> {
@@ -58,8 +60,35 @@ function mounts(): string[] {
     .sort();
 }
 
+/**
+ * The cgroups nsjs made for this process (lib/cgroup/cgroup.ts names them
+ * nsjs-PID-N), in every mounted hierarchy, v1 and v2, at any depth.
+ */
+export function cgroups(): string[] {
+  const prefix = `nsjs-${process.pid}-`;
+  const out: string[] = [];
+  const walk = (dir: string, depth: number) => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (!e.isDirectory()) continue;
+      if (e.name.startsWith(prefix)) out.push(`${dir}/${e.name}`);
+      if (depth < 8) walk(`${dir}/${e.name}`, depth + 1);
+    }
+  };
+  for (const line of fs.readFileSync('/proc/self/mountinfo', 'latin1').split('\n')) {
+    const fstype = line.split(' - ')[1]?.split(' ')[0];
+    if (fstype === 'cgroup' || fstype === 'cgroup2') walk(line.split(' ')[4], 0);
+  }
+  return out.sort();
+}
+
 export function snapshot(): Snapshot {
-  return { fds: fdTable(), mounts: mounts(), links: links() };
+  return { fds: fdTable(), mounts: mounts(), links: links(), cgroups: cgroups() };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -90,4 +119,5 @@ export async function expectNoLeaks(before: Snapshot): Promise<void> {
   expect({ fds: extraFds, children: kids }).toEqual({ fds: [], children: [] });
   expect(after.mounts).toEqual(before.mounts);
   expect(after.links).toEqual(before.links);
+  expect(after.cgroups).toEqual(before.cgroups);
 }

@@ -2,7 +2,7 @@
 // and misuse that must not (each `@ts-expect-error` fails the build if the
 // line below it compiles).
 import { DEFAULT_SECCOMP_DENY, Namespace, NsError, Process, runIsolated, setSpawnConcurrency, spawnIsolated, sys, waitpid } from 'nsjs';
-import type { CapabilityName, ExitStatus, LandlockOptions, SeccompPolicy, NamespaceInfo, NamespaceType, NsErrorDetails, RunError, RunResult, WaitpidOptions } from 'nsjs';
+import type { CapabilityName, CgroupOptions, ResourceUsage, ExitStatus, LandlockOptions, SeccompPolicy, NamespaceInfo, NamespaceType, NsErrorDetails, RunError, RunResult, WaitpidOptions } from 'nsjs';
 import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
 
@@ -216,4 +216,21 @@ export async function asChildProcess(): Promise<void> {
   Process.fromPidfd(1, 3, { child: true });
   // @ts-expect-error an 'exit' listener gets (code, signal)
   p.on('exit', (status: ExitStatus) => use(status));
+}
+
+export async function cgroups(): Promise<void> {
+  const cgroup: CgroupOptions = { memory: { max: '64M', high: 48 << 20, swapMax: 'max' }, pids: { max: 100 }, cpu: { max: 0.5, weight: 200 }, parent: 'nsjs' };
+  const p = await spawnIsolated('sh', [], { cgroup });
+  const u: ResourceUsage = await p.usage();
+  await p.freeze();
+  await p.thaw();
+  const s = await p.wait();
+  const oom: true | undefined = s.oomKilled;
+  const final: ResourceUsage | undefined = s.usage;
+  use(u.cpuUserUs + u.cpuSystemUs + u.memoryPeak + u.pids + u.oomKills, oom, final);
+  // @ts-expect-error CPUs are a number
+  const cpus: CgroupOptions = { cpu: { max: '0.5' } };
+  // @ts-expect-error pids.max is required
+  const pids: CgroupOptions = { pids: {} };
+  use(cpus, pids);
 }

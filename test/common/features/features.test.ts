@@ -99,6 +99,17 @@ describe('features() reports this machine', () => {
     );
     expect(report.features.landlock).toMatchObject({ ok: abi > 0, abi });
   });
+
+  test('cgroup limits: yes where a cgroup with a memory limit can be made (a real spawn), else no with the fix', async () => {
+    const c = report.features.cgroupLimits;
+    const spawned = await runIsolated('true', [], { namespaces: isRoot ? [] : ['user'], cgroup: { memory: { max: '64M' }, pids: { max: 8 }, cpu: { max: 1 } } }).then(
+      () => true,
+      () => false,
+    );
+    expect(c.ok).toBe(spawned);
+    expect(c.reason).toMatch(/memory: v[12] .*pids: v[12] .*cpu: v[12] /);
+    if (!spawned) expect(c.fix).toMatch(/root|Delegate/);
+  });
 });
 
 describe('nsjs doctor', () => {

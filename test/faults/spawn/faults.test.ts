@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { NsError, spawnIsolated, type SpawnOptions } from '../../../lib';
+import { Cgroup } from '../../../lib/cgroup/cgroup';
 import { native } from '../../../lib/core/native';
 import { checkOptions } from '../../../lib/spawn/options';
 import type { Step } from '../../../lib/core/plan';
@@ -68,7 +69,8 @@ async function leaks(before: Snapshot, netns: string[]): Promise<object | undefi
   const mounts = after.mounts.filter((m) => !before.mounts.includes(m));
   const links = newLinks();
   const files = persisted().filter((f) => !netns.includes(f));
-  const found = { fds, kids, mounts, links, files };
+  const cgroups = after.cgroups.filter((g) => !before.cgroups.includes(g));
+  const found = { fds, kids, mounts, links, files, cgroups };
   return Object.values(found).some((v) => v.length > 0) ? found : undefined;
 }
 
@@ -84,7 +86,12 @@ function stepsOf(command: string, args: string[], options: SpawnOptions): Step[]
   }
   const stdio = { child: c.stdio.map(() => -1) };
   const init = c.init ? { path: 'nsjs-init', statusFd: -1 } : undefined;
-  return buildPlan(c, command, args, [command], stdio, { forceClone: false, join, init }).steps;
+  const cgroup = c.cgroup ? Cgroup.create(c.cgroup) : undefined;
+  try {
+    return buildPlan(c, command, args, [command], stdio, { forceClone: false, join, init, cgroup }).steps;
+  } finally {
+    cgroup?.removeNow();
+  }
 }
 
 interface Walk {
@@ -252,6 +259,13 @@ test('every step of a join (setns by pidfd, the per-type fallback, the second cl
     [...PARENT_ALWAYS, ['pidfd_open', 'clone', 'pidfd_open']],
   );
   expect(r.failures).toEqual([]);
+}, 60000);
+
+// Root only: unprivileged, no cgroup can be made here (test/rootless/cgroup).
+(root ? test : test.skip)('every step of a plan with a cgroup (its placement ops first, a new cgroup namespace after) fails as itself and leaves no cgroup', async () => {
+  const r = await walk('sh', ['-c', 'exit 0'], () => ({ namespaces: ['user', 'pid', 'mnt', 'cgroup'], user: 'root', cgroup: { memory: { max: '64M' }, pids: { max: 16 }, cpu: { max: 1 } } }), PARENT_ALWAYS);
+  expect(r.failures).toEqual([]);
+  expect(r.steps).toBeGreaterThan(4);
 }, 60000);
 
 // Without a user or time namespace the first clone is vfork-style: a failing

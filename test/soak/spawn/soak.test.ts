@@ -221,10 +221,14 @@ const jobs: Record<string, Job> = {
 
   async kill(_i, rand) {
     const signal = rand() < 0.5 ? 'SIGKILL' : 'SIGTERM';
-    const p = await spawnIsolated('sleep', ['10'], { stdio: rand() < 0.5 ? 'ignore' : 'pipe' });
+    // As root, half of them in a cgroup of their own (unprivileged, none can be made here).
+    const cgroup = root && rand() < 0.5 ? { cgroup: { memory: { max: '64M' }, pids: { max: 16 } } } : {};
+    const p = await spawnIsolated('sleep', ['10'], { stdio: rand() < 0.5 ? 'ignore' : 'pipe', ...cgroup });
     await sleep(Math.floor(rand() * 20));
     expectThat(p.kill(signal), 'kill() of a running process is true', false);
-    expectExit(await p.wait(), null, signal, 'kill');
+    const status = await p.wait();
+    expectExit(status, null, signal, 'kill');
+    if (root && 'cgroup' in cgroup) expectThat(status.usage !== undefined && status.oomKilled === undefined, 'kill: usage and no OOM with a cgroup', status);
     expectThat(!p.kill(signal), 'kill() after exit is false', true);
     return { failed: false };
   },
@@ -385,7 +389,7 @@ afterAll(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test(`${TOTAL} spawns of mixed options leave no fd, child, mount or link behind, and RSS grows < ${RSS_BOUND / 1048576} MiB, the heap < ${HEAP_BOUND / 1048576} MiB`, async () => {
+test(`${TOTAL} spawns of mixed options leave no fd, child, mount, link or cgroup behind, and RSS grows < ${RSS_BOUND / 1048576} MiB, the heap < ${HEAP_BOUND / 1048576} MiB`, async () => {
   const gc = collector();
   const seed = Number(process.env.NSJS_SOAK_SEED ?? 0x50a4);
   const before = snapshot();

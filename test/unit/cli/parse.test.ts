@@ -172,6 +172,14 @@ describe('nsjs run → spawnIsolated options', () => {
     expect(opts('-n', '-S', '0').capabilities).toEqual({ keep });
     expect(opts('-n', '-S', '7').capabilities).toBeUndefined();
   });
+  test('cgroup limits: --memory, --memory-high, --memory-swap, --pids, --cpus, --cpu-weight', () => {
+    expect(opts('--memory', '64M', '--memory-high=48M', '--memory-swap', '0', '--pids', '100', '--cpus', '0.5', '--cpu-weight', '200')).toMatchObject({
+      cgroup: { memory: { max: '64M', high: '48M', swapMax: '0' }, pids: { max: 100 }, cpu: { max: 0.5, weight: 200 } },
+    });
+    expect(opts('--pids', '8')).not.toHaveProperty('namespaces');
+    expect(usageError(() => opts('--cpus', 'half'))).toMatch(/^invalid argument 'half' for --cpus/);
+  });
+
   test("nsjs's own: --hostname, --domainname, --bind, --ro-bind, --tmpfs, --dev, --init, --veth", () => {
     expect(opts('--hostname', 'box', '--domainname=dom')).toEqual({ ...rootBase, namespaces: ['uts'], hostname: 'box', domainname: 'dom' });
     expect(opts('--bind', '/a:/b', '--ro-bind=/c', '--tmpfs', '/t', '--dev', '/dev').mounts).toEqual([

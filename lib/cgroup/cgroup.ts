@@ -1,0 +1,401 @@
+// One command's cgroups: made and limited before the spawn (create), the
+// fds the child needs to be placed (the v2 directory for CLONE_INTO_CGROUP,
+// each cgroup.procs it writes itself into), its figures (usage), freeze and
+// thaw, a signal to every task, and removal once it is empty (close). The
+// files written are those runc's and libcrun's cgroup managers write, v2
+// and v1 (fs2/ and fs/ in runc, cgroup-v1.c/cgroup-v2 in crun).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import { NsError } from '../core/errors';
+import { closeFd, native } from '../core/native';
+import { controllerVersion, layout, type Hierarchy, type Layout } from './layout';
+import { PERIOD_US, type CgroupChecked, type Limit } from './options';
+
+/** What a cgroup has used, from its own files (µs and bytes). */
+export interface ResourceUsage {
+  /** CPU time in user mode of every process that ran in it. */
+  cpuUserUs: number;
+  /** CPU time in the kernel on their behalf. */
+  cpuSystemUs: number;
+  /** The most memory it held at once (0 without a memory controller). */
+  memoryPeak: number;
+  /** Processes (and threads) in it now. */
+  pids: number;
+  /** How many of them the kernel's OOM killer killed for the memory limit. */
+  oomKills: number;
+}
+
+const O_WRONLY = 1;
+const O_DIRECTORY = 0o200000;
+const EACCES = -13;
+const EBUSY = -16;
+const ENOTSUP = -95;
+
+interface Group {
+  version: 'v1' | 'v2';
+  dir: string;
+  controllers: string[];
+}
+
+let made = 0;
+
+function fail(err: unknown, step: string, hint?: string): never {
+  const e = err as NodeJS.ErrnoException;
+  if (typeof e?.errno !== 'number') throw err;
+  throw new NsError({ errno: e.errno, syscall: e.syscall ?? 'write', path: e.path, step, hint: hint ?? hintFor(e.errno) });
+}
+
+function hintFor(errno: number): string | undefined {
+  if (errno === EACCES || errno === -1)
+    return (
+      'making a cgroup needs root or a delegated cgroup: on cgroup v2, run under `systemd-run --user --scope -p Delegate=yes` ' +
+      'or set options.cgroup.parent to a cgroup whose cgroup.procs and cgroup.subtree_control you own; cgroup v1 controllers take root'
+    );
+  if (errno === EBUSY)
+    return (
+      'cgroup v2 enables controllers only below a cgroup without processes of its own (the no-internal-process rule): ' +
+      'set options.cgroup.parent to an empty (delegated) cgroup'
+    );
+  return undefined;
+}
+
+function write(file: string, data: string, step: string): void {
+  try {
+    fs.writeFileSync(file, data);
+  } catch (err) {
+    fail(err, step);
+  }
+}
+
+function readText(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'latin1');
+  } catch {
+    return undefined;
+  }
+}
+
+/** A "key value" line of a flat-keyed file's text (cpu.stat, memory.events, memory.oom_control). */
+function field(text: string | undefined, key: string): number {
+  const m = new RegExp(`^${key} ([0-9]+)$`, 'm').exec(text ?? '');
+  return m ? Number(m[1]) : 0;
+}
+
+const keyed = (file: string, key: string) => field(readText(file), key);
+
+function num(file: string): number {
+  const v = Number((readText(file) ?? '').trim());
+  return Number.isFinite(v) ? v : 0;
+}
+
+const limit = (v: Limit) => (v === 'max' ? 'max' : String(v));
+const v1Limit = (v: Limit) => (v === 'max' ? '-1' : String(v));
+
+/** `dir` and every cgroup below it, deepest first. */
+function tree(dir: string): string[] {
+  let entries: fs.Dirent[] = [];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    // gone already
+  }
+  return [...entries.filter((e) => e.isDirectory()).flatMap((e) => tree(path.join(dir, e.name))), dir];
+}
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** @internal The cgroups of one command. */
+export class Cgroup {
+  readonly groups: Group[] = [];
+  /** cgroup.procs fds the child writes itself into (kOpCgroupJoin); `ifNotInto`: only where CLONE_INTO_CGROUP did not place it. */
+  readonly joins: { fd: number; ifNotInto: boolean }[] = [];
+  /** The v2 directory, for CLONE_INTO_CGROUP. */
+  dirFd: number | undefined;
+  #v2?: Group;
+  #by = new Map<string, Group>();
+  #frozen = false;
+  #closed: Promise<ResourceUsage> | undefined;
+
+  private constructor() {}
+
+  /** Makes and limits the cgroups `c` needs; throws an NsError (having removed what it made) when it cannot. */
+  static create(c: CgroupChecked, l: Layout = layout()): Cgroup {
+    const g = new Cgroup();
+    try {
+      g.#make(c, l);
+    } catch (err) {
+      g.removeNow();
+      throw err;
+    }
+    return g;
+  }
+
+  #make(c: CgroupChecked, l: Layout): void {
+    const name = `nsjs-${process.pid}-${++made}`;
+    const wanted = new Set<string>();
+    if (c.memory && Object.keys(c.memory).length > 0) wanted.add('memory');
+    if (c.pids) wanted.add('pids');
+    if (c.cpu && Object.keys(c.cpu).length > 0) wanted.add('cpu');
+    for (const ctrl of wanted) {
+      if (!controllerVersion(l, ctrl))
+        throw new NsError({
+          errno: ENOTSUP,
+          syscall: 'open',
+          path: l.v2 ? path.join(l.v2.mount, 'cgroup.controllers') : '/proc/self/cgroup',
+          step: `cgroup ${ctrl} controller`,
+          hint: `the ${ctrl} controller is in neither the cgroup v2 hierarchy nor a cgroup v1 one here (nsjs doctor tells what is)`,
+        });
+    }
+    const parentOf = (h: Hierarchy) => path.join(h.mount, c.parent ?? h.own);
+    if (l.v2) {
+      const parent = parentOf(l.v2);
+      // Accounting where the parent offers it already; a limit enables its controller.
+      const enabled = (readText(path.join(parent, 'cgroup.subtree_control')) ?? '').split(/\s+/).filter(Boolean);
+      const own = ['memory', 'pids', 'cpu'].filter((k) => controllerVersion(l, k) === 'v2' && (wanted.has(k) || enabled.includes(k)));
+      const missing = own.filter((k) => !enabled.includes(k));
+      if (missing.length > 0)
+        write(path.join(parent, 'cgroup.subtree_control'), missing.map((k) => `+${k}`).join(' '), `enable ${missing.join(', ')} in ${parent}`);
+      const group = this.#mkdir('v2', path.join(parent, name), own);
+      this.#v2 = group;
+      this.#limit(group, c);
+      this.dirFd = this.#open(group.dir, O_DIRECTORY, 'open cgroup');
+      this.joins.push({ fd: this.#open(path.join(group.dir, 'cgroup.procs'), O_WRONLY, 'open cgroup.procs'), ifNotInto: true });
+    }
+    // v1: the controllers v2 lacks, one cgroup per hierarchy. memory and pids
+    // always (their figures are usage()'s), cpuacct and freezer without v2.
+    const v1 = ['memory', 'pids', ...(wanted.has('cpu') ? ['cpu'] : []), ...(l.v2 ? [] : ['cpuacct', 'freezer'])].filter(
+      (k) => controllerVersion(l, k) === 'v1',
+    );
+    const hierarchies = new Map<Hierarchy, string[]>();
+    for (const k of v1) hierarchies.set(l.v1.get(k)!, [...(hierarchies.get(l.v1.get(k)!) ?? []), k]);
+    for (const [h, controllers] of hierarchies) {
+      const group = this.#mkdir('v1', path.join(parentOf(h), name), controllers);
+      this.#limit(group, c);
+      this.joins.push({ fd: this.#open(path.join(group.dir, 'cgroup.procs'), O_WRONLY, 'open cgroup.procs'), ifNotInto: false });
+    }
+  }
+
+  #mkdir(version: 'v1' | 'v2', dir: string, controllers: string[]): Group {
+    try {
+      fs.mkdirSync(dir);
+    } catch (err) {
+      fail(err, `make cgroup ${dir}`);
+    }
+    const group = { version, dir, controllers };
+    this.groups.push(group);
+    for (const k of controllers) this.#by.set(k, group);
+    return group;
+  }
+
+  #open(file: string, flags: number, step: string): number {
+    const fd = native().open(file, flags);
+    if (fd < 0) throw new NsError({ errno: fd, syscall: 'open', path: file, step, hint: hintFor(fd) });
+    return fd;
+  }
+
+  #limit(group: Group, c: CgroupChecked): void {
+    const at = (file: string) => path.join(group.dir, file);
+    const set = (file: string, value: string) => write(at(file), value, `write ${file}`);
+    const has = (k: string) => group.controllers.includes(k);
+    const v2 = group.version === 'v2';
+    const m = c.memory;
+    if (m && has('memory')) {
+      const swap = m.swapMax ?? (m.max !== undefined && m.max !== 'max' ? 0 : undefined);
+      if (v2) {
+        if (m.high !== undefined) set('memory.high', limit(m.high));
+        if (m.max !== undefined) set('memory.max', limit(m.max));
+        // memory.swap.max is absent without swap support: the default 0 then has nothing to limit.
+        if (swap !== undefined && (m.swapMax !== undefined || fs.existsSync(at('memory.swap.max')))) set('memory.swap.max', limit(swap));
+      } else {
+        if (m.high !== undefined) set('memory.soft_limit_in_bytes', v1Limit(m.high));
+        if (m.max !== undefined) set('memory.limit_in_bytes', v1Limit(m.max));
+        // memsw counts memory + swap, and must never be below limit_in_bytes (absent without swapaccount).
+        if (swap !== undefined && m.max !== undefined && (m.swapMax !== undefined || fs.existsSync(at('memory.memsw.limit_in_bytes'))))
+          set('memory.memsw.limit_in_bytes', m.max === 'max' || swap === 'max' ? '-1' : String(m.max + swap));
+      }
+    }
+    if (c.pids && has('pids')) set('pids.max', limit(c.pids.max));
+    const cpu = c.cpu;
+    if (cpu && has('cpu')) {
+      if (v2) {
+        if (cpu.quotaUs !== undefined) set('cpu.max', `${cpu.quotaUs} ${PERIOD_US}`);
+        if (cpu.weight !== undefined) set('cpu.weight', String(cpu.weight));
+      } else {
+        if (cpu.quotaUs !== undefined) {
+          set('cpu.cfs_period_us', String(PERIOD_US));
+          set('cpu.cfs_quota_us', String(cpu.quotaUs));
+        }
+        if (cpu.weight !== undefined) set('cpu.shares', String(2 + Math.floor(((cpu.weight - 1) * 262142) / 9999)));
+      }
+    }
+  }
+
+  /** After the spawn: the child has the fds it needed (or has failed). */
+  releaseFds(): void {
+    for (const j of this.joins.splice(0)) closeFd(j.fd);
+    if (this.dirFd !== undefined) closeFd(this.dirFd);
+    this.dirFd = undefined;
+  }
+
+  /** The directories, for tests and messages. */
+  get dirs(): string[] {
+    return this.groups.map((g) => g.dir);
+  }
+
+  /** The figures now, read from the cgroup's files. */
+  usage(): ResourceUsage {
+    const v2 = this.#v2;
+    const mem = this.#by.get('memory');
+    const pids = this.#by.get('pids');
+    const acct = this.#by.get('cpuacct');
+    const u: ResourceUsage = { cpuUserUs: 0, cpuSystemUs: 0, memoryPeak: 0, pids: 0, oomKills: 0 };
+    if (v2) {
+      const stat = readText(path.join(v2.dir, 'cpu.stat'));
+      u.cpuUserUs = field(stat, 'user_usec');
+      u.cpuSystemUs = field(stat, 'system_usec');
+    } else if (acct) {
+      u.cpuUserUs = Math.round(num(path.join(acct.dir, 'cpuacct.usage_user')) / 1000);
+      u.cpuSystemUs = Math.round(num(path.join(acct.dir, 'cpuacct.usage_sys')) / 1000);
+    }
+    if (mem?.version === 'v2') {
+      u.memoryPeak = num(path.join(mem.dir, 'memory.peak'));
+      u.oomKills = keyed(path.join(mem.dir, 'memory.events'), 'oom_kill');
+    } else if (mem) {
+      u.memoryPeak = num(path.join(mem.dir, 'memory.max_usage_in_bytes'));
+      u.oomKills = keyed(path.join(mem.dir, 'memory.oom_control'), 'oom_kill');
+    }
+    const any = pids ?? v2 ?? this.groups[0];
+    if (pids) u.pids = num(path.join(pids.dir, 'pids.current'));
+    else if (any) u.pids = this.#tasks(any).length;
+    return u;
+  }
+
+  /** The pids in a cgroup and in every sub-cgroup the command made in it. */
+  #tasks(group: Group): number[] {
+    return tree(group.dir).flatMap((d) => (readText(path.join(d, 'cgroup.procs')) ?? '').split('\n').filter(Boolean).map(Number));
+  }
+
+  #populated(): boolean {
+    if (this.#v2) return keyed(path.join(this.#v2.dir, 'cgroup.events'), 'populated') !== 0;
+    return this.groups.some((g) => this.#tasks(g).length > 0);
+  }
+
+  #freezer(): { file: string; on: string; off: string; done: () => boolean } | undefined {
+    if (this.#v2) {
+      const events = path.join(this.#v2.dir, 'cgroup.events');
+      return { file: path.join(this.#v2.dir, 'cgroup.freeze'), on: '1', off: '0', done: () => keyed(events, 'frozen') === (this.#frozen ? 1 : 0) };
+    }
+    const f = this.#by.get('freezer');
+    if (!f) return undefined;
+    const state = path.join(f.dir, 'freezer.state');
+    return { file: state, on: 'FROZEN', off: 'THAWED', done: () => (readText(state) ?? '').trim() === (this.#frozen ? 'FROZEN' : 'THAWED') };
+  }
+
+  /** Freezes (or thaws) every task, resolving once the kernel says they all are. */
+  async setFrozen(frozen: boolean): Promise<void> {
+    const f = this.#freezer();
+    if (!f)
+      throw new NsError({ errno: ENOTSUP, syscall: 'open', path: 'cgroup.freeze', step: 'freeze', hint: 'freezing needs cgroup v2 or the v1 freezer controller' });
+    this.#frozen = frozen;
+    write(f.file, frozen ? f.on : f.off, frozen ? 'freeze' : 'thaw');
+    for (let wait = 1; !f.done(); wait = Math.min(wait * 2, 50)) {
+      if (this.#closed) return;
+      await delay(wait);
+    }
+  }
+
+  get frozen(): boolean {
+    return this.#frozen;
+  }
+
+  /**
+   * `signal` to every task in the cgroup: SIGKILL through v2's cgroup.kill
+   * (which no fork can outrun), others to each pid it lists. A frozen
+   * cgroup is thawed once they are sent, so the signal is acted on.
+   */
+  signalAll(signal: number): void {
+    if (signal === 9 && this.#v2 && fs.existsSync(path.join(this.#v2.dir, 'cgroup.kill'))) {
+      write(path.join(this.#v2.dir, 'cgroup.kill'), '1', 'write cgroup.kill');
+    } else {
+      const seen = new Set<number>();
+      for (const g of this.#v2 ? [this.#v2] : this.groups)
+        for (const pid of this.#tasks(g)) {
+          if (seen.has(pid)) continue;
+          seen.add(pid);
+          try {
+            process.kill(pid, signal);
+          } catch {
+            // ESRCH: it exited meanwhile
+          }
+        }
+    }
+    // Thawed after the signal, not before: a frozen cgroup cannot fork
+    // while its list is read, and the signal is acted on once it runs.
+    if (this.#frozen) {
+      const f = this.#freezer();
+      this.#frozen = false;
+      if (f) write(f.file, f.off, 'thaw');
+    }
+  }
+
+  /**
+   * Once the command has exited: kills whatever is left in the cgroup,
+   * waits until it is empty, reads the final figures and removes every
+   * cgroup. Any number of callers get the same answer.
+   */
+  close(): Promise<ResourceUsage> {
+    this.#closed ??= this.#close();
+    return this.#closed;
+  }
+
+  async #close(): Promise<ResourceUsage> {
+    // v1 without cgroup.kill: frozen, no task can fork between the list
+    // being read and the kill (runc's way); without a freezer, a fork in
+    // between is caught by the next round.
+    const freezer = this.#v2 ? undefined : this.#freezer();
+    for (let wait = 1; this.#populated(); wait = Math.min(wait * 2, 20)) {
+      if (freezer) {
+        this.#frozen = true;
+        write(freezer.file, freezer.on, 'freeze');
+        for (let w = 1, waited = 0; !freezer.done() && waited < 1000; waited += w, w = Math.min(w * 2, 20)) await delay(w);
+      }
+      this.signalAll(9);
+      await delay(wait);
+    }
+    const usage = this.usage();
+    for (let wait = 1; ; wait = Math.min(wait * 2, 20)) {
+      // An exiting task can keep a v1 cgroup busy for a moment after it is reaped.
+      if (this.#rmdirs() === 0) break;
+      await delay(wait);
+    }
+    return usage;
+  }
+
+  /** rmdir of every cgroup still there, newest first; how many are left (EBUSY). */
+  #rmdirs(): number {
+    let busy = 0;
+    const rmdir = (dir: string) => {
+      try {
+        fs.rmdirSync(dir);
+        return true;
+      } catch (err) {
+        return (err as NodeJS.ErrnoException).code === 'ENOENT';
+      }
+    };
+    for (let i = this.groups.length - 1; i >= 0; i--) {
+      // EBUSY: sub-cgroups the command made go first (or a task is still leaving).
+      if (rmdir(this.groups[i].dir) || tree(this.groups[i].dir).every(rmdir)) this.groups.splice(i, 1);
+      else busy++;
+    }
+    return busy;
+  }
+
+  /** Removes the cgroups at once: for a spawn that failed, whose child (if any) is reaped. */
+  removeNow(): void {
+    this.releaseFds();
+    for (let round = 0; round < 100 && this.#rmdirs() > 0; round++) {
+      // Busy only for the moment a reaped task takes to leave a v1 cgroup.
+    }
+  }
+}
