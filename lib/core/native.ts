@@ -96,6 +96,9 @@ export interface Native {
   nlRoute(sock: number, add: boolean, family: number, dst: string | null, dstLen: number, gateway: string | null, dev: string | null): number;
   nlCreateVeth(sock: number, name: string, peer: string, peerNsFd: number, peerPid: number, mtu: number): number;
   nlDeleteLink(sock: number, name: string): number;
+  nlCreateBridge(sock: number, name: string): number;
+  nlSetMaster(sock: number, name: string, bridge: string | null): number;
+  nlMoveLink(sock: number, name: string, targetNsFd: number): number;
   nlLinks(sock: number): NativeLink[] | number;
   nlAddresses(sock: number): NativeAddress[] | number;
   bindListen(fd: number, family: number, host: string, port: number, backlog: number, ipv6Only: boolean): 0 | NativeSocketError;

@@ -30,7 +30,7 @@ export interface NativePlan {
   forkStyle: boolean;
   execChain: boolean;
   /** Made by the parent once the child exists; the child waits for it. */
-  veth?: { host: string; peer: string; mtu?: number; hostAddresses: { family: number; address: string; prefix: number }[] };
+  veth?: { host: string; peer: string; mtu?: number; hostAddresses: { family: number; address: string; prefix: number }[]; bridge?: string; netnsFd?: number };
   uidMap?: string;
   gidMap?: string;
   setgroups?: string;

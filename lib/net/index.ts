@@ -25,5 +25,7 @@ export type { Address, Link, Route } from './links';
 export { linkUp, linkDown, setMtu, deleteLink, links, addresses, addAddress, deleteAddress, addRoute, deleteRoute } from './links';
 export type { CreateVethOptions, VethEnd } from './veth';
 export { createVeth } from './veth';
+export type { CreateBridgeOptions } from './bridge';
+export { createBridge, moveLink } from './bridge';
 export type { ConnectOptions, ListenOptions } from './sockets';
 export { listen, connect } from './sockets';

@@ -7,7 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { invalidArgValue } from '../core/errors';
 import type { NamespaceType } from '../core/nstypes';
 import { bool, knownKeys, needs, plainObject, record } from '../core/validate';
+import type { Namespace } from '../ns/namespace';
 import { cidrList, linkName, mtu, type Cidr } from './netaddr';
+import { netns } from './netns';
 
 /**
  * A veth pair between the namespace the spawner is in and the sandbox's new
@@ -30,6 +32,18 @@ export interface VethOptions {
   gateway?: boolean;
   /** MTU of both ends. */
   mtu?: number;
+  /**
+   * Enslave the host end to this bridge (see `net.createBridge`), in our
+   * namespace (a name) or in `namespace` (which then holds the host end):
+   * many sandboxes on one LAN. The sandboxes reach each other and the
+   * bridge's own addresses, nothing else unless that namespace routes; a
+   * program inside can send any frame onto the LAN (ARP or address spoofing
+   * of its neighbours), as on any shared Ethernet. With a namespace, the
+   * sandbox's net namespace must be one the bridge namespace's owner
+   * administers (as root, any). Costs one more netlink round trip. Refuses
+   * `hostAddress`; `gateway` routes via the bridge's addresses.
+   */
+  bridge?: string | { namespace: Namespace; name: string };
 }
 
 /**
@@ -53,6 +67,8 @@ export interface NetSpawnOptions {
 }
 
 export interface CheckedVeth {
+  /** The bridge the host end joins, and the namespace it is in (undefined: ours). */
+  bridge?: { name: string; namespace?: Namespace };
   hostName: string;
   name: string;
   hostAddresses: Cidr[];
@@ -63,7 +79,7 @@ export interface CheckedVeth {
 
 function veth(value: unknown): CheckedVeth {
   const v = plainObject(value, 'options.network.veth');
-  knownKeys(v, ['hostName', 'name', 'hostAddress', 'address', 'gateway', 'mtu'], 'options.network.veth');
+  knownKeys(v, ['hostName', 'name', 'hostAddress', 'address', 'gateway', 'mtu', 'bridge'], 'options.network.veth');
   const checked: CheckedVeth = {
     hostName: v.hostName === undefined ? `nsjs${randomBytes(4).toString('hex')}` : linkName(v.hostName, 'options.network.veth.hostName'),
     name: v.name === undefined ? 'eth0' : linkName(v.name, 'options.network.veth.name'),
@@ -72,6 +88,13 @@ function veth(value: unknown): CheckedVeth {
     gateway: v.gateway === undefined ? false : bool(v.gateway, 'options.network.veth.gateway'),
     mtu: v.mtu === undefined ? undefined : mtu(v.mtu, 'options.network.veth.mtu'),
   };
+  if (v.bridge !== undefined) {
+    checked.bridge = bridge(v.bridge);
+    if (checked.hostAddresses.length > 0)
+      throw invalidArgValue('options.network.veth.hostAddress', v.hostAddress, 'cannot be combined with options.network.veth.bridge: the bridge carries the address');
+    // Which families the bridge can route is known only once it is looked up (planNetwork).
+    return checked;
+  }
   // The kernel takes a gateway only on a subnet of the sandbox end, so a family that end has no address of cannot be routed.
   if (checked.gateway && !checked.hostAddresses.some((h) => checked.addresses.some((a) => a.family === h.family)))
     throw invalidArgValue(
@@ -80,6 +103,13 @@ function veth(value: unknown): CheckedVeth {
       'needs an address of one family (IPv4 or IPv6) on both ends: options.network.veth.hostAddress to route via, and options.network.veth.address to reach it from',
     );
   return checked;
+}
+
+function bridge(value: unknown): NonNullable<CheckedVeth['bridge']> {
+  if (typeof value === 'string') return { name: linkName(value, 'options.network.veth.bridge') };
+  const b = plainObject(value, 'options.network.veth.bridge');
+  knownKeys(b, ['namespace', 'name'], 'options.network.veth.bridge');
+  return { name: linkName(b.name, 'options.network.veth.bridge.name'), namespace: netns(b.namespace, 'options.network.veth.bridge.namespace') };
 }
 
 /** net/'s part of the checked options. */

@@ -23,6 +23,7 @@
 
 #include "../common.h"
 #include "netlink.h"
+#include "socket_in.h"
 #include "../poll_watch.h"
 
 #define NSJS_NS_GET_USERNS _IO(0xb7, 0x1)
@@ -62,9 +63,9 @@ struct SocketInArgs {
   int failed_step;  // 0 setns, 1 socket
 };
 
-constexpr int kStepSetns = 0;
-constexpr int kStepSocket = 1;
-constexpr int kStepClone = 2;
+constexpr int kStepSetns = kSocketInSetns;
+constexpr int kStepSocket = kSocketInSocket;
+constexpr int kStepClone = kSocketInClone;
 
 // async-signal-safe. Runs in a child that shares our memory and fd table.
 // Every signal stays blocked for its whole life (the parent blocked them all
@@ -81,8 +82,11 @@ int SocketInChild(void* arg) {
   }
   if (setns(a->nsfd, CLONE_NEWNET) < 0) {
     const int err = errno;
-    if (err != EPERM || a->userns_fd < 0 || setns(a->userns_fd, CLONE_NEWUSER) < 0 ||
-        setns(a->nsfd, CLONE_NEWNET) < 0) {
+    // A pidfd has no NS_GET_USERNS, but joins the process's user and net
+    // namespaces in one call (the kernel enters the user namespace first).
+    const bool joined = err == EPERM && (a->userns_fd >= 0 ? setns(a->userns_fd, CLONE_NEWUSER) == 0 && setns(a->nsfd, CLONE_NEWNET) == 0
+                                                          : setns(a->nsfd, CLONE_NEWUSER | CLONE_NEWNET) == 0);
+    if (!joined) {
       a->result = -err;
       a->failed_step = kStepSetns;
       _exit(0);
@@ -100,7 +104,8 @@ bool SameNetns(int nsfd) {
   return ours.st_dev == theirs.st_dev && ours.st_ino == theirs.st_ino;
 }
 
-// Returns the fd, or -errno with *step set.
+}  // namespace
+
 int SocketIn(int nsfd, int domain, int type, int protocol, int* step) {
   *step = kStepSocket;
   // Our own namespace needs no clone, and a rootless setns into it would
@@ -133,6 +138,8 @@ int SocketIn(int nsfd, int domain, int type, int protocol, int* step) {
   *step = a.failed_step;
   return a.result;
 }
+
+namespace {
 
 Napi::Value SocketInBinding(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -201,6 +208,30 @@ Napi::Value NlCreateVethBinding(const Napi::CallbackInfo& info) {
   const std::string name = Str(info[1]), peer = Str(info[2]);
   return Napi::Number::New(info.Env(), nl::NlCreateVeth(Int(info[0]), name.c_str(), peer.c_str(), Int(info[3]),
                                                          Int(info[4]), Int(info[5])));
+}
+
+Napi::Value NlCreateBridgeBinding(const Napi::CallbackInfo& info) {
+  const std::string name = Str(info[1]);
+  return Napi::Number::New(info.Env(), nl::NlCreateBridge(Int(info[0]), name.c_str()));
+}
+
+// (sock, name, bridge | null): null frees the link from its bridge.
+Napi::Value NlSetMasterBinding(const Napi::CallbackInfo& info) {
+  const int sock = Int(info[0]);
+  const int index = nl::NlIfIndex(sock, Str(info[1]).c_str());
+  if (index < 0) return Napi::Number::New(info.Env(), index);
+  int master = 0;
+  if (info[2].IsString()) {
+    master = nl::NlIfIndex(sock, Str(info[2]).c_str());
+    if (master < 0) return Napi::Number::New(info.Env(), master);
+  }
+  return Napi::Number::New(info.Env(), nl::NlSetMaster(sock, index, master));
+}
+
+// (sock, name, targetNsFd)
+Napi::Value NlMoveLinkBinding(const Napi::CallbackInfo& info) {
+  const std::string name = Str(info[1]);
+  return Napi::Number::New(info.Env(), nl::NlMoveLink(Int(info[0]), name.c_str(), Int(info[2])));
 }
 
 Napi::Value NlDeleteLinkBinding(const Napi::CallbackInfo& info) {
@@ -402,6 +433,9 @@ void InitNet(Napi::Env env, Napi::Object exports) {
   exports.Set("nlRoute", Napi::Function::New(env, NlRouteBinding, "nlRoute"));
   exports.Set("nlCreateVeth", Napi::Function::New(env, NlCreateVethBinding, "nlCreateVeth"));
   exports.Set("nlDeleteLink", Napi::Function::New(env, NlDeleteLinkBinding, "nlDeleteLink"));
+  exports.Set("nlCreateBridge", Napi::Function::New(env, NlCreateBridgeBinding, "nlCreateBridge"));
+  exports.Set("nlSetMaster", Napi::Function::New(env, NlSetMasterBinding, "nlSetMaster"));
+  exports.Set("nlMoveLink", Napi::Function::New(env, NlMoveLinkBinding, "nlMoveLink"));
   exports.Set("nlLinks", Napi::Function::New(env, NlLinksBinding, "nlLinks"));
   exports.Set("nlAddresses", Napi::Function::New(env, NlAddressesBinding, "nlAddresses"));
   exports.Set("bindListen", Napi::Function::New(env, BindListen, "bindListen"));

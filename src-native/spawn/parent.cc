@@ -16,6 +16,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -24,6 +25,7 @@
 
 #include "../common.h"
 #include "../net/netlink.h"
+#include "../net/socket_in.h"
 #include "plan.h"
 
 #ifndef P_PIDFD
@@ -226,8 +228,16 @@ class Spawner {
   // peer created directly in the child's (no move afterwards). Both ends
   // start down; the child brings its own up. On failure nothing is left:
   // the kernel makes both ends or neither, and a later failure deletes them.
+  // The host end's netlink socket: in our namespace, or made inside the
+  // bridge's (network.veth.bridge with a namespace).
+  int VethSocket() const {
+    if (plan_->veth.netns_fd < 0) return nl::NlOpen();
+    int step;
+    return SocketIn(plan_->veth.netns_fd, AF_NETLINK, SOCK_RAW, NETLINK_ROUTE, &step);
+  }
+
   void DeleteVeth() {
-    const int sock = nl::NlOpen();
+    const int sock = VethSocket();
     if (sock < 0) return;
     nl::NlDeleteLink(sock, plan_->veth.host.c_str());  // ENODEV: already gone with the namespace
     close(sock);
@@ -235,7 +245,7 @@ class Spawner {
 
   bool MakeVeth(int pid) {
     const Veth& v = plan_->veth;
-    const int sock = Fault("netlink socket") ? -errno : nl::NlOpen();
+    const int sock = Fault("netlink socket") ? -errno : VethSocket();
     if (sock < 0) {
       ParentFail(-sock, "socket", "netlink socket");
       return false;
@@ -249,6 +259,11 @@ class Spawner {
     const int index = nl::NlIfIndex(sock, v.host.c_str());
     r = index < 0 ? index : Fault("RTM_NEWLINK up") ? -errno : nl::NlSetLink(sock, index, nullptr, 1, -1);
     std::string step = "RTM_NEWLINK up " + v.host;
+    if (r >= 0 && !v.bridge.empty()) {
+      const int master = nl::NlIfIndex(sock, v.bridge.c_str());
+      r = master < 0 ? master : nl::NlSetMaster(sock, index, master);
+      step = "RTM_NEWLINK master " + v.bridge + " dev " + v.host;
+    }
     for (size_t i = 0; r >= 0 && i < v.host_addresses.size(); i++) {
       const Veth::Address& a = v.host_addresses[i];
       r = Fault("RTM_NEWADDR") ? -errno : nl::NlAddress(sock, true, index, a.family, a.bytes, a.prefix);

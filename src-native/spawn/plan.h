@@ -7,6 +7,7 @@
 
 #include <napi.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <string>
@@ -115,6 +116,16 @@ struct Op {
 struct Veth {
   std::string host, peer;
   int mtu = -1;
+  // network.veth.bridge: the host end is enslaved to `bridge`, in our
+  // namespace or in that of `netns_fd` (our dup, closed with the plan).
+  std::string bridge;
+  int netns_fd = -1;
+  Veth() = default;
+  Veth(const Veth&) = delete;
+  Veth& operator=(const Veth&) = delete;
+  ~Veth() {
+    if (netns_fd >= 0) close(netns_fd);
+  }
   struct Address {
     int family;
     unsigned char bytes[16];
