@@ -29,3 +29,5 @@ export type { CreateBridgeOptions } from './bridge';
 export { createBridge, moveLink } from './bridge';
 export type { ConnectOptions, ListenOptions } from './sockets';
 export { listen, connect } from './sockets';
+export type { ForwardOptions, Forwarder } from './forward';
+export { forward } from './forward';
