@@ -22,6 +22,7 @@ export type { RlimitName } from './policy/options';
 export type { JoinTarget } from './spawn/join';
 export type { NetworkOptions, VethOptions } from './net/options';
 export * as net from './net';
+export type { EgressConnection } from './net/egress';
 export { features } from './features/features';
 // Namespace.create() spawns its holder through spawn/, which registers it
 // into ns/ here, where both are loaded: ns/ never imports spawn/.

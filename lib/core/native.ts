@@ -30,7 +30,7 @@ interface NativeDeath {
 }
 
 export type NativeSpawnResult =
-  | { pid: number; pidfd: number; /** false: clone3 was refused, clone(2) used */ clone3: boolean; errno?: undefined }
+  | { pid: number; pidfd: number; /** false: clone3 was refused, clone(2) used */ clone3: boolean; /** network.egress's listener */ proxyFd?: number; errno?: undefined }
   | ({ errno: number; op: number; kind: number; syscall?: undefined } & NativeDeath)
   | ({ errno: number; syscall: string; step: string; path?: string; op?: undefined } & NativeDeath);
 

@@ -30,6 +30,8 @@ export interface NativePlan {
   forkStyle: boolean;
   execChain: boolean;
   /** Made by the parent once the child exists; the child waits for it. */
+  /** network.egress: the parent makes the proxy's listener in the child's namespace. */
+  proxy?: { port: number };
   veth?: { host: string; peer: string; mtu?: number; hostAddresses: { family: number; address: string; prefix: number }[]; bridge?: string; netnsFd?: number };
   uidMap?: string;
   gidMap?: string;
@@ -76,5 +78,5 @@ export type Add = (op: NativeOp, step: Step) => void;
 export interface EncodedPlan {
   ints: Int32Array;
   text: string;
-  extras?: Pick<NativePlan, 'uidMap' | 'gidMap' | 'setgroups' | 'veth' | 'fault' | 'mountFallback'>;
+  extras?: Pick<NativePlan, 'uidMap' | 'gidMap' | 'setgroups' | 'veth' | 'proxy' | 'fault' | 'mountFallback'>;
 }

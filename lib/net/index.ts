@@ -31,3 +31,4 @@ export type { ConnectOptions, ListenOptions } from './sockets';
 export { listen, connect } from './sockets';
 export type { ForwardOptions, Forwarder } from './forward';
 export { forward } from './forward';
+export type { EgressConnection } from './egress';

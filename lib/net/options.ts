@@ -9,6 +9,7 @@ import type { NamespaceType } from '../core/nstypes';
 import { bool, knownKeys, needs, plainObject, record } from '../core/validate';
 import type { Namespace } from '../ns/namespace';
 import { cidrList, linkName, mtu, type Cidr } from './netaddr';
+import { checkEgress, type CheckedEgress, type EgressConnection } from './egress';
 import { netns } from './netns';
 
 /**
@@ -58,6 +59,36 @@ export interface NetworkOptions {
   loopback?: boolean;
   /** A veth pair to the host side. */
   veth?: VethOptions;
+  /**
+   * No network but an egress proxy: the sandbox keeps only `lo`, and on its
+   * 127.0.0.1:3128 a proxy (HTTP `CONNECT` and absolute-URI requests, and
+   * SOCKS5 `CONNECT`, on the same port) whose connections Node makes in our
+   * namespace, only to `allow`'s `host:port` patterns: a DNS name,
+   * `*.suffix` (its subdomains), an IPv4 literal, a bracketed IPv6 literal
+   * or `*`; the port a number or `*`. Names are resolved by Node here, once
+   * per connection, and the connection goes to that address; a host the
+   * sandbox names as a number that is not a plain IP literal (`127.1`) is
+   * refused. The command's env gets `HTTP_PROXY`, `HTTPS_PROXY` (http://)
+   * and `ALL_PROXY` (socks5h://), upper and lower case, over `env`'s.
+   * Refused: HTTP 403, SOCKS5 reply 2, and nothing leaves.
+   *
+   * Needs `'user'` in `namespaces`: a process with CAP_SYS_ADMIN or
+   * CAP_NET_ADMIN in our own user namespace could join our network or
+   * move a link into its own. Inside its user namespace a hostile program
+   * may hold every capability and still reach only `lo`: raw sockets,
+   * routes, addresses and new links all stay in its namespace. What it can
+   * do: reach the allowed destinations (and, through an allowed name, any
+   * address that name's DNS answers with), hold up to 512 proxied
+   * connections at once, and use any Unix socket of the filesystem it can
+   * see (hide them with a mount namespace and `root`/`mounts`).
+   * Costs one socket made in the sandbox's namespace at spawn (the child
+   * waits for it) and a copy through Node of every proxied byte.
+   */
+  egress?: {
+    allow: string[];
+    /** Called for every connection the sandbox asks for, allowed or refused (see {@link EgressConnection}). */
+    onConnection?: (connection: EgressConnection) => void;
+  };
 }
 
 /** @internal The options of {@link SpawnOptions} that net/ owns. */
@@ -115,7 +146,7 @@ function bridge(value: unknown): NonNullable<CheckedVeth['bridge']> {
 /** net/'s part of the checked options. */
 export interface NetChecked {
   /** Set when a new net namespace is made: whether lo goes up, and the veth. */
-  network?: { loopback: boolean; veth?: CheckedVeth };
+  network?: { loopback: boolean; veth?: CheckedVeth; egress?: CheckedEgress };
 }
 
 /** `network`, which needs a new net namespace; `joins`: the spawn enters namespaces first (options.join), which a veth cannot follow yet. */
@@ -123,11 +154,20 @@ export function checkNetOptions(o: Readonly<Record<string, unknown>>, namespaces
   needs(o, 'network', namespaces, 'net');
   if (!namespaces.has('net')) return {};
   const n = o.network === undefined ? record({} as Record<string, unknown>) : plainObject(o.network, 'options.network');
-  knownKeys(n, ['loopback', 'veth'], 'options.network');
+  knownKeys(n, ['loopback', 'veth', 'egress'], 'options.network');
   const network = record<NonNullable<NetChecked['network']>>({ loopback: n.loopback === undefined ? true : bool(n.loopback, 'options.network.loopback') });
   if (n.veth !== undefined) {
     if (joins) throw invalidArgValue('options.network.veth', n.veth, 'cannot be combined with options.join yet');
     network.veth = veth(n.veth);
+  }
+  if (n.egress !== undefined) {
+    network.egress = checkEgress(n.egress);
+    const refuse = (why: string) => invalidArgValue('options.network.egress', n.egress, why);
+    if (network.veth) throw refuse('cannot be combined with options.network.veth: the sandbox gets only lo');
+    if (!network.loopback) throw refuse('needs lo: cannot be combined with options.network.loopback false');
+    if (joins) throw refuse('cannot be combined with options.join');
+    if (!namespaces.has('user'))
+      throw refuse("needs 'user' in options.namespaces: with CAP_SYS_ADMIN or CAP_NET_ADMIN in our user namespace the command could join our network or move a link into its own");
   }
   return { network };
 }

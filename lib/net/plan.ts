@@ -4,6 +4,7 @@
 import { SharedOp, type Add, type NativePlan } from '../core/plan';
 import { invalidArgValue } from '../core/errors';
 import { Namespace } from '../ns/namespace';
+import { EGRESS_PORT, egressEnv } from './egress';
 import { addresses } from './links';
 import type { CheckedVeth, NetChecked } from './options';
 
@@ -21,6 +22,15 @@ export const NetOp = {
  */
 export function planNetwork(network: NonNullable<NetChecked['network']>, native: NativePlan, add: Add): void {
   if (network.loopback) add({ kind: NetOp.LinkUp, s: ['lo'] }, { step: 'RTM_NEWLINK up lo', syscall: 'netlink' });
+  if (network.egress) {
+    native.proxy = { port: EGRESS_PORT };
+    // The command's env is the caller's (or ours) with the proxy's over it.
+    const proxyEnv = egressEnv();
+    const keys = new Set(proxyEnv.map(([k]) => k));
+    const base = native.envp ?? Object.entries(process.env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
+    native.envp = [...base.filter((e) => !keys.has(e.slice(0, e.indexOf('=')))), ...proxyEnv.map(([k, v]) => `${k}=${v}`)];
+    if (!native.parentMaps) add({ kind: SharedOp.WaitParent }, { step: 'wait for the egress proxy', syscall: 'read' });
+  }
   const v = network.veth;
   if (!v) return;
   native.veth = {

@@ -14,6 +14,7 @@ import type { EncodedPlan, NativePlan, Step } from '../core/plan';
 import { signalName } from '../core/signals';
 import { integer, noNul, ownEntries, record } from '../core/validate';
 import { execCandidates } from './command';
+import { startEgress } from '../net/egress';
 import { hintFor } from './hints';
 import { joinsType, newPidInJoinedPid, resolveJoin } from './join';
 import { checkOptions, type Checked, type SpawnOptions } from './options';
@@ -170,6 +171,10 @@ function finish(p: Prepared, result: NativeSpawnResult, c: Checked): Process {
     stdio: streams,
     statusFd: p.statusFd,
   }));
+  if (started.proxyFd !== undefined) {
+    const proxy = startEgress(started.proxyFd, c.network!.egress!);
+    void proc.wait().then(() => proxy.close());
+  }
   const kill = () => proc.kill(c.killSignal);
   if (c.signal) {
     const signal = c.signal;

@@ -60,6 +60,15 @@ bool Plan::ParseExtras(const Napi::Object& x, std::string* why) {
       veth.host_addresses.push_back(addr);
     }
   }
+  const Napi::Value proxy = x.Get("proxy");
+  if (proxy.IsObject()) {
+    has_proxy = true;
+    proxy_port = I32(proxy.As<Napi::Object>().Get("port"));
+    if (proxy_port < 1 || proxy_port > 65535) {
+      *why = "bad proxy port";
+      return false;
+    }
+  }
 #ifdef NSJS_FAULT_INJECTION
   const Napi::Value fault = x.Get("fault");
   if (fault.IsObject()) {

@@ -169,6 +169,10 @@ struct Plan {
   std::string uid_map, gid_map, setgroups;
   bool has_veth = false;
   Veth veth;
+  // network.egress: the parent makes the proxy's listening socket in the
+  // child's net namespace, on 127.0.0.1:proxy_port, before the child goes on.
+  bool has_proxy = false;
+  int proxy_port = 0;
   int mount_fallback = 0;    // MountFallback bits: test-only, as force_clone
 
   std::vector<Op> ops;
