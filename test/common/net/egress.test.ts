@@ -154,3 +154,35 @@ test('bad egress options are refused before anything starts', async () => {
   for (const [options, code, message] of cases)
     await expect(spawnIsolated('true', [], options)).rejects.toMatchObject({ code, message: expect.stringMatching(message) });
 });
+
+test('names: resolved by Node here, matched as named; *.suffix matches only below it', async () => {
+  // A server on both families: 'localhost' resolves to 127.0.0.1 or ::1 depending on the resolver.
+  const hitsBoth: string[] = [];
+  const s = http.createServer((req, res) => {
+    hitsBoth.push(`${req.headers.host}`);
+    res.end('hello from localhost');
+  });
+  s.listen(0, '::');
+  await once(s, 'listening');
+  const { port } = s.address() as AddressInfo;
+  try {
+    const { results, seen } = await inside(
+      [`LOCALHOST.:${port}`],
+      [
+        { kind: 'http', url: `http://localhost:${port}/` },
+        { kind: 'socks', host: 'localhost', port },
+        { kind: 'connect', target: `localhost:${port + (port < 65535 ? 1 : -1)}` },
+      ],
+    );
+    expect(results).toEqual([{ status: 200, body: 'hello from localhost' }, { reply: 0, body: 'hello from localhost' }, expect.objectContaining({ status: 403 })]);
+    expect(hitsBoth[0]).toBe(`localhost:${port}`);
+    expect(seen.slice(0, 2)).toEqual([
+      { protocol: 'http', host: 'localhost', port, allowed: true, address: expect.stringMatching(/^(127\.0\.0\.1|::1)$/) },
+      { protocol: 'socks5', host: 'localhost', port, allowed: true, address: expect.stringMatching(/^(127\.0\.0\.1|::1)$/) },
+    ]);
+    const suffix = await inside([`*.localhost:${port}`], [{ kind: 'socks', host: 'localhost', port }]);
+    expect(suffix.results).toEqual([{ reply: 2 }]);
+  } finally {
+    await new Promise((r) => s.close(r));
+  }
+});
