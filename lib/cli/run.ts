@@ -54,6 +54,9 @@ export const RUN_OPTIONS: OptionSpecs = {
   dev: { arg: 'required' },
   init: { arg: 'none' },
   veth: { arg: 'required' },
+  bridge: { arg: 'required' },
+  publish: { arg: 'required' },
+  'allow-net': { arg: 'required' },
   help: { short: 'h', arg: 'none' },
   version: { short: 'V', arg: 'none' },
 };
@@ -113,6 +116,13 @@ nsjs's own:
  --dev <dst>               mount a minimal /dev at <dst> (implies --mount)
  --init                    run a minimal init as pid 1 that reaps orphans (needs --pid)
  --veth <hostaddr>,<addr>  a veth pair to the host with these CIDR addresses (implies --net)
+ --bridge <name>[,<addr>]  a veth pair whose host end joins bridge <name>, the
+                             sandbox end with CIDR <addr> (implies --net)
+ --publish [<host>:]<hostport>:<port>[/udp]
+                           forward our <host>:<hostport> (default 127.0.0.1) to
+                             <port> on the sandbox's 127.0.0.1 (implies --net)
+ --allow-net <host>:<port> no network but a proxy that reaches only these
+                             (repeatable; * for any host or port; implies --net --user)
 
  -h, --help                display this help
  -V, --version             display version
@@ -127,6 +137,8 @@ export interface RunRequest {
   command: string;
   args: string[];
   options: SpawnOptions & Record<string, unknown>;
+  /** `--publish`: ports of ours forwarded into the sandbox once it runs. */
+  publish?: { listen: { host: string; port: number }; to: { host: string; port: number }; protocol: 'tcp' | 'udp' }[];
   /** Namespaces to keep at a file (`--net=FILE`), in unshare's order. */
   persist: [NamespaceType, string][];
   /** Set when --kill-child named a signal other than SIGKILL: nsjs still sends SIGKILL. */
@@ -198,7 +210,9 @@ export function parseRun(
   let wd: string | undefined;
   let killChild: string | undefined;
   const offsets: { monotonic?: number; boottime?: number } = {};
-  let veth: { hostAddress: string; address: string } | undefined;
+  let veth: { hostAddress?: string; address?: string; bridge?: string } | undefined;
+  const publish: RunRequest['publish'] = [];
+  const allowNet: string[] = [];
 
   for (const { name, value, as } of given) {
     const ns = NAMESPACE_FLAGS.find(([, long]) => long === name);
@@ -311,9 +325,32 @@ export function parseRun(
         const parts = v.split(',');
         if (parts.length !== 2 || !parts[0] || !parts[1]) throw new UsageError(`invalid argument '${v}' for --veth: use HOSTADDR,ADDR (CIDR, e.g. 10.0.0.1/24,10.0.0.2/24)`);
         namespaces.add('net');
+        if (veth?.bridge !== undefined) throw new UsageError('options --veth and --bridge are mutually exclusive');
         veth = { hostAddress: parts[0], address: parts[1] };
         break;
       }
+      case 'bridge': {
+        const [bridge, address, ...more] = v.split(',');
+        if (!bridge || address === '' || more.length) throw new UsageError(`invalid argument '${v}' for --bridge: use NAME or NAME,ADDR (CIDR, e.g. br0,169.254.1.2/24)`);
+        if (veth) throw new UsageError('options --veth and --bridge are mutually exclusive');
+        namespaces.add('net');
+        veth = { bridge, ...(address !== undefined ? { address } : {}) };
+        break;
+      }
+      case 'publish': {
+        const m = /^(?:(\[[0-9a-fA-F:.]+\]|[0-9.]+):)?([0-9]{1,5}):([0-9]{1,5})(?:\/(tcp|udp))?$/.exec(v);
+        if (!m || Number(m[2]) > 65535 || Number(m[3]) < 1 || Number(m[3]) > 65535)
+          throw new UsageError(`invalid argument '${v}' for --publish: use [HOST:]HOSTPORT:PORT[/udp], e.g. 8080:80`);
+        namespaces.add('net');
+        const host = m[1] === undefined ? '127.0.0.1' : m[1].replace(/^\[|\]$/g, '');
+        publish.push({ listen: { host, port: Number(m[2]) }, to: { host: '127.0.0.1', port: Number(m[3]) }, protocol: m[4] === 'udp' ? 'udp' : 'tcp' });
+        break;
+      }
+      case 'allow-net':
+        namespaces.add('net');
+        namespaces.add('user');
+        allowNet.push(v);
+        break;
     }
   }
 
@@ -349,6 +386,12 @@ export function parseRun(
   else if (!namespaces.has('user') && (uid === undefined || uid === 0)) o.capabilities = { keep: allCapabilities() };
   if (offsets.monotonic !== undefined || offsets.boottime !== undefined) o.timeOffsets = offsets;
   if (veth) o.network = { veth };
+  if (allowNet.length) {
+    if (veth) throw new UsageError('option --allow-net cannot be combined with --veth or --bridge: the sandbox gets only lo');
+    o.network = { egress: { allow: allowNet } };
+  }
+  // A forward reaches the sandbox's 127.0.0.1: its lo must be up.
+  if (publish.length) o.network = { ...(o.network as object), loopback: true };
   if (killChild !== undefined) o.dieWithParent = true;
   // unshare(1) sets no no_new_privs (a setuid program inside works as
   // outside) and keeps the caller's session, so that an interactive shell
@@ -358,6 +401,7 @@ export function parseRun(
   o.stdio = 'inherit';
 
   const request: RunRequest = { command: operands[0], args: operands.slice(1), options: o, persist };
+  if (publish.length) request.publish = publish;
   if (killChild !== undefined && killChild !== 'SIGKILL') request.killChildSignal = killChild;
   return request;
 }
