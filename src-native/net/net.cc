@@ -14,9 +14,11 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -332,6 +334,16 @@ Napi::Value NlAddressesBinding(const Napi::CallbackInfo& info) {
 
 bool SockAddr(int family, const std::string& host, int port, sockaddr_storage* ss, socklen_t* len) {
   memset(ss, 0, sizeof *ss);
+  if (family == AF_UNIX) {
+    // An abstract name (the namespace's own, unlike a path): a NUL, then
+    // the name's bytes, its length passed rather than NUL-terminated.
+    auto* sun = reinterpret_cast<sockaddr_un*>(ss);
+    sun->sun_family = AF_UNIX;
+    if (host.empty() || host.size() > sizeof sun->sun_path - 1) return false;
+    memcpy(sun->sun_path + 1, host.data(), host.size());
+    *len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + host.size());
+    return true;
+  }
   if (family == AF_INET) {
     auto* sin = reinterpret_cast<sockaddr_in*>(ss);
     sin->sin_family = AF_INET;
@@ -346,7 +358,8 @@ bool SockAddr(int family, const std::string& host, int port, sockaddr_storage* s
   return inet_pton(AF_INET6, host.c_str(), &sin6->sin6_addr) == 1;
 }
 
-// (fd, family, host, port, backlog, ipv6Only) → 0 or { errno, syscall }
+// (fd, family, host, port, backlog, ipv6Only) → 0 or { errno, syscall };
+// backlog -1: bind only (a datagram socket). AF_UNIX: host is an abstract name.
 Napi::Value BindListen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int fd = Int(info[0]), family = Int(info[1]);
@@ -365,13 +378,13 @@ Napi::Value BindListen(const Napi::CallbackInfo& info) {
   // As Node's own listen does (uv_tcp_bind): a restarted server may rebind
   // while old connections sit in TIME_WAIT.
   const int one = 1;
-  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) return fail("setsockopt");
+  if (family != AF_UNIX && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) return fail("setsockopt");
   if (family == AF_INET6) {
     const int v6only = info[5].ToBoolean().Value() ? 1 : 0;
     if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only) < 0) return fail("setsockopt");
   }
   if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) < 0) return fail("bind");
-  if (listen(fd, Int(info[4])) < 0) return fail("listen");
+  if (Int(info[4]) >= 0 && listen(fd, Int(info[4])) < 0) return fail("listen");
   return Napi::Number::New(env, 0);
 }
 
