@@ -264,7 +264,7 @@ class Spawner {
     std::string step = "RTM_NEWLINK up " + v.host;
     if (r >= 0 && !v.bridge.empty()) {
       const int master = nl::NlIfIndex(sock, v.bridge.c_str());
-      r = master < 0 ? master : nl::NlSetMaster(sock, index, master);
+      r = master < 0 ? master : Fault("RTM_NEWLINK master") ? -errno : nl::NlSetMaster(sock, index, master);
       step = "RTM_NEWLINK master " + v.bridge + " dev " + v.host;
     }
     for (size_t i = 0; r >= 0 && i < v.host_addresses.size(); i++) {
