@@ -7,7 +7,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 
-import { runIsolated, spawnIsolated, type EgressConnection } from '../../../lib';
+import { net, runIsolated, spawnIsolated, type EgressConnection } from '../../../lib';
 import { expectNoLeaks, snapshot, type Snapshot } from '../../helpers/leaks';
 
 let before: Snapshot;
@@ -184,5 +184,36 @@ test('names: resolved by Node here, matched as named; *.suffix matches only belo
     expect(suffix.results).toEqual([{ reply: 2 }]);
   } finally {
     await new Promise((r) => s.close(r));
+  }
+});
+
+test('malformed requests get an answer or a close, never a connection: origin-form, bad authority, SOCKS BIND, bad address type, oversize', async () => {
+  const ok = await server('allowed');
+  const seen: EgressConnection[] = [];
+  const p = await spawnIsolated('sleep', ['30'], { namespaces: ['user', 'net'], stdio: 'ignore', network: { egress: { allow: ['*:*'], onConnection: (c) => seen.push(c) } } });
+  using ns = p.namespace('net');
+  const exchange = async (bytes: Buffer | string) => {
+    const c = await net.connect(ns, { host: '127.0.0.1', port: 3128 });
+    let got = Buffer.alloc(0);
+    c.on('data', (d: Buffer) => (got = Buffer.concat([got, d])));
+    c.on('error', () => {});
+    c.end(bytes);
+    await once(c, 'close');
+    return got;
+  };
+  try {
+    expect(String(await exchange('GET / HTTP/1.1\r\nhost: x\r\n\r\n'))).toMatch(/^HTTP\/1\.1 400 .*absolute http:\/\/ URI/s);
+    expect(String(await exchange(`CONNECT 127.0.0.1:${ok.port}@elsewhere HTTP/1.1\r\n\r\n`))).toMatch(/^HTTP\/1\.1 400/);
+    expect(String(await exchange(`GET ftp://127.0.0.1:${ok.port}/ HTTP/1.1\r\n\r\n`))).toMatch(/^HTTP\/1\.1 400/);
+    const bind = Buffer.from([5, 1, 0, 5, 2, 0, 1, 127, 0, 0, 1, ok.port >> 8, ok.port & 255]);
+    expect([...(await exchange(bind))]).toEqual([5, 0, 5, 7, 0, 1, 0, 0, 0, 0, 0, 0]);
+    expect([...(await exchange(Buffer.from([5, 1, 0, 5, 1, 0, 9, 1, 2])))]).toEqual([5, 0, 5, 8, 0, 1, 0, 0, 0, 0, 0, 0]);
+    expect([...(await exchange(Buffer.from([5, 1, 2])))]).toEqual([5, 0xff]); // no method we speak
+    expect((await exchange(Buffer.concat([Buffer.from([5, 1, 0, 5, 1, 0, 3, 255]), Buffer.alloc(700, 0x61)]))).length).toBeLessThanOrEqual(2);
+    expect(ok.hits).toEqual([]);
+    expect(seen).toEqual([]);
+  } finally {
+    p.kill('SIGKILL');
+    await p.wait();
   }
 });
