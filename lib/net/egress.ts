@@ -11,6 +11,7 @@ import * as net from 'node:net';
 
 import { invalidArgType, invalidArgValue } from '../core/errors';
 import { plainObject, knownKeys, ownEntries } from '../core/validate';
+import { splice } from './forward';
 
 /** The proxy's port on the sandbox's own 127.0.0.1 (squid's): the namespace is new, so nothing else holds it. */
 export const EGRESS_PORT = 3128;
@@ -174,17 +175,6 @@ function open(egress: CheckedEgress, protocol: EgressConnection['protocol'], t: 
   });
 }
 
-/** Both ways, half-close included; an error on one side resets the other. */
-function splice(a: net.Socket, b: net.Socket): void {
-  a.allowHalfOpen = true;
-  b.allowHalfOpen = true;
-  for (const [from, into] of [[a, b], [b, a]] as const) {
-    from.pipe(into);
-    from.on('error', () => {});
-    from.once('close', (hadError) => hadError && !into.destroyed && into.resetAndDestroy());
-  }
-}
-
 /** The target of `CONNECT host:port` or of an absolute `http://` URI. */
 function authority(text: string, defaultPort?: number): Target | undefined {
   const m = /^(\[[0-9a-fA-F:.]+\]|[^:[\]/]+)(?::([0-9]{1,5}))?$/.exec(text);
@@ -246,7 +236,7 @@ function httpProxy(egress: CheckedEgress, sockets: Set<net.Socket>): http.Server
         res.writeHead(answer.statusCode ?? 502, answer.statusMessage, back);
         answer.pipe(res);
       });
-      forwarded.on('error', () => (res.headersSent ? res.destroy() : refuse(res, 502, `${t.host}:${t.port} ${'connection failed'}`)));
+      forwarded.on('error', () => (res.headersSent ? res.destroy() : refuse(res, 502, `${t.host}:${t.port} connection failed`)));
       req.pipe(forwarded);
     });
   });
@@ -327,7 +317,7 @@ export interface EgressProxy {
 export function startEgress(fd: number, egress: CheckedEgress): EgressProxy {
   const sockets = new Set<net.Socket>();
   const httpServer = httpProxy(egress, sockets);
-  const server = net.createServer({ pauseOnConnect: false }, (client) => {
+  const server = net.createServer((client) => {
     sockets.add(client);
     client.once('close', () => sockets.delete(client));
     client.on('error', () => {});

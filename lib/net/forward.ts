@@ -81,6 +81,21 @@ export async function forward(ns: Namespace, options_: ForwardOptions): Promise<
 
 type Endpoint = ReturnType<typeof endpoint>;
 
+/**
+ * @internal Two connected sockets, both ways: pipe ends the other side's
+ * writing when one side ends, so a half-close goes through; an error or
+ * reset on one side resets the other. (The egress proxy's splice too.)
+ */
+export function splice(a: net.Socket, b: net.Socket): void {
+  a.allowHalfOpen = true;
+  b.allowHalfOpen = true;
+  for (const [from, into] of [[a, b], [b, a]] as const) {
+    from.pipe(into);
+    from.on('error', () => {});
+    from.once('close', (hadError) => hadError && !into.destroyed && into.resetAndDestroy());
+  }
+}
+
 function forwarder(address: () => AddressInfo, close: () => Promise<void>): Forwarder {
   let closing: Promise<void> | undefined;
   const once = () => (closing ??= close());
@@ -98,14 +113,7 @@ async function forwardTcp(ns: Namespace, listen: Endpoint, to: Endpoint): Promis
         if (outside.destroyed) return void inside.destroy();
         open.add(inside);
         inside.once('close', () => open.delete(inside));
-        inside.allowHalfOpen = true;
-        // pipe ends the other side's writing when one side ends, so a
-        // half-close goes through; an error or reset on one side resets the other.
-        for (const [from, into] of [[outside, inside], [inside, outside]] as const) {
-          from.pipe(into);
-          from.on('error', () => {});
-          from.once('close', (hadError) => hadError && !into.destroyed && into.resetAndDestroy());
-        }
+        splice(outside, inside);
         outside.resume();
       },
       () => outside.resetAndDestroy(),
