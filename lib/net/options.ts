@@ -39,10 +39,11 @@ export interface VethOptions {
    * many sandboxes on one LAN. The sandboxes reach each other and the
    * bridge's own addresses, nothing else unless that namespace routes; a
    * program inside can send any frame onto the LAN (ARP or address spoofing
-   * of its neighbours), as on any shared Ethernet. With a namespace, the
-   * sandbox's net namespace must be one the bridge namespace's owner
-   * administers (as root, any). Costs one more netlink round trip. Refuses
-   * `hostAddress`; `gateway` routes via the bridge's addresses.
+   * of its neighbours), as on any shared Ethernet. With a namespace, this
+   * works rootless too: a bridge in a user+net namespace of ours, and
+   * sandboxes with user namespaces of their own (a rootless LAN). Costs one
+   * more netlink round trip. Refuses `hostAddress`; `gateway` routes via
+   * the bridge's addresses.
    */
   bridge?: string | { namespace: Namespace; name: string };
 }

@@ -5,7 +5,7 @@
 import { once } from 'node:events';
 import type * as nodeNet from 'node:net';
 
-import { net, type Namespace } from '../../../lib';
+import { net, spawnIsolated, type Namespace, type Process } from '../../../lib';
 import { expectNoLeaks, snapshot, type Snapshot } from '../../helpers/leaks';
 import { netnsFixture, type NetnsFixture } from '../../helpers/netns';
 
@@ -55,6 +55,32 @@ test('three sandboxes on a bridge in a user+net namespace of ours reach each oth
     expect(net.links(holder.ns).map((l) => l.name).sort()).toEqual(['lo', 'port0', 'port1', 'port2']);
   } finally {
     for (const s of sandboxes) await s.dispose();
+    await holder.dispose();
+  }
+});
+
+test('spawnIsolated with veth.bridge { namespace }: sandboxes with user namespaces of their own join the holder bridge', async () => {
+  const holder = await netnsFixture(['-U', '-r', '-n']);
+  const procs: Process[] = [];
+  try {
+    net.createBridge(holder.ns, { name: 'lan0', address: '169.254.61.1/24' });
+    for (let i = 0; i < 2; i++)
+      procs.push(
+        await spawnIsolated('sleep', ['30'], {
+          namespaces: ['user', 'net'],
+          stdio: 'ignore',
+          network: { veth: { hostName: `h${i}`, bridge: { namespace: holder.ns, name: 'lan0' }, address: [`169.254.61.${10 + i}/24`, `2001:db8:61::${10 + i}/64`], gateway: true } },
+        }),
+      );
+    expect(holder.ip('link', 'show', 'master', 'lan0').map((l: { ifname: string }) => l.ifname).sort()).toEqual(['h0', 'h1']);
+    using a = procs[0].namespace('net');
+    using b = procs[1].namespace('net');
+    await talk(a, b, '169.254.61.10');
+    await talk(b, a, '2001:db8:61::11');
+    await talk(holder.ns, a, '169.254.61.1');
+  } finally {
+    for (const p of procs) p.kill('SIGKILL');
+    for (const p of procs) await p.wait();
     await holder.dispose();
   }
 });
