@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 
 import { runIsolated } from '../../../lib';
 import { expectNoLeaks, links, snapshot, type Snapshot } from '../../helpers/leaks';
+import { netnsFixture } from '../../helpers/netns';
 
 let before: Snapshot;
 beforeEach(() => {
@@ -28,11 +29,15 @@ test('a root program inside with all its capabilities: no link out, no setns, it
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
+  // Another user+net namespace of ours (a rootless LAN's holder, say): no way into it either.
+  const sibling = await netnsFixture(['-U', '-r', '-n']);
   // Each attempt prints NAME=exit status; the tries that must fail go to /dev/null.
   const attack = `
     try() { name=$1; shift; "$@" >/dev/null 2>&1; echo "$name=$?"; }
     grep CapEff /proc/self/status | tr -d '\t'
     try veth-into-ours ip link add evil0 type veth peer name evil1 netns ${process.pid}
+    try veth-into-sibling ip link add evil2 type veth peer name evil3 netns ${sibling.pid}
+    try setns-sibling nsenter -t ${sibling.pid} -U -n true
     try veth-here ip link add evil0 type veth peer name evil1
     try move-into-ours ip link set evil1 netns ${process.pid}
     try setns-ours nsenter -t ${process.pid} -n true
@@ -62,6 +67,8 @@ test('a root program inside with all its capabilities: no link out, no setns, it
     for (const bit of [12n, 13n, 21n]) expect((capEff >> bit) & 1n).toBe(1n);
     expect(status).toMatchObject({
       'veth-into-ours': '2', // RTNETLINK: Operation not permitted
+      'veth-into-sibling': '2',
+      'setns-sibling': '1',
       'veth-here': '0', // a pair of its own, both ends inside: allowed, harmless
       'move-into-ours': '2',
       'setns-ours': '1',
@@ -79,7 +86,9 @@ test('a root program inside with all its capabilities: no link out, no setns, it
     expect(lines[lines.length - 1]).toMatch(/^lo,evil1,evil0,$|^lo,evil0,evil1,$/);
     expect(hits).toEqual(['GET /proxied']);
     expect(links()).toEqual(before.links);
+    expect(sibling.ip('-br', 'link').map((l: { ifname: string }) => l.ifname)).toEqual(['lo']);
   } finally {
+    await sibling.dispose();
     await new Promise((r) => server.close(r));
   }
 });
