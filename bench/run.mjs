@@ -2,7 +2,7 @@
 // nsjs benchmark: `npm run bench [-- options]`. Not part of `npm test`.
 //
 //   --quick             a short smoke run (few rounds, short durations)
-//   --sections LIST     comma-separated: latency,cpu,throughput,loop,heap,footprint,init,veth,rootfs,cgroup
+//   --sections LIST     comma-separated: latency,cpu,throughput,loop,heap,footprint,init,veth,rootfs,cgroup,net
 //                       (default: all)
 //   --sets LIST         latency flag sets: none,user,upmui,net,all,alltime,pidmntproc,binds
 //   --rounds N          latency rounds (default 15, quick 3)
@@ -56,7 +56,7 @@ const opt = (name, def) => {
 };
 const flag = (name) => argv.includes(`--${name}`);
 const QUICK = flag('quick');
-const ALL_SECTIONS = ['latency', 'cpu', 'throughput', 'loop', 'heap', 'footprint', 'init', 'veth', 'rootfs', 'cgroup'];
+const ALL_SECTIONS = ['latency', 'cpu', 'throughput', 'loop', 'heap', 'footprint', 'init', 'veth', 'rootfs', 'cgroup', 'net'];
 const sections = new Set(opt('sections', ALL_SECTIONS.join(',')).split(','));
 for (const s of sections) if (!ALL_SECTIONS.includes(s)) throw new Error(`unknown section ${s} (known: ${ALL_SECTIONS.join(',')})`);
 const setIds = opt('sets', SETS.map((s) => s.id).join(',')).split(',');
@@ -886,6 +886,144 @@ async function vethViaNetApi() {
   return { extraMs: ms(extra), createMs: ms(median(t.create)) };
 }
 
+// ---------------------------------------------------------------- net
+// Issue 20: what a bridge attachment, the egress proxy and a forwarded port
+// cost. Spawn rows are interleaved per round like the veth row; the TCP rows
+// push the same bytes through a direct loopback connection, net.forward into
+// a sandbox, and `socat TCP-LISTEN,fork TCP:` doing the same hop in the same
+// run (socat cannot enter a namespace: it forwards loopback to loopback).
+async function netSection() {
+  out('## net: bridge attachment, egress proxy and forwarded TCP port');
+  out();
+  if (!nsjs.net?.forward || process.getuid() !== 0) {
+    out('n/a: needs net.forward and root (a bridge in our namespace).');
+    out();
+    return null;
+  }
+  const netmod = await import('node:net');
+  const here = nsjs.Namespace.current('net');
+  const br = `nsjsbench${process.pid % 1000}`;
+  nsjs.net.createBridge(here, { name: br, address: '169.254.78.1/24' });
+  const spawnRows = {
+    bare: { namespaces: ['net'], stdio: 'inherit' },
+    veth: { namespaces: ['net'], stdio: 'inherit', network: { veth: { address: '169.254.77.2/30', hostAddress: '169.254.77.1/30' } } },
+    bridge: { namespaces: ['net'], stdio: 'inherit', network: { veth: { address: '169.254.78.2/24', bridge: br } } },
+    userBare: { namespaces: ['user', 'net'], stdio: 'inherit' },
+    egress: { namespaces: ['user', 'net'], stdio: 'inherit', network: { egress: { allow: ['127.0.0.1:*'] } } },
+  };
+  note('net: spawn cost');
+  const t = Object.fromEntries(Object.keys(spawnRows).map((k) => [k, []]));
+  for (let r = 0; r < ROUNDS; r++) for (const [k, o] of Object.entries(spawnRows)) t[k].push(await repeat(BATCH, () => nsjsOnce(nsjs, TRUE, [], o)));
+  const diff = (a, b) => ms(median(t[a].map((v, i) => median(v) - median(t[b][i]))));
+  table(
+    ['spawn → exit of /bin/true', 'median ms', 'added per spawn (median of round differences)'],
+    [
+      ['net namespace', f3(ms(median(t.bare.flat()))), '—'],
+      ['+ veth pair with addresses', f3(ms(median(t.veth.flat()))), `${f3(diff('veth', 'bare'))} ms`],
+      ['+ veth pair, host end on a bridge', f3(ms(median(t.bridge.flat()))), `${f3(diff('bridge', 'bare'))} ms (${f3(diff('bridge', 'veth'))} ms over a plain veth)`],
+      ['user + net namespaces', f3(ms(median(t.userBare.flat()))), '—'],
+      ['+ network.egress (proxy socket made inside, served by Node)', f3(ms(median(t.egress.flat()))), `${f3(diff('egress', 'userBare'))} ms`],
+    ],
+  );
+
+  note('net: forwarded TCP');
+  // A sink inside a sandbox and one in our namespace, each counting bytes.
+  const sandbox = await nsjs.spawnIsolated('/bin/sleep', ['600'], { namespaces: ['net'], stdio: 'ignore' });
+  const ns = sandbox.namespace('net');
+  const sinkHandler = (s) => {
+    s.on('data', () => {});
+    s.on('end', () => s.end());
+  };
+  const inside = await nsjs.net.listen(ns, { host: '127.0.0.1' }, sinkHandler);
+  const ours = netmod.createServer(sinkHandler).listen(0, '127.0.0.1');
+  await new Promise((r) => ours.once('listening', r));
+  const oursPort = ours.address().port;
+  const fwd = await nsjs.net.forward(ns, { listen: { port: 0 }, to: { host: '127.0.0.1', port: inside.address().port } });
+  const socatPort = 20000 + (process.pid % 20000);
+  const socat = which('socat') ? cpSpawn('socat', [`TCP-LISTEN:${socatPort},bind=127.0.0.1,fork,reuseaddr`, `TCP:127.0.0.1:${oursPort}`], { stdio: 'ignore' }) : null;
+  for (let i = 0; socat && i < 200; i++) {
+    const ok = await new Promise((r) => netmod.connect(socatPort, '127.0.0.1').once('connect', function () { this.destroy(); r(true); }).once('error', () => r(false)));
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const contenders = [
+    ['direct loopback connection', oursPort],
+    ['net.forward into a sandbox', fwd.address().port],
+    ...(socat ? [['socat TCP-LISTEN,fork TCP: (loopback to loopback)', socatPort]] : []),
+  ];
+  // Throughput: the client is `socat -u` in its own process, so Node's loop only forwards and sinks.
+  const BYTES = QUICK ? 64 << 20 : 256 << 20;
+  const mbps = Object.fromEntries(contenders.map(([n]) => [n, []]));
+  const cps = Object.fromEntries(contenders.map(([n]) => [n, []]));
+  const chunk = Buffer.alloc(1);
+  for (let r = 0; r < Math.min(ROUNDS, 7); r++) {
+    for (const [name, port] of contenders) {
+      if (which('socat')) {
+        const t0 = now();
+        await new Promise((res) => cpSpawn('socat', ['-u', `OPEN:/dev/zero,readbytes=${BYTES}`, `TCP:127.0.0.1:${port}`], { stdio: 'ignore' }).once('exit', res));
+        mbps[name].push(BYTES / 1e6 / (ms(now() - t0) / 1e3));
+      }
+      // Connections per second: one at a time, a byte each way... one byte in, then the end.
+      let n = 0;
+      const until = Date.now() + (QUICK ? 300 : 1000);
+      const t0 = now();
+      while (Date.now() < until) {
+        await new Promise((res, rej) => {
+          const c = netmod.connect(port, '127.0.0.1', () => c.end(chunk));
+          c.on('data', () => {}).once('close', res).once('error', rej);
+        });
+        n++;
+      }
+      cps[name].push(n / (ms(now() - t0) / 1e3));
+    }
+  }
+  table(
+    ['TCP to a sink', 'MB/s (median, socat -u client)', 'connections/s (median, sequential)'],
+    contenders.map(([n]) => [n, mbps[n].length ? median(mbps[n]).toFixed(0) : 'n/a', median(cps[n]).toFixed(0)]),
+  );
+
+  note('net: egress proxy latency');
+  // Per connection: connect from inside the egress sandbox's namespace to its
+  // proxy, CONNECT to our sink, until 200, against a direct connect to it.
+  const eg = await nsjs.spawnIsolated('/bin/sleep', ['600'], { namespaces: ['user', 'net'], stdio: 'ignore', network: { egress: { allow: [`127.0.0.1:${oursPort}`] } } });
+  const egNs = eg.namespace('net');
+  const lat = { direct: [], proxy: [] };
+  for (let i = 0; i < (QUICK ? 50 : 300); i++) {
+    let t0 = now();
+    await new Promise((res) => netmod.connect(oursPort, '127.0.0.1', function () { this.destroy(); res(); }));
+    lat.direct.push(Number(now() - t0));
+    t0 = now();
+    const c = await nsjs.net.connect(egNs, { host: '127.0.0.1', port: 3128 });
+    c.write(`CONNECT 127.0.0.1:${oursPort} HTTP/1.1\r\n\r\n`);
+    await new Promise((res) => c.once('data', res));
+    lat.proxy.push(Number(now() - t0));
+    c.destroy();
+  }
+  table(
+    ['one connection to our sink', 'median ms', 'p90 ms'],
+    [
+      ['direct connect (our namespace)', f3(ms(median(lat.direct))), f3(ms(quantile(lat.direct, 0.9)))],
+      ['from the egress sandbox: connect to its proxy + CONNECT → 200', f3(ms(median(lat.proxy))), f3(ms(quantile(lat.proxy, 0.9)))],
+    ],
+  );
+  out(`egress proxy added latency: ${f3(ms(median(lat.proxy) - median(lat.direct)))} ms per connection (medians; the proxied path includes socketIn's clone for the client socket made inside).`);
+  out();
+  egNs.close();
+  eg.kill('SIGKILL');
+  await eg.wait();
+  socat?.kill('SIGKILL');
+  await fwd.close();
+  await new Promise((r) => inside.close(r));
+  await new Promise((r) => ours.close(r));
+  ns.close();
+  sandbox.kill('SIGKILL');
+  await sandbox.wait();
+  nsjs.net.deleteLink(here, br);
+  here.close();
+  json.net = { spawn: t, mbps, cps, lat };
+  return { bridgeMs: diff('bridge', 'bare'), egressMs: diff('egress', 'userBare') };
+}
+
 // ---------------------------------------------------------------- main
 const started = Date.now();
 const m = machine();
@@ -908,6 +1046,7 @@ if (sections.has('init')) R.init = await initSection();
 if (sections.has('veth')) R.veth = await vethSection();
 if (sections.has('rootfs')) R.rootfs = await rootfsSection();
 if (sections.has('cgroup')) R.cgroup = await cgroupSection();
+if (sections.has('net')) R.net = await netSection();
 baseline.close();
 
 // ---------------------------------------------------------------- summary

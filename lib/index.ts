@@ -31,6 +31,7 @@ export type { NetworkOptions, VethOptions } from './net/options';
 export type { CgroupOptions, CgroupSize } from './cgroup/options';
 export type { ResourceUsage } from './cgroup/cgroup';
 export * as net from './net';
+export type { EgressConnection } from './net/egress';
 export { features } from './features/features';
 // Namespace.create() spawns its holder through spawn/, which registers it
 // into ns/ here, where both are loaded: ns/ never imports spawn/.

@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as util from 'node:util';
 
-import { Namespace, NsError, features, spawnIsolated, type Process, type SpawnOptions } from '../index';
+import { Namespace, NsError, features, net, spawnIsolated, type Process, type SpawnOptions } from '../index';
 import { UsageError } from './args';
 import { DOCTOR_HELP, parseDoctor, renderDoctor, strictFailures } from './doctor';
 import { EXEC_HELP, parseExec, type ExecRequest } from './exec';
@@ -146,6 +146,18 @@ async function run(argv: string[]): Promise<number> {
       for (const file of persisted) Namespace.unpersist(file);
       for (const s of SHIELDED) process.removeListener(s, ignore);
       return failure(`cannot keep the ${p[0]} namespace at ${p[1]}`, e);
+    }
+  }
+  for (const f of r.publish ?? []) {
+    try {
+      using ns = proc.namespace('net');
+      const forwarder = await net.forward(ns, f);
+      void proc.wait().then(() => forwarder.close());
+    } catch (e) {
+      proc.kill('SIGKILL');
+      await proc.wait();
+      for (const s of SHIELDED) process.removeListener(s, ignore);
+      return failure(`cannot publish ${f.listen.host}:${f.listen.port}`, e);
     }
   }
   return exitLike(proc);

@@ -76,6 +76,9 @@ export const RUN_OPTIONS: OptionSpecs = {
   pids: { arg: 'required' },
   cpus: { arg: 'required' },
   'cpu-weight': { arg: 'required' },
+  bridge: { arg: 'required' },
+  publish: { arg: 'required' },
+  'allow-net': { arg: 'required' },
   help: { short: 'h', arg: 'none' },
   version: { short: 'V', arg: 'none' },
 };
@@ -160,6 +163,13 @@ A filesystem built from nothing (bwrap's flags; each implies --mount):
  --pids <n>                at most <n> processes and threads (nsjail --cgroup_pids_max)
  --cpus <n>                at most <n> CPUs' worth of time (0.5 = half a CPU; docker --cpus)
  --cpu-weight <1-10000>    its share of busy CPUs against other cgroups (default 100)
+ --bridge <name>[,<addr>]  a veth pair whose host end joins bridge <name>, the
+                             sandbox end with CIDR <addr> (implies --net)
+ --publish [<host>:]<hostport>:<port>[/udp]
+                           forward our <host>:<hostport> (default 127.0.0.1) to
+                             <port> on the sandbox's 127.0.0.1 (implies --net)
+ --allow-net <host>:<port> no network but a proxy that reaches only these
+                             (repeatable; * for any host or port; implies --net --user)
 
  -h, --help                display this help
  -V, --version             display version
@@ -174,6 +184,8 @@ export interface RunRequest {
   command: string;
   args: string[];
   options: SpawnOptions & Record<string, unknown>;
+  /** `--publish`: ports of ours forwarded into the sandbox once it runs. */
+  publish?: { listen: { host: string; port: number }; to: { host: string; port: number }; protocol: 'tcp' | 'udp' }[];
   /** Namespaces to keep at a file (`--net=FILE`), in unshare's order. */
   persist: [NamespaceType, string][];
   /** Set when --kill-child named a signal other than SIGKILL: nsjs still sends SIGKILL. */
@@ -255,12 +267,14 @@ export function parseRun(
   let wd: string | undefined;
   let killChild: string | undefined;
   const offsets: { monotonic?: number; boottime?: number } = {};
-  let veth: { hostAddress: string; address: string } | undefined;
+  let veth: { hostAddress?: string; address?: string; bridge?: string } | undefined;
   const policy = policyFlags();
   let tmpfsRoot: { type: 'tmpfs'; readonly?: boolean } | undefined;
   let remountRo = false;
   let lower: string[] = [];
   const cgroup: { memory?: Record<string, string>; pids?: { max: number }; cpu?: { max?: number; weight?: number } } = {};
+  const publish: RunRequest['publish'] = [];
+  const allowNet: string[] = [];
 
   for (const { name, value, as } of given) {
     if (policyFlag(name, value, policy)) continue;
@@ -425,6 +439,7 @@ export function parseRun(
         const parts = v.split(',');
         if (parts.length !== 2 || !parts[0] || !parts[1]) throw new UsageError(`invalid argument '${v}' for --veth: use HOSTADDR,ADDR (CIDR, e.g. 10.0.0.1/24,10.0.0.2/24)`);
         namespaces.add('net');
+        if (veth?.bridge !== undefined) throw new UsageError('options --veth and --bridge are mutually exclusive');
         veth = { hostAddress: parts[0], address: parts[1] };
         break;
       }
@@ -443,6 +458,28 @@ export function parseRun(
         cgroup.cpu = { ...cgroup.cpu, [name === 'cpus' ? 'max' : 'weight']: n };
         break;
       }
+      case 'bridge': {
+        const [bridge, address, ...more] = v.split(',');
+        if (!bridge || address === '' || more.length) throw new UsageError(`invalid argument '${v}' for --bridge: use NAME or NAME,ADDR (CIDR, e.g. br0,169.254.1.2/24)`);
+        if (veth) throw new UsageError('options --veth and --bridge are mutually exclusive');
+        namespaces.add('net');
+        veth = { bridge, ...(address !== undefined ? { address } : {}) };
+        break;
+      }
+      case 'publish': {
+        const m = /^(?:(\[[0-9a-fA-F:.]+\]|[0-9.]+):)?([0-9]{1,5}):([0-9]{1,5})(?:\/(tcp|udp))?$/.exec(v);
+        if (!m || Number(m[2]) > 65535 || Number(m[3]) < 1 || Number(m[3]) > 65535)
+          throw new UsageError(`invalid argument '${v}' for --publish: use [HOST:]HOSTPORT:PORT[/udp], e.g. 8080:80`);
+        namespaces.add('net');
+        const host = m[1] === undefined ? '127.0.0.1' : m[1].replace(/^\[|\]$/g, '');
+        publish.push({ listen: { host, port: Number(m[2]) }, to: { host: '127.0.0.1', port: Number(m[3]) }, protocol: m[4] === 'udp' ? 'udp' : 'tcp' });
+        break;
+      }
+      case 'allow-net':
+        namespaces.add('net');
+        namespaces.add('user');
+        allowNet.push(v);
+        break;
     }
   }
 
@@ -485,6 +522,12 @@ export function parseRun(
   if (offsets.monotonic !== undefined || offsets.boottime !== undefined) o.timeOffsets = offsets;
   if (veth) o.network = { veth };
   if (Object.keys(cgroup).length) o.cgroup = cgroup;
+  if (allowNet.length) {
+    if (veth) throw new UsageError('option --allow-net cannot be combined with --veth or --bridge: the sandbox gets only lo');
+    o.network = { egress: { allow: allowNet } };
+  }
+  // A forward reaches the sandbox's 127.0.0.1: its lo must be up.
+  if (publish.length) o.network = { ...(o.network as object), loopback: true };
   if (killChild !== undefined) o.dieWithParent = true;
   // unshare(1) sets no no_new_privs (a setuid program inside works as
   // outside) and keeps the caller's session, so that an interactive shell
@@ -496,6 +539,7 @@ export function parseRun(
   applyPolicy(o, policy);
 
   const request: RunRequest = { command: operands[0], args: operands.slice(1), options: o, persist };
+  if (publish.length) request.publish = publish;
   if (killChild !== undefined && killChild !== 'SIGKILL') request.killChildSignal = killChild;
   return request;
 }

@@ -30,7 +30,7 @@ interface NativeDeath {
 }
 
 export type NativeSpawnResult =
-  | { pid: number; pidfd: number; /** false: clone3 was refused, clone(2) used */ clone3: boolean; errno?: undefined }
+  | { pid: number; pidfd: number; /** false: clone3 was refused, clone(2) used */ clone3: boolean; /** network.egress's listener */ proxyFd?: number; errno?: undefined }
   | ({ errno: number; op: number; kind: number; syscall?: undefined } & NativeDeath)
   | ({ errno: number; syscall: string; step: string; path?: string; op?: undefined } & NativeDeath);
 
@@ -111,6 +111,9 @@ export interface Native {
   nlRoute(sock: number, add: boolean, family: number, dst: string | null, dstLen: number, gateway: string | null, dev: string | null): number;
   nlCreateVeth(sock: number, name: string, peer: string, peerNsFd: number, peerPid: number, mtu: number): number;
   nlDeleteLink(sock: number, name: string): number;
+  nlCreateBridge(sock: number, name: string): number;
+  nlSetMaster(sock: number, name: string, bridge: string | null): number;
+  nlMoveLink(sock: number, name: string, targetNsFd: number): number;
   nlLinks(sock: number): NativeLink[] | number;
   nlAddresses(sock: number): NativeAddress[] | number;
   bindListen(fd: number, family: number, host: string, port: number, backlog: number, ipv6Only: boolean): 0 | NativeSocketError;

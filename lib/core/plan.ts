@@ -30,7 +30,9 @@ export interface NativePlan {
   forkStyle: boolean;
   execChain: boolean;
   /** Made by the parent once the child exists; the child waits for it. */
-  veth?: { host: string; peer: string; mtu?: number; hostAddresses: { family: number; address: string; prefix: number }[] };
+  /** network.egress: the parent makes the proxy's listener in the child's namespace. */
+  proxy?: { port: number };
+  veth?: { host: string; peer: string; mtu?: number; hostAddresses: { family: number; address: string; prefix: number }[]; bridge?: string; netnsFd?: number };
   uidMap?: string;
   gidMap?: string;
   setgroups?: string;
@@ -82,5 +84,5 @@ export type Add = (op: NativeOp, step: Step) => void;
 export interface EncodedPlan {
   ints: Int32Array;
   text: string;
-  extras?: Pick<NativePlan, 'uidMap' | 'gidMap' | 'setgroups' | 'veth' | 'fault' | 'mountFallback' | 'seccomp' | 'landlock' | 'cgroupFd'>;
+  extras?: Pick<NativePlan, 'uidMap' | 'gidMap' | 'setgroups' | 'veth' | 'proxy' | 'fault' | 'mountFallback' | 'seccomp' | 'landlock' | 'cgroupFd'>;
 }

@@ -1,8 +1,9 @@
 // net/: networking. The public `net` module (this file) works on net
 // namespaces that exist: links, addresses and routes (links.ts), veth pairs
-// (veth.ts) and sockets (sockets.ts), each through a socket made inside the
+// (veth.ts), bridges and moved links (bridge.ts), sockets (sockets.ts) and
+// forwarded ports (forward.ts), each through a socket made inside the
 // namespace (netns.ts). The `network` option of a spawn is options.ts and
-// plan.ts; the argument checks both use, netaddr.ts.
+// plan.ts, its egress proxy egress.ts; the argument checks all use, netaddr.ts.
 /**
  * Networking for net namespaces that already exist — links, addresses,
  * routes, veth pairs between two namespaces — and sockets made inside a
@@ -25,5 +26,10 @@ export type { Address, Link, Route } from './links';
 export { linkUp, linkDown, setMtu, deleteLink, links, addresses, addAddress, deleteAddress, addRoute, deleteRoute } from './links';
 export type { CreateVethOptions, VethEnd } from './veth';
 export { createVeth } from './veth';
-export type { ConnectOptions, ListenOptions } from './sockets';
-export { listen, connect } from './sockets';
+export type { CreateBridgeOptions } from './bridge';
+export { createBridge, moveLink } from './bridge';
+export type { ConnectOptions, ListenOptions, SocketOptions } from './sockets';
+export { listen, connect, createSocket } from './sockets';
+export type { ForwardOptions, Forwarder } from './forward';
+export { forward } from './forward';
+export type { EgressConnection } from './egress';

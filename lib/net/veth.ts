@@ -3,6 +3,7 @@
 import { NsError, invalidArgType, invalidArgValue } from '../core/errors';
 import { native } from '../core/native';
 import type { Namespace } from '../ns/namespace';
+import { setMaster } from './bridge';
 import { address } from './links';
 import { cidrList, linkName, mtu as mtuArg } from './netaddr';
 import { defaultLinkName, netlinkCheck, netns, options as ownOptions, withNetlink } from './netns';
@@ -15,6 +16,8 @@ export interface VethEnd {
   name?: string;
   /** CIDR address(es) for this end, IPv4 and/or IPv6. */
   address?: string | string[];
+  /** A bridge of `namespace` (see `createBridge`) this end is enslaved to: how a rootless LAN joins its sandboxes. */
+  bridge?: string;
 }
 
 /** Options of {@link createVeth}. */
@@ -24,12 +27,13 @@ export interface CreateVethOptions {
 }
 
 function vethEnd(value: unknown, name: string) {
-  const end = ownOptions(value, name, ['namespace', 'name', 'address']);
+  const end = ownOptions(value, name, ['namespace', 'name', 'address', 'bridge']);
   if (value === undefined) throw invalidArgType(name, 'of type object', value);
   return {
     ns: netns(end.namespace, `${name}.namespace`),
     name: end.name === undefined ? defaultLinkName() : linkName(end.name, `${name}.name`),
     addresses: cidrList(end.address, `${name}.address`),
+    bridge: end.bridge === undefined ? undefined : linkName(end.bridge, `${name}.bridge`),
   };
 }
 
@@ -63,6 +67,8 @@ export function createVeth(a: VethEnd, b: VethEnd, options?: CreateVethOptions):
         netlinkCheck(native().nlSetLink(sockB, B.name, 1, -1), `RTM_NEWLINK up ${B.name}`, B.ns, B.name);
         for (const c of A.addresses) address(sockA, A.ns, true, A.name, c);
         for (const c of B.addresses) address(sockB, B.ns, true, B.name, c);
+        if (A.bridge !== undefined) setMaster(sockA, A.ns, A.name, A.bridge);
+        if (B.bridge !== undefined) setMaster(sockB, B.ns, B.name, B.bridge);
       };
       if (A.ns.equals(B.ns)) configure(sockA);
       else withNetlink(B.ns, configure);

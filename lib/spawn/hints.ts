@@ -12,6 +12,7 @@ const EINVAL = -22;
 const ENOSPC = -28;
 const EEXIST = -17;
 const EACCES = -13;
+const ENODEV = -19;
 
 export function hintFor(err: number, step: Step, c: Checked): string | undefined {
   // Causes that features() diagnoses (sysctls, AppArmor, seccomp, a masked /proc) explain themselves the same way here.
@@ -32,6 +33,8 @@ export function hintFor(err: number, step: Step, c: Checked): string | undefined
   if (tmpfsRoot) return tmpfsRoot;
   if (step.step.startsWith('RTM_NEWLINK veth') && err === EPERM)
     return "network.veth adds a link to our own network namespace, which needs CAP_NET_ADMIN there (root); unprivileged, use net.createVeth between namespaces you own";
+  if (step.step.startsWith('RTM_NEWLINK master ') && err === ENODEV)
+    return `there is no bridge named '${step.step.split(' ')[2]}' where network.veth.bridge looks for it: create it first (net.createBridge)`;
   if (step.step.startsWith('RTM_NEWLINK veth') && err === EEXIST)
     return 'a link of that name exists already: choose another network.veth.hostName, or leave it out for a unique one';
   // The first of them refused: with uid alone, the implicit clear of the supplementary groups.

@@ -199,7 +199,7 @@ export function encodePlan(n: NativePlan): EncodedPlan {
   for (const list of [n.execPaths, n.argv, n.envp ?? []]) for (const str of list) strings.push(str);
   ints[9] = strings.length;
   const plan = record<EncodedPlan>({ ints, text: strings.length > 0 ? strings.join('\0') + '\0' : '' });
-  if (n.parentMaps || n.veth || n.fault || n.mountFallback || n.seccomp || n.landlock || n.cgroupFd !== undefined)
-    plan.extras = record({ uidMap: n.uidMap, gidMap: n.gidMap, setgroups: n.setgroups, veth: n.veth, fault: n.fault, mountFallback: n.mountFallback, seccomp: n.seccomp, landlock: n.landlock, cgroupFd: n.cgroupFd });
+  if (n.parentMaps || n.veth || n.proxy || n.fault || n.mountFallback || n.seccomp || n.landlock || n.cgroupFd !== undefined)
+    plan.extras = record({ uidMap: n.uidMap, gidMap: n.gidMap, setgroups: n.setgroups, veth: n.veth, proxy: n.proxy, fault: n.fault, mountFallback: n.mountFallback, seccomp: n.seccomp, landlock: n.landlock, cgroupFd: n.cgroupFd });
   return plan;
 }

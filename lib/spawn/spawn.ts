@@ -16,6 +16,7 @@ import type { EncodedPlan, NativePlan, Step } from '../core/plan';
 import { signalName } from '../core/signals';
 import { integer, noNul, ownEntries, record } from '../core/validate';
 import { execCandidates } from './command';
+import { startEgress } from '../net/egress';
 import { hintFor } from './hints';
 import { joinsType, newPidInJoinedPid, resolveJoin } from './join';
 import { checkOptions, type Checked, type SpawnOptions } from './options';
@@ -203,6 +204,10 @@ function finish(p: Prepared, result: NativeSpawnResult, c: Checked): Process {
     spawnargs: [c.argv0 ?? p.command, ...p.args],
     cgroup: p.cgroup,
   }));
+  if (started.proxyFd !== undefined) {
+    const proxy = startEgress(started.proxyFd, c.network!.egress!);
+    void proc.wait().then(() => proxy.close());
+  }
   if (c.signal) {
     const signal = c.signal;
     const abort = () => proc.terminate(c.killSignal, c.killTimeout, 'aborted');

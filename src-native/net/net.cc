@@ -14,15 +14,18 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "../common.h"
 #include "netlink.h"
+#include "socket_in.h"
 #include "../poll_watch.h"
 
 #define NSJS_NS_GET_USERNS _IO(0xb7, 0x1)
@@ -62,9 +65,9 @@ struct SocketInArgs {
   int failed_step;  // 0 setns, 1 socket
 };
 
-constexpr int kStepSetns = 0;
-constexpr int kStepSocket = 1;
-constexpr int kStepClone = 2;
+constexpr int kStepSetns = kSocketInSetns;
+constexpr int kStepSocket = kSocketInSocket;
+constexpr int kStepClone = kSocketInClone;
 
 // async-signal-safe. Runs in a child that shares our memory and fd table.
 // Every signal stays blocked for its whole life (the parent blocked them all
@@ -81,8 +84,11 @@ int SocketInChild(void* arg) {
   }
   if (setns(a->nsfd, CLONE_NEWNET) < 0) {
     const int err = errno;
-    if (err != EPERM || a->userns_fd < 0 || setns(a->userns_fd, CLONE_NEWUSER) < 0 ||
-        setns(a->nsfd, CLONE_NEWNET) < 0) {
+    // A pidfd has no NS_GET_USERNS, but joins the process's user and net
+    // namespaces in one call (the kernel enters the user namespace first).
+    const bool joined = err == EPERM && (a->userns_fd >= 0 ? setns(a->userns_fd, CLONE_NEWUSER) == 0 && setns(a->nsfd, CLONE_NEWNET) == 0
+                                                          : setns(a->nsfd, CLONE_NEWUSER | CLONE_NEWNET) == 0);
+    if (!joined) {
       a->result = -err;
       a->failed_step = kStepSetns;
       _exit(0);
@@ -100,7 +106,8 @@ bool SameNetns(int nsfd) {
   return ours.st_dev == theirs.st_dev && ours.st_ino == theirs.st_ino;
 }
 
-// Returns the fd, or -errno with *step set.
+}  // namespace
+
 int SocketIn(int nsfd, int domain, int type, int protocol, int* step) {
   *step = kStepSocket;
   // Our own namespace needs no clone, and a rootless setns into it would
@@ -133,6 +140,8 @@ int SocketIn(int nsfd, int domain, int type, int protocol, int* step) {
   *step = a.failed_step;
   return a.result;
 }
+
+namespace {
 
 Napi::Value SocketInBinding(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -201,6 +210,30 @@ Napi::Value NlCreateVethBinding(const Napi::CallbackInfo& info) {
   const std::string name = Str(info[1]), peer = Str(info[2]);
   return Napi::Number::New(info.Env(), nl::NlCreateVeth(Int(info[0]), name.c_str(), peer.c_str(), Int(info[3]),
                                                          Int(info[4]), Int(info[5])));
+}
+
+Napi::Value NlCreateBridgeBinding(const Napi::CallbackInfo& info) {
+  const std::string name = Str(info[1]);
+  return Napi::Number::New(info.Env(), nl::NlCreateBridge(Int(info[0]), name.c_str()));
+}
+
+// (sock, name, bridge | null): null frees the link from its bridge.
+Napi::Value NlSetMasterBinding(const Napi::CallbackInfo& info) {
+  const int sock = Int(info[0]);
+  const int index = nl::NlIfIndex(sock, Str(info[1]).c_str());
+  if (index < 0) return Napi::Number::New(info.Env(), index);
+  int master = 0;
+  if (info[2].IsString()) {
+    master = nl::NlIfIndex(sock, Str(info[2]).c_str());
+    if (master < 0) return Napi::Number::New(info.Env(), master);
+  }
+  return Napi::Number::New(info.Env(), nl::NlSetMaster(sock, index, master));
+}
+
+// (sock, name, targetNsFd)
+Napi::Value NlMoveLinkBinding(const Napi::CallbackInfo& info) {
+  const std::string name = Str(info[1]);
+  return Napi::Number::New(info.Env(), nl::NlMoveLink(Int(info[0]), name.c_str(), Int(info[2])));
 }
 
 Napi::Value NlDeleteLinkBinding(const Napi::CallbackInfo& info) {
@@ -301,6 +334,16 @@ Napi::Value NlAddressesBinding(const Napi::CallbackInfo& info) {
 
 bool SockAddr(int family, const std::string& host, int port, sockaddr_storage* ss, socklen_t* len) {
   memset(ss, 0, sizeof *ss);
+  if (family == AF_UNIX) {
+    // An abstract name (the namespace's own, unlike a path): a NUL, then
+    // the name's bytes, its length passed rather than NUL-terminated.
+    auto* sun = reinterpret_cast<sockaddr_un*>(ss);
+    sun->sun_family = AF_UNIX;
+    if (host.empty() || host.size() > sizeof sun->sun_path - 1) return false;
+    memcpy(sun->sun_path + 1, host.data(), host.size());
+    *len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + host.size());
+    return true;
+  }
   if (family == AF_INET) {
     auto* sin = reinterpret_cast<sockaddr_in*>(ss);
     sin->sin_family = AF_INET;
@@ -315,7 +358,8 @@ bool SockAddr(int family, const std::string& host, int port, sockaddr_storage* s
   return inet_pton(AF_INET6, host.c_str(), &sin6->sin6_addr) == 1;
 }
 
-// (fd, family, host, port, backlog, ipv6Only) → 0 or { errno, syscall }
+// (fd, family, host, port, backlog, ipv6Only) → 0 or { errno, syscall };
+// backlog -1: bind only (a datagram socket). AF_UNIX: host is an abstract name.
 Napi::Value BindListen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int fd = Int(info[0]), family = Int(info[1]);
@@ -334,13 +378,13 @@ Napi::Value BindListen(const Napi::CallbackInfo& info) {
   // As Node's own listen does (uv_tcp_bind): a restarted server may rebind
   // while old connections sit in TIME_WAIT.
   const int one = 1;
-  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) return fail("setsockopt");
+  if (family != AF_UNIX && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) return fail("setsockopt");
   if (family == AF_INET6) {
     const int v6only = info[5].ToBoolean().Value() ? 1 : 0;
     if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only) < 0) return fail("setsockopt");
   }
   if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) < 0) return fail("bind");
-  if (listen(fd, Int(info[4])) < 0) return fail("listen");
+  if (Int(info[4]) >= 0 && listen(fd, Int(info[4])) < 0) return fail("listen");
   return Napi::Number::New(env, 0);
 }
 
@@ -402,6 +446,9 @@ void InitNet(Napi::Env env, Napi::Object exports) {
   exports.Set("nlRoute", Napi::Function::New(env, NlRouteBinding, "nlRoute"));
   exports.Set("nlCreateVeth", Napi::Function::New(env, NlCreateVethBinding, "nlCreateVeth"));
   exports.Set("nlDeleteLink", Napi::Function::New(env, NlDeleteLinkBinding, "nlDeleteLink"));
+  exports.Set("nlCreateBridge", Napi::Function::New(env, NlCreateBridgeBinding, "nlCreateBridge"));
+  exports.Set("nlSetMaster", Napi::Function::New(env, NlSetMasterBinding, "nlSetMaster"));
+  exports.Set("nlMoveLink", Napi::Function::New(env, NlMoveLinkBinding, "nlMoveLink"));
   exports.Set("nlLinks", Napi::Function::New(env, NlLinksBinding, "nlLinks"));
   exports.Set("nlAddresses", Napi::Function::New(env, NlAddressesBinding, "nlAddresses"));
   exports.Set("bindListen", Napi::Function::New(env, BindListen, "bindListen"));

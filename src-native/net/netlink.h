@@ -58,6 +58,17 @@ int NlRoute(int sock, bool add, int family, const void* dst, int dst_len, const 
 // ends or neither, so a clash (EEXIST) leaves nothing behind.
 int NlCreateVeth(int sock, const char* name, const char* peer, int peer_netns_fd, int peer_pid, int mtu);
 
+// async-signal-safe. Creates bridge `name`, already up, with no port.
+int NlCreateBridge(int sock, const char* name);
+
+// async-signal-safe. Enslaves link `ifindex` to the bridge `master` (an
+// ifindex of the same namespace), or frees it with master 0.
+int NlSetMaster(int sock, int ifindex, int master);
+
+// async-signal-safe. Moves link `ifname` into the namespace of the nsfs fd
+// `netns_fd` (its addresses and routes are dropped, as the kernel does).
+int NlMoveLink(int sock, const char* ifname, int netns_fd);
+
 // async-signal-safe. Deletes link `ifname` (for a veth, both ends go).
 int NlDeleteLink(int sock, const char* ifname);
 

@@ -16,6 +16,8 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -24,6 +26,7 @@
 
 #include "../common.h"
 #include "../net/netlink.h"
+#include "../net/socket_in.h"
 #include "plan.h"
 
 #ifndef P_PIDFD
@@ -168,6 +171,7 @@ struct Outcome {
   std::string path;
   int signal = 0;          // the child died of it before execve, without a report
   int exit_status = -1;    // or _exited so
+  int proxy_fd = -1;       // network.egress: the listening socket made in the child's namespace
 };
 
 // One spawn: Spawn() does the work (on whichever thread), Result() reports
@@ -215,6 +219,7 @@ class Spawner {
       r.Set("pid", out_.pid);
       r.Set("pidfd", out_.pidfd);
       r.Set("clone3", plan_->via_clone3);
+      if (out_.proxy_fd >= 0) r.Set("proxyFd", out_.proxy_fd);
     } else {
       r.Set("errno", -out_.err);
       if (out_.op >= 0) {
@@ -243,8 +248,16 @@ class Spawner {
   // peer created directly in the child's (no move afterwards). Both ends
   // start down; the child brings its own up. On failure nothing is left:
   // the kernel makes both ends or neither, and a later failure deletes them.
+  // The host end's netlink socket: in our namespace, or made inside the
+  // bridge's (network.veth.bridge with a namespace).
+  int VethSocket() const {
+    if (plan_->veth.netns_fd < 0) return nl::NlOpen();
+    int step;
+    return SocketIn(plan_->veth.netns_fd, AF_NETLINK, SOCK_RAW, NETLINK_ROUTE, &step);
+  }
+
   void DeleteVeth() {
-    const int sock = nl::NlOpen();
+    const int sock = VethSocket();
     if (sock < 0) return;
     nl::NlDeleteLink(sock, plan_->veth.host.c_str());  // ENODEV: already gone with the namespace
     close(sock);
@@ -252,7 +265,7 @@ class Spawner {
 
   bool MakeVeth(int pid) {
     const Veth& v = plan_->veth;
-    const int sock = Fault("netlink socket") ? -errno : nl::NlOpen();
+    const int sock = Fault("netlink socket") ? -errno : VethSocket();
     if (sock < 0) {
       ParentFail(-sock, "socket", "netlink socket");
       return false;
@@ -266,6 +279,11 @@ class Spawner {
     const int index = nl::NlIfIndex(sock, v.host.c_str());
     r = index < 0 ? index : Fault("RTM_NEWLINK up") ? -errno : nl::NlSetLink(sock, index, nullptr, 1, -1);
     std::string step = "RTM_NEWLINK up " + v.host;
+    if (r >= 0 && !v.bridge.empty()) {
+      const int master = nl::NlIfIndex(sock, v.bridge.c_str());
+      r = master < 0 ? master : Fault("RTM_NEWLINK master") ? -errno : nl::NlSetMaster(sock, index, master);
+      step = "RTM_NEWLINK master " + v.bridge + " dev " + v.host;
+    }
     for (size_t i = 0; r >= 0 && i < v.host_addresses.size(); i++) {
       const Veth::Address& a = v.host_addresses[i];
       r = Fault("RTM_NEWADDR") ? -errno : nl::NlAddress(sock, true, index, a.family, a.bytes, a.prefix);
@@ -278,6 +296,36 @@ class Spawner {
     close(sock);
     veth_made_ = r >= 0;
     return veth_made_;
+  }
+
+  // The egress proxy's listener, made inside the child's net namespace
+  // (SocketIn through its pidfd, joining its user namespace if it has one)
+  // while the child waits: it listens before the command can run, so the
+  // command cannot take the port first. IP_FREEBIND: lo may not be up yet.
+  bool MakeProxy() {
+    int step;
+    const int fd = Fault("proxy socket") ? -errno : SocketIn(out_.pidfd, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0, &step);
+    if (fd < 0) {
+      ParentFail(-fd, step == kSocketInSetns ? "setns" : step == kSocketInClone ? "clone" : "socket", "egress proxy socket");
+      return false;
+    }
+    sockaddr_in sin;
+    memset(&sin, 0, sizeof sin);
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(static_cast<uint16_t>(plan_->proxy_port));
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const int one = 1;
+    const char* sys = "setsockopt";
+    bool ok = setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof one) == 0;
+    if (ok) ok = (sys = "bind", bind(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin) == 0);
+    if (ok) ok = (sys = "listen", listen(fd, 511) == 0);
+    if (!ok) {
+      ParentFail(errno, sys, "egress proxy 127.0.0.1:" + std::to_string(plan_->proxy_port));
+      close(fd);
+      return false;
+    }
+    out_.proxy_fd = fd;
+    return true;
   }
 
   // Test builds (NSJS_FAULT_INJECTION): true, with errno set, when the plan
@@ -416,6 +464,7 @@ class Spawner {
  public:
   // The spawn succeeded but can never be reported (see SpawnWorker::OnOK).
   void Abandon() {
+    if (out_.proxy_fd >= 0) close(out_.proxy_fd);
     if (out_.err != 0 || out_.pidfd < 0) return;
     syscall(SYS_pidfd_send_signal, out_.pidfd, SIGKILL, nullptr, 0);
     Reap();
@@ -423,7 +472,7 @@ class Spawner {
 
   void Spawn() {
     Plan* p = plan_.get();
-    const bool waits = p->parent_maps || p->has_veth;  // the child waits for our steps
+    const bool waits = p->parent_maps || p->has_veth || p->has_proxy;  // the child waits for our steps
     const bool vfork = !waits && !p->fork_style;
     int errp[2], syncp[2] = {-1, -1};
     if (Fault("pipe2") || pipe2(errp, O_CLOEXEC | O_NONBLOCK) < 0) return ParentFail(errno, "pipe2", "clone");
@@ -469,7 +518,7 @@ class Spawner {
     if (pid >= 0) {
       out_.pid = static_cast<int>(pid);
       if (waits) {
-        const bool ok = (!p->parent_maps || WriteMaps(out_.pid)) && (!p->has_veth || MakeVeth(out_.pid));
+        const bool ok = (!p->parent_maps || WriteMaps(out_.pid)) && (!p->has_veth || MakeVeth(out_.pid)) && (!p->has_proxy || MakeProxy());
         // One byte lets the child go on; closing without it makes it exit.
         if (ok && (Fault("sync") || write(syncp[1], "", 1) != 1)) ParentFail(errno, "write", "sync");
       }
@@ -527,6 +576,10 @@ class Spawner {
     }
     if (syncp[1] >= 0) close(syncp[1]);
     close(errp[0]);
+    if (out_.err != 0 && out_.proxy_fd >= 0) {
+      close(out_.proxy_fd);
+      out_.proxy_fd = -1;
+    }
   }
 
  private:

@@ -1,6 +1,7 @@
 #include "plan.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -42,6 +43,15 @@ bool Plan::ParseExtras(const Napi::Object& x, std::string* why) {
     veth.host = Text(v.Get("host"));
     veth.peer = Text(v.Get("peer"));
     veth.mtu = v.Get("mtu").IsNumber() ? I32(v.Get("mtu")) : -1;
+    if (v.Get("bridge").IsString()) veth.bridge = Text(v.Get("bridge"));
+    if (v.Get("netnsFd").IsNumber()) {
+      // Ours: the caller may close its Namespace before the spawn runs.
+      veth.netns_fd = fcntl(I32(v.Get("netnsFd")), F_DUPFD_CLOEXEC, 3);
+      if (veth.netns_fd < 0) {
+        *why = "bad veth bridge namespace";
+        return false;
+      }
+    }
     const Napi::Array addrs = v.Get("hostAddresses").As<Napi::Array>();
     for (uint32_t i = 0; i < addrs.Length(); i++) {
       const Napi::Object a = addrs.Get(i).As<Napi::Object>();
@@ -51,6 +61,15 @@ bool Plan::ParseExtras(const Napi::Object& x, std::string* why) {
         return false;
       }
       veth.host_addresses.push_back(addr);
+    }
+  }
+  const Napi::Value proxy = x.Get("proxy");
+  if (proxy.IsObject()) {
+    has_proxy = true;
+    proxy_port = I32(proxy.As<Napi::Object>().Get("port"));
+    if (proxy_port < 1 || proxy_port > 65535) {
+      *why = "bad proxy port";
+      return false;
     }
   }
 #ifdef NSJS_FAULT_INJECTION

@@ -7,6 +7,7 @@
 
 #include <napi.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <string>
@@ -135,6 +136,16 @@ struct Op {
 struct Veth {
   std::string host, peer;
   int mtu = -1;
+  // network.veth.bridge: the host end is enslaved to `bridge`, in our
+  // namespace or in that of `netns_fd` (our dup, closed with the plan).
+  std::string bridge;
+  int netns_fd = -1;
+  Veth() = default;
+  Veth(const Veth&) = delete;
+  Veth& operator=(const Veth&) = delete;
+  ~Veth() {
+    if (netns_fd >= 0) close(netns_fd);
+  }
   struct Address {
     int family;
     unsigned char bytes[16];
@@ -179,6 +190,10 @@ struct Plan {
   bool has_veth = false;
   Veth veth;
   policy::PolicyPlan policy;  // the seccomp filter and Landlock ruleset
+  // network.egress: the parent makes the proxy's listening socket in the
+  // child's net namespace, on 127.0.0.1:proxy_port, before the child goes on.
+  bool has_proxy = false;
+  int proxy_port = 0;
   int mount_fallback = 0;    // MountFallback bits: test-only, as force_clone
   int cgroup_fd = -1;        // a cgroup v2 directory for CLONE_INTO_CGROUP (lib/cgroup/)
 

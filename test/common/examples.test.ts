@@ -25,7 +25,7 @@ afterEach(async () => {
 });
 
 test('every example has a test here', () => {
-  const tested = ['rootless-sandbox.mjs', 'join-container.mjs', 'veth-pair.mjs', 'init-signals.mjs', 'list-namespaces.mjs', 'root-from-nothing.mjs', 'resource-limits.mjs'];
+  const tested = ['rootless-sandbox.mjs', 'join-container.mjs', 'veth-pair.mjs', 'init-signals.mjs', 'list-namespaces.mjs', 'root-from-nothing.mjs', 'resource-limits.mjs', 'egress-forward.mjs'];
   expect(fs.readdirSync(path.join(root, 'examples')).filter((f) => f.endsWith('.mjs')).sort()).toEqual(tested.sort());
 });
 
@@ -57,6 +57,14 @@ test('join-container.mjs: enters the namespaces of an unshare(1) "container" by 
     // 'close', not 'exit': its stdout pipe (a socket) is released only then.
     await once(container, 'close');
   }
+});
+
+test('egress-forward.mjs: curl inside reaches only the allowed server, and a forwarded port reaches a server inside', () => {
+  const r = example('egress-forward.mjs');
+  expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+  expect(r.stdout).toMatch(
+    /^egress allowed: http 127\.0\.0\.1:\d+\nhello from the allowed server\negress refused: http 127\.0\.0\.1:9\nnsjs egress: 127\.0\.0\.1:9 not allowed\nforwarded: hello from inside\n$/,
+  );
 });
 
 test('veth-pair.mjs: a TCP hello across a veth between two namespaces, no link left on the host', () => {

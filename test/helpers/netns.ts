@@ -17,10 +17,16 @@ export interface NetnsFixture {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** `unshareArgs` e.g. ['-n'] as root, ['-U', '-r', '-n'] rootless. */
-export async function netnsFixture(unshareArgs: string[] = ['-n']): Promise<NetnsFixture> {
+/**
+ * `unshareArgs` e.g. ['-n'] as root, ['-U', '-r', '-n'] rootless.
+ * `userOf`: made inside the user namespace of that fixture's pid (nsenter -U),
+ * so that a rootless holder administers this namespace too.
+ */
+export async function netnsFixture(unshareArgs: string[] = ['-n'], userOf?: number): Promise<NetnsFixture> {
   const ours = fs.readlinkSync('/proc/self/ns/net');
-  const child: ChildProcess = spawn('unshare', [...unshareArgs, 'sleep', '120'], { stdio: 'ignore' });
+  const enter = userOf === undefined ? [] : ['nsenter', '-t', String(userOf), '-U', '--preserve-credentials'];
+  const argv = [...enter, 'unshare', ...unshareArgs, 'sleep', '120'];
+  const child: ChildProcess = spawn(argv[0], argv.slice(1), { stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const pid = child.pid!;
   // unshare(1) makes the namespace and then execs sleep: wait for the first.
@@ -36,7 +42,7 @@ export async function netnsFixture(unshareArgs: string[] = ['-n']): Promise<Netn
     await sleep(2);
   }
   const ns = Namespace.of(pid, 'net');
-  const userFlag = unshareArgs.includes('-U') ? ['-U', '--preserve-credentials'] : [];
+  const userFlag = unshareArgs.includes('-U') || userOf !== undefined ? ['-U', '--preserve-credentials'] : [];
   return {
     pid,
     ns,

@@ -1,8 +1,8 @@
 // Compile-only: nothing here runs. Uses of the public API that must type-check,
 // and misuse that must not (each `@ts-expect-error` fails the build if the
 // line below it compiles).
-import { DEFAULT_SECCOMP_DENY, Namespace, NsError, Process, runIsolated, setSpawnConcurrency, spawnIsolated, sys, waitpid } from 'nsjs';
-import type { CapabilityName, CgroupOptions, ResourceUsage, ExitStatus, LandlockOptions, SeccompPolicy, NamespaceInfo, NamespaceType, NsErrorDetails, RunError, RunResult, WaitpidOptions } from 'nsjs';
+import { DEFAULT_SECCOMP_DENY, Namespace, NsError, Process, net, runIsolated, setSpawnConcurrency, spawnIsolated, sys, waitpid } from 'nsjs';
+import type { CapabilityName, EgressConnection, CgroupOptions, ResourceUsage, ExitStatus, LandlockOptions, SeccompPolicy, NamespaceInfo, NamespaceType, NsErrorDetails, RunError, RunResult, WaitpidOptions } from 'nsjs';
 import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
 
@@ -233,4 +233,26 @@ export async function cgroups(): Promise<void> {
   // @ts-expect-error pids.max is required
   const pids: CgroupOptions = { pids: {} };
   use(cpus, pids);
+}
+
+export async function networks(ns: Namespace): Promise<void> {
+  net.createBridge(ns, { name: 'br0', address: ['169.254.1.1/24'] });
+  net.createVeth({ namespace: ns, bridge: 'br0' }, { namespace: ns });
+  net.moveLink(ns, 'v0', ns);
+  const fwd: net.Forwarder = await net.forward(ns, { listen: { port: 0 }, to: { host: '127.0.0.1', port: 80 }, protocol: 'udp' });
+  const port: number = fwd.address().port;
+  await fwd.close();
+  const udp = await net.createSocket(ns, { type: 'udp6', port: 53 });
+  const unix = await net.connect(ns, { path: 'name' });
+  await spawnIsolated('true', [], { namespaces: ['user', 'net'], network: { egress: { allow: ['*.example.org:443'], onConnection: (c: EgressConnection) => use(c.allowed, c.protocol) } } });
+  await spawnIsolated('true', [], { namespaces: ['net'], network: { veth: { bridge: { namespace: ns, name: 'br0' } } } });
+  // @ts-expect-error a protocol is 'tcp' or 'udp'
+  await net.forward(ns, { listen: { port: 0 }, to: { host: '127.0.0.1', port: 80 }, protocol: 'sctp' });
+  // @ts-expect-error createBridge needs a name
+  net.createBridge(ns, {});
+  // @ts-expect-error allow is a list of patterns
+  await spawnIsolated('true', [], { namespaces: ['user', 'net'], network: { egress: { allow: 'x:1' } } });
+  // @ts-expect-error udp4 or udp6
+  await net.createSocket(ns, { type: 'tcp' });
+  use(port, udp, unix);
 }

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { NsError, spawnIsolated, type SpawnOptions } from '../../../lib';
+import { Namespace, NsError, net, spawnIsolated, type SpawnOptions } from '../../../lib';
 import { Cgroup } from '../../../lib/cgroup/cgroup';
 import { native } from '../../../lib/core/native';
 import { checkOptions } from '../../../lib/spawn/options';
@@ -217,6 +217,25 @@ test('every step of a plan with every feature fails as itself and leaves nothing
   const r = await walk('sh', ['-c', 'exit 0'], everything, [...PARENT_ALWAYS, ...(root ? [...PARENT_MAPS, ...PARENT_VETH] : [])]);
   expect(r.failures).toEqual([]);
   expect(r.steps).toBeGreaterThan(40);
+}, 120000);
+
+// network.egress: the parent's proxy socket, made in the child's namespace
+// while it waits (rootless too), and a veth whose host end joins a bridge.
+test('every step of an egress plan, and of a bridged veth, fails as itself and leaves nothing', async () => {
+  const egress = (): SpawnOptions => ({ namespaces: ['user', 'net'], network: { egress: { allow: ['127.0.0.1:*'] } } });
+  const r = await walk('true', [], egress, [...PARENT_ALWAYS, ['proxy socket', 'egress proxy socket', 'socket']]);
+  expect(r.failures).toEqual([]);
+  if (!root) return;
+  using here = Namespace.current('net');
+  net.createBridge(here, { name: 'nsjsfaultbr' });
+  try {
+    const bridged = (): SpawnOptions => ({ namespaces: ['net'], network: { veth: { hostName: VETH, bridge: 'nsjsfaultbr', address: '169.254.9.2/24' } } });
+    // No host address with a bridge: no RTM_NEWADDR step.
+    const b = await walk('true', [], bridged, [...PARENT_VETH.filter(([n]) => n !== 'RTM_NEWADDR'), ['RTM_NEWLINK master', `RTM_NEWLINK master nsjsfaultbr dev ${VETH}`, 'netlink']]);
+    expect(b.failures).toEqual([]);
+  } finally {
+    net.deleteLink(here, 'nsjsfaultbr');
+  }
 }, 120000);
 
 // The mount engine's fallbacks (src-native/fs/mounts.cc), as where the

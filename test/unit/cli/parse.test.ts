@@ -217,6 +217,25 @@ describe('nsjs run → spawnIsolated options', () => {
     expect(usageError(() => opts('--tmpfs-root', '-R', '/r'))).toMatch(/cannot be used together/);
     expect(usageError(() => opts('--file', 'nocontent'))).toMatch(/use DST:CONTENT/);
   });
+  test('--bridge, --publish and --allow-net (issue 20)', () => {
+    expect(opts('--bridge', 'br0,169.254.1.2/24')).toMatchObject({ namespaces: ['net'], network: { veth: { bridge: 'br0', address: '169.254.1.2/24' } } });
+    expect(opts('--bridge=br0').network).toEqual({ veth: { bridge: 'br0' } });
+    expect(usageError(() => opts('--bridge', 'br0,'))).toMatch(/^invalid argument 'br0,' for --bridge/);
+    expect(usageError(() => opts('--bridge', 'br0', '--veth', '169.254.1.1/24,169.254.1.2/24'))).toMatch(/mutually exclusive/);
+    expect(run('--publish', '8080:80', '--publish=[::1]:5353:53/udp', 'cmd').publish).toEqual([
+      { listen: { host: '127.0.0.1', port: 8080 }, to: { host: '127.0.0.1', port: 80 }, protocol: 'tcp' },
+      { listen: { host: '::1', port: 5353 }, to: { host: '127.0.0.1', port: 53 }, protocol: 'udp' },
+    ]);
+    expect(opts('--publish', '8080:80')).toMatchObject({ namespaces: ['net'], network: { loopback: true } });
+    expect(run('-n', 'cmd').publish).toBeUndefined();
+    for (const bad of ['80', '8080:0', '70000:80', 'x:1:2', '1:2/sctp']) expect(usageError(() => opts('--publish', bad))).toMatch(/for --publish/);
+    expect(opts('--allow-net', 'example.com:443', '--allow-net=127.0.0.1:*')).toMatchObject({
+      namespaces: ['net', 'user'],
+      user: 'self',
+      network: { egress: { allow: ['example.com:443', '127.0.0.1:*'] } },
+    });
+    expect(usageError(() => opts('--allow-net', 'a:1', '--bridge', 'br0'))).toMatch(/--allow-net cannot be combined/);
+  });
   test('--help, --version, and a missing command', () => {
     expect(parseRun(['-U', '--help'])).toEqual({ help: true });
     expect(parseRun(['-V'])).toEqual({ version: true });
