@@ -59,7 +59,7 @@ cleanup() {
   while read -r d; do
     rmdir "$d" 2>/dev/null || { echo "ctr-e2e: cgroup $d left (not empty)" >&2; st=1; }
   done < <(find /sys/fs/cgroup -depth -type d -path "*/$cgparent*" 2>/dev/null)
-  [ -n "$keep" ] && echo "ctr-e2e: kept $work" >&2 || rm -rf --one-file-system "$work"
+  if [ -n "$keep" ]; then echo "ctr-e2e: kept $work" >&2; else rm -rf --one-file-system "$work"; fi
   return $st
 }
 trap 'cleanup; exit 130' INT TERM
@@ -67,9 +67,12 @@ trap 'cleanup; exit 130' INT TERM
 sock=$("$here/containerd-start.sh" "$ctrd") || { cleanup; exit 1; }
 cpid=$(cat "$ctrd/containerd.pid")
 c() { timeout -k 5 60 ctr --address "$sock" -n "$ns" "$@"; }
-"$here/busybox-image.sh" --rootfs "$work/rootfs" "$work/busybox.tar" >/dev/null &&
-  c images import "$work/busybox.tar" >/dev/null ||
-  { echo "FAIL setup: building or importing the busybox image"; cleanup; exit 1; }
+if ! { "$here/busybox-image.sh" --rootfs "$work/rootfs" "$work/busybox.tar" >/dev/null &&
+  c images import "$work/busybox.tar" >/dev/null; }; then
+  echo "FAIL setup: building or importing the busybox image"
+  cleanup
+  exit 1
+fi
 
 pass=0 fail=0
 report() { # NAME OK DETAIL
