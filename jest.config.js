@@ -23,7 +23,8 @@ const faults = {
 // `soak` (npm run test:soak): 10,000 spawns in one process, then fds,
 // children, mounts, links and RSS against the start; under a minute.
 // `fuzz` (npm run test:fuzz): 100,000 generated option objects through
-// checkOptions, 2,000 valid and 2,000 invalid ones also spawned; ~20 s.
+// checkOptions, 2,000 valid and 2,000 invalid ones also spawned, getters,
+// Proxies and Object.prototype keys among them; about 45 s.
 // Each sets its own test timeout.
 const soak = project('soak');
 const fuzz = project('fuzz');

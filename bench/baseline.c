@@ -153,6 +153,13 @@ static int child_main(void* arg) {
   if (j->flags & CLONE_NEWNS) {
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) _exit(123);
     if ((j->extra & 1) && mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) _exit(124);
+    // extra & 2: bench/common.mjs BIND_DIRS, each bound read-only onto itself
+    // the classic way (a bind, then a read-only remount, by path).
+    static const char* const binds[] = {"/usr", "/etc", "/var", "/tmp"};
+    for (unsigned i = 0; (j->extra & 2) && i < sizeof binds / sizeof *binds; i++) {
+      if (mount(binds[i], binds[i], NULL, MS_BIND | MS_REC, NULL) < 0) _exit(126);
+      if (mount(NULL, binds[i], NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0) _exit(126);
+    }
   }
   if ((j->flags & CLONE_NEWNET) && lo_up() < 0) _exit(125);
   char* argv[] = {"/bin/true", NULL};

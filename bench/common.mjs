@@ -47,6 +47,8 @@ export const ALL7 = ['user', 'pid', 'mnt', 'uts', 'ipc', 'net', 'cgroup'];
 export const flagsOf = (types) => types.reduce((f, t) => f | CLONE[t], 0) >>> 0;
 
 const TRUE = '/bin/true';
+/** The `binds` set's directories, each bound read-only onto itself (bench/baseline.c BIND_DIRS). */
+const BIND_DIRS = ['/usr', '/etc', '/var', '/tmp'];
 
 /**
  * The flag sets of the latency table. For each: nsjs options, the C
@@ -117,6 +119,17 @@ export const SETS = [
     nsjs: { mounts: [{ type: 'proc', target: '/proc' }] },
     unshare: ['-pm', '--fork', '--mount-proc', TRUE],
     bwrap: ['--unshare-pid', '--dev-bind', '/', '/', '--proc', '/proc', TRUE],
+  },
+  {
+    // pidmntproc plus four read-only binds: the difference between the two
+    // rows, over four, is what one bind mount costs.
+    id: 'binds',
+    label: 'pid+mnt, fresh /proc, 4 read-only binds',
+    ns: ['pid', 'mnt'],
+    extra: 1 | 2,
+    nsjs: { mounts: [{ type: 'proc', target: '/proc' }, ...BIND_DIRS.map((d) => ({ type: 'bind', source: d, target: d, readonly: true }))] },
+    unshare: null, // unshare(1) binds nothing
+    bwrap: ['--unshare-pid', '--dev-bind', '/', '/', '--proc', '/proc', ...BIND_DIRS.flatMap((d) => ['--ro-bind', d, d]), TRUE],
   },
 ];
 

@@ -32,10 +32,11 @@ const HEAD =
   '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
 const nsjs = loadNsjs();
 const dist = (m) => require(path.join(ROOT, 'dist', 'cjs', m));
-const { checkOptions } = dist('options.js');
-const { buildPlan, encodePlan, execCandidates } = dist('plan.js');
-const { native } = dist('native.js');
-const { Process } = dist('process.js');
+const { checkOptions } = dist('spawn/options.js');
+const { buildPlan, encodePlan } = dist('spawn/plan.js');
+const { execCandidates } = dist('spawn/command.js');
+const { native } = dist('core/native.js');
+const { Process } = dist('spawn/process.js');
 
 const OPTS = { namespaces: ALL7, user: 'root', stdio: 'inherit' };
 const us = (ns) => Number(ns) / 1e3;

@@ -4,7 +4,7 @@
 //   --quick             a short smoke run (few rounds, short durations)
 //   --sections LIST     comma-separated: latency,cpu,throughput,loop,heap,footprint,init,veth
 //                       (default: all)
-//   --sets LIST         latency flag sets: none,user,upmui,net,all,alltime,pidmntproc
+//   --sets LIST         latency flag sets: none,user,upmui,net,all,alltime,pidmntproc,binds
 //   --rounds N          latency rounds (default 15, quick 3)
 //   --batch N           spawns per contender per round (default 10, quick 4)
 //   --sandboxes N       live sandboxes in the footprint section (default 1000, quick 200)
@@ -139,7 +139,11 @@ function machine() {
 // which blocks the loop for the whole clone and is not offered for spawns.
 const requireDist = createRequire(import.meta.url);
 const DIST = path.join(path.dirname(BENCH), 'dist', 'cjs');
-const internals = { spawn: requireDist(path.join(DIST, 'spawn.js')), options: requireDist(path.join(DIST, 'options.js')) };
+const internals = {
+  spawn: requireDist(path.join(DIST, 'spawn', 'spawn.js')),
+  options: requireDist(path.join(DIST, 'spawn', 'options.js')),
+  native: requireDist(path.join(DIST, 'core', 'native.js')),
+};
 async function nsjsLoopCloneOnce(opts) {
   const t0 = now();
   const p = internals.spawn.spawnCheckedSync(TRUE, [], internals.options.checkOptions(opts));
@@ -176,7 +180,7 @@ function contendersFor(set) {
       batch: (n) => repeat(n, () => nsjsLoopCloneOnce(opts)),
     });
   if (set.id === 'none' || set.id === 'all') list.push({ id: 'cp', name: 'spawn(/bin/true)', batch: (n) => repeat(n, () => cpOnce(TRUE, [])) });
-  if (UNSHARE) list.push({ id: 'unshare', name: `spawn(${['unshare', ...set.unshare.slice(0, -1)].join(' ')})`, batch: (n) => repeat(n, () => cpOnce(UNSHARE, set.unshare)) });
+  if (UNSHARE && set.unshare) list.push({ id: 'unshare', name: `spawn(${['unshare', ...set.unshare.slice(0, -1)].join(' ')})`, batch: (n) => repeat(n, () => cpOnce(UNSHARE, set.unshare)) });
   if (BWRAP && set.bwrap) list.push({ id: 'bwrap', name: `spawn(${['bwrap', ...set.bwrap.slice(0, -1)].join(' ')})`, batch: (n) => repeat(n, () => cpOnce(BWRAP, set.bwrap)) });
   return list;
 }
@@ -592,6 +596,18 @@ function childrenOf(pid) {
   }
 }
 
+/**
+ * The sealed memfd copy every exec of nsjs-init runs (lib/core/native.ts
+ * initExecFd): made once per process, so timed in fresh Node processes,
+ * with the addon already loaded: open, memfd_create, sendfile, seals.
+ */
+function sealedCopyTimes(runs) {
+  const nativeJs = path.join(DIST, 'core', 'native.js');
+  const script = `const n = require(${JSON.stringify(nativeJs)}); n.native(); n.initBinary();
+    const t = process.hrtime.bigint(); n.initExecFd(); console.log(Number(process.hrtime.bigint() - t));`;
+  return Array.from({ length: runs }, () => Number(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' })));
+}
+
 async function initSection() {
   out('## PID-1 init (`init: true`)');
   out();
@@ -622,8 +638,11 @@ async function initSection() {
   const ratio = median(t.yes.map((y, i) => median(y) / median(t.no[i])));
   rows.push(['spawn → exit, all 7 namespaces, without init (median)', `${f3(ms(median(t.no.flat())))} ms`]);
   rows.push(['… with `init: true` (median)', `${f3(ms(median(t.yes.flat())))} ms (${fx(ratio)})`]);
+  const copy = sealedCopyTimes(QUICK ? 3 : 15);
+  const size = fs.statSync(internals.native.initBinary()).size;
+  rows.push([`sealed copy of nsjs-init (${(size / 1024).toFixed(0)} KiB), once per process (median of ${copy.length} processes)`, `${f3(ms(median(copy)))} ms`]);
   table(['measure', 'value'], rows, 'lr');
-  json.init = { initRss, sleepRss, t };
+  json.init = { initRss, sleepRss, t, sealedCopy: copy };
   return { initRss };
 }
 

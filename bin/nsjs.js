@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 'use strict';
-// The command line lives in lib/cli.ts (built to dist/cjs/cli.js); this shim
+// The command line lives in lib/cli/main.ts (built to dist/cjs/cli/main.js); this shim
 // only hands it the arguments and makes its result the exit status, as
 // util-linux's unshare/nsenter exit with the command's status.
 const fs = require('node:fs');
 const path = require('node:path');
 
-const cliPath = path.join(__dirname, '..', 'dist', 'cjs', 'cli.js');
+const cliPath = path.join(__dirname, '..', 'dist', 'cjs', 'cli', 'main.js');
 if (!fs.existsSync(cliPath)) {
   const built = fs.existsSync(path.join(__dirname, '..', 'dist', 'cjs', 'index.js'));
   process.stderr.write(

@@ -1,15 +1,29 @@
-export { NsError } from './errors';
-export type { NsErrorDetails } from './errors';
-export type { NamespaceType } from './validate';
-import * as sys from './sys';
+// The package's public names (package.json "main" and "types"), re-exported
+// from the rooms; the API reference is built from here (typedoc).
+export { NsError } from './core/errors';
+export type { NsErrorDetails } from './core/errors';
+export type { NamespaceType } from './core/nstypes';
+import * as sys from './core/sys';
 export { sys };
-export { Namespace } from './namespace';
-export type { NamespaceInfo, CreateOptions } from './namespace';
-export { Process, waitpid } from './process';
-export type { ExitStatus, WaitpidOptions } from './process';
-export { spawnIsolated, runIsolated, setSpawnConcurrency } from './spawn';
-export type { RunOptions, RunResult } from './spawn';
-export type { SpawnOptions, Mount, ProcMount, TmpfsMount, BindMount, DevMount, RawMount, IdMap, UserMapping, StdioEntry, RlimitName, JoinTarget, NetworkOptions, VethOptions } from './options';
+export { Namespace } from './ns/namespace';
+export type { CreateOptions } from './ns/namespace';
+export type { NamespaceInfo } from './ns/list';
+export { Process, waitpid } from './spawn/process';
+export type { ExitStatus, WaitpidOptions } from './spawn/process';
+export { spawnIsolated } from './spawn/spawn';
+export { runIsolated } from './spawn/run';
+export { setSpawnConcurrency } from './spawn/spawn';
+export type { RunOptions, RunResult } from './spawn/run';
+export type { SpawnOptions } from './spawn/options';
+export type { Mount, ProcMount, TmpfsMount, BindMount, DevMount, RawMount } from './fs/options';
+export type { IdMap, UserMapping } from './spawn/user';
+export type { StdioEntry } from './spawn/stdio';
+export type { RlimitName } from './policy/options';
+export type { JoinTarget } from './spawn/join';
+export type { NetworkOptions, VethOptions } from './net/options';
 export * as net from './net';
-export { features } from './features';
-export type { FeatureReport, FeatureCheck, NamespaceSupport, KernelFeatures } from './features';
+export { features } from './features/features';
+// Namespace.create() spawns its holder through spawn/, which registers it
+// into ns/ here, where both are loaded: ns/ never imports spawn/.
+import './spawn/holder';
+export type { FeatureReport, FeatureCheck, NamespaceSupport, KernelFeatures } from './features/report';

@@ -4,7 +4,7 @@
 // one copy of every class (an NsError from either passes `instanceof` in the
 // other) and one loaded addon. The export names are read from the built CJS
 // module itself, so the list cannot drift from lib/index.ts. Requiring it does
-// not load the addon (lib/native.ts loads it on first use), so this runs
+// not load the addon (lib/core/native.ts loads it on first use), so this runs
 // before, or without, a native build.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';

@@ -9,6 +9,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   nsjs::InitFd(env, exports);
   nsjs::InitWait(env, exports);
   nsjs::InitSpawn(env, exports);
+  nsjs::InitExe(env, exports);
   nsjs::InitNet(env, exports);
   nsjs::InitProbe(env, exports);
   return exports;

@@ -1,5 +1,5 @@
 // Shared by every binding file. Native code never throws: a syscall binding
-// returns its result (>= 0) or -errno, and lib/errors.ts turns that into an
+// returns its result (>= 0) or -errno, and lib/core/errors.ts turns that into an
 // NsError with the syscall and path the TypeScript caller knows.
 #pragma once
 
@@ -35,6 +35,7 @@ void InitPidfd(Napi::Env env, Napi::Object exports);
 void InitFd(Napi::Env env, Napi::Object exports);
 void InitWait(Napi::Env env, Napi::Object exports);
 void InitSpawn(Napi::Env env, Napi::Object exports);
+void InitExe(Napi::Env env, Napi::Object exports);
 void InitNet(Napi::Env env, Napi::Object exports);
 void InitProbe(Napi::Env env, Napi::Object exports);
 

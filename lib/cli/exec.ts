@@ -1,9 +1,11 @@
 // `nsjs exec`: nsenter(1)'s options turned into spawnIsolated's `join`.
 // Parsing is pure; namespace files are opened only when the command runs.
+import * as path from 'node:path';
+
 import type { NamespaceType, SpawnOptions } from '../index';
 import { UsageError, parseCommandLine, type OptionSpecs } from './args';
 import { unsignedArg } from './ids';
-import { NAMESPACE_FLAGS, type Parsed } from './run';
+import { NAMESPACE_FLAGS, allCapabilities, type Parsed } from './run';
 
 export const EXEC_OPTIONS: OptionSpecs = {
   all: { short: 'a', arg: 'none' },
@@ -62,7 +64,8 @@ export interface ExecRequest {
 }
 
 
-export function parseExec(argv: readonly string[]): Parsed<ExecRequest> {
+/** `groups` lets tests fix the caller's supplementary groups. */
+export function parseExec(argv: readonly string[], groups?: number[]): Parsed<ExecRequest> {
   const { options: given, operands } = parseCommandLine(argv, EXEC_OPTIONS);
   let target: number | undefined;
   let all = false;
@@ -122,7 +125,8 @@ export function parseExec(argv: readonly string[]): Parsed<ExecRequest> {
     throw new UsageError(`--root=${root.dir} is not supported: nsjs cannot chroot in a joined namespace yet; --root without a value (the target's root) is`);
   if (root && !types.has('mnt') && !all) throw new UsageError('--root without --mount is not supported: nsjs sets the root only by joining the mount namespace');
 
-  const o: ExecRequest['options'] = { stdio: 'inherit', noNewPrivileges: false };
+  // As nsenter: no no_new_privs, and the caller's session and terminal.
+  const o: ExecRequest['options'] = { stdio: 'inherit', noNewPrivileges: false, newSession: false };
   const fromFiles = [...types].some(([, file]) => file !== undefined);
   let join: ExecRequest['join'];
   if (!fromFiles) {
@@ -141,11 +145,20 @@ export function parseExec(argv: readonly string[]): Parsed<ExecRequest> {
   if (uid !== undefined) o.uid = uid;
   if (gid !== undefined) {
     o.gid = gid;
-    // nsenter drops supplementary groups with -G, but ignores a refusal in a user namespace.
+    // nsenter drops supplementary groups with -G, but ignores a refusal in a
+    // user namespace (so does the API's own clear there).
     if (!entersUser) o.groups = [];
+  } else if (uid !== undefined && !entersUser) {
+    // and keeps them with -S alone, where the API would clear them.
+    o.groups = groups ?? process.getgroups!();
   }
+  // nsenter leaves the capabilities as they are (all, for root), where the
+  // API drops them outside a joined user namespace: ask to keep them, which
+  // for uid 0 changes nothing. A command made another uid has none, as there.
+  if (uid === undefined || uid === 0) o.capabilities = { keep: allCapabilities() };
   const request: ExecRequest = { command: operands[0], args: operands.slice(1), options: o, join };
-  if (wd?.dir !== undefined) o.cwd = wd.dir;
+  // nsenter opens a relative --wd from its own directory.
+  if (wd?.dir !== undefined) o.cwd = path.resolve(process.cwd(), wd.dir);
   else if (wd) request.targetCwd = needTarget('--wd without a directory');
   return request;
 }

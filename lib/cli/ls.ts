@@ -170,6 +170,8 @@ export function select(list: NamespaceInfo[], r: LsRequest): Row[] {
   let shown = list;
   if (r.types.length) shown = shown.filter((n) => r.types.includes(n.type));
   if (r.task !== undefined) shown = shown.filter((n) => n.pids.includes(r.task!));
+  // -l without -T: lsns's table without the tree, in inode order.
+  if (r.list && r.tree === undefined) return shown.map((info) => ({ info, children: [] }));
   const rows = new Map(shown.map((info) => [info.inode, { info, children: [] as Row[] }]));
   const roots: Row[] = [];
   if ((r.tree ?? 'process') === 'process') {
@@ -222,21 +224,70 @@ function cell(col: Column, n: NamespaceInfo, users: Map<number, string>, nsfs: M
   }
 }
 
-export function render(list: NamespaceInfo[], r: LsRequest, users = readPasswd(), nsfs = nsfsMounts()): string {
+/**
+ * Characters lsns will not print as they are (glibc's !iswprint in a UTF-8
+ * locale): controls (C0, DEL, C1), line and paragraph separators,
+ * unassigned code points and lone surrogates.
+ */
+const NON_PRINTABLE = /[\p{Cc}\p{Cn}\p{Cs}\p{Zl}\p{Zp}]/u;
+
+const hexBytes = (ch: string) => Array.from(Buffer.from(ch, 'utf8'), (b) => `\\x${b.toString(16).padStart(2, '0')}`).join('');
+
+/** Whether lsns would run in a UTF-8 locale here (setlocale(LC_ALL, "") reads these, in this order). */
+export function utf8Locale(env: NodeJS.ProcessEnv = process.env): boolean {
+  const locale = env.LC_ALL || env.LC_CTYPE || env.LANG || '';
+  return /utf-?8/i.test(locale);
+}
+
+/**
+ * A text cell as lsns prints it in a table or list (util-linux
+ * mbs_safe_encode): each byte of a character the terminal would act on
+ * rather than show becomes \xNN, and so does the backslash of a literal
+ * "\x", so that what a process put in its command line (ESC and OSC
+ * sequences: colours, titles, hyperlinks, clipboard writes) reaches the
+ * admin's terminal as text. Outside a UTF-8 locale every byte above 0x7f
+ * too, as lsns's mbrtowc fails there (a UTF-8 byte may be a C1 control on
+ * an 8-bit terminal). Invalid UTF-8 in a command line reached us as U+FFFD
+ * (lsns shows those bytes as \xNN).
+ */
+export function safeText(s: string, utf8: boolean): string {
+  if (/^[\x20-\x7e]*$/.test(s) && !s.includes('\\x')) return s;
+  const chars = Array.from(s);
+  return chars
+    .map((ch, i) => {
+      const escape = NON_PRINTABLE.test(ch) || (!utf8 && ch.codePointAt(0)! > 0x7f) || (ch === '\\' && chars[i + 1] === 'x');
+      return escape ? hexBytes(ch) : ch;
+    })
+    .join('');
+}
+
+/** A cell as lsns -r prints it (libsmartcols' raw output): every byte that is not a visible ASCII character, and the backslash, as \xNN. */
+export function rawText(s: string): string {
+  if (/^[\x21-\x5b\x5d-\x7e]*$/.test(s)) return s;
+  return Array.from(Buffer.from(s, 'utf8'), (b) => (b > 0x20 && b < 0x7f && b !== 0x5c ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join('');
+}
+
+/** A JSON string as lsns -J writes it (C0 controls as \u00XX or \t and the like), with the other non-printable characters escaped as \uXXXX too. */
+function jsonText(s: string): string {
+  return JSON.stringify(s).replace(new RegExp(NON_PRINTABLE.source, 'gu'), (ch) => Array.from({ length: ch.length }, (_, i) => `\\u${ch.charCodeAt(i).toString(16).padStart(4, '0')}`).join(''));
+}
+
+export function render(list: NamespaceInfo[], r: LsRequest, users = readPasswd(), nsfs = nsfsMounts(), utf8 = utf8Locale()): string {
   const rows = select(list, r);
   if (r.json) return json(rows, r, users, nsfs);
+  const text = r.raw ? rawText : (s: string) => safeText(s, utf8);
   const lines: { prefix: string; cells: string[] }[] = [];
   const walk = (row: Row, prefix: string, branch: string) => {
-    lines.push({ prefix: prefix + branch, cells: r.columns.map((c) => String(cell(c, row.info, users, nsfs) ?? '')) });
+    lines.push({ prefix: prefix + branch, cells: r.columns.map((c) => text(String(cell(c, row.info, users, nsfs) ?? ''))) });
     row.children.forEach((child, i) => {
       const last = i === row.children.length - 1;
       walk(child, prefix + (branch === '' ? '' : branch === '├─' ? '│ ' : '  '), last ? '└─' : '├─');
     });
   };
   for (const row of rows) walk(row, '', '');
-  if (r.raw || r.list) {
+  if (r.raw) {
     const out = r.headings ? [r.columns.join(' ')] : [];
-    for (const l of lines) out.push(l.cells.map((c) => (r.raw ? c.replace(/[\s\\]/g, (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`) : c)).join(' '));
+    for (const l of lines) out.push(l.cells.join(' '));
     return out.map((l) => `${l}\n`).join('');
   }
   // The tree column carries the branches and is left-aligned: NS for the
@@ -246,7 +297,8 @@ export function render(list: NamespaceInfo[], r: LsRequest, users = readPasswd()
   const header = r.headings ? [r.columns.map(String)] : [];
   const all = [...header, ...table];
   // libsmartcols counts the header in the widths even when it is not printed.
-  const widths = r.columns.map((c, i) => Math.max(c.length, ...all.map((row) => row[i].length)));
+  // A loop, not Math.max(...): a host may have more namespaces than a call takes arguments.
+  const widths = r.columns.map((c, i) => all.reduce((w, row) => Math.max(w, row[i].length), c.length));
   return all
     .map((row) =>
       row
@@ -261,7 +313,7 @@ export function render(list: NamespaceInfo[], r: LsRequest, users = readPasswd()
 }
 
 function json(rows: Row[], r: LsRequest, users: Map<number, string>, nsfs: Map<number, string>): string {
-  const value = (v: string | number | null) => (v === null ? 'null' : typeof v === 'number' ? String(v) : JSON.stringify(v));
+  const value = (v: string | number | null) => (v === null ? 'null' : typeof v === 'number' ? String(v) : jsonText(v));
   const object = (row: Row, indent: string): string => {
     const inner = `${indent}   `;
     const fields = r.columns.map((c) => `${inner}"${c.toLowerCase()}": ${value(cell(c, row.info, users, nsfs))}`);

@@ -4,6 +4,7 @@
 // kernel; running it is spawn, persist, wait, and exit as unshare exits.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
 
 import type { NamespaceType, SpawnOptions } from '../index';
 import { UsageError, parseCommandLine, type OptionSpecs } from './args';
@@ -163,7 +164,7 @@ const CAPABILITY_NAMES = [
   'CHECKPOINT_RESTORE',
 ];
 
-function allCapabilities(): string[] {
+export function allCapabilities(): string[] {
   let last = CAPABILITY_NAMES.length - 1;
   try {
     last = Math.min(last, Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'latin1')));
@@ -174,7 +175,10 @@ function allCapabilities(): string[] {
 }
 
 /** `ids` lets tests fix the caller's uid/gid. */
-export function parseRun(argv: readonly string[], ids = { uid: process.geteuid!(), gid: process.getegid!() }): Parsed<RunRequest> {
+export function parseRun(
+  argv: readonly string[],
+  ids: { uid: number; gid: number; groups?: number[] } = { uid: process.geteuid!(), gid: process.getegid!() },
+): Parsed<RunRequest> {
   const { options: given, operands } = parseCommandLine(argv, RUN_OPTIONS);
   const namespaces = new Set<NamespaceType>();
   const persist: [NamespaceType, string][] = [];
@@ -325,19 +329,32 @@ export function parseRun(argv: readonly string[], ids = { uid: process.geteuid!(
   if (mounts.length) o.mounts = mounts;
   if (root !== undefined) o.root = root;
   if (propagation !== undefined && (namespaces.has('mnt') || propagation === 'unchanged')) o.propagation = propagation;
-  const cwd = wd ?? (root !== undefined ? '/' : undefined);
+  // The API takes only an absolute cwd: a relative --wd is unshare's, from
+  // our directory (or from the new root's /, where unshare would chdir
+  // relative to a directory left outside it).
+  const cwd = wd !== undefined ? path.resolve(root !== undefined ? '/' : process.cwd(), wd) : root !== undefined ? '/' : undefined;
   if (cwd !== undefined) o.cwd = cwd;
   if (uid !== undefined) o.uid = uid;
   if (gid !== undefined) {
     o.gid = gid;
     o.groups = []; // unshare drops the supplementary groups with -G
+  } else if (uid !== undefined && !namespaces.has('user')) {
+    // and keeps them with -S alone, where the API would clear them.
+    o.groups = ids.groups ?? process.getgroups!();
   }
   if (keepCaps && namespaces.has('user')) o.capabilities = { keep: allCapabilities() };
+  // unshare leaves real root's capabilities as they are, where the API drops
+  // them all: ask to keep them (which, for uid 0, changes nothing). After
+  // --setuid to another uid unshare's command has none, as the default gives.
+  else if (!namespaces.has('user') && (uid === undefined || uid === 0)) o.capabilities = { keep: allCapabilities() };
   if (offsets.monotonic !== undefined || offsets.boottime !== undefined) o.timeOffsets = offsets;
   if (veth) o.network = { veth };
   if (killChild !== undefined) o.dieWithParent = true;
-  // unshare(1) sets no no_new_privs: a setuid program inside works as outside.
+  // unshare(1) sets no no_new_privs (a setuid program inside works as
+  // outside) and keeps the caller's session, so that an interactive shell
+  // keeps its terminal.
   o.noNewPrivileges = false;
+  o.newSession = false;
   o.stdio = 'inherit';
 
   const request: RunRequest = { command: operands[0], args: operands.slice(1), options: o, persist };

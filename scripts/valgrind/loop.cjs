@@ -15,7 +15,7 @@ const path = require('node:path');
 
 const root = path.resolve(__dirname, '..', '..');
 const { runIsolated, spawnIsolated, Namespace, NsError } = require(path.join(root, 'dist', 'cjs', 'index.js'));
-const { native } = require(path.join(root, 'dist', 'cjs', 'native.js'));
+const { native } = require(path.join(root, 'dist', 'cjs', 'core', 'native.js'));
 
 const total = Number(process.env.NSJS_VALGRIND_SPAWNS ?? 200);
 const isRoot = process.getuid() === 0;

@@ -3,7 +3,10 @@
 // 1. Runs, natively, the few syscalls nsjs needs that valgrind answers ENOSYS
 // without trying them (valgrind 3.19, Debian 12's: pidfd_open,
 // pidfd_send_signal, mount_setattr; 3.24 still lacks the last two). Without
-// it no spawn gets past the clone: nsjs holds every child by a pidfd.
+// it no spawn gets past the clone: nsjs holds every child by a pidfd. And
+// execveat, which valgrind 3.19 fails with ENOENT for the sealed memfd copy
+// of nsjs-init (an fd with AT_EMPTY_PATH): natively it replaces the child as
+// --trace-children=no would, or fails and returns.
 //
 // nsjs makes these calls through libc's syscall(), which this file
 // interposes. VALGRIND_NON_SIMD_CALL runs `native` on the real CPU, outside
@@ -37,7 +40,7 @@
 #error "scripts/valgrind/syscalls.c: x86_64 only (the raw syscall below)"
 #endif
 
-enum { kPidfdSendSignal = 424, kPidfdOpen = 434, kMountSetattr = 442, kGetpid = 39, kExitGroup = 231 };
+enum { kPidfdSendSignal = 424, kPidfdOpen = 434, kMountSetattr = 442, kExecveat = 322, kGetpid = 39, kExitGroup = 231 };
 
 // Runs natively: no libc, no memory valgrind would have to know about.
 static long native(long tid, long* a) {
@@ -60,7 +63,7 @@ long syscall(long n, ...) {
   va_start(ap, n);
   for (int i = 1; i < 7; i++) a[i] = va_arg(ap, long);
   va_end(ap);
-  if (RUNNING_ON_VALGRIND && (n == kPidfdSendSignal || n == kPidfdOpen || n == kMountSetattr)) {
+  if (RUNNING_ON_VALGRIND && (n == kPidfdSendSignal || n == kPidfdOpen || n == kMountSetattr || n == kExecveat)) {
     const long r = (long)VALGRIND_NON_SIMD_CALL1(native, a);
     if (r < 0 && r > -4096) {
       errno = (int)-r;

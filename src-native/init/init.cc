@@ -70,6 +70,9 @@ int ParseFd(const char* s) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Exec'd from nsjs's sealed memfd copy, whose name ("memfd:nsjs-init") the
+  // kernel gives us as comm: ps and top show the program's own name instead.
+  prctl(PR_SET_NAME, "nsjs-init", 0, 0, 0);
   if (argc == 2 && strcmp(argv[1], "--hold") == 0) {
     char buf[64];
     while (read(0, buf, sizeof buf) > 0 || errno == EINTR) {

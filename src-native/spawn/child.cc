@@ -4,51 +4,39 @@
 // Rule for this file: async-signal-safe calls only, no allocation, no C++
 // library, raw syscalls where glibc would coordinate with threads we do not
 // have (setuid and friends broadcast to every thread glibc knows of).
+// The rooms' ops it hands over run under the same rule in their own files:
+// the mount engine (fs/mounts.cc), the policy ops (policy/caps.cc) and
+// rtnetlink (net/netlink.cc).
 #include <fcntl.h>
-#include <linux/capability.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "../netlink.h"
+#include "../fs/mounts.h"
+#include "../net/netlink.h"
+#include "../policy/caps.h"
 #include "plan.h"
 
-#ifndef SYS_mount_setattr
-#define SYS_mount_setattr 442
-#endif
 #ifndef SYS_close_range
 #define SYS_close_range 436
 #endif
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
-#ifndef AT_RECURSIVE
-#define AT_RECURSIVE 0x8000
-#endif
-#ifndef MOUNT_ATTR_RDONLY
-#define MOUNT_ATTR_RDONLY 0x00000001
-#endif
 
 namespace nsjs {
 namespace spawn {
 namespace {
 
-constexpr int kMaxStdio = 64;  // lib/options.ts refuses longer stdio arrays
-
-struct MountAttr {
-  uint64_t attr_set, attr_clr, propagation, userns_fd;
-};
-
-// async-signal-safe
-[[noreturn]] void Fail(const Plan* plan, int index, int err) {
-  Report r{plan->ops[index].kind, index, err};
+// async-signal-safe. `tag` is kReportFallback for an op that failed in its
+// fallback path.
+[[noreturn]] void Fail(const Plan* plan, int index, int err, int32_t tag = 0) {
+  Report r{plan->ops[index].kind | tag, index, err};
   // Nothing to do if this write fails: the parent then sees EOF and a child
   // that exited 127, which it reports as such.
   (void)!write(plan->err_fd, &r, sizeof r);
@@ -68,36 +56,16 @@ int WriteFile(const char* path, const char* data) {
   return n == static_cast<ssize_t>(len) ? 0 : -1;
 }
 
-// async-signal-safe. mount_setattr changes only the read-only bit, so it works
-// rootless on mounts whose nosuid/nodev flags are locked; a remount must
-// repeat those flags or the kernel refuses it, hence the statfs fallback.
-int MakeReadonly(const char* target, bool recursive) {
-  MountAttr attr{MOUNT_ATTR_RDONLY, 0, 0, 0};
-  if (syscall(SYS_mount_setattr, AT_FDCWD, target, recursive ? AT_RECURSIVE : 0, &attr, sizeof attr) == 0)
-    return 0;
-  if (errno != ENOSYS) return -1;
-  struct statfs st;
-  if (statfs(target, &st) < 0) return -1;
-  const unsigned long keep = st.f_flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME);
-  return mount(nullptr, target, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | keep, nullptr);
-}
-
-// async-signal-safe. pivot_root(".", ".") stacks the old root on top of the
-// new one, so one lazy unmount of "." removes it without a put_old directory.
-int PivotRoot(const char* new_root) {
-  if (mount(new_root, new_root, nullptr, MS_BIND | MS_REC, nullptr) < 0) return -1;
-  if (chdir(new_root) < 0) return -1;
-  if (syscall(SYS_pivot_root, ".", ".") < 0) return -1;
-  if (umount2(".", MNT_DETACH) < 0) return -1;
-  return chdir("/");
-}
-
 // async-signal-safe. Sources are first moved above the stdio range, so that
 // installing fd i can never clobber the source of fd j. An entry of -1 leaves
-// fd i as inherited, -2 closes it.
+// fd i as inherited, -2 closes it. Plan::Parse refuses more than kMaxStdio.
 int InstallStdio(const Plan* plan) {
   const int n = static_cast<int>(plan->stdio.size());
   int moved[kMaxStdio];
+  if (n > kMaxStdio) {
+    errno = E2BIG;
+    return -1;
+  }
   for (int i = 0; i < n; i++) {
     moved[i] = -1;
     const int src = plan->stdio[i] == kStdioErrPipe ? plan->err_fd : plan->stdio[i];
@@ -113,38 +81,6 @@ int InstallStdio(const Plan* plan) {
     } else if (fcntl(i, F_SETFD, 0) < 0 && errno != EBADF) {
       return -1;
     }
-  }
-  return 0;
-}
-
-// async-signal-safe. Keeps the capabilities in `keep` (a bit per CAP_*) in the
-// bounding, permitted, effective, inheritable and ambient sets; drops the rest.
-int KeepCapabilities(uint64_t keep, int last_cap) {
-  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
-  __user_cap_data_struct data[2] = {};
-  if (syscall(SYS_capget, &hdr, data) < 0) return -1;
-  // After a setresuid away from 0 (with PR_SET_KEEPCAPS) effective is empty
-  // while permitted survives, and dropping from the bounding set needs
-  // CAP_SETPCAP effective: raise effective to permitted first.
-  for (auto& d : data) d.effective = d.permitted;
-  if (syscall(SYS_capset, &hdr, data) < 0) return -1;
-  for (int cap = 0; cap <= last_cap; cap++) {
-    if (keep & (uint64_t{1} << cap)) continue;
-    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) return -1;
-  }
-  for (int i = 0; i < 2; i++) {
-    const uint32_t mask = static_cast<uint32_t>(keep >> (32 * i));
-    data[i].permitted &= mask;
-    data[i].effective = data[i].permitted;
-    data[i].inheritable = data[i].permitted;
-  }
-  if (syscall(SYS_capset, &hdr, data) < 0) return -1;
-  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0) return -1;
-  for (int cap = 0; cap <= last_cap; cap++) {
-    const uint32_t bit = uint32_t{1} << (cap % 32);
-    if ((keep & (uint64_t{1} << cap)) && (data[cap / 32].permitted & bit) &&
-        prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
-      return -1;
   }
   return 0;
 }
@@ -173,27 +109,20 @@ int SetErrno(int r) {
   return -1;
 }
 
-// async-signal-safe: "/proc/self/fd/<fd>" into buf.
-void FdPath(int fd, char (&buf)[32]) {
-  const char prefix[] = "/proc/self/fd/";
-  char digits[12];
-  int n = 0;
-  do digits[n++] = static_cast<char>('0' + fd % 10);
-  while ((fd /= 10) > 0 && n < 11);
-  size_t i = 0;
-  for (; prefix[i]; i++) buf[i] = prefix[i];
-  while (n > 0) buf[i++] = digits[--n];
-  buf[i] = '\0';
-}
-
 // async-signal-safe
-int RunOp(const Plan* plan, const Op& op, int (&slots)[kChildSlots]) {
+int RunOp(const Plan* plan, const Op& op, MountEngine* mounts) {
+  mounts->fell_back = false;
+  if (op.kind >= kOpMountFirst && op.kind <= kOpMountLast) return RunMountOp(op, mounts);
   switch (op.kind) {
     case kOpPdeathsig: {
       if (prctl(PR_SET_PDEATHSIG, op.a, 0, 0, 0) < 0) return -1;
-      // The parent may have died before the prctl: then nobody would kill us.
+      // The parent may have died before the prctl: then the signal never
+      // comes. Its pidfd is readable once it has exited.
       pollfd p{plan->parent_pidfd, POLLIN, 0};
-      if (plan->parent_pidfd >= 0 && poll(&p, 1, 0) > 0) _exit(127);
+      if (plan->parent_pidfd >= 0 && (poll(&p, 1, 0) > 0 || plan->FaultParentExited())) {
+        errno = ESRCH;
+        return -1;
+      }
       return 0;
     }
     case kOpSetns:
@@ -222,20 +151,6 @@ int RunOp(const Plan* plan, const Op& op, int (&slots)[kChildSlots]) {
       return unshare(op.a);
     case kOpMount:
       return mount(op.s[0], op.s[1], op.s[2], op.flags, op.s[3]);
-    case kOpReadonly:
-      return MakeReadonly(op.s[0], op.a != 0);
-    case kOpMkdir:
-      return mkdir(op.s[0], op.a) < 0 && errno != EEXIST ? -1 : 0;
-    case kOpMkfile: {
-      const int fd = open(op.s[0], O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-      if (fd < 0) return -1;
-      close(fd);
-      return 0;
-    }
-    case kOpSymlink:
-      return symlink(op.s[0], op.s[1]) < 0 && errno != EEXIST ? -1 : 0;
-    case kOpPivotRoot:
-      return PivotRoot(op.s[0]);
     case kOpSethostname: {
       size_t len = 0;
       while (op.s[0][len]) len++;
@@ -251,29 +166,15 @@ int RunOp(const Plan* plan, const Op& op, int (&slots)[kChildSlots]) {
     case kOpStdio:
       return InstallStdio(plan);
     case kOpSetgroups:
-      return syscall(SYS_setgroups, plan->groups.size(), plan->groups.data());
     case kOpSetresgid:
-      return syscall(SYS_setresgid, op.a, op.a, op.a);
     case kOpSetresuid:
-      return syscall(SYS_setresuid, op.a, op.a, op.a);
     case kOpPrctl:
-      return prctl(op.a, op.b, 0, 0, 0);
     case kOpSetsid:
-      return setsid() < 0 ? -1 : 0;
+    case kOpSetrlimit:
+    case kOpCapabilities:
+      return RunPolicyOp(plan, op);
     case kOpCloseFds:
       return syscall(SYS_close_range, plan->stdio.size(), ~0U, CLOSE_RANGE_CLOEXEC);
-    case kOpSetrlimit: {
-      rlimit64 lim{op.flags, op.b64};
-      return syscall(SYS_prlimit64, 0, op.a, &lim, nullptr);
-    }
-    case kOpCapabilities:
-      return KeepCapabilities(op.flags, op.a);
-    // A bind source must be in our mount namespace and may be hidden by an
-    // earlier mount (a tmpfs over /dev hides the host's nodes): the child
-    // opens it first and binds from the fd.
-    case kOpOpenPath:
-      slots[op.a] = open(op.s[0], O_PATH | O_CLOEXEC);
-      return slots[op.a] < 0 ? -1 : 0;
     case kOpLinkUp:
     case kOpAddAddress:
     case kOpDefaultRoute: {
@@ -286,17 +187,13 @@ int RunOp(const Plan* plan, const Op& op, int (&slots)[kChildSlots]) {
       close(sock);
       return SetErrno(r);
     }
-    case kOpBindSlot: {
-      char source[32];
-      FdPath(slots[op.a], source);
-      return mount(source, op.s[0], nullptr, MS_BIND, nullptr);
-    }
     case kOpExec: {
       // Signals were blocked before clone so that none of Node's handlers ran
       // in this copy; dispositions are default by now, so unblocking is safe.
       sigset_t none;
       sigemptyset(&none);
       sigprocmask(SIG_SETMASK, &none, nullptr);
+      plan->progress->exec = 1;
       return Exec(plan);
     }
     default:
@@ -304,6 +201,27 @@ int RunOp(const Plan* plan, const Op& op, int (&slots)[kChildSlots]) {
       return -1;
   }
 }
+
+#ifdef NSJS_FAULT_INJECTION
+// async-signal-safe. Test builds: dies of sig at an op, without a core file
+// of Node's memory. SIGSEGV is a real fault, which the kernel forces even on
+// a pid 1 (a new pid namespace's first process ignores any signal it sends
+// itself); another signal is sent with kill, which such a pid 1 ignores.
+[[noreturn]] void DieOf(int sig) {
+  rlimit64 none{0, 0};
+  syscall(SYS_prlimit64, 0, RLIMIT_CORE, &none, nullptr);
+  if (sig == SIGSEGV) {
+    volatile uintptr_t unmapped = 8;
+    *reinterpret_cast<volatile int*>(unmapped) = 0;
+  }
+  sigset_t one;
+  sigemptyset(&one);
+  sigaddset(&one, sig);
+  sigprocmask(SIG_UNBLOCK, &one, nullptr);
+  syscall(SYS_kill, syscall(SYS_getpid), sig);
+  _exit(127);  // ignored: a signal whose default action is to ignore, or pid 1
+}
+#endif
 
 struct Stage {
   const Plan* plan;
@@ -333,12 +251,16 @@ int RunFrom(void* arg) {
   // Fork writes only plan->via_clone3 (CloneWithStack), the value the first
   // clone left there, so sharing the parent's Plan (vfork-style) is harmless.
   Plan* plan = const_cast<Plan*>(stage->plan);
-  int slots[kChildSlots];
-  for (int& fd : slots) fd = -1;
+  MountEngine mounts;
+  mounts.fallback = plan->mount_fallback;
   for (size_t i = stage->next; i < plan->ops.size(); i++) {
     const Op& op = plan->ops[i];
+    plan->progress->op = static_cast<int32_t>(i);
 #ifdef NSJS_FAULT_INJECTION
-    if (plan->FaultOp(i)) Fail(plan, static_cast<int>(i), plan->fault_errno);
+    if (plan->FaultOp(i)) {
+      if (plan->fault_signal) DieOf(plan->fault_signal);
+      Fail(plan, static_cast<int>(i), plan->fault_errno);
+    }
 #endif
     if (op.kind == kOpFork) Fork(plan, i);
     if (op.kind == kOpSetnsPidfd) {
@@ -353,7 +275,7 @@ int RunFrom(void* arg) {
       else if (!fallback && errno != EINVAL) Fail(plan, static_cast<int>(i), errno);
       continue;
     }
-    if (RunOp(plan, op, slots) < 0) Fail(plan, static_cast<int>(i), errno);
+    if (RunOp(plan, op, &mounts) < 0) Fail(plan, static_cast<int>(i), errno, mounts.fell_back ? kReportFallback : 0);
   }
   _exit(127);  // the plan always ends in kOpExec, which does not return on success
 }

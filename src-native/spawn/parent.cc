@@ -23,7 +23,7 @@
 #include <cstring>
 
 #include "../common.h"
-#include "../netlink.h"
+#include "../net/netlink.h"
 #include "plan.h"
 
 #ifndef P_PIDFD
@@ -149,33 +149,43 @@ struct Outcome {
   const char* syscall = nullptr;  // parent-side failures
   std::string step;
   std::string path;
+  int signal = 0;          // the child died of it before execve, without a report
+  int exit_status = -1;    // or _exited so
 };
 
 // One spawn: Spawn() does the work (on whichever thread), Result() reports
 // it to JS (on the loop thread).
-// Two stacks per spawning thread, mapped once: the second is for the command
-// when a joined pid namespace makes the first child clone again (kOpFork).
-// Reuse is safe because after a vfork-style clone the children are done with
-// them when clone returns, and after a fork-style one they have their own
-// copy. Unmapping per spawn cost ~90 µs (page zapping and TLB shoot-downs).
-class ThreadStacks {
+// Per spawning thread, mapped once: two stacks, the second for the command
+// when a joined pid namespace makes the first child clone again (kOpFork),
+// and the shared page the children write their Progress to. Reuse is safe
+// because after a vfork-style clone the children are done with them when
+// clone returns, and after a fork-style one they have their own copy of the
+// stacks and have exec'd or died (dropping the page) before Spawn returns.
+// Unmapping per spawn cost ~90 µs (page zapping and TLB shoot-downs).
+class ThreadMemory {
  public:
-  ~ThreadStacks() {
-    if (base_ != MAP_FAILED) munmap(base_, kSize);
+  ~ThreadMemory() {
+    if (stacks_ != MAP_FAILED) munmap(stacks_, kStacks);
+    if (progress_ != MAP_FAILED) munmap(progress_, sizeof(Progress));
   }
-  void* Get() {
-    if (base_ == MAP_FAILED) base_ = mmap(nullptr, kSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    return base_;
+  void* Stacks() {
+    if (stacks_ == MAP_FAILED) stacks_ = mmap(nullptr, kStacks, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    return stacks_;
+  }
+  void* ProgressPage() {
+    if (progress_ == MAP_FAILED) progress_ = mmap(nullptr, sizeof(Progress), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    return progress_;
   }
 
  private:
-  static constexpr size_t kSize = 2 * kStackSize;
-  void* base_ = MAP_FAILED;
+  static constexpr size_t kStacks = 2 * kStackSize;
+  void* stacks_ = MAP_FAILED;
+  void* progress_ = MAP_FAILED;
 };
 
-void* ThreadStack() {
-  thread_local ThreadStacks stacks;
-  return stacks.Get();
+ThreadMemory& ThisThread() {
+  thread_local ThreadMemory memory;
+  return memory;
 }
 
 class Spawner {
@@ -198,6 +208,8 @@ class Spawner {
         r.Set("step", out_.step);
         if (!out_.path.empty()) r.Set("path", out_.path);
       }
+      if (out_.signal) r.Set("signal", out_.signal);
+      if (out_.exit_status >= 0) r.Set("exitStatus", out_.exit_status);
     }
     return r;
   }
@@ -351,16 +363,47 @@ class Spawner {
     return high;
   }
 
-  void Reap() {
-    siginfo_t si;
+  siginfo_t Reap() {
+    siginfo_t si{};
     while (waitid(static_cast<idtype_t>(P_PIDFD), out_.pidfd, &si, WEXITED) < 0 && errno == EINTR) {
     }
     close(out_.pidfd);
     out_.pidfd = -1;
     out_.pid = -1;
+    return si;
+  }
+
+  // No report from a child that never reached execve: it died (a signal, a
+  // trap) or _exited on the way. Its status si says how, the op it was at
+  // where; before the first op it is the clone's failure.
+  void Died(const siginfo_t& si, int op) {
+    out_.syscall = nullptr;
+    out_.step.clear();
+    out_.path.clear();
+    if (si.si_code == CLD_EXITED) {
+      out_.err = EIO;
+      out_.exit_status = si.si_status;
+    } else {
+      out_.err = EINTR;
+      out_.signal = si.si_status;
+    }
+    if (op >= 0) {
+      out_.op = op;
+      out_.kind = plan_->ops[op].kind;
+    } else {
+      out_.syscall = plan_->via_clone3 ? "clone3" : "clone";
+      out_.step = "clone";
+    }
   }
 
  public:
+  // The spawn succeeded but can never be reported (see SpawnWorker::OnOK).
+  void Abandon() {
+    if (out_.err != 0 || out_.pidfd < 0) return;
+    syscall(SYS_pidfd_send_signal, out_.pidfd, SIGKILL, nullptr, 0);
+    Reap();
+  }
+
   void Spawn() {
     Plan* p = plan_.get();
     const bool waits = p->parent_maps || p->has_veth;  // the child waits for our steps
@@ -384,11 +427,15 @@ class Spawner {
       p->parent_pidfd = AboveStdio(self_pidfd_);
     }
     // The child's O_NONBLOCK write end is harmless: a Report never fills a pipe.
-    void* stack = Fault("mmap") ? MAP_FAILED : ThreadStack();
+    void* stack = Fault("mmap") ? MAP_FAILED : ThisThread().Stacks();
+    void* page = stack == MAP_FAILED || Fault("mmap shared") ? MAP_FAILED : ThisThread().ProgressPage();
     long pid = -1;
-    if (stack == MAP_FAILED) {
+    if (stack == MAP_FAILED || page == MAP_FAILED) {
       ParentFail(errno, "mmap", "clone");
     } else {
+      p->progress = static_cast<Progress*>(page);
+      p->progress->op = -1;
+      p->progress->exec = 0;
       p->stage2_stack = static_cast<char*>(stack) + kStackSize;
       // No handler of Node's may run in the child before it resets them.
       sigset_t all, old;
@@ -412,20 +459,30 @@ class Spawner {
       Report rep{};
       int second = -1;
       if (out_.err != 0) {
+        // A child that failed on its own before it waited for us (bringing
+        // lo up, say) makes our map, veth or sync step fail too: its report,
+        // already in the pipe, is the cause to name, or else its death. A
+        // status other than our SIGKILL is its own (a dying process keeps
+        // the signal it is dying of).
         syscall(SYS_pidfd_send_signal, out_.pidfd, SIGKILL, nullptr, 0);
-        Reap();
+        const siginfo_t si = Reap();
         if (veth_made_) DeleteVeth();
-        // A child that failed on its own before it waited for us (at
-        // PR_SET_PDEATHSIG, say) makes our map or sync write fail too: its
-        // report, already in the pipe, is the cause to name.
         Report early;
         if (read(errp[0], &early, sizeof early) == static_cast<ssize_t>(sizeof early) && early.kind != kOpFork) {
           out_.err = early.err;
           out_.op = early.op;
           out_.kind = early.kind;
+        } else if (si.si_code == CLD_EXITED || si.si_status != SIGKILL) {
+          Died(si, p->progress->op);
         }
       } else {
-        const bool failed = ReadReports(errp[0], vfork, &second, &rep);
+        // CLONE_VFORK returns once the child has exec'd or exited, unless
+        // something between us and the kernel ignores it (qemu-user runs it
+        // as a plain fork): then the child is still in its setup, and the
+        // pipe is read until EOF as after a fork-style clone.
+        pollfd gone{out_.pidfd, POLLIN, 0};
+        const bool vforked = vfork && (p->progress->exec || poll(&gone, 1, 0) > 0);
+        const bool failed = ReadReports(errp[0], vforked, &second, &rep);
         if (second > 0) {
           // The first child only joined and cloned the command, our child
           // too (CLONE_PARENT); it has exited. Hold the command instead.
@@ -443,10 +500,12 @@ class Spawner {
           out_.op = rep.op;
           out_.kind = rep.kind;
           if (out_.pidfd >= 0) Reap();
-          // The pair would go with the child's namespace, but only once the
-          // kernel's cleanup worker gets to it: leave nothing, now.
-          if (veth_made_) DeleteVeth();
+        } else if (out_.err == 0 && !p->progress->exec) {
+          Died(Reap(), p->progress->op);
         }
+        // The pair would go with the child's namespace, but only once the
+        // kernel's cleanup worker gets to it: leave nothing, now.
+        if (out_.err != 0 && veth_made_) DeleteVeth();
       }
     }
     if (syncp[1] >= 0) close(syncp[1]);
@@ -463,16 +522,21 @@ class Spawner {
 
 class SpawnWorker : public Napi::AsyncWorker {
  public:
-  SpawnWorker(Napi::Env env, std::unique_ptr<Plan> plan)
-      : Napi::AsyncWorker(env, "nsjs.spawn"), spawner_(std::move(plan)), deferred_(Napi::Promise::Deferred::New(env)) {}
+  SpawnWorker(Napi::Env env, std::unique_ptr<Plan> plan, napi_deferred deferred)
+      : Napi::AsyncWorker(env, "nsjs.spawn"), spawner_(std::move(plan)), deferred_(deferred) {}
 
-  Napi::Promise Promise() { return deferred_.Promise(); }
   void Execute() override { spawner_.Spawn(); }
-  void OnOK() override { deferred_.Resolve(spawner_.Result(Env())); }
+  // A worker thread being terminated gets here with JS disallowed (Node
+  // finishes pending work before its cleanup hooks): the promise can no
+  // longer settle and nobody will ever hold the child, so it is killed and
+  // reaped rather than left running unowned.
+  void OnOK() override {
+    if (napi_resolve_deferred(Env(), deferred_, spawner_.Result(Env())) != napi_ok) spawner_.Abandon();
+  }
 
  private:
   Spawner spawner_;
-  Napi::Promise::Deferred deferred_;
+  napi_deferred deferred_;
 };
 
 std::unique_ptr<Plan> ParsePlan(const Napi::CallbackInfo& info) {
@@ -488,10 +552,12 @@ std::unique_ptr<Plan> ParsePlan(const Napi::CallbackInfo& info) {
 Napi::Value Spawn(const Napi::CallbackInfo& info) {
   auto plan = ParsePlan(info);
   if (!plan) return info.Env().Undefined();
-  auto* worker = new SpawnWorker(info.Env(), std::move(plan));
-  Napi::Promise promise = worker->Promise();
+  napi_deferred deferred;
+  napi_value promise;
+  if (napi_create_promise(info.Env(), &deferred, &promise) != napi_ok) return info.Env().Undefined();  // its error is pending
+  auto* worker = new SpawnWorker(info.Env(), std::move(plan), deferred);
   worker->Queue();
-  return promise;
+  return Napi::Value(info.Env(), promise);
 }
 
 // On the calling thread, for Namespace.create(), which is synchronous like

@@ -30,6 +30,8 @@ bool Plan::ParseExtras(const Napi::Object& x, std::string* why) {
     gid_map = Text(x.Get("gidMap"));
     setgroups = Text(x.Get("setgroups"));
   }
+  const Napi::Value fallback = x.Get("mountFallback");
+  if (fallback.IsNumber()) mount_fallback = I32(fallback);
   const Napi::Value veth_v = x.Get("veth");
   if (veth_v.IsObject()) {
     const Napi::Object v = veth_v.As<Napi::Object>();
@@ -54,10 +56,51 @@ bool Plan::ParseExtras(const Napi::Object& x, std::string* why) {
     const Napi::Object f = fault.As<Napi::Object>();
     if (f.Get("op").IsNumber()) fault_op = I32(f.Get("op"));
     if (f.Get("parent").IsString()) fault_parent = Text(f.Get("parent"));
+    fault_parent_exited = fault_parent == "exit";
     fault_errno = I32(f.Get("errno"));
+    fault_signal = I32(f.Get("signal"));
   }
 #endif
   return true;
+}
+
+// The child indexes its slot table with a and b and reads the strings an
+// op needs without looking: every such operand is checked here.
+bool Plan::CheckMountOp(const Op& op, std::string* why) const {
+  const auto slot = [](int32_t v) { return v >= 0 && v < kChildSlots; };
+  const auto slot_or_cwd = [&](int32_t v) { return v == -1 || slot(v); };
+  bool ok = slot(op.a) && (op.kind != kOpCloseSlots || op.flags < (uint64_t{1} << kChildSlots));
+  switch (op.kind) {
+    case kOpOpenAt:
+      ok = ok && slot_or_cwd(op.b) && op.s[0];
+      break;
+    case kOpResolve:
+      ok = ok && slot(op.b) && op.s[0] && op.s[0][0] == '/';
+      break;
+    case kOpOpenTree:
+      ok = ok && slot_or_cwd(op.b) && (op.s[0] || op.b >= 0);
+      break;
+    case kOpFsOpen:
+      ok = ok && op.s[0];
+      break;
+    case kOpFsConfig:
+      // FSCONFIG_SET_FLAG 0 (a key), FSCONFIG_SET_STRING 1 (a key and a value), FSCONFIG_CMD_CREATE 6.
+      ok = ok && ((op.b == 0 && op.s[0]) || (op.b == 1 && op.s[0] && op.s[1]) || op.b == 6);
+      break;
+    case kOpMoveMount:
+      ok = ok && slot(op.b);
+      break;
+    case kOpMkdirAt:
+      ok = ok && op.s[0];
+      break;
+    case kOpSymlinkAt:
+      ok = ok && op.s[0] && op.s[1];
+      break;
+    default:
+      break;
+  }
+  if (!ok) *why = "a mount op names a slot outside 0.." + std::to_string(kChildSlots - 1) + " or lacks a string";
+  return ok;
 }
 
 bool Plan::Parse(const Napi::Value& ints_v, const Napi::Value& text_v, const Napi::Value& extras, std::string* why) {
@@ -78,6 +121,10 @@ bool Plan::Parse(const Napi::Value& ints_v, const Napi::Value& text_v, const Nap
   if (n_ops < 0 || n_stdio < 0 || n_groups < 0 || n_paths < 0 || n_argv < 0 || n_env < 0 ||
       n_ints != kHeaderInts + size_t(n_ops) * kOpInts + size_t(n_stdio) + size_t(n_groups)) {
     *why = "lengths do not match the header";
+    return false;
+  }
+  if (n_stdio > kMaxStdio) {
+    *why = "more than " + std::to_string(kMaxStdio) + " stdio entries";
     return false;
   }
   clone_flags = static_cast<uint32_t>(in[kHdrCloneFlags]);
@@ -145,6 +192,10 @@ bool Plan::Parse(const Napi::Value& ints_v, const Napi::Value& text_v, const Nap
       if (mask & (1 << j)) op.s[j] = take();
     if ((mask & kOpHasAddr) && !Address(take(), op.a, op.addr)) {
       *why = "bad address in op " + std::to_string(i);
+      return false;
+    }
+    if (op.kind >= kOpMountFirst && op.kind <= kOpMountLast && !CheckMountOp(op, why)) {
+      *why = "op " + std::to_string(i) + ": " + *why;
       return false;
     }
   }

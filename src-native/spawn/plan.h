@@ -1,7 +1,8 @@
 // The spawn plan: everything the child needs, laid out before clone so the
 // child only reads plain structs and one arena of NUL-terminated strings.
-// TypeScript builds the op list (lib/plan.ts mirrors OpKind); the child walks
-// it in order and reports (kind, op index, errno) for the first op that fails.
+// TypeScript builds the op list (each room of lib/ numbers its own ops as
+// OpKind does; lib/spawn/plan.ts gathers them); the child walks it in order and
+// reports (kind, op index, errno) for the first op that fails.
 #pragma once
 
 #include <napi.h>
@@ -15,22 +16,17 @@ namespace nsjs {
 namespace spawn {
 
 enum OpKind : int32_t {
-  kOpPdeathsig = 1,    // a = signal; also exits if the parent is already gone
+  kOpPdeathsig = 1,    // a = signal; fails with ESRCH if the parent is already gone
   kOpSetns = 2,        // a = fd, b = nstype
   kOpWriteFile = 3,    // s0 = path, s1 = data (uid_map, setgroups, timens_offsets)
   kOpWaitParent = 4,   // block until the parent has written our maps
   kOpUnshare = 5,      // a = flags; b = 1: only when clone3 was refused (time ns)
-  kOpMount = 6,        // s0 source, s1 target, s2 fstype, s3 data, flags
-  kOpReadonly = 7,     // s0 = target, a = recursive: make a bind mount read-only
-  kOpMkdir = 8,        // s0 = path, a = mode; an existing directory is fine
-  kOpMkfile = 9,       // s0 = path; an existing file is fine (bind-mount target)
-  kOpSymlink = 10,     // s0 = target, s1 = link path
-  kOpPivotRoot = 11,   // s0 = new root; the old root is detached
+  kOpMount = 6,        // s0 source, s1 target, s2 fstype, s3 data, flags (propagation of "/" only: targets go through the mount engine)
   kOpSethostname = 12,   // s0
   kOpSetdomainname = 13, // s0
   kOpChdir = 14,       // s0
   kOpStdio = 15,       // install Plan::stdio as fds 0..n-1
-  kOpSetgroups = 16,   // Plan::groups
+  kOpSetgroups = 16,   // Plan::groups; a = 1: EPERM is no failure (a joined user namespace may deny setgroups)
   kOpSetresgid = 17,   // a
   kOpSetresuid = 18,   // a
   kOpPrctl = 19,       // a = option, b = arg
@@ -38,18 +34,51 @@ enum OpKind : int32_t {
   kOpCloseFds = 21,    // every fd >= Plan::stdio.size() becomes close-on-exec
   kOpExec = 22,        // execve each of Plan::exec_paths in turn
   kOpSetrlimit = 23,   // a = resource, flags = soft, b64 = hard
-  kOpCapabilities = 24, // flags = capability mask to keep
-  kOpOpenPath = 25,    // s0 = path: O_PATH fd into child slot a (< kChildSlots)
-  kOpBindSlot = 26,    // bind-mount child slot a's file at s0
+  kOpCapabilities = 24, // flags = capability mask to keep, a = cap_last_cap; b = 1: the default drop (skips what cannot be dropped)
   kOpSetnsPidfd = 27,  // a = pidfd, flags = CLONE_NEW* mask; on success skip the b fallback ops that follow
   kOpSetnsPath = 28,   // s0 = /proc/PID/ns/TYPE, b = nstype (fallback before Linux 5.8)
   kOpFork = 29,        // clone again with CLONE_PARENT and flags: the rest runs in the new child, ours
   kOpLinkUp = 30,      // s0 = link name, in our net namespace
   kOpAddAddress = 31,  // s0 = link, a = family, b = prefix length, addr
   kOpDefaultRoute = 32,  // a = family, addr = gateway
+
+  // The mount engine (fs/mounts.cc; lib/fs/plan.ts builds its ops): fds the
+  // child opens are kept in slots, and a mount target is resolved once, into
+  // a slot, that every later step uses. `a` names the slot an op fills or
+  // acts on, `b` the slot it reads (-1 = AT_FDCWD where said); both are
+  // checked against kChildSlots in Plan::Parse.
+  kOpOpenAt = 48,      // slot a = openat(slot b or -1, s0, OpenAtHow flags, mode b64)
+  kOpResolve = 49,     // slot a = s0 resolved inside slot b, never out of it (openat2 RESOLVE_IN_ROOT)
+  kOpOpenTree = 50,    // slot a = open_tree(slot b or -1, s0 or "", OPEN_TREE_CLONE | flags): a detached bind
+  kOpSetAttr = 51,     // mount_setattr(slot a): flags = MOUNT_ATTR_* to set, b64 = to clear, b = 1 recursive
+  kOpFsOpen = 52,      // slot a = fsopen(s0); for the mount(2) fallback s1 = source, s2 = data, flags = MS_*
+  kOpFsConfig = 53,    // fsconfig(slot a, b = FSCONFIG_*, s0 = key, s1 = value)
+  kOpFsMount = 54,     // slot a: its fs context becomes fsmount(…, flags = MOUNT_ATTR_*)
+  kOpMoveMount = 55,   // move_mount(slot a onto slot b); flags & kMoveKeep: slot a is used afterwards
+  kOpMountAt = 56,     // mount(s0, onto slot a, s2 fstype, flags, s3 data)
+  kOpMkdirAt = 57,     // mkdirat(slot a, s0, mode b)
+  kOpSymlinkAt = 58,   // symlinkat(s0, slot a, s1)
+  kOpFchdir = 59,      // fchdir(slot a)
+  kOpPivotRoot = 60,   // pivot_root(".", ".") into the cwd, the old root detached
+  kOpCloseSlots = 61,  // close every slot in the mask `flags`
+  kOpMountFirst = kOpOpenAt,
+  kOpMountLast = kOpCloseSlots,
 };
 
-// The encoded plan's Int32Array (lib/plan.ts encodePlan): a header, then
+// kOpOpenAt flags (this architecture's O_* bits are the child's business).
+enum OpenAtHow { kOpenDir = 1, kOpenNewFile = 2, kOpenNoFollow = 4 };
+// kOpMoveMount flags.
+constexpr uint64_t kMoveKeep = 1;
+
+// Plan::mount_fallback (test hook, lib/spawn/spawn.ts testHooks): behave as if the
+// kernel refused these with ENOSYS, so that each fallback can be tested here.
+enum MountFallback { kNoOpenat2 = 1, kNoSetattr = 2, kNoMountApi = 4 };
+
+// A Report's kind carries this bit when the op failed in its fallback path
+// (another syscall than the op's own: lib/core/plan.ts Step.fallback names it).
+constexpr int32_t kReportFallback = 1 << 16;
+
+// The encoded plan's Int32Array (lib/spawn/plan.ts encodePlan): a header, then
 // kOpInts per op, then the stdio fds, then the groups.
 enum PlanHeader {
   kHdrBits, kHdrCloneFlags, kHdrExecFd, kHdrOps, kHdrStdio, kHdrGroups,
@@ -62,8 +91,14 @@ enum PlanBits { kBitForceClone = 1, kBitParentMaps = 2, kBitDieWithParent = 4, k
 constexpr int kOpInts = 8;
 constexpr int32_t kOpHasAddr = 1 << 4;
 
-// fds the child opens for itself, kept on its own stack.
-constexpr int kChildSlots = 8;
+// fds the child opens for itself (the mount engine's slots), kept on its
+// own stack; lib/fs/plan.ts CHILD_SLOTS mirrors it.
+constexpr int kChildSlots = 16;
+
+// The most stdio entries a plan may have: the child keeps one int per entry
+// on its stack (InstallStdio). lib/spawn/stdio.ts allows 64, and init: true
+// adds two (lib/spawn/command.ts: the error pipe and init's status pipe).
+constexpr int kMaxStdio = 64 + 2;
 
 struct Op {
   int32_t kind = 0;
@@ -97,6 +132,16 @@ struct Report {
   int32_t err;  // positive errno
 };
 
+// Where the child is, in a MAP_SHARED page of the spawning thread's that the
+// parent reads once the child is gone (vfork-style, fork-style and second
+// clones all write it): the op it is running, and whether it reached
+// execve. EOF on the error pipe without a report then tells an exec from a
+// death (a signal, a trap) before it.
+struct Progress {
+  volatile int32_t op;    // -1 until the first op
+  volatile int32_t exec;  // 1 from just before execve
+};
+
 // stdio entry: install the error pipe here, kept open across execve, for an
 // exec'd helper (nsjs-init) that reports the command's own execve.
 constexpr int kStdioErrPipe = -3;
@@ -113,6 +158,7 @@ struct Plan {
   std::string uid_map, gid_map, setgroups;
   bool has_veth = false;
   Veth veth;
+  int mount_fallback = 0;    // MountFallback bits: test-only, as force_clone
 
   std::vector<Op> ops;
   std::vector<int> stdio;  // fd to install at each index; -1 leaves it as inherited, -2 closes it
@@ -123,11 +169,21 @@ struct Plan {
 
 #ifdef NSJS_FAULT_INJECTION
   // Test builds only (CMakeLists.txt NSJS_VARIANT): fail op fault_op in the
-  // child, or the parent step named fault_parent, with fault_errno.
+  // child (with fault_errno, or dying of fault_signal), or the parent step
+  // named fault_parent, with fault_errno.
   int fault_op = -1;
   std::string fault_parent;
   int fault_errno = 0;
+  int fault_signal = 0;
+  bool fault_parent_exited = false;  // fault_parent "exit": kOpPdeathsig sees the parent gone
 #endif
+  bool FaultParentExited() const {
+#ifdef NSJS_FAULT_INJECTION
+    return fault_parent_exited;
+#else
+    return false;
+#endif
+  }
   bool FaultOp(size_t i) const {
 #ifdef NSJS_FAULT_INJECTION
     return static_cast<int>(i) == fault_op;
@@ -140,17 +196,19 @@ struct Plan {
   // Filled by the parent just before clone.
   bool via_clone3 = true;
   void* stage2_stack = nullptr;  // for kOpFork
+  Progress* progress = nullptr;
   int err_fd = -1;
   int sync_fd = -1;
   int parent_pidfd = -1;
 
-  // Copies a plan as lib/plan.ts encodePlan lays it out (ints, text,
+  // Copies a plan as lib/spawn/plan.ts encodePlan lays it out (ints, text,
   // extras); returns false with *why on a malformed one (a bug in lib/,
   // never user input: that is validated there).
   bool Parse(const Napi::Value& ints, const Napi::Value& text, const Napi::Value& extras, std::string* why);
 
  private:
   bool ParseExtras(const Napi::Object& extras, std::string* why);
+  bool CheckMountOp(const Op& op, std::string* why) const;
   std::vector<char> arena_;
 };
 

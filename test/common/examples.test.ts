@@ -46,7 +46,8 @@ test('join-container.mjs: enters the namespaces of an unshare(1) "container" by 
     expect(example('join-container.mjs')).toMatchObject({ status: 1, stderr: expect.stringMatching(/usage: node join-container\.mjs PID/) });
   } finally {
     container.kill('SIGKILL');
-    await once(container, 'exit');
+    // 'close', not 'exit': its stdout pipe (a socket) is released only then.
+    await once(container, 'close');
   }
 });
 

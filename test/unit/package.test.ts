@@ -112,12 +112,18 @@ describe('types', () => {
   }, 60_000);
 });
 
+// The prebuilt platforms: node-gyp-build loads prebuilds/<platform>-<arch>/,
+// and lib/core/native.ts finds nsjs-init beside the addon.
+const prebuilt = { 'linux-x64': 62, 'linux-arm64': 183 }; // ELF e_machine: EM_X86_64, EM_AARCH64
+
 describe('published files', () => {
-  it('npm pack ships the builds, types, sources and build files, and no tests', () => {
-    const [pack] = JSON.parse(run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], root)) as { files: { path: string }[] }[];
+  it('npm pack ships LICENSE, the builds, types, sources, build files and both prebuilds, and no tests or benches', () => {
+    const [pack] = JSON.parse(run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], root)) as { files: { path: string; mode: number }[] }[];
     const files = pack.files.map((f) => f.path);
+    const prebuilds = Object.keys(prebuilt).flatMap((dir) => [`prebuilds/${dir}/nsjs.glibc.node`, `prebuilds/${dir}/nsjs-init`]);
     expect(files).toEqual(
       expect.arrayContaining([
+        'LICENSE',
         'bin/nsjs.js',
         'dist/cjs/index.js',
         'dist/esm/index.mjs',
@@ -127,10 +133,52 @@ describe('published files', () => {
         'src-native/addon.cc',
         'package.json',
         'README.md',
+        ...prebuilds,
       ]),
     );
-    expect(files.filter((f) => f.startsWith('test/') || f.startsWith('.ci/') || f.startsWith('node_modules/'))).toEqual([]);
+    // init: true execs nsjs-init: it must unpack executable.
+    for (const f of pack.files.filter((f) => f.path.endsWith('/nsjs-init'))) expect([f.path, f.mode & 0o111]).toEqual([f.path, 0o111]);
+    const unwanted = /^(test|bench|\.ci|scripts|examples|node_modules|build|build-variants|coverage|docs)\/|\.tgz$/;
+    expect(files.filter((f) => unwanted.test(f))).toEqual([]);
   }, 60_000);
+
+  it.each(Object.entries(prebuilt))('prebuilds/%s holds an addon and a static nsjs-init for that architecture', (dir, machine) => {
+    // Read from the ELF header and program headers: a cross build that fell
+    // back to the host compiler, or an nsjs-init that needs a dynamic loader
+    // (it runs inside mount namespaces that may hide libc), fails here.
+    const elf = (file: string) => {
+      const b = fs.readFileSync(path.join(root, 'prebuilds', dir, file));
+      expect(b.subarray(0, 4).toString('latin1')).toBe('\x7fELF');
+      const phoff = Number(b.readBigUInt64LE(32));
+      const interp = Array.from({ length: b.readUInt16LE(56) }, (_, i) => b.readUInt32LE(phoff + i * b.readUInt16LE(54))).includes(3); // PT_INTERP
+      return { class64: b[4] === 2, machine: b.readUInt16LE(18), interp };
+    };
+    expect(elf('nsjs.glibc.node')).toEqual({ class64: true, machine, interp: false });
+    expect(elf('nsjs-init')).toEqual({ class64: true, machine, interp: false });
+  });
+
+  it('package.json says what a registry page and a consumer install need', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+    expect(pkg.license).toBe('MIT');
+    expect(fs.readFileSync(path.join(root, 'LICENSE'), 'utf8')).toMatch(/^MIT License\n\nCopyright \(c\) \d{4} /);
+    expect(pkg.repository).toEqual({ type: 'git', url: expect.stringMatching(/^git\+https:\/\/.+\.git$/) });
+    const home = pkg.repository.url.replace(/^git\+/, '').replace(/\.git$/, '');
+    expect([pkg.homepage, pkg.bugs]).toEqual([`${home}#readme`, { url: `${home}/issues` }]);
+    expect(pkg.engines).toEqual({ node: '>=18' });
+    // dist/ and types/ are built when packed (and for a git dependency), not
+    // by every install: `prepare` would also run for a tarball or git
+    // install, where npm 11 asks for approval of it as an install script.
+    expect(pkg.scripts.prepare).toBeUndefined();
+    expect(pkg.scripts.prepack).toBe('npm run build:ts');
+    // The only install script: a no-op where a prebuild loads, the compile
+    // fallback elsewhere.
+    expect([pkg.scripts.preinstall, pkg.scripts.install, pkg.scripts.postinstall]).toEqual([undefined, 'node-gyp-build', undefined]);
+  });
+
+  it('npm pack output is ignored by git', () => {
+    // safe.directory: whoever owns the checkout, as npm test may run as another user.
+    expect(run('git', ['-c', 'safe.directory=*', 'check-ignore', 'nsjs-0.1.0.tgz'], root).trim()).toBe('nsjs-0.1.0.tgz');
+  });
 
   it('bin/nsjs.js is an executable node script', () => {
     const bin = path.join(root, 'bin/nsjs.js');
@@ -140,14 +188,59 @@ describe('published files', () => {
 });
 
 describe('native build files', () => {
+  interface GypFlags {
+    cflags?: string[];
+    cflags_cc?: string[];
+    'cflags!'?: string[];
+    'cflags_cc!'?: string[];
+    conditions?: [string, GypFlags][];
+  }
+  interface GypTarget extends GypFlags {
+    target_name: string;
+    sources: string[];
+    defines?: string[];
+  }
+  // gyp files are Python literals: drop the comments and it is JSON.
+  const gypText = () => fs.readFileSync(path.join(root, 'binding.gyp'), 'utf8').replace(/^\s*#.*$/gm, '');
+  const gyp = () => JSON.parse(gypText()) as { target_defaults?: GypFlags; targets: GypTarget[] };
+  const cmake = () => fs.readFileSync(path.join(root, 'CMakeLists.txt'), 'utf8').replace(/#.*$/gm, '');
+  const block = (text: string, command: string) => /\(([^)]*)\)/.exec(text.slice(text.indexOf(command)))?.[1].split(/\s+/).filter(Boolean) ?? [];
+
   it('CMakeLists.txt builds the sources and defines of binding.gyp', () => {
-    // gyp files are Python literals: drop the comments and it is JSON.
-    const gypText = fs.readFileSync(path.join(root, 'binding.gyp'), 'utf8').replace(/^\s*#.*$/gm, '');
-    const gyp = JSON.parse(gypText) as { targets: { target_name: string; sources: string[]; defines: string[] }[] };
-    const target = gyp.targets.find((t) => t.target_name === 'nsjs');
-    const cmake = fs.readFileSync(path.join(root, 'CMakeLists.txt'), 'utf8').replace(/#.*$/gm, '');
-    const block = (command: string) => /\(([^)]*)\)/.exec(cmake.slice(cmake.indexOf(command)))?.[1].split(/\s+/).filter(Boolean) ?? [];
-    expect(block('add_library(nsjs').filter((s) => s.endsWith('.cc')).sort()).toEqual([...(target?.sources ?? [])].sort());
-    expect(block('target_compile_definitions(nsjs')).toEqual(expect.arrayContaining(target?.defines ?? ['missing']));
+    const target = gyp().targets.find((t) => t.target_name === 'nsjs');
+    expect(block(cmake(), 'add_library(nsjs').filter((s) => s.endsWith('.cc')).sort()).toEqual([...(target?.sources ?? [])].sort());
+    expect(block(cmake(), 'target_compile_definitions(nsjs')).toEqual(expect.arrayContaining(target?.defines ?? ['missing']));
+  });
+
+  it('CMakeLists.txt compiles each target with the flags binding.gyp gives it', () => {
+    // gyp merges target_defaults into each target, then a "!" list filters
+    // the merged list: a flag named there is gone even where a target adds it.
+    const { target_defaults: defaults = {}, targets } = gyp();
+    const flags = (t: GypFlags) => {
+      const all = [defaults, t].flatMap((f) => [...(f.cflags ?? []), ...(f.cflags_cc ?? [])]);
+      const dropped = new Set([defaults, t].flatMap((f) => [...(f['cflags!'] ?? []), ...(f['cflags_cc!'] ?? [])]));
+      // CMake says -std=c++17 as CMAKE_CXX_STANDARD 17 without extensions.
+      return [...new Set(all.filter((f) => !dropped.has(f) && f !== '-std=c++17'))].sort();
+    };
+    const text = cmake();
+    const warnings = block(text, 'set(NSJS_WARNINGS').slice(1);
+    for (const t of targets) {
+      const options = block(text, `target_compile_options(${t.target_name} PRIVATE`).slice(2);
+      expect([t.target_name, options.flatMap((o) => (o === '${NSJS_WARNINGS}' ? warnings : [o])).sort()]).toEqual([t.target_name, flags(t)]);
+    }
+  });
+
+  it('warnings are errors only where our CI asks for it (NSJS_WERROR), never in a user\'s build', () => {
+    // A user's compiler or headers, newer than ours, must not fail the
+    // compile fallback on a warning; .ci/run builds with NSJS_WERROR=1.
+    const { variables, target_defaults: defaults = {}, targets } = gyp() as ReturnType<typeof gyp> & { variables: Record<string, string> };
+    for (const f of [defaults, ...targets]) expect([...(f.cflags ?? []), ...(f.cflags_cc ?? [])]).not.toContain('-Werror');
+    expect(variables['nsjs_werror%']).toContain('process.env.NSJS_WERROR');
+    expect(defaults.conditions).toEqual([['nsjs_werror==1', { cflags: ['-Werror'] }]]);
+    const text = cmake();
+    expect(text.match(/-Werror\b/g)).toHaveLength(1);
+    expect(text).toMatch(/option\(NSJS_WERROR "[^"]*" OFF\)/);
+    expect(text).toMatch(/\nif\(NSJS_WERROR OR "\$ENV\{NSJS_WERROR\}" STREQUAL "1"\)\n\s*list\(APPEND NSJS_WARNINGS -Werror\)\nendif\(\)/);
+    expect(fs.readFileSync(path.join(root, '.ci', 'run'), 'utf8')).toMatch(/^export NSJS_WERROR=1$/m);
   });
 });

@@ -1,0 +1,248 @@
+// cli/: the `nsjs` command line, on the public API only (../index): `run`
+// (unshare), `exec` (nsenter), `ls` (lsns), `doctor` (features()). This file
+// dispatches the verbs; args.ts reads a command line as util-linux's getopt
+// does, run.ts, exec.ts, ls.ts and doctor.ts turn each verb's options into
+// the API's, ids.ts reads numbers, names and id ranges. main() returns the
+// exit status; bin/nsjs.js makes it the process's. Errors are one line on
+// stderr, `nsjs: <what>: <reason>`, with status 1, as util-linux's
+// err(EXIT_FAILURE, ...).
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as util from 'node:util';
+
+import { Namespace, NsError, features, spawnIsolated, type Process, type SpawnOptions } from '../index';
+import { UsageError } from './args';
+import { DOCTOR_HELP, parseDoctor, renderDoctor } from './doctor';
+import { EXEC_HELP, parseExec, type ExecRequest } from './exec';
+import { LS_HELP, parseLs, render } from './ls';
+import { RUN_HELP, parseRun, type RunRequest } from './run';
+
+const HELP = `
+Usage:
+ nsjs <command> [options] [--] [<program> [<argument>...]]
+
+Run programs in Linux namespaces.
+
+Commands:
+ run    run a program in new namespaces (the options of unshare(1))
+ exec   run a program in namespaces of other processes (the options of nsenter(1))
+ ls     list namespaces (the options of lsns(8))
+ doctor what works here, and how to fix what does not
+
+Options:
+ -h, --help     display this help
+ -V, --version  display version
+
+'nsjs <command> --help' shows the options of each command.
+`;
+
+const out = (s: string) => process.stdout.write(s);
+const err = (s: string) => process.stderr.write(`${s}\n`);
+
+function version(): string {
+  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string };
+  return `nsjs ${pkg.version}\n`;
+}
+
+/** Status of a usage error: the message and getopt's hint, nothing started. */
+function usage(verb: string | undefined, message: string): number {
+  err(`nsjs: ${message}`);
+  err(`Try 'nsjs${verb ? ` ${verb}` : ''} --help' for more information.`);
+  return 1;
+}
+
+/** One line for a failure of nsjs itself, and its status. */
+function failure(what: string, e: unknown): number {
+  err(`nsjs: ${what}: ${e instanceof Error ? e.message : String(e)}`);
+  return 1;
+}
+
+/** The command's exit status, or nsjs's failure to start it (126/127 as util-linux's errexec). */
+async function start(command: string, args: string[], options: SpawnOptions): Promise<Process | number> {
+  try {
+    return await spawnIsolated(command, args, options);
+  } catch (e) {
+    if (e instanceof NsError && e.step === 'execve') {
+      const [, description] = util.getSystemErrorMap().get(e.errno) ?? [e.code, e.message];
+      const reason = description.charAt(0).toUpperCase() + description.slice(1);
+      err(`nsjs: failed to execute ${command}: ${reason}`);
+      return e.code === 'ENOENT' ? 127 : 126;
+    }
+    return failure(`cannot run ${command}`, e);
+  }
+}
+
+// While the command runs nsjs ignores the signals a terminal or a careless
+// `kill` sends, as unshare blocks SIGINT and SIGTERM: the command gets
+// Ctrl-C itself (same process group), and nsjs stays to report its status.
+const SHIELDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+const ignore = () => {};
+
+/**
+ * Exit as the command did. A command killed by a signal kills nsjs with the
+ * same signal (unshare does so, so that a shell sees 128+n and a core dump is
+ * reported as such); where Node keeps the signal for itself (SIGUSR1 starts
+ * the inspector, SIGPIPE is ignored, SIGSEGV may be V8's), the status is
+ * 128+n as a shell would show it.
+ */
+async function exitLike(proc: Process): Promise<number> {
+  const status = await proc.wait();
+  for (const s of SHIELDED) process.removeListener(s, ignore);
+  if (status.signal === null) return status.code ?? 1;
+  const num = os.constants.signals[status.signal];
+  if (!['SIGUSR1', 'SIGPIPE', 'SIGSEGV', 'SIGBUS', 'SIGFPE', 'SIGILL', 'SIGSTOP', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU'].includes(status.signal)) {
+    // No listener left: Node restores the default action, so this is fatal.
+    if (process.listenerCount(status.signal) === 0) {
+      process.kill(process.pid, status.signal);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+  return 128 + num;
+}
+
+async function persist(proc: Process, persisted: string[], [type, file]: RunRequest['persist'][number]): Promise<void> {
+  const ns = proc.namespace(type);
+  try {
+    ns.persist(file);
+    persisted.push(file);
+  } catch (e) {
+    const error = e as NsError;
+    if (type === 'mnt' && error.code === 'EINVAL')
+      error.message += `. A mount namespace can be kept only on a mount that does not propagate into it: make ${path.dirname(file)} a private mount first (mount --bind DIR DIR; mount --make-private DIR)`;
+    throw error;
+  } finally {
+    ns.close();
+  }
+}
+
+async function run(argv: string[]): Promise<number> {
+  let request;
+  try {
+    request = parseRun(argv);
+  } catch (e) {
+    if (e instanceof UsageError) return usage('run', e.message);
+    throw e;
+  }
+  if ('help' in request) return out(RUN_HELP.slice(1)), 0;
+  if ('version' in request) return out(version()), 0;
+  const r = request as RunRequest;
+  for (const s of SHIELDED) process.on(s, ignore);
+  const proc = await start(r.command, r.args, r.options);
+  if (typeof proc === 'number') {
+    for (const s of SHIELDED) process.removeListener(s, ignore);
+    return proc;
+  }
+  // Bound after the command started (unshare binds from its parent before
+  // exec): a command that exits at once may take its namespaces with it, and
+  // then the bind fails with ESRCH.
+  const persisted: string[] = [];
+  for (const p of r.persist) {
+    try {
+      await persist(proc, persisted, p);
+    } catch (e) {
+      proc.kill('SIGKILL');
+      await proc.wait();
+      for (const file of persisted) Namespace.unpersist(file);
+      for (const s of SHIELDED) process.removeListener(s, ignore);
+      return failure(`cannot keep the ${p[0]} namespace at ${p[1]}`, e);
+    }
+  }
+  return exitLike(proc);
+}
+
+async function exec(argv: string[]): Promise<number> {
+  let request;
+  try {
+    request = parseExec(argv);
+  } catch (e) {
+    if (e instanceof UsageError) return usage('exec', e.message);
+    throw e;
+  }
+  if ('help' in request) return out(EXEC_HELP.slice(1)), 0;
+  if ('version' in request) return out(version()), 0;
+  const r = request as ExecRequest;
+  const options: SpawnOptions & Record<string, unknown> = { ...r.options };
+  const opened: Namespace[] = [];
+  try {
+    if (Array.isArray(r.join)) for (const { type, path: file } of r.join) opened.push(Namespace.open(file, type));
+    options.join = Array.isArray(r.join) ? opened : r.join;
+    if (r.targetCwd !== undefined) options.cwd = fs.readlinkSync(`/proc/${r.targetCwd}/cwd`);
+  } catch (e) {
+    for (const ns of opened) ns.close();
+    return failure('cannot open the namespaces to enter', e);
+  }
+  for (const s of SHIELDED) process.on(s, ignore);
+  const proc = await start(r.command, r.args, options);
+  for (const ns of opened) ns.close();
+  if (typeof proc === 'number') {
+    for (const s of SHIELDED) process.removeListener(s, ignore);
+    return proc;
+  }
+  return exitLike(proc);
+}
+
+async function ls(argv: string[]): Promise<number> {
+  let request;
+  try {
+    request = parseLs(argv);
+  } catch (e) {
+    if (e instanceof UsageError) return usage('ls', e.message);
+    throw e;
+  }
+  if ('help' in request) return out(LS_HELP.slice(1)), 0;
+  if ('version' in request) return out(version()), 0;
+  try {
+    const list = await Namespace.list();
+    out(render(list, request));
+    return 0;
+  } catch (e) {
+    return failure('cannot list namespaces', e);
+  }
+}
+
+async function doctor(argv: string[]): Promise<number> {
+  let request;
+  try {
+    request = parseDoctor(argv);
+  } catch (e) {
+    if (e instanceof UsageError) return usage('doctor', e.message);
+    throw e;
+  }
+  if ('help' in request) return out(DOCTOR_HELP.slice(1)), 0;
+  if ('version' in request) return out(version()), 0;
+  try {
+    const report = await features();
+    out(request.json ? `${JSON.stringify(report, null, 2)}\n` : renderDoctor(report));
+    return 0;
+  } catch (e) {
+    return failure('cannot probe this system', e);
+  }
+}
+
+/** Runs the command line `argv` (without `node` and the script) and returns the exit status. */
+export async function main(argv: string[]): Promise<number> {
+  const [verb, ...rest] = argv;
+  switch (verb) {
+    case 'run':
+      return run(rest);
+    case 'exec':
+      return exec(rest);
+    case 'ls':
+      return ls(rest);
+    case 'doctor':
+      return doctor(rest);
+    case '-h':
+    case '--help':
+      out(HELP.slice(1));
+      return 0;
+    case '-V':
+    case '--version':
+      out(version());
+      return 0;
+    case undefined:
+      return usage(undefined, 'no command given (run, exec, ls or doctor)');
+    default:
+      return usage(undefined, verb.startsWith('-') ? `unrecognized option '${verb}'` : `unknown command '${verb}'`);
+  }
+}

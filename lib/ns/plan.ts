@@ -1,0 +1,48 @@
+// The ops that set up new namespaces in the child: the time namespace,
+// unshared there when it takes offsets, and the uts names.
+import * as C from '../core/constants';
+import { NAMESPACE_FLAGS } from '../core/nstypes';
+import { SharedOp, type Add } from '../core/plan';
+import type { NsChecked } from './options';
+
+/** ns/'s ops (OpKind in src-native/spawn/plan.h). */
+export const NsOp = {
+  Unshare: 5,
+  Sethostname: 12,
+  Setdomainname: 13,
+} as const;
+
+/** The CLONE_NEW* flags of the namespaces to make. */
+export function namespaceFlags(c: NsChecked): number {
+  let flags = 0;
+  for (const type of c.namespaces) flags |= NAMESPACE_FLAGS[type];
+  return flags;
+}
+
+/**
+ * A new time namespace: made by the clone, or, to take offsets, unshared by
+ * the child. Returns the clone flags without CLONE_NEWTIME in that case.
+ */
+export function planTime(c: NsChecked, flags: number, add: Add): number {
+  if (!c.namespaces.has('time')) return flags;
+  if (c.timeOffsets) {
+    // Offsets can be written only before any process has entered the
+    // namespace: unshare it (we stay outside; our exec enters it) and write.
+    flags &= ~C.CLONE_NEWTIME;
+    add({ kind: NsOp.Unshare, a: C.CLONE_NEWTIME }, { step: 'unshare time', syscall: 'unshare' });
+    const { monotonic, boottime } = c.timeOffsets;
+    add(
+      { kind: SharedOp.WriteFile, s: ['/proc/self/timens_offsets', `monotonic ${monotonic} 0\nboottime ${boottime} 0\n`] },
+      { step: 'write timens_offsets', syscall: 'write', path: '/proc/self/timens_offsets' },
+    );
+  } else {
+    add({ kind: NsOp.Unshare, a: C.CLONE_NEWTIME, b: 1 }, { step: 'unshare time', syscall: 'unshare' });
+  }
+  return flags;
+}
+
+/** The uts namespace's hostname and domain name. */
+export function planUts(c: NsChecked, add: Add): void {
+  if (c.hostname !== undefined) add({ kind: NsOp.Sethostname, s: [c.hostname] }, { step: 'sethostname', syscall: 'sethostname' });
+  if (c.domainname !== undefined) add({ kind: NsOp.Setdomainname, s: [c.domainname] }, { step: 'setdomainname', syscall: 'setdomainname' });
+}

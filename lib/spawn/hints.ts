@@ -1,0 +1,59 @@
+// What to do about a failed spawn step: the hint an NsError carries. Causes
+// that features() diagnoses come from core/explain.ts, so that a failed
+// spawn and `nsjs doctor` say the same thing; the rest are known here, by
+// the step, its errno and the options.
+import { explainSpawnFailure } from '../core/explain';
+import type { Step } from '../core/plan';
+import type { Checked } from './options';
+
+const ENOENT = -2;
+const EPERM = -1;
+const EINVAL = -22;
+const ENOSPC = -28;
+const EEXIST = -17;
+const ENOTDIR = -20;
+const ELOOP = -40;
+const EXDEV = -18;
+
+export function hintFor(err: number, step: Step, c: Checked): string | undefined {
+  // Causes that features() diagnoses (sysctls, AppArmor, seccomp, a masked /proc) explain themselves the same way here.
+  const known = explainSpawnFailure(err, step, c.namespaces);
+  if (known) return known;
+  const rootless = process.geteuid!() !== 0;
+  if (step.syscall === 'clone3' || step.syscall === 'clone') {
+    const types = [...c.namespaces].filter((t) => t !== 'user');
+    if ((err === EPERM || err === EINVAL) && rootless && !c.namespaces.has('user') && types.length > 0)
+      return `creating a ${types.join('+')} namespace needs CAP_SYS_ADMIN; add 'user' to namespaces to run unprivileged`;
+    if (err === EPERM && c.namespaces.has('user'))
+      return 'unprivileged user namespaces are refused here: check sysctl kernel.unprivileged_userns_clone, kernel.apparmor_restrict_unprivileged_userns (Ubuntu 23.10+) or the container\'s seccomp profile';
+    if (err === ENOSPC)
+      return 'a namespace limit is reached: see /proc/sys/user/max_*_namespaces (user.max_user_namespaces may be 0)';
+  }
+  if (step.mount) {
+    const what = `${step.mount.type} mount at ${step.mount.target}`;
+    const inRoot = c.root ? ` inside the root ${c.root}` : '';
+    if (step.mount.type === 'proc' && (err === EPERM || err === EINVAL))
+      return `the ${what} failed: proc can be mounted only inside a new pid namespace owned by our user namespace (add 'pid'), and not where the host's /proc has locked over-mounts`;
+    if (step.resolves && err === ENOENT)
+      return `the ${what} failed: its target ${step.mount.target} does not exist${inRoot}, where symbolic links are followed as if it were / (nsjs does not create mount points)`;
+    if (step.resolves && err === ENOTDIR) return `the ${what} failed: a component of ${step.mount.target} is not a directory${inRoot}`;
+    if (step.resolves && err === ELOOP)
+      return `the ${what} failed: its target ${step.mount.target} cannot be looked up${inRoot}: a loop of symbolic links, more than 40 of them, or a /proc magic link (never followed in a mount target)`;
+    if (step.resolves && err === EXDEV)
+      return `the ${what} failed: its target ${step.mount.target} was moved out of the root while it was looked up (someone else can write in it); nothing was mounted`;
+    if (err === EXDEV)
+      return `the ${what} failed: its target was moved while it was mounted on (someone else can write in the root), and the mount was not used`;
+    if (err === ENOENT) return `the ${what} failed: ${step.path} does not exist`;
+    return `the ${what} failed`;
+  }
+  if (step.step.startsWith('RTM_NEWLINK veth') && err === EPERM)
+    return "network.veth adds a link to our own network namespace, which needs CAP_NET_ADMIN there (root); unprivileged, use net.createVeth between namespaces you own";
+  if (step.step.startsWith('RTM_NEWLINK veth') && err === EEXIST)
+    return 'a link of that name exists already: choose another network.veth.hostName, or leave it out for a unique one';
+  // The first of them refused: with uid alone, the implicit clear of the supplementary groups.
+  if (['setgroups', 'setresgid', 'setresuid'].includes(step.step) && err === EPERM && rootless && !c.namespaces.has('user'))
+    return "changing uid or gid (and so the supplementary groups) needs CAP_SETUID and CAP_SETGID; unprivileged, add 'user' to namespaces and choose ids its maps cover";
+  if ((step.step === 'write uid_map' || step.step === 'write gid_map') && err === EPERM && rootless)
+    return "mapping id ranges needs CAP_SETUID/CAP_SETGID in our user namespace (run as root); unprivileged, use user: 'root' or 'self', which map your own ids";
+  return undefined;
+}

@@ -1,0 +1,188 @@
+// Options → the plan the native child walks. Pure apart from reading PATH and
+// two /proc values, so it can be tested without spawning. Each op carries the
+// step name, syscall and path that an NsError reports if the child fails there.
+// buildPlan only dispatches: each room adds its own ops, here put in the order
+// the child must run them.
+import type { NamespaceType } from '../core/nstypes';
+import { SharedOp, type EncodedPlan, type NativeOp, type NativePlan, type Step } from '../core/plan';
+import { record } from '../core/validate';
+import { FsOp, planFs } from '../fs/plan';
+import { NetOp, planNetwork } from '../net/plan';
+import { NsOp, namespaceFlags, planTime, planUts } from '../ns/plan';
+import { PolicyOp, planPolicy } from '../policy/plan';
+import { CommandOp, planCwd, planExec, type InitContext } from './command';
+import { JoinOp, joinsType, planJoin, type JoinPlan } from './join';
+import type { Checked } from './options';
+import { StdioOp, planStdio, type StdioFds } from './stdio';
+import { planUser, setgroupsDenied } from './user';
+
+/** Every op kind, each room's own: mirrors OpKind in src-native/spawn/plan.h. */
+export const Op = {
+  ...SharedOp,
+  ...NsOp,
+  ...FsOp,
+  ...PolicyOp,
+  ...NetOp,
+  ...JoinOp,
+  ...CommandOp,
+  ...StdioOp,
+} as const;
+
+/** Inputs of buildPlan that come from outside the options. */
+export interface PlanContext {
+  forceClone: boolean;
+  join?: JoinPlan;
+  /** Exec this fd (a sealed copy of a binary of ours) instead of searching the exec paths. */
+  execFd?: number;
+  /** With init (see InitContext). */
+  init?: InitContext;
+}
+
+export interface Plan {
+  native: NativePlan;
+  steps: Step[];
+}
+
+export function buildPlan(
+  c: Checked,
+  command: string,
+  args: string[],
+  execPaths: string[],
+  stdio: StdioFds,
+  ctx: PlanContext,
+): Plan {
+  const ops: NativeOp[] = [];
+  const steps: Step[] = [];
+  // Null-prototype records: encodePlan and the error path read keys an op or
+  // step may lack, which must not come from Object.prototype.
+  const add = (op: NativeOp, step: Step) => {
+    ops.push(record(op));
+    steps.push(record(step));
+  };
+  const ns = c.namespaces;
+  let cloneFlags = namespaceFlags(c);
+
+  const native = record<NativePlan>({
+    cloneFlags: 0,
+    forceClone: ctx.forceClone,
+    parentMaps: false,
+    dieWithParent: c.dieWithParent,
+    forkStyle: false,
+    execChain: false,
+    ops,
+    stdio: stdio.child,
+    groups: c.groups ?? [],
+    execPaths,
+    argv: [c.argv0 ?? command, ...args],
+    envp: c.env?.map(([k, v]) => `${k}=${v}`),
+    execFd: ctx.execFd,
+  });
+
+  if (ctx.join) planJoin(ctx.join, native, add);
+  // A new user namespace comes first and its maps right after: every other
+  // step needs the capabilities the maps make meaningful.
+  planUser(c.user, native, add);
+  if (c.network) planNetwork(c.network, native, add);
+  cloneFlags = planTime(c, cloneFlags, add);
+  // Known only now that the time namespace has been settled.
+  if (ctx.join) ops.find((o) => o.kind === Op.Fork)!.flags = cloneFlags;
+  else native.cloneFlags = cloneFlags;
+  if (ns.has('mnt')) planFs(c, add);
+  planUts(c, add);
+  planCwd(c, add);
+  planStdio(add);
+  planPolicy(c, { newUserNs: ns.has('user'), joinedUserNs: joinsType(ctx.join, 'user'), setgroupsDenied: setgroupsDenied(c.user, native) }, add);
+  planExec(c, command, execPaths, ctx.init, native, add);
+  assertAllowed(ops, ns);
+  return { native, steps };
+}
+
+/** Ops that act on a namespace of one type, which the plan may hold only when it makes a new one of that type. */
+const NAMESPACED_OPS: readonly [NamespaceType, readonly number[]][] = [
+  ['uts', [NsOp.Sethostname, NsOp.Setdomainname]],
+  ['mnt', Object.values(FsOp)],
+  ['net', Object.values(NetOp)],
+];
+
+/**
+ * The last line of defence against an option that slipped past its
+ * namespace check (issue 13: a getter answered `needs()` one way and the plan
+ * another, and sethostname renamed the caller's host): a bug, never a user
+ * error, so a plain Error before anything starts.
+ */
+function assertAllowed(ops: NativeOp[], ns: Set<NamespaceType>): void {
+  for (const [type, kinds] of NAMESPACED_OPS) {
+    if (ns.has(type)) continue;
+    const op = ops.find((o) => kinds.includes(o.kind));
+    if (op) throw new Error(`nsjs bug: the plan holds op ${op.kind} without a new ${type} namespace`);
+  }
+}
+
+/** Mirrors the header layout and bits in src-native/spawn/plan.h (kHeader…). */
+const HEADER = 10;
+const BIT = { forceClone: 1, parentMaps: 2, dieWithParent: 4, forkStyle: 8, execChain: 16, ownEnv: 32 } as const;
+const OP_INTS = 8;
+const HAS_ADDR = 1 << 4;
+
+const TWO_32 = 2 ** 32;
+function lo(v: number | bigint | undefined): number {
+  if (typeof v === 'bigint') return Number(BigInt.asIntN(32, v));
+  return (v ?? 0) | 0;
+}
+function hi(v: number | bigint | undefined): number {
+  if (typeof v === 'bigint') return Number(BigInt.asIntN(32, v >> 32n));
+  return Math.floor((v ?? 0) / TWO_32) | 0;
+}
+
+export function encodePlan(n: NativePlan): EncodedPlan {
+  const strings: string[] = [];
+  const ints = new Int32Array(HEADER + n.ops.length * OP_INTS + n.stdio.length + n.groups.length);
+  const ownEnv = n.envp === undefined;
+  ints[0] =
+    (n.forceClone ? BIT.forceClone : 0) |
+    (n.parentMaps ? BIT.parentMaps : 0) |
+    (n.dieWithParent ? BIT.dieWithParent : 0) |
+    (n.forkStyle ? BIT.forkStyle : 0) |
+    (n.execChain ? BIT.execChain : 0) |
+    (ownEnv ? BIT.ownEnv : 0);
+  ints[1] = n.cloneFlags;
+  ints[2] = n.execFd ?? -1;
+  ints[3] = n.ops.length;
+  ints[4] = n.stdio.length;
+  ints[5] = n.groups.length;
+  ints[6] = n.execPaths.length;
+  ints[7] = n.argv.length;
+  ints[8] = n.envp?.length ?? 0;
+  let i = HEADER;
+  for (const op of n.ops) {
+    let mask = 0;
+    const s = op.s ?? [];
+    for (let j = 0; j < s.length && j < 4; j++) {
+      const v = s[j];
+      if (v === null || v === undefined) continue;
+      mask |= 1 << j;
+      strings.push(v);
+    }
+    if (op.addr !== undefined) {
+      mask |= HAS_ADDR;
+      strings.push(op.addr);
+    }
+    ints[i++] = op.kind;
+    ints[i++] = op.a ?? 0;
+    ints[i++] = op.b ?? 0;
+    ints[i++] = lo(op.flags);
+    ints[i++] = hi(op.flags);
+    ints[i++] = lo(op.b64);
+    ints[i++] = hi(op.b64);
+    ints[i++] = mask;
+  }
+  for (const fd of n.stdio) ints[i++] = fd;
+  for (const g of n.groups) ints[i++] = g | 0;
+  // Loops, not push(...list): a spread passes every entry as an argument, and 200,000 of them overflow the stack.
+  for (const list of [n.execPaths, n.argv, n.envp ?? []]) for (const str of list) strings.push(str);
+  ints[9] = strings.length;
+  const plan = record<EncodedPlan>({ ints, text: strings.length > 0 ? strings.join('\0') + '\0' : '' });
+  if (n.parentMaps || n.veth || n.fault || n.mountFallback)
+    plan.extras = record({ uidMap: n.uidMap, gidMap: n.gidMap, setgroups: n.setgroups, veth: n.veth, fault: n.fault, mountFallback: n.mountFallback });
+  return plan;
+}

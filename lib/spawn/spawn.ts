@@ -1,0 +1,278 @@
+// spawn/: starting a program in new or joined namespaces. spawnIsolated()
+// reads the options once and has each room check its own (options.ts), has
+// each room add its ops to one plan (plan.ts), opens what the plan names
+// (stdio, join fds, nsjs-init's sealed copy), queues for a native slot, and
+// turns the addon's answer into a Process or an NsError naming the failed
+// step (hints.ts). The child that walks the plan is src-native/spawn/.
+import * as net from 'node:net';
+import * as os from 'node:os';
+import type { Readable, Writable } from 'node:stream';
+
+import { NsError, invalidArgType, invalidArgValue } from '../core/errors';
+import { closeFd, initExecFd, isInitBinary, native, type NativeSpawnResult } from '../core/native';
+import type { EncodedPlan, NativePlan, Step } from '../core/plan';
+import { signalName } from '../core/signals';
+import { integer, noNul, ownEntries, record } from '../core/validate';
+import { execCandidates } from './command';
+import { hintFor } from './hints';
+import { joinsType, newPidInJoinedPid, resolveJoin } from './join';
+import { checkOptions, type Checked, type SpawnOptions } from './options';
+import { buildPlan, encodePlan, type PlanContext } from './plan';
+import { Process } from './process';
+import { openStdio, type Stdio } from './stdio';
+
+const ENOENT = -2;
+
+/**
+ * @internal For the test suite only: `forceClone` behaves as if clone3 were
+ * refused (Docker's seccomp, kernels < 5.3). A module flag, not an
+ * environment variable: reading process.env costs a call into C++ (~7 µs
+ * per spawn in bench/profile.mjs's perf recording).
+ */
+export const testHooks = {
+  forceClone: false,
+  /** The mount engine's fallbacks to take as if the kernel lacked the call: 1 openat2, 2 mount_setattr, 4 open_tree/fsopen (src-native/spawn/plan.h MountFallback). */
+  mountFallback: 0,
+};
+
+/**
+ * For the test suite only: NSJS_TEST_FAULT_AT=op:N[:ECODE] fails op N of the
+ * plan in the child, op:N:SIGNAME makes the child die of that signal there
+ * (no report, as a trap would), parent:STEP[:ECODE] fails a parent step
+ * (src-native/spawn/parent.cc, `Fault`), with ECODE (default EIO). Read only
+ * when the addon is a test build (NSJS_TEST_ADDON), the only one that
+ * honours the field.
+ */
+function testFault(): NativePlan['fault'] {
+  if (!Object.hasOwn(native(), 'faultInjection')) return undefined;
+  const spec = process.env.NSJS_TEST_FAULT_AT;
+  if (!spec) return undefined;
+  const m = /^(op|parent):([^:]+)(?::(E[A-Z0-9]+|SIG[A-Z0-9]+))?$/.exec(spec);
+  const code = m?.[3] ?? 'EIO';
+  const signal = m?.[1] === 'op' && code.startsWith('SIG') ? (os.constants.signals as Record<string, number>)[code] : undefined;
+  const errno = signal ? 0 : (os.constants.errno as Record<string, number>)[code];
+  if (!m || (!signal && !errno)) throw new Error(`nsjs: bad NSJS_TEST_FAULT_AT '${spec}' (op:N[:ECODE|:SIGNAME] or parent:STEP[:ECODE])`);
+  return record(m[1] === 'op' ? { op: Number(m[2]), errno, signal } : { parent: m[2], errno });
+}
+
+function abortError(signal: AbortSignal): Error {
+  const err = new Error('The operation was aborted', { cause: signal.reason }) as Error & { code: string };
+  err.name = 'AbortError';
+  err.code = 'ABORT_ERR';
+  return err;
+}
+
+/** `args` copied once, entry by entry: a hole is refused (map would skip it, and execve would see an argument less than the caller counted). */
+export function checkArgs(command: unknown, args: unknown): string[] {
+  noNul(command, 'command');
+  if (command === '') throw invalidArgType('command', 'a non-empty string', command);
+  if (args === undefined) return [];
+  if (!Array.isArray(args)) throw invalidArgType('args', 'an array of strings', args);
+  const hole = (i: number) => {
+    throw invalidArgValue(`args[${i}]`, undefined, 'is a hole in the array: every argument must be a string');
+  };
+  const copy = ownEntries(args, 'args', hole);
+  for (let i = 0; i < copy.length; i++) noNul(copy[i], `args[${i}]`);
+  return copy as string[];
+}
+
+/** kReportFallback in src-native/spawn/plan.h. */
+const REPORT_FALLBACK = 1 << 16;
+
+interface Prepared {
+  plan: ReturnType<typeof buildPlan>;
+  encoded: EncodedPlan;
+  stdio: Stdio;
+  statusFd?: number;
+  /** The child's ends and the fds only the child needs: closed once it has exec'd or failed. */
+  toClose: number[];
+}
+
+/** Everything up to clone: the plan and every fd it names. Closes what it opened if it throws. */
+function prepare(command: string, args: string[], c: Checked): Prepared {
+  if (c.signal?.aborted) throw abortError(c.signal);
+  const toClose: number[] = [];
+  let stdio: Stdio | undefined;
+  let statusFd: number | undefined;
+  try {
+    const ctx = record<PlanContext>({ forceClone: testHooks.forceClone });
+    if (c.join) ctx.join = resolveJoin(c.join, toClose);
+    // Known only now for { pid } without types: whether its pid namespace differs from ours.
+    if (joinsType(ctx.join, 'pid') && c.namespaces.has('pid')) throw newPidInJoinedPid([...c.namespaces]);
+    const hostVisible = c.root === undefined && c.mounts.length === 0 && !joinsType(ctx.join, 'mnt');
+    const execPaths = execCandidates(command, c.env, hostVisible);
+    if (!execPaths) throw new NsError({ errno: ENOENT, syscall: `spawn ${command}`, path: command, step: 'execve' });
+    const fault = testFault();
+    // nsjs-init, as PID 1 or as the --hold helper (Namespace.create(),
+    // features()), runs from its sealed copy, whatever mounts hide its file.
+    if (isInitBinary(command)) ctx.execFd = initExecFd(fault?.parent);
+    stdio = openStdio(c.stdio);
+    toClose.push(...stdio.toClose);
+    if (c.init) {
+      const fd = initExecFd(fault?.parent);
+      const fds = native().pipe(true);
+      if (typeof fds === 'number') throw new NsError({ errno: fds, syscall: 'pipe2' });
+      statusFd = fds[0];
+      toClose.push(fds[1]);
+      ctx.init = record({ path: 'nsjs-init', fd, statusFd: fds[1] });
+    }
+    const plan = buildPlan(c, command, args, execPaths, stdio, ctx);
+    if (fault) plan.native.fault = fault;
+    if (testHooks.mountFallback) plan.native.mountFallback = testHooks.mountFallback;
+    return { plan, encoded: encodePlan(plan.native), stdio, statusFd, toClose };
+  } catch (err) {
+    release({ toClose, stdio, statusFd });
+    throw err;
+  }
+}
+
+/** Closes our ends too: for a spawn that failed. */
+function release(p: { toClose: number[]; stdio?: Stdio; statusFd?: number }): void {
+  for (const fd of p.toClose) closeFd(fd);
+  for (const fd of p.stdio?.parent ?? []) if (fd !== undefined) closeFd(fd);
+  if (p.statusFd !== undefined) closeFd(p.statusFd);
+}
+
+/** The Process for a spawn result, or the NsError for its failed step. */
+function finish(p: Prepared, result: NativeSpawnResult, c: Checked): Process {
+  // The addon's object has Object.prototype: only its own keys are its answer.
+  if (Object.hasOwn(result, 'errno')) {
+    release(p);
+    const failed = result as { errno: number; op?: number; kind?: number; step?: string; syscall?: string; path?: string; signal?: number; exitStatus?: number };
+    const own = <K extends keyof typeof failed>(key: K) => (Object.hasOwn(failed, key) ? failed[key] : undefined);
+    const op = own('op');
+    const step: Step =
+      op !== undefined ? p.plan.steps[op] : record({ step: failed.step!, syscall: failed.syscall!, path: own('path') });
+    // The child's kind carries kReportFallback (plan.h) when another syscall than the op's own failed.
+    const syscall = op !== undefined && (own('kind') ?? 0) & REPORT_FALLBACK && step.fallback ? step.fallback : step.syscall;
+    const signal = own('signal');
+    throw new NsError({
+      errno: failed.errno,
+      syscall,
+      path: step.path,
+      step: step.step,
+      hint: hintFor(failed.errno, step, c),
+      signal: signal === undefined ? undefined : (signalName(signal) ?? undefined),
+      exitCode: own('exitStatus'),
+    });
+  }
+  const started = result as Extract<NativeSpawnResult, { pidfd: number }>;
+  for (const fd of p.toClose) closeFd(fd);
+  const streams = p.stdio.parent.map((fd, i) =>
+    fd === undefined ? null : new net.Socket({ fd, readable: i !== 0, writable: i === 0 }),
+  );
+  const proc = new Process(started.pid, started.pidfd, record({
+    child: true,
+    ours: false,
+    stdin: streams[0] as Writable | null,
+    stdout: streams[1] as Readable | null,
+    stderr: streams[2] as Readable | null,
+    stdio: streams,
+    statusFd: p.statusFd,
+  }));
+  const kill = () => proc.kill(c.killSignal);
+  if (c.signal) {
+    const signal = c.signal;
+    if (signal.aborted) kill();
+    else {
+      signal.addEventListener('abort', kill, { once: true });
+      void proc.wait().then(() => signal.removeEventListener('abort', kill));
+    }
+  }
+  if (c.timeout) {
+    const timer = setTimeout(kill, c.timeout);
+    timer.unref();
+    void proc.wait().then(() => clearTimeout(timer));
+  }
+  return proc;
+}
+
+// Native spawns at once: a clone that makes namespaces keeps a CPU busy in
+// the kernel for a millisecond or more, and with as many in flight as the
+// libuv pool has threads the loop thread waits for a CPU (bench/RESULTS.md,
+// event-loop delay) and fs/dns requests wait for a pool thread. One CPU is
+// left to the loop; spawns beyond that queue here, in order.
+let spawnLimit = Math.max(1, (os.availableParallelism?.() ?? os.cpus().length) - 1);
+let nativeSpawns = 0;
+const waiting: (() => void)[] = [];
+
+/** Starts queued spawns while there is room. */
+function drainSpawnQueue(): void {
+  while (nativeSpawns < spawnLimit && waiting.length > 0) {
+    nativeSpawns++;
+    waiting.shift()!();
+  }
+}
+
+async function acquireSpawnSlot(): Promise<void> {
+  if (nativeSpawns < spawnLimit && waiting.length === 0) {
+    nativeSpawns++;
+    return;
+  }
+  await new Promise<void>((resolve) => waiting.push(resolve));
+}
+
+function releaseSpawnSlot(): void {
+  nativeSpawns--;
+  drainSpawnQueue();
+}
+
+/**
+ * How many spawns may be in their native part (clone, namespace set-up,
+ * exec) at once; later ones queue in order. The default, one less than the
+ * CPUs (at least 1), keeps a CPU for the event loop; a higher limit buys
+ * spawn throughput with event-loop delay (bench/RESULTS.md). Values above
+ * the libuv pool size (`UV_THREADPOOL_SIZE`, 4 by default) only make spawns
+ * queue in the pool instead, ahead of `fs` and `dns` work. Returns the
+ * previous limit.
+ */
+export function setSpawnConcurrency(limit: number): number {
+  const previous = spawnLimit;
+  spawnLimit = integer(limit, 'limit', 1, 1024);
+  drainSpawnQueue();
+  return previous;
+}
+
+/** @internal */
+export async function spawnChecked(command: string, args: string[], c: Checked): Promise<Process> {
+  await acquireSpawnSlot();
+  let p: Prepared;
+  let result: NativeSpawnResult;
+  try {
+    // After the wait: an abort while queued means nothing is started.
+    p = prepare(command, args, c);
+    try {
+      result = await native().spawn(p.encoded.ints, p.encoded.text, p.encoded.extras);
+    } catch (err) {
+      release(p);
+      throw err;
+    }
+  } finally {
+    releaseSpawnSlot();
+  }
+  return finish(p, result, c);
+}
+
+/** @internal The same on the calling thread, for short-lived helpers (Namespace.create). */
+export function spawnCheckedSync(command: string, args: string[], c: Checked): Process {
+  const p = prepare(command, args, c);
+  let result: NativeSpawnResult;
+  try {
+    result = native().spawnSync(p.encoded.ints, p.encoded.text, p.encoded.extras);
+  } catch (err) {
+    release(p);
+    throw err;
+  }
+  return finish(p, result, c);
+}
+
+/**
+ * Starts `command` in new (and/or joined) namespaces. Resolves once it has
+ * been exec'd; rejects with an {@link NsError} naming the failed step, and
+ * leaves nothing behind. Bad options throw (reject) with
+ * `ERR_INVALID_ARG_TYPE`/`ERR_INVALID_ARG_VALUE` (TypeError) or `ERR_OUT_OF_RANGE` (RangeError) before anything starts.
+ */
+export async function spawnIsolated(command: string, args?: string[], options?: SpawnOptions): Promise<Process> {
+  const argv = checkArgs(command, args);
+  return spawnChecked(command, argv, checkOptions(options));
+}

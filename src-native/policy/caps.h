@@ -1,0 +1,15 @@
+// The child's policy ops (caps.cc): kOpSetgroups, kOpSetresgid,
+// kOpSetresuid, kOpPrctl, kOpSetsid, kOpSetrlimit and kOpCapabilities of
+// spawn/plan.h, which spawn/child.cc hands over between clone and execve.
+#pragma once
+
+#include "../spawn/plan.h"
+
+namespace nsjs {
+namespace spawn {
+
+// async-signal-safe. Runs one policy op: 0, or -1 with errno set.
+int RunPolicyOp(const Plan* plan, const Op& op);
+
+}  // namespace spawn
+}  // namespace nsjs

@@ -1,0 +1,304 @@
+// Every flag of `nsjs run`, `exec` and `ls` → the options object, without a
+// kernel: the parse functions are pure.
+import { UsageError, parseCommandLine } from '../../../lib/cli/args';
+import { addSingle } from '../../../lib/cli/ids';
+import { parseExec } from '../../../lib/cli/exec';
+import { parseLs, render } from '../../../lib/cli/ls';
+import { allCapabilities, parseRun, type RunRequest } from '../../../lib/cli/run';
+import type { ExecRequest } from '../../../lib/cli/exec';
+import type { NamespaceInfo } from '../../../lib/index';
+
+const ids = { uid: 1000, gid: 1000, groups: [1000, 27] };
+const run = (...argv: string[]) => parseRun(argv, ids) as RunRequest;
+const opts = (...argv: string[]) => run(...argv, 'cmd').options;
+const base = { noNewPrivileges: false, newSession: false, stdio: 'inherit' };
+// Without a user namespace (and uid 0), the capabilities as unshare and nsenter leave them: every one asked for.
+const rootBase = { ...base, capabilities: { keep: allCapabilities() } };
+const usageError = (f: () => unknown) => {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(UsageError);
+    return (e as Error).message;
+  }
+  throw new Error('no UsageError');
+};
+
+describe('getopt rules on parseArgs', () => {
+  const specs = {
+    user: { short: 'U', arg: 'optional' as const },
+    root: { short: 'R', arg: 'required' as const },
+    fork: { short: 'f', arg: 'none' as const },
+    'map-root-user': { short: 'r', arg: 'none' as const },
+    'map-users': { arg: 'required' as const },
+  };
+  test('options end at the first operand (POSIX +), so the command keeps its own', () => {
+    expect(parseCommandLine(['-f', 'ls', '-R', '/x'], specs)).toEqual({
+      options: [{ name: 'fork', value: undefined, as: '-f' }],
+      operands: ['ls', '-R', '/x'],
+    });
+  });
+  test('-- ends options', () => {
+    expect(parseCommandLine(['--', '-f'], specs).operands).toEqual(['-f']);
+  });
+  test('bundles, attached and separate values', () => {
+    expect(parseCommandLine(['-fR/a', '-fR', '/b', '--root=/c', '--root', '/d', 'x'], specs).options.map((o) => o.value)).toEqual([
+      undefined, '/a', undefined, '/b', '/c', '/d',
+    ]);
+  });
+  test('optional values only attached: --user=FILE, -UFILE; "--user x" leaves x an operand', () => {
+    expect(parseCommandLine(['--user=/f', 'x'], specs).options[0].value).toBe('/f');
+    expect(parseCommandLine(['-U/f', 'x'], specs).options[0].value).toBe('/f');
+    expect(parseCommandLine(['--user', 'x'], specs)).toEqual({ options: [{ name: 'user', value: undefined, as: '--user' }], operands: ['x'] });
+  });
+  test('unambiguous abbreviations of long options', () => {
+    expect(parseCommandLine(['--map-root', '--ro', '/x', 'y'], specs).options.map((o) => [o.name, o.value])).toEqual([
+      ['map-root-user', undefined],
+      ['root', '/x'],
+    ]);
+    expect(usageError(() => parseCommandLine(['--map', 'x'], specs))).toBe("option '--map' is ambiguous; possibilities: '--map-root-user' '--map-users'");
+  });
+  test("getopt's messages", () => {
+    expect(usageError(() => parseCommandLine(['--bogus'], specs))).toBe("unrecognized option '--bogus'");
+    expect(usageError(() => parseCommandLine(['-x'], specs))).toBe("invalid option -- 'x'");
+    expect(usageError(() => parseCommandLine(['-R'], specs))).toBe("option requires an argument -- 'R'");
+    expect(usageError(() => parseCommandLine(['--root'], specs))).toBe("option '--root' requires an argument");
+    expect(usageError(() => parseCommandLine(['--fork=1'], specs))).toBe("option '--fork' doesn't allow an argument");
+  });
+});
+
+describe('nsjs run → spawnIsolated options', () => {
+  test('command and arguments', () => {
+    expect(run('-U', 'sh', '-c', 'id -u')).toEqual({ command: 'sh', args: ['-c', 'id -u'], options: { ...base, namespaces: ['user'], user: 'self' }, persist: [] });
+  });
+  test.each([
+    ['-m', 'mnt'], ['-u', 'uts'], ['-i', 'ipc'], ['-n', 'net'], ['-p', 'pid'], ['-U', 'user'], ['-C', 'cgroup'], ['-T', 'time'],
+    ['--mount', 'mnt'], ['--uts', 'uts'], ['--ipc', 'ipc'], ['--net', 'net'], ['--pid', 'pid'], ['--user', 'user'], ['--cgroup', 'cgroup'], ['--time', 'time'],
+  ])('%s creates a %s namespace', (flag, type) => {
+    expect(opts(flag).namespaces).toEqual([type]);
+  });
+  test('bundled -Upmuinf is all of them but time and cgroup, in a fixed order', () => {
+    expect(opts('-Upmuinf').namespaces).toEqual(['mnt', 'uts', 'ipc', 'net', 'pid', 'user']);
+    expect(opts('-CT').namespaces).toEqual(['cgroup', 'time']);
+  });
+  test('--TYPE=FILE persists; short flags take no value (unshare: invalid option -- =)', () => {
+    expect(run('--net=/run/netns/a', '--uts=/tmp/u', 'x').persist).toEqual([['net', '/run/netns/a'], ['uts', '/tmp/u']]);
+    expect(run('--net=/a', '--net=/b', 'x').persist).toEqual([['net', '/b']]);
+    expect(usageError(() => run('-U=/x', 'x'))).toBe("invalid option -- '='");
+    expect(run('-Upf', 'x').persist).toEqual([]);
+  });
+  test('-f and --fork are accepted and change nothing', () => {
+    expect(opts('-f')).toEqual(rootBase);
+    expect(opts('--fork')).toEqual(rootBase);
+  });
+  test('--mount-proc[=DIR] implies -m and mounts proc first', () => {
+    expect(opts('--mount-proc', '--tmpfs', '/tmp')).toMatchObject({ namespaces: ['mnt'], mounts: [{ type: 'proc', target: '/proc' }, { type: 'tmpfs', target: '/tmp' }] });
+    expect(opts('--mount-proc=/mnt/p').mounts).toEqual([{ type: 'proc', target: '/mnt/p' }]);
+  });
+  test('-r, -c, --map-user, --map-group', () => {
+    expect(opts('-r')).toEqual({ ...base, namespaces: ['user'], user: 'root' });
+    expect(opts('--map-root-user').user).toBe('root');
+    expect(opts('-c').user).toBe('self');
+    expect(opts('--map-current-user').user).toBe('self');
+    expect(opts('--map-user=0', '--map-group=0').user).toBe('root');
+    expect(opts('--map-user', '5').user).toEqual({ uidMap: [{ inside: 5, outside: 1000, count: 1 }], gidMap: [{ inside: 1000, outside: 1000, count: 1 }] });
+    expect(opts('--map-user=root', '--map-group=7').user).toEqual({
+      uidMap: [{ inside: 0, outside: 1000, count: 1 }],
+      gidMap: [{ inside: 7, outside: 1000, count: 1 }],
+      setgroups: 'deny',
+    });
+    expect(usageError(() => opts('--map-user=no-such-user-here'))).toBe("failed to parse uid 'no-such-user-here'");
+  });
+  test('--map-users/--map-groups in both syntaxes, with the single mapping cut out as unshare does', () => {
+    const u = opts('--map-users=0:100000:65536', '--map-groups', '100000,0,65536').user as { uidMap: unknown; gidMap: unknown };
+    expect(u.uidMap).toEqual([{ inside: 0, outside: 100000, count: 65536 }]);
+    expect(u.gidMap).toEqual([{ inside: 0, outside: 100000, count: 65536 }]);
+    // --map-root-user with a range: 0 → us, then 1.. → the range (one id shorter)
+    expect(addSingle([{ inner: 0, outer: 100000, count: 65536 }], 1000, 0)).toEqual([
+      { inner: 0, outer: 1000, count: 1 },
+      { inner: 1, outer: 100000, count: 65535 },
+    ]);
+    expect(usageError(() => opts('--map-users=1:2'))).toMatch(/^invalid mapping '1:2'/);
+  });
+  test('--setgroups', () => {
+    expect(opts('-U', '--setgroups', 'deny').user).toBe('self');
+    expect(opts('--map-users=0:100000:10', '--setgroups=allow').user).toMatchObject({ setgroups: 'allow' });
+    expect(usageError(() => opts('-r', '--setgroups=allow'))).toBe('options --setgroups=allow and --map-group are mutually exclusive');
+    expect(usageError(() => opts('--setgroups=maybe'))).toBe("unsupported --setgroups argument 'maybe'");
+  });
+  test('--propagation: only with a mount namespace, as unshare ignores it without', () => {
+    expect(opts('-m', '--propagation', 'slave').propagation).toBe('slave');
+    expect(opts('--propagation=shared').propagation).toBeUndefined();
+    expect(opts('--propagation=unchanged').propagation).toBe('unchanged');
+    expect(usageError(() => opts('--propagation=weird'))).toBe('unsupported propagation mode: weird');
+  });
+  test('--kill-child[=SIG] is dieWithParent (always SIGKILL)', () => {
+    expect(run('--kill-child', 'x')).toMatchObject({ options: { dieWithParent: true } });
+    expect(run('--kill-child', 'x').killChildSignal).toBeUndefined();
+    expect(run('--kill-child=TERM', 'x').killChildSignal).toBe('SIGTERM');
+    expect(run('--kill-child=9', 'x').killChildSignal).toBeUndefined();
+    expect(usageError(() => run('--kill-child=FOO', 'x'))).toBe('unknown signal: FOO');
+  });
+  test('-R implies -m and starts in /; -w', () => {
+    expect(opts('-R', '/srv/root')).toEqual({ ...rootBase, namespaces: ['mnt'], root: '/srv/root', cwd: '/' });
+    expect(opts('--root=/r', '-w', '/home')).toMatchObject({ root: '/r', cwd: '/home' });
+    expect(opts('--wd=/tmp')).toEqual({ ...rootBase, cwd: '/tmp' });
+    // The API takes only an absolute cwd: relative to ours, or to the new root.
+    expect(opts('-w', 'sub/dir').cwd).toBe(`${process.cwd()}/sub/dir`);
+    expect(opts('-R', '/r', '-w', 'home')).toMatchObject({ root: '/r', cwd: '/home' });
+  });
+  test('--monotonic and --boottime need -T', () => {
+    expect(opts('-T', '--monotonic', '-3600', '--boottime=86400').timeOffsets).toEqual({ monotonic: -3600, boottime: 86400 });
+    expect(usageError(() => opts('--monotonic=5'))).toBe('options --monotonic and --boottime require unsharing of a time namespace (-T)');
+    expect(usageError(() => opts('-T', '--monotonic=5s'))).toBe("failed to parse monotonic offset: '5s'");
+  });
+  test('-S, -G (which also drops the supplementary groups)', () => {
+    expect(opts('-S', '0', '-G0')).toMatchObject({ uid: 0, gid: 0, groups: [] });
+    // unshare keeps the supplementary groups with -S alone (the API would clear them), and in a user namespace leaves them to the kernel.
+    expect(opts('--setuid=7')).toEqual({ ...base, uid: 7, groups: [1000, 27] });
+    expect(opts('-U', '-S', '7').groups).toBeUndefined();
+    expect(usageError(() => opts('-S', 'x'))).toBe("failed to parse uid: 'x'");
+    expect(usageError(() => opts('--setgid=-1'))).toBe("failed to parse gid: '-1'");
+  });
+  test('--keep-caps keeps every capability in a user namespace; without one they are all kept anyway, unless -S makes another uid', () => {
+    const keep = opts('-U', '--keep-caps').capabilities!.keep!;
+    expect(keep[0]).toBe('CAP_CHOWN');
+    expect(keep).toContain('CAP_SYS_ADMIN');
+    expect(opts('-U').capabilities).toBeUndefined();
+    expect(opts('--keep-caps').capabilities).toEqual({ keep });
+    expect(opts('-n', '-S', '0').capabilities).toEqual({ keep });
+    expect(opts('-n', '-S', '7').capabilities).toBeUndefined();
+  });
+  test("nsjs's own: --hostname, --domainname, --bind, --ro-bind, --tmpfs, --dev, --init, --veth", () => {
+    expect(opts('--hostname', 'box', '--domainname=dom')).toEqual({ ...rootBase, namespaces: ['uts'], hostname: 'box', domainname: 'dom' });
+    expect(opts('--bind', '/a:/b', '--ro-bind=/c', '--tmpfs', '/t', '--dev', '/dev').mounts).toEqual([
+      { type: 'bind', source: '/a', target: '/b' },
+      { type: 'bind', source: '/c', target: '/c', readonly: true },
+      { type: 'tmpfs', target: '/t' },
+      { type: 'dev', target: '/dev' },
+    ]);
+    expect(opts('-p', '--init').init).toBe(true);
+    expect(opts('--veth', '10.0.0.1/24,10.0.0.2/24')).toMatchObject({ namespaces: ['net'], network: { veth: { hostAddress: '10.0.0.1/24', address: '10.0.0.2/24' } } });
+    expect(usageError(() => opts('--veth=10.0.0.1/24'))).toMatch(/^invalid argument '10.0.0.1\/24' for --veth/);
+    expect(usageError(() => opts('--bind=:/x'))).toMatch(/^invalid argument ':\/x' for --bind/);
+  });
+  test('--help, --version, and a missing command', () => {
+    expect(parseRun(['-U', '--help'])).toEqual({ help: true });
+    expect(parseRun(['-V'])).toEqual({ version: true });
+    expect(usageError(() => parseRun(['-U']))).toBe('no command given');
+  });
+});
+
+describe('nsjs exec → join', () => {
+  const exec = (...argv: string[]) => parseExec([...argv, 'cmd']) as ExecRequest;
+  test('-t PID with types joins through the pid', () => {
+    expect(exec('-t', '42', '-u', '-n')).toEqual({
+      command: 'cmd', args: [], join: { pid: 42, types: ['uts', 'net'] }, options: rootBase,
+    });
+    expect(exec('--target=42', '-a').join).toEqual({ pid: 42 });
+  });
+  test('-U makes uid and gid 0 unless --preserve-credentials; -S/-G override', () => {
+    expect(exec('-t1', '-U').options).toMatchObject({ uid: 0, gid: 0 });
+    expect(exec('-t1', '-a').options).toMatchObject({ uid: 0, gid: 0 });
+    expect(exec('-t1', '-U', '--preserve-credentials').options.uid).toBeUndefined();
+    expect(exec('-t1', '-U', '-S', '5', '-G', '6').options).toMatchObject({ uid: 5, gid: 6 });
+    expect(exec('-t1', '-n', '-G', '6').options).toMatchObject({ gid: 6, groups: [] });
+    // Capabilities as nsenter leaves them, unless the command becomes another uid.
+    expect(exec('-t1', '-U').options.capabilities).toEqual({ keep: allCapabilities() });
+    expect(exec('-t1', '-n', '-S', '5').options.capabilities).toBeUndefined();
+    // nsenter keeps the supplementary groups with -S alone.
+    expect((parseExec(['-t1', '-n', '-S', '5', 'cmd'], [4, 24]) as ExecRequest).options.groups).toEqual([4, 24]);
+  });
+  test('files: --net=FILE and nsenter\'s attached -nFILE', () => {
+    expect(exec('--net=/run/netns/a', '-u/proc/7/ns/uts').join).toEqual([
+      { type: 'uts', path: '/proc/7/ns/uts' },
+      { type: 'net', path: '/run/netns/a' },
+    ]);
+    expect(exec('-t', '9', '-m', '--net=/n').join).toEqual([
+      { type: 'mnt', path: '/proc/9/ns/mnt' },
+      { type: 'net', path: '/n' },
+    ]);
+  });
+  test('-w, -r, -F', () => {
+    expect(exec('-t', '3', '-m', '-w/srv').options.cwd).toBe('/srv');
+    expect(exec('-t', '3', '-m', '-wsrv').options.cwd).toBe(`${process.cwd()}/srv`);
+    expect(exec('-t', '3', '-m', '-w').targetCwd).toBe(3);
+    expect(exec('-t', '3', '-m', '-r', '-F').join).toEqual({ pid: 3, types: ['mnt'] });
+    expect(usageError(() => exec('-t', '3', '-m', '--root=/x'))).toMatch(/^--root=\/x is not supported/);
+  });
+  test('bad input', () => {
+    expect(usageError(() => exec('-u'))).toBe('--uts requires --target');
+    expect(usageError(() => exec('-t', '1'))).toBe('neither filename nor target pid supplied for any namespace');
+    expect(usageError(() => exec('-t', 'x', '-u'))).toBe("failed to parse target PID: 'x'");
+    expect(usageError(() => parseExec(['-t', '1', '-u']))).toBe('no command given');
+  });
+});
+
+describe('nsjs ls', () => {
+  const info = (o: Partial<NamespaceInfo> & { inode: number; type: NamespaceInfo['type'] }): NamespaceInfo => ({
+    nprocs: 1, pids: [o.pid ?? 1], pid: 1, ppid: 0, uid: 0, command: 'init', ...o,
+  });
+  const list = [
+    info({ inode: 10, type: 'mnt', owner: 12, nprocs: 2, pids: [1, 5] }),
+    info({ inode: 12, type: 'user', nprocs: 2, pids: [1, 5] }),
+    info({ inode: 20, type: 'user', pid: 5, ppid: 1, pids: [5], parent: 12, owner: 12, command: 'sh -c x', uid: 1000 }),
+  ];
+  const users = new Map([[0, 'root']]);
+  const nsfs = new Map<number, string>();
+  const ls = (...argv: string[]) => render(list, parseLs(argv) as never, users, nsfs);
+  test('default columns, right-aligned numbers, the process tree in COMMAND', () => {
+    expect(ls()).toBe(
+      [
+        'NS TYPE NPROCS PID USER COMMAND',
+        '10 mnt       2   1 root init',
+        '12 user      2   1 root init',
+        '20 user      1   5 1000 └─sh -c x',
+        '',
+      ].join('\n'),
+    );
+  });
+  test('-T (owner; user namespaces first, as lsns), -n, -o, -t', () => {
+    expect(ls('-T', '-n', '-o', 'NS,TYPE,ONS')).toBe(['12   user   0', '├─20 user  12', '└─10 mnt   12', ''].join('\n'));
+    expect(ls('-t', 'mnt', '-o', 'ns,path')).toBe(['NS PATH', '10 /proc/1/ns/mnt', ''].join('\n'));
+  });
+  test('-J: lsns keys and layout', () => {
+    expect(JSON.parse(ls('-J', '-o', 'NS,TYPE'))).toEqual({
+      namespaces: [{ ns: 10, type: 'mnt' }, { ns: 12, type: 'user', children: [{ ns: 20, type: 'user' }] }],
+    });
+    expect(ls('-J', '-t', 'mnt')).toBe(
+      '{\n   "namespaces": [\n      {\n         "ns": 10,\n         "type": "mnt",\n         "nprocs": 2,\n         "pid": 1,\n         "user": "root",\n         "command": "init"\n      }\n   ]\n}\n',
+    );
+  });
+  describe("a command line that holds terminal controls is printed as text, as lsns prints it (issue 13, item 11)", () => {
+    // ESC ] 0 ; … BEL sets the terminal's title; ESC [ 31 m turns it red; C2 9B is the C1 CSI; U+2028 a line separator.
+    const hostile = 'ev\x1b]0;pwn\x07il\x1b[31mred\\x41 tab\there\x7fdel\u009bcsi é中 \u202eRLO \u2028LS \ufffd';
+    const one = [info({ inode: 30, type: 'uts', command: hostile })];
+    const show = (utf8: boolean, ...argv: string[]) => render(one, parseLs(['-o', 'NS,COMMAND', '-n', ...argv]) as never, users, nsfs, utf8);
+    test('table and list: \\xNN per byte of a control, a non-printable character and the backslash of "\\x" (lsns 2.38 in C.UTF-8)', () => {
+      const expected = '30 ev\\x1b]0;pwn\\x07il\\x1b[31mred\\x5cx41 tab\\x09here\\x7fdel\\xc2\\x9bcsi é中 \u202eRLO \\xe2\\x80\\xa8LS \ufffd\n';
+      expect(show(true)).toBe(expected);
+      expect(show(true, '-l')).toBe(expected);
+    });
+    test('outside a UTF-8 locale every byte above 0x7f too (lsns in C)', () => {
+      expect(show(false)).toBe('30 ev\\x1b]0;pwn\\x07il\\x1b[31mred\\x5cx41 tab\\x09here\\x7fdel\\xc2\\x9bcsi \\xc3\\xa9\\xe4\\xb8\\xad \\xe2\\x80\\xaeRLO \\xe2\\x80\\xa8LS \\xef\\xbf\\xbd\n');
+    });
+    test('raw: every byte but visible ASCII, and every backslash (lsns -r)', () => {
+      expect(show(true, '-r')).toBe('30 ev\\x1b]0;pwn\\x07il\\x1b[31mred\\x5cx41\\x20tab\\x09here\\x7fdel\\xc2\\x9bcsi\\x20\\xc3\\xa9\\xe4\\xb8\\xad\\x20\\xe2\\x80\\xaeRLO\\x20\\xe2\\x80\\xa8LS\\x20\\xef\\xbf\\xbd\n');
+    });
+    test('JSON: the same string, with no control character left raw (lsns leaves DEL and C1 raw; nsjs escapes them too)', () => {
+      const out = render(one, parseLs(['-J', '-o', 'NS,COMMAND']) as never, users, nsfs, true);
+      expect(JSON.parse(out).namespaces[0].command).toBe(hostile);
+      expect(out).toContain('"ev\\u001b]0;pwn\\u0007il\\u001b[31mred\\\\x41 tab\\there\\u007fdel\\u009bcsi é中 \u202eRLO \\u2028LS \ufffd"');
+      expect(out).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028]/);
+    });
+    test('every text column, not only COMMAND: USER and NSFS too', () => {
+      const out = render(one, parseLs(['-o', 'USER,NSFS', '-n']) as never, new Map([[0, 'ro\x1bot']]), new Map([[30, '/run/netns/\x1b[2J']]), true);
+      expect(out).toBe('ro\\x1bot /run/netns/\\x1b[2J\n');
+    });
+  });
+  test('bad input', () => {
+    expect(usageError(() => parseLs(['-t', 'foo']))).toBe('unknown namespace type: foo');
+    expect(usageError(() => parseLs(['-o', 'FOO']))).toBe('unknown column: FOO');
+    expect(usageError(() => parseLs(['--tree=sideways']))).toBe("invalid tree relation: 'sideways'");
+  });
+});
