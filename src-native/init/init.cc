@@ -4,6 +4,7 @@
 //
 //   nsjs-init ERRFD STATUSFD EXECOP NPATHS PATH... -- ARGV...
 //   nsjs-init --hold
+//   nsjs-init --park READYFD STARTFD -- ARGV...
 //
 // It forks the command (pid 2), forwards every catchable signal it receives
 // to it, reaps orphans, and when the command exits writes the command's raw
@@ -15,9 +16,18 @@
 //
 // --hold keeps a new namespace alive for Namespace.create() until nsjs has
 // opened it: it waits for EOF on stdin and exits 0.
+//
+// --park is nsjs-oci's container init between `create` and `start`: it finds
+// ARGV[0] on the container's PATH (so a missing program fails `create`, as
+// the OCI spec and runc have it), writes 0 or that errno as an int to
+// READYFD, then blocks reading STARTFD, a pipe whose write end it also holds
+// (so no EOF comes while nsjs-oci is not running; `start` writes through
+// /proc/<pid>/fd/<write end>), and on the first byte closes every fd above
+// stdio and execs.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -67,6 +77,48 @@ int ParseFd(const char* s) {
   _exit(127);
 }
 
+// The PATH search of execvp, done before parking so that `create` can fail.
+int Resolve(const char* file, char* out, size_t size) {
+  if (strchr(file, '/')) {
+    if (strlen(file) >= size) return ENAMETOOLONG;
+    strcpy(out, file);
+    return access(out, X_OK) == 0 ? 0 : errno;
+  }
+  const char* path = getenv("PATH");
+  if (!path || !*path) path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  int err = ENOENT;
+  for (const char* p = path;; p++) {
+    const char* end = strchrnul(p, ':');
+    const size_t len = static_cast<size_t>(end - p);
+    if (len + strlen(file) + 2 <= size) {
+      memcpy(out, p, len);
+      out[len] = '/';
+      strcpy(out + len + 1, file);
+      if (access(out, X_OK) == 0) return 0;
+      if (errno == EACCES) err = EACCES;
+    }
+    if (!*end) return err;
+    p = end;
+  }
+}
+
+[[noreturn]] void Park(int readyfd, int startfd, char** argv) {
+  static char resolved[4096];
+  int32_t err = Resolve(argv[0], resolved, sizeof resolved);
+  (void)!write(readyfd, &err, sizeof err);
+  close(readyfd);
+  if (err) _exit(127);
+  char go;
+  ssize_t n;
+  while ((n = read(startfd, &go, 1)) < 0 && errno == EINTR) {
+  }
+  if (n != 1) _exit(127);
+  // The program gets stdio only, as the runtime-spec says.
+  syscall(SYS_close_range, 3U, ~0U, 0U);
+  execv(resolved, argv);
+  _exit(127);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -78,6 +130,11 @@ int main(int argc, char** argv) {
     while (read(0, buf, sizeof buf) > 0 || errno == EINTR) {
     }
     return 0;
+  }
+  if (argc >= 5 && strcmp(argv[1], "--park") == 0 && strcmp(argv[4], "--") == 0) {
+    const int readyfd = ParseFd(argv[2]), startfd = ParseFd(argv[3]);
+    if (readyfd < 0 || startfd < 0 || !argv[5]) Usage();
+    Park(readyfd, startfd, argv + 5);
   }
   if (argc < 6) Usage();
   const int errfd = ParseFd(argv[1]), statusfd = ParseFd(argv[2]), op = ParseFd(argv[3]), npaths = ParseFd(argv[4]);
