@@ -4,7 +4,7 @@
 //
 //   nsjs-init ERRFD STATUSFD EXECOP NPATHS PATH... -- ARGV...
 //   nsjs-init --hold
-//   nsjs-init --park READYFD STARTFD -- ARGV...
+//   nsjs-init --park READYFD STARTFD [--console SOCKFD] -- ARGV...
 //
 // It forks the command (pid 2), forwards every catchable signal it receives
 // to it, reaps orphans, and when the command exits writes the command's raw
@@ -23,10 +23,16 @@
 // READYFD, then blocks reading STARTFD, a pipe whose write end it also holds
 // (so no EOF comes while nsjs-oci is not running; `start` writes through
 // /proc/<pid>/fd/<write end>), and on the first byte closes every fd above
-// stdio and execs.
+// stdio and execs. With --console it first opens a pty from the container's
+// /dev/ptmx, makes the slave its stdio and controlling terminal, and sends
+// the master over SOCKFD (connected to the caller's --console-socket) as
+// runc does: one SCM_RIGHTS fd, the payload "/dev/ptmx".
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -102,12 +108,47 @@ int Resolve(const char* file, char* out, size_t size) {
   }
 }
 
-[[noreturn]] void Park(int readyfd, int startfd, char** argv) {
+// 0, or the errno of the step that failed.
+int Console(int sockfd) {
+  const int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0) return errno;
+  char name[128];
+  int slave = -1;
+  if (unlockpt(master) < 0 || ptsname_r(master, name, sizeof name) != 0 || (slave = open(name, O_RDWR | O_NOCTTY)) < 0 ||
+      ioctl(slave, TIOCSCTTY, 0) < 0 || dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0) {
+    const int err = errno;
+    close(master);
+    if (slave > 2) close(slave);
+    return err;
+  }
+  if (slave > 2) close(slave);
+  char payload[] = "/dev/ptmx";
+  iovec iov{payload, sizeof payload - 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(cm), &master, sizeof master);
+  const int err = sendmsg(sockfd, &msg, MSG_NOSIGNAL) < 0 ? errno : 0;
+  close(master);
+  close(sockfd);
+  return err;
+}
+
+[[noreturn]] void Park(int readyfd, int startfd, int sockfd, char** argv) {
   static char resolved[4096];
-  int32_t err = Resolve(argv[0], resolved, sizeof resolved);
-  (void)!write(readyfd, &err, sizeof err);
+  // What the caller reads: the step (0 the PATH search, 1 the console) and its errno.
+  int32_t answer[2] = {0, Resolve(argv[0], resolved, sizeof resolved)};
+  if (answer[1] == 0 && sockfd >= 0) answer[0] = 1, answer[1] = Console(sockfd);
+  (void)!write(readyfd, answer, sizeof answer);
   close(readyfd);
-  if (err) _exit(127);
+  if (answer[1]) _exit(127);
   char go;
   ssize_t n;
   while ((n = read(startfd, &go, 1)) < 0 && errno == EINTR) {
@@ -131,10 +172,13 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
-  if (argc >= 5 && strcmp(argv[1], "--park") == 0 && strcmp(argv[4], "--") == 0) {
+  if (argc >= 5 && strcmp(argv[1], "--park") == 0) {
     const int readyfd = ParseFd(argv[2]), startfd = ParseFd(argv[3]);
-    if (readyfd < 0 || startfd < 0 || !argv[5]) Usage();
-    Park(readyfd, startfd, argv + 5);
+    const bool console = argc >= 7 && strcmp(argv[4], "--console") == 0;
+    const int sockfd = console ? ParseFd(argv[5]) : -1;
+    char** command = argv + (console ? 7 : 5);
+    if (readyfd < 0 || startfd < 0 || (console && sockfd < 0) || strcmp(command[-1], "--") != 0 || !*command) Usage();
+    Park(readyfd, startfd, sockfd, command);
   }
   if (argc < 6) Usage();
   const int errfd = ParseFd(argv[1]), statusfd = ParseFd(argv[2]), op = ParseFd(argv[3]), npaths = ParseFd(argv[4]);

@@ -57,6 +57,8 @@ export interface Bundle {
   makeFiles: string[];
   umask?: number;
   oomScoreAdj?: number;
+  /** process.terminal: the init's stdio is a new pty whose master goes to --console-socket. */
+  terminal: boolean;
   cgroupsPath?: string;
   resources: Resources;
   hooks: Hooks;
@@ -171,14 +173,14 @@ function hooks(h: unknown): Hooks {
   return out;
 }
 
-function capabilities(p: Json, uid: number): string[] | undefined {
+function capabilities(p: Json, uid: number, field: string): string[] | undefined {
   if (p.capabilities === undefined) return [];
-  const c = obj(p.capabilities, 'process.capabilities');
+  const c = obj(p.capabilities, `${field}.capabilities`);
   const sets: Record<string, string[]> = {};
   for (const k of ['bounding', 'effective', 'permitted', 'inheritable', 'ambient'])
-    sets[k] = c[k] === undefined ? [] : strings(c[k], `process.capabilities.${k}`);
+    sets[k] = c[k] === undefined ? [] : strings(c[k], `${field}.capabilities.${k}`);
   for (const k of Object.keys(c))
-    if (!(k in sets)) refuse(`process.capabilities.${k}`, 'is not a capability set');
+    if (!(k in sets)) refuse(`${field}.capabilities.${k}`, 'is not a capability set');
   // spawn keeps one list in all five sets. That is exact when the sets are
   // equal, and for uid 0 also when inheritable/ambient are empty (root's
   // permitted set comes from the bounding set at exec). Anything else would
@@ -189,16 +191,16 @@ function capabilities(p: Json, uid: number): string[] | undefined {
   const rootOk = uid === 0 && same(sets.effective, base) && same(sets.permitted, base) &&
     (sets.inheritable.length === 0 || same(sets.inheritable, base)) && (sets.ambient.length === 0 || same(sets.ambient, base));
   if (!exact && !rootOk)
-    refuse('process.capabilities', 'sets that differ (other than empty inheritable/ambient for uid 0) are not supported by nsjs-oci yet');
+    refuse(`${field}.capabilities`, 'sets that differ (other than empty inheritable/ambient for uid 0) are not supported by nsjs-oci yet');
   return base;
 }
 
-function rlimits(p: Json): SpawnOptions['rlimits'] {
+function rlimits(p: Json, field: string): SpawnOptions['rlimits'] {
   if (p.rlimits === undefined) return undefined;
   const out: Record<string, [number, number]> = {};
   const known = ['cpu', 'fsize', 'data', 'stack', 'core', 'rss', 'nproc', 'nofile', 'memlock', 'as', 'locks', 'sigpending', 'msgqueue', 'nice', 'rtprio', 'rttime'];
-  arr(p.rlimits, 'process.rlimits').forEach((r, i) => {
-    const f = `process.rlimits[${i}]`;
+  arr(p.rlimits, `${field}.rlimits`).forEach((r, i) => {
+    const f = `${field}.rlimits[${i}]`;
     const o = obj(r, f);
     const type = str(o.type, `${f}.type`);
     const name = type.replace(/^RLIMIT_/, '').toLowerCase();
@@ -373,6 +375,45 @@ function checkedPath(p: unknown, field: string, rootfs: string, hostMounts: Map<
   return norm;
 }
 
+/** A spec.Process (config.json's `process`, or exec's --process file) as spawn's options. */
+export interface ProcessPart {
+  args: string[];
+  options: SpawnOptions;
+  terminal: boolean;
+  umask?: number;
+  oomScoreAdj?: number;
+}
+
+export function processOf(value: unknown, field: string): ProcessPart {
+  const p = obj(value, field);
+  for (const k of ['apparmorProfile', 'selinuxLabel', 'ioPriority', 'scheduler', 'execCPUAffinity', 'consoleSize'])
+    if (p[k] !== undefined && k !== 'consoleSize') refuse(`${field}.${k}`, 'is not supported by nsjs-oci');
+  const args = strings(p.args, `${field}.args`);
+  if (args.length === 0) refuse(`${field}.args`, 'must not be empty');
+  const env: Record<string, string> = {};
+  for (const e of p.env === undefined ? [] : strings(p.env, `${field}.env`)) {
+    const eq = e.indexOf('=');
+    if (eq <= 0) refuse(`${field}.env`, `${e} is not NAME=value`);
+    env[e.slice(0, eq)] = e.slice(eq + 1);
+  }
+  const cwd = str(p.cwd, `${field}.cwd`);
+  if (!path.isAbsolute(cwd)) refuse(`${field}.cwd`, 'must be absolute');
+  const user = p.user === undefined ? {} : obj(p.user, `${field}.user`);
+  const uid = user.uid === undefined ? 0 : num(user.uid, `${field}.user.uid`);
+  const gid = user.gid === undefined ? 0 : num(user.gid, `${field}.user.gid`);
+  const groups = user.additionalGids === undefined ? [] : arr(user.additionalGids, `${field}.user.additionalGids`).map((g, i) => num(g, `${field}.user.additionalGids[${i}]`));
+  if (user.username !== undefined) refuse(`${field}.user.username`, 'is for Windows');
+  const options: SpawnOptions = { stdio: 'inherit', env, cwd, uid, gid, groups, noNewPrivileges: p.noNewPrivileges === true, newSession: true };
+  const keep = capabilities(p, uid, field);
+  if (keep) options.capabilities = { keep };
+  const rl = rlimits(p, field);
+  if (rl) options.rlimits = rl;
+  const out: ProcessPart = { args, options, terminal: p.terminal === true };
+  if (user.umask !== undefined) out.umask = num(user.umask, `${field}.user.umask`);
+  if (p.oomScoreAdj !== undefined) out.oomScoreAdj = num(p.oomScoreAdj, `${field}.oomScoreAdj`);
+  return out;
+}
+
 /** Reads `<bundle>/config.json` once and translates it; throws OciError naming the field it cannot honour. */
 export function loadBundle(bundleArg: string): Bundle {
   const bundle = path.resolve(bundleArg);
@@ -398,33 +439,13 @@ export function loadBundle(bundleArg: string): Bundle {
   const rootfs = path.resolve(bundle, str(root.path, 'root.path'));
   if (!fs.existsSync(rootfs)) refuse('root.path', `${rootfs} does not exist`);
   if (c.process === undefined) refuse('process', 'must be given for create');
-  const p = obj(c.process, 'process');
-  if (p.terminal === true) refuse('process.terminal', 'a terminal (--console-socket) is not supported by nsjs-oci yet (issue 21)');
-  for (const k of ['apparmorProfile', 'selinuxLabel', 'ioPriority', 'scheduler', 'execCPUAffinity'])
-    if (p[k] !== undefined) refuse(`process.${k}`, 'is not supported by nsjs-oci');
-  const args = strings(p.args, 'process.args');
-  if (args.length === 0) refuse('process.args', 'must not be empty');
-  const env = p.env === undefined ? [] : strings(p.env, 'process.env');
-  const envObj: Record<string, string> = {};
-  for (const e of env) {
-    const eq = e.indexOf('=');
-    if (eq <= 0) refuse('process.env', `${e} is not NAME=value`);
-    envObj[e.slice(0, eq)] = e.slice(eq + 1);
-  }
-  const cwd = str(p.cwd, 'process.cwd');
-  if (!path.isAbsolute(cwd)) refuse('process.cwd', 'must be absolute');
-  const user = p.user === undefined ? {} : obj(p.user, 'process.user');
-  const uid = user.uid === undefined ? 0 : num(user.uid, 'process.user.uid');
-  const gid = user.gid === undefined ? 0 : num(user.gid, 'process.user.gid');
-  const groups = user.additionalGids === undefined ? [] : arr(user.additionalGids, 'process.user.additionalGids').map((g, i) => num(g, `process.user.additionalGids[${i}]`));
-  const umask = user.umask === undefined ? undefined : num(user.umask, 'process.user.umask');
-  if (user.username !== undefined) refuse('process.user.username', 'is for Windows');
+  const proc = processOf(c.process, 'process');
 
   const linux = c.linux === undefined ? {} : obj(c.linux, 'linux');
   const namespaces = new Set<NamespaceType>();
   const joined: Namespace[] = [];
   const made: Bundle = {
-    bundle, rootfs, ociVersion, annotations: {}, command: '', args: [], options: {}, makeDirs: [], makeFiles: [], resources: { devices: [] },
+    bundle, rootfs, ociVersion, annotations: {}, command: '', args: [], options: {}, terminal: false, makeDirs: [], makeFiles: [], resources: { devices: [] },
     hooks: hooks(c.hooks), joined, warnings,
   };
   try {
@@ -453,21 +474,7 @@ export function loadBundle(bundleArg: string): Bundle {
     }
     if (linux.sysctl !== undefined && Object.keys(obj(linux.sysctl, 'linux.sysctl')).length > 0)
       refuse('linux.sysctl', 'is not supported by nsjs-oci yet');
-    const options: SpawnOptions = {
-      namespaces: [...namespaces],
-      stdio: 'inherit',
-      env: envObj,
-      cwd,
-      uid,
-      gid,
-      groups,
-      noNewPrivileges: p.noNewPrivileges === true,
-      newSession: true,
-    };
-    const keep = capabilities(p, uid);
-    if (keep) options.capabilities = { keep };
-    const rl = rlimits(p);
-    if (rl) options.rlimits = rl;
+    const options: SpawnOptions = { namespaces: [...namespaces], ...proc.options };
     if (joined.length > 0) options.join = joined;
     const map = (v: unknown, field: string) =>
       arr(v, field).map((m, i) => {
@@ -529,13 +536,14 @@ export function loadBundle(bundleArg: string): Bundle {
     if (root.readonly === true) mounts.push({ type: 'none', source: 'none', target: '/', flags: sys.MS_BIND | sys.MS_REMOUNT | sys.MS_RDONLY });
     options.mounts = mounts;
     options.root = rootfs;
-    made.makeDirs.push(cwd);
+    made.makeDirs.push(proc.options.cwd!);
     if (c.annotations !== undefined)
       for (const [k, v] of Object.entries(obj(c.annotations, 'annotations'))) made.annotations[k] = str(v, `annotations.${k}`);
-    made.args = args;
+    made.args = proc.args;
     made.options = options;
-    if (umask !== undefined) made.umask = umask;
-    if (p.oomScoreAdj !== undefined) made.oomScoreAdj = num(p.oomScoreAdj, 'process.oomScoreAdj');
+    made.terminal = proc.terminal;
+    if (proc.umask !== undefined) made.umask = proc.umask;
+    if (proc.oomScoreAdj !== undefined) made.oomScoreAdj = proc.oomScoreAdj;
     if (linux.cgroupsPath !== undefined) made.cgroupsPath = str(linux.cgroupsPath, 'linux.cgroupsPath');
     made.resources = resources(linux.resources, warnings);
     return made;

@@ -12,19 +12,21 @@
 // runtime process between them. start writes one byte into that pipe.
 import * as childProcess from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { NsError, spawnIsolated, type Process } from '../../index';
+import { NsError, spawnIsolated, type Process, type SpawnOptions } from '../../index';
 import { initBinary, native } from '../../core/native';
 import { cgroupPids, createCgroup, freeze, removeCgroup, type CgroupState } from './cgroup';
-import { OciError, loadBundle, secureJoin, type Hook } from './config';
+import { OciError, loadBundle, processOf, secureJoin, type Hook } from './config';
 import { PARKED, alive, checkId, load, ociState, save, stateDir, status, type Saved } from './state';
 
 /** The init's fds while parked (nsjs-init --park): the start pipe's ends and the ready pipe. */
 const START_R = 3;
 const START_W = 4;
 const READY_W = 5;
+const CONSOLE = 6;
 
 interface Globals {
   root: string;
@@ -139,36 +141,59 @@ function readAll(fd: number, size: number): Buffer {
   return buf.subarray(0, got);
 }
 
+/** A connected socket to --console-socket, whose fd the parked init sends the pty master over. */
+async function connectConsole(socketPath: string): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const sock = net.createConnection(socketPath);
+    sock.once('connect', () => resolve(sock));
+    sock.once('error', (e) => reject(new OciError(`--console-socket ${socketPath}: ${(e as NodeJS.ErrnoException).code ?? e.message}`)));
+  });
+}
+
+const errnoName = (n: number) => Object.entries(os.constants.errno).find(([, v]) => v === n)?.[0] ?? `errno ${n}`;
+
 /**
  * Starts the parked init, or an exec'd process parked the same way. Resolves
- * once it waits on its start pipe with its program found on the PATH.
+ * once it waits on its start pipe with its program found on the PATH (and
+ * its pty's master sent to `consoleSocket`).
  */
-async function spawnParked(bundle: ReturnType<typeof loadBundle> | { args: string[]; options: Parameters<typeof spawnIsolated>[2]; umask?: number }): Promise<{ proc: Process; start: [number, number] }> {
+async function spawnParked(part: { args: string[]; options: SpawnOptions; umask?: number; terminal: boolean }, consoleSocket: string | undefined): Promise<{ proc: Process; start: [number, number] }> {
+  if (part.terminal !== (consoleSocket !== undefined))
+    throw new OciError(part.terminal ? 'process.terminal needs --console-socket' : '--console-socket needs process.terminal');
+  const console = consoleSocket === undefined ? undefined : await connectConsole(consoleSocket);
   // Blocking pipes: the parked init blocks on one, we on the other.
   const start = native().pipe(false);
   const ready = native().pipe(false);
   if (typeof start === 'number' || typeof ready === 'number') throw new OciError('pipe2 failed');
   const stdio = [0, 1, 2, start[0], start[1], ready[1]];
-  const old = bundle.umask === undefined ? undefined : process.umask(bundle.umask);
+  const park = ['--park', String(READY_W), String(START_R)];
+  if (console) {
+    // net.Socket keeps its fd on the handle (what child_process passes too).
+    stdio.push((console as unknown as { _handle: { fd: number } })._handle.fd);
+    park.push('--console', String(CONSOLE));
+  }
+  const old = part.umask === undefined ? undefined : process.umask(part.umask);
   let proc: Process;
   try {
-    proc = await spawnIsolated(initBinary(), ['--park', String(READY_W), String(START_R), '--', ...bundle.args], { ...bundle.options, stdio });
+    proc = await spawnIsolated(initBinary(), [...park, '--', ...part.args], { ...part.options, stdio });
   } catch (e) {
     for (const fd of [...start, ...ready]) fs.closeSync(fd);
     throw e instanceof NsError ? new OciError(`${e.message}`) : e;
   } finally {
     if (old !== undefined) process.umask(old);
+    console?.destroy();
   }
   fs.closeSync(ready[1]);
-  const answer = readAll(ready[0], 4);
+  const answer = readAll(ready[0], 8);
   fs.closeSync(ready[0]);
-  if (answer.length !== 4 || answer.readInt32LE(0) !== 0) {
+  if (answer.length !== 8 || answer.readInt32LE(4) !== 0) {
     proc.kill('SIGKILL');
     await proc.wait();
     for (const fd of start) fs.closeSync(fd);
-    const errno = answer.length === 4 ? answer.readInt32LE(0) : 0;
-    const name = errno ? (Object.entries(os.constants.errno).find(([, v]) => v === errno)?.[0] ?? `errno ${errno}`) : 'the init died';
-    throw new OciError(`exec: ${JSON.stringify(bundle.args[0])}: ${errno === os.constants.errno.ENOENT ? 'executable file not found in $PATH' : name}`);
+    if (answer.length !== 8) throw new OciError(`exec: ${JSON.stringify(part.args[0])}: the container's init died before its program was found`);
+    const errno = answer.readInt32LE(4);
+    if (answer.readInt32LE(0) === 1) throw new OciError(`console: ${errnoName(errno)}`);
+    throw new OciError(`exec: ${JSON.stringify(part.args[0])}: ${errno === os.constants.errno.ENOENT ? 'executable file not found in $PATH' : errnoName(errno)}`);
   }
   return { proc, start: start as [number, number] };
 }
@@ -176,7 +201,6 @@ async function spawnParked(bundle: ReturnType<typeof loadBundle> | { args: strin
 async function create(g: Globals, argv: string[], log: Logger): Promise<number> {
   const { opts, rest } = parseOptions(argv, ['bundle', 'b', 'pid-file', 'console-socket', 'preserve-fds'], ['no-pivot', 'no-new-keyring', 'detach', 'd']);
   if (rest.length !== 1) throw new OciError(`create needs exactly one container id (got ${rest.length})`);
-  if (opts.has('console-socket')) throw new OciError('--console-socket: a terminal is not supported by nsjs-oci yet (issue 21)');
   if (opts.has('preserve-fds') && opts.get('preserve-fds') !== '0') throw new OciError('--preserve-fds is not supported by nsjs-oci yet');
   const id = checkId(rest[0]);
   fs.mkdirSync(g.root, { recursive: true, mode: 0o700 });
@@ -199,7 +223,7 @@ async function create(g: Globals, argv: string[], log: Logger): Promise<number> 
         fs.mkdirSync(path.dirname(at), { recursive: true, mode: 0o755 });
         fs.closeSync(fs.openSync(at, fs.constants.O_CREAT | fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW, 0o644));
       }
-      const parked = await spawnParked(b);
+      const parked = await spawnParked(b, opts.get('console-socket'));
       proc = parked.proc;
       fs.closeSync(parked.start[0]);
       fs.closeSync(parked.start[1]);
@@ -333,6 +357,51 @@ function remove(g: Globals, argv: string[], log: Logger): number {
   return 0;
 }
 
+/**
+ * A process in a created or running container: every namespace of its init
+ * joined (setns on its pidfd), parked like the init until it is in the
+ * container's cgroup, so that nothing it forks escapes the cgroup.
+ */
+async function exec(g: Globals, argv: string[]): Promise<number> {
+  const { opts, rest } = parseOptions(argv, ['process', 'p', 'pid-file', 'console-socket', 'cwd', 'preserve-fds'], ['detach', 'd', 'tty', 't']);
+  if (rest.length < 1) throw new OciError('exec needs a container id');
+  const s = load(g.root, rest[0]);
+  if (!alive(s)) throw new OciError('cannot exec in a stopped container');
+  let spec: unknown;
+  const file = opts.get('process') ?? opts.get('p');
+  if (file !== undefined) {
+    if (rest.length > 1) throw new OciError('exec takes --process or a command, not both');
+    try {
+      spec = JSON.parse(fs.readFileSync(file, 'utf8'));
+    } catch (e) {
+      throw new OciError(`--process ${file}: ${(e as Error).message}`);
+    }
+  } else {
+    if (rest.length < 2) throw new OciError('exec needs --process or a command');
+    spec = { args: rest.slice(1), cwd: opts.get('cwd') ?? '/', env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], terminal: opts.has('tty') || opts.has('t') };
+  }
+  if (opts.has('preserve-fds') && opts.get('preserve-fds') !== '0') throw new OciError('--preserve-fds is not supported by nsjs-oci yet');
+  const part = processOf(spec, 'process');
+  part.options.join = { pid: s.pid };
+  const { proc, start } = await spawnParked(part, opts.get('console-socket'));
+  try {
+    for (const dir of s.cgroup.dirs) fs.writeFileSync(path.join(dir, 'cgroup.procs'), String(proc.pid));
+    if (part.oomScoreAdj !== undefined) fs.writeFileSync(`/proc/${proc.pid}/oom_score_adj`, String(part.oomScoreAdj));
+    if (opts.has('pid-file')) writePidFile(opts.get('pid-file')!, proc.pid);
+  } catch (e) {
+    proc.kill('SIGKILL');
+    await proc.wait();
+    throw e instanceof OciError ? e : new OciError(`exec: ${(e as Error).message}`);
+  } finally {
+    fs.closeSync(start[0]);
+  }
+  fs.writeSync(start[1], '1');
+  fs.closeSync(start[1]);
+  if (opts.has('detach') || opts.has('d')) return 0;
+  const st = await proc.wait();
+  return st.code ?? 128 + (os.constants.signals as Record<string, number>)[st.signal ?? 'SIGKILL'];
+}
+
 function list(g: Globals, argv: string[]): number {
   const { opts } = parseOptions(argv, ['format', 'f'], ['quiet', 'q']);
   let ids: string[] = [];
@@ -442,6 +511,8 @@ async function dispatch(g: Globals, cmd: string, argv: string[], log: Logger): P
       freeze(s.cgroup, cmd === 'pause');
       return 0;
     }
+    case 'exec':
+      return exec(g, argv);
     case 'ps': {
       const { opts, rest } = parseOptions(argv, ['format', 'f'], []);
       if (rest.length < 1) throw new OciError('ps needs a container id');
