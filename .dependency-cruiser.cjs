@@ -8,6 +8,7 @@
 //   sandbox                  spawn and below
 //   features                 anything but cli and index
 //   cli                      index and anything below
+//   cli/oci                  index and core only (nsjs-oci)
 //   index                    anything but cli
 //
 // Type-only imports obey the same arrows (none needs to run up), and no
@@ -73,6 +74,13 @@ module.exports = {
       severity: 'error',
       from: { path: '^lib/', pathNot: '^lib/cli/' },
       to: { path: '^lib/cli/' },
+    },
+    {
+      name: 'cli-oci',
+      comment: 'cli/oci/ (nsjs-oci) stands on the index and core/ only: not on nsjs\'s own verbs, and no room of the rest of lib/ directly.',
+      severity: 'error',
+      from: { path: '^lib/cli/oci/' },
+      to: { path: '^lib/', pathNot: '^lib/(index\\.ts$|core/|cli/oci/)' },
     },
     {
       name: 'index-on-top',

@@ -4,6 +4,7 @@
 //
 //   nsjs-init ERRFD STATUSFD EXECOP NPATHS PATH... -- ARGV...
 //   nsjs-init --hold
+//   nsjs-init --park READYFD STARTFD [--console SOCKFD] -- ARGV...
 //
 // It forks the command (pid 2), forwards every catchable signal it receives
 // to it, reaps orphans, and when the command exits writes the command's raw
@@ -15,9 +16,24 @@
 //
 // --hold keeps a new namespace alive for Namespace.create() until nsjs has
 // opened it: it waits for EOF on stdin and exits 0.
+//
+// --park is nsjs-oci's container init between `create` and `start`: it finds
+// ARGV[0] on the container's PATH (so a missing program fails `create`, as
+// the OCI spec and runc have it), writes 0 or that errno as an int to
+// READYFD, then blocks reading STARTFD, a pipe whose write end it also holds
+// (so no EOF comes while nsjs-oci is not running; `start` writes through
+// /proc/<pid>/fd/<write end>), and on the first byte closes every fd above
+// stdio and execs. With --console it first opens a pty from the container's
+// /dev/ptmx, makes the slave its stdio and controlling terminal, and sends
+// the master over SOCKFD (connected to the caller's --console-socket) as
+// runc does: one SCM_RIGHTS fd, the payload "/dev/ptmx".
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -76,6 +92,83 @@ int ParseFd(const char* s) {
   _exit(127);
 }
 
+// The PATH search of execvp, done before parking so that `create` can fail.
+int Resolve(const char* file, char* out, size_t size) {
+  if (strchr(file, '/')) {
+    if (strlen(file) >= size) return ENAMETOOLONG;
+    strcpy(out, file);
+    return access(out, X_OK) == 0 ? 0 : errno;
+  }
+  const char* path = getenv("PATH");
+  if (!path || !*path) path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  int err = ENOENT;
+  for (const char* p = path;; p++) {
+    const char* end = strchrnul(p, ':');
+    const size_t len = static_cast<size_t>(end - p);
+    if (len + strlen(file) + 2 <= size) {
+      memcpy(out, p, len);
+      out[len] = '/';
+      strcpy(out + len + 1, file);
+      if (access(out, X_OK) == 0) return 0;
+      if (errno == EACCES) err = EACCES;
+    }
+    if (!*end) return err;
+    p = end;
+  }
+}
+
+// 0, or the errno of the step that failed.
+int Console(int sockfd) {
+  const int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0) return errno;
+  char name[128];
+  int slave = -1;
+  if (unlockpt(master) < 0 || ptsname_r(master, name, sizeof name) != 0 || (slave = open(name, O_RDWR | O_NOCTTY)) < 0 ||
+      ioctl(slave, TIOCSCTTY, 0) < 0 || dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0) {
+    const int err = errno;
+    close(master);
+    if (slave > 2) close(slave);
+    return err;
+  }
+  if (slave > 2) close(slave);
+  char payload[] = "/dev/ptmx";
+  iovec iov{payload, sizeof payload - 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(cm), &master, sizeof master);
+  const int err = sendmsg(sockfd, &msg, MSG_NOSIGNAL) < 0 ? errno : 0;
+  close(master);
+  close(sockfd);
+  return err;
+}
+
+[[noreturn]] void Park(int readyfd, int startfd, int sockfd, char** argv) {
+  static char resolved[4096];
+  // What the caller reads: the step (0 the PATH search, 1 the console) and its errno.
+  int32_t answer[2] = {0, Resolve(argv[0], resolved, sizeof resolved)};
+  if (answer[1] == 0 && sockfd >= 0) answer[0] = 1, answer[1] = Console(sockfd);
+  (void)!write(readyfd, answer, sizeof answer);
+  close(readyfd);
+  if (answer[1]) _exit(127);
+  char go;
+  ssize_t n;
+  while ((n = read(startfd, &go, 1)) < 0 && errno == EINTR) {
+  }
+  if (n != 1) _exit(127);
+  // The program gets stdio only, as the runtime-spec says.
+  syscall(SYS_close_range, 3U, ~0U, 0U);
+  execv(resolved, argv);
+  _exit(127);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -87,6 +180,14 @@ int main(int argc, char** argv) {
     while (read(0, buf, sizeof buf) > 0 || errno == EINTR) {
     }
     return 0;
+  }
+  if (argc >= 5 && strcmp(argv[1], "--park") == 0) {
+    const int readyfd = ParseFd(argv[2]), startfd = ParseFd(argv[3]);
+    const bool console = argc >= 7 && strcmp(argv[4], "--console") == 0;
+    const int sockfd = console ? ParseFd(argv[5]) : -1;
+    char** command = argv + (console ? 7 : 5);
+    if (readyfd < 0 || startfd < 0 || (console && sockfd < 0) || strcmp(command[-1], "--") != 0 || !*command) Usage();
+    Park(readyfd, startfd, sockfd, command);
   }
   if (argc < 6) Usage();
   const int errfd = ParseFd(argv[1]), statusfd = ParseFd(argv[2]), op = ParseFd(argv[3]), npaths = ParseFd(argv[4]);

@@ -1,0 +1,269 @@
+// As root: nsjs-oci's state machine (create, start, state, kill, delete,
+// pause/resume, exec) and its refusals, driven through bin/nsjs-oci.js as
+// containerd and runtime-tools drive it, on a busybox rootfs made here.
+// runtime-tools' own assertions, restated: the pid file has no newline, a
+// created container has not run its program, state's JSON and its status
+// words, the error texts containerd matches, delete --force of an unknown id
+// succeeds, a failed create leaves nothing behind.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { expectNoLeaks, snapshot, type Snapshot } from '../../helpers/leaks';
+
+const bin = path.join(__dirname, '..', '..', '..', 'bin', 'nsjs-oci.js');
+const BUSYBOX = '/bin/busybox';
+const APPLETS = ['sh', 'sleep', 'echo', 'cat', 'true', 'touch', 'id', 'readlink', 'hostname'];
+
+let before: Snapshot;
+let dir: string;
+let root: string;
+let bundle: string;
+let ids: string[];
+
+/**
+ * One runtime call, its output through files: a created container's init
+ * keeps the stdio it was given (as the runtime-spec says), so pipes would
+ * not see EOF before the container stops.
+ */
+function oci(...args: string[]) {
+  const out = path.join(dir, 'stdout');
+  const err = path.join(dir, 'stderr');
+  const fds = [fs.openSync(out, 'w'), fs.openSync(err, 'w')];
+  let status: number | null;
+  try {
+    status = spawnSync(process.execPath, [bin, '--root', root, ...args], { stdio: ['ignore', ...fds], timeout: 20000 }).status;
+  } finally {
+    for (const fd of fds) fs.closeSync(fd);
+  }
+  return { status, stdout: fs.readFileSync(out, 'utf8'), stderr: fs.readFileSync(err, 'utf8') };
+}
+
+function state(id: string): { status: string; pid: number; id: string; bundle: string; annotations?: Record<string, string> } {
+  const r = oci('state', id);
+  expect(r.stderr).toBe('');
+  expect(r.status).toBe(0);
+  return JSON.parse(r.stdout) as ReturnType<typeof state>;
+}
+
+function waitFor(id: string, want: string): void {
+  for (let i = 0; i < 40 && state(id).status !== want; i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 25);
+  expect(state(id).status).toBe(want);
+}
+
+function config(args: string[], extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    ociVersion: '1.1.0',
+    root: { path: 'rootfs' },
+    hostname: 'oci-test',
+    process: { args, cwd: '/', env: ['PATH=/bin'], user: { uid: 0, gid: 0 } },
+    mounts: [
+      { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+      { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+    ],
+    linux: {
+      namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }, { type: 'network' }],
+      cgroupsPath: `nsjs-oci-test-${process.pid}/${path.basename(dir)}`,
+    },
+    ...extra,
+  };
+}
+
+function writeConfig(c: Record<string, unknown>): void {
+  fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(c));
+}
+
+function create(id: string, args: string[], extra?: Record<string, unknown>, ...opts: string[]) {
+  writeConfig(config(args, extra));
+  ids.push(id);
+  return oci('create', '--bundle', bundle, ...opts, id);
+}
+
+/** This run's cgroup parent in every hierarchy where the runtime made it (relative cgroupsPath: under our own cgroup). */
+function cgroupDirs(): string[] {
+  const own = new Map<string, string>();
+  for (const l of fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n')) {
+    const m = /^[0-9]+:([^:]*):(.*)$/.exec(l);
+    if (m) own.set(m[1] === '' ? 'unified' : m[1].replace(/^name=/, ''), m[2]);
+  }
+  const out: string[] = [];
+  for (const [h, p] of own) {
+    const d = path.join('/sys/fs/cgroup', h, p, `nsjs-oci-test-${process.pid}`);
+    if (fs.existsSync(d)) out.push(d);
+  }
+  return out;
+}
+
+beforeEach(() => {
+  before = snapshot();
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsjs-oci-'));
+  fs.chmodSync(dir, 0o755);
+  root = path.join(dir, 'state');
+  bundle = path.join(dir, 'bundle');
+  const rootfs = path.join(bundle, 'rootfs');
+  for (const d of ['bin', 'proc', 'tmp', 'dev']) fs.mkdirSync(path.join(rootfs, d), { recursive: true });
+  fs.copyFileSync(BUSYBOX, path.join(rootfs, 'bin', 'busybox'));
+  fs.chmodSync(path.join(rootfs, 'bin', 'busybox'), 0o755);
+  for (const a of APPLETS) fs.symlinkSync('busybox', path.join(rootfs, 'bin', a));
+  ids = [];
+});
+
+afterEach(async () => {
+  for (const id of ids) expect(oci('delete', '--force', id).status).toBe(0);
+  expect(fs.existsSync(root) ? fs.readdirSync(root) : []).toEqual([]);
+  // The runtime removes the cgroup it made; the per-run parent is ours.
+  for (const d of cgroupDirs().sort((a, b) => b.length - a.length)) {
+    expect(fs.readdirSync(d).filter((f) => fs.statSync(path.join(d, f)).isDirectory())).toEqual([]);
+    fs.rmdirSync(d);
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+  await expectNoLeaks(before);
+});
+
+describe('nsjs-oci lifecycle', () => {
+  test('create parks the init before its program; start runs it; stopped reports pid 0; delete removes state and cgroup', () => {
+    const out = path.join(bundle, 'rootfs', 'tmp', 'out');
+    const pidFile = path.join(dir, 'init.pid');
+    const r = create('c1', ['sh', '-c', 'echo "ran as $$ on $(hostname)" > /tmp/out'], undefined, '--pid-file', pidFile);
+    expect(r).toMatchObject({ status: 0, stderr: '' });
+    const s = state('c1');
+    expect(s).toMatchObject({ id: 'c1', status: 'created', bundle });
+    // No trailing newline: containerd and runtime-tools parse it with Atoi.
+    expect(fs.readFileSync(pidFile, 'utf8')).toBe(String(s.pid));
+    expect(fs.existsSync(`/proc/${s.pid}`)).toBe(true);
+    // Parked: already in its cgroup, not yet run.
+    const cg = fs.readFileSync(`/proc/${s.pid}/cgroup`, 'utf8');
+    expect(cg).toContain(`nsjs-oci-test-${process.pid}/${path.basename(dir)}`);
+    expect(fs.existsSync(out)).toBe(false);
+    expect(state('c1')).toEqual(s);
+    expect(oci('start', 'c1')).toMatchObject({ status: 0, stderr: '' });
+    waitFor('c1', 'stopped');
+    expect(fs.readFileSync(out, 'utf8')).toBe('ran as 1 on oci-test\n');
+    expect(state('c1').pid).toBe(0);
+    expect(oci('start', 'c1')).toMatchObject({ status: 1, stderr: expect.stringContaining('container not running') });
+    expect(oci('kill', 'c1', 'KILL')).toMatchObject({ status: 1, stderr: expect.stringContaining('container not running') });
+    expect(oci('delete', 'c1')).toMatchObject({ status: 0, stderr: '' });
+    expect(fs.existsSync(path.join(root, 'c1'))).toBe(false);
+    expect(cgroupDirs().flatMap((d) => fs.readdirSync(d).filter((f) => fs.statSync(path.join(d, f)).isDirectory()))).toEqual([]);
+    expect(oci('state', 'c1')).toMatchObject({ status: 1, stderr: expect.stringContaining('container c1 does not exist') });
+  });
+
+  test('ids: a second create with the same id fails and changes nothing; unknown ids; delete --force of an unknown id succeeds', () => {
+    expect(create('dup', ['true']).status).toBe(0);
+    const s = state('dup');
+    expect(create('dup', ['true'])).toMatchObject({ status: 1, stderr: expect.stringContaining('container with given ID already exists') });
+    expect(state('dup')).toEqual(s);
+    expect(oci('create', '--bundle', bundle)).toMatchObject({ status: 1 });
+    expect(oci('start', 'nope')).toMatchObject({ status: 1, stderr: expect.stringContaining('does not exist') });
+    expect(oci('kill', 'nope', 'KILL')).toMatchObject({ status: 1, stderr: expect.stringContaining('does not exist') });
+    expect(oci('delete', 'nope')).toMatchObject({ status: 1, stderr: expect.stringContaining('does not exist') });
+    expect(oci('delete', '--force', 'nope')).toMatchObject({ status: 0, stderr: '' });
+    expect(oci('state', '../x')).toMatchObject({ status: 1, stderr: expect.stringContaining('invalid container id') });
+  });
+
+  test('kill with names, numbers and --all; delete of a running container needs --force; pause and resume', () => {
+    expect(create('k', ['sh', '-c', "trap 'touch /tmp/usr1' USR1; sleep 100 & sleep 100 & wait; wait"]).status).toBe(0);
+    expect(oci('start', 'k').status).toBe(0);
+    waitFor('k', 'running');
+    const { pid } = state('k');
+    const touched = path.join(bundle, 'rootfs', 'tmp', 'usr1');
+    expect(oci('kill', 'k', 'USR1').status).toBe(0);
+    for (let i = 0; i < 200 && !fs.existsSync(touched); i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    expect(fs.existsSync(touched)).toBe(true);
+    expect(oci('kill', 'k', 'NOSUCH')).toMatchObject({ status: 1, stderr: expect.stringContaining('unknown signal') });
+    expect(oci('pause', 'k').status).toBe(0);
+    expect(state('k').status).toBe('paused');
+    expect(oci('resume', 'k').status).toBe(0);
+    expect(state('k').status).toBe('running');
+    const ps = oci('ps', '--format', 'json', 'k');
+    const pids = JSON.parse(ps.stdout) as number[];
+    expect(pids).toContain(pid);
+    expect(pids.length).toBeGreaterThanOrEqual(3);
+    expect(oci('delete', 'k')).toMatchObject({ status: 1, stderr: expect.stringContaining('that is not stopped: running') });
+    expect(state('k').status).toBe('running');
+    // --all reaches the sleeps too; the signal by number, as containerd sends it.
+    expect(oci('kill', '--all', 'k', '9').status).toBe(0);
+    waitFor('k', 'stopped');
+    for (const p of pids) expect(fs.existsSync(`/proc/${p}/stat`) && !/\) [ZX] /.test(fs.readFileSync(`/proc/${p}/stat`, 'utf8'))).toBe(false);
+    expect(oci('delete', 'k').status).toBe(0);
+  });
+
+  test('delete of a created container kills the parked init (as runc, which containerd relies on)', () => {
+    expect(create('parked', ['true']).status).toBe(0);
+    const { pid } = state('parked');
+    expect(oci('delete', 'parked')).toMatchObject({ status: 0, stderr: '' });
+    const stat = fs.existsSync(`/proc/${pid}/stat`) ? fs.readFileSync(`/proc/${pid}/stat`, 'utf8') : '';
+    expect(stat === '' || /\) [ZX] /.test(stat)).toBe(true);
+  });
+
+  test('exec joins the init\'s namespaces and cgroup; its exit status comes through', () => {
+    expect(create('e', ['sleep', '100']).status).toBe(0);
+    expect(oci('start', 'e').status).toBe(0);
+    const { pid } = state('e');
+    const proc = path.join(dir, 'process.json');
+    fs.writeFileSync(proc, JSON.stringify({ args: ['sh', '-c', 'readlink /proc/self/ns/pid; readlink /proc/self/ns/mnt; hostname; exit 3'], cwd: '/', env: ['PATH=/bin'] }));
+    const r = oci('exec', '--process', proc, 'e');
+    expect(r.status).toBe(3);
+    expect(r.stdout).toBe(`${fs.readlinkSync(`/proc/${pid}/ns/pid`)}\n${fs.readlinkSync(`/proc/${pid}/ns/mnt`)}\noci-test\n`);
+    expect(oci('delete', '--force', 'e').status).toBe(0);
+  });
+});
+
+describe('nsjs-oci refuses what it cannot do, in one line, and leaves nothing behind', () => {
+  const refused = (id: string, stderr: string) => {
+    const lines = stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(fs.existsSync(path.join(root, id))).toBe(false);
+    return lines[0];
+  };
+
+  test('a bundle without config.json, or with one that is not JSON', () => {
+    let r = oci('create', '--bundle', bundle, 'b1');
+    expect(r.status).toBe(1);
+    expect(refused('b1', r.stderr)).toMatch(/cannot read .*config\.json: ENOENT/);
+    fs.writeFileSync(path.join(bundle, 'config.json'), '{ "ociVersion": ');
+    r = oci('create', '--bundle', bundle, 'b1');
+    expect(r.status).toBe(1);
+    expect(refused('b1', r.stderr)).toContain('config.json: not JSON');
+  });
+
+  test('a bad ociVersion, a program not on PATH, fields not supported yet (seccomp, sysctl)', () => {
+    let r = create('b2', ['true'], { ociVersion: 'invalid' });
+    expect(refused('b2', r.stderr)).toContain('ociVersion: invalid is not a 1.x runtime-spec version');
+    r = create('b2', ['no-such-program']);
+    expect(r.status).toBe(1);
+    expect(refused('b2', r.stderr)).toContain('exec: "no-such-program": executable file not found in $PATH');
+    const c = config(['true']);
+    (c.linux as Record<string, unknown>).seccomp = { defaultAction: 'SCMP_ACT_ALLOW' };
+    writeConfig(c);
+    r = oci('create', '--bundle', bundle, 'b2');
+    expect(refused('b2', r.stderr)).toContain('config.json: linux.seccomp: is not supported by nsjs-oci yet');
+    delete (c.linux as Record<string, unknown>).seccomp;
+    (c.linux as Record<string, unknown>).sysctl = { 'net.ipv4.ip_forward': '1' };
+    writeConfig(c);
+    r = oci('create', '--bundle', bundle, 'b2');
+    expect(refused('b2', r.stderr)).toContain('config.json: linux.sysctl: is not supported');
+    // A namespace path of the wrong type (runtime-tools' linux_ns_path_type).
+    delete (c.linux as Record<string, unknown>).sysctl;
+    (c.linux as Record<string, unknown>).namespaces = [{ type: 'pid' }, { type: 'mount' }, { type: 'network', path: '/proc/self/ns/uts' }];
+    writeConfig(c);
+    r = oci('create', '--bundle', bundle, 'b2');
+    expect(refused('b2', r.stderr)).toContain('linux.namespaces[2].path');
+  });
+
+  test('unknown top-level properties are warned about in --log, not fatal; errors go to --log as JSON', () => {
+    const log = path.join(dir, 'log.json');
+    writeConfig({ ...config(['true']), 'org.example.unknown': true });
+    ids.push('w');
+    let r = oci('--log', log, '--log-format', 'json', 'create', '--bundle', bundle, 'w');
+    expect(r.status).toBe(0);
+    const lines = fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { level: string; msg: string; time: string });
+    expect(lines).toContainEqual(expect.objectContaining({ level: 'warning', msg: 'config.json: unknown property org.example.unknown ignored' }));
+    r = oci('--log', log, '--log-format', 'json', 'kill', 'nope', 'KILL');
+    expect(r.status).toBe(1);
+    const last = JSON.parse(fs.readFileSync(log, 'utf8').trim().split('\n').pop()!) as { level: string; msg: string; time: string };
+    expect(last).toMatchObject({ level: 'error', msg: 'container nope does not exist' });
+    expect(Number.isNaN(Date.parse(last.time))).toBe(false);
+  });
+});
