@@ -6,7 +6,7 @@ import { native } from '../core/native';
 import type { Namespace } from '../ns/namespace';
 import { address } from './links';
 import { cidrList, linkName } from './netaddr';
-import { netlinkCheck, netns, options, withNetlink } from './netns';
+import { netlinkCheck, netns, options as ownOptions, withNetlink } from './netns';
 
 /** Options of {@link createBridge}. */
 export interface CreateBridgeOptions {
@@ -24,10 +24,10 @@ export interface CreateBridgeOptions {
  * bridge exists deletes it again. Remove it with `deleteLink`; its ports
  * stay, freed from it.
  */
-export function createBridge(ns: Namespace, options_: CreateBridgeOptions): void {
+export function createBridge(ns: Namespace, options: CreateBridgeOptions): void {
   netns(ns, 'ns');
-  if (options_ === undefined) throw invalidArgType('options', 'of type object', options_);
-  const opts = options(options_, 'options', ['name', 'address']);
+  if (options === undefined) throw invalidArgType('options', 'of type object', options);
+  const opts = ownOptions(options, 'options', ['name', 'address']);
   const name = linkName(opts.name, 'options.name');
   const addrs = cidrList(opts.address, 'options.address');
   withNetlink(ns, (sock) => {

@@ -12,7 +12,7 @@ import { invalidArgType, invalidArgValue } from '../core/errors';
 import { closeFd } from '../core/native';
 import { Namespace } from '../ns/namespace';
 import { ipAddress, port as portArg } from './netaddr';
-import { family, netns, options, socketIn } from './netns';
+import { family, netns, options as ownOptions, socketIn } from './netns';
 import { connect } from './sockets';
 
 const SOCK_DGRAM = 2;
@@ -42,7 +42,7 @@ export interface Forwarder {
 
 function endpoint(value: unknown, name: string, hostDefault: string | undefined, minPort: number) {
   if (value === undefined) throw invalidArgType(name, 'of type object', value);
-  const o = options(value, name, ['host', 'port']);
+  const o = ownOptions(value, name, ['host', 'port']);
   const host = o.host === undefined && hostDefault !== undefined ? ipAddress(hostDefault, `${name}.host`) : ipAddress(o.host, `${name}.host`);
   return { ...host, port: portArg(o.port, `${name}.port`, minPort) };
 }
@@ -61,10 +61,10 @@ function endpoint(value: unknown, name: string, hostDefault: string | undefined,
  * likes, but reaches nothing of ours through the forward except the
  * connections we accepted.
  */
-export async function forward(ns: Namespace, options_: ForwardOptions): Promise<Forwarder> {
+export async function forward(ns: Namespace, options: ForwardOptions): Promise<Forwarder> {
   netns(ns, 'ns');
-  if (options_ === undefined) throw invalidArgType('options', 'of type object', options_);
-  const opts = options(options_, 'options', ['listen', 'to', 'protocol']);
+  if (options === undefined) throw invalidArgType('options', 'of type object', options);
+  const opts = ownOptions(options, 'options', ['listen', 'to', 'protocol']);
   const listen = endpoint(opts.listen, 'options.listen', '127.0.0.1', 0);
   const to = endpoint(opts.to, 'options.to', undefined, 1);
   const protocol = opts.protocol === undefined ? 'tcp' : opts.protocol;

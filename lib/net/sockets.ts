@@ -172,10 +172,10 @@ export interface SocketOptions {
  * `dgram.Socket`: `send()` addresses are those of `ns`'s network, and it
  * receives what is sent to its address there.
  */
-export async function createSocket(ns: Namespace, options_: SocketOptions): Promise<dgram.Socket> {
+export async function createSocket(ns: Namespace, options: SocketOptions): Promise<dgram.Socket> {
   netns(ns, 'ns');
-  if (options_ === undefined) throw invalidArgType('options', 'of type object', options_);
-  const opts = options(options_, 'options', ['type', 'address', 'port']);
+  if (options === undefined) throw invalidArgType('options', 'of type object', options);
+  const opts = ownOptions(options, 'options', ['type', 'address', 'port']);
   if (opts.type !== 'udp4' && opts.type !== 'udp6') throw invalidArgValue('options.type', opts.type, "must be 'udp4' or 'udp6'");
   const fam = opts.type === 'udp4' ? 4 : 6;
   const host = opts.address === undefined ? { family: fam, address: fam === 4 ? '0.0.0.0' : '::' } : ipAddress(opts.address, 'options.address');
