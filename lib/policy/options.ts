@@ -97,6 +97,9 @@ export interface PolicySpawnOptions {
    * a policy that refuses clone, wait4, kill, rt_sig* or execve breaks
    * it). Cost: compiled once per distinct policy (a few µs); one seccomp()
    * per spawn and a few BPF instructions per syscall of the command.
+   * Where the kernel loads no filter (without CONFIG_SECCOMP_FILTER, under
+   * qemu-user) the default is skipped, and `'default'` or a policy given
+   * here fails before anything starts (ENOSYS, step `seccomp`).
    */
   seccomp?: 'default' | false | SeccompPolicy;
   /**

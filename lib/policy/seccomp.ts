@@ -3,7 +3,7 @@
 // compiled by the addon (src-native/policy/seccomp.cc) once per distinct
 // policy. compileSeccomp is also the door for an OCI profile (linux.seccomp):
 // rules with actions and argument comparisons, as libseccomp takes them.
-import { invalidArgType, invalidArgValue } from '../core/errors';
+import { NsError, invalidArgType, invalidArgValue } from '../core/errors';
 import { native } from '../core/native';
 import { integer, knownKeys, plainObject } from '../core/validate';
 import { ERRNOS, SYSCALLS_ARM64, SYSCALLS_ELSEWHERE, SYSCALLS_X64 } from './syscalls';
@@ -198,6 +198,29 @@ const cache = new Map<string, Buffer>();
  * policy.
  */
 export function checkSeccomp(value: unknown, allowUserNamespaces: boolean): Buffer | undefined {
+  const filter = lookup(value, allowUserNamespaces);
+  if (!filter || filterAvailable()) return filter;
+  // No seccomp here (a kernel without CONFIG_SECCOMP_FILTER, or qemu-user,
+  // which does not emulate it): the default, and the user-namespace rule
+  // alone, are best effort, as Docker's; a profile asked for by name fails
+  // before anything starts. features() and nsjs doctor say which it is.
+  if (value === undefined || value === false) return undefined;
+  throw new NsError({
+    errno: -38,
+    syscall: 'seccomp',
+    step: 'seccomp',
+    hint: "this kernel (or emulator) loads no seccomp filter with SECCOMP_RET_KILL_PROCESS (Linux 4.14, CONFIG_SECCOMP_FILTER): leave options.seccomp out for the default's best effort, or set it to false",
+  });
+}
+
+let available: boolean | undefined;
+/** Whether the kernel takes our filters (SECCOMP_GET_ACTION_AVAIL, asked once; it loads nothing). */
+function filterAvailable(): boolean {
+  available ??= native().seccompActionAvail(0x80000000) === 0;
+  return available;
+}
+
+function lookup(value: unknown, allowUserNamespaces: boolean): Buffer | undefined {
   // Per spawn the policy is looked up by what was written (a snapshot: plain
   // data), so that the default costs a Map lookup, not a rule list each time.
   let written: string | undefined;
