@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { Namespace, sys, type Mount, type NamespaceType, type SpawnOptions, type TmpfsMount } from '../../index';
+import { Namespace, sys, type CapabilityName, type Mount, type NamespaceType, type SpawnOptions, type TmpfsMount } from '../../index';
 
 /** A failure of the runtime: the one line that goes to stderr and to --log. */
 export class OciError extends Error {}
@@ -326,7 +326,7 @@ function mount(m: Json, i: number, b: { bundle: string; rootfs: string }, out: M
     (st.isDirectory() ? made.makeDirs : made.makeFiles).push(norm);
     out.push({ type: 'bind', source, target: norm, recursive, readonly: false });
     const flags = set & (sys.MS_RDONLY | sys.MS_NOSUID | sys.MS_NODEV | sys.MS_NOEXEC | sys.MS_NOATIME | sys.MS_NODIRATIME | sys.MS_RELATIME | sys.MS_STRICTATIME);
-    if (flags) out.push({ type: 'none', source: 'none', target: norm, flags: sys.MS_BIND | sys.MS_REMOUNT | flags });
+    if (flags) out.push({ type: 'raw', fstype: 'none', source: 'none', target: norm, flags: sys.MS_BIND | sys.MS_REMOUNT | flags });
   } else {
     if (type === '') refuse(`${f}.type`, 'must be given for a mount that is not a bind');
     if (norm === '/dev' && type === 'tmpfs') {
@@ -349,12 +349,12 @@ function mount(m: Json, i: number, b: { bundle: string; rootfs: string }, out: M
       }
       out.push(t);
       // spawn's tmpfs is nosuid,nodev; the config's other flags by a remount.
-      if (set & ~(sys.MS_NOSUID | sys.MS_NODEV)) out.push({ type: 'none', source: 'none', target: norm, flags: sys.MS_REMOUNT | sys.MS_NOSUID | sys.MS_NODEV | set });
+      if (set & ~(sys.MS_NOSUID | sys.MS_NODEV)) out.push({ type: 'raw', fstype: 'none', source: 'none', target: norm, flags: sys.MS_REMOUNT | sys.MS_NOSUID | sys.MS_NODEV | set });
     } else {
-      out.push({ type, source: source ?? type, target: norm, flags: set, data: data.join(',') || undefined });
+      out.push({ type: 'raw', fstype: type, source: source ?? type, target: norm, flags: set, data: data.join(',') || undefined });
     }
   }
-  if (propagation) out.push({ type: 'none', source: 'none', target: norm, flags: propagation });
+  if (propagation) out.push({ type: 'raw', fstype: 'none', source: 'none', target: norm, flags: propagation });
 }
 
 /** A readonly or masked path: refused if it is relative or a symbolic link (runtime-tools asks both). */
@@ -405,7 +405,8 @@ export function processOf(value: unknown, field: string): ProcessPart {
   if (user.username !== undefined) refuse(`${field}.user.username`, 'is for Windows');
   const options: SpawnOptions = { stdio: 'inherit', env, cwd, uid, gid, groups, noNewPrivileges: p.noNewPrivileges === true, newSession: true };
   const keep = capabilities(p, uid, field);
-  if (keep) options.capabilities = { keep };
+  // Names as the config gives them: spawnIsolated refuses one it does not know.
+  if (keep) options.capabilities = { keep: keep as CapabilityName[] };
   const rl = rlimits(p, field);
   if (rl) options.rlimits = rl;
   const out: ProcessPart = { args, options, terminal: p.terminal === true };
@@ -516,7 +517,7 @@ export function loadBundle(bundleArg: string): Bundle {
         const p2 = checkedPath(r, `linux.readonlyPaths[${i}]`, rootfs, hostMounts);
         if (p2) {
           mounts.push({ type: 'bind', source: path.join(rootfs, p2), target: p2, recursive: true, readonly: false });
-          mounts.push({ type: 'none', source: 'none', target: p2, flags: sys.MS_BIND | sys.MS_REMOUNT | sys.MS_RDONLY | sys.MS_NOSUID | sys.MS_NODEV | sys.MS_NOEXEC });
+          mounts.push({ type: 'raw', fstype: 'none', source: 'none', target: p2, flags: sys.MS_BIND | sys.MS_REMOUNT | sys.MS_RDONLY | sys.MS_NOSUID | sys.MS_NODEV | sys.MS_NOEXEC });
         }
       });
     if (linux.maskedPaths !== undefined)
@@ -527,16 +528,16 @@ export function loadBundle(bundleArg: string): Bundle {
         for (const [dest, host] of hostMounts) if (p2.startsWith(`${dest}/`)) onHost = path.join(host, p2.slice(dest.length));
         if (fs.lstatSync(onHost).isDirectory()) {
           mounts.push({ type: 'tmpfs', target: p2, size: 4096, mode: 0o755 });
-          mounts.push({ type: 'none', source: 'none', target: p2, flags: sys.MS_REMOUNT | sys.MS_RDONLY | sys.MS_NOSUID | sys.MS_NODEV | sys.MS_NOEXEC });
+          mounts.push({ type: 'raw', fstype: 'none', source: 'none', target: p2, flags: sys.MS_REMOUNT | sys.MS_RDONLY | sys.MS_NOSUID | sys.MS_NODEV | sys.MS_NOEXEC });
         }
         else mounts.push({ type: 'bind', source: '/dev/null', target: p2, recursive: false, readonly: false });
       });
     // The root is a bind of root.path onto itself: remounting its top mount
     // read-only leaves the mounts on it as they are (runc's order: last).
-    if (root.readonly === true) mounts.push({ type: 'none', source: 'none', target: '/', flags: sys.MS_BIND | sys.MS_REMOUNT | sys.MS_RDONLY });
+    if (root.readonly === true) mounts.push({ type: 'raw', fstype: 'none', source: 'none', target: '/', flags: sys.MS_BIND | sys.MS_REMOUNT | sys.MS_RDONLY });
     options.mounts = mounts;
     options.root = rootfs;
-    made.makeDirs.push(proc.options.cwd!);
+    made.makeDirs.push(proc.options.cwd as string); // processOf's cwd is a path
     if (c.annotations !== undefined)
       for (const [k, v] of Object.entries(obj(c.annotations, 'annotations'))) made.annotations[k] = str(v, `annotations.${k}`);
     made.args = proc.args;
