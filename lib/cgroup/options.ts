@@ -42,7 +42,7 @@ export interface CgroupOptions {
   parent?: string;
 }
 
-/** @internal The options of {@link SpawnOptions} that cgroup/ owns. */
+/** The options of {@link SpawnOptions} that cgroup/ owns. */
 export interface CgroupSpawnOptions {
   /**
    * A fresh cgroup for the command, made and limited before it runs and
@@ -80,7 +80,7 @@ export interface CgroupSpawnOptions {
 /** A limit in bytes, or 'max'. */
 export type Limit = number | 'max';
 
-/** @internal */
+/** Not exported from the package: options.cgroup after validation. */
 export interface CgroupChecked {
   memory?: { max?: Limit; high?: Limit; swapMax?: Limit };
   pids?: { max: Limit };

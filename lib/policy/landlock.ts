@@ -67,7 +67,7 @@ type Right = keyof typeof FS;
 const READ: Right[] = ['readFile', 'readDir'];
 const WRITE: Right[] = ['writeFile', 'removeDir', 'removeFile', 'makeChar', 'makeDir', 'makeReg', 'makeSock', 'makeFifo', 'makeBlock', 'makeSym', 'refer', 'truncate', 'ioctlDev'];
 
-/** @internal The ruleset as the child builds it (src-native/policy/policy_plan.h Landlock). */
+/** Not exported from the package: the ruleset as the child builds it (src-native/policy/policy_plan.h Landlock). */
 export interface NativeLandlock {
   attrSize: number;
   fs: bigint;
