@@ -14,6 +14,8 @@ export { spawnIsolated } from './spawn/spawn';
 export { runIsolated } from './spawn/run';
 export { setSpawnConcurrency } from './spawn/spawn';
 export type { RunOptions, RunResult } from './spawn/run';
+export { Sandbox } from './sandbox/sandbox';
+export type { SandboxOptions, SandboxSpawnOptions, SandboxRunOptions } from './sandbox/sandbox';
 export type { SpawnOptions } from './spawn/options';
 export type { Mount, ProcMount, TmpfsMount, BindMount, DevMount, RawMount } from './fs/options';
 export type { IdMap, UserMapping } from './spawn/user';

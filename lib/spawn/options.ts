@@ -13,7 +13,7 @@ import type { Namespace } from '../ns/namespace';
 import { checkNsOptions, type NsChecked, type NsSpawnOptions } from '../ns/options';
 import { checkPolicyOptions, type PolicyChecked, type PolicySpawnOptions } from '../policy/options';
 import { checkCommandOptions, snapshotEnv, type CommandChecked } from './command';
-import { checkJoin, newPidInJoinedPid, type CheckedJoin, type JoinTarget } from './join';
+import { checkJoin, isJoinHolder, newPidInJoinedPid, type CheckedJoin, type JoinTarget } from './join';
 import { checkStdio, type StdioEntry } from './stdio';
 import { checkUser, type CheckedUser, type UserMapping } from './user';
 
@@ -102,7 +102,7 @@ function isAbortSignal(value: object): boolean {
   }
 }
 
-const keptAsTheyAre = (v: object) => isNamespace(v) || isAbortSignal(v);
+const keptAsTheyAre = (v: object) => isNamespace(v) || isAbortSignal(v) || isJoinHolder(v);
 const copiedSpecially = { env: snapshotEnv };
 
 /**
@@ -131,7 +131,7 @@ export function checkOptions(options: unknown, copied = false): Checked {
   if (join !== undefined) c.join = join;
   // Where the options say so: { pid } without types is settled in spawn, once
   // the target's pid namespace is known to differ from ours.
-  const joinsPid = c.join && ('pid' in c.join ? c.join.types?.includes('pid') : c.join.namespaces.some((n) => n.type === 'pid'));
+  const joinsPid = c.join && ('holder' in c.join ? c.join.holder.types.includes('pid') : 'pid' in c.join ? c.join.types?.includes('pid') : c.join.namespaces.some((n) => n.type === 'pid'));
   if (joinsPid && namespaces.has('pid')) throw newPidInJoinedPid([...namespaces]);
   // The parent writes explicit maps to the child it cloned, but after a join
   // the new user namespace belongs to that child's own child.
