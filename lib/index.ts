@@ -16,6 +16,7 @@ export { setSpawnConcurrency } from './spawn/spawn';
 export type { RunOptions, RunResult } from './spawn/run';
 export { Sandbox } from './sandbox/sandbox';
 export type { SandboxOptions, SandboxSpawnOptions, SandboxRunOptions } from './sandbox/sandbox';
+export type { Terminal } from './terminal/terminal';
 export type { SpawnOptions } from './spawn/options';
 export type { Mount, ProcMount, TmpfsMount, BindMount, DevMount, RawMount } from './fs/options';
 export type { IdMap, UserMapping } from './spawn/user';

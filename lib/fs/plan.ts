@@ -82,7 +82,8 @@ const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'] as const;
 const DEV_LINKS = [['pts/ptmx', 'ptmx'], ['/proc/self/fd', 'fd'], ['/proc/self/fd/0', 'stdin'], ['/proc/self/fd/1', 'stdout'], ['/proc/self/fd/2', 'stderr']] as const;
 /** The filesystems inside /dev: name, type, options, mount(2) flags. */
 const DEV_MOUNTS: [string, string, [string, string | null][], number][] = [
-  ['pts', 'devpts', [['newinstance', null], ['ptmxmode', '0666'], ['mode', '620']], C.MS_NOSUID | C.MS_NODEV | C.MS_NOEXEC],
+  // Not nodev: a devpts holds only its ptys, which nodev would make unopenable (EACCES), as bubblewrap and runc mount it.
+  ['pts', 'devpts', [['newinstance', null], ['ptmxmode', '0666'], ['mode', '620']], C.MS_NOSUID | C.MS_NOEXEC],
   ['shm', 'tmpfs', [['mode', '1777']], C.MS_NOSUID | C.MS_NODEV],
 ];
 

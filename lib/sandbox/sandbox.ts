@@ -28,7 +28,7 @@ import { checkNarrower, NARROWABLE, sandboxPolicy, type SandboxPolicy } from './
 /** The options of {@link Sandbox.create} that make the place: the holder's alone, never a command's. */
 const PLACE = ['namespaces', 'user', 'hostname', 'domainname', 'mounts', 'root', 'propagation', 'timeOffsets', 'network'] as const;
 /** Options of one command, never of the sandbox. */
-const COMMAND = ['cwd', 'env', 'argv0', 'stdio', 'signal', 'timeout', 'killSignal', 'dieWithParent'] as const;
+const COMMAND = ['cwd', 'env', 'argv0', 'stdio', 'signal', 'timeout', 'killSignal', 'dieWithParent', 'terminal'] as const;
 /** runIsolated's own options, for sandbox.run(). */
 const RUN = ['input', 'encoding'] as const;
 /** Neither: the holder is the sandbox's init, and what it joins is itself. */
@@ -106,14 +106,14 @@ export class Sandbox {
   readonly #starting = new Set<Promise<unknown>>();
   #closing: Promise<void> | undefined;
 
-  private constructor(holder: Process, pidfd: number, types: NamespaceType[], policy: SandboxPolicy, recorded: Record<string, unknown>) {
+  private constructor(holder: Process, pidfd: number, types: NamespaceType[], devpts: boolean, policy: SandboxPolicy, recorded: Record<string, unknown>) {
     this.pid = holder.pid;
     this.#holder = holder;
     this.#pidfd = pidfd;
     this.#types = types;
     this.#policy = policy;
     this.#recorded = recorded;
-    this.#join = joinHolder({ pid: holder.pid, types, pidfd: () => this.#pidfd });
+    this.#join = joinHolder({ pid: holder.pid, types, devpts, pidfd: () => this.#pidfd });
     // A user namespace last: its processes are found by any other type first.
     this.#inodes = [...types.filter((t) => t !== 'user'), ...types.filter((t) => t === 'user')].map((t) => [t, fs.statSync(`/proc/${holder.pid}/ns/${t}`).ino]);
   }
@@ -145,7 +145,8 @@ export class Sandbox {
       throw new NsError({ errno: pidfd, syscall: 'pidfd_open', step: 'sandbox holder' });
     }
     try {
-      return new Sandbox(holder, pidfd, types, sandboxPolicy(checked, checked.namespaces.has('user')), recorded);
+      const devpts = checked.mounts.some((m) => m.type === 'dev' && m.target === '/dev');
+      return new Sandbox(holder, pidfd, types, devpts, sandboxPolicy(checked, checked.namespaces.has('user')), recorded);
     } catch (err) {
       holder.kill('SIGKILL');
       await holder.wait();

@@ -29,6 +29,8 @@ export interface JoinTarget {
 export interface JoinHolder {
   readonly pid: number;
   readonly types: readonly NamespaceType[];
+  /** The sandbox has a devpts of its own (a `dev` mount at /dev): a terminal is opened there. */
+  readonly devpts: boolean;
   /** The holder's pidfd, or -1 once the sandbox is closed. */
   pidfd(): number;
 }

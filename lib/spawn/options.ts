@@ -12,6 +12,7 @@ import { checkNetOptions, type NetChecked, type NetSpawnOptions } from '../net/o
 import type { Namespace } from '../ns/namespace';
 import { checkNsOptions, type NsChecked, type NsSpawnOptions } from '../ns/options';
 import { checkPolicyOptions, type PolicyChecked, type PolicySpawnOptions } from '../policy/options';
+import { checkTerminalOptions, type TerminalChecked, type TerminalSpawnOptions } from '../terminal/options';
 import { checkCommandOptions, snapshotEnv, type CommandChecked } from './command';
 import { checkJoin, isJoinHolder, newPidInJoinedPid, type CheckedJoin, type JoinTarget } from './join';
 import { checkStdio, type StdioEntry } from './stdio';
@@ -22,7 +23,7 @@ import { checkUser, type CheckedUser, type UserMapping } from './user';
  * `'user'` to `namespaces` and the rest is created inside it; the doc of each
  * option says when it needs root and what it costs beyond a plain spawn.
  */
-export interface SpawnOptions extends NsSpawnOptions, FsSpawnOptions, PolicySpawnOptions, NetSpawnOptions {
+export interface SpawnOptions extends NsSpawnOptions, FsSpawnOptions, PolicySpawnOptions, NetSpawnOptions, TerminalSpawnOptions {
   /**
    * Existing namespaces to enter before any new one is made (nsenter). A user
    * namespace is entered first, so the rest are entered with its
@@ -78,11 +79,11 @@ export interface SpawnOptions extends NsSpawnOptions, FsSpawnOptions, PolicySpaw
 const OPTION_KEYS = [
   'namespaces', 'join', 'init', 'network', 'user', 'uid', 'gid', 'groups', 'hostname', 'domainname', 'mounts', 'root', 'propagation', 'cwd',
   'env', 'argv0', 'stdio', 'dieWithParent', 'newSession', 'noNewPrivileges', 'capabilities', 'rlimits',
-  'timeOffsets', 'signal', 'timeout', 'killSignal',
+  'timeOffsets', 'signal', 'timeout', 'killSignal', 'terminal',
 ] as const;
 
 /** Options after validation: defaults filled in, namespaces as a set. */
-export interface Checked extends NsChecked, FsChecked, PolicyChecked, NetChecked, CommandChecked {
+export interface Checked extends NsChecked, FsChecked, PolicyChecked, NetChecked, CommandChecked, TerminalChecked {
   join?: CheckedJoin;
   user?: CheckedUser;
   stdio: StdioEntry[];
@@ -126,7 +127,7 @@ export function checkOptions(options: unknown, copied = false): Checked {
   const policy = checkPolicyOptions(o);
   const fs = checkFsOptions(o, namespaces);
   const join = o.join === undefined ? undefined : checkJoin(o.join);
-  const c = record<Checked>({ ...ns, ...command, stdio, ...policy, ...fs, ...checkNetOptions(o, namespaces, join !== undefined) });
+  const c = record<Checked>({ ...ns, ...command, stdio, ...policy, ...fs, ...checkNetOptions(o, namespaces, join !== undefined), ...checkTerminalOptions(o) });
   if (user !== undefined) c.user = user;
   if (join !== undefined) c.join = join;
   // Where the options say so: { pid } without types is settled in spawn, once

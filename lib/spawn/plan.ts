@@ -14,6 +14,7 @@ import { CommandOp, planCwd, planExec, type InitContext } from './command';
 import { JoinOp, joinsType, planJoin, type JoinPlan } from './join';
 import type { Checked } from './options';
 import { StdioOp, planStdio, type StdioFds } from './stdio';
+import { TerminalOp, planCtty, planTerminal, type TerminalFds } from '../terminal/plan';
 import { planUser, setgroupsDenied } from './user';
 
 /** Every op kind, each room's own: mirrors OpKind in src-native/spawn/plan.h. */
@@ -26,6 +27,7 @@ export const Op = {
   ...JoinOp,
   ...CommandOp,
   ...StdioOp,
+  ...TerminalOp,
 } as const;
 
 /** Inputs of buildPlan that come from outside the options. */
@@ -36,6 +38,8 @@ export interface PlanContext {
   execFd?: number;
   /** With init (see InitContext). */
   init?: InitContext;
+  /** With terminal (see TerminalFds). */
+  terminal?: TerminalFds;
 }
 
 export interface Plan {
@@ -91,7 +95,9 @@ export function buildPlan(
   planUts(c, add);
   planCwd(c, add);
   planStdio(add);
+  if (ctx.terminal) planTerminal(ctx.terminal, add);
   planPolicy(c, { newUserNs: ns.has('user'), joinedUserNs: joinsType(ctx.join, 'user'), setgroupsDenied: setgroupsDenied(c.user, native) }, add);
+  if (c.terminal) planCtty(add);
   planExec(c, command, execPaths, ctx.init, native, add);
   assertAllowed(ops, ns);
   return { native, steps };

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 
 import { NsError, check } from '../core/errors';
 import { closeFd, native, type NativePidfdWatch } from '../core/native';
+import type { Terminal } from '../terminal/terminal';
 import { Namespace } from '../ns/namespace';
 import { signalName, signalNumber } from '../core/signals';
 import { namespaceType, pid as pidArg, plainObject } from '../core/validate';
@@ -33,6 +34,7 @@ interface Internal {
   statusFd?: number;
   /** Attached to a child of ours that someone else (child_process) reaps. */
   ours?: boolean;
+  terminal?: Terminal;
 }
 
 /**
@@ -52,6 +54,8 @@ export class Process {
   readonly stderr: Readable | null;
   /** Every piped stdio stream by fd number, as `ChildProcess.stdio`. */
   readonly stdio: (Readable | Writable | null)[];
+  /** With `terminal`: the pty master, a Duplex with `resize(cols, rows)`; else `null`. */
+  readonly terminal: Terminal | null;
   /** Set once the process has exited (and `wait()` has resolved). */
   exitStatus: ExitStatus | null = null;
 
@@ -68,6 +72,7 @@ export class Process {
     this.stdout = internal.stdout ?? null;
     this.stderr = internal.stderr ?? null;
     this.stdio = internal.stdio ?? [this.stdin, this.stdout, this.stderr];
+    this.terminal = internal.terminal ?? null;
     let settle!: (status: ExitStatus) => void;
     let fail!: (err: Error) => void;
     this.#done = new Promise<ExitStatus>((resolve, reject) => {

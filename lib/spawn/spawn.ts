@@ -20,6 +20,7 @@ import { checkOptions, type Checked, type SpawnOptions } from './options';
 import { buildPlan, encodePlan, type PlanContext } from './plan';
 import { Process } from './process';
 import { openStdio, type Stdio } from './stdio';
+import { openTerminal, terminalOf, type OpenedTerminal } from '../terminal/terminal';
 
 const ENOENT = -2;
 
@@ -84,6 +85,7 @@ interface Prepared {
   encoded: EncodedPlan;
   stdio: Stdio;
   statusFd?: number;
+  terminal?: OpenedTerminal;
   /** The child's ends and the fds only the child needs: closed once it has exec'd or failed. */
   toClose: number[];
 }
@@ -94,6 +96,7 @@ function prepare(command: string, args: string[], c: Checked): Prepared {
   const toClose: number[] = [];
   let stdio: Stdio | undefined;
   let statusFd: number | undefined;
+  let terminal: OpenedTerminal | undefined;
   try {
     const ctx = record<PlanContext>({ forceClone: testHooks.forceClone });
     if (c.join) ctx.join = resolveJoin(c.join, toClose);
@@ -106,8 +109,16 @@ function prepare(command: string, args: string[], c: Checked): Prepared {
     // nsjs-init, as PID 1 or as the --hold helper (Namespace.create(),
     // features()), runs from its sealed copy, whatever mounts hide its file.
     if (isInitBinary(command)) ctx.execFd = initExecFd(fault?.parent);
-    stdio = openStdio(c.stdio);
+    if (c.terminal) {
+      // Opened inside where the command has a devpts of its own, so that tty names it there.
+      const devpts = c.mounts.some((m) => m.type === 'dev' && m.target === '/dev') || (!!c.join && 'holder' in c.join && c.join.holder.devpts);
+      terminal = openTerminal(c.terminal, devpts);
+      toClose.push(...terminal.childOnly);
+      ctx.terminal = terminal.fds;
+    }
+    stdio = openStdio(terminal ? c.stdio.map((e, i) => (i < 3 ? 'inherit' : e)) : c.stdio);
     toClose.push(...stdio.toClose);
+    if (terminal?.slave !== undefined) stdio.child.fill(terminal.slave, 0, 3);
     if (c.init) {
       const fd = initExecFd(fault?.parent);
       const fds = native().pipe(true);
@@ -119,16 +130,17 @@ function prepare(command: string, args: string[], c: Checked): Prepared {
     const plan = buildPlan(c, command, args, execPaths, stdio, ctx);
     if (fault) plan.native.fault = fault;
     if (testHooks.mountFallback) plan.native.mountFallback = testHooks.mountFallback;
-    return { plan, encoded: encodePlan(plan.native), stdio, statusFd, toClose };
+    return { plan, encoded: encodePlan(plan.native), stdio, statusFd, terminal, toClose };
   } catch (err) {
-    release({ toClose, stdio, statusFd });
+    release({ toClose, stdio, statusFd, terminal });
     throw err;
   }
 }
 
 /** Closes our ends too: for a spawn that failed. */
-function release(p: { toClose: number[]; stdio?: Stdio; statusFd?: number }): void {
+function release(p: { toClose: number[]; stdio?: Stdio; statusFd?: number; terminal?: OpenedTerminal }): void {
   for (const fd of p.toClose) closeFd(fd);
+  if (p.terminal) closeFd(p.terminal.ours);
   for (const fd of p.stdio?.parent ?? []) if (fd !== undefined) closeFd(fd);
   if (p.statusFd !== undefined) closeFd(p.statusFd);
 }
@@ -169,7 +181,9 @@ function finish(p: Prepared, result: NativeSpawnResult, c: Checked): Process {
     stderr: streams[2] as Readable | null,
     stdio: streams,
     statusFd: p.statusFd,
+    terminal: p.terminal && terminalOf(p.terminal),
   }));
+  if (proc.terminal) void proc.wait().then(() => proc.terminal!.flush());
   const kill = () => proc.kill(c.killSignal);
   if (c.signal) {
     const signal = c.signal;

@@ -5,8 +5,8 @@
 // library, raw syscalls where glibc would coordinate with threads we do not
 // have (setuid and friends broadcast to every thread glibc knows of).
 // The rooms' ops it hands over run under the same rule in their own files:
-// the mount engine (fs/mounts.cc), the policy ops (policy/caps.cc) and
-// rtnetlink (net/netlink.cc).
+// the mount engine (fs/mounts.cc), the policy ops (policy/caps.cc),
+// rtnetlink (net/netlink.cc) and the terminal ops (terminal/child.cc).
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
@@ -20,6 +20,7 @@
 #include "../fs/mounts.h"
 #include "../net/netlink.h"
 #include "../policy/caps.h"
+#include "../terminal/terminal.h"
 #include "plan.h"
 
 #ifndef SYS_close_range
@@ -173,6 +174,9 @@ int RunOp(const Plan* plan, const Op& op, MountEngine* mounts) {
     case kOpSetrlimit:
     case kOpCapabilities:
       return RunPolicyOp(plan, op);
+    case kOpPtyInside:
+    case kOpCtty:
+      return RunTerminalOp(plan, op);
     case kOpCloseFds:
       return syscall(SYS_close_range, plan->stdio.size(), ~0U, CLOSE_RANGE_CLOEXEC);
     case kOpLinkUp:

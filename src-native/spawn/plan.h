@@ -63,6 +63,10 @@ enum OpKind : int32_t {
   kOpCloseSlots = 61,  // close every slot in the mask `flags`
   kOpMountFirst = kOpOpenAt,
   kOpMountLast = kOpCloseSlots,
+
+  // Terminals (terminal/child.cc; lib/terminal/plan.ts builds their ops).
+  kOpPtyInside = 128,  // s0 = ptmx, a = socket, b = columns, flags = rows: a pty from there, the master sent on the socket, the slave as fds 0-2
+  kOpCtty = 129,       // fd 0 becomes the controlling terminal (TIOCSCTTY), after setsid
 };
 
 // kOpOpenAt flags (this architecture's O_* bits are the child's business).
