@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import type { NamespaceType, SpawnOptions } from '../index';
+import type { NamespaceType, SpawnOptions, Terminal } from '../index';
 import { UsageError, parseCommandLine, type OptionSpecs } from './args';
 import { addSingle, groupArg, kernelRanges, rangeArg, signedArg, subidRange, unsignedArg, userArg, type Range } from './ids';
 
@@ -54,6 +54,7 @@ export const RUN_OPTIONS: OptionSpecs = {
   dev: { arg: 'required' },
   init: { arg: 'none' },
   veth: { arg: 'required' },
+  tty: { short: 't', arg: 'none' },
   help: { short: 'h', arg: 'none' },
   version: { short: 'V', arg: 'none' },
 };
@@ -113,6 +114,8 @@ nsjs's own:
  --dev <dst>               mount a minimal /dev at <dst> (implies --mount)
  --init                    run a minimal init as pid 1 that reaps orphans (needs --pid)
  --veth <hostaddr>,<addr>  a veth pair to the host with these CIDR addresses (implies --net)
+ -t, --tty                 when stdin is a terminal, give the program a terminal of its
+                             own (a new pty and session) wired to ours; else ignored
 
  -h, --help                display this help
  -V, --version             display version
@@ -195,6 +198,7 @@ export function parseRun(
   let uid: number | undefined;
   let gid: number | undefined;
   let root: string | undefined;
+  let tty = false;
   let wd: string | undefined;
   let killChild: string | undefined;
   const offsets: { monotonic?: number; boottime?: number } = {};
@@ -307,6 +311,9 @@ export function parseRun(
       case 'init':
         o.init = true;
         break;
+      case 'tty':
+        tty = true;
+        break;
       case 'veth': {
         const parts = v.split(',');
         if (parts.length !== 2 || !parts[0] || !parts[1]) throw new UsageError(`invalid argument '${v}' for --veth: use HOSTADDR,ADDR (CIDR, e.g. 10.0.0.1/24,10.0.0.2/24)`);
@@ -356,6 +363,12 @@ export function parseRun(
   o.noNewPrivileges = false;
   o.newSession = false;
   o.stdio = 'inherit';
+  // -t: a pty of its own, in a new session (docker run -t); ours is only
+  // relayed (attachTerminal), so the program cannot reach it.
+  if (tty && process.stdin.isTTY) {
+    o.terminal = { cols: process.stdout.columns || 80, rows: process.stdout.rows || 24 };
+    o.newSession = true;
+  }
 
   const request: RunRequest = { command: operands[0], args: operands.slice(1), options: o, persist };
   if (killChild !== undefined && killChild !== 'SIGKILL') request.killChildSignal = killChild;
@@ -391,4 +404,26 @@ function userMapping(
   if (setgroups) user.setgroups = setgroups;
   else if (mapGroup !== undefined && groupRanges.length === 0) user.setgroups = 'deny';
   return user;
+}
+
+/**
+ * `-t`: our terminal, raw, relayed to and from the program's own pty until
+ * that closes (all its output shown), its size following ours.
+ */
+export function attachTerminal(t: Terminal): Promise<void> {
+  const stdin = process.stdin;
+  stdin.setRawMode(true);
+  stdin.pipe(t);
+  t.pipe(process.stdout, { end: false });
+  const resize = () => t.resize(process.stdout.columns || 80, process.stdout.rows || 24);
+  process.stdout.on('resize', resize);
+  return new Promise((resolve) =>
+    t.once('close', () => {
+      process.stdout.off('resize', resize);
+      stdin.unpipe(t);
+      stdin.setRawMode(false);
+      stdin.pause();
+      resolve();
+    }),
+  );
 }
