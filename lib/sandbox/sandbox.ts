@@ -25,8 +25,14 @@ import { runIsolated, type RunOptions, type RunResult } from '../spawn/run';
 import { checkArgs, spawnIsolated } from '../spawn/spawn';
 import { checkNarrower, NARROWABLE, sandboxPolicy, type SandboxPolicy } from './policy';
 
-/** The options of {@link Sandbox.create} that make the place: the holder's alone, never a command's. */
-const PLACE = ['namespaces', 'user', 'hostname', 'domainname', 'mounts', 'root', 'propagation', 'timeOffsets', 'network'] as const;
+/**
+ * The options of {@link Sandbox.create} that make the place: the holder's
+ * alone, never a command's. `cgroup` (issue 19) is one: made once for the
+ * sandbox; its commands are to enter the holder's cgroup through the join
+ * (spawn/join.ts JoinHolder, CLONE_INTO_CGROUP on the clone after setns),
+ * never get a fresh one each.
+ */
+const PLACE = ['namespaces', 'user', 'hostname', 'domainname', 'mounts', 'root', 'propagation', 'timeOffsets', 'network', 'cgroup'] as const;
 /** Options of one command, never of the sandbox. */
 const COMMAND = ['cwd', 'env', 'argv0', 'stdio', 'signal', 'timeout', 'killSignal', 'dieWithParent', 'terminal'] as const;
 /** runIsolated's own options, for sandbox.run(). */
