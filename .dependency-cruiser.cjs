@@ -2,7 +2,8 @@
 // `npm run lint:deps` and .ci/run: arrows point down only.
 //
 //   core                     imports nothing of ours
-//   ns, fs, policy, cgroup   core (and their own room)
+//   ns, fs, policy, cgroup,  core (and their own room)
+//   terminal
 //   net                      core, ns (its public functions take Namespace handles)
 //   spawn                    the rooms above
 //   sandbox                  spawn and below
@@ -34,10 +35,10 @@ module.exports = {
       to: { path: below('core') },
     },
     {
-      name: 'ns-fs-policy-cgroup',
-      comment: 'ns/, fs/, policy/ and cgroup/ import core/ and their own room only.',
+      name: 'ns-fs-policy-cgroup-terminal',
+      comment: 'ns/, fs/, policy/, cgroup/ and terminal/ import core/ and their own room only.',
       severity: 'error',
-      from: { path: '^lib/(ns|fs|policy|cgroup)/' },
+      from: { path: '^lib/(ns|fs|policy|cgroup|terminal)/' },
       to: { path: '^lib/', pathNot: '^lib/(core|$1)/' },
     },
     {
@@ -52,14 +53,14 @@ module.exports = {
       comment: 'spawn/ imports the rooms below it, never sandbox/, features/, cli/ or the index.',
       severity: 'error',
       from: { path: '^lib/spawn/' },
-      to: { path: below('core', 'ns', 'fs', 'policy', 'cgroup', 'net', 'spawn') },
+      to: { path: below('core', 'ns', 'fs', 'policy', 'cgroup', 'terminal', 'net', 'spawn') },
     },
     {
       name: 'sandbox',
       comment: 'sandbox/ imports spawn/ and below, never features/, cli/ or the index.',
       severity: 'error',
       from: { path: '^lib/sandbox/' },
-      to: { path: below('core', 'ns', 'fs', 'policy', 'cgroup', 'net', 'spawn', 'sandbox') },
+      to: { path: below('core', 'ns', 'fs', 'policy', 'cgroup', 'terminal', 'net', 'spawn', 'sandbox') },
     },
     {
       name: 'features',

@@ -39,7 +39,9 @@
         "src-native/spawn/child.cc",
         "src-native/spawn/parent.cc",
         "src-native/spawn/exe.cc",
-        "src-native/features/probe.cc"
+        "src-native/features/probe.cc",
+        "src-native/terminal/terminal.cc",
+        "src-native/terminal/child.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       # NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS: while Node tears an

@@ -2,7 +2,7 @@
 // nsjs benchmark: `npm run bench [-- options]`. Not part of `npm test`.
 //
 //   --quick             a short smoke run (few rounds, short durations)
-//   --sections LIST     comma-separated: latency,cpu,throughput,loop,heap,footprint,init,veth,rootfs,cgroup,net
+//   --sections LIST     comma-separated: latency,cpu,throughput,loop,heap,footprint,init,veth,rootfs,cgroup,net,sandbox
 //                       (default: all)
 //   --sets LIST         latency flag sets: none,user,upmui,net,all,alltime,pidmntproc,binds
 //   --rounds N          latency rounds (default 15, quick 3)
@@ -56,7 +56,7 @@ const opt = (name, def) => {
 };
 const flag = (name) => argv.includes(`--${name}`);
 const QUICK = flag('quick');
-const ALL_SECTIONS = ['latency', 'cpu', 'throughput', 'loop', 'heap', 'footprint', 'init', 'veth', 'rootfs', 'cgroup', 'net'];
+const ALL_SECTIONS = ['latency', 'cpu', 'throughput', 'loop', 'heap', 'footprint', 'init', 'veth', 'rootfs', 'cgroup', 'net', 'sandbox'];
 const sections = new Set(opt('sections', ALL_SECTIONS.join(',')).split(','));
 for (const s of sections) if (!ALL_SECTIONS.includes(s)) throw new Error(`unknown section ${s} (known: ${ALL_SECTIONS.join(',')})`);
 const setIds = opt('sets', SETS.map((s) => s.id).join(',')).split(',');
@@ -581,6 +581,79 @@ async function footprint() {
   return f;
 }
 
+// ---------------------------------------------------------------- sandbox
+/** One command in a live sandbox, spawn → exit. */
+async function sandboxOnce(sb) {
+  const t0 = now();
+  const p = await sb.spawn(TRUE, [], { stdio: 'inherit' });
+  const st = await p.wait();
+  const dt = Number(now() - t0);
+  if (st.code !== 0) throw new Error(`sandbox ${TRUE}: exit ${st.code ?? st.signal}`);
+  return dt;
+}
+
+async function sandboxSection() {
+  out('## Sandbox: commands in a live all-namespace sandbox (`sandbox.spawn`)');
+  out();
+  if (!nsjs.Sandbox) {
+    out('n/a: this build has no Sandbox.');
+    out();
+    return undefined;
+  }
+  const sb = await nsjs.Sandbox.create({ namespaces: ALL7, user: 'root', mounts: [{ type: 'proc', target: '/proc' }] });
+  try {
+    return await sandboxRows(sb);
+  } finally {
+    await sb.close();
+  }
+}
+
+async function sandboxRows(sb) {
+  const NSENTER = which('nsenter');
+  out(`${ROUNDS} rounds × ${BATCH} of each, interleaved: \`sandbox.spawn('/bin/true')\` into a sandbox of all 7 namespaces (holder pid ${sb.pid}), ` +
+    "a fresh all-namespace C clone3 spawn, and `spawn('nsenter', ['-t', PID, '-a', 'true'])` from Node into the same sandbox. Medians in ms.");
+  out();
+  const t = { sb: [], c: [], nsenter: [], vsC: [], nsenterVs: [] };
+  await sandboxOnce(sb);
+  for (let r = 0; r < ROUNDS; r++) {
+    const a = await repeat(BATCH, () => sandboxOnce(sb));
+    const c = await baseline.latency('f', flagsOf(ALL7), 0, BATCH);
+    const e = NSENTER ? await repeat(BATCH, () => cpOnce(NSENTER, ['-t', String(sb.pid), '-a', TRUE])) : [];
+    t.sb.push(...a);
+    t.c.push(...c);
+    t.nsenter.push(...e);
+    t.vsC.push(median(a) / median(c));
+    if (e.length) t.nsenterVs.push(median(e) / median(a));
+  }
+  const k = 16;
+  const tput = { sb: [], fresh: [] };
+  for (let r = 0; r < TPUT_ROUNDS; r++) {
+    note(`sandbox: throughput round ${r + 1}`);
+    tput.sb.push(await inFlight(k, DUR, () => sandboxOnce(sb)));
+    tput.fresh.push(await inFlight(k, DUR, () => nsjsOnce(nsjs, TRUE, [], ALL_OPTS)));
+  }
+  const res = {
+    sbMs: ms(median(t.sb)),
+    cMs: ms(median(t.c)),
+    nsenterMs: t.nsenter.length ? ms(median(t.nsenter)) : NaN,
+    vsC: median(t.vsC),
+    nsenterVs: t.nsenterVs.length ? median(t.nsenterVs) : NaN,
+    sbPerS: median(tput.sb),
+    freshPerS: median(tput.fresh),
+  };
+  table(['contender', 'median ms', 'ratio (median over rounds)'], [
+    ["sandbox.spawn('/bin/true')", f3(res.sbMs), ''],
+    ['fresh all-namespace C clone3 spawn', f3(res.cMs), `sandbox ÷ C: ${fx(res.vsC)}`],
+    ["spawn('nsenter', ['-t', PID, '-a', 'true'])", f3(res.nsenterMs), `nsenter ÷ sandbox: ${fx(res.nsenterVs)}`],
+  ]);
+  table([`${k} in flight`, 'per second'], [
+    ['sandbox.spawn(/bin/true)', res.sbPerS.toFixed(0)],
+    ['fresh all-namespace spawnIsolated', res.freshPerS.toFixed(0)],
+  ]);
+  json.sandbox = { t, tput };
+  return res;
+}
+
 // ---------------------------------------------------------------- init
 /** Whether spawnIsolated knows option `key` (probes the validation; starts nothing). */
 function supports(key, options) {
@@ -1047,6 +1120,7 @@ if (sections.has('veth')) R.veth = await vethSection();
 if (sections.has('rootfs')) R.rootfs = await rootfsSection();
 if (sections.has('cgroup')) R.cgroup = await cgroupSection();
 if (sections.has('net')) R.net = await netSection();
+if (sections.has('sandbox')) R.sandbox = await sandboxSection();
 baseline.close();
 
 // ---------------------------------------------------------------- summary
@@ -1107,6 +1181,14 @@ if (R.footprint) {
   const f = R.footprint;
   targets.push([`${f.n} live sandboxes, loop responsive (p99 < 10 ms), every wait resolving`, `${f.resolved}/${f.n} resolved, loop p99 ${f3(f.loop.p99)} ms`,
     f.resolved === f.n && f.loop.p99 < 10, `${(f.heapPer / 1024).toFixed(2)} KiB heap and ${f.fdPer.toFixed(2)} fd per sandbox`]);
+}
+if (R.sandbox) {
+  const s = R.sandbox;
+  targets.push(['sandbox.spawn ≤ 0.6× a fresh all-namespace C clone3 spawn', fx(s.vsC), s.vsC <= 0.6, `${f3(s.sbMs)} ms vs ${f3(s.cMs)} ms (medians)`]);
+  if (Number.isFinite(s.nsenterVs))
+    targets.push(['sandbox.spawn ≥ 3× faster than spawn(nsenter -a)', fx(s.nsenterVs), s.nsenterVs >= 3, `spawn(nsenter): ${f3(s.nsenterMs)} ms`]);
+  targets.push(['sandbox execs/s at 16 in flight ≥ 1.5× fresh spawns/s', fx(s.sbPerS / s.freshPerS), s.sbPerS / s.freshPerS >= 1.5,
+    `${s.sbPerS.toFixed(0)}/s vs ${s.freshPerS.toFixed(0)}/s`]);
 }
 if (targets.length) {
   out('## Targets');

@@ -14,6 +14,9 @@ export { spawnIsolated } from './spawn/spawn';
 export { runIsolated } from './spawn/run';
 export { setSpawnConcurrency } from './spawn/spawn';
 export type { RunError, RunOptions, RunResult } from './spawn/run';
+export { Sandbox } from './sandbox/sandbox';
+export type { SandboxOptions, SandboxSpawnOptions, SandboxRunOptions } from './sandbox/sandbox';
+export type { Terminal } from './terminal/terminal';
 export type { SpawnOptions } from './spawn/options';
 export type {
   Mount, ProcMount, TmpfsMount, BindMount, DevMount, OverlayMount, MqueueMount, SysfsMount, DirMount, FileMount, SymlinkMount, MaskMount, RawMount, TmpfsRoot,

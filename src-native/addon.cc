@@ -13,6 +13,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   nsjs::InitNet(env, exports);
   nsjs::InitProbe(env, exports);
   nsjs::InitPolicy(env, exports);
+  nsjs::InitTerminal(env, exports);
   return exports;
 }
 

@@ -39,5 +39,6 @@ void InitExe(Napi::Env env, Napi::Object exports);
 void InitNet(Napi::Env env, Napi::Object exports);
 void InitProbe(Napi::Env env, Napi::Object exports);
 void InitPolicy(Napi::Env env, Napi::Object exports);
+void InitTerminal(Napi::Env env, Napi::Object exports);
 
 }  // namespace nsjs

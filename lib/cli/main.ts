@@ -16,7 +16,7 @@ import { UsageError } from './args';
 import { DOCTOR_HELP, parseDoctor, renderDoctor, strictFailures } from './doctor';
 import { EXEC_HELP, parseExec, type ExecRequest } from './exec';
 import { LS_HELP, parseLs, render } from './ls';
-import { RUN_HELP, parseRun, type RunRequest } from './run';
+import { RUN_HELP, attachTerminal, parseRun, type RunRequest } from './run';
 
 const HELP = `
 Usage:
@@ -160,6 +160,7 @@ async function run(argv: string[]): Promise<number> {
       return failure(`cannot publish ${f.listen.host}:${f.listen.port}`, e);
     }
   }
+  if (proc.terminal) return (await Promise.all([exitLike(proc), attachTerminal(proc.terminal)]))[0];
   return exitLike(proc);
 }
 

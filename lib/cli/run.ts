@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import type { CapabilityName, NamespaceType, SpawnOptions } from '../index';
+import type { CapabilityName, NamespaceType, SpawnOptions, Terminal } from '../index';
 import { UsageError, parseCommandLine, type OptionSpecs } from './args';
 import { addSingle, groupArg, kernelRanges, rangeArg, signedArg, subidRange, unsignedArg, userArg, type Range } from './ids';
 import { POLICY_HELP, POLICY_OPTIONS, applyPolicy, policyFlag, policyFlags } from './policy';
@@ -79,6 +79,7 @@ export const RUN_OPTIONS: OptionSpecs = {
   bridge: { arg: 'required' },
   publish: { arg: 'required' },
   'allow-net': { arg: 'required' },
+  tty: { short: 't', arg: 'none' },
   help: { short: 'h', arg: 'none' },
   version: { short: 'V', arg: 'none' },
 };
@@ -170,6 +171,8 @@ A filesystem built from nothing (bwrap's flags; each implies --mount):
                              <port> on the sandbox's 127.0.0.1 (implies --net)
  --allow-net <host>:<port> no network but a proxy that reaches only these
                              (repeatable; * for any host or port; implies --net --user)
+ -t, --tty                 when stdin is a terminal, give the program a terminal of its
+                             own (a new pty and session) wired to ours; else ignored
 
  -h, --help                display this help
  -V, --version             display version
@@ -264,6 +267,7 @@ export function parseRun(
   let uid: number | undefined;
   let gid: number | undefined;
   let root: string | undefined;
+  let tty = false;
   let wd: string | undefined;
   let killChild: string | undefined;
   const offsets: { monotonic?: number; boottime?: number } = {};
@@ -435,6 +439,9 @@ export function parseRun(
       case 'init':
         o.init = true;
         break;
+      case 'tty':
+        tty = true;
+        break;
       case 'veth': {
         const parts = v.split(',');
         if (parts.length !== 2 || !parts[0] || !parts[1]) throw new UsageError(`invalid argument '${v}' for --veth: use HOSTADDR,ADDR (CIDR, e.g. 10.0.0.1/24,10.0.0.2/24)`);
@@ -537,6 +544,12 @@ export function parseRun(
   o.stdio = 'inherit';
   Object.assign(o, utilLinuxSeccomp(namespaces.has('user') || ids.uid === 0));
   applyPolicy(o, policy);
+  // -t: a pty of its own, in a new session (docker run -t); ours is only
+  // relayed (attachTerminal), so the program cannot reach it.
+  if (tty && process.stdin.isTTY) {
+    o.terminal = { cols: process.stdout.columns || 80, rows: process.stdout.rows || 24 };
+    o.newSession = true;
+  }
 
   const request: RunRequest = { command: operands[0], args: operands.slice(1), options: o, persist };
   if (publish.length) request.publish = publish;
@@ -573,4 +586,26 @@ function userMapping(
   if (setgroups) user.setgroups = setgroups;
   else if (mapGroup !== undefined && groupRanges.length === 0) user.setgroups = 'deny';
   return user;
+}
+
+/**
+ * `-t`: our terminal, raw, relayed to and from the program's own pty until
+ * that closes (all its output shown), its size following ours.
+ */
+export function attachTerminal(t: Terminal): Promise<void> {
+  const stdin = process.stdin;
+  stdin.setRawMode(true);
+  stdin.pipe(t);
+  t.pipe(process.stdout, { end: false });
+  const resize = () => t.resize(process.stdout.columns || 80, process.stdout.rows || 24);
+  process.stdout.on('resize', resize);
+  return new Promise((resolve) =>
+    t.once('close', () => {
+      process.stdout.off('resize', resize);
+      stdin.unpipe(t);
+      stdin.setRawMode(false);
+      stdin.pause();
+      resolve();
+    }),
+  );
 }

@@ -119,6 +119,15 @@ export interface Native {
   bindListen(fd: number, family: number, host: string, port: number, backlog: number, ipv6Only: boolean): 0 | NativeSocketError;
   connectStart(fd: number, family: number, host: string, port: number): number;
   ConnectWatch: new (fd: number, callback: (err: number) => void) => NativeConnectWatch;
+  // Terminals (src-native/terminal/terminal.cc).
+  openPty(cols: number, rows: number): [number, number] | number;
+  socketPair(): [number, number] | number;
+  recvFd(sock: number): number;
+  setWinsize(fd: number, cols: number, rows: number): number;
+  readTty(fd: number, buffer: Buffer): number;
+  writeTty(fd: number, buffer: Buffer, offset: number): number;
+  /** Calls back once (0 or -errno) when the fd is readable (or hung up), or writable. */
+  TtyWatch: new (fd: number, writable: boolean, callback: (err: number) => void) => { start(): number; close(): void };
   PidfdWatch: new (
     pidfd: number,
     peek: boolean,

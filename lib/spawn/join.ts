@@ -20,8 +20,37 @@ export interface JoinTarget {
   types?: NamespaceType[];
 }
 
-/** `join` checked: the Namespaces to enter, or a pid (and types). */
-export type CheckedJoin = { namespaces: Namespace[] } | { pid: number; types?: NamespaceType[] };
+/**
+ * @internal What a Sandbox joins (sandbox/): its holder's namespaces, through
+ * a pidfd the sandbox owns and keeps open until its last spawn has settled,
+ * so that a holder that died is ESRCH, never a recycled pid. Made only by
+ * joinHolder(); the options snapshot keeps it as it is.
+ */
+export interface JoinHolder {
+  readonly pid: number;
+  readonly types: readonly NamespaceType[];
+  /** The sandbox has a devpts of its own (a `dev` mount at /dev): a terminal is opened there. */
+  readonly devpts: boolean;
+  /** The holder's pidfd, or -1 once the sandbox is closed. */
+  pidfd(): number;
+}
+
+const holders = new WeakSet<object>();
+
+/** @internal */
+export function joinHolder(holder: JoinHolder): JoinHolder {
+  const h = Object.freeze(record({ ...holder }));
+  holders.add(h);
+  return h;
+}
+
+/** @internal Whether `value` was made by joinHolder(). */
+export function isJoinHolder(value: unknown): value is JoinHolder {
+  return typeof value === 'object' && value !== null && holders.has(value);
+}
+
+/** `join` checked: the Namespaces to enter, or a pid (and types), or a sandbox's holder. */
+export type CheckedJoin = { namespaces: Namespace[] } | { pid: number; types?: NamespaceType[] } | { holder: JoinHolder };
 
 /** join's ops (OpKind in src-native/spawn/plan.h). */
 export const JoinOp = {
@@ -32,6 +61,7 @@ export const JoinOp = {
 } as const;
 
 export function checkJoin(value: unknown): CheckedJoin {
+  if (isJoinHolder(value)) return record({ holder: value });
   if (Array.isArray(value)) {
     const seen = new Set<NamespaceType>();
     // Array.from first: forEach would skip a hole, which is no Namespace.
@@ -89,6 +119,11 @@ export function resolveJoin(join: CheckedJoin, toClose: number[]): JoinPlan {
     const closed = join.namespaces.findIndex((ns) => ns.fd < 0);
     if (closed >= 0) throw invalidArgValue(`options.join[${closed}]`, String(join.namespaces[closed]), 'was closed before the spawn started');
     return record({ namespaces: join.namespaces.filter((ns) => ns.type !== 'user' || differs('user', ns.inode)).map((ns) => record({ fd: ns.fd, type: ns.type })) });
+  }
+  if ('holder' in join) {
+    const pidfd = join.holder.pidfd();
+    if (pidfd < 0) throw new NsError({ errno: -3, syscall: 'setns', step: `join sandbox ${join.holder.pid}` });
+    return record({ pidfd, pid: join.holder.pid, types: [...join.holder.types] });
   }
   // The pidfd first: the /proc reads below are about the process it holds
   // only if that process is still alive afterwards.

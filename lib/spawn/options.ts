@@ -15,8 +15,9 @@ import { checkNetOptions, type NetChecked, type NetSpawnOptions } from '../net/o
 import type { Namespace } from '../ns/namespace';
 import { checkNsOptions, type NsChecked, type NsSpawnOptions } from '../ns/options';
 import { checkPolicyOptions, type PolicyChecked, type PolicySpawnOptions } from '../policy/options';
+import { checkTerminalOptions, type TerminalChecked, type TerminalSpawnOptions } from '../terminal/options';
 import { checkCommandOptions, snapshotEnv, type CommandChecked } from './command';
-import { checkJoin, newPidInJoinedPid, type CheckedJoin, type JoinTarget } from './join';
+import { checkJoin, isJoinHolder, newPidInJoinedPid, type CheckedJoin, type JoinTarget } from './join';
 import { checkStdio, type StdioEntry } from './stdio';
 import { checkUser, type CheckedUser, type UserMapping } from './user';
 
@@ -26,7 +27,7 @@ import { checkUser, type CheckedUser, type UserMapping } from './user';
  * option says when it needs root and what it costs beyond a plain spawn.
  * @category Spawning
  */
-export interface SpawnOptions extends NsSpawnOptions, FsSpawnOptions, PolicySpawnOptions, NetSpawnOptions, CgroupSpawnOptions {
+export interface SpawnOptions extends NsSpawnOptions, FsSpawnOptions, PolicySpawnOptions, NetSpawnOptions, CgroupSpawnOptions, TerminalSpawnOptions {
   /**
    * Existing namespaces to enter before any new one is made (nsenter). A user
    * namespace is entered first, so the rest are entered with its
@@ -105,10 +106,11 @@ const OPTION_KEYS = [
   'seccomp', 'allowUserNamespaces', 'landlock',
   'killTimeout',
   'cgroup',
+  'terminal',
 ] as const;
 
 /** Options after validation: defaults filled in, namespaces as a set. */
-export interface Checked extends NsChecked, FsChecked, PolicyChecked, NetChecked, CommandChecked {
+export interface Checked extends NsChecked, FsChecked, PolicyChecked, NetChecked, CommandChecked, TerminalChecked {
   join?: CheckedJoin;
   user?: CheckedUser;
   stdio: Exclude<StdioEntry, Stream>[];
@@ -130,7 +132,7 @@ function isAbortSignal(value: object): boolean {
 }
 
 // A Stream in stdio and a URL cwd are read once, where they are checked.
-const keptAsTheyAre = (v: object) => isNamespace(v) || isAbortSignal(v) || v instanceof Stream || v instanceof URL;
+const keptAsTheyAre = (v: object) => isNamespace(v) || isAbortSignal(v) || isJoinHolder(v) || v instanceof Stream || v instanceof URL;
 const copiedSpecially = { env: snapshotEnv };
 
 /**
@@ -154,14 +156,14 @@ export function checkOptions(options: unknown, copied = false): Checked {
   const policy = checkPolicyOptions(o);
   const fs = checkFsOptions(o, namespaces);
   const join = o.join === undefined ? undefined : checkJoin(o.join);
-  const c = record<Checked>({ ...ns, ...command, stdio, ...policy, ...fs, ...checkNetOptions(o, namespaces, join !== undefined) });
+  const c = record<Checked>({ ...ns, ...command, stdio, ...policy, ...fs, ...checkNetOptions(o, namespaces, join !== undefined), ...checkTerminalOptions(o) });
   if (user !== undefined) c.user = user;
   if (join !== undefined) c.join = join;
   const { cgroup } = checkCgroupOptions(o);
   if (cgroup !== undefined) c.cgroup = cgroup;
   // Where the options say so: { pid } without types is settled in spawn, once
   // the target's pid namespace is known to differ from ours.
-  const joinsPid = c.join && ('pid' in c.join ? c.join.types?.includes('pid') : c.join.namespaces.some((n) => n.type === 'pid'));
+  const joinsPid = c.join && ('holder' in c.join ? c.join.holder.types.includes('pid') : 'pid' in c.join ? c.join.types?.includes('pid') : c.join.namespaces.some((n) => n.type === 'pid'));
   if (joinsPid && namespaces.has('pid')) throw newPidInJoinedPid([...namespaces]);
   // The parent writes explicit maps to the child it cloned, but after a join
   // the new user namespace belongs to that child's own child.

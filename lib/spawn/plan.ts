@@ -17,6 +17,7 @@ import { CommandOp, planCwd, planExec, type InitContext } from './command';
 import { JoinOp, joinsType, planJoin, type JoinPlan } from './join';
 import type { Checked } from './options';
 import { StdioOp, planStdio, type StdioFds } from './stdio';
+import { TerminalOp, planCtty, planTerminal, type TerminalFds } from '../terminal/plan';
 import { planUser, setgroupsDenied } from './user';
 
 /** Every op kind, each room's own: mirrors OpKind in src-native/spawn/plan.h. */
@@ -30,6 +31,7 @@ export const Op = {
   ...CommandOp,
   ...StdioOp,
   ...CgroupOp,
+  ...TerminalOp,
 } as const;
 
 /** Inputs of buildPlan that come from outside the options. */
@@ -42,6 +44,8 @@ export interface PlanContext {
   init?: InitContext;
   /** With options.cgroup: the cgroups made for the command (cgroup/cgroup.ts). */
   cgroup?: Cgroup;
+  /** With terminal (see TerminalFds). */
+  terminal?: TerminalFds;
 }
 
 export interface Plan {
@@ -108,7 +112,9 @@ export function buildPlan(
   planUts(c, add);
   planCwd(c, add);
   planStdio(add);
+  if (ctx.terminal) planTerminal(ctx.terminal, add);
   const lastOps = planPolicy(c, { newUserNs: ns.has('user'), joinedUserNs: joinsType(ctx.join, 'user'), setgroupsDenied: setgroupsDenied(c.user, native) }, add);
+  if (c.terminal) planCtty(add);
   planExec(c, command, execPaths, ctx.init, native, add, lastOps);
   assertAllowed(ops, ns);
   return { native, steps };

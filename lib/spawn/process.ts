@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import type { Cgroup, ResourceUsage } from '../cgroup/cgroup';
 import { AbortError, NsError, check, fromCaller } from '../core/errors';
 import { closeFd, native, type NativePidfdWatch } from '../core/native';
+import type { Terminal } from '../terminal/terminal';
 import { Namespace } from '../ns/namespace';
 import { signalName, signalNumber } from '../core/signals';
 import { namespaceType, pid as pidArg, plainObject } from '../core/validate';
@@ -52,6 +53,7 @@ interface Internal {
   spawnargs?: string[];
   /** options.cgroup's: emptied and removed before wait() resolves. */
   cgroup?: Cgroup;
+  terminal?: Terminal;
 }
 
 /**
@@ -108,6 +110,8 @@ export class Process extends EventEmitter<ProcessEvents> {
   readonly spawnfile: string;
   /** Its argv, `argv0` first (`[]` for {@link Process.attach}), as `ChildProcess.spawnargs`. */
   readonly spawnargs: readonly string[];
+  /** With `terminal`: the pty master, a Duplex with `resize(cols, rows)`; else `null`. */
+  readonly terminal: Terminal | null;
 
   #pidfd: number;
   #watch: NativePidfdWatch | null;
@@ -145,6 +149,7 @@ export class Process extends EventEmitter<ProcessEvents> {
       stream.once('close', maybeClose);
     }
     this.#cgroup = internal.cgroup;
+    this.terminal = internal.terminal ?? null;
     let settle!: (status: ExitStatus) => void;
     let fail!: (err: Error) => void;
     this.#done = new Promise<ExitStatus>((resolve, reject) => {

@@ -170,8 +170,10 @@ export async function runIsolated(command: string, args?: string[], options: Run
       stream.on('error', reject);
       stream.on('close', () => resolve(Buffer.concat(chunks)));
     });
-  const out = collect(proc.stdout, 'stdout');
+  // With terminal: what the terminal showed, until the last writer is gone.
+  const out = collect(proc.terminal ?? proc.stdout, 'stdout');
   const err = collect(proc.stderr, 'stderr');
+  if (proc.terminal && input !== undefined) proc.terminal.write(input);
   if (proc.stdin) {
     // A command that exits without reading its input closes the pipe: EPIPE is not our failure.
     proc.stdin.on('error', () => {});

@@ -23,6 +23,7 @@ import { checkOptions, type Checked, type SpawnOptions } from './options';
 import { buildPlan, encodePlan, type PlanContext } from './plan';
 import { Process } from './process';
 import { openStdio, type Stdio } from './stdio';
+import { openTerminal, terminalOf, type OpenedTerminal } from '../terminal/terminal';
 
 const ENOENT = -2;
 
@@ -103,6 +104,7 @@ interface Prepared {
   encoded: EncodedPlan;
   stdio: Stdio;
   statusFd?: number;
+  terminal?: OpenedTerminal;
   /** The child's ends and the fds only the child needs: closed once it has exec'd or failed. */
   toClose: number[];
   cgroup?: Cgroup;
@@ -115,6 +117,7 @@ function prepare(command: string, args: string[], c: Checked): Prepared {
   let stdio: Stdio | undefined;
   let statusFd: number | undefined;
   let cgroup: Cgroup | undefined;
+  let terminal: OpenedTerminal | undefined;
   try {
     const ctx = record<PlanContext>({ forceClone: testHooks.forceClone });
     if (c.join) ctx.join = resolveJoin(c.join, toClose);
@@ -127,8 +130,16 @@ function prepare(command: string, args: string[], c: Checked): Prepared {
     // nsjs-init, as PID 1 or as the --hold helper (Namespace.create(),
     // features()), runs from its sealed copy, whatever mounts hide its file.
     if (isInitBinary(command)) ctx.execFd = initExecFd(fault?.parent);
-    stdio = openStdio(c.stdio);
+    if (c.terminal) {
+      // Opened inside where the command has a devpts of its own, so that tty names it there.
+      const devpts = c.mounts.some((m) => m.type === 'dev' && m.target === '/dev') || (!!c.join && 'holder' in c.join && c.join.holder.devpts);
+      terminal = openTerminal(c.terminal, devpts);
+      toClose.push(...terminal.childOnly);
+      ctx.terminal = terminal.fds;
+    }
+    stdio = openStdio(terminal ? c.stdio.map((e, i) => (i < 3 ? 'inherit' : e)) : c.stdio);
     toClose.push(...stdio.toClose);
+    if (terminal?.slave !== undefined) stdio.child.fill(terminal.slave, 0, 3);
     if (c.init) {
       const fd = initExecFd(fault?.parent);
       const fds = native().pipe(true);
@@ -142,17 +153,18 @@ function prepare(command: string, args: string[], c: Checked): Prepared {
     const plan = buildPlan(c, command, args, execPaths, stdio, ctx);
     if (fault) plan.native.fault = fault;
     if (testHooks.mountFallback) plan.native.mountFallback = testHooks.mountFallback;
-    return { command, args, plan, encoded: encodePlan(plan.native), stdio, statusFd, toClose, cgroup };
+    return { command, args, plan, encoded: encodePlan(plan.native), stdio, statusFd, toClose, cgroup, terminal };
   } catch (err) {
-    release({ toClose, stdio, statusFd, cgroup });
+    release({ toClose, stdio, statusFd, cgroup, terminal });
     throw err;
   }
 }
 
 /** Closes our ends too, and removes the cgroups: for a spawn that failed (its child, if any, is reaped). */
-function release(p: { toClose: number[]; stdio?: Stdio; statusFd?: number; cgroup?: Cgroup }): void {
+function release(p: { toClose: number[]; stdio?: Stdio; statusFd?: number; cgroup?: Cgroup; terminal?: OpenedTerminal }): void {
   p.cgroup?.removeNow();
   for (const fd of p.toClose) closeFd(fd);
+  if (p.terminal) closeFd(p.terminal.ours);
   for (const fd of p.stdio?.parent ?? []) if (fd !== undefined) closeFd(fd);
   if (p.statusFd !== undefined) closeFd(p.statusFd);
 }
@@ -203,11 +215,13 @@ function finish(p: Prepared, result: NativeSpawnResult, c: Checked): Process {
     spawnfile: p.command,
     spawnargs: [c.argv0 ?? p.command, ...p.args],
     cgroup: p.cgroup,
+    terminal: p.terminal && terminalOf(p.terminal),
   }));
   if (started.proxyFd !== undefined) {
     const proxy = startEgress(started.proxyFd, c.network!.egress!);
     void proc.wait().then(() => proxy.close());
   }
+  if (proc.terminal) void proc.wait().then(() => proc.terminal!.flush());
   if (c.signal) {
     const signal = c.signal;
     const abort = () => proc.terminate(c.killSignal, c.killTimeout, 'aborted');

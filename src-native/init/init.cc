@@ -15,7 +15,9 @@
 // child reports its own failures: (kind, op index, errno).
 //
 // --hold keeps a new namespace alive for Namespace.create() until nsjs has
-// opened it: it waits for EOF on stdin and exits 0.
+// opened it, and holds a Sandbox's namespaces until it is closed: it waits
+// for EOF on stdin and exits 0. As a sandbox's PID 1 it is the parent of
+// every orphan there, which SIGCHLD ignored has the kernel reap.
 //
 // --park is nsjs-oci's container init between `create` and `start`: it finds
 // ARGV[0] on the container's PATH (so a missing program fails `create`, as
@@ -176,6 +178,7 @@ int main(int argc, char** argv) {
   // kernel gives us as comm: ps and top show the program's own name instead.
   prctl(PR_SET_NAME, "nsjs-init", 0, 0, 0);
   if (argc == 2 && strcmp(argv[1], "--hold") == 0) {
+    if (signal(SIGCHLD, SIG_IGN) == SIG_ERR) return 1;
     char buf[64];
     while (read(0, buf, sizeof buf) > 0 || errno == EINTR) {
     }

@@ -6,8 +6,8 @@
 // have (setuid and friends broadcast to every thread glibc knows of).
 // The rooms' ops it hands over run under the same rule in their own files:
 // the mount engine (fs/mounts.cc), the policy ops (policy/caps.cc,
-// policy/restrict.cc), rtnetlink (net/netlink.cc) and the cgroup op
-// (cgroup/cgroup.cc).
+// policy/restrict.cc), rtnetlink (net/netlink.cc), the cgroup op
+// (cgroup/cgroup.cc) and the terminal ops (terminal/child.cc).
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
@@ -22,6 +22,7 @@
 #include "../fs/mounts.h"
 #include "../net/netlink.h"
 #include "../policy/caps.h"
+#include "../terminal/terminal.h"
 #include "plan.h"
 
 #ifndef SYS_close_range
@@ -191,6 +192,9 @@ int RunOp(const Plan* plan, const Op& op, MountEngine* mounts) {
     case kOpSeccomp:
     case kOpLandlock:
       return RunPolicyOp(plan, op);
+    case kOpPtyInside:
+    case kOpCtty:
+      return RunTerminalOp(plan, op);
     case kOpCloseFds:
       return syscall(SYS_close_range, plan->stdio.size(), ~0U, CLOSE_RANGE_CLOEXEC);
     case kOpLinkUp:

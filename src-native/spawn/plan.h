@@ -79,6 +79,10 @@ enum OpKind : int32_t {
   kOpCgroupJoin = 96,  // write "0" to cgroup.procs fd a; b = 1: not when CLONE_INTO_CGROUP placed us (Plan::into_cgroup)
   kOpCgroupFirst = kOpCgroupJoin,
   kOpCgroupLast = 111,
+
+  // Terminals (terminal/child.cc; lib/terminal/plan.ts builds their ops).
+  kOpPtyInside = 128,  // s0 = ptmx, a = socket, b = columns, flags = rows: a pty from there, the master sent on the socket, the slave as fds 0-2
+  kOpCtty = 129,       // fd 0 becomes the controlling terminal (TIOCSCTTY), after setsid
 };
 
 // kOpResolve flags: what a missing target becomes (in bits 8-15 the slot whose kind kResolveLike copies).

@@ -1,8 +1,8 @@
 // Compile-only: nothing here runs. Uses of the public API that must type-check,
 // and misuse that must not (each `@ts-expect-error` fails the build if the
 // line below it compiles).
-import { DEFAULT_SECCOMP_DENY, Namespace, NsError, Process, net, runIsolated, setSpawnConcurrency, spawnIsolated, sys, waitpid } from 'nsjs';
-import type { CapabilityName, EgressConnection, CgroupOptions, ResourceUsage, ExitStatus, LandlockOptions, SeccompPolicy, NamespaceInfo, NamespaceType, NsErrorDetails, RunError, RunResult, WaitpidOptions } from 'nsjs';
+import { DEFAULT_SECCOMP_DENY, Namespace, NsError, Process, Sandbox, net, runIsolated, setSpawnConcurrency, spawnIsolated, sys, waitpid } from 'nsjs';
+import type { CapabilityName, SandboxOptions, Terminal, EgressConnection, CgroupOptions, ResourceUsage, ExitStatus, LandlockOptions, SeccompPolicy, NamespaceInfo, NamespaceType, NsErrorDetails, RunError, RunResult, WaitpidOptions } from 'nsjs';
 import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
 
@@ -255,4 +255,23 @@ export async function networks(ns: Namespace): Promise<void> {
   // @ts-expect-error udp4 or udp6
   await net.createSocket(ns, { type: 'tcp' });
   use(port, udp, unix);
+}
+
+export async function sandbox(): Promise<void> {
+  const options: SandboxOptions = { namespaces: 'all', user: 'root', capabilities: { keep: [] }, rlimits: { nofile: [32, 32] } };
+  const sb: Sandbox = await Sandbox.create(options);
+  const p: Process = await sb.spawn('sh', ['-i'], { terminal: { cols: 80, rows: 24 }, cwd: '/', rlimits: { nofile: [16, 16] } });
+  const t: Terminal | null = p.terminal;
+  t?.resize(100, 30);
+  const r = await sb.run('true', [], { input: 'x' });
+  const code: number | null = r.code;
+  const pid: number = sb.pid;
+  // @ts-expect-error the place is the sandbox's, not a command's
+  await sb.spawn('true', [], { hostname: 'other' });
+  // @ts-expect-error a command's option, not the sandbox's
+  await Sandbox.create({ namespaces: ['uts'], cwd: '/' });
+  await spawnIsolated('sh', [], { terminal: true });
+  use([code, pid]);
+  await sb.close();
+  await sb[Symbol.asyncDispose]();
 }

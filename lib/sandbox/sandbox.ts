@@ -1,0 +1,265 @@
+// sandbox/: a place that outlives any one command (docker exec, not docker
+// run each time). Sandbox.create() spawns the holder — nsjs-init --hold,
+// PID 1 where there is a pid namespace — with the place (namespaces, maps,
+// mounts, root, hostname, network) and the whole policy; every
+// sandbox.spawn() joins all of the holder's namespaces through one setns on
+// its pidfd (spawn/join.ts joinHolder) and has the same policy applied again
+// in the child before execve, since joining alone would keep what we hold.
+//
+// The rule that keeps this room small: the options of Sandbox.create() are
+// either the place (PLACE below: made once, by the holder) or policy, and
+// every policy option is handed as it was given to every command's spawn,
+// so a policy option another room adds to spawnIsolated (seccomp, landlock)
+// is applied again in every command without a line here.
+import * as fs from 'node:fs';
+
+import { NsError, invalidArgValue } from '../core/errors';
+import { closeFd, initBinary, native } from '../core/native';
+import type { NamespaceType } from '../core/nstypes';
+import { plainObject, record } from '../core/validate';
+import type { Namespace } from '../ns/namespace';
+import { joinHolder } from '../spawn/join';
+import { checkOptions, snapshotOptions, type SpawnOptions } from '../spawn/options';
+import type { Process } from '../spawn/process';
+import { runIsolated, type RunOptions, type RunResult } from '../spawn/run';
+import { checkArgs, spawnIsolated } from '../spawn/spawn';
+import { checkNarrower, NARROWABLE, sandboxPolicy, type SandboxPolicy } from './policy';
+
+/**
+ * The options of {@link Sandbox.create} that make the place: the holder's
+ * alone, never a command's. `cgroup` (issue 19) is one: made once for the
+ * sandbox; its commands are to enter the holder's cgroup through the join
+ * (spawn/join.ts JoinHolder, CLONE_INTO_CGROUP on the clone after setns),
+ * never get a fresh one each.
+ */
+const PLACE = ['namespaces', 'user', 'hostname', 'domainname', 'mounts', 'root', 'propagation', 'timeOffsets', 'network', 'cgroup'] as const;
+/** Options of one command, never of the sandbox. */
+const COMMAND = ['cwd', 'env', 'argv0', 'stdio', 'signal', 'timeout', 'killSignal', 'dieWithParent', 'terminal'] as const;
+/** runIsolated's own options, for sandbox.run(). */
+const RUN = ['input', 'encoding'] as const;
+/** Neither: the holder is the sandbox's init, and what it joins is itself. */
+const NEVER = ['join', 'init'] as const;
+
+/**
+ * Options of {@link Sandbox.create}: those of {@link SpawnOptions} that
+ * describe a place (namespaces, user, mounts, root, hostname, domainname,
+ * timeOffsets, network) and its policy (uid, gid, groups, capabilities,
+ * rlimits, noNewPrivileges, newSession), applied to the holder and again
+ * to every command. A hostile command inside has what the policy gives it
+ * and nothing of ours: whatever it does to the place (files written,
+ * processes left running) stays there for the next command until close().
+ */
+export type SandboxOptions = Omit<SpawnOptions, (typeof COMMAND)[number] | (typeof NEVER)[number]>;
+
+/**
+ * Options of one command in a sandbox: its `cwd` (inside the sandbox's root),
+ * `env`, `argv0`, `stdio`, `signal`, `timeout`, `killSignal`,
+ * `dieWithParent`, and a narrower policy (fewer capabilities, lower
+ * rlimits, no_new_privs, another uid/gid only where the sandbox keeps
+ * CAP_SETUID/CAP_SETGID); a wider one is ERR_INVALID_ARG_VALUE.
+ */
+export type SandboxSpawnOptions = Pick<SpawnOptions, (typeof COMMAND)[number] | (typeof NARROWABLE)[number]>;
+
+/** Options of {@link Sandbox.run}: a command's, plus `input` and `encoding` as {@link runIsolated}. */
+export type SandboxRunOptions = SandboxSpawnOptions & Pick<RunOptions, (typeof RUN)[number]>;
+
+const ESRCH = -3;
+
+/** Every process whose namespace of `type` has this inode: what is inside a sandbox without a pid namespace. */
+function processesIn(type: NamespaceType, inode: number): number[] {
+  const out: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      if (fs.statSync(`/proc/${name}/ns/${type}`).ino === inode) out.push(Number(name));
+    } catch {
+      // gone, or not ours to look at
+    }
+  }
+  return out;
+}
+
+/** SIGKILL through a pidfd, so that a pid reused since /proc was read is never hit: false when it was gone. */
+function killPid(pid: number): boolean {
+  const pidfd = native().pidfdOpen(pid, 0);
+  if (pidfd < 0) return false;
+  try {
+    return native().pidfdSendSignal(pidfd, 9) === 0;
+  } finally {
+    closeFd(pidfd);
+  }
+}
+
+/**
+ * A set of namespaces and a policy that outlive any one command, held by
+ * nsjs-init as PID 1 (where there is a pid namespace), like a container
+ * you exec into. Commands are children of our process entered into it, so
+ * their `wait()` reports their own status.
+ */
+export class Sandbox {
+  /** The holder's pid in our pid namespace (PID 1 of the sandbox's pid namespace where it has one). */
+  readonly pid: number;
+
+  readonly #holder: Process;
+  #pidfd: number;
+  readonly #join: object;
+  readonly #policy: SandboxPolicy;
+  /** The create() options that are policy, as given: handed to every command. */
+  readonly #recorded: Record<string, unknown>;
+  readonly #types: readonly NamespaceType[];
+  readonly #inodes: [NamespaceType, number][];
+  readonly #commands = new Set<Process>();
+  readonly #starting = new Set<Promise<unknown>>();
+  #closing: Promise<void> | undefined;
+
+  private constructor(holder: Process, pidfd: number, types: NamespaceType[], devpts: boolean, policy: SandboxPolicy, recorded: Record<string, unknown>) {
+    this.pid = holder.pid;
+    this.#holder = holder;
+    this.#pidfd = pidfd;
+    this.#types = types;
+    this.#policy = policy;
+    this.#recorded = recorded;
+    this.#join = joinHolder({ pid: holder.pid, types, devpts, pidfd: () => this.#pidfd });
+    // A user namespace last: its processes are found by any other type first.
+    this.#inodes = [...types.filter((t) => t !== 'user'), ...types.filter((t) => t === 'user')].map((t) => [t, fs.statSync(`/proc/${holder.pid}/ns/${t}`).ino]);
+  }
+
+  /**
+   * Makes the place and starts its holder. Resolves once the holder runs
+   * in it; rejects as spawnIsolated() does (an NsError naming the failed
+   * step, nothing left behind), or with ERR_INVALID_ARG_VALUE for an
+   * option that belongs to a command, or no namespace at all.
+   */
+  static async create(options: SandboxOptions): Promise<Sandbox> {
+    const o = plainObject(snapshotOptions(options), 'options');
+    for (const key of [...COMMAND, ...NEVER])
+      if (o[key] !== undefined)
+        throw invalidArgValue(`options.${key}`, o[key], NEVER.includes(key as 'join') ? 'is not a Sandbox option' : 'is an option of each command: give it to sandbox.spawn()');
+    const checked = checkOptions(o, true);
+    if (checked.namespaces.size === 0)
+      throw invalidArgValue('options.namespaces', o.namespaces, 'must name at least one namespace: a sandbox is a place');
+    const recorded = record<Record<string, unknown>>({});
+    for (const [key, value] of Object.entries(o)) if (!(PLACE as readonly string[]).includes(key)) recorded[key] = value;
+    const types = [...checked.namespaces];
+    const holder = await spawnIsolated(initBinary(), ['--hold'], record({ ...o, init: undefined, stdio: ['pipe', 'ignore', 'ignore'] }) as SpawnOptions);
+    // Our child, not reaped before this continuation (the reap is a later
+    // turn of the loop): the pid still names it, and from now on the pidfd does.
+    const pidfd = native().pidfdOpen(holder.pid, 0);
+    if (pidfd < 0) {
+      holder.kill('SIGKILL');
+      await holder.wait();
+      throw new NsError({ errno: pidfd, syscall: 'pidfd_open', step: 'sandbox holder' });
+    }
+    try {
+      const devpts = checked.mounts.some((m) => m.type === 'dev' && m.target === '/dev');
+      return new Sandbox(holder, pidfd, types, devpts, sandboxPolicy(checked, checked.namespaces.has('user')), recorded);
+    } catch (err) {
+      holder.kill('SIGKILL');
+      await holder.wait();
+      closeFd(pidfd);
+      throw err;
+    }
+  }
+
+  /** The holder's namespace of `type` (ESRCH once closed). */
+  namespace(type: NamespaceType): Namespace {
+    return this.#holder.namespace(type);
+  }
+
+  /** Whether close() has been called or the holder is gone. */
+  get closed(): boolean {
+    return this.#closing !== undefined || this.#holder.exitStatus !== null;
+  }
+
+  /** The command's options merged with the sandbox's policy, checked narrower first. */
+  #options(options: unknown, extra: readonly string[]): Record<string, unknown> {
+    const o = options === undefined ? record<Record<string, unknown>>({}) : plainObject(snapshotOptions(options), 'options');
+    for (const key of [...PLACE, ...NEVER])
+      if (o[key] !== undefined) throw invalidArgValue(`options.${key}`, o[key], "is the sandbox's own, set once by Sandbox.create()");
+    const allowed = [...COMMAND, ...NARROWABLE, ...extra] as readonly string[];
+    for (const key of Object.keys(o))
+      if (!allowed.includes(key) && o[key] !== undefined)
+        throw invalidArgValue(`options.${key}`, o[key], `is not an option of a command in a sandbox (known: ${allowed.join(', ')})`);
+    checkNarrower(o, this.#policy);
+    if (this.closed) throw new NsError({ errno: ESRCH, syscall: 'setns', step: `join sandbox ${this.pid} (closed)` });
+    return record({ ...this.#recorded, ...o, join: this.#join });
+  }
+
+  async #start<T>(start: Promise<T>, proc: (t: T) => Process | undefined): Promise<T> {
+    this.#starting.add(start);
+    try {
+      const t = await start;
+      const p = proc(t);
+      if (p) {
+        this.#commands.add(p);
+        void p.wait().finally(() => this.#commands.delete(p));
+        // Started while close() was under way: it waits for this one too.
+        if (this.#closing) p.kill('SIGKILL');
+      }
+      return t;
+    } finally {
+      this.#starting.delete(start);
+    }
+  }
+
+  /**
+   * Starts `command` inside: in every namespace of the sandbox, with its
+   * whole policy applied again before execve (credentials, capabilities,
+   * rlimits, no_new_privs, the rest of what Sandbox.create() was given),
+   * narrowed where `options` asks. Resolves and rejects as spawnIsolated().
+   */
+  spawn(command: string, args?: string[], options?: SandboxSpawnOptions): Promise<Process> {
+    try {
+      const argv = checkArgs(command, args);
+      return this.#start(spawnIsolated(command, argv, this.#options(options, []) as SpawnOptions), (p) => p);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** As {@link spawn}, resolving as runIsolated() does. */
+  run(command: string, args?: string[], options?: SandboxRunOptions): Promise<RunResult<string>> {
+    try {
+      const argv = checkArgs(command, args);
+      return this.#start(runIsolated(command, argv, this.#options(options, RUN) as RunOptions), () => undefined);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * Kills everything inside and waits for it: with a pid namespace the
+   * holder, whose death makes the kernel kill the rest; without one, each
+   * command and every process found in the sandbox's namespaces. Once the
+   * last process is gone so are its namespaces, and with them its mounts and
+   * links. Any number of calls share the first one's promise.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#holder.kill('SIGKILL');
+    const inside = () => {
+      for (const p of this.#commands) p.kill('SIGKILL');
+      if (this.#types.includes('pid')) return false;
+      // Without a pid namespace, what a command left running (a daemon that
+      // setsid'd away from it) is found by its namespaces, until none is left.
+      let found = false;
+      for (const pid of processesIn(...this.#inodes[0])) found = killPid(pid) || found;
+      return found;
+    };
+    for (let round = 0; round < 100 && inside(); round++) await new Promise((r) => setTimeout(r, 10));
+    await Promise.allSettled([...this.#starting]);
+    inside();
+    await Promise.all([this.#holder.wait(), ...[...this.#commands].map((p) => p.wait())]);
+    closeFd(this.#pidfd);
+    this.#pidfd = -1;
+  }
+
+  /** close(): `await using sandbox = await Sandbox.create(...)`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
