@@ -33,6 +33,8 @@ export function mountHint(err: number, step: Step & { mount: NonNullable<Step['m
     return `the ${what} failed: proc can be mounted only inside a new pid namespace owned by our user namespace (add 'pid'), and not where the host's /proc has locked over-mounts`;
   if ((m.type === 'mqueue' || m.type === 'sysfs') && err === EPERM)
     return `the ${what} failed: ${m.type} can be mounted only for a new ${m.type === 'mqueue' ? 'ipc' : 'net'} namespace owned by our user namespace (add '${m.type === 'mqueue' ? 'ipc' : 'net'}')`;
+  if (step.syscall === 'fstat' && err === -28 /* ENOSPC */)
+    return `the ${what} failed: more than 64 tmpfs or dev mounts of mounts have later targets below them, which is all nsjs records as its own in one spawn`;
   if (builder && err === EROFS) return `the ${what} failed: its parent is on a disk of the host (or a bind of one)${inRoot}; ${WHERE_MADE}`;
   if (builder && err === EISDIR) return `the ${what} failed: ${m.target} is an existing directory${inRoot}`;
   if (builder && err === EEXIST)

@@ -118,6 +118,8 @@ interface Where {
   mount?: Mount;
 }
 
+const BUILDERS = new Set(['dir', 'file', 'symlink']);
+
 /** A target as the child makes it: the normalized path, its parent and its last component. */
 function split(target: string): { full: string; parent: string; leaf: string } {
   const full = path.posix.normalize(target).replace(/(.)\/+$/, '$1');
@@ -225,7 +227,13 @@ class MountPlanner {
     this.op({ kind: MountOp.Resolve, a: slot, b: this.top, s, flags, b64: optional ? SKIP_REST : 0 }, w, 'openat2', 'openat', w.path, w.step, true);
   }
 
-  mount(m: Mount): void {
+  /**
+   * `below`: a later entry's target lies below this one's. Only then is a
+   * tmpfs or dev recorded as nsjs's (kOpMarkOurs, a table of kMaxOurs in
+   * the child): a path led into it by a symlink alone is then not made
+   * (ENOENT), the safe way round.
+   */
+  mount(m: Mount, below = false): void {
     const w: Where = { step: `mount ${m.target}`, path: typeof this.root === 'string' ? path.join(this.root, m.target) : m.target, mount: m };
     switch (m.type) {
       case 'dir':
@@ -271,13 +279,13 @@ class MountPlanner {
         this.close(w, target, this.newFs(target, w, m.type, [], C.MS_NOSUID | C.MS_NODEV | C.MS_NOEXEC));
         break;
       case 'tmpfs': {
-        const fs = this.newFs(target, w, 'tmpfs', tmpfsOptions(m.size, m.mode), C.MS_NOSUID | C.MS_NODEV, true);
-        this.op({ kind: MountOp.MarkOurs, a: fs }, w, 'fstat');
+        const fs = this.newFs(target, w, 'tmpfs', tmpfsOptions(m.size, m.mode), C.MS_NOSUID | C.MS_NODEV, below);
+        if (below) this.op({ kind: MountOp.MarkOurs, a: fs }, w, 'fstat');
         this.close(w, target, fs);
         break;
       }
       case 'dev':
-        this.dev(m, w, target, source);
+        this.dev(m, w, target, source, below);
         break;
       default:
         this.raw(m, w, target);
@@ -393,10 +401,10 @@ class MountPlanner {
    * and the usual links, all made relative to the new tmpfs's fd. nsjs made
    * it, so mount points below it are made too (a later /dev/mqueue).
    */
-  private dev(m: Mount, w: Where, target: number, hostDev: number): void {
+  private dev(m: Mount, w: Where, target: number, hostDev: number, below: boolean): void {
     const devfs = this.newFs(target, w, 'tmpfs', [['mode', '755']], C.MS_NOSUID | C.MS_NODEV | C.MS_NOEXEC, true);
     this.close(w, target);
-    this.op({ kind: MountOp.MarkOurs, a: devfs }, w, 'fstat');
+    if (below) this.op({ kind: MountOp.MarkOurs, a: devfs }, w, 'fstat');
     const under = m.target.endsWith('/') ? m.target.slice(0, -1) : m.target;
     for (const name of DEVICES) {
       const node: Where = { step: `mount ${under}/${name}`, path: `${under}/${name}`, mount: m };
@@ -428,7 +436,17 @@ export function planMounts(mounts: readonly Mount[], root: string | TmpfsRoot | 
   if (!root && mounts.length === 0) return;
   const planner = new MountPlanner(add, root);
   planner.begin();
-  for (const m of mounts) planner.mount(m);
+  const targets = mounts.map((m) => split(m.target).full);
+  const below = (i: number) => {
+    const prefix = targets[i] === '/' ? '/' : `${targets[i]}/`;
+    for (let j = i + 1; j < targets.length; j++) {
+      if (targets[j].startsWith(prefix) && targets[j] !== '/') return true;
+      // A later mount at the same place covers this one: what follows lands on that.
+      if (targets[j] === targets[i] && !BUILDERS.has(mounts[j].type)) return false;
+    }
+    return false;
+  };
+  for (let i = 0; i < mounts.length; i++) planner.mount(mounts[i], (mounts[i].type === 'tmpfs' || mounts[i].type === 'dev') && below(i));
   planner.end();
 }
 

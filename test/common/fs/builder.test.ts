@@ -343,6 +343,15 @@ test('without the mount API (mount(2) only) a tmpfs root is refused and says why
   }
 });
 
+test("many tmpfs mounts: only those with later targets below them count against the child's table of 64", async () => {
+  const stacked: Mount[] = Array.from({ length: 100 }, () => ({ type: 'tmpfs', target: '/t' }));
+  const out = await runIsolated('ls', ['/t'], { ...sandbox, root: tmpfsRoot, mounts: [...hostTop(), ...stacked, { type: 'dir', target: '/t/d' }] });
+  expect(out.stdout).toBe('d\n');
+  const nested: Mount[] = Array.from({ length: 65 }, (_, i) => ({ type: 'tmpfs', target: `/n${'/n'.repeat(i)}` }));
+  const err = await failure(spawnIsolated('true', [], { ...sandbox, root: tmpfsRoot, mounts: [...nested, { type: 'dir', target: `/n${'/n'.repeat(65)}` }] }));
+  expect(err).toMatchObject({ code: 'ENOSPC', hint: expect.stringMatching(/more than 64 tmpfs or dev mounts/) });
+});
+
 describe('validation', () => {
   test('relative targets, a missing source, a type that is not one and root: tmpfs with a shared / are refused before anything starts', async () => {
     const bad: [unknown, string, RegExp][] = [
