@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import type { NamespaceType, SpawnOptions } from '../index';
 import { UsageError, parseCommandLine, type OptionSpecs } from './args';
 import { unsignedArg } from './ids';
-import { NAMESPACE_FLAGS, allCapabilities, type Parsed } from './run';
+import { NAMESPACE_FLAGS, allCapabilities, command, type Parsed } from './run';
 
 export const EXEC_OPTIONS: OptionSpecs = {
   all: { short: 'a', arg: 'none' },
@@ -23,7 +23,7 @@ export const EXEC_OPTIONS: OptionSpecs = {
 
 export const EXEC_HELP = `
 Usage:
- nsjs exec [options] [--] <program> [<argument>...]
+ nsjs exec [options] [--] [<program> [<argument>...]]
 
 Run a program with namespaces of other processes: nsenter(1)'s options, with
 the same meaning. nsjs always forks, so a joined pid namespace is the program's.
@@ -56,6 +56,8 @@ Exit status: the program's, as with nsjs run.
 export interface ExecRequest {
   command: string;
   args: string[];
+  /** The program as the user named it, for messages. */
+  name?: string;
   /** `join` is `{ pid, types? }` when every namespace comes from the target, else a list of files to open. */
   options: Omit<SpawnOptions, 'join'> & Record<string, unknown>;
   join: { pid: number; types?: NamespaceType[] } | { type: NamespaceType; path: string }[];
@@ -113,7 +115,6 @@ export function parseExec(argv: readonly string[], groups?: number[]): Parsed<Ex
         break;
     }
   }
-  if (operands.length === 0) throw new UsageError('no command given');
   const needTarget = (what: string) => {
     if (target === undefined) throw new UsageError(`${what} requires --target`);
     return target;
@@ -156,7 +157,9 @@ export function parseExec(argv: readonly string[], groups?: number[]): Parsed<Ex
   // API drops them outside a joined user namespace: ask to keep them, which
   // for uid 0 changes nothing. A command made another uid has none, as there.
   if (uid === undefined || uid === 0) o.capabilities = { keep: allCapabilities() };
-  const request: ExecRequest = { command: operands[0], args: operands.slice(1), options: o, join };
+  const { argv0, ...program } = command(operands, process.env, process.getuid!());
+  if (argv0 !== undefined) o.argv0 = argv0;
+  const request: ExecRequest = { ...program, options: o, join };
   // nsenter opens a relative --wd from its own directory.
   if (wd?.dir !== undefined) o.cwd = path.resolve(process.cwd(), wd.dir);
   else if (wd) request.targetCwd = needTarget('--wd without a directory');

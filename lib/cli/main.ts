@@ -58,18 +58,77 @@ function failure(what: string, e: unknown): number {
   return 1;
 }
 
-/** The command's exit status, or nsjs's failure to start it (126/127 as util-linux's errexec). */
-async function start(command: string, args: string[], options: SpawnOptions): Promise<Process | number> {
+/**
+ * The fds the shell handed us besides 0-2 (`4>&1`, `exec 9<file`), which
+ * unshare's and nsenter's program inherits. Node marks fds 0-15 (and any run
+ * of open ones after) close-on-exec at startup (uv_disable_stdio_inheritance),
+ * so that flag tells only the ones above; below, the fds Node opened itself
+ * before our code ran are told by what they are: anonymous inodes (epoll,
+ * eventfd), pipes of which we hold both ends (libuv's wakeup pipes) and
+ * libuv's spare /dev/null. Read once, before nsjs opens anything, and never
+ * guessing in favour of passing: an fd of Node's would give the program a
+ * handle on our event loop.
+ */
+export function inheritedFds(): number[] {
+  const seen: { fd: number; link: string; flags: number }[] = [];
+  let names: string[];
   try {
-    return await spawnIsolated(command, args, options);
+    names = fs.readdirSync('/proc/self/fd');
+  } catch {
+    return [];
+  }
+  for (const name of names) {
+    const fd = Number(name);
+    if (!(fd > 2)) continue;
+    try {
+      const link = fs.readlinkSync(`/proc/self/fd/${fd}`);
+      const flags = /^flags:\s*([0-7]+)/m.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'latin1'));
+      if (flags) seen.push({ fd, link, flags: parseInt(flags[1], 8) });
+    } catch {
+      // the readdir's own fd, closed by now
+    }
+  }
+  const O_CLOEXEC = 0o2000000;
+  const O_ACCMODE = 3;
+  return seen
+    .filter(({ fd, link, flags }) => {
+      if ((flags & O_CLOEXEC) === 0) return true;
+      if (fd > 15 && !seen.some((o) => o.fd === fd - 1)) return false; // opened after startup, by Node
+      if (link.startsWith('anon_inode:')) return false;
+      if (link === '/dev/null' && (flags & O_ACCMODE) === 0) return false;
+      if (link.startsWith('pipe:') && seen.some((o) => o.link === link && (o.flags & O_ACCMODE) !== (flags & O_ACCMODE))) return false;
+      return true;
+    })
+    .map(({ fd }) => fd)
+    .sort((a, b) => a - b);
+}
+
+let handed: number[] = [];
+
+/**
+ * `stdio: 'inherit'` widened to the fds we were handed, at their numbers.
+ * The API takes 64 entries: an fd above 63 is not passed (util-linux would).
+ */
+function withInheritedFds(options: SpawnOptions): SpawnOptions {
+  if (options.stdio !== 'inherit') return options;
+  const fds = handed.filter((fd) => fd < 64);
+  if (fds.length === 0) return options;
+  const stdio: NonNullable<Exclude<SpawnOptions['stdio'], string>> = Array.from({ length: fds[fds.length - 1] + 1 }, (_, i) => (i < 3 || fds.includes(i) ? 'inherit' : null));
+  return { ...options, stdio };
+}
+
+/** The command's exit status, or nsjs's failure to start it (126/127 as util-linux's errexec). */
+async function start(command: string, args: string[], options: SpawnOptions, name = command): Promise<Process | number> {
+  try {
+    return await spawnIsolated(command, args, withInheritedFds(options));
   } catch (e) {
     if (e instanceof NsError && e.step === 'execve') {
       const [, description] = util.getSystemErrorMap().get(e.errno) ?? [e.code, e.message];
       const reason = description.charAt(0).toUpperCase() + description.slice(1);
-      err(`nsjs: failed to execute ${command}: ${reason}`);
+      err(`nsjs: failed to execute ${name}: ${reason}`);
       return e.code === 'ENOENT' ? 127 : 126;
     }
-    return failure(`cannot run ${command}`, e);
+    return failure(`cannot run ${name}`, e);
   }
 }
 
@@ -80,15 +139,32 @@ const SHIELDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
 const ignore = () => {};
 
 /**
+ * unshare --forward-signals: SIGTERM and SIGINT sent to nsjs go to the
+ * program (one that comes before it started is sent once it has). Returns
+ * the handler to remove, and how to give it the process.
+ */
+function forwarder(): { handler: (s: NodeJS.Signals) => void; attach(proc: Process): void } {
+  let target: Process | undefined;
+  const pending: NodeJS.Signals[] = [];
+  return {
+    handler: (s) => (target ? target.kill(s) : pending.push(s)),
+    attach(proc) {
+      target = proc;
+      for (const s of pending.splice(0)) proc.kill(s);
+    },
+  };
+}
+
+/**
  * Exit as the command did. A command killed by a signal kills nsjs with the
  * same signal (unshare does so, so that a shell sees 128+n and a core dump is
  * reported as such); where Node keeps the signal for itself (SIGUSR1 starts
  * the inspector, SIGPIPE is ignored, SIGSEGV may be V8's), the status is
  * 128+n as a shell would show it.
  */
-async function exitLike(proc: Process): Promise<number> {
+async function exitLike(proc: Process, shield: (s: NodeJS.Signals) => void = ignore): Promise<number> {
   const status = await proc.wait();
-  for (const s of SHIELDED) process.removeListener(s, ignore);
+  for (const s of SHIELDED) process.removeListener(s, shield);
   if (status.signal === null) return status.code ?? 1;
   const num = os.constants.signals[status.signal];
   if (!['SIGUSR1', 'SIGPIPE', 'SIGSEGV', 'SIGBUS', 'SIGFPE', 'SIGILL', 'SIGSTOP', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU'].includes(status.signal)) {
@@ -127,12 +203,15 @@ async function run(argv: string[]): Promise<number> {
   if ('help' in request) return out(RUN_HELP.slice(1)), 0;
   if ('version' in request) return out(version()), 0;
   const r = request as RunRequest;
-  for (const s of SHIELDED) process.on(s, ignore);
-  const proc = await start(r.command, r.args, r.options);
+  const forward = r.forwardSignals ? forwarder() : undefined;
+  const shield = forward ? forward.handler : ignore;
+  for (const s of SHIELDED) process.on(s, shield);
+  const proc = await start(r.command, r.args, r.options, r.name);
   if (typeof proc === 'number') {
-    for (const s of SHIELDED) process.removeListener(s, ignore);
+    for (const s of SHIELDED) process.removeListener(s, shield);
     return proc;
   }
+  forward?.attach(proc);
   // Bound after the command started (unshare binds from its parent before
   // exec): a command that exits at once may take its namespaces with it, and
   // then the bind fails with ESRCH.
@@ -144,11 +223,11 @@ async function run(argv: string[]): Promise<number> {
       proc.kill('SIGKILL');
       await proc.wait();
       for (const file of persisted) Namespace.unpersist(file);
-      for (const s of SHIELDED) process.removeListener(s, ignore);
+      for (const s of SHIELDED) process.removeListener(s, shield);
       return failure(`cannot keep the ${p[0]} namespace at ${p[1]}`, e);
     }
   }
-  return exitLike(proc);
+  return exitLike(proc, shield);
 }
 
 async function exec(argv: string[]): Promise<number> {
@@ -173,7 +252,7 @@ async function exec(argv: string[]): Promise<number> {
     return failure('cannot open the namespaces to enter', e);
   }
   for (const s of SHIELDED) process.on(s, ignore);
-  const proc = await start(r.command, r.args, options);
+  const proc = await start(r.command, r.args, options, r.name);
   for (const ns of opened) ns.close();
   if (typeof proc === 'number') {
     for (const s of SHIELDED) process.removeListener(s, ignore);
@@ -222,6 +301,7 @@ async function doctor(argv: string[]): Promise<number> {
 
 /** Runs the command line `argv` (without `node` and the script) and returns the exit status. */
 export async function main(argv: string[]): Promise<number> {
+  handed = inheritedFds();
   const [verb, ...rest] = argv;
   switch (verb) {
     case 'run':
@@ -232,6 +312,7 @@ export async function main(argv: string[]): Promise<number> {
       return ls(rest);
     case 'doctor':
       return doctor(rest);
+    case 'help':
     case '-h':
     case '--help':
       out(HELP.slice(1));

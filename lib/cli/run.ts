@@ -8,7 +8,7 @@ import * as path from 'node:path';
 
 import type { NamespaceType, SpawnOptions } from '../index';
 import { UsageError, parseCommandLine, type OptionSpecs } from './args';
-import { addSingle, groupArg, kernelRanges, rangeArg, signedArg, subidRange, unsignedArg, userArg, type Range } from './ids';
+import { addSingle, groupArg, kernelRanges, passwdEntry, rangeArg, signedArg, subidRange, unsignedArg, userArg, type Range } from './ids';
 
 /** unshare's and nsenter's namespace flags: letter, long name, type. */
 export const NAMESPACE_FLAGS: readonly [string, string, NamespaceType][] = [
@@ -27,6 +27,9 @@ export const RUN_OPTIONS: OptionSpecs = {
   ...Object.fromEntries(NAMESPACE_FLAGS.map(([short, long]) => [long, { short, arg: 'optional' as const, shortIsFlag: true }])),
   fork: { short: 'f', arg: 'none' },
   'kill-child': { arg: 'optional' },
+  'forward-signals': { arg: 'none' },
+  'clear-env': { arg: 'none' },
+  'whitelist-env': { arg: 'required' },
   'mount-proc': { arg: 'optional' },
   'map-user': { arg: 'required' },
   'map-group': { arg: 'required' },
@@ -60,7 +63,7 @@ export const RUN_OPTIONS: OptionSpecs = {
 
 export const RUN_HELP = `
 Usage:
- nsjs run [options] [--] <program> [<argument>...]
+ nsjs run [options] [--] [<program> [<argument>...]]
 
 Run a program in new namespaces: unshare(1)'s options, with the same meaning.
 nsjs always forks, so <program> is the first process of a new pid namespace.
@@ -80,6 +83,9 @@ Options:
  -f, --fork                accepted for unshare compatibility; nsjs always forks
  --kill-child[=<signame>]  kill the program when nsjs dies; nsjs always uses
                              SIGKILL (PR_SET_PDEATHSIG), whatever <signame> says
+ --forward-signals         forward SIGTERM and SIGINT to the program
+ --clear-env               start the program with an empty environment
+ --whitelist-env <list>    keep these variables (comma-separated; implies --clear-env)
  --mount-proc[=<dir>]      mount proc filesystem first (implies --mount)
  --propagation slave|shared|private|unchanged
                            modify mount propagation in mount namespace (default private)
@@ -126,11 +132,15 @@ program cannot be executed / is not found.
 export interface RunRequest {
   command: string;
   args: string[];
+  /** The program as the user named it, for messages, where `command` is the path found for it. */
+  name?: string;
   options: SpawnOptions & Record<string, unknown>;
   /** Namespaces to keep at a file (`--net=FILE`), in unshare's order. */
   persist: [NamespaceType, string][];
   /** Set when --kill-child named a signal other than SIGKILL: nsjs still sends SIGKILL. */
   killChildSignal?: string;
+  /** --forward-signals: SIGTERM and SIGINT sent to nsjs go to the program. */
+  forwardSignals?: boolean;
 }
 
 /** A request, or `--help` / `--version` (checked with `'help' in parsed`). */
@@ -197,6 +207,8 @@ export function parseRun(
   let root: string | undefined;
   let wd: string | undefined;
   let killChild: string | undefined;
+  let forwardSignals = false;
+  let env: Record<string, string> | undefined;
   const offsets: { monotonic?: number; boottime?: number } = {};
   let veth: { hostAddress: string; address: string } | undefined;
 
@@ -220,6 +232,17 @@ export function parseRun(
       case 'version':
         return { version: true };
       case 'fork':
+        break;
+      case 'forward-signals':
+        forwardSignals = true;
+        break;
+      case 'clear-env':
+        env ??= {};
+        break;
+      case 'whitelist-env':
+        // As unshare: read when the option is parsed; unset names are dropped.
+        env ??= {};
+        for (const key of v.split(',')) if (process.env[key] !== undefined) env[key] = process.env[key]!;
         break;
       case 'kill-child':
         killChild = value === undefined ? 'SIGKILL' : signalArg(value);
@@ -320,7 +343,6 @@ export function parseRun(
   if ((offsets.monotonic !== undefined || offsets.boottime !== undefined) && !namespaces.has('time'))
     throw new UsageError('options --monotonic and --boottime require unsharing of a time namespace (-T)');
   if (root !== undefined) namespaces.add('mnt'); // pivot_root needs a mount namespace of our own
-  if (operands.length === 0) throw new UsageError('no command given');
 
   // The order of NAMESPACE_FLAGS, so that equal command lines give equal objects.
   if (namespaces.size) o.namespaces = NAMESPACE_FLAGS.map(([, , t]) => t).filter((t) => namespaces.has(t));
@@ -357,9 +379,41 @@ export function parseRun(
   o.newSession = false;
   o.stdio = 'inherit';
 
-  const request: RunRequest = { command: operands[0], args: operands.slice(1), options: o, persist };
+  if (env) o.env = env;
+
+  const { argv0, ...program } = command(operands, env ?? process.env, ids.uid);
+  if (argv0 !== undefined) o.argv0 = argv0;
+  const request: RunRequest = { ...program, options: o, persist };
   if (killChild !== undefined && killChild !== 'SIGKILL') request.killChildSignal = killChild;
+  if (forwardSignals) request.forwardSignals = true;
   return request;
+}
+
+/**
+ * The program to run, as util-linux's exec_shell and execvp find it: with no
+ * operand, a login shell (`$SHELL`, else the passwd entry's, else /bin/sh;
+ * argv[0] `-<name>`); a name without a slash is searched in the PATH of the
+ * program's environment, or glibc's default /bin:/usr/bin where it has none
+ * (--clear-env).
+ */
+export function command(operands: readonly string[], env: NodeJS.ProcessEnv, uid: number): Pick<RunRequest, 'command' | 'args' | 'name'> & { argv0?: string } {
+  if (operands.length === 0) {
+    const shell = env.SHELL || passwdEntry(uid)?.shell || '/bin/sh';
+    return { command: shell, args: [], argv0: `-${path.basename(shell)}` };
+  }
+  const [name, ...args] = operands;
+  if (env.PATH !== undefined || name.includes('/')) return { command: name, args };
+  for (const dir of ['/bin', '/usr/bin']) {
+    const file = path.join(dir, name);
+    try {
+      fs.accessSync(file, fs.constants.X_OK);
+      if (fs.statSync(file).isFile()) return { command: file, args, argv0: name };
+    } catch {
+      // not here
+    }
+  }
+  // Not found: execve of a path that cannot exist fails with ENOENT, as execvp did.
+  return { command: `/bin/${name}`, args, argv0: name, name };
 }
 
 function userMapping(

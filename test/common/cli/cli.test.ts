@@ -157,10 +157,6 @@ describe('bad input: one line, a usage hint, status 1, nothing started', () => {
     });
     expect(fs.existsSync(marker)).toBe(false);
   });
-  test('a missing command', () => {
-    expect(nsjs('run', '-U').stderr).toBe("nsjs: no command given\nTry 'nsjs run --help' for more information.\n");
-    expect(nsjs('exec', '-t', '1', '-u').status).toBe(1);
-  });
 });
 
 describe('--help and --version', () => {
