@@ -11,6 +11,7 @@ export const EXEC_OPTIONS: OptionSpecs = {
   all: { short: 'a', arg: 'none' },
   target: { short: 't', arg: 'required' },
   ...Object.fromEntries(NAMESPACE_FLAGS.map(([short, long]) => [long, { short, arg: 'optional' as const }])),
+  'net-socket': { short: 'N', arg: 'required' },
   setuid: { short: 'S', arg: 'required' },
   setgid: { short: 'G', arg: 'required' },
   'preserve-credentials': { arg: 'none' },
@@ -39,6 +40,7 @@ Options:
  -C, --cgroup[=<file>]  enter cgroup namespace
  -U, --user[=<file>]    enter user namespace (and become uid 0, gid 0 there)
  -T, --time[=<file>]    enter time namespace
+ -N, --net-socket <fd>  enter the network namespace of socket <fd> of the target
  -S, --setuid <uid>     set uid in entered namespace
  -G, --setgid <gid>     set gid in entered namespace
      --preserve-credentials do not touch uids or gids
@@ -63,6 +65,8 @@ export interface ExecRequest {
   join: { pid: number; types?: NamespaceType[] } | { type: NamespaceType; path: string }[];
   /** --wd without a value: the target's cwd, read when the command runs. */
   targetCwd?: number;
+  /** --net-socket: the net namespace of this socket of the target, in place of the `net` entry of `join`'s files. */
+  netSocket?: { pid: number; fd: number };
 }
 
 
@@ -77,6 +81,7 @@ export function parseExec(argv: readonly string[], groups?: number[]): Parsed<Ex
   let preserve = false;
   let root: { dir?: string } | undefined;
   let wd: { dir?: string } | undefined;
+  let socketFd: number | undefined;
   for (const { name, value, as } of given) {
     const ns = NAMESPACE_FLAGS.find(([, long]) => long === name);
     if (ns) {
@@ -113,6 +118,9 @@ export function parseExec(argv: readonly string[], groups?: number[]): Parsed<Ex
         break;
       case 'no-fork':
         break;
+      case 'net-socket':
+        socketFd = unsignedArg(value!, 'file descriptor', 0x7fffffff);
+        break;
     }
   }
   const needTarget = (what: string) => {
@@ -121,7 +129,11 @@ export function parseExec(argv: readonly string[], groups?: number[]): Parsed<Ex
   };
   if (all) needTarget('--all');
   for (const [type, file] of types) if (file === undefined) needTarget(`--${NAMESPACE_FLAGS.find(([, , t]) => t === type)![1]}`);
-  if (types.size === 0 && !all) throw new UsageError('neither filename nor target pid supplied for any namespace');
+  if (socketFd !== undefined) {
+    needTarget('--net-socket');
+    types.set('net', '');
+  }
+  if (types.size === 0 && !all) throw new UsageError(target === undefined ? 'neither filename nor target pid supplied for any namespace' : 'no namespace specified');
   if (root?.dir !== undefined)
     throw new UsageError(`--root=${root.dir} is not supported: nsjs cannot chroot in a joined namespace yet; --root without a value (the target's root) is`);
   if (root && !types.has('mnt') && !all) throw new UsageError('--root without --mount is not supported: nsjs sets the root only by joining the mount namespace');
@@ -160,6 +172,7 @@ export function parseExec(argv: readonly string[], groups?: number[]): Parsed<Ex
   const { argv0, ...program } = command(operands, process.env, process.getuid!());
   if (argv0 !== undefined) o.argv0 = argv0;
   const request: ExecRequest = { ...program, options: o, join };
+  if (socketFd !== undefined) request.netSocket = { pid: target!, fd: socketFd };
   // nsenter opens a relative --wd from its own directory.
   if (wd?.dir !== undefined) o.cwd = path.resolve(process.cwd(), wd.dir);
   else if (wd) request.targetCwd = needTarget('--wd without a directory');

@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as util from 'node:util';
 
+import { closeFd, native } from '../core/native';
 import { Namespace, NsError, features, spawnIsolated, type Process, type SpawnOptions } from '../index';
 import { UsageError } from './args';
 import { DOCTOR_HELP, parseDoctor, renderDoctor } from './doctor';
@@ -230,6 +231,17 @@ async function run(argv: string[]): Promise<number> {
   return exitLike(proc, shield);
 }
 
+/** nsenter -N: the net namespace of socket `fd` of `pid` (pidfd_getfd, then SIOCGSKNS). */
+function socketNamespace({ pid, fd }: { pid: number; fd: number }): Namespace {
+  const nsfd = native().socketNs(pid, fd);
+  if (nsfd < 0) throw new NsError({ errno: nsfd, syscall: 'ioctl', step: `net namespace of fd ${fd} of pid ${pid} (pidfd_getfd, SIOCGSKNS)` });
+  try {
+    return Namespace.open(`/proc/self/fd/${nsfd}`, 'net');
+  } finally {
+    closeFd(nsfd);
+  }
+}
+
 async function exec(argv: string[]): Promise<number> {
   let request;
   try {
@@ -244,7 +256,8 @@ async function exec(argv: string[]): Promise<number> {
   const options: SpawnOptions & Record<string, unknown> = { ...r.options };
   const opened: Namespace[] = [];
   try {
-    if (Array.isArray(r.join)) for (const { type, path: file } of r.join) opened.push(Namespace.open(file, type));
+    if (Array.isArray(r.join))
+      for (const { type, path: file } of r.join) opened.push(file === '' && r.netSocket ? socketNamespace(r.netSocket) : Namespace.open(file, type));
     options.join = Array.isArray(r.join) ? opened : r.join;
     if (r.targetCwd !== undefined) options.cwd = fs.readlinkSync(`/proc/${r.targetCwd}/cwd`);
   } catch (e) {
@@ -272,10 +285,12 @@ async function ls(argv: string[]): Promise<number> {
   if ('help' in request) return out(LS_HELP.slice(1)), 0;
   if ('version' in request) return out(version()), 0;
   try {
-    const list = await Namespace.list();
+    const list = request.listColumns ? [] : await Namespace.list();
     out(render(list, request));
     return 0;
   } catch (e) {
+    // lsns's own one-line errors (errx): no usage hint
+    if (e instanceof UsageError) return err(`nsjs: ${e.message}`), 1;
     return failure('cannot list namespaces', e);
   }
 }
