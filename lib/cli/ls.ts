@@ -257,13 +257,15 @@ export function select(list: NamespaceInfo[], r: LsRequest, users: Map<number, s
   }
   // -l without -T: lsns's table without the tree, in inode order.
   if (r.list && r.tree === undefined) return shown.map((info) => ({ info, children: [] }));
-  const rows = new Map(shown.map((info) => [info.inode, { info, children: [] as Row[] }]));
+  // A list, not a map by inode: the rows of a positional <namespace> share one.
+  const all = shown.map((info) => ({ info, children: [] as Row[] }));
+  const rows = new Map(all.map((row) => [row.info.inode, row]));
   const roots: Row[] = [];
   if ((r.tree ?? 'process') === 'process') {
     // lsns's default: a row hangs under the row last printed for the parent
     // process of its pid (proc->parent->outline), in print order.
     const lastRowOf = new Map<number, Row>();
-    for (const row of rows.values()) {
+    for (const row of all) {
       const p = row.info.ppid !== undefined ? lastRowOf.get(row.info.ppid) : undefined;
       (p ? p.children : roots).push(row);
       if (row.info.pid !== undefined) lastRowOf.set(row.info.pid, row);
@@ -271,7 +273,7 @@ export function select(list: NamespaceInfo[], r: LsRequest, users: Map<number, s
     return roots;
   }
   // lsns prints the user namespaces first in these trees, so that owners come before what they own.
-  const ordered = [...rows.values()].sort((a, b) => Number(b.info.type === 'user') - Number(a.info.type === 'user'));
+  const ordered = [...all].sort((a, b) => Number(b.info.type === 'user') - Number(a.info.type === 'user'));
   for (const row of ordered) {
     const parent = r.tree === 'owner' ? row.info.owner : row.info.parent;
     const p = parent !== undefined && parent !== row.info.inode ? rows.get(parent) : undefined;
