@@ -133,14 +133,11 @@ export function addSingle(ranges: Range[], outer: number, inner: number | undefi
   if (inner === undefined) return ranges.map((r) => ({ ...r, inner: r.inner ?? 0 }));
   const out: Required<Range>[] = [];
   for (const map of ranges) {
-    // An auto range starts at 0 with nothing cut out (master's 872c84e7c):
-    // the single mapping is the caller's own id, outside the subordinate ones.
-    if (map.inner === undefined) {
-      out.push({ ...map, inner: 0 });
-      continue;
-    }
-    const m = { ...map, inner: map.inner };
-    if ((outer >= m.outer && outer <= m.outer + m.count) || (inner >= m.inner && inner <= m.inner + m.count)) m.count--;
+    // An auto range starts at 0 and loses no id (master's 872c84e7c): the
+    // single mapping's outer id is ours, outside the subordinate ones; the
+    // split below moves it past the single mapping's inner id.
+    const m = { ...map, inner: map.inner ?? 0 };
+    if (map.inner !== undefined && ((outer >= m.outer && outer <= m.outer + m.count) || (inner >= m.inner && inner <= m.inner + m.count))) m.count--;
     const outerOffset = Math.min(outer > m.outer ? outer - m.outer : 0, m.count);
     const innerOffset = Math.min(inner > m.inner ? inner - m.inner : 0, m.count);
     const lo: Required<Range> = { outer: m.outer, inner: m.inner, count: Math.min(innerOffset, outerOffset) };

@@ -346,7 +346,12 @@ export function parseRun(
 
   // The order of NAMESPACE_FLAGS, so that equal command lines give equal objects.
   if (namespaces.size) o.namespaces = NAMESPACE_FLAGS.map(([, , t]) => t).filter((t) => namespaces.has(t));
-  if (namespaces.has('user')) o.user = userMapping(ids, mapUser, mapGroup, userRanges, groupRanges, setgroups);
+  if (namespaces.has('user')) {
+    const m = userMapping(ids, mapUser, mapGroup, userRanges, groupRanges, setgroups);
+    o.user = m.user;
+    if (uid === undefined && m.uid !== undefined) o.uid = m.uid;
+    if (gid === undefined && m.gid !== undefined) o.gid = m.gid;
+  }
   if (procMount !== undefined) mounts.unshift({ type: 'proc', target: procMount });
   if (mounts.length) o.mounts = mounts;
   if (root !== undefined) o.root = root;
@@ -423,26 +428,36 @@ function userMapping(
   userRanges: Range[],
   groupRanges: Range[],
   setgroups: 'allow' | 'deny' | undefined,
-): SpawnOptions['user'] {
+): { user: SpawnOptions['user']; uid?: number; gid?: number } {
   if (setgroups === 'allow' && mapGroup !== undefined && groupRanges.length === 0)
     throw new UsageError('options --setgroups=allow and --map-group are mutually exclusive');
-  if (userRanges.length === 0 && groupRanges.length === 0) {
-    if (mapUser === 0 && mapGroup === 0) return 'root';
-    if (mapUser === ids.uid && mapGroup === ids.gid) return 'self';
-    if (mapUser === undefined && mapGroup === undefined) return 'self';
+  if (userRanges.length === 0 && groupRanges.length === 0 && setgroups === undefined) {
+    if (mapUser === 0 && mapGroup === 0) return { user: 'root' };
+    if (mapUser === ids.uid && mapGroup === ids.gid) return { user: 'self' };
+    // -U alone: no map at all, setgroups left allowed
+    if (mapUser === undefined && mapGroup === undefined) return { user: 'none' };
   }
-  // As unshare: the single mapping goes first and is cut out of the ranges.
-  // A side with neither maps our own id to itself (the API needs both maps;
-  // unshare would leave it unmapped, shown as the overflow id 65534).
+  // As unshare: the single mapping goes first and is cut out of the ranges;
+  // a side with neither stays unmapped (the overflow id inside).
   const side = (ranges: Range[], outer: number, inner: number | undefined) => {
-    const list = ranges.length ? addSingle(ranges, outer, inner) : [{ inner: inner ?? outer, outer, count: 1 }];
+    if (ranges.length === 0 && inner === undefined) return undefined;
+    const list = ranges.length ? addSingle(ranges, outer, inner) : [{ inner: inner!, outer, count: 1 }];
     return list.map((r) => ({ inside: r.inner, outside: r.outer, count: r.count }));
   };
-  const user: Exclude<SpawnOptions['user'], string | undefined> = {
-    uidMap: side(userRanges, ids.uid, mapUser),
-    gidMap: side(groupRanges, ids.gid, mapGroup),
-  };
+  const user: Exclude<SpawnOptions['user'], string | undefined> = {};
+  const uidMap = side(userRanges, ids.uid, mapUser);
+  const gidMap = side(groupRanges, ids.gid, mapGroup);
+  if (uidMap) user.uidMap = uidMap;
+  if (gidMap) user.gidMap = gidMap;
   if (setgroups) user.setgroups = setgroups;
   else if (mapGroup !== undefined && groupRanges.length === 0) user.setgroups = 'deny';
-  return user;
+  // unshare's program keeps our ids: where the map covers them, that is the
+  // id they map to (the API would otherwise make it 0, or need one).
+  const inner = (map: typeof uidMap, id: number) => map?.find((m) => id >= m.outside && id < m.outside + m.count);
+  const r: { user: SpawnOptions['user']; uid?: number; gid?: number } = { user };
+  const u = inner(uidMap, ids.uid);
+  const g = inner(gidMap, ids.gid);
+  if (u && !uidMap!.some((m) => m.inside === 0)) r.uid = u.inside + ids.uid - u.outside;
+  if (g && !gidMap!.some((m) => m.inside === 0)) r.gid = g.inside + ids.gid - g.outside;
+  return r;
 }

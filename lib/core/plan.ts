@@ -34,6 +34,9 @@ export interface NativePlan {
   uidMap?: string;
   gidMap?: string;
   setgroups?: string;
+  /** newuidmap / newgidmap to run for that map instead of writing it. */
+  uidMapHelper?: string;
+  gidMapHelper?: string;
   /** Test-only, as forceClone: the mount engine's fallbacks to take as if the kernel lacked the call (plan.h MountFallback bits). */
   mountFallback?: number;
   /** Test builds only (build-variants/): fail child op `op` (with errno, or dying of `signal`), or the parent step `parent`, with errno. */
@@ -76,5 +79,5 @@ export type Add = (op: NativeOp, step: Step) => void;
 export interface EncodedPlan {
   ints: Int32Array;
   text: string;
-  extras?: Pick<NativePlan, 'uidMap' | 'gidMap' | 'setgroups' | 'veth' | 'fault' | 'mountFallback'>;
+  extras?: Pick<NativePlan, 'uidMap' | 'gidMap' | 'setgroups' | 'uidMapHelper' | 'gidMapHelper' | 'veth' | 'fault' | 'mountFallback'>;
 }

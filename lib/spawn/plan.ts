@@ -183,6 +183,6 @@ export function encodePlan(n: NativePlan): EncodedPlan {
   ints[9] = strings.length;
   const plan = record<EncodedPlan>({ ints, text: strings.length > 0 ? strings.join('\0') + '\0' : '' });
   if (n.parentMaps || n.veth || n.fault || n.mountFallback)
-    plan.extras = record({ uidMap: n.uidMap, gidMap: n.gidMap, setgroups: n.setgroups, veth: n.veth, fault: n.fault, mountFallback: n.mountFallback });
+    plan.extras = record({ uidMap: n.uidMap, gidMap: n.gidMap, setgroups: n.setgroups, uidMapHelper: n.uidMapHelper, gidMapHelper: n.gidMapHelper, veth: n.veth, fault: n.fault, mountFallback: n.mountFallback });
   return plan;
 }

@@ -29,6 +29,8 @@ bool Plan::ParseExtras(const Napi::Object& x, std::string* why) {
     uid_map = Text(x.Get("uidMap"));
     gid_map = Text(x.Get("gidMap"));
     setgroups = Text(x.Get("setgroups"));
+    uid_map_helper = Text(x.Get("uidMapHelper"));
+    gid_map_helper = Text(x.Get("gidMapHelper"));
   }
   const Napi::Value fallback = x.Get("mountFallback");
   if (fallback.IsNumber()) mount_fallback = I32(fallback);

@@ -156,6 +156,9 @@ struct Plan {
   bool exec_chain = false;   // the exec'd program reports on the error pipe too (init)
   int exec_fd = -1;          // exec this file (execveat) instead of searching exec_paths
   std::string uid_map, gid_map, setgroups;
+  // newuidmap/newgidmap to run for that map instead of writing it (ranges an
+  // unprivileged caller holds through /etc/subuid); empty: write it.
+  std::string uid_map_helper, gid_map_helper;
   bool has_veth = false;
   Veth veth;
   int mount_fallback = 0;    // MountFallback bits: test-only, as force_clone

@@ -69,7 +69,7 @@ describe('getopt rules on parseArgs', () => {
 
 describe('nsjs run → spawnIsolated options', () => {
   test('command and arguments', () => {
-    expect(run('-U', 'sh', '-c', 'id -u')).toEqual({ command: 'sh', args: ['-c', 'id -u'], options: { ...base, namespaces: ['user'], user: 'self' }, persist: [] });
+    expect(run('-U', 'sh', '-c', 'id -u')).toEqual({ command: 'sh', args: ['-c', 'id -u'], options: { ...base, namespaces: ['user'], user: 'none' }, persist: [] });
   });
   test.each([
     ['-m', 'mnt'], ['-u', 'uts'], ['-i', 'ipc'], ['-n', 'net'], ['-p', 'pid'], ['-U', 'user'], ['-C', 'cgroup'], ['-T', 'time'],
@@ -101,7 +101,13 @@ describe('nsjs run → spawnIsolated options', () => {
     expect(opts('-c').user).toBe('self');
     expect(opts('--map-current-user').user).toBe('self');
     expect(opts('--map-user=0', '--map-group=0').user).toBe('root');
-    expect(opts('--map-user', '5').user).toEqual({ uidMap: [{ inside: 5, outside: 1000, count: 1 }], gidMap: [{ inside: 1000, outside: 1000, count: 1 }] });
+    // one side alone leaves the other unmapped, as unshare (issue 23 item 2);
+    // the command keeps our id, which the map makes 5 (so uid 5 is asked for)
+    expect(opts('--map-user', '5')).toMatchObject({ user: { uidMap: [{ inside: 5, outside: 1000, count: 1 }] }, uid: 5 });
+    expect((opts('--map-user', '5').user as object)).not.toHaveProperty('gidMap');
+    expect(opts('--map-group', '7')).toMatchObject({ user: { gidMap: [{ inside: 7, outside: 1000, count: 1 }], setgroups: 'deny' }, gid: 7 });
+    expect((opts('--map-group', '7').user as object)).not.toHaveProperty('uidMap');
+    expect(opts('--map-user=0').uid).toBeUndefined(); // 0: the API's own default
     expect(opts('--map-user=root', '--map-group=7').user).toEqual({
       uidMap: [{ inside: 0, outside: 1000, count: 1 }],
       gidMap: [{ inside: 7, outside: 1000, count: 1 }],
@@ -118,10 +124,17 @@ describe('nsjs run → spawnIsolated options', () => {
       { inner: 0, outer: 1000, count: 1 },
       { inner: 1, outer: 100000, count: 65535 },
     ]);
+    // ... but an auto range (--map-auto -r) keeps every id, as util-linux master (872c84e7c; 2.38 and 2.41 lose one)
+    expect(addSingle([{ outer: 200000, count: 65536 }], 65534, 0)).toEqual([
+      { inner: 0, outer: 65534, count: 1 },
+      { inner: 1, outer: 200000, count: 65536 },
+    ]);
+    expect(opts('--map-users=0:100000:10').user).toEqual({ uidMap: [{ inside: 0, outside: 100000, count: 10 }] });
     expect(usageError(() => opts('--map-users=1:2'))).toMatch(/^invalid mapping '1:2'/);
   });
   test('--setgroups', () => {
-    expect(opts('-U', '--setgroups', 'deny').user).toBe('self');
+    expect(opts('-U').user).toBe('none');
+    expect(opts('-U', '--setgroups', 'deny').user).toEqual({ setgroups: 'deny' });
     expect(opts('--map-users=0:100000:10', '--setgroups=allow').user).toMatchObject({ setgroups: 'allow' });
     expect(usageError(() => opts('-r', '--setgroups=allow'))).toBe('options --setgroups=allow and --map-group are mutually exclusive');
     expect(usageError(() => opts('--setgroups=maybe'))).toBe("unsupported --setgroups argument 'maybe'");
