@@ -129,6 +129,12 @@ async function start(command: string, args: string[], options: SpawnOptions, nam
       err(`nsjs: failed to execute ${name}: ${reason}`);
       return e.code === 'ENOENT' ? 127 : 126;
     }
+    if (e instanceof NsError && e.step?.startsWith('keep ns/')) {
+      const type = e.step.slice('keep ns/'.length).replace('_for_children', '');
+      if (type === 'mnt' && e.code === 'EINVAL')
+        e.message += `. A mount namespace can be kept only on a mount that does not propagate into it: make ${path.dirname(e.path ?? '')} a private mount first (mount --bind DIR DIR; mount --make-private DIR)`;
+      return failure(`cannot keep the ${type} namespace at ${e.path}`, e);
+    }
     return failure(`cannot run ${name}`, e);
   }
 }
@@ -178,21 +184,6 @@ async function exitLike(proc: Process, shield: (s: NodeJS.Signals) => void = ign
   return 128 + num;
 }
 
-async function persist(proc: Process, persisted: string[], [type, file]: RunRequest['persist'][number]): Promise<void> {
-  const ns = proc.namespace(type);
-  try {
-    ns.persist(file);
-    persisted.push(file);
-  } catch (e) {
-    const error = e as NsError;
-    if (type === 'mnt' && error.code === 'EINVAL')
-      error.message += `. A mount namespace can be kept only on a mount that does not propagate into it: make ${path.dirname(file)} a private mount first (mount --bind DIR DIR; mount --make-private DIR)`;
-    throw error;
-  } finally {
-    ns.close();
-  }
-}
-
 async function run(argv: string[]): Promise<number> {
   let request;
   try {
@@ -207,27 +198,16 @@ async function run(argv: string[]): Promise<number> {
   const forward = r.forwardSignals ? forwarder() : undefined;
   const shield = forward ? forward.handler : ignore;
   for (const s of SHIELDED) process.on(s, shield);
-  const proc = await start(r.command, r.args, r.options, r.name);
+  // The namespaces are bound by the parent while the child waits, before
+  // the command runs (unshare binds before exec too): one that exits at
+  // once cannot take them with it first.
+  const options = r.persist.length ? { ...r.options, persist: Object.fromEntries(r.persist) } : r.options;
+  const proc = await start(r.command, r.args, options, r.name);
   if (typeof proc === 'number') {
     for (const s of SHIELDED) process.removeListener(s, shield);
     return proc;
   }
   forward?.attach(proc);
-  // Bound after the command started (unshare binds from its parent before
-  // exec): a command that exits at once may take its namespaces with it, and
-  // then the bind fails with ESRCH.
-  const persisted: string[] = [];
-  for (const p of r.persist) {
-    try {
-      await persist(proc, persisted, p);
-    } catch (e) {
-      proc.kill('SIGKILL');
-      await proc.wait();
-      for (const file of persisted) Namespace.unpersist(file);
-      for (const s of SHIELDED) process.removeListener(s, shield);
-      return failure(`cannot keep the ${p[0]} namespace at ${p[1]}`, e);
-    }
-  }
   return exitLike(proc, shield);
 }
 

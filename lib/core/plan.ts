@@ -34,6 +34,8 @@ export interface NativePlan {
   uidMap?: string;
   gidMap?: string;
   setgroups?: string;
+  /** ns/plan.ts planPersist: pairs of /proc/<pid>/ suffix and file, bound by the parent while the child waits. */
+  persist?: string[];
   /** newuidmap / newgidmap to run for that map instead of writing it. */
   uidMapHelper?: string;
   gidMapHelper?: string;
@@ -79,5 +81,5 @@ export type Add = (op: NativeOp, step: Step) => void;
 export interface EncodedPlan {
   ints: Int32Array;
   text: string;
-  extras?: Pick<NativePlan, 'uidMap' | 'gidMap' | 'setgroups' | 'uidMapHelper' | 'gidMapHelper' | 'veth' | 'fault' | 'mountFallback'>;
+  extras?: Pick<NativePlan, 'uidMap' | 'gidMap' | 'setgroups' | 'uidMapHelper' | 'gidMapHelper' | 'persist' | 'veth' | 'fault' | 'mountFallback'>;
 }

@@ -86,7 +86,7 @@ export interface SpawnOptions extends NsSpawnOptions, FsSpawnOptions, PolicySpaw
 const OPTION_KEYS = [
   'namespaces', 'join', 'init', 'network', 'user', 'uid', 'gid', 'groups', 'hostname', 'domainname', 'mounts', 'root', 'propagation', 'cwd',
   'env', 'argv0', 'stdio', 'dieWithParent', 'newSession', 'noNewPrivileges', 'capabilities', 'rlimits',
-  'timeOffsets', 'signal', 'timeout', 'killSignal',
+  'timeOffsets', 'signal', 'timeout', 'killSignal', 'persist',
 ] as const;
 
 /** Options after validation: defaults filled in, namespaces as a set. */

@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -323,6 +324,23 @@ class Spawner {
     return true;
   }
 
+  // Binds /proc/<pid>/<suffix> on each file of Plan::persist (unshare's
+  // --TYPE=FILE), before the child is let go.
+  bool Persist(int pid) {
+    for (size_t i = 0; i + 1 < plan_->persist.size(); i += 2) {
+      const std::string source = "/proc/" + std::to_string(pid) + "/" + plan_->persist[i];
+      const std::string& target = plan_->persist[i + 1];
+      if (Fault("persist") || mount(source.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) < 0) {
+        const int err = errno;
+        // Undo the ones made: the spawn fails as a whole.
+        for (size_t j = 0; j < i; j += 2) umount2(plan_->persist[j + 1].c_str(), MNT_DETACH);
+        ParentFail(err, "mount", "keep " + plan_->persist[i], target);
+        return false;
+      }
+    }
+    return true;
+  }
+
   bool WriteMaps(int pid) {
     const struct {
       const char* file;
@@ -495,7 +513,7 @@ class Spawner {
     if (pid >= 0) {
       out_.pid = static_cast<int>(pid);
       if (waits) {
-        const bool ok = (!p->parent_maps || WriteMaps(out_.pid)) && (!p->has_veth || MakeVeth(out_.pid));
+        const bool ok = (!p->parent_maps || (WriteMaps(out_.pid) && Persist(out_.pid))) && (!p->has_veth || MakeVeth(out_.pid));
         // One byte lets the child go on; closing without it makes it exit.
         if (ok && (Fault("sync") || write(syncp[1], "", 1) != 1)) ParentFail(errno, "write", "sync");
       }

@@ -159,6 +159,9 @@ struct Plan {
   // newuidmap/newgidmap to run for that map instead of writing it (ranges an
   // unprivileged caller holds through /etc/subuid); empty: write it.
   std::string uid_map_helper, gid_map_helper;
+  // Namespaces to keep: pairs of a /proc/<pid>/ suffix ("ns/net") and the
+  // file to bind it on, done by the parent while the child waits.
+  std::vector<std::string> persist;
   bool has_veth = false;
   Veth veth;
   int mount_fallback = 0;    // MountFallback bits: test-only, as force_clone
