@@ -14,7 +14,7 @@ import * as util from 'node:util';
 import { closeFd, native } from '../core/native';
 import { Namespace, NsError, features, spawnIsolated, type Process, type SpawnOptions } from '../index';
 import { UsageError } from './args';
-import { DOCTOR_HELP, parseDoctor, renderDoctor } from './doctor';
+import { DOCTOR_HELP, idMapReport, parseDoctor, renderDoctor } from './doctor';
 import { EXEC_HELP, parseExec, type ExecRequest } from './exec';
 import { LS_HELP, parseLs, render } from './ls';
 import { RUN_HELP, parseRun, type RunRequest } from './run';
@@ -287,7 +287,7 @@ async function doctor(argv: string[]): Promise<number> {
   if ('version' in request) return out(version()), 0;
   try {
     const report = await features();
-    out(request.json ? `${JSON.stringify(report, null, 2)}\n` : renderDoctor(report));
+    out(request.json ? `${JSON.stringify({ ...report, idMaps: idMapReport() }, null, 2)}\n` : renderDoctor(report));
     return 0;
   } catch (e) {
     return failure('cannot probe this system', e);
