@@ -46,10 +46,10 @@ function version(): string {
   return `nsjs ${pkg.version}\n`;
 }
 
-/** Status of a usage error: the message and getopt's hint, nothing started. */
-function usage(verb: string | undefined, message: string): number {
+/** Status of a usage error: the message, and getopt's hint after getopt's own errors; nothing started. */
+function usage(verb: string | undefined, message: string, getopt = true): number {
   err(`nsjs: ${message}`);
-  err(`Try 'nsjs${verb ? ` ${verb}` : ''} --help' for more information.`);
+  if (getopt) err(`Try 'nsjs${verb ? ` ${verb}` : ''} --help' for more information.`);
   return 1;
 }
 
@@ -189,7 +189,7 @@ async function run(argv: string[]): Promise<number> {
   try {
     request = parseRun(argv);
   } catch (e) {
-    if (e instanceof UsageError) return usage('run', e.message);
+    if (e instanceof UsageError) return usage('run', e.message, e.getopt);
     throw e;
   }
   if ('help' in request) return out(RUN_HELP.slice(1)), 0;
@@ -227,7 +227,7 @@ async function exec(argv: string[]): Promise<number> {
   try {
     request = parseExec(argv);
   } catch (e) {
-    if (e instanceof UsageError) return usage('exec', e.message);
+    if (e instanceof UsageError) return usage('exec', e.message, e.getopt);
     throw e;
   }
   if ('help' in request) return out(EXEC_HELP.slice(1)), 0;
@@ -259,7 +259,7 @@ async function ls(argv: string[]): Promise<number> {
   try {
     request = parseLs(argv);
   } catch (e) {
-    if (e instanceof UsageError) return usage('ls', e.message);
+    if (e instanceof UsageError) return usage('ls', e.message, e.getopt);
     throw e;
   }
   if ('help' in request) return out(LS_HELP.slice(1)), 0;
@@ -280,7 +280,7 @@ async function doctor(argv: string[]): Promise<number> {
   try {
     request = parseDoctor(argv);
   } catch (e) {
-    if (e instanceof UsageError) return usage('doctor', e.message);
+    if (e instanceof UsageError) return usage('doctor', e.message, e.getopt);
     throw e;
   }
   if ('help' in request) return out(DOCTOR_HELP.slice(1)), 0;

@@ -146,13 +146,10 @@ export interface RunRequest {
 /** A request, or `--help` / `--version` (checked with `'help' in parsed`). */
 export type Parsed<T> = T | { help: true } | { version: true };
 
+/** unshare's signame_to_signum: a name, any case, with or without SIG; not a number. */
 function signalArg(value: string): string {
-  const name = /^[0-9]+$/.test(value)
-    ? Object.entries(os.constants.signals).find(([, n]) => n === Number(value))?.[0]
-    : value.toUpperCase().startsWith('SIG')
-      ? value.toUpperCase()
-      : `SIG${value.toUpperCase()}`;
-  if (!name || !(name in os.constants.signals)) throw new UsageError(`unknown signal: ${value}`);
+  const name = value.toUpperCase().startsWith('SIG') ? value.toUpperCase() : `SIG${value.toUpperCase()}`;
+  if (!(name in os.constants.signals)) throw new UsageError(`unknown signal: ${value}`);
   return name;
 }
 
@@ -375,7 +372,9 @@ export function parseRun(
   // --setuid to another uid unshare's command has none, as the default gives.
   else if (!namespaces.has('user') && (uid === undefined || uid === 0)) o.capabilities = { keep: allCapabilities() };
   if (offsets.monotonic !== undefined || offsets.boottime !== undefined) o.timeOffsets = offsets;
+  // unshare -n leaves lo down; the API brings it up unless told not to.
   if (veth) o.network = { veth };
+  else if (namespaces.has('net')) o.network = { loopback: false };
   if (killChild !== undefined) o.dieWithParent = true;
   // unshare(1) sets no no_new_privs (a setuid program inside works as
   // outside) and keeps the caller's session, so that an interactive shell

@@ -134,3 +134,21 @@ test('nsjs help is nsjs --help', () => {
   expect(r.status).toBe(0);
   expect(r.stdout).toBe(shell('$NSJS --help').stdout);
 });
+
+describe('small differences the issue lists', () => {
+  test('-n leaves lo down, as unshare -n', () => {
+    const [expected, actual] = both(`$U ${process.getuid!() === 0 ? '' : '-r'} -n ip -o link show lo | grep -o 'state [A-Z]*'`);
+    expect(expected.stdout).toBe('state DOWN\n');
+    expect(actual).toEqual(expected);
+  });
+  test('a bad value is one line, without the usage hint (errx), as unshare', () => {
+    const [expected, actual] = both('$U -S x true');
+    expect(expected.stderr).toBe("unshare: failed to parse uid: 'x'\n");
+    expect(actual).toEqual({ ...expected, stderr: "nsjs: failed to parse uid: 'x'\n" });
+  });
+  test('--kill-child takes a name, not a number, as unshare', () => {
+    const [expected, actual] = both('$U --kill-child=15 true');
+    expect(expected.stderr).toBe('unshare: unknown signal: 15\n');
+    expect(actual).toEqual({ ...expected, stderr: 'nsjs: unknown signal: 15\n' });
+  });
+});

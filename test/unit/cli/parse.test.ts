@@ -149,8 +149,14 @@ describe('nsjs run → spawnIsolated options', () => {
     expect(run('--kill-child', 'x')).toMatchObject({ options: { dieWithParent: true } });
     expect(run('--kill-child', 'x').killChildSignal).toBeUndefined();
     expect(run('--kill-child=TERM', 'x').killChildSignal).toBe('SIGTERM');
-    expect(run('--kill-child=9', 'x').killChildSignal).toBeUndefined();
+    expect(run('--kill-child=sigkill', 'x').killChildSignal).toBeUndefined();
+    // numbers are refused, as unshare's signame_to_signum refuses them
+    expect(usageError(() => run('--kill-child=15', 'x'))).toBe('unknown signal: 15');
     expect(usageError(() => run('--kill-child=FOO', 'x'))).toBe('unknown signal: FOO');
+  });
+  test('-n leaves lo down, as unshare (the API brings it up by default)', () => {
+    expect(opts('-n').network).toEqual({ loopback: false });
+    expect(opts('-m').network).toBeUndefined();
   });
   test('-R implies -m and starts in /; -w', () => {
     expect(opts('-R', '/srv/root')).toEqual({ ...rootBase, namespaces: ['mnt'], root: '/srv/root', cwd: '/' });
