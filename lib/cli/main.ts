@@ -237,9 +237,29 @@ async function exec(argv: string[]): Promise<number> {
   const opened: Namespace[] = [];
   try {
     if (Array.isArray(r.join))
-      for (const { type, path: file } of r.join) opened.push(file === '' && r.netSocket ? socketNamespace(r.netSocket) : Namespace.open(file, type));
+      for (const { type, path: file } of r.join) {
+        if (file === '' && type === 'net' && r.netSocket) opened.push(socketNamespace(r.netSocket));
+        else if (file === '' && type === 'user' && r.userParent !== undefined) {
+          const own = Namespace.of(r.userParent, 'user');
+          try {
+            opened.push(own.parent());
+          } finally {
+            own.close();
+          }
+        } else opened.push(Namespace.open(file, type));
+      }
     options.join = Array.isArray(r.join) ? opened : r.join;
     if (r.targetCwd !== undefined) options.cwd = fs.readlinkSync(`/proc/${r.targetCwd}/cwd`);
+    // nsenter -e: NAME=value pairs of /proc/<pid>/environ
+    if (r.targetEnv !== undefined)
+      options.env = Object.fromEntries(
+        fs.readFileSync(`/proc/${r.targetEnv}/environ`, 'utf8').split('\0').filter((kv) => kv.includes('=')).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+      );
+    if (r.follow) {
+      const st = fs.statSync(`/proc/${r.follow.pid}`);
+      if (r.follow.uid) options.uid = st.uid;
+      if (r.follow.gid) options.gid = st.gid;
+    }
   } catch (e) {
     for (const ns of opened) ns.close();
     return failure('cannot open the namespaces to enter', e);
