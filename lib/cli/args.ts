@@ -36,9 +36,19 @@ export interface ParsedArgs {
   operands: string[];
 }
 
-/** Bad command-line syntax: the message is getopt's, the verb's usage hint follows it. */
+/**
+ * A bad command line. `getopt`: the message is getopt's own, and the verb's
+ * usage hint follows it (util-linux's errtryhelp); a bad value is one line
+ * (errx).
+ */
 export class UsageError extends Error {
   override readonly name = 'UsageError';
+  constructor(
+    message: string,
+    readonly getopt = false,
+  ) {
+    super(message);
+  }
 }
 
 function longName(specs: OptionSpecs, written: string): string {
@@ -47,13 +57,13 @@ function longName(specs: OptionSpecs, written: string): string {
   const matches = Object.keys(specs).filter((name) => name.startsWith(written));
   if (matches.length === 1) return matches[0];
   if (matches.length > 1)
-    throw new UsageError(`option '--${written}' is ambiguous; possibilities: ${matches.map((m) => `'--${m}'`).join(' ')}`);
-  throw new UsageError(`unrecognized option '--${written}'`);
+    throw new UsageError(`option '--${written}' is ambiguous; possibilities: ${matches.map((m) => `'--${m}'`).join(' ')}`, true);
+  throw new UsageError(`unrecognized option '--${written}'`, true);
 }
 
 function shortName(specs: OptionSpecs, letter: string): string {
   const name = Object.keys(specs).find((n) => specs[n].short === letter);
-  if (!name) throw new UsageError(`invalid option -- '${letter}'`);
+  if (!name) throw new UsageError(`invalid option -- '${letter}'`, true);
   return name;
 }
 
@@ -118,9 +128,9 @@ function collect(args: string[], tokens: Token[], end: number, specs: OptionSpec
         used.set(t.index, raw.length);
       } else if (spec.arg === 'required' && t.inlineValue) used.set(t.index, raw.length);
     }
-    if (spec.arg === 'none' && value !== undefined) throw new UsageError(`option '${as}' doesn't allow an argument`);
+    if (spec.arg === 'none' && value !== undefined) throw new UsageError(`option '${as}' doesn't allow an argument`, true);
     if (spec.arg === 'required' && value === undefined)
-      throw new UsageError(as.startsWith('--') ? `option '${as}' requires an argument` : `option requires an argument -- '${as.slice(1)}'`);
+      throw new UsageError(as.startsWith('--') ? `option '${as}' requires an argument` : `option requires an argument -- '${as.slice(1)}'`, true);
     options.push({ name, value, as });
   }
   let rest = args.slice(end);

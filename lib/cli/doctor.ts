@@ -1,7 +1,11 @@
 // `nsjs doctor`: features() as a table a person reads, or its JSON. Every
 // "no" is followed by its reason and its fix. util-linux has no counterpart;
 // the layout follows ls's (left-aligned columns, two spaces between).
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+
 import type { FeatureCheck, FeatureReport, KernelFeatures, NamespaceType } from '../index';
+import { subordinateRange } from '../spawn/user';
 import { UsageError, parseCommandLine, type OptionSpecs } from './args';
 
 export const DOCTOR_OPTIONS: OptionSpecs = {
@@ -105,7 +109,49 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]))).join('  ').trimEnd()).join('\n') + '\n';
 }
 
-export function renderDoctor(r: FeatureReport): string {
+/** newuidmap/newgidmap and our /etc/subuid, /etc/subgid ranges: what user: 'auto' and ranged maps need unprivileged. */
+export interface IdMapReport {
+  helpers: { name: 'newuidmap' | 'newgidmap'; path: string | null; setuid: boolean }[];
+  ranges: { file: '/etc/subuid' | '/etc/subgid'; start: number; count: number } [];
+  user: string;
+}
+
+export function idMapReport(uid = process.geteuid!(), user = os.userInfo().username): IdMapReport {
+  const helpers = (['newuidmap', 'newgidmap'] as const).map((name) => {
+    for (const dir of ['/usr/bin', '/bin', '/usr/sbin', '/sbin']) {
+      try {
+        const st = fs.statSync(`${dir}/${name}`);
+        // setuid root, as it must be to write another process's map
+        return { name, path: `${dir}/${name}`, setuid: st.uid === 0 && (st.mode & 0o4000) !== 0 };
+      } catch {
+        // not here
+      }
+    }
+    return { name, path: null, setuid: false };
+  });
+  const ranges: IdMapReport['ranges'] = [];
+  for (const file of ['/etc/subuid', '/etc/subgid'] as const) {
+    const range = subordinateRange(file, user, uid);
+    if (range) ranges.push({ file, ...range });
+  }
+  return { helpers, ranges, user };
+}
+
+function renderIdMaps(m: IdMapReport): string {
+  const rows = [['ID MAPS', 'WHERE', 'WORKS']];
+  for (const h of m.helpers) rows.push([h.name, h.path ?? '-', h.path === null ? 'no (not installed)' : h.setuid ? 'yes (setuid root)' : 'no (not setuid root)']);
+  for (const file of ['/etc/subuid', '/etc/subgid'] as const) {
+    const r = m.ranges.find((x) => x.file === file);
+    rows.push([`${file} of ${m.user}`, r ? `${r.start}:${r.count}` : '-', r ? 'yes' : 'no (no range)']);
+  }
+  const lines = [table(rows)];
+  const missing = m.helpers.filter((h) => !h.path || !h.setuid).map((h) => h.name);
+  if (missing.length) lines.push(`Unprivileged ranged maps and user: 'auto' need ${missing.join(' and ')}, setuid root: install the uidmap package (Debian, Ubuntu) or shadow-utils (Fedora).\n`);
+  if (m.ranges.length < 2) lines.push(`user: 'auto' needs ranges of ${m.user} in /etc/subuid and /etc/subgid: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${m.user}\n`);
+  return lines.join('\n');
+}
+
+export function renderDoctor(r: FeatureReport, idMaps: IdMapReport = idMapReport()): string {
   const who = r.uid === 0 ? 'root' : `uid ${r.uid}`;
   const lines: string[] = [];
   lines.push(
@@ -115,6 +161,7 @@ export function renderDoctor(r: FeatureReport): string {
   const types = Object.keys(r.namespaces) as NamespaceType[];
   lines.push(table([['NAMESPACE', 'ROOT', 'UNPRIVILEGED'], ...types.map((t) => [t, word(r.namespaces[t].root), word(r.namespaces[t].unprivileged)])]));
   lines.push(table([['FEATURE', 'SINCE', 'WORKS'], ...FEATURE_NAMES.map(([k, name]) => [name, r.features[k].since, k === 'landlock' && r.features.landlock.ok ? `yes (ABI ${r.features.landlock.abi})` : word(r.features[k])])]));
+  lines.push(renderIdMaps(idMaps));
 
   // Problems, each once: one cause often explains several rows.
   const problems = new Map<string, { what: string[]; check: FeatureCheck }>();

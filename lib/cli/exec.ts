@@ -5,15 +5,20 @@ import * as path from 'node:path';
 import type { NamespaceType, SpawnOptions } from '../index';
 import { UsageError, parseCommandLine, type OptionSpecs } from './args';
 import { unsignedArg } from './ids';
-import { NAMESPACE_FLAGS, allCapabilities, utilLinuxSeccomp, type Parsed } from './run';
+import { NAMESPACE_FLAGS, allCapabilities, command, utilLinuxSeccomp, type Parsed } from './run';
 
 export const EXEC_OPTIONS: OptionSpecs = {
   all: { short: 'a', arg: 'none' },
   target: { short: 't', arg: 'required' },
   ...Object.fromEntries(NAMESPACE_FLAGS.map(([short, long]) => [long, { short, arg: 'optional' as const }])),
+  'net-socket': { short: 'N', arg: 'required' },
   setuid: { short: 'S', arg: 'required' },
   setgid: { short: 'G', arg: 'required' },
   'preserve-credentials': { arg: 'none' },
+  'keep-caps': { arg: 'none' },
+  'user-parent': { arg: 'none' },
+  env: { short: 'e', arg: 'none' },
+  wdns: { short: 'W', arg: 'optional' },
   root: { short: 'r', arg: 'optional' },
   wd: { short: 'w', arg: 'optional' },
   'no-fork': { short: 'F', arg: 'none' },
@@ -23,7 +28,7 @@ export const EXEC_OPTIONS: OptionSpecs = {
 
 export const EXEC_HELP = `
 Usage:
- nsjs exec [options] [--] <program> [<argument>...]
+ nsjs exec [options] [--] [<program> [<argument>...]]
 
 Run a program with namespaces of other processes: nsenter(1)'s options, with
 the same meaning. nsjs always forks, so a joined pid namespace is the program's.
@@ -39,12 +44,18 @@ Options:
  -C, --cgroup[=<file>]  enter cgroup namespace
  -U, --user[=<file>]    enter user namespace (and become uid 0, gid 0 there)
  -T, --time[=<file>]    enter time namespace
- -S, --setuid <uid>     set uid in entered namespace
- -G, --setgid <gid>     set gid in entered namespace
-     --preserve-credentials do not touch uids or gids
+ -N, --net-socket <fd>  enter the network namespace of socket <fd> of the target
+ -S, --setuid <uid>|follow  set uid in entered namespace ('follow': the target's)
+ -G, --setgid <gid>|follow  set gid in entered namespace ('follow': the target's)
+     --preserve-credentials
+                        do not touch uids or gids
+     --keep-caps        keep the capabilities granted in the user namespace
+     --user-parent      enter the parent of the target's user namespace
+ -e, --env              take the environment of the target process
  -r, --root[=<dir>]     set the root directory (only the target's, which
                           entering its mount namespace already gives)
  -w, --wd[=<dir>]       set the working directory (default: the target's)
+ -W, --wdns=<dir>       set the working directory in the entered namespace
  -F, --no-fork          accepted for nsenter compatibility; nsjs always forks
 
  -h, --help             display this help
@@ -56,11 +67,21 @@ Exit status: the program's, as with nsjs run.
 export interface ExecRequest {
   command: string;
   args: string[];
+  /** The program as the user named it, for messages. */
+  name?: string;
   /** `join` is `{ pid, types? }` when every namespace comes from the target, else a list of files to open. */
   options: Omit<SpawnOptions, 'join'> & Record<string, unknown>;
   join: { pid: number; types?: NamespaceType[] } | { type: NamespaceType; path: string }[];
   /** --wd without a value: the target's cwd, read when the command runs. */
   targetCwd?: number;
+  /** --net-socket: the net namespace of this socket of the target, in place of the `net` entry of `join`'s files. */
+  netSocket?: { pid: number; fd: number };
+  /** --user-parent: the parent of the target's user namespace, in place of the `user` entry of `join`'s files. */
+  userParent?: number;
+  /** --env: the target's environment, read when the command runs. */
+  targetEnv?: number;
+  /** -S follow / -G follow: the target's ids (the owner of /proc/<pid>), read when the command runs. */
+  follow?: { pid: number; uid: boolean; gid: boolean };
 }
 
 
@@ -75,6 +96,12 @@ export function parseExec(argv: readonly string[], groups?: number[]): Parsed<Ex
   let preserve = false;
   let root: { dir?: string } | undefined;
   let wd: { dir?: string } | undefined;
+  let socketFd: number | undefined;
+  let keepCaps = false;
+  let userParent = false;
+  let env = false;
+  let wdns: string | undefined;
+  const follow = { uid: false, gid: false };
   for (const { name, value, as } of given) {
     const ns = NAMESPACE_FLAGS.find(([, long]) => long === name);
     if (ns) {
@@ -95,10 +122,25 @@ export function parseExec(argv: readonly string[], groups?: number[]): Parsed<Ex
         if (target === 0) throw new UsageError(`failed to parse target PID: '${value}'`);
         break;
       case 'setuid':
-        uid = unsignedArg(value!, 'uid');
+        follow.uid = value === 'follow';
+        if (!follow.uid) uid = unsignedArg(value!, 'uid');
         break;
       case 'setgid':
-        gid = unsignedArg(value!, 'gid');
+        follow.gid = value === 'follow';
+        if (!follow.gid) gid = unsignedArg(value!, 'gid');
+        break;
+      case 'keep-caps':
+        keepCaps = true;
+        break;
+      case 'user-parent':
+        userParent = true;
+        break;
+      case 'env':
+        env = true;
+        break;
+      case 'wdns':
+        // master's W:: — the value only attached; without one, nothing
+        wdns = value;
         break;
       case 'preserve-credentials':
         preserve = true;
@@ -111,16 +153,29 @@ export function parseExec(argv: readonly string[], groups?: number[]): Parsed<Ex
         break;
       case 'no-fork':
         break;
+      case 'net-socket':
+        socketFd = unsignedArg(value!, 'file descriptor', 0x7fffffff);
+        break;
     }
   }
-  if (operands.length === 0) throw new UsageError('no command given');
   const needTarget = (what: string) => {
     if (target === undefined) throw new UsageError(`${what} requires --target`);
     return target;
   };
   if (all) needTarget('--all');
   for (const [type, file] of types) if (file === undefined) needTarget(`--${NAMESPACE_FLAGS.find(([, , t]) => t === type)![1]}`);
-  if (types.size === 0 && !all) throw new UsageError('neither filename nor target pid supplied for any namespace');
+  if (socketFd !== undefined) {
+    needTarget('--net-socket');
+    types.set('net', '');
+  }
+  if (userParent) {
+    needTarget('--user-parent');
+    types.set('user', '');
+  }
+  if (env) needTarget('--env');
+  if (follow.uid || follow.gid) needTarget(`${follow.uid ? '-S' : '-G'} follow`);
+  if (wdns !== undefined && wd) throw new UsageError('mutually exclusive arguments: --wd --wdns');
+  if (types.size === 0 && !all) throw new UsageError(target === undefined ? 'neither filename nor target pid supplied for any namespace' : 'no namespace specified');
   if (root?.dir !== undefined)
     throw new UsageError(`--root=${root.dir} is not supported: nsjs cannot chroot in a joined namespace yet; --root without a value (the target's root) is`);
   if (root && !types.has('mnt') && !all) throw new UsageError('--root without --mount is not supported: nsjs sets the root only by joining the mount namespace');
@@ -155,9 +210,17 @@ export function parseExec(argv: readonly string[], groups?: number[]): Parsed<Ex
   // nsenter leaves the capabilities as they are (all, for root), where the
   // API drops them outside a joined user namespace: ask to keep them, which
   // for uid 0 changes nothing. A command made another uid has none, as there.
-  if (uid === undefined || uid === 0) o.capabilities = { keep: allCapabilities() };
+  if (uid === undefined || uid === 0 || (keepCaps && entersUser)) o.capabilities = { keep: allCapabilities() };
   Object.assign(o, utilLinuxSeccomp(entersUser || process.getuid!() === 0));
-  const request: ExecRequest = { command: operands[0], args: operands.slice(1), options: o, join };
+  const { argv0, ...program } = command(operands, process.env, process.getuid!());
+  if (argv0 !== undefined) o.argv0 = argv0;
+  const request: ExecRequest = { ...program, options: o, join };
+  if (socketFd !== undefined) request.netSocket = { pid: target!, fd: socketFd };
+  if (userParent) request.userParent = target!;
+  if (env) request.targetEnv = target!;
+  if (follow.uid || follow.gid) request.follow = { pid: target!, ...follow };
+  // --wdns: a directory of the entered mount namespace (the API's cwd is set there)
+  if (wdns !== undefined) o.cwd = path.posix.resolve('/', wdns);
   // nsenter opens a relative --wd from its own directory.
   if (wd?.dir !== undefined) o.cwd = path.resolve(process.cwd(), wd.dir);
   else if (wd) request.targetCwd = needTarget('--wd without a directory');

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 
 import type { NamespaceInfo, NamespaceType } from '../index';
 import { UsageError, parseCommandLine, type OptionSpecs } from './args';
+import { FilterError, parseFilter, type Filter } from './filter';
 import { readPasswd, unsignedArg } from './ids';
 import type { Parsed } from './run';
 
@@ -20,13 +21,16 @@ export const LS_OPTIONS: OptionSpecs = {
   nowrap: { short: 'W', arg: 'none' },
   type: { short: 't', arg: 'required' },
   tree: { short: 'T', arg: 'optional' },
+  persistent: { short: 'P', arg: 'none' },
+  filter: { short: 'Q', arg: 'required' },
+  'list-columns': { short: 'H', arg: 'none' },
   help: { short: 'h', arg: 'none' },
   version: { short: 'V', arg: 'none' },
 };
 
 export const LS_HELP = `
 Usage:
- nsjs ls [options]
+ nsjs ls [options] [<namespace>]
 
 List system namespaces, as lsns(8).
 
@@ -37,11 +41,14 @@ Options:
  -o, --output <list>    define which output columns to use
      --output-all       output all columns
  -p, --task <pid>       print process namespaces
+ -P, --persistent       namespaces without processes
+ -Q, --filter <expr>    apply display filter
  -r, --raw              use the raw output format
  -u, --notruncate       don't truncate text in columns (nsjs never truncates)
  -W, --nowrap           don't use multi-line representation
  -t, --type <name>      namespace type (mnt, net, ipc, user, pid, uts, cgroup, time)
  -T, --tree[=<rel>]     use tree format (parent, owner, or process; default owner)
+ -H, --list-columns     list the available columns
 
  -h, --help             display this help
  -V, --version          display version
@@ -56,14 +63,33 @@ Available output columns:
      COMMAND  command line of the PID
          UID  UID of the PID
         USER  username of the PID
+     NETNSID  namespace ID as used by network subsystem
         NSFS  nsfs mountpoint (usually used network subsystem)
          PNS  parent namespace identifier (inode number)
          ONS  owner namespace identifier (inode number)
 `;
 
-const COLUMNS = ['NS', 'TYPE', 'PATH', 'NPROCS', 'PID', 'PPID', 'COMMAND', 'UID', 'USER', 'NSFS', 'PNS', 'ONS'] as const;
+const COLUMNS = ['NS', 'TYPE', 'PATH', 'NPROCS', 'PID', 'PPID', 'COMMAND', 'UID', 'USER', 'NETNSID', 'NSFS', 'PNS', 'ONS'] as const;
 type Column = (typeof COLUMNS)[number];
+/** lsns's descriptions, for -H. */
+const DESCRIPTIONS: Record<Column, string> = {
+  NS: 'namespace identifier (inode number)',
+  TYPE: 'kind of namespace',
+  PATH: 'path to the namespace',
+  NPROCS: 'number of processes in the namespace',
+  PID: 'lowest PID in the namespace',
+  PPID: 'PPID of the PID',
+  COMMAND: 'command line of the PID',
+  UID: 'UID of the PID',
+  USER: 'username of the PID',
+  NETNSID: 'namespace ID as used by network subsystem',
+  NSFS: 'nsfs mountpoint (usually used network subsystem)',
+  PNS: 'parent namespace identifier (inode number)',
+  ONS: 'owner namespace identifier (inode number)',
+};
 const NUMERIC = new Set<Column>(['NS', 'NPROCS', 'PID', 'PPID', 'UID', 'PNS', 'ONS']);
+/** Right-aligned though a string (lsns's SCOLS_FL_RIGHT). */
+const RIGHT = new Set<Column>([...NUMERIC, 'NETNSID']);
 const TYPES: NamespaceType[] = ['mnt', 'net', 'ipc', 'user', 'pid', 'uts', 'cgroup', 'time'];
 
 export interface LsRequest {
@@ -75,13 +101,23 @@ export interface LsRequest {
   types: NamespaceType[];
   task?: number;
   tree?: 'parent' | 'owner' | 'process';
+  /** -W (or -r): NSFS on one line, `,`-joined. */
+  nowrap: boolean;
+  /** -P: only namespaces without processes. */
+  persistent: boolean;
+  filter?: Filter;
+  /** The positional <namespace>: one row per process in it. */
+  namespace?: number;
+  /** -H: print the columns and nothing else. */
+  listColumns?: boolean;
 }
 
 export function parseLs(argv: readonly string[]): Parsed<LsRequest> {
   const { options: given, operands } = parseCommandLine(argv, LS_OPTIONS);
-  const r: LsRequest = { columns: [], json: false, raw: false, list: false, headings: true, types: [] };
+  const r: LsRequest = { columns: [], json: false, raw: false, list: false, headings: true, types: [], nowrap: false, persistent: false };
   let output: string | undefined;
   let all = false;
+  let filter: string | undefined;
   for (const { name, value } of given) {
     switch (name) {
       case 'help':
@@ -96,6 +132,19 @@ export function parseLs(argv: readonly string[]): Parsed<LsRequest> {
         break;
       case 'raw':
         r.raw = true;
+        r.nowrap = true;
+        break;
+      case 'nowrap':
+        r.nowrap = true;
+        break;
+      case 'persistent':
+        r.persistent = true;
+        break;
+      case 'filter':
+        filter = value;
+        break;
+      case 'list-columns':
+        r.listColumns = true;
         break;
       case 'noheadings':
         r.headings = false;
@@ -120,7 +169,13 @@ export function parseLs(argv: readonly string[]): Parsed<LsRequest> {
         break;
     }
   }
-  if (operands.length) throw new UsageError(`listing the processes of one namespace ('${operands[0]}') is not supported yet`);
+  if (operands.length) {
+    if (!/^[0-9]+$/.test(operands[0])) throw new UsageError(`invalid namespace argument: '${operands[0]}'`);
+    r.namespace = Number(operands[0]);
+    if (r.task !== undefined) throw new UsageError('--task is mutually exclusive with <namespace>');
+  }
+  if (r.persistent && r.task !== undefined) throw new UsageError('options --persistent and --task cannot be combined');
+  if (r.json && r.raw) throw new UsageError('options --json and --raw cannot be combined');
   if (all) r.columns = [...COLUMNS];
   else if (output !== undefined) {
     const list = output.startsWith('+') ? [...defaults(r.types), ...output.slice(1).split(',')] : output.split(',');
@@ -129,33 +184,53 @@ export function parseLs(argv: readonly string[]): Parsed<LsRequest> {
       if (!(COLUMNS as readonly string[]).includes(col)) throw new UsageError(`unknown column: ${c}`);
       return col as Column;
     });
-  } else r.columns = defaults(r.types);
+  } else r.columns = r.namespace !== undefined ? ['PID', 'PPID', 'USER', 'COMMAND'] : defaults(r.types);
+  // --output-all draws no tree: lsns fills its columns before it picks the default tree.
+  if (all && r.tree === undefined) r.list = true;
+  if (filter !== undefined) r.filter = parseFilter(filter, new Map(COLUMNS.map((c) => [c, NUMERIC.has(c)])));
   return r;
 }
 
 function defaults(types: NamespaceType[]): Column[] {
-  // lsns adds NSFS (and NETNSID, which needs netlink, not listed by nsjs) for -t net.
-  return types.length === 1 && types[0] === 'net'
-    ? ['NS', 'TYPE', 'NPROCS', 'PID', 'USER', 'NSFS', 'COMMAND']
+  // lsns adds NETNSID and NSFS whenever -t net is among the types.
+  return types.includes('net')
+    ? ['NS', 'TYPE', 'NPROCS', 'PID', 'USER', 'NETNSID', 'NSFS', 'COMMAND']
     : ['NS', 'TYPE', 'NPROCS', 'PID', 'USER', 'COMMAND'];
 }
 
-/** nsfs mount points by namespace inode, from our mountinfo (`/run/netns/blue` for `ip netns add blue`). */
-function nsfsMounts(): Map<number, string> {
-  const out = new Map<number, string>();
-  let text = '';
-  try {
-    text = fs.readFileSync('/proc/self/mountinfo', 'utf8');
-  } catch {
-    return out;
-  }
-  for (const line of text.split('\n')) {
-    const [pre, post] = line.split(' - ');
-    if (!post?.startsWith('nsfs ')) continue;
-    const f = pre.split(' ');
-    const m = /\[(\d+)\]$/.exec(f[3]);
-    const target = f[4].replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-    if (m && !out.has(Number(m[1]))) out.set(Number(m[1]), target);
+/** -H: the columns as lsns lists them (name right-aligned, its JSON type, the description). */
+export function listColumns(r: LsRequest): string {
+  const type = (c: Column) => (NUMERIC.has(c) ? '<integer>' : '<string>');
+  if (r.json)
+    return `{\n   "lsns-columns": [\n${COLUMNS.map((c) => `      {\n         "holder": "${c}",\n         "type": "${type(c).slice(1, -1)}",\n         "description": "${DESCRIPTIONS[c]}"\n      }`).join(',\n')}\n   ]\n}\n`;
+  if (r.raw) return COLUMNS.map((c) => `${c} ${type(c)} ${rawText(DESCRIPTIONS[c])}\n`).join('');
+  const w = Math.max(...COLUMNS.map((c) => c.length));
+  return COLUMNS.map((c) => `${c.padStart(w)} ${type(c).padEnd(9)} ${DESCRIPTIONS[c]}\n`).join('');
+}
+
+/** One process of the positional <namespace>, for its rows. */
+export interface ProcessRow {
+  pid: number;
+  ppid?: number;
+  uid: number;
+  command: string;
+}
+
+/** The processes in namespace `inode` (`info.pids`), read from /proc as lsns shows them. */
+export function processesOf(info: NamespaceInfo): ProcessRow[] {
+  const out: ProcessRow[] = [];
+  for (const pid of info.pids) {
+    try {
+      const uid = fs.statSync(`/proc/${pid}`).uid;
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      let command = fs.readFileSync(`/proc/${pid}/cmdline`).subarray(0, 8192);
+      if (command.length === 0) command = fs.readFileSync(`/proc/${pid}/comm`);
+      for (let i = 0; i < command.length; i++) if (command[i] === 0) command[i] = 0x20;
+      out.push({ pid, ppid, uid, command: command.subarray(0, command.length - 1).toString('utf8') });
+    } catch {
+      // gone since the scan
+    }
   }
   return out;
 }
@@ -166,27 +241,39 @@ interface Row {
 }
 
 /** The rows to print, as a forest when a tree was asked for. */
-export function select(list: NamespaceInfo[], r: LsRequest): Row[] {
+export function select(list: NamespaceInfo[], r: LsRequest, users: Map<number, string> = new Map()): Row[] {
   let shown = list;
   if (r.types.length) shown = shown.filter((n) => r.types.includes(n.type));
   if (r.task !== undefined) shown = shown.filter((n) => n.pids.includes(r.task!));
+  if (r.persistent) shown = shown.filter((n) => n.nprocs === 0);
+  if (r.filter) {
+    const f = r.filter;
+    try {
+      shown = shown.filter((n) => f.matches((c) => cell(c as Column, n, users, r.nowrap)));
+    } catch (e) {
+      if (e instanceof FilterError) throw new UsageError(`failed to apply filter: ${e.message}`);
+      throw e;
+    }
+  }
   // -l without -T: lsns's table without the tree, in inode order.
   if (r.list && r.tree === undefined) return shown.map((info) => ({ info, children: [] }));
-  const rows = new Map(shown.map((info) => [info.inode, { info, children: [] as Row[] }]));
+  // A list, not a map by inode: the rows of a positional <namespace> share one.
+  const all = shown.map((info) => ({ info, children: [] as Row[] }));
+  const rows = new Map(all.map((row) => [row.info.inode, row]));
   const roots: Row[] = [];
   if ((r.tree ?? 'process') === 'process') {
     // lsns's default: a row hangs under the row last printed for the parent
     // process of its pid (proc->parent->outline), in print order.
     const lastRowOf = new Map<number, Row>();
-    for (const row of rows.values()) {
+    for (const row of all) {
       const p = row.info.ppid !== undefined ? lastRowOf.get(row.info.ppid) : undefined;
       (p ? p.children : roots).push(row);
-      lastRowOf.set(row.info.pid, row);
+      if (row.info.pid !== undefined) lastRowOf.set(row.info.pid, row);
     }
     return roots;
   }
   // lsns prints the user namespaces first in these trees, so that owners come before what they own.
-  const ordered = [...rows.values()].sort((a, b) => Number(b.info.type === 'user') - Number(a.info.type === 'user'));
+  const ordered = [...all].sort((a, b) => Number(b.info.type === 'user') - Number(a.info.type === 'user'));
   for (const row of ordered) {
     const parent = r.tree === 'owner' ? row.info.owner : row.info.parent;
     const p = parent !== undefined && parent !== row.info.inode ? rows.get(parent) : undefined;
@@ -195,28 +282,30 @@ export function select(list: NamespaceInfo[], r: LsRequest): Row[] {
   return roots;
 }
 
-function cell(col: Column, n: NamespaceInfo, users: Map<number, string>, nsfs: Map<number, string>): string | number | null {
+function cell(col: Column, n: NamespaceInfo, users: Map<number, string>, nowrap: boolean): string | number | null {
   switch (col) {
     case 'NS':
       return n.inode;
     case 'TYPE':
       return n.type;
     case 'PATH':
-      return `/proc/${n.pid}/ns/${n.type}`;
+      return n.pid !== undefined ? `/proc/${n.pid}/ns/${n.type}` : null;
     case 'NPROCS':
       return n.nprocs;
     case 'PID':
-      return n.pid;
+      return n.pid ?? null;
     case 'PPID':
       return n.ppid ?? null;
     case 'COMMAND':
-      return n.command;
+      return n.command ?? null;
     case 'UID':
       return n.uid;
     case 'USER':
       return users.get(n.uid) ?? String(n.uid);
+    case 'NETNSID':
+      return n.type !== 'net' || n.netnsid === undefined ? null : n.netnsid < 0 ? 'unassigned' : String(n.netnsid);
     case 'NSFS':
-      return nsfs.get(n.inode) ?? null;
+      return n.nsfs.length ? n.nsfs.join(nowrap ? ',' : '\n') : null;
     case 'PNS':
       return n.parent ?? 0;
     case 'ONS':
@@ -272,16 +361,35 @@ function jsonText(s: string): string {
   return JSON.stringify(s).replace(new RegExp(NON_PRINTABLE.source, 'gu'), (ch) => Array.from({ length: ch.length }, (_, i) => `\\u${ch.charCodeAt(i).toString(16).padStart(4, '0')}`).join(''));
 }
 
-export function render(list: NamespaceInfo[], r: LsRequest, users = readPasswd(), nsfs = nsfsMounts(), utf8 = utf8Locale()): string {
-  const rows = select(list, r);
-  if (r.json) return json(rows, r, users, nsfs);
+/** The rows of the positional <namespace>: one per process in it, with that process's PID, PPID, UID and COMMAND. */
+function processRows(list: NamespaceInfo[], r: LsRequest): NamespaceInfo[] {
+  const ns = list.find((n) => n.inode === r.namespace && (r.types.length === 0 || r.types.includes(n.type)));
+  if (!ns) throw new UsageError(`not found namespace: ${r.namespace}`);
+  return processesOf(ns).map((p) => ({ ...ns, ...p }));
+}
+
+export function render(list: NamespaceInfo[], r: LsRequest, users = readPasswd(), utf8 = utf8Locale()): string {
+  if (r.listColumns) return listColumns(r);
+  const rows = r.namespace !== undefined ? select(processRows(list, r), { ...r, types: [], task: undefined, persistent: false, filter: undefined }, users) : select(list, r, users);
+  if (r.json) return json(rows, r, users);
+  if (rows.length === 0) return ''; // libsmartcols prints no header for an empty table
   const text = r.raw ? rawText : (s: string) => safeText(s, utf8);
+  // libsmartcols draws ASCII branches outside a UTF-8 locale.
+  const [mid, last, bar] = utf8 ? ['├─', '└─', '│ '] : ['|-', '`-', '| '];
+  // The tree column carries the branches and is left-aligned: NS for the
+  // owner and parent trees, COMMAND for lsns's default process tree.
+  const treeCol = r.tree === 'owner' || r.tree === 'parent' ? 0 : r.list ? -1 : r.columns.indexOf('COMMAND');
   const lines: { prefix: string; cells: string[] }[] = [];
   const walk = (row: Row, prefix: string, branch: string) => {
-    lines.push({ prefix: prefix + branch, cells: r.columns.map((c) => text(String(cell(c, row.info, users, nsfs) ?? ''))) });
+    const cells = r.columns.map((c, i) => {
+      const value = String(cell(c, row.info, users, r.nowrap) ?? '');
+      // raw escapes the branches too, byte by byte, as lsns -r does
+      if (r.raw && i === treeCol) return text(prefix + branch + value);
+      return value.split('\n').map(text).join('\n');
+    });
+    lines.push({ prefix: prefix + branch, cells });
     row.children.forEach((child, i) => {
-      const last = i === row.children.length - 1;
-      walk(child, prefix + (branch === '' ? '' : branch === '├─' ? '│ ' : '  '), last ? '└─' : '├─');
+      walk(child, prefix + (branch === '' ? '' : branch === mid ? bar : '  '), i === row.children.length - 1 ? last : mid);
     });
   };
   for (const row of rows) walk(row, '', '');
@@ -290,33 +398,30 @@ export function render(list: NamespaceInfo[], r: LsRequest, users = readPasswd()
     for (const l of lines) out.push(l.cells.join(' '));
     return out.map((l) => `${l}\n`).join('');
   }
-  // The tree column carries the branches and is left-aligned: NS for the
-  // owner and parent trees, COMMAND for lsns's default process tree.
-  const treeCol = r.tree === 'owner' || r.tree === 'parent' ? 0 : r.columns.indexOf('COMMAND');
   const table = lines.map((l) => l.cells.map((c, i) => (i === treeCol ? l.prefix + c : c)));
   const header = r.headings ? [r.columns.map(String)] : [];
   const all = [...header, ...table];
-  // libsmartcols counts the header in the widths even when it is not printed.
+  // libsmartcols counts the header in the widths even when it is not printed;
+  // a multi-line cell (NSFS) by its widest line.
   // A loop, not Math.max(...): a host may have more namespaces than a call takes arguments.
-  const widths = r.columns.map((c, i) => all.reduce((w, row) => Math.max(w, row[i].length), c.length));
-  return all
-    .map((row) =>
-      row
-        .map((c, i) => {
-          if (NUMERIC.has(r.columns[i]) && i !== treeCol) return c.padStart(widths[i]);
-          return i === row.length - 1 ? c : c.padEnd(widths[i]);
-        })
-        .join(' '),
-    )
-    .map((l) => `${l}\n`)
-    .join('');
+  const widths = r.columns.map((c, i) => all.reduce((w, row) => row[i].split('\n').reduce((m, part) => Math.max(m, part.length), w), c.length));
+  const pad = (c: string, i: number, n: number) => (RIGHT.has(r.columns[i]) && i !== treeCol ? c.padStart(widths[i]) : i === n - 1 ? c : c.padEnd(widths[i]));
+  const out: string[] = [];
+  for (const row of all) {
+    const parts = row.map((c) => c.split('\n'));
+    out.push(parts.map((p, i) => pad(p[0], i, row.length)).join(' '));
+    // Further lines of a multi-line cell: blank under the other columns.
+    const height = Math.max(...parts.map((p) => p.length));
+    for (let k = 1; k < height; k++) out.push(parts.map((p, i) => pad(p[k] ?? '', i, row.length)).join(' ').trimEnd());
+  }
+  return out.map((l) => `${l}\n`).join('');
 }
 
-function json(rows: Row[], r: LsRequest, users: Map<number, string>, nsfs: Map<number, string>): string {
+function json(rows: Row[], r: LsRequest, users: Map<number, string>): string {
   const value = (v: string | number | null) => (v === null ? 'null' : typeof v === 'number' ? String(v) : jsonText(v));
   const object = (row: Row, indent: string): string => {
     const inner = `${indent}   `;
-    const fields = r.columns.map((c) => `${inner}"${c.toLowerCase()}": ${value(cell(c, row.info, users, nsfs))}`);
+    const fields = r.columns.map((c) => `${inner}"${c.toLowerCase()}": ${value(cell(c, row.info, users, r.nowrap))}`);
     if (row.children.length) fields.push(`${inner}"children": [\n${array(row.children, `${inner}   `)}\n${inner}]`);
     return `${indent}{\n${fields.join(',\n')}\n${indent}}`;
   };

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 
 import type { CapabilityName, NamespaceType, SpawnOptions, Terminal } from '../index';
 import { UsageError, parseCommandLine, type OptionSpecs } from './args';
-import { addSingle, groupArg, kernelRanges, rangeArg, signedArg, subidRange, unsignedArg, userArg, type Range } from './ids';
+import { addSingle, groupArg, kernelRanges, passwdEntry, rangeArg, signedArg, subidRange, unsignedArg, userArg, type Range } from './ids';
 import { POLICY_HELP, POLICY_OPTIONS, applyPolicy, policyFlag, policyFlags } from './policy';
 
 /** unshare's and nsenter's namespace flags: letter, long name, type. */
@@ -28,6 +28,9 @@ export const RUN_OPTIONS: OptionSpecs = {
   ...Object.fromEntries(NAMESPACE_FLAGS.map(([short, long]) => [long, { short, arg: 'optional' as const, shortIsFlag: true }])),
   fork: { short: 'f', arg: 'none' },
   'kill-child': { arg: 'optional' },
+  'forward-signals': { arg: 'none' },
+  'clear-env': { arg: 'none' },
+  'whitelist-env': { arg: 'required' },
   'mount-proc': { arg: 'optional' },
   'map-user': { arg: 'required' },
   'map-group': { arg: 'required' },
@@ -86,7 +89,7 @@ export const RUN_OPTIONS: OptionSpecs = {
 
 export const RUN_HELP = `
 Usage:
- nsjs run [options] [--] <program> [<argument>...]
+ nsjs run [options] [--] [<program> [<argument>...]]
 
 Run a program in new namespaces: unshare(1)'s options, with the same meaning.
 nsjs always forks, so <program> is the first process of a new pid namespace.
@@ -106,6 +109,9 @@ Options:
  -f, --fork                accepted for unshare compatibility; nsjs always forks
  --kill-child[=<signame>]  kill the program when nsjs dies; nsjs always uses
                              SIGKILL (PR_SET_PDEATHSIG), whatever <signame> says
+ --forward-signals         forward SIGTERM and SIGINT to the program
+ --clear-env               start the program with an empty environment
+ --whitelist-env <list>    keep these variables (comma-separated; implies --clear-env)
  --mount-proc[=<dir>]      mount proc filesystem first (implies --mount)
  --propagation slave|shared|private|unchanged
                            modify mount propagation in mount namespace (default private)
@@ -186,6 +192,8 @@ program cannot be executed / is not found.
 export interface RunRequest {
   command: string;
   args: string[];
+  /** The program as the user named it, for messages, where `command` is the path found for it. */
+  name?: string;
   options: SpawnOptions & Record<string, unknown>;
   /** `--publish`: ports of ours forwarded into the sandbox once it runs. */
   publish?: { listen: { host: string; port: number }; to: { host: string; port: number }; protocol: 'tcp' | 'udp' }[];
@@ -193,18 +201,17 @@ export interface RunRequest {
   persist: [NamespaceType, string][];
   /** Set when --kill-child named a signal other than SIGKILL: nsjs still sends SIGKILL. */
   killChildSignal?: string;
+  /** --forward-signals: SIGTERM and SIGINT sent to nsjs go to the program. */
+  forwardSignals?: boolean;
 }
 
 /** A request, or `--help` / `--version` (checked with `'help' in parsed`). */
 export type Parsed<T> = T | { help: true } | { version: true };
 
+/** unshare's signame_to_signum: a name, any case, with or without SIG; not a number. */
 function signalArg(value: string): string {
-  const name = /^[0-9]+$/.test(value)
-    ? Object.entries(os.constants.signals).find(([, n]) => n === Number(value))?.[0]
-    : value.toUpperCase().startsWith('SIG')
-      ? value.toUpperCase()
-      : `SIG${value.toUpperCase()}`;
-  if (!name || !(name in os.constants.signals)) throw new UsageError(`unknown signal: ${value}`);
+  const name = value.toUpperCase().startsWith('SIG') ? value.toUpperCase() : `SIG${value.toUpperCase()}`;
+  if (!(name in os.constants.signals)) throw new UsageError(`unknown signal: ${value}`);
   return name;
 }
 
@@ -270,6 +277,8 @@ export function parseRun(
   let tty = false;
   let wd: string | undefined;
   let killChild: string | undefined;
+  let forwardSignals = false;
+  let env: Record<string, string> | undefined;
   const offsets: { monotonic?: number; boottime?: number } = {};
   let veth: { hostAddress?: string; address?: string; bridge?: string } | undefined;
   const policy = policyFlags();
@@ -301,6 +310,17 @@ export function parseRun(
       case 'version':
         return { version: true };
       case 'fork':
+        break;
+      case 'forward-signals':
+        forwardSignals = true;
+        break;
+      case 'clear-env':
+        env ??= {};
+        break;
+      case 'whitelist-env':
+        // As unshare: read when the option is parsed; unset names are dropped.
+        env ??= {};
+        for (const key of v.split(',')) if (process.env[key] !== undefined) env[key] = process.env[key]!;
         break;
       case 'kill-child':
         killChild = value === undefined ? 'SIGKILL' : signalArg(value);
@@ -497,11 +517,15 @@ export function parseRun(
   if (tmpfsRoot && root !== undefined) throw new UsageError('--tmpfs-root and --root cannot be used together');
   if (remountRo && !tmpfsRoot) throw new UsageError('--remount-ro needs --tmpfs-root');
   if (tmpfsRoot && remountRo) tmpfsRoot.readonly = true;
-  if (operands.length === 0) throw new UsageError('no command given');
 
   // The order of NAMESPACE_FLAGS, so that equal command lines give equal objects.
   if (namespaces.size) o.namespaces = NAMESPACE_FLAGS.map(([, , t]) => t).filter((t) => namespaces.has(t));
-  if (namespaces.has('user')) o.user = userMapping(ids, mapUser, mapGroup, userRanges, groupRanges, setgroups);
+  if (namespaces.has('user')) {
+    const m = userMapping(ids, mapUser, mapGroup, userRanges, groupRanges, setgroups);
+    o.user = m.user;
+    if (uid === undefined && m.uid !== undefined) o.uid = m.uid;
+    if (gid === undefined && m.gid !== undefined) o.gid = m.gid;
+  }
   if (procMount !== undefined) mounts.unshift({ type: 'proc', target: procMount });
   if (mounts.length) o.mounts = mounts;
   if (root !== undefined) o.root = root;
@@ -527,7 +551,9 @@ export function parseRun(
   // --setuid to another uid unshare's command has none, as the default gives.
   else if (!namespaces.has('user') && (uid === undefined || uid === 0)) o.capabilities = { keep: allCapabilities() };
   if (offsets.monotonic !== undefined || offsets.boottime !== undefined) o.timeOffsets = offsets;
+  // unshare -n leaves lo down; the API brings it up unless told not to.
   if (veth) o.network = { veth };
+  else if (namespaces.has('net')) o.network = { loopback: false };
   if (Object.keys(cgroup).length) o.cgroup = cgroup;
   if (allowNet.length) {
     if (veth) throw new UsageError('option --allow-net cannot be combined with --veth or --bridge: the sandbox gets only lo');
@@ -551,10 +577,42 @@ export function parseRun(
     o.newSession = true;
   }
 
-  const request: RunRequest = { command: operands[0], args: operands.slice(1), options: o, persist };
+  if (env) o.env = env;
+
+  const { argv0, ...program } = command(operands, env ?? process.env, ids.uid);
+  if (argv0 !== undefined) o.argv0 = argv0;
+  const request: RunRequest = { ...program, options: o, persist };
   if (publish.length) request.publish = publish;
   if (killChild !== undefined && killChild !== 'SIGKILL') request.killChildSignal = killChild;
+  if (forwardSignals) request.forwardSignals = true;
   return request;
+}
+
+/**
+ * The program to run, as util-linux's exec_shell and execvp find it: with no
+ * operand, a login shell (`$SHELL`, else the passwd entry's, else /bin/sh;
+ * argv[0] `-<name>`); a name without a slash is searched in the PATH of the
+ * program's environment, or glibc's default /bin:/usr/bin where it has none
+ * (--clear-env).
+ */
+export function command(operands: readonly string[], env: NodeJS.ProcessEnv, uid: number): Pick<RunRequest, 'command' | 'args' | 'name'> & { argv0?: string } {
+  if (operands.length === 0) {
+    const shell = env.SHELL || passwdEntry(uid)?.shell || '/bin/sh';
+    return { command: shell, args: [], argv0: `-${path.basename(shell)}` };
+  }
+  const [name, ...args] = operands;
+  if (env.PATH !== undefined || name.includes('/')) return { command: name, args };
+  for (const dir of ['/bin', '/usr/bin']) {
+    const file = path.join(dir, name);
+    try {
+      fs.accessSync(file, fs.constants.X_OK);
+      if (fs.statSync(file).isFile()) return { command: file, args, argv0: name };
+    } catch {
+      // not here
+    }
+  }
+  // Not found: execve of a path that cannot exist fails with ENOENT, as execvp did.
+  return { command: `/bin/${name}`, args, argv0: name, name };
 }
 
 function userMapping(
@@ -564,28 +622,38 @@ function userMapping(
   userRanges: Range[],
   groupRanges: Range[],
   setgroups: 'allow' | 'deny' | undefined,
-): SpawnOptions['user'] {
+): { user: SpawnOptions['user']; uid?: number; gid?: number } {
   if (setgroups === 'allow' && mapGroup !== undefined && groupRanges.length === 0)
     throw new UsageError('options --setgroups=allow and --map-group are mutually exclusive');
-  if (userRanges.length === 0 && groupRanges.length === 0) {
-    if (mapUser === 0 && mapGroup === 0) return 'root';
-    if (mapUser === ids.uid && mapGroup === ids.gid) return 'self';
-    if (mapUser === undefined && mapGroup === undefined) return 'self';
+  if (userRanges.length === 0 && groupRanges.length === 0 && setgroups === undefined) {
+    if (mapUser === 0 && mapGroup === 0) return { user: 'root' };
+    if (mapUser === ids.uid && mapGroup === ids.gid) return { user: 'self' };
+    // -U alone: no map at all, setgroups left allowed
+    if (mapUser === undefined && mapGroup === undefined) return { user: 'none' };
   }
-  // As unshare: the single mapping goes first and is cut out of the ranges.
-  // A side with neither maps our own id to itself (the API needs both maps;
-  // unshare would leave it unmapped, shown as the overflow id 65534).
+  // As unshare: the single mapping goes first and is cut out of the ranges;
+  // a side with neither stays unmapped (the overflow id inside).
   const side = (ranges: Range[], outer: number, inner: number | undefined) => {
-    const list = ranges.length ? addSingle(ranges, outer, inner) : [{ inner: inner ?? outer, outer, count: 1 }];
+    if (ranges.length === 0 && inner === undefined) return undefined;
+    const list = ranges.length ? addSingle(ranges, outer, inner) : [{ inner: inner!, outer, count: 1 }];
     return list.map((r) => ({ inside: r.inner, outside: r.outer, count: r.count }));
   };
-  const user: Exclude<SpawnOptions['user'], string | undefined> = {
-    uidMap: side(userRanges, ids.uid, mapUser),
-    gidMap: side(groupRanges, ids.gid, mapGroup),
-  };
+  const user: Exclude<SpawnOptions['user'], string | undefined> = {};
+  const uidMap = side(userRanges, ids.uid, mapUser);
+  const gidMap = side(groupRanges, ids.gid, mapGroup);
+  if (uidMap) user.uidMap = uidMap;
+  if (gidMap) user.gidMap = gidMap;
   if (setgroups) user.setgroups = setgroups;
   else if (mapGroup !== undefined && groupRanges.length === 0) user.setgroups = 'deny';
-  return user;
+  // unshare's program keeps our ids: where the map covers them, that is the
+  // id they map to (the API would otherwise make it 0, or need one).
+  const inner = (map: typeof uidMap, id: number) => map?.find((m) => id >= m.outside && id < m.outside + m.count);
+  const r: { user: SpawnOptions['user']; uid?: number; gid?: number } = { user };
+  const u = inner(uidMap, ids.uid);
+  const g = inner(gidMap, ids.gid);
+  if (u && !uidMap!.some((m) => m.inside === 0)) r.uid = u.inside + ids.uid - u.outside;
+  if (g && !gidMap!.some((m) => m.inside === 0)) r.gid = g.inside + ids.gid - g.outside;
+  return r;
 }
 
 /**

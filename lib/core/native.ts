@@ -66,6 +66,10 @@ export interface Native {
   setns(fd: number, nstype: number): number;
   ioctlNs(fd: number, request: number): number;
   openNs(path: string): number;
+  /** The net namespace of socket `fd` of process `pid` (pidfd_getfd + SIOCGSKNS): an fd to close, or -errno. */
+  socketNs(pid: number, fd: number): number;
+  /** The id our net namespace gives net namespace `nsfd` (RTM_GETNSID): -1 for none assigned. */
+  netnsId(nsfd: number): number | { errno: number };
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): number;
   umount(target: string, flags: number): number;
   pivotRoot(newRoot: string, putOld: string): number;

@@ -42,6 +42,11 @@ export interface NativePlan {
   landlock?: { attrSize: number; fs: bigint; net: bigint; paths: { path: string; access: bigint }[]; ports: { port: bigint; access: bigint }[] };
   /** A cgroup v2 directory the child is cloned into (CLONE_INTO_CGROUP; cgroup/plan.ts). */
   cgroupFd?: number;
+  /** ns/plan.ts planPersist: pairs of /proc/<pid>/ suffix and file, bound by the parent while the child waits. */
+  persist?: string[];
+  /** newuidmap / newgidmap to run for that map instead of writing it. */
+  uidMapHelper?: string;
+  gidMapHelper?: string;
   /** Test-only, as forceClone: the mount engine's fallbacks to take as if the kernel lacked the call (plan.h MountFallback bits). */
   mountFallback?: number;
   /** Test builds only (build-variants/): fail child op `op` (with errno, or dying of `signal`), or the parent step `parent`, with errno. */
@@ -84,5 +89,5 @@ export type Add = (op: NativeOp, step: Step) => void;
 export interface EncodedPlan {
   ints: Int32Array;
   text: string;
-  extras?: Pick<NativePlan, 'uidMap' | 'gidMap' | 'setgroups' | 'veth' | 'proxy' | 'fault' | 'mountFallback' | 'seccomp' | 'landlock' | 'cgroupFd'>;
+  extras?: Pick<NativePlan, 'uidMap' | 'gidMap' | 'setgroups' | 'uidMapHelper' | 'gidMapHelper' | 'persist' | 'veth' | 'proxy' | 'fault' | 'mountFallback' | 'seccomp' | 'landlock' | 'cgroupFd'>;
 }

@@ -33,6 +33,15 @@ export interface NsSpawnOptions {
     /** Added to CLOCK_BOOTTIME inside, in seconds (may be negative). */
     boottime?: number;
   };
+  /**
+   * @internal `nsjs run --TYPE=FILE`: bind-mount each new namespace at its
+   * file (which must exist) before the command runs, while the child waits
+   * for the parent, so that a command that exits at once cannot take its
+   * namespaces with it first. Needs root (CAP_SYS_ADMIN) for the mounts; the
+   * command inside cannot reach the files. A mount namespace cannot be kept
+   * on a mount that propagates into it (EINVAL).
+   */
+  persist?: Partial<Record<NamespaceType, string>>;
 }
 
 /** ns/'s part of the checked options: the namespaces as a set. */
@@ -41,6 +50,8 @@ export interface NsChecked {
   hostname?: string;
   domainname?: string;
   timeOffsets?: { monotonic: number; boottime: number };
+  /** `persist`, in the order of NAMESPACE_TYPES. */
+  persist?: [NamespaceType, string][];
 }
 
 /** `namespaces`, `hostname`, `domainname` and `timeOffsets` (the last three each need their new namespace). */
@@ -54,6 +65,18 @@ export function checkNsOptions(o: Readonly<Record<string, unknown>>): NsChecked 
   needs(o, 'domainname', namespaces, 'uts');
   needs(o, 'timeOffsets', namespaces, 'time');
   const c: NsChecked = { namespaces };
+  if (o.persist !== undefined) {
+    const p = plainObject(o.persist, 'options.persist');
+    knownKeys(p, NAMESPACE_TYPES, 'options.persist');
+    c.persist = [];
+    for (const type of NAMESPACE_TYPES) {
+      if (p[type] === undefined) continue;
+      if (!namespaces.has(type)) throw invalidArgValue(`options.persist.${type}`, p[type], `needs '${type}' in options.namespaces`);
+      const file = noNul(p[type], `options.persist.${type}`);
+      if (!file.startsWith('/')) throw invalidArgValue(`options.persist.${type}`, file, 'must be an absolute path');
+      c.persist.push([type, file]);
+    }
+  }
   for (const key of ['hostname', 'domainname'] as const) {
     if (o[key] === undefined) continue;
     const s = noNul(o[key], `options.${key}`);

@@ -2,7 +2,7 @@
 // unshared there when it takes offsets, and the uts names.
 import * as C from '../core/constants';
 import { NAMESPACE_FLAGS } from '../core/nstypes';
-import { SharedOp, type Add } from '../core/plan';
+import { SharedOp, type Add, type NativePlan } from '../core/plan';
 import type { NsChecked } from './options';
 
 /** ns/'s ops (OpKind in src-native/spawn/plan.h). */
@@ -45,4 +45,18 @@ export function planTime(c: NsChecked, flags: number, add: Add): number {
 export function planUts(c: NsChecked, add: Add): void {
   if (c.hostname !== undefined) add({ kind: NsOp.Sethostname, s: [c.hostname] }, { step: 'sethostname', syscall: 'sethostname' });
   if (c.domainname !== undefined) add({ kind: NsOp.Setdomainname, s: [c.domainname] }, { step: 'setdomainname', syscall: 'setdomainname' });
+}
+
+/**
+ * `persist`: the parent binds /proc/<child>/ns/<type> at each file while the
+ * child waits for it (the same wait as for parent-written maps; planned after
+ * them). A new time namespace is the child's time_for_children until exec.
+ */
+export function planPersist(c: NsChecked, native: NativePlan, add: Add): void {
+  if (!c.persist?.length) return;
+  native.persist = c.persist.flatMap(([type, file]) => [type === 'time' ? 'ns/time_for_children' : `ns/${type}`, file]);
+  if (!native.parentMaps) {
+    native.parentMaps = true; // maps to write: none, unless the user namespace has some
+    add({ kind: SharedOp.WaitParent }, { step: 'wait for the namespaces to be kept', syscall: 'read' });
+  }
 }

@@ -19,7 +19,7 @@ import { checkTerminalOptions, type TerminalChecked, type TerminalSpawnOptions }
 import { checkCommandOptions, snapshotEnv, type CommandChecked } from './command';
 import { checkJoin, isJoinHolder, newPidInJoinedPid, type CheckedJoin, type JoinTarget } from './join';
 import { checkStdio, type StdioEntry } from './stdio';
-import { checkUser, type CheckedUser, type UserMapping } from './user';
+import { checkUser, impliedId, type CheckedUser, type UserMapping } from './user';
 
 /**
  * Options of {@link spawnIsolated}. Every one is optional. Unprivileged, add
@@ -52,9 +52,17 @@ export interface SpawnOptions extends NsSpawnOptions, FsSpawnOptions, PolicySpaw
   /**
    * Maps of a new user namespace. `'root'` maps your uid/gid to 0 (as
    * `unshare -r`), `'self'` to themselves (`unshare -c`; the default when
-   * `namespaces` includes `'user'`). Both write `setgroups` `deny`.
+   * `namespaces` includes `'user'`); both write `setgroups` `deny`.
+   * `'auto'` maps 0 to you and 1… to your /etc/subuid and /etc/subgid
+   * ranges through newuidmap/newgidmap (unshare `--map-auto -r`, podman);
+   * `'none'` writes no map (unshare `-U`: every id shows as the overflow
+   * id, setgroups stays allowed, and the command keeps no power over any
+   * file of the host it could not touch before). With explicit maps
+   * (`UserMapping`) the command runs as uid 0 / gid 0 inside when the map
+   * covers 0 and `uid`/`gid` are not given, and they must be given where
+   * it does not.
    */
-  user?: 'root' | 'self' | UserMapping;
+  user?: 'root' | 'self' | 'auto' | 'none' | UserMapping;
   /** Working directory of the command (inside `root` when given): an absolute path, or a `file:` URL as `child_process` takes. */
   cwd?: string | URL;
   /** Environment of the command; default `process.env`. */
@@ -107,6 +115,7 @@ const OPTION_KEYS = [
   'killTimeout',
   'cgroup',
   'terminal',
+  'persist',
 ] as const;
 
 /** Options after validation: defaults filled in, namespaces as a set. */
@@ -158,6 +167,10 @@ export function checkOptions(options: unknown, copied = false): Checked {
   const join = o.join === undefined ? undefined : checkJoin(o.join);
   const c = record<Checked>({ ...ns, ...command, stdio, ...policy, ...fs, ...checkNetOptions(o, namespaces, join !== undefined), ...checkTerminalOptions(o) });
   if (user !== undefined) c.user = user;
+  for (const side of ['uid', 'gid'] as const) {
+    const id = impliedId(user, side, c[side]);
+    if (id !== undefined) c[side] = id;
+  }
   if (join !== undefined) c.join = join;
   const { cgroup } = checkCgroupOptions(o);
   if (cgroup !== undefined) c.cgroup = cgroup;

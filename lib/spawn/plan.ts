@@ -11,7 +11,7 @@ import { SharedOp, type EncodedPlan, type NativeOp, type NativePlan, type Step }
 import { record } from '../core/validate';
 import { FsOp, planFs } from '../fs/plan';
 import { NetOp, planNetwork } from '../net/plan';
-import { NsOp, namespaceFlags, planTime, planUts } from '../ns/plan';
+import { NsOp, namespaceFlags, planPersist, planTime, planUts } from '../ns/plan';
 import { PolicyOp, planPolicy } from '../policy/plan';
 import { CommandOp, planCwd, planExec, type InitContext } from './command';
 import { JoinOp, joinsType, planJoin, type JoinPlan } from './join';
@@ -103,6 +103,7 @@ export function buildPlan(
   // A new user namespace comes first and its maps right after: every other
   // step needs the capabilities the maps make meaningful.
   planUser(c.user, native, add);
+  planPersist(c, native, add);
   if (c.network) planNetwork(c.network, native, add);
   cloneFlags = planTime(c, cloneFlags, add);
   // Known only now that the time namespace has been settled.
@@ -206,6 +207,6 @@ export function encodePlan(n: NativePlan): EncodedPlan {
   ints[9] = strings.length;
   const plan = record<EncodedPlan>({ ints, text: strings.length > 0 ? strings.join('\0') + '\0' : '' });
   if (n.parentMaps || n.veth || n.proxy || n.fault || n.mountFallback || n.seccomp || n.landlock || n.cgroupFd !== undefined)
-    plan.extras = record({ uidMap: n.uidMap, gidMap: n.gidMap, setgroups: n.setgroups, veth: n.veth, proxy: n.proxy, fault: n.fault, mountFallback: n.mountFallback, seccomp: n.seccomp, landlock: n.landlock, cgroupFd: n.cgroupFd });
+    plan.extras = record({ uidMap: n.uidMap, gidMap: n.gidMap, setgroups: n.setgroups, uidMapHelper: n.uidMapHelper, gidMapHelper: n.gidMapHelper, persist: n.persist, veth: n.veth, proxy: n.proxy, fault: n.fault, mountFallback: n.mountFallback, seccomp: n.seccomp, landlock: n.landlock, cgroupFd: n.cgroupFd });
   return plan;
 }

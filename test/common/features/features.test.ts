@@ -131,6 +131,23 @@ describe('nsjs doctor', () => {
     for (const c of Object.values(report.features)) if (c.ok === false) expect(text.stdout).toContain(`why: ${c.reason}`);
   });
 
+  test('newuidmap/newgidmap and our subordinate ranges, against stat(1) and the files themselves', () => {
+    const report = JSON.parse(doctor('--json').stdout) as { idMaps: { helpers: { name: string; path: string | null; setuid: boolean }[]; ranges: { file: string; start: number; count: number }[]; user: string } };
+    const text = doctor().stdout;
+    for (const h of report.idMaps.helpers) {
+      const found = ['/usr/bin', '/bin', '/usr/sbin', '/sbin'].map((d) => `${d}/${h.name}`).find((f) => fs.existsSync(f)) ?? null;
+      expect(h.path).toBe(found);
+      if (found) expect(h.setuid).toBe(spawnSync('stat', ['-c', '%u %A', found], { encoding: 'utf8' }).stdout.trim().match(/^0 ...s/) !== null);
+      expect(text).toMatch(new RegExp(`^${h.name} +${h.path ?? '-'} +${h.path === null ? 'no \\(not installed\\)' : h.setuid ? 'yes' : 'no'}`, 'm'));
+    }
+    for (const file of ['/etc/subuid', '/etc/subgid']) {
+      const line = (fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '').split('\n').find((l) => l.startsWith(`${report.idMaps.user}:`) || l.startsWith(`${process.getuid!()}:`));
+      const range = report.idMaps.ranges.find((r) => r.file === file);
+      expect(range ? `${report.idMaps.user}:${range.start}:${range.count}` : undefined).toBe(line?.replace(/^[^:]*/, report.idMaps.user));
+      expect(text).toContain(`${file} of ${report.idMaps.user}`);
+    }
+  });
+
   test('bad arguments: a usage line and status 1', () => {
     const r = doctor('--bogus');
     expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 1, stderr: "nsjs: unrecognized option '--bogus'\nTry 'nsjs doctor --help' for more information.\n" });

@@ -155,10 +155,11 @@ const idMap = (own: number): Arb =>
   );
 const user: Arb = mix(
   fc.oneof(
-    oneOf('root', 'self'),
+    oneOf('root', 'self', 'none', 'auto'),
     fc.record(
       { uidMap: arrayOf(idMap(process.getuid!()), 3), gidMap: arrayOf(idMap(process.getgid!()), 3), setgroups: mix(oneOf('allow', 'deny'), oneOf('Deny', true)) },
-      { requiredKeys: ['uidMap', 'gidMap'] },
+      // either map may be left out (issue 23 item 2)
+      { requiredKeys: [] },
     ),
   ),
   oneOf('admin', 'ROOT', '', 'nobody'),

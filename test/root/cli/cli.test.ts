@@ -68,23 +68,28 @@ describe('nsjs run and unshare as root: same sandbox', () => {
 // here) and reads only OUTER,INNER,COUNT: no oracle, so the maps are checked.
 test('--map-users, --map-groups (both syntaxes) and -r with a range: the uid_map unshare would write', () => {
   const maps = 'cat /proc/self/uid_map /proc/self/gid_map | tr -s " "';
+  // unshare's command keeps host uid 0 here (65534 inside, yet the owner of
+  // root's files): nsjs runs it as 0 inside, host 100000 (issue 23 item 1).
   expect(nsjs('run', '--map-users=0:100000:65536', '--map-groups=100000,0,65536', 'sh', '-c', `id -u; ${maps}`).stdout).toBe(
-    '65534\n 0 100000 65536\n 0 100000 65536\n',
+    '0\n 0 100000 65536\n 0 100000 65536\n',
   );
   expect(nsjs('run', '-r', '--map-users=0:100000:65536', '--map-groups=0:100000:65536', 'sh', '-c', `id -u; ${maps}`).stdout).toBe(
     '0\n 0 0 1\n 1 100000 65535\n 0 0 1\n 1 100000 65535\n',
   );
 });
 
-describe('--TYPE=FILE keeps the namespace, as unshare does', () => {
+describe('--TYPE=FILE keeps the namespace, as unshare does (on a file that exists: unshare does not make it)', () => {
+  const touch = (...files: string[]) => files.forEach((f) => fs.writeFileSync(f, ''));
   test('--uts=FILE: nsenter --uts=FILE sees the hostname set inside', () => {
     const file = path.join(dir, 'uts');
+    touch(file);
     expect(nsjs('run', `--uts=${file}`, 'sh', '-c', 'hostname kept-by-nsjs; sleep 0.3')).toMatchObject({ status: 0, stderr: '' });
     expect(mountedAt(file)).toBe(true);
     expect(sh('nsenter', [`--uts=${file}`, 'hostname']).stdout).toBe('kept-by-nsjs\n');
   });
   test('--mount=FILE on a private mount (here /tmp is one)', () => {
     const file = path.join(dir, 'mnt');
+    touch(file);
     const r = nsjs('run', `--mount=${file}`, '--tmpfs', '/mnt', 'sh', '-c', 'echo inside > /mnt/flag; sleep 0.3');
     expect(r).toMatchObject({ status: 0, stderr: '' });
     expect(sh('nsenter', [`--mount=${file}`, 'cat', '/mnt/flag']).stdout).toBe('inside\n');
@@ -92,6 +97,7 @@ describe('--TYPE=FILE keeps the namespace, as unshare does', () => {
   test('--net=FILE and --ipc=FILE together', () => {
     const net = path.join(dir, 'net');
     const ipc = path.join(dir, 'ipc');
+    touch(net, ipc);
     expect(nsjs('run', `--net=${net}`, `--ipc=${ipc}`, 'sleep', '0.3')).toMatchObject({ status: 0, stderr: '' });
     const inode = fs.statSync(net).ino;
     // No process is left in it; nsenter still enters it.
@@ -106,6 +112,9 @@ describe('--TYPE=FILE keeps the namespace, as unshare does', () => {
     expect(r.stderr).toMatch(/^nsjs: cannot keep the uts namespace at .*: ENOTDIR: .*\n$/);
     const file = path.join(dir, 'missing-dir', 'uts');
     expect(nsjs('run', `--uts=${file}`, 'sleep', '5').stderr).toMatch(/^nsjs: cannot keep the uts namespace at .*ENOENT/);
+    // a file that does not exist: ENOENT, as unshare (mount ... failed: No such file or directory)
+    expect(nsjs('run', `--uts=${path.join(dir, 'absent')}`, 'true').stderr).toMatch(/^nsjs: cannot keep the uts namespace at .*ENOENT/);
+    expect(sh('unshare', [`--uts=${path.join(dir, 'absent')}`, 'true']).status).toBe(1);
   });
 });
 

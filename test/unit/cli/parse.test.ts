@@ -72,7 +72,7 @@ describe('getopt rules on parseArgs', () => {
 
 describe('nsjs run → spawnIsolated options', () => {
   test('command and arguments', () => {
-    expect(run('-U', 'sh', '-c', 'id -u')).toEqual({ command: 'sh', args: ['-c', 'id -u'], options: { ...userBase, namespaces: ['user'], user: 'self' }, persist: [] });
+    expect(run('-U', 'sh', '-c', 'id -u')).toEqual({ command: 'sh', args: ['-c', 'id -u'], options: { ...userBase, namespaces: ['user'], user: 'none' }, persist: [] });
   });
   test.each([
     ['-m', 'mnt'], ['-u', 'uts'], ['-i', 'ipc'], ['-n', 'net'], ['-p', 'pid'], ['-U', 'user'], ['-C', 'cgroup'], ['-T', 'time'],
@@ -104,7 +104,13 @@ describe('nsjs run → spawnIsolated options', () => {
     expect(opts('-c').user).toBe('self');
     expect(opts('--map-current-user').user).toBe('self');
     expect(opts('--map-user=0', '--map-group=0').user).toBe('root');
-    expect(opts('--map-user', '5').user).toEqual({ uidMap: [{ inside: 5, outside: 1000, count: 1 }], gidMap: [{ inside: 1000, outside: 1000, count: 1 }] });
+    // one side alone leaves the other unmapped, as unshare (issue 23 item 2);
+    // the command keeps our id, which the map makes 5 (so uid 5 is asked for)
+    expect(opts('--map-user', '5')).toMatchObject({ user: { uidMap: [{ inside: 5, outside: 1000, count: 1 }] }, uid: 5 });
+    expect((opts('--map-user', '5').user as object)).not.toHaveProperty('gidMap');
+    expect(opts('--map-group', '7')).toMatchObject({ user: { gidMap: [{ inside: 7, outside: 1000, count: 1 }], setgroups: 'deny' }, gid: 7 });
+    expect((opts('--map-group', '7').user as object)).not.toHaveProperty('uidMap');
+    expect(opts('--map-user=0').uid).toBeUndefined(); // 0: the API's own default
     expect(opts('--map-user=root', '--map-group=7').user).toEqual({
       uidMap: [{ inside: 0, outside: 1000, count: 1 }],
       gidMap: [{ inside: 7, outside: 1000, count: 1 }],
@@ -121,10 +127,17 @@ describe('nsjs run → spawnIsolated options', () => {
       { inner: 0, outer: 1000, count: 1 },
       { inner: 1, outer: 100000, count: 65535 },
     ]);
+    // ... but an auto range (--map-auto -r) keeps every id, as util-linux master (872c84e7c; 2.38 and 2.41 lose one)
+    expect(addSingle([{ outer: 200000, count: 65536 }], 65534, 0)).toEqual([
+      { inner: 0, outer: 65534, count: 1 },
+      { inner: 1, outer: 200000, count: 65536 },
+    ]);
+    expect(opts('--map-users=0:100000:10').user).toEqual({ uidMap: [{ inside: 0, outside: 100000, count: 10 }] });
     expect(usageError(() => opts('--map-users=1:2'))).toMatch(/^invalid mapping '1:2'/);
   });
   test('--setgroups', () => {
-    expect(opts('-U', '--setgroups', 'deny').user).toBe('self');
+    expect(opts('-U').user).toBe('none');
+    expect(opts('-U', '--setgroups', 'deny').user).toEqual({ setgroups: 'deny' });
     expect(opts('--map-users=0:100000:10', '--setgroups=allow').user).toMatchObject({ setgroups: 'allow' });
     expect(usageError(() => opts('-r', '--setgroups=allow'))).toBe('options --setgroups=allow and --map-group are mutually exclusive');
     expect(usageError(() => opts('--setgroups=maybe'))).toBe("unsupported --setgroups argument 'maybe'");
@@ -139,8 +152,14 @@ describe('nsjs run → spawnIsolated options', () => {
     expect(run('--kill-child', 'x')).toMatchObject({ options: { dieWithParent: true } });
     expect(run('--kill-child', 'x').killChildSignal).toBeUndefined();
     expect(run('--kill-child=TERM', 'x').killChildSignal).toBe('SIGTERM');
-    expect(run('--kill-child=9', 'x').killChildSignal).toBeUndefined();
+    expect(run('--kill-child=sigkill', 'x').killChildSignal).toBeUndefined();
+    // numbers are refused, as unshare's signame_to_signum refuses them
+    expect(usageError(() => run('--kill-child=15', 'x'))).toBe('unknown signal: 15');
     expect(usageError(() => run('--kill-child=FOO', 'x'))).toBe('unknown signal: FOO');
+  });
+  test('-n leaves lo down, as unshare (the API brings it up by default)', () => {
+    expect(opts('-n').network).toEqual({ loopback: false });
+    expect(opts('-m').network).toBeUndefined();
   });
   test('-R implies -m and starts in /; -w', () => {
     expect(opts('-R', '/srv/root')).toEqual({ ...rootBase, namespaces: ['mnt'], root: '/srv/root', cwd: '/' });
@@ -239,7 +258,8 @@ describe('nsjs run → spawnIsolated options', () => {
   test('--help, --version, and a missing command', () => {
     expect(parseRun(['-U', '--help'])).toEqual({ help: true });
     expect(parseRun(['-V'])).toEqual({ version: true });
-    expect(usageError(() => parseRun(['-U']))).toBe('no command given');
+    // no command: a login shell, as unshare's exec_shell
+    expect(parseRun(['-U'])).toMatchObject({ command: process.env.SHELL || expect.any(String), args: [], options: { argv0: expect.stringMatching(/^-/) } });
   });
 });
 
@@ -282,15 +302,17 @@ describe('nsjs exec → join', () => {
   });
   test('bad input', () => {
     expect(usageError(() => exec('-u'))).toBe('--uts requires --target');
-    expect(usageError(() => exec('-t', '1'))).toBe('neither filename nor target pid supplied for any namespace');
+    expect(usageError(() => exec('-t', '1'))).toBe('no namespace specified'); // util-linux master's words
+    expect(usageError(() => exec('-N', '3'))).toBe('--net-socket requires --target');
+    expect(exec('-t', '5', '-N', '3')).toMatchObject({ netSocket: { pid: 5, fd: 3 }, join: [{ type: 'net', path: '' }] });
     expect(usageError(() => exec('-t', 'x', '-u'))).toBe("failed to parse target PID: 'x'");
-    expect(usageError(() => parseExec(['-t', '1', '-u']))).toBe('no command given');
+    expect(parseExec(['-t', '1', '-u'])).toMatchObject({ args: [], options: { argv0: expect.stringMatching(/^-/) } });
   });
 });
 
 describe('nsjs ls', () => {
   const info = (o: Partial<NamespaceInfo> & { inode: number; type: NamespaceInfo['type'] }): NamespaceInfo => ({
-    nprocs: 1, pids: [o.pid ?? 1], pid: 1, ppid: 0, uid: 0, command: 'init', ...o,
+    nprocs: 1, pids: [o.pid ?? 1], pid: 1, ppid: 0, uid: 0, command: 'init', nsfs: [], ...o,
   });
   const list = [
     info({ inode: 10, type: 'mnt', owner: 12, nprocs: 2, pids: [1, 5] }),
@@ -298,8 +320,7 @@ describe('nsjs ls', () => {
     info({ inode: 20, type: 'user', pid: 5, ppid: 1, pids: [5], parent: 12, owner: 12, command: 'sh -c x', uid: 1000 }),
   ];
   const users = new Map([[0, 'root']]);
-  const nsfs = new Map<number, string>();
-  const ls = (...argv: string[]) => render(list, parseLs(argv) as never, users, nsfs);
+  const ls = (...argv: string[]) => render(list, parseLs(argv) as never, users);
   test('default columns, right-aligned numbers, the process tree in COMMAND', () => {
     expect(ls()).toBe(
       [
@@ -327,7 +348,7 @@ describe('nsjs ls', () => {
     // ESC ] 0 ; … BEL sets the terminal's title; ESC [ 31 m turns it red; C2 9B is the C1 CSI; U+2028 a line separator.
     const hostile = 'ev\x1b]0;pwn\x07il\x1b[31mred\\x41 tab\there\x7fdel\u009bcsi é中 \u202eRLO \u2028LS \ufffd';
     const one = [info({ inode: 30, type: 'uts', command: hostile })];
-    const show = (utf8: boolean, ...argv: string[]) => render(one, parseLs(['-o', 'NS,COMMAND', '-n', ...argv]) as never, users, nsfs, utf8);
+    const show = (utf8: boolean, ...argv: string[]) => render(one, parseLs(['-o', 'NS,COMMAND', '-n', ...argv]) as never, users, utf8);
     test('table and list: \\xNN per byte of a control, a non-printable character and the backslash of "\\x" (lsns 2.38 in C.UTF-8)', () => {
       const expected = '30 ev\\x1b]0;pwn\\x07il\\x1b[31mred\\x5cx41 tab\\x09here\\x7fdel\\xc2\\x9bcsi é中 \u202eRLO \\xe2\\x80\\xa8LS \ufffd\n';
       expect(show(true)).toBe(expected);
@@ -340,17 +361,74 @@ describe('nsjs ls', () => {
       expect(show(true, '-r')).toBe('30 ev\\x1b]0;pwn\\x07il\\x1b[31mred\\x5cx41\\x20tab\\x09here\\x7fdel\\xc2\\x9bcsi\\x20\\xc3\\xa9\\xe4\\xb8\\xad\\x20\\xe2\\x80\\xaeRLO\\x20\\xe2\\x80\\xa8LS\\x20\\xef\\xbf\\xbd\n');
     });
     test('JSON: the same string, with no control character left raw (lsns leaves DEL and C1 raw; nsjs escapes them too)', () => {
-      const out = render(one, parseLs(['-J', '-o', 'NS,COMMAND']) as never, users, nsfs, true);
+      const out = render(one, parseLs(['-J', '-o', 'NS,COMMAND']) as never, users, true);
       expect(JSON.parse(out).namespaces[0].command).toBe(hostile);
       expect(out).toContain('"ev\\u001b]0;pwn\\u0007il\\u001b[31mred\\\\x41 tab\\there\\u007fdel\\u009bcsi é中 \u202eRLO \\u2028LS \ufffd"');
       expect(out).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028]/);
     });
     test('every text column, not only COMMAND: USER and NSFS too', () => {
-      const out = render(one, parseLs(['-o', 'USER,NSFS', '-n']) as never, new Map([[0, 'ro\x1bot']]), new Map([[30, '/run/netns/\x1b[2J']]), true);
+      const out = render([{ ...one[0], nsfs: ['/run/netns/\x1b[2J'] }], parseLs(['-o', 'USER,NSFS', '-n']) as never, new Map([[0, 'ro\x1bot']]), true);
       expect(out).toBe('ro\\x1bot /run/netns/\\x1b[2J\n');
     });
   });
+  describe('-Q/--filter: libsmartcols\' expression language', () => {
+    const held = info({ inode: 40, type: 'net', nprocs: 0, pids: [], pid: undefined, ppid: undefined, command: undefined, netnsid: 7, nsfs: ['/run/netns/a', '/tmp/b'] });
+    const all = [...list, held];
+    const q = (expr: string, ...argv: string[]) => render(all, parseLs(['-n', '-r', '-o', 'NS', '-Q', expr, ...argv]) as never, users).trim().split('\n').filter(Boolean).map(Number);
+    test.each([
+      ['NS == 12', [12]],
+      ['TYPE == "user" && NPROCS == 1', [20]],
+      ['TYPE == "user" and NPROCS eq 1', [20]],
+      // one level for && and ||, left-associative: (a || b) && c
+      ['TYPE == "mnt" || TYPE == "user" && NPROCS == 2', [10, 12]],
+      ['TYPE == "net" || TYPE == "mnt" && NPROCS == 0', [40]],
+      ['!PID', [40]],
+      ['PID', [10, 12, 20]],
+      ['PID != 1', [20]], // an empty cell fails every numeric comparison
+      ["NETNSID == '7'", [40]],
+      ['COMMAND =~ "^sh"', [20]],
+      ['COMMAND !~ "^sh"', [10, 12]],
+      ['NS >= 1K', []],
+      ['(NS < 15) && !(TYPE == "mnt")', [12]],
+    ])('%s', (expr, expected) => {
+      expect(q(expr)).toEqual(expected);
+    });
+    test('errors as lsns words them', () => {
+      expect(usageError(() => parseLs(['-Q', 'TYPE == net']))).toBe('unknown column: NET\nnsjs: failed to initialize filter');
+      expect(usageError(() => parseLs(['-Q', 'NS ==']))).toMatch(/^failed to parse "NS ==": syntax error/);
+      // NETNSID is a string column: a number casts every cell, and "unassigned" is none
+      expect(usageError(() => render([{ ...held, netnsid: -1 }], parseLs(['-Q', 'NETNSID == 5']) as never, users))).toBe('failed to apply filter: Invalid argument');
+    });
+  });
+  test('a namespace with no process: empty PID, PATH, COMMAND; NSFS on lines of their own, or joined with -W/-r', () => {
+    const held = info({ inode: 40, type: 'net', nprocs: 0, pids: [], pid: undefined, ppid: undefined, command: undefined, netnsid: -1, nsfs: ['/run/netns/a', '/tmp/bb'] });
+    expect(render([held], parseLs(['-o', 'NS,NSFS,PID']) as never, users)).toBe(['NS NSFS         PID', '40 /run/netns/a    ', '   /tmp/bb', ''].join('\n'));
+    expect(render([held], parseLs(['-r', '-n', '-o', 'NS,PATH,NETNSID,NSFS,COMMAND']) as never, users)).toBe('40  unassigned /run/netns/a,/tmp/bb \n');
+    expect(render([held], parseLs(['-W', '-n', '-o', 'NSFS']) as never, users)).toBe('/run/netns/a,/tmp/bb\n');
+    expect(render([held], parseLs(['-P', '-n', '-r', '-o', 'NS']) as never, users)).toBe('40\n');
+    expect(render(list, parseLs(['-P', '-n', '-r', '-o', 'NS']) as never, users)).toBe('');
+  });
+  test('an empty table prints nothing, not even the header (lsns -p <no such pid>)', () => {
+    expect(render(list, parseLs(['-p', '999999']) as never, users)).toBe('');
+  });
+  test('-t net adds NETNSID and NSFS to the defaults, also beside another -t', () => {
+    expect((parseLs(['-t', 'uts', '-t', 'net']) as { columns: string[] }).columns).toEqual(['NS', 'TYPE', 'NPROCS', 'PID', 'USER', 'NETNSID', 'NSFS', 'COMMAND']);
+  });
+  test('-r keeps the branches, escaped; ASCII branches outside UTF-8', () => {
+    expect(render(list, parseLs(['-r', '-n', '-o', 'NS,COMMAND']) as never, users, true)).toContain('20 \\xe2\\x94\\x94\\xe2\\x94\\x80sh\\x20-c\\x20x\n'.replace(/\\\\/g, '\\'));
+    expect(render(list, parseLs(['-n', '-o', 'NS,COMMAND']) as never, users, false)).toContain('20 `-sh -c x\n');
+    expect(render(list, parseLs(['--output-all', '-n']) as never, users, true)).not.toContain('└─');
+  });
+  test('-H lists the columns', () => {
+    const out = render([], parseLs(['-H']) as never, users);
+    expect(out.split('\n')[0]).toBe('     NS <integer> namespace identifier (inode number)');
+    expect(out).toContain('NETNSID <string>  namespace ID as used by network subsystem\n');
+  });
   test('bad input', () => {
+    expect(usageError(() => parseLs(['x']))).toBe("invalid namespace argument: 'x'");
+    expect(usageError(() => parseLs(['-p', '1', '12']))).toBe('--task is mutually exclusive with <namespace>');
+    expect(usageError(() => parseLs(['-P', '-p', '1']))).toBe('options --persistent and --task cannot be combined');
+    expect(usageError(() => parseLs(['-J', '-r']))).toBe('options --json and --raw cannot be combined');
     expect(usageError(() => parseLs(['-t', 'foo']))).toBe('unknown namespace type: foo');
     expect(usageError(() => parseLs(['-o', 'FOO']))).toBe('unknown column: FOO');
     expect(usageError(() => parseLs(['--tree=sideways']))).toBe("invalid tree relation: 'sideways'");

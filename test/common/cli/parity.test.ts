@@ -1,0 +1,154 @@
+// Issue 18: the CLI as a drop-in for util-linux. Each test restates an
+// assertion of util-linux's own tests/ts (unshare, nsenter, lsns) or one of
+// the differences the issue lists, and where Debian's util-linux 2.38 has the
+// behaviour, runs the same command line through it as the oracle. Runs as
+// root and as an ordinary user; every command line makes a user namespace
+// or none.
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { expectNoLeaks, snapshot, type Snapshot } from '../../helpers/leaks';
+
+const root = path.join(__dirname, '..', '..', '..');
+const bin = path.join(root, 'bin', 'nsjs.js');
+
+interface Result {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+/** `script` run by sh, which hands the command whatever fds the script sets up. */
+function shell(script: string, env: NodeJS.ProcessEnv = {}): Result {
+  // stdin /dev/null: bash reads ~/.bashrc when its stdin is a socket (spawnSync's pipes are), as under rsh
+  const r = spawnSync('sh', ['-c', script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NSJS: `${process.execPath} ${bin}`, ...env }, timeout: 20000, cwd: os.tmpdir() });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+/** The same script with $U as unshare, then as nsjs run (and $E as nsenter / nsjs exec). */
+function both(script: string, env: NodeJS.ProcessEnv = {}): [Result, Result] {
+  return [
+    shell(script, { U: 'unshare', E: 'nsenter', ...env }),
+    shell(script, { U: `${process.execPath} ${bin} run`, E: `${process.execPath} ${bin} exec`, ...env }),
+  ];
+}
+
+let before: Snapshot;
+beforeEach(() => {
+  before = snapshot();
+});
+afterEach(async () => {
+  await expectNoLeaks(before);
+});
+
+// Both run and exec: a user namespace for an ordinary user, a uts one for root.
+const UNS = process.getuid!() === 0 ? '-u' : '-r';
+
+describe('inherited fds reach the program, as with unshare and nsenter (lsns/ioctl_ns reads fd 4)', () => {
+  test.each([
+    ['run', `$U ${UNS} sh -c 'echo ok >&4' 4>&1`],
+    ['run, an fd opened by the shell', `exec 9</etc/hostname; $U ${UNS} sh -c 'cat <&9'`],
+    ['run, a gap between inherited fds', `$U ${UNS} sh -c 'echo a >&5; echo b >&7; [ -e /proc/self/fd/6 ] || echo no-6' 5>&1 7>&1`],
+    ['exec', `$E -t $$ ${process.getuid!() === 0 ? '-u' : '-U --preserve-credentials'} sh -c 'echo ok >&4' 4>&1`],
+  ])('%s', (_, script) => {
+    if (script.startsWith('$E') && process.getuid!() !== 0) return; // nsenter -U into our own user ns: EINVAL in both
+    const [expected, actual] = both(script);
+    expect(expected.status).toBe(0);
+    expect(actual).toEqual(expected);
+  });
+  test("Node's own fds (event loop, wakeup pipes) do not reach it", () => {
+    const r = shell(`$NSJS run ${UNS} sh -c 'ls /proc/self/fd | sort -n | tr "\\n" " "'`);
+    // 0-2, and ls's own directory fd
+    expect(r.stdout).toBe('0 1 2 3 ');
+  });
+});
+
+describe('--clear-env, --whitelist-env (util-linux master tests/ts/unshare/env)', () => {
+  test('clear-env: the variable is gone, nothing on stderr', () => {
+    expect(shell(`UL_TEST_ENV=foo $NSJS run --clear-env /bin/bash -c 'echo "\${UL_TEST_ENV:-CLEARED}"'`)).toEqual({ status: 0, stdout: 'CLEARED\n', stderr: '' });
+  });
+  test('whitelist-env: only the named variable stays', () => {
+    expect(shell(`UL_TEST_ENV1=foo UL_TEST_ENV2=bar $NSJS run --whitelist-env UL_TEST_ENV1 /bin/bash -c 'echo "\${UL_TEST_ENV1}\${UL_TEST_ENV2}"'`)).toEqual({ status: 0, stdout: 'foo\n', stderr: '' });
+  });
+  test('an empty environment: env prints nothing; the command is searched in /bin:/usr/bin only, as execvp without PATH', () => {
+    expect(shell(`FOO=1 $NSJS run ${UNS} --clear-env env`)).toEqual({ status: 0, stdout: '', stderr: '' });
+    expect(shell(`$NSJS run --whitelist-env PATH env`).stdout).toBe(`PATH=${process.env.PATH}\n`);
+    const r = shell('$NSJS run --clear-env blkid -V');
+    // blkid is in /sbin (/usr/sbin) only
+    if (!fs.existsSync('/bin/blkid') && !fs.existsSync('/usr/bin/blkid') && fs.existsSync('/sbin/blkid'))
+      expect(r).toEqual({ status: 127, stdout: '', stderr: 'nsjs: failed to execute blkid: No such file or directory\n' });
+    expect(shell('$NSJS run --clear-env ip -V').status).toBe(fs.existsSync('/bin/ip') || fs.existsSync('/usr/bin/ip') ? 0 : 127);
+  });
+});
+
+describe('no command: a login shell ($SHELL, argv[0] -<name>), as unshare and nsenter', () => {
+  test.each([
+    ['run', `echo 'echo shell $0' | SHELL=/bin/sh $U ${UNS}`],
+    ['exec', `echo 'echo shell $0' | SHELL=/bin/sh $E -t $$ -u`],
+  ])('%s', (verb, script) => {
+    if (verb === 'exec' && process.getuid!() !== 0) return; // nsenter -u needs CAP_SYS_ADMIN over the target's ns
+    const [expected, actual] = both(script);
+    expect(expected).toEqual({ status: 0, stdout: 'shell -sh\n', stderr: '' });
+    expect(actual).toEqual(expected);
+  });
+  test('without $SHELL: the passwd entry\'s shell (NSS, getent)', () => {
+    const entry = spawnSync('getent', ['passwd', String(process.getuid!())], { encoding: 'utf8' }).stdout.trim().split(':');
+    const shellPath = entry[6] || '/bin/sh';
+    if (!fs.existsSync(shellPath) || shellPath.endsWith('nologin')) return;
+    const r = shell(`echo 'echo "$0"' | env -u SHELL $NSJS run ${UNS}`);
+    expect(r.stdout).toBe(`-${path.basename(shellPath)}\n`);
+  });
+});
+
+describe('--forward-signals (util-linux tests/ts/unshare/forward-signals)', () => {
+  const trap = (extra: string[]) =>
+    new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn(process.execPath, [bin, 'run', ...extra, 'sh', '-c', 'trap "echo got TERM; exit 15" TERM; echo ready; while :; do sleep 0.05; done'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out === 'ready\n') child.kill('SIGTERM');
+      });
+      child.on('exit', (code) => resolve({ code, out }));
+    });
+  test('SIGTERM to nsjs reaches the program: exit status 15', async () => {
+    expect(await trap([UNS, '--fork', '--forward-signals'])).toEqual({ code: 15, out: 'ready\ngot TERM\n' });
+  });
+  test('also with --kill-child', async () => {
+    expect(await trap([UNS, '--fork', '--forward-signals', '--kill-child'])).toEqual({ code: 15, out: 'ready\ngot TERM\n' });
+  });
+  test('without it nsjs shields itself and the program keeps running (unshare blocks SIGTERM)', async () => {
+    const child = spawn(process.execPath, [bin, 'run', UNS, 'sh', '-c', 'echo ready; sleep 0.5; echo done'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out === 'ready\n') child.kill('SIGTERM');
+    });
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    expect({ code, out }).toEqual({ code: 0, out: 'ready\ndone\n' });
+  });
+});
+
+test('nsjs help is nsjs --help', () => {
+  const r = shell('$NSJS help');
+  expect(r.status).toBe(0);
+  expect(r.stdout).toBe(shell('$NSJS --help').stdout);
+});
+
+describe('small differences the issue lists', () => {
+  test('-n leaves lo down, as unshare -n', () => {
+    const [expected, actual] = both(`$U ${process.getuid!() === 0 ? '' : '-r'} -n ip -o link show lo | grep -o 'state [A-Z]*'`);
+    expect(expected.stdout).toBe('state DOWN\n');
+    expect(actual).toEqual(expected);
+  });
+  test('a bad value is one line, without the usage hint (errx), as unshare', () => {
+    const [expected, actual] = both('$U -S x true');
+    expect(expected.stderr).toBe("unshare: failed to parse uid: 'x'\n");
+    expect(actual).toEqual({ ...expected, stderr: "nsjs: failed to parse uid: 'x'\n" });
+  });
+  test('--kill-child takes a name, not a number, as unshare', () => {
+    const [expected, actual] = both('$U --kill-child=15 true');
+    expect(expected.stderr).toBe('unshare: unknown signal: 15\n');
+    expect(actual).toEqual({ ...expected, stderr: 'nsjs: unknown signal: 15\n' });
+  });
+});

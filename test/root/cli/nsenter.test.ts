@@ -1,0 +1,91 @@
+// As root: nsenter options util-linux gained after 2.38 (-e, --user-parent,
+// -S/-G follow, --keep-caps) restated from util-linux master's behaviour, and
+// -W/--wdns against Debian's nsenter 2.38, which has it.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import { expectNoLeaks, snapshot, type Snapshot } from '../../helpers/leaks';
+
+const bin = path.join(__dirname, '..', '..', '..', 'bin', 'nsjs.js');
+const exec = (args: string[], env: NodeJS.ProcessEnv = process.env) => {
+  const r = spawnSync(process.execPath, [bin, 'exec', ...args], { encoding: 'utf8', env, timeout: 20000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+};
+
+let before: Snapshot;
+let target: ChildProcess | undefined;
+beforeEach(() => {
+  before = snapshot();
+});
+afterEach(async () => {
+  if (target && target.exitCode === null && target.signalCode === null) {
+    target.kill('SIGKILL');
+    await once(target, 'exit');
+  }
+  target = undefined;
+  await expectNoLeaks(before);
+});
+
+/** `argv` running, and the pid of its last process once `ready` says its setup is done. */
+async function start(argv: string[], ready: (pid: number) => boolean): Promise<number> {
+  target = spawn(argv[0], argv.slice(1), { stdio: 'ignore' });
+  const leaf = () => {
+    let pid = target!.pid!;
+    for (;;) {
+      const kids = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+      if (!kids) return pid;
+      pid = Number(kids.split(' ')[0]);
+    }
+  };
+  for (let i = 0; i < 200; i++) {
+    try {
+      if (ready(leaf())) return leaf();
+    } catch {
+      // not there yet
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error('target never got ready');
+}
+const inode = (pid: number, type: string) => fs.statSync(`/proc/${pid}/ns/${type}`).ino;
+const ours = (type: string) => fs.statSync(`/proc/self/ns/${type}`).ino;
+
+test('-e: the target\'s environment, not ours', async () => {
+  const pid = await start(['env', '-i', 'FOO=target', 'unshare', '-u', 'sleep', '30'], (p) => inode(p, 'uts') !== ours('uts') && fs.readFileSync(`/proc/${p}/comm`, 'utf8') === 'sleep\n');
+  expect(exec(['-t', String(pid), '-u', '-e', 'sh', '-c', 'echo "$FOO"'], { ...process.env, FOO: 'mine' })).toEqual({ status: 0, stdout: 'target\n', stderr: '' });
+});
+
+test('-W/--wdns DIR: a directory of the entered mount namespace, as nsenter 2.38', async () => {
+  const pid = await start(['unshare', '-m', 'sh', '-c', 'mount -t tmpfs none /mnt && mkdir /mnt/only-inside && exec sleep 30'], (p) => fs.readFileSync(`/proc/${p}/comm`, 'utf8') === 'sleep\n');
+  const mine = exec(['-t', String(pid), '-m', '--wdns=/mnt/only-inside', 'pwd']);
+  expect(mine).toEqual({ status: 0, stdout: '/mnt/only-inside\n', stderr: '' });
+  expect(spawnSync('nsenter', ['-t', String(pid), '-m', '--wdns=/mnt/only-inside', 'pwd'], { encoding: 'utf8' }).stdout).toBe(mine.stdout);
+  expect(exec(['-t', String(pid), '-m', '-w/', '--wdns=/tmp', 'pwd'])).toMatchObject({ status: 1, stderr: 'nsjs: mutually exclusive arguments: --wd --wdns\n' });
+});
+
+test('--user-parent: the parent of the target\'s user namespace', async () => {
+  const pid = await start(['unshare', '-U', '-r', 'sh', '-c', 'exec unshare -U -r sleep 30'], (p) => fs.readFileSync(`/proc/${p}/comm`, 'utf8') === 'sleep\n' && fs.readFileSync(`/proc/${p}/uid_map`, 'utf8').trim() !== '');
+  // neither the sleep's own user namespace nor ours: the one between
+  const r = exec(['-t', String(pid), '--user-parent', '--preserve-credentials', 'readlink', '/proc/self/ns/user']);
+  expect(r.status).toBe(0);
+  expect(r.stdout).not.toBe(`user:[${inode(pid, 'user')}]\n`);
+  expect(r.stdout).not.toBe(`user:[${ours('user')}]\n`);
+  expect(r.stdout).toMatch(/^user:\[\d+\]\n$/);
+});
+
+test('-S follow / -G follow: the target\'s ids', async () => {
+  const pid = await start(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', 'sleep', '30'], (p) => fs.statSync(`/proc/${p}`).uid === 65534 && fs.readFileSync(`/proc/${p}/comm`, 'utf8') === 'sleep\n');
+  expect(exec(['-t', String(pid), '-u', '-S', 'follow', '-G', 'follow', 'sh', '-c', 'id -u; id -g'])).toEqual({ status: 0, stdout: '65534\n65534\n', stderr: '' });
+});
+
+test('--keep-caps: the user namespace\'s capabilities stay, ambient too', async () => {
+  const pid = await start(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', 'unshare', '-U', '--map-user=1', '-u', 'sleep', '30'], (p) => fs.readFileSync(`/proc/${p}/comm`, 'utf8') === 'sleep\n' && fs.readFileSync(`/proc/${p}/uid_map`, 'utf8').trim() !== '');
+  const probe = ['sh', '-c', "grep CapAmb /proc/self/status | tr -s '\\t' ' '"];
+  const last = Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'));
+  const all = ((1n << BigInt(last + 1)) - 1n).toString(16).padStart(16, '0');
+  const args = ['-t', String(pid), '-U', '-u', '--preserve-credentials'];
+  const withCaps = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, bin, 'exec', ...args, '--keep-caps', ...probe], { encoding: 'utf8' });
+  expect(withCaps.stdout).toBe(`CapAmb: ${all}\n`);
+});
