@@ -47,9 +47,14 @@ export interface SeccompPolicy {
  * reboot, acct, lookup_dcookie, ptrace, process_vm_readv and
  * process_vm_writev (another process's memory, where a uid alone lets it),
  * io_uring_setup, io_uring_enter and io_uring_register (a large and
- * often-broken attack surface that ordinary programs fall back from), and
- * `ioctl` TIOCSTI and TIOCLINUX (typing into a terminal, even with
- * `newSession: false`). Beside it, unless `allowUserNamespaces`, new user
+ * often-broken attack surface that ordinary programs fall back from), the
+ * mount calls (mount, umount, umount2, mount_setattr, move_mount, open_tree,
+ * fsopen, fsconfig, fsmount, fspick, pivot_root: in a new user namespace the
+ * command holds CAP_SYS_ADMIN over its own mounts, and without this a hostile
+ * one remounts a read-only bind read-write or unmounts a mask, as Docker's
+ * profile refuses them without CAP_SYS_ADMIN; allow them by name for a
+ * command that must mount), and `ioctl` TIOCSTI and TIOCLINUX (typing into a
+ * terminal, even with `newSession: false`). Beside it, unless `allowUserNamespaces`, new user
  * namespaces are refused: clone, unshare and setns with CLONE_NEWUSER, and
  * clone3 with ENOSYS (its flags are in memory a filter cannot read; glibc
  * then falls back to clone). A syscall of another architecture (i386's
@@ -60,6 +65,7 @@ export const DEFAULT_SECCOMP_DENY: readonly string[] = Object.freeze([
   'init_module', 'finit_module', 'delete_module', 'open_by_handle_at', 'name_to_handle_at', 'iopl', 'ioperm',
   'swapon', 'swapoff', 'reboot', 'acct', 'lookup_dcookie', 'ptrace', 'process_vm_readv', 'process_vm_writev',
   'io_uring_setup', 'io_uring_enter', 'io_uring_register',
+  'mount', 'umount', 'umount2', 'mount_setattr', 'move_mount', 'open_tree', 'fsopen', 'fsconfig', 'fsmount', 'fspick', 'pivot_root',
 ]);
 
 /** @internal A seccomp action (SCMP_ACT_* of libseccomp and OCI). */

@@ -34,9 +34,9 @@ import { checkNarrower, NARROWABLE, sandboxPolicy, type SandboxPolicy } from './
  */
 const PLACE = ['namespaces', 'user', 'hostname', 'domainname', 'mounts', 'root', 'propagation', 'timeOffsets', 'network', 'cgroup'] as const;
 /** Options of one command, never of the sandbox. */
-const COMMAND = ['cwd', 'env', 'argv0', 'stdio', 'signal', 'timeout', 'killSignal', 'dieWithParent', 'terminal'] as const;
+const COMMAND = ['cwd', 'env', 'argv0', 'stdio', 'signal', 'timeout', 'killSignal', 'killTimeout', 'dieWithParent', 'terminal'] as const;
 /** runIsolated's own options, for sandbox.run(). */
-const RUN = ['input', 'encoding'] as const;
+const RUN = ['input', 'encoding', 'maxBuffer', 'reject'] as const;
 /** Neither: the holder is the sandbox's init, and what it joins is itself. */
 const NEVER = ['join', 'init'] as const;
 

@@ -243,7 +243,7 @@ describeLsns('nsjs ls and lsns', () => {
 
 describeUserns('nsjs run: the kernel-policy flags (issue 15 item 5)', () => {
   test('nested user namespaces as unshare allows them; --sandbox and --disable-userns refuse them, --allow-userns lets them again', () => {
-    const nested = (...flags: string[]) => nsjs('run', '-U', ...flags, '--', 'sh', '-c', 'unshare -U true 2>&1; echo "status $?"').stdout;
+    const nested = (...flags: string[]) => nsjs('run', '-r', ...flags, '--', 'sh', '-c', 'unshare -U true 2>&1; echo "status $?"').stdout;
     expect(nested()).toBe('status 0\n');
     expect(nested('--sandbox')).toBe('unshare: unshare failed: Operation not permitted\nstatus 1\n');
     expect(nested('--disable-userns', '--seccomp', 'none')).toBe('unshare: unshare failed: Operation not permitted\nstatus 1\n');

@@ -76,7 +76,9 @@ describe('the policy holds in every command', () => {
 
   test("the command's own status, cwd and env; stdio as spawnIsolated", async () => {
     await using sb = await locked();
-    expect(await sb.run('sh', ['-c', 'exit 7'])).toMatchObject({ code: 7, signal: null });
+    // As runIsolated: a failed exit rejects with execFile's fields, unless reject: false.
+    await expect(sb.run('sh', ['-c', 'exit 7'])).rejects.toMatchObject({ code: 7, signal: null, killed: false });
+    expect(await sb.run('sh', ['-c', 'exit 7'], { reject: false })).toMatchObject({ code: 7, signal: null });
     expect(await sb.run('sh', ['-c', 'pwd; echo $X'], { cwd: '/proc/self', env: { X: 'y', PATH: '/bin:/usr/bin' } })).toMatchObject({ stdout: expect.stringMatching(/^\/proc\/\d+\ny\n$/) });
     const p = await sb.spawn('sh', ['-c', 'kill -TERM $$; sleep 5'], { stdio: 'ignore' });
     expect(await p.wait()).toEqual({ code: null, signal: 'SIGTERM' });
