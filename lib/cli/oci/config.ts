@@ -8,9 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { Namespace, sys, type Mount, type NamespaceType, type SpawnOptions, type TmpfsMount } from '../../index';
-
-/** A failure of the runtime: the one line that goes to stderr and to --log. */
-export class OciError extends Error {}
+import { OciError } from './errors';
 
 /** What the spec's hooks are: run on the host, State JSON on stdin. */
 export interface Hook {

@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { frozen, type CgroupState } from './cgroup';
-import { OciError, type Hooks } from './config';
+import type { Hooks } from './config';
+import { OciError } from './errors';
 
 export interface Saved {
   ociVersion: string;
