@@ -136,7 +136,7 @@ function start(g: Globals, id: string, log: Logger): number {
   fs.writeSync(fd, '1');
   fs.closeSync(fd);
   fs.rmSync(path.join(stateDir(g.root, id), PARKED), { force: true });
-  s.hooks.poststart.length && runHooks('poststart', s.hooks.poststart, JSON.stringify({ ...ociState(g.root, s), status: 'running' }), log, false);
+  s.hooks.poststart.length && runHooks('poststart', s.hooks.poststart, JSON.stringify({ ...ociState(g.root, s), status: 'running', pid: s.pid }), log, false);
   return 0;
 }
 
