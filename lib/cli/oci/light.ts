@@ -110,7 +110,9 @@ export function runHooks(kind: string, hooks: Hook[], stateJson: string, log: Lo
       timeout: h.timeout === undefined ? undefined : h.timeout * 1000,
       killSignal: 'SIGKILL',
     });
-    const why = r.error ? r.error.message : r.signal ? `killed by ${r.signal}${h.timeout ? ` (timeout ${h.timeout}s)` : ''}` : r.status !== 0 ? `exit status ${r.status}` : '';
+    // A hook that never reads its stdin closes the pipe on us: that is no failure of the hook.
+    const error = r.error && (r.error as NodeJS.ErrnoException).code !== 'EPIPE' ? r.error : undefined;
+    const why = error ? error.message : r.signal ? `killed by ${r.signal}${h.timeout ? ` (timeout ${h.timeout}s)` : ''}` : r.status !== 0 ? `exit status ${r.status}` : '';
     if (!why) continue;
     const msg = `error running ${kind} hook #${i} (${h.path}): ${why}`;
     if (stopAtFailure) throw new OciError(msg);
