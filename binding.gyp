@@ -28,6 +28,8 @@
         "src-native/fs/mount.cc",
         "src-native/fs/mounts.cc",
         "src-native/policy/caps.cc",
+        "src-native/policy/restrict.cc",
+        "src-native/policy/seccomp.cc",
         "src-native/net/netlink.cc",
         "src-native/net/net.cc",
         "src-native/spawn/pidfd.cc",

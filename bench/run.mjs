@@ -179,6 +179,19 @@ function contendersFor(set) {
       name: 'nsjs, clone on the loop thread (diagnostic)',
       batch: (n) => repeat(n, () => nsjsLoopCloneOnce(opts)),
     });
+  // The kernel policy (issue 15): the nsjs row has the default seccomp filter; these two without any filter, and with a 5-path Landlock ruleset on top.
+  if (set.id === 'none' || set.id === 'all')
+    list.push({
+      id: 'nsjsNoFilter',
+      name: 'nsjs, no filter (seccomp: false, allowUserNamespaces: true)',
+      batch: (n) => repeat(n, () => nsjsOnce(nsjs, TRUE, [], { ...opts, seccomp: false, allowUserNamespaces: true })),
+    });
+  if (set.id === 'none' || set.id === 'all')
+    list.push({
+      id: 'nsjsLandlock',
+      name: 'nsjs, default seccomp + Landlock (5 paths)',
+      batch: (n) => repeat(n, () => nsjsOnce(nsjs, TRUE, [], { ...opts, landlock: { read: ['/usr', '/lib', '/lib64', '/bin', '/etc'] } })),
+    });
   if (set.id === 'none' || set.id === 'all') list.push({ id: 'cp', name: 'spawn(/bin/true)', batch: (n) => repeat(n, () => cpOnce(TRUE, [])) });
   if (UNSHARE && set.unshare) list.push({ id: 'unshare', name: `spawn(${['unshare', ...set.unshare.slice(0, -1)].join(' ')})`, batch: (n) => repeat(n, () => cpOnce(UNSHARE, set.unshare)) });
   if (BWRAP && set.bwrap) list.push({ id: 'bwrap', name: `spawn(${['bwrap', ...set.bwrap.slice(0, -1)].join(' ')})`, batch: (n) => repeat(n, () => cpOnce(BWRAP, set.bwrap)) });

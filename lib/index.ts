@@ -19,6 +19,11 @@ export type { Mount, ProcMount, TmpfsMount, BindMount, DevMount, RawMount } from
 export type { IdMap, UserMapping } from './spawn/user';
 export type { StdioEntry } from './spawn/stdio';
 export type { RlimitName } from './policy/options';
+export { CAPABILITIES } from './policy/options';
+export type { CapabilityName } from './policy/options';
+export type { SeccompPolicy } from './policy/seccomp';
+export { DEFAULT_SECCOMP_DENY } from './policy/seccomp';
+export type { LandlockOptions } from './policy/landlock';
 export type { JoinTarget } from './spawn/join';
 export type { NetworkOptions, VethOptions } from './net/options';
 export * as net from './net';

@@ -12,6 +12,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   nsjs::InitExe(env, exports);
   nsjs::InitNet(env, exports);
   nsjs::InitProbe(env, exports);
+  nsjs::InitPolicy(env, exports);
   return exports;
 }
 

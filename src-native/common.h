@@ -38,5 +38,6 @@ void InitSpawn(Napi::Env env, Napi::Object exports);
 void InitExe(Napi::Env env, Napi::Object exports);
 void InitNet(Napi::Env env, Napi::Object exports);
 void InitProbe(Napi::Env env, Napi::Object exports);
+void InitPolicy(Napi::Env env, Napi::Object exports);
 
 }  // namespace nsjs

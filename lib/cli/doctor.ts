@@ -55,6 +55,8 @@ const FEATURE_NAMES: [keyof KernelFeatures, string][] = [
   ['pidfdInfoExit', 'PIDFD_INFO_EXIT'],
   ['procMount', 'a new /proc'],
   ['cgroupDelegation', 'cgroup v2 delegation'],
+  ['seccompFilter', 'seccomp filters (and blocking user namespaces)'],
+  ['landlock', 'Landlock'],
 ];
 
 function word(c: FeatureCheck): string {
@@ -77,7 +79,7 @@ export function renderDoctor(r: FeatureReport): string {
   );
   const types = Object.keys(r.namespaces) as NamespaceType[];
   lines.push(table([['NAMESPACE', 'ROOT', 'UNPRIVILEGED'], ...types.map((t) => [t, word(r.namespaces[t].root), word(r.namespaces[t].unprivileged)])]));
-  lines.push(table([['FEATURE', 'SINCE', 'WORKS'], ...FEATURE_NAMES.map(([k, name]) => [name, r.features[k].since, word(r.features[k])])]));
+  lines.push(table([['FEATURE', 'SINCE', 'WORKS'], ...FEATURE_NAMES.map(([k, name]) => [name, r.features[k].since, k === 'landlock' && r.features.landlock.ok ? `yes (ABI ${r.features.landlock.abi})` : word(r.features[k])])]));
 
   // Problems, each once: one cause often explains several rows.
   const problems = new Map<string, { what: string[]; check: FeatureCheck }>();

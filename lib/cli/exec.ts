@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import type { NamespaceType, SpawnOptions } from '../index';
 import { UsageError, parseCommandLine, type OptionSpecs } from './args';
 import { unsignedArg } from './ids';
-import { NAMESPACE_FLAGS, allCapabilities, type Parsed } from './run';
+import { NAMESPACE_FLAGS, allCapabilities, utilLinuxSeccomp, type Parsed } from './run';
 
 export const EXEC_OPTIONS: OptionSpecs = {
   all: { short: 'a', arg: 'none' },
@@ -156,6 +156,7 @@ export function parseExec(argv: readonly string[], groups?: number[]): Parsed<Ex
   // API drops them outside a joined user namespace: ask to keep them, which
   // for uid 0 changes nothing. A command made another uid has none, as there.
   if (uid === undefined || uid === 0) o.capabilities = { keep: allCapabilities() };
+  Object.assign(o, utilLinuxSeccomp(entersUser || process.getuid!() === 0));
   const request: ExecRequest = { command: operands[0], args: operands.slice(1), options: o, join };
   // nsenter opens a relative --wd from its own directory.
   if (wd?.dir !== undefined) o.cwd = path.resolve(process.cwd(), wd.dir);

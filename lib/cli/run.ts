@@ -6,9 +6,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import type { NamespaceType, SpawnOptions } from '../index';
+import type { CapabilityName, NamespaceType, SpawnOptions } from '../index';
 import { UsageError, parseCommandLine, type OptionSpecs } from './args';
 import { addSingle, groupArg, kernelRanges, rangeArg, signedArg, subidRange, unsignedArg, userArg, type Range } from './ids';
+import { POLICY_HELP, POLICY_OPTIONS, applyPolicy, policyFlag, policyFlags } from './policy';
 
 /** unshare's and nsenter's namespace flags: letter, long name, type. */
 export const NAMESPACE_FLAGS: readonly [string, string, NamespaceType][] = [
@@ -54,6 +55,7 @@ export const RUN_OPTIONS: OptionSpecs = {
   dev: { arg: 'required' },
   init: { arg: 'none' },
   veth: { arg: 'required' },
+  ...POLICY_OPTIONS,
   help: { short: 'h', arg: 'none' },
   version: { short: 'V', arg: 'none' },
 };
@@ -113,7 +115,7 @@ nsjs's own:
  --dev <dst>               mount a minimal /dev at <dst> (implies --mount)
  --init                    run a minimal init as pid 1 that reaps orphans (needs --pid)
  --veth <hostaddr>,<addr>  a veth pair to the host with these CIDR addresses (implies --net)
-
+${POLICY_HELP}
  -h, --help                display this help
  -V, --version             display version
 
@@ -164,14 +166,24 @@ const CAPABILITY_NAMES = [
   'CHECKPOINT_RESTORE',
 ];
 
-export function allCapabilities(): string[] {
+/**
+ * unshare and nsenter allow nested namespaces and load no filter; the one
+ * rule kept refuses TIOCSTI and TIOCLINUX, since the terminal is kept.
+ * Without no_new_privs the kernel loads it only with CAP_SYS_ADMIN: real
+ * root, or inside a user namespace; an ordinary user without one gets none.
+ */
+export function utilLinuxSeccomp(privileged: boolean): Pick<SpawnOptions, 'seccomp' | 'allowUserNamespaces'> {
+  return { allowUserNamespaces: true, seccomp: privileged ? { base: 'none' } : false };
+}
+
+export function allCapabilities(): CapabilityName[] {
   let last = CAPABILITY_NAMES.length - 1;
   try {
     last = Math.min(last, Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'latin1')));
   } catch {
     // no /proc: every name we know
   }
-  return CAPABILITY_NAMES.slice(0, last + 1).map((n) => `CAP_${n}`);
+  return CAPABILITY_NAMES.slice(0, last + 1).map((n) => `CAP_${n}` as CapabilityName);
 }
 
 /** `ids` lets tests fix the caller's uid/gid. */
@@ -199,8 +211,10 @@ export function parseRun(
   let killChild: string | undefined;
   const offsets: { monotonic?: number; boottime?: number } = {};
   let veth: { hostAddress: string; address: string } | undefined;
+  const policy = policyFlags();
 
   for (const { name, value, as } of given) {
+    if (policyFlag(name, value, policy)) continue;
     const ns = NAMESPACE_FLAGS.find(([, long]) => long === name);
     if (ns) {
       namespaces.add(ns[2]);
@@ -356,6 +370,8 @@ export function parseRun(
   o.noNewPrivileges = false;
   o.newSession = false;
   o.stdio = 'inherit';
+  Object.assign(o, utilLinuxSeccomp(namespaces.has('user') || ids.uid === 0));
+  applyPolicy(o, policy);
 
   const request: RunRequest = { command: operands[0], args: operands.slice(1), options: o, persist };
   if (killChild !== undefined && killChild !== 'SIGKILL') request.killChildSignal = killChild;

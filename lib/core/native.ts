@@ -82,6 +82,21 @@ export interface Native {
    * test build fails the step `fault` names.
    */
   sealedCopy(path: string, fault?: string): number | NativeSocketError;
+  /**
+   * The BPF program (struct sock_filter[]) of a seccomp rule list of this
+   * architecture's numbers, actions as SECCOMP_RET_* values, comparisons as
+   * SCMP_CMP_* numbers (src-native/policy/seccomp.h); or why it cannot be.
+   */
+  compileSeccomp(spec: {
+    defaultAction: number;
+    badArch: number;
+    x32: number;
+    rules: { nr: number; action: number; args: { index: number; op: number; value: bigint; mask: bigint }[] }[];
+  }): Buffer | string;
+  /** landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION): the ABI, or -errno. */
+  landlockAbi(): number;
+  /** seccomp(SECCOMP_GET_ACTION_AVAIL, action): 0, or -errno. */
+  seccompActionAvail(action: number): number;
   /** Present (true) only in a test build that honours `NativePlan.fault`. */
   faultInjection?: boolean;
   /** The plan as spawn/plan.ts encodePlan lays it out. */

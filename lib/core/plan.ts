@@ -34,6 +34,10 @@ export interface NativePlan {
   uidMap?: string;
   gidMap?: string;
   setgroups?: string;
+  /** The seccomp filter the child loads (policy/seccomp.ts compileSeccomp). */
+  seccomp?: Buffer;
+  /** The Landlock ruleset the child builds (policy/landlock.ts NativeLandlock). */
+  landlock?: { attrSize: number; fs: bigint; net: bigint; paths: { path: string; access: bigint }[]; ports: { port: bigint; access: bigint }[] };
   /** Test-only, as forceClone: the mount engine's fallbacks to take as if the kernel lacked the call (plan.h MountFallback bits). */
   mountFallback?: number;
   /** Test builds only (build-variants/): fail child op `op` (with errno, or dying of `signal`), or the parent step `parent`, with errno. */
@@ -76,5 +80,5 @@ export type Add = (op: NativeOp, step: Step) => void;
 export interface EncodedPlan {
   ints: Int32Array;
   text: string;
-  extras?: Pick<NativePlan, 'uidMap' | 'gidMap' | 'setgroups' | 'veth' | 'fault' | 'mountFallback'>;
+  extras?: Pick<NativePlan, 'uidMap' | 'gidMap' | 'setgroups' | 'veth' | 'fault' | 'mountFallback' | 'seccomp' | 'landlock'>;
 }

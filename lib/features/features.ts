@@ -13,6 +13,7 @@ import { CAUSES, SINCE, errnoCode, namespaceCause, procOvermounts, readProc, sec
 import { initBinary, native } from '../core/native';
 import { NAMESPACE_TYPES, type NamespaceType } from '../core/nstypes';
 import { Namespace } from '../ns/namespace';
+import { landlockCheck, seccompCheck } from '../policy/probe';
 import { runIsolated } from '../spawn/run';
 import { spawnIsolated } from '../spawn/spawn';
 import type { FeatureCheck, FeatureReport, KernelFeatures, NamespaceSupport } from './report';
@@ -107,6 +108,8 @@ async function probeNamespacesAsNobody(): Promise<Record<NamespaceType, FeatureC
   try {
     const r = await runIsolated(process.execPath, [script, '--probe-namespaces'], {
       uid: NOBODY, gid: NOBODY, groups: [], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, timeout: 30000, cwd: '/',
+      // It probes the kernel for that user, not our filter, which would refuse its namespaces.
+      seccomp: false, allowUserNamespaces: true,
     });
     if (r.code === 0) return JSON.parse(r.stdout) as Record<NamespaceType, FeatureCheck>;
     const line = r.stderr.split('\n').find((l) => /Error|EACCES|denied/.test(l)) ?? r.stderr.split('\n')[0];
@@ -326,6 +329,8 @@ export async function features(): Promise<FeatureReport> {
       ...(await nsIoctlChecks(privileged, userOk)),
       procMount: await procCheck(privileged, userOk),
       cgroupDelegation: cgroupCheck(),
+      seccompFilter: seccompCheck(),
+      landlock: landlockCheck(),
     } as KernelFeatures,
   };
   const where = container();

@@ -58,6 +58,13 @@ export interface KernelFeatures {
   procMount: FeatureCheck;
   /** cgroup v2 mounted at /sys/fs/cgroup with our cgroup delegated to us (we may create sub-cgroups). */
   cgroupDelegation: FeatureCheck;
+  /** A seccomp filter can be loaded (Linux 4.14, x64 or arm64): the `seccomp` option, and `allowUserNamespaces: false`, which a filter rule holds. */
+  seccompFilter: FeatureCheck;
+  /** Landlock (Linux 5.13) and its ABI (`abi`, 0 for none; TCP ports need 4): the `landlock` option. */
+  landlock: FeatureCheck & {
+    /** The Landlock ABI version, 0 for none. */
+    abi: number;
+  };
 }
 
 /** What {@link features} found. */

@@ -2,9 +2,13 @@
 // gid, groups), the capabilities it keeps, its resource limits,
 // no_new_privs and a session of its own. The options and their validation
 // live here; plan.ts makes them the last ops before execve (the child's side
-// of the capability and credential ops: src-native/policy/caps.cc).
+// of the capability and credential ops: src-native/policy/caps.cc). The
+// kernel's own policy, seccomp (seccomp.ts) and Landlock (landlock.ts), is
+// loaded last (src-native/policy/restrict.cc).
 import { invalidArgType, invalidArgValue } from '../core/errors';
 import { bool, integer, knownKeys, plainObject } from '../core/validate';
+import { checkLandlock, type LandlockOptions, type NativeLandlock } from './landlock';
+import { checkSeccomp, type SeccompPolicy } from './seccomp';
 
 /** @internal The options of {@link SpawnOptions} that policy/ owns. */
 export interface PolicySpawnOptions {
@@ -69,8 +73,48 @@ export interface PolicySpawnOptions {
      * command that stays uid 0, leaves the sets exactly as they are (`nsjs
      * run` asks that, as unshare leaves them).
      */
-    keep?: string[];
+    keep?: CapabilityName[];
+    /**
+     * Capabilities removed from what would otherwise be kept: from `keep`
+     * when given, else from the namespaced set a new or joined user
+     * namespace keeps (bwrap `--cap-drop`). Real root in our own user
+     * namespace keeps nothing by default, so `drop` alone changes nothing
+     * there: use `keep`.
+     */
+    drop?: CapabilityName[];
   };
+  /**
+   * The seccomp filter, loaded as the very last step before exec (after
+   * no_new_privs; where `noNewPrivileges: false`, before the credentials
+   * change, since the kernel loads a filter only under no_new_privs or with
+   * CAP_SYS_ADMIN). Default `'default'`: see {@link DEFAULT_SECCOMP_DENY}
+   * for what it refuses; `false` loads none (but for the rules of
+   * `allowUserNamespaces: false`); a {@link SeccompPolicy} by syscall name.
+   * A hostile program inside can make every syscall the filter lets
+   * through, with every argument; the filter cannot follow pointers (paths,
+   * clone3's flags), and it applies to everything the command runs
+   * (`init: true`: nsjs-init too, which needs only what the default allows:
+   * a policy that refuses clone, wait4, kill, rt_sig* or execve breaks
+   * it). Cost: compiled once per distinct policy (a few µs); one seccomp()
+   * per spawn and a few BPF instructions per syscall of the command.
+   * Where the kernel loads no filter (without CONFIG_SECCOMP_FILTER, under
+   * qemu-user) the default is skipped, and `'default'` or a policy given
+   * here fails before anything starts (ENOSYS, step `seccomp`).
+   */
+  seccomp?: 'default' | false | SeccompPolicy;
+  /**
+   * Let the command create user namespaces of its own (nested sandboxes,
+   * `unshare -U`, rootless podman inside). Default `false`, as bwrap
+   * `--disable-userns`: most kernel privilege bugs of recent years are
+   * reached from a user namespace, where a process holds every capability
+   * over what it owns. It holds whatever `seccomp` says: a filter refuses
+   * clone, unshare and setns with CLONE_NEWUSER (EPERM) and clone3 (ENOSYS:
+   * its flags are out of a filter's reach; glibc falls back to clone) even
+   * with `seccomp: false`.
+   */
+  allowUserNamespaces?: boolean;
+  /** Landlock file and TCP rules (see {@link LandlockOptions}). Default: none. */
+  landlock?: LandlockOptions;
   /** setrlimit before exec: `{ nofile: [soft, hard] }`; `Infinity` for unlimited. */
   rlimits?: Partial<Record<RlimitName, [number, number]>>;
 }
@@ -93,6 +137,9 @@ export const CAPABILITIES = [
   'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
 ] as const;
 
+/** A capability's name (include/uapi/linux/capability.h), or its lower-case short form (`'net_admin'`). */
+export type CapabilityName = (typeof CAPABILITIES)[number] | Lowercase<(typeof CAPABILITIES)[number] extends `CAP_${infer S}` ? S : never>;
+
 /** policy/'s part of the checked options. */
 export interface PolicyChecked {
   uid?: number;
@@ -101,6 +148,10 @@ export interface PolicyChecked {
   newSession: boolean;
   noNewPrivileges: boolean;
   keepCapabilities?: number[];
+  dropCapabilities?: number[];
+  /** The compiled filter (struct sock_filter[]), or none to load. */
+  seccomp?: Buffer;
+  landlock?: NativeLandlock;
   rlimits: [number, number, number][];
 }
 
@@ -122,20 +173,24 @@ function rlimits(value: unknown): [number, number, number][] {
   return out;
 }
 
-function capabilities(value: unknown): number[] | undefined {
-  const c = plainObject(value, 'options.capabilities');
-  knownKeys(c, ['keep'], 'options.capabilities');
-  if (c.keep === undefined) return undefined;
-  if (!Array.isArray(c.keep)) throw invalidArgType('options.capabilities.keep', 'an array of capability names', c.keep);
-  return Array.from(c.keep, (name: unknown, i) => {
-    const upper = typeof name === 'string' ? (name.toUpperCase().startsWith('CAP_') ? name.toUpperCase() : `CAP_${name.toUpperCase()}`) : name;
+function capabilityList(list: unknown, name: string): number[] | undefined {
+  if (list === undefined) return undefined;
+  if (!Array.isArray(list)) throw invalidArgType(name, 'an array of capability names', list);
+  return Array.from(list, (cap: unknown, i) => {
+    const upper = typeof cap === 'string' ? (cap.toUpperCase().startsWith('CAP_') ? cap.toUpperCase() : `CAP_${cap.toUpperCase()}`) : cap;
     const bit = (CAPABILITIES as readonly unknown[]).indexOf(upper);
-    if (bit < 0) throw invalidArgValue(`options.capabilities.keep[${i}]`, name, "must be a capability name such as 'CAP_NET_ADMIN'");
+    if (bit < 0) throw invalidArgValue(`${name}[${i}]`, cap, "must be a capability name such as 'CAP_NET_ADMIN'");
     return bit;
   });
 }
 
-/** `uid`, `gid`, `groups`, `newSession`, `noNewPrivileges`, `capabilities` and `rlimits`. */
+function capabilities(value: unknown): { keep?: number[]; drop?: number[] } {
+  const c = plainObject(value, 'options.capabilities');
+  knownKeys(c, ['keep', 'drop'], 'options.capabilities');
+  return { keep: capabilityList(c.keep, 'options.capabilities.keep'), drop: capabilityList(c.drop, 'options.capabilities.drop') };
+}
+
+/** `uid`, `gid`, `groups`, `newSession`, `noNewPrivileges`, `capabilities`, `rlimits`, `seccomp`, `allowUserNamespaces` and `landlock`. */
 export function checkPolicyOptions(o: Readonly<Record<string, unknown>>): PolicyChecked {
   const c: PolicyChecked = {
     newSession: o.newSession === undefined ? true : bool(o.newSession, 'options.newSession'),
@@ -149,6 +204,17 @@ export function checkPolicyOptions(o: Readonly<Record<string, unknown>>): Policy
     if (o.groups.length > 65536) throw invalidArgValue('options.groups', o.groups, 'must have at most 65536 entries');
     c.groups = Array.from(o.groups, (g: unknown, i) => integer(g, `options.groups[${i}]`, 0, 0xfffffffe));
   }
-  if (o.capabilities !== undefined) c.keepCapabilities = capabilities(o.capabilities);
+  if (o.capabilities !== undefined) {
+    const { keep, drop } = capabilities(o.capabilities);
+    if (keep) c.keepCapabilities = keep;
+    if (drop) c.dropCapabilities = drop;
+  }
+  const allowUserNamespaces = o.allowUserNamespaces === undefined ? false : bool(o.allowUserNamespaces, 'options.allowUserNamespaces');
+  const filter = checkSeccomp(o.seccomp, allowUserNamespaces);
+  if (filter) c.seccomp = filter;
+  if (o.landlock !== undefined) {
+    const ruleset = checkLandlock(o.landlock);
+    if (ruleset) c.landlock = ruleset;
+  }
   return c;
 }

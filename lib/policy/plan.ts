@@ -16,6 +16,8 @@ export const PolicyOp = {
   Setsid: 20,
   Setrlimit: 23,
   Capabilities: 24,
+  Seccomp: 80,
+  Landlock: 81,
 } as const;
 
 const PR_SET_KEEPCAPS = 8;
@@ -41,10 +43,14 @@ function lastCap(): number {
  * to ambient as ever (unshare --keep-caps).
  */
 function capabilityMask(c: PolicyChecked, inUserNs: boolean): { mask: bigint; byDefault: boolean } | undefined {
-  if (!c.keepCapabilities) return inUserNs ? undefined : { mask: 0n, byDefault: true };
-  const mask = c.keepCapabilities.reduce((m, bit) => m | (1n << BigInt(bit)), 0n);
-  const all = (1n << BigInt(lastCap() + 1)) - 1n;
-  if (!inUserNs && (mask & all) === all && (c.uid === undefined || c.uid === 0)) return undefined;
+  const bits = (list: number[]) => list.reduce((m, bit) => m | (1n << BigInt(bit)), 0n);
+  // Read only where needed: a /proc/sys masked over must not fail a spawn that asks nothing of capabilities.
+  const all = () => (1n << BigInt(lastCap() + 1)) - 1n;
+  const drop = bits(c.dropCapabilities ?? []);
+  // `drop` without `keep`: from the namespaced set a user namespace keeps; real root keeps nothing to drop from.
+  if (!c.keepCapabilities) return !inUserNs ? { mask: 0n, byDefault: true } : drop === 0n ? undefined : { mask: all() & ~drop, byDefault: false };
+  const mask = bits(c.keepCapabilities) & ~drop;
+  if (!inUserNs && (mask & all()) === all() && (c.uid === undefined || c.uid === 0)) return undefined;
   return { mask, byDefault: false };
 }
 
@@ -58,8 +64,24 @@ export interface PolicyContext {
   setgroupsDenied: boolean;
 }
 
-/** policy/'s ops, after the command's stdio and before its fds are closed. */
-export function planPolicy(c: PolicyChecked, where: PolicyContext, add: Add): void {
+/**
+ * The Landlock ruleset, then the seccomp filter: the kernel takes either
+ * only under no_new_privs or with CAP_SYS_ADMIN, and the filter comes last
+ * so that it judges nothing of ours but execve.
+ */
+function planRestrictions(c: PolicyChecked, add: Add): void {
+  if (c.landlock) add({ kind: PolicyOp.Landlock }, { step: 'landlock', syscall: 'landlock_restrict_self' });
+  if (c.seccomp) add({ kind: PolicyOp.Seccomp }, { step: 'seccomp', syscall: 'seccomp' });
+}
+
+/**
+ * policy/'s ops, after the command's stdio and before its fds are closed.
+ * Returns what must come right before execve (spawn/command.ts planExec
+ * adds it there): the restrictions, under no_new_privs. Without
+ * no_new_privs they come first, while the capabilities are still held.
+ */
+export function planPolicy(c: PolicyChecked, where: PolicyContext, add: Add): (add: Add) => void {
+  if (!c.noNewPrivileges) planRestrictions(c, add);
   for (const [resource, soft, hard] of c.rlimits) {
     const name = Object.entries(RLIMIT_NAMES).find(([, v]) => v === resource)?.[0] ?? String(resource);
     const n = (v: number) => (v === -1 ? 0xffffffffffffffffn : BigInt(v));
@@ -82,4 +104,5 @@ export function planPolicy(c: PolicyChecked, where: PolicyContext, add: Add): vo
   if (keep) add({ kind: PolicyOp.Capabilities, a: lastCap(), b: keep.byDefault ? 1 : 0, flags: keep.mask }, { step: 'capabilities', syscall: 'capset' });
   if (c.noNewPrivileges) add({ kind: PolicyOp.Prctl, a: PR_SET_NO_NEW_PRIVS, b: 1 }, { step: 'prctl PR_SET_NO_NEW_PRIVS', syscall: 'prctl' });
   if (c.newSession) add({ kind: PolicyOp.Setsid }, { step: 'setsid', syscall: 'setsid' });
+  return c.noNewPrivileges ? (last) => planRestrictions(c, last) : () => {};
 }

@@ -184,13 +184,22 @@ export function planCwd(c: CommandChecked, add: Add): void {
   if (c.cwd !== undefined) add({ kind: CommandOp.Chdir, s: [c.cwd] }, { step: 'chdir', syscall: 'chdir', path: c.cwd });
 }
 
-/** The end of the plan, after policy/'s ops: the fds closed, the parent-death signal, execve. */
-export function planExec(c: CommandChecked, command: string, execPaths: string[], init: InitContext | undefined, native: NativePlan, add: Add): void {
+/** The end of the plan, after policy/'s ops: the fds closed, the parent-death signal, `lastOps` (policy/'s seccomp filter), execve. */
+export function planExec(
+  c: CommandChecked,
+  command: string,
+  execPaths: string[],
+  init: InitContext | undefined,
+  native: NativePlan,
+  add: Add,
+  lastOps: (add: Add) => void = () => {},
+): void {
   add({ kind: CommandOp.CloseFds }, { step: 'close fds', syscall: 'close_range' });
   // Last before execve: the kernel clears the parent-death signal on every
   // change of credentials (setres[ug]id, capabilities), and the child then
   // checks that we had not died already (the signal would never come).
   if (c.dieWithParent) add({ kind: CommandOp.Pdeathsig, a: SIGKILL }, { step: 'prctl PR_SET_PDEATHSIG', syscall: 'prctl' });
+  lastOps(add);
   add({ kind: CommandOp.Exec }, { step: 'execve', syscall: 'execve', path: command });
   if (init) {
     // nsjs-init is exec'd instead and execs the command itself, reporting a

@@ -14,6 +14,7 @@ const EEXIST = -17;
 const ENOTDIR = -20;
 const ELOOP = -40;
 const EXDEV = -18;
+const EACCES = -13;
 
 export function hintFor(err: number, step: Step, c: Checked): string | undefined {
   // Causes that features() diagnoses (sysctls, AppArmor, seccomp, a masked /proc) explain themselves the same way here.
@@ -53,6 +54,8 @@ export function hintFor(err: number, step: Step, c: Checked): string | undefined
   // The first of them refused: with uid alone, the implicit clear of the supplementary groups.
   if (['setgroups', 'setresgid', 'setresuid'].includes(step.step) && err === EPERM && rootless && !c.namespaces.has('user'))
     return "changing uid or gid (and so the supplementary groups) needs CAP_SETUID and CAP_SETGID; unprivileged, add 'user' to namespaces and choose ids its maps cover";
+  if ((step.step === 'seccomp' || step.step === 'landlock') && err === EACCES)
+    return `the kernel takes a ${step.step === 'seccomp' ? 'seccomp filter' : 'Landlock ruleset'} only under no_new_privs or with CAP_SYS_ADMIN: with noNewPrivileges: false, add 'user' to namespaces${step.step === 'seccomp' ? ', or set seccomp: false and allowUserNamespaces: true' : ', or leave landlock out'}`;
   if ((step.step === 'write uid_map' || step.step === 'write gid_map') && err === EPERM && rootless)
     return "mapping id ranges needs CAP_SETUID/CAP_SETGID in our user namespace (run as root); unprivileged, use user: 'root' or 'self', which map your own ids";
   return undefined;

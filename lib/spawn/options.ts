@@ -79,6 +79,7 @@ const OPTION_KEYS = [
   'namespaces', 'join', 'init', 'network', 'user', 'uid', 'gid', 'groups', 'hostname', 'domainname', 'mounts', 'root', 'propagation', 'cwd',
   'env', 'argv0', 'stdio', 'dieWithParent', 'newSession', 'noNewPrivileges', 'capabilities', 'rlimits',
   'timeOffsets', 'signal', 'timeout', 'killSignal',
+  'seccomp', 'allowUserNamespaces', 'landlock',
 ] as const;
 
 /** Options after validation: defaults filled in, namespaces as a set. */

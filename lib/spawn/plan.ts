@@ -76,6 +76,8 @@ export function buildPlan(
     argv: [c.argv0 ?? command, ...args],
     envp: c.env?.map(([k, v]) => `${k}=${v}`),
     execFd: ctx.execFd,
+    seccomp: c.seccomp,
+    landlock: c.landlock,
   });
 
   if (ctx.join) planJoin(ctx.join, native, add);
@@ -91,8 +93,8 @@ export function buildPlan(
   planUts(c, add);
   planCwd(c, add);
   planStdio(add);
-  planPolicy(c, { newUserNs: ns.has('user'), joinedUserNs: joinsType(ctx.join, 'user'), setgroupsDenied: setgroupsDenied(c.user, native) }, add);
-  planExec(c, command, execPaths, ctx.init, native, add);
+  const lastOps = planPolicy(c, { newUserNs: ns.has('user'), joinedUserNs: joinsType(ctx.join, 'user'), setgroupsDenied: setgroupsDenied(c.user, native) }, add);
+  planExec(c, command, execPaths, ctx.init, native, add, lastOps);
   assertAllowed(ops, ns);
   return { native, steps };
 }
@@ -182,7 +184,7 @@ export function encodePlan(n: NativePlan): EncodedPlan {
   for (const list of [n.execPaths, n.argv, n.envp ?? []]) for (const str of list) strings.push(str);
   ints[9] = strings.length;
   const plan = record<EncodedPlan>({ ints, text: strings.length > 0 ? strings.join('\0') + '\0' : '' });
-  if (n.parentMaps || n.veth || n.fault || n.mountFallback)
-    plan.extras = record({ uidMap: n.uidMap, gidMap: n.gidMap, setgroups: n.setgroups, veth: n.veth, fault: n.fault, mountFallback: n.mountFallback });
+  if (n.parentMaps || n.veth || n.fault || n.mountFallback || n.seccomp || n.landlock)
+    plan.extras = record({ uidMap: n.uidMap, gidMap: n.gidMap, setgroups: n.setgroups, veth: n.veth, fault: n.fault, mountFallback: n.mountFallback, seccomp: n.seccomp, landlock: n.landlock });
   return plan;
 }

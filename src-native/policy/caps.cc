@@ -79,6 +79,9 @@ int RunPolicyOp(const Plan* plan, const Op& op) {
     }
     case kOpCapabilities:
       return KeepCapabilities(op.flags, op.a, op.b != 0);
+    case kOpSeccomp:
+    case kOpLandlock:
+      return RunRestrictOp(plan, op);
     default:
       errno = EINVAL;
       return -1;

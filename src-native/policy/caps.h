@@ -1,5 +1,6 @@
 // The child's policy ops (caps.cc): kOpSetgroups, kOpSetresgid,
-// kOpSetresuid, kOpPrctl, kOpSetsid, kOpSetrlimit and kOpCapabilities of
+// kOpSetresuid, kOpPrctl, kOpSetsid, kOpSetrlimit and kOpCapabilities, and
+// (restrict.cc) kOpSeccomp and kOpLandlock of
 // spawn/plan.h, which spawn/child.cc hands over between clone and execve.
 #pragma once
 
@@ -10,6 +11,9 @@ namespace spawn {
 
 // async-signal-safe. Runs one policy op: 0, or -1 with errno set.
 int RunPolicyOp(const Plan* plan, const Op& op);
+
+// async-signal-safe. kOpSeccomp and kOpLandlock (restrict.cc): 0, or -1 with errno set.
+int RunRestrictOp(const Plan* plan, const Op& op);
 
 }  // namespace spawn
 }  // namespace nsjs

@@ -5,7 +5,8 @@
 // library, raw syscalls where glibc would coordinate with threads we do not
 // have (setuid and friends broadcast to every thread glibc knows of).
 // The rooms' ops it hands over run under the same rule in their own files:
-// the mount engine (fs/mounts.cc), the policy ops (policy/caps.cc) and
+// the mount engine (fs/mounts.cc), the policy ops (policy/caps.cc,
+// policy/restrict.cc) and
 // rtnetlink (net/netlink.cc).
 #include <fcntl.h>
 #include <poll.h>
@@ -172,6 +173,8 @@ int RunOp(const Plan* plan, const Op& op, MountEngine* mounts) {
     case kOpSetsid:
     case kOpSetrlimit:
     case kOpCapabilities:
+    case kOpSeccomp:
+    case kOpLandlock:
       return RunPolicyOp(plan, op);
     case kOpCloseFds:
       return syscall(SYS_close_range, plan->stdio.size(), ~0U, CLOSE_RANGE_CLOEXEC);

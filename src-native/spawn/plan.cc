@@ -30,6 +30,7 @@ bool Plan::ParseExtras(const Napi::Object& x, std::string* why) {
     gid_map = Text(x.Get("gidMap"));
     setgroups = Text(x.Get("setgroups"));
   }
+  if (!policy.Parse(x, why)) return false;
   const Napi::Value fallback = x.Get("mountFallback");
   if (fallback.IsNumber()) mount_fallback = I32(fallback);
   const Napi::Value veth_v = x.Get("veth");

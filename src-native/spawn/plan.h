@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "../policy/policy_plan.h"
+
 namespace nsjs {
 namespace spawn {
 
@@ -63,6 +65,10 @@ enum OpKind : int32_t {
   kOpCloseSlots = 61,  // close every slot in the mask `flags`
   kOpMountFirst = kOpOpenAt,
   kOpMountLast = kOpCloseSlots,
+
+  // policy/restrict.cc; their data is Plan::policy.
+  kOpSeccomp = 80,     // load Plan::policy.seccomp (SECCOMP_SET_MODE_FILTER)
+  kOpLandlock = 81,    // build Plan::policy.landlock and landlock_restrict_self
 };
 
 // kOpOpenAt flags (this architecture's O_* bits are the child's business).
@@ -158,6 +164,7 @@ struct Plan {
   std::string uid_map, gid_map, setgroups;
   bool has_veth = false;
   Veth veth;
+  policy::PolicyPlan policy;  // the seccomp filter and Landlock ruleset
   int mount_fallback = 0;    // MountFallback bits: test-only, as force_clone
 
   std::vector<Op> ops;

@@ -1,8 +1,8 @@
 // Compile-only: nothing here runs. Uses of the public API that must type-check,
 // and misuse that must not (each `@ts-expect-error` fails the build if the
 // line below it compiles).
-import { Namespace, NsError, Process, setSpawnConcurrency, sys, waitpid } from 'nsjs';
-import type { ExitStatus, NamespaceInfo, NamespaceType, NsErrorDetails, WaitpidOptions } from 'nsjs';
+import { DEFAULT_SECCOMP_DENY, Namespace, NsError, Process, setSpawnConcurrency, spawnIsolated, sys, waitpid } from 'nsjs';
+import type { CapabilityName, ExitStatus, LandlockOptions, SeccompPolicy, NamespaceInfo, NamespaceType, NsErrorDetails, WaitpidOptions } from 'nsjs';
 
 declare function use(...values: unknown[]): void;
 
@@ -143,3 +143,20 @@ export function concurrency(): void {
   use(previous);
 }
 
+
+export async function policy(): Promise<void> {
+  const caps: CapabilityName[] = ['CAP_NET_ADMIN', 'net_raw'];
+  const seccomp: SeccompPolicy = { base: 'default', allow: ['ptrace'], deny: ['mkdir', { syscall: 'chdir', errno: 'EACCES' }], errno: 1 };
+  const landlock: LandlockOptions = { read: ['/usr'], write: ['/tmp'], connect: [443], require: true };
+  use(DEFAULT_SECCOMP_DENY.length);
+  use(await spawnIsolated('true', [], { capabilities: { keep: caps, drop: ['CAP_SYS_ADMIN'] }, seccomp, landlock, allowUserNamespaces: true }));
+  use(await spawnIsolated('true', [], { seccomp: false }));
+  // @ts-expect-error not a capability
+  use(await spawnIsolated('true', [], { capabilities: { keep: ['CAP_NET_ADMINN'] } }));
+  // @ts-expect-error the short form is lower case only
+  use(await spawnIsolated('true', [], { capabilities: { drop: ['Net_Admin'] } }));
+  // @ts-expect-error seccomp is 'default', false or a policy
+  use(await spawnIsolated('true', [], { seccomp: 'strict' }));
+  // @ts-expect-error ports are numbers
+  use(await spawnIsolated('true', [], { landlock: { connect: ['443'] } }));
+}

@@ -241,3 +241,32 @@ describeLsns('nsjs ls and lsns', () => {
       }));
   });
 });
+
+describeUserns('nsjs run: the kernel-policy flags (issue 15 item 5)', () => {
+  test('nested user namespaces as unshare allows them; --sandbox and --disable-userns refuse them, --allow-userns lets them again', () => {
+    const nested = (...flags: string[]) => nsjs('run', '-U', ...flags, '--', 'sh', '-c', 'unshare -U true 2>&1; echo "status $?"').stdout;
+    expect(nested()).toBe('status 0\n');
+    expect(nested('--sandbox')).toBe('unshare: unshare failed: Operation not permitted\nstatus 1\n');
+    expect(nested('--disable-userns', '--seccomp', 'none')).toBe('unshare: unshare failed: Operation not permitted\nstatus 1\n');
+    expect(nested('--sandbox', '--allow-userns')).toBe('status 0\n');
+  });
+  test('--seccomp default refuses keyctl; --cap-drop drops; --landlock-write confines writes', () => {
+    const py = 'import ctypes; l = ctypes.CDLL(None, use_errno=True); r = l.syscall(250, 0, -2, 1); print(r if r >= 0 else -ctypes.get_errno())';
+    expect(nsjs('run', '-U', '--seccomp', 'default', '--', 'python3', '-c', py).stdout).toBe('-1\n');
+    expect(Number(nsjs('run', '-U', '--', 'python3', '-c', py).stdout)).toBeGreaterThan(0);
+    const all = (1n << BigInt(Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'latin1')) + 1)) - 1n;
+    const withoutAdmin = (all & ~(1n << 21n)).toString(16).padStart(16, '0');
+    expect(nsjs('run', '-Ur', '--cap-drop', 'sys_admin', '--', 'sh', '-c', 'grep ^CapEff /proc/self/status').stdout).toBe(`CapEff:\t${withoutAdmin}\n`);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsjs-cli-ll-'));
+    try {
+      const r = nsjs('run', '-U', ...['/usr', '/lib', '/lib64', '/bin', '/etc'].flatMap((p) => ['--landlock-read', p]), '--landlock-write', dir, '--', 'sh', '-c', `echo a > ${dir}/ok && echo b > ${dir}-outside; echo "status $?"`);
+      expect(r.stdout).toBe('status 2\n');
+      expect(r.stderr).toContain('Permission denied');
+      expect(fs.readdirSync(dir)).toEqual(['ok']);
+      expect(fs.existsSync(`${dir}-outside`)).toBe(false);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.rmSync(`${dir}-outside`, { force: true });
+    }
+  });
+});

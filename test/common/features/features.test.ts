@@ -87,6 +87,18 @@ describe('features() reports this machine', () => {
     if (can) fs.rmdirSync(probe);
     expect(c.ok).toBe(can);
   });
+
+  test('seccomp filters: as the kernel lists its actions (/proc/sys/kernel/seccomp/actions_avail)', () => {
+    const actions = fs.readFileSync('/proc/sys/kernel/seccomp/actions_avail', 'latin1').split(/\s+/);
+    expect(report.features.seccompFilter.ok).toBe(['x64', 'arm64'].includes(process.arch) && actions.includes('kill_process'));
+  });
+
+  test('Landlock: the ABI python3 gets from landlock_create_ruleset(NULL, 0, VERSION)', () => {
+    const abi = Number(
+      spawnSync('python3', ['-c', 'import ctypes; print(max(0, ctypes.CDLL(None, use_errno=True).syscall(444, None, 0, 1)))'], { encoding: 'utf8' }).stdout.trim(),
+    );
+    expect(report.features.landlock).toMatchObject({ ok: abi > 0, abi });
+  });
 });
 
 describe('nsjs doctor', () => {
@@ -123,6 +135,9 @@ describe('a forced restriction: user.max_user_namespaces=0 in our own user names
     runIsolated('sh', ['-c', `echo 0 > /proc/sys/user/max_user_namespaces && ${script}`, 'sh', process.execPath, bin, path.join(root, 'dist', 'cjs', 'index.js')], {
       namespaces: ['user'],
       user: 'root',
+      // The sysctl is the restriction under test: no filter of ours on top.
+      seccomp: false,
+      allowUserNamespaces: true,
     });
 
   test('doctor --json: user namespaces refused with ENOSPC, the sysctl as the reason and the fix', async () => {

@@ -54,3 +54,22 @@ test('in our own user namespace, none; keep asks for some', async () => {
     expect(await caps({})).toEqual({ CapInh: NONE, CapPrm: NONE, CapEff: NONE, CapBnd: ours, CapAmb: NONE });
   }
 });
+
+test('capabilities.drop takes those out of the set a user namespace keeps, and out of keep', async () => {
+  const all = (1n << BigInt(lastCap + 1)) - 1n;
+  const withoutAdmin = hex(all & ~(1n << 21n)); // CAP_SYS_ADMIN
+  const user = { namespaces: ['user', 'mnt'], user: 'root' } as const;
+  expect(await caps({ ...user, capabilities: { drop: ['CAP_SYS_ADMIN'] } })).toMatchObject({ CapPrm: withoutAdmin, CapEff: withoutAdmin, CapBnd: withoutAdmin });
+  // The capability is gone for real: mounting, which CAP_SYS_ADMIN over the new mount namespace allows, is refused.
+  const mount = (o: SpawnOptions) => runIsolated('sh', ['-c', 'mount -t tmpfs none /mnt 2>&1; echo "status $?"'], o).then((r) => r.stdout.trim().split('\n').pop());
+  expect(await mount({ ...user, capabilities: { drop: ['sys_admin'] } })).toBe('status 32');
+  expect(await mount(user)).toBe('status 0');
+  const kept = hex(1n << 10n);
+  expect(await caps({ ...user, capabilities: { keep: ['CAP_NET_BIND_SERVICE', 'CAP_SYS_ADMIN'], drop: ['CAP_SYS_ADMIN'] } })).toMatchObject({ CapPrm: kept, CapBnd: kept });
+});
+
+test('a bad capability name in drop is ERR_INVALID_ARG_VALUE naming it', async () => {
+  // @ts-expect-error: not a CapabilityName
+  const e = await runIsolated('true', [], { capabilities: { drop: ['CAP_BOGUS'] } }).catch((err: Error) => err);
+  expect(e).toMatchObject({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining("'options.capabilities.drop[0]'") });
+});

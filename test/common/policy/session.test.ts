@@ -29,15 +29,18 @@ afterEach(async () => {
 const TIOCSTI = `${ERRNO_NAME}
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
-// Types argv[2] into the terminal at argv[1], one byte per TIOCSTI.
+// Types argv[2] into the terminal at argv[1], one byte per TIOCSTI (with
+// NSJS_HI set, the request has bit 32 set too, which the kernel ignores).
 int main(int argc, char **argv) {
   if (argc != 3) return 2;
   int fd = open(argv[1], O_RDWR | O_NOCTTY);
   if (fd < 0) { printf("open %s\\n", ERR()); return 0; }
   for (char *p = argv[2]; *p; p++)
-    if (ioctl(fd, TIOCSTI, p) < 0) { printf("TIOCSTI %s\\n", ERR()); return 0; }
+    if (syscall(SYS_ioctl, fd, (getenv("NSJS_HI") ? 1UL << 32 : 0) | TIOCSTI, p) < 0) { printf("TIOCSTI %s\\n", ERR()); return 0; }
   printf("TIOCSTI ok\\n");
   return 0;
 }
@@ -53,7 +56,7 @@ const legacyTiocsti = () => {
 };
 
 /** Runs the probe twice (on /dev/tty, on the pty's own path) from a Node process whose terminal is a pty. */
-function attack(options: SpawnOptions): { viaDevTty: string; viaPath: string; injected: string } {
+function attack(options: SpawnOptions, highBits = false): { viaDevTty: string; viaPath: string; injected: string } {
   const probe = cProbe('tiocsti', TIOCSTI);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsjs-tty-'));
   try {
@@ -64,6 +67,7 @@ function attack(options: SpawnOptions): { viaDevTty: string; viaPath: string; in
         const fs = require('fs');
         (async () => {
           const options = ${JSON.stringify(options)};
+          if (${highBits}) options.env = { ...process.env, NSJS_HI: '1' };
           const tty = fs.readlinkSync('/proc/self/fd/0');
           const viaDevTty = (await nsjs.runIsolated(${JSON.stringify(probe)}, ['/dev/tty', 'echo PWNED-1\\n'], options)).stdout.trim();
           const viaPath = (await nsjs.runIsolated(${JSON.stringify(probe)}, [tty, 'echo PWNED-2\\n'], options)).stdout.trim();
@@ -101,8 +105,17 @@ describe.each(sandboxes)('TIOCSTI into the caller\'s terminal: %s', (_name, opti
     expect(r.injected).toBe('');
   });
 
-  test('with newSession: false the same command types into it (where the kernel allows TIOCSTI)', () => {
+  test('with newSession: false the default seccomp filter refuses TIOCSTI (and an ioctl request with high bits set)', () => {
     const r = attack({ ...options, newSession: false });
+    expect(r.viaDevTty).toBe('TIOCSTI EPERM');
+    expect(r.injected).toBe('');
+    const hi = attack({ ...options, newSession: false, seccomp: { base: 'none' } }, true);
+    expect(hi.viaDevTty).toBe('TIOCSTI EPERM');
+    expect(hi.injected).toBe('');
+  });
+
+  test("with newSession: false and seccomp: false the same command types into it (where the kernel allows TIOCSTI)", () => {
+    const r = attack({ ...options, newSession: false, seccomp: false });
     if (legacyTiocsti()) {
       expect(r.viaDevTty).toBe('TIOCSTI ok');
       expect(r.injected).toContain('echo PWNED-1');

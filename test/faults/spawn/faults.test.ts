@@ -182,6 +182,8 @@ function everything(): SpawnOptions {
     stdio: ['pipe', 'pipe', 'pipe', extra],
     rlimits: { nofile: [64, 64], core: [0, 0] },
     capabilities: { keep: ['CAP_NET_BIND_SERVICE'] },
+    // The Landlock ruleset and (by default) the seccomp filter, the last two steps before execve.
+    landlock: { read: ['/usr', '/proc'], write: ['/scratch', '/dev'] },
     ...(root ? { uid: 1000, gid: 1000, groups: [1000] } : { uid: 0, gid: 0 }),
     dieWithParent: true,
     newSession: true,

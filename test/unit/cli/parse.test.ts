@@ -11,7 +11,10 @@ import type { NamespaceInfo } from '../../../lib/index';
 const ids = { uid: 1000, gid: 1000, groups: [1000, 27] };
 const run = (...argv: string[]) => parseRun(argv, ids) as RunRequest;
 const opts = (...argv: string[]) => run(...argv, 'cmd').options;
-const base = { noNewPrivileges: false, newSession: false, stdio: 'inherit' };
+// Nested namespaces allowed and, where the kernel lets the filter load without no_new_privs
+// (root, or in a user namespace), only the TIOCSTI/TIOCLINUX rule: ids.uid is 1000 here.
+const base = { noNewPrivileges: false, newSession: false, stdio: 'inherit', allowUserNamespaces: true, seccomp: false };
+const userBase = { ...base, seccomp: { base: 'none' } };
 // Without a user namespace (and uid 0), the capabilities as unshare and nsenter leave them: every one asked for.
 const rootBase = { ...base, capabilities: { keep: allCapabilities() } };
 const usageError = (f: () => unknown) => {
@@ -69,7 +72,7 @@ describe('getopt rules on parseArgs', () => {
 
 describe('nsjs run → spawnIsolated options', () => {
   test('command and arguments', () => {
-    expect(run('-U', 'sh', '-c', 'id -u')).toEqual({ command: 'sh', args: ['-c', 'id -u'], options: { ...base, namespaces: ['user'], user: 'self' }, persist: [] });
+    expect(run('-U', 'sh', '-c', 'id -u')).toEqual({ command: 'sh', args: ['-c', 'id -u'], options: { ...userBase, namespaces: ['user'], user: 'self' }, persist: [] });
   });
   test.each([
     ['-m', 'mnt'], ['-u', 'uts'], ['-i', 'ipc'], ['-n', 'net'], ['-p', 'pid'], ['-U', 'user'], ['-C', 'cgroup'], ['-T', 'time'],
@@ -96,7 +99,7 @@ describe('nsjs run → spawnIsolated options', () => {
     expect(opts('--mount-proc=/mnt/p').mounts).toEqual([{ type: 'proc', target: '/mnt/p' }]);
   });
   test('-r, -c, --map-user, --map-group', () => {
-    expect(opts('-r')).toEqual({ ...base, namespaces: ['user'], user: 'root' });
+    expect(opts('-r')).toEqual({ ...userBase, namespaces: ['user'], user: 'root' });
     expect(opts('--map-root-user').user).toBe('root');
     expect(opts('-c').user).toBe('self');
     expect(opts('--map-current-user').user).toBe('self');
@@ -193,7 +196,7 @@ describe('nsjs exec → join', () => {
   const exec = (...argv: string[]) => parseExec([...argv, 'cmd']) as ExecRequest;
   test('-t PID with types joins through the pid', () => {
     expect(exec('-t', '42', '-u', '-n')).toEqual({
-      command: 'cmd', args: [], join: { pid: 42, types: ['uts', 'net'] }, options: rootBase,
+      command: 'cmd', args: [], join: { pid: 42, types: ['uts', 'net'] }, options: { ...rootBase, seccomp: process.getuid!() === 0 ? { base: 'none' } : false },
     });
     expect(exec('--target=42', '-a').join).toEqual({ pid: 42 });
   });
@@ -300,5 +303,32 @@ describe('nsjs ls', () => {
     expect(usageError(() => parseLs(['-t', 'foo']))).toBe('unknown namespace type: foo');
     expect(usageError(() => parseLs(['-o', 'FOO']))).toBe('unknown column: FOO');
     expect(usageError(() => parseLs(['--tree=sideways']))).toBe("invalid tree relation: 'sideways'");
+  });
+});
+
+describe('nsjs run: the kernel-policy flags', () => {
+  test('--sandbox: the API defaults (session, no_new_privs, capabilities, seccomp) and no nested user namespaces', () => {
+    expect(opts('--sandbox', '-U')).toEqual({ stdio: 'inherit', namespaces: ['user'], user: 'self', allowUserNamespaces: false });
+    expect(opts('--sandbox')).toEqual({ stdio: 'inherit', allowUserNamespaces: false });
+  });
+  test('--seccomp default|none, --allow-userns/--disable-userns, --cap-add/--cap-drop, --landlock-read/--landlock-write', () => {
+    expect(opts('-U', '--seccomp', 'default')).toMatchObject({ seccomp: 'default', allowUserNamespaces: true });
+    expect(opts('-U', '--seccomp=none', '--disable-userns')).toMatchObject({ seccomp: false, allowUserNamespaces: false });
+    expect(opts('--sandbox', '--allow-userns').allowUserNamespaces).toBe(true);
+    expect(opts('-U', '--cap-add', 'net_admin,CAP_NET_RAW', '--cap-drop', 'sys_admin').capabilities).toEqual({ keep: ['net_admin', 'CAP_NET_RAW'], drop: ['sys_admin'] });
+    expect(opts('--cap-drop', 'CAP_CHOWN').capabilities).toEqual({ keep: allCapabilities(), drop: ['CAP_CHOWN'] });
+    expect(opts('--landlock-read', '/usr', '--landlock-read=/etc', '--landlock-write', '/tmp').landlock).toEqual({ read: ['/usr', '/etc'], write: ['/tmp'] });
+  });
+  test('--seccomp FILE reads a policy; a missing or bad file is a usage error', () => {
+    const file = require('node:path').join(require('node:os').tmpdir(), `nsjs-policy-${process.pid}.json`);
+    require('node:fs').writeFileSync(file, '{"deny":["mkdir"],"errno":"EACCES"}');
+    try {
+      expect(opts('--seccomp', file).seccomp).toEqual({ deny: ['mkdir'], errno: 'EACCES' });
+      require('node:fs').writeFileSync(file, '{');
+      expect(usageError(() => opts('--seccomp', file))).toMatch(/is not JSON/);
+    } finally {
+      require('node:fs').rmSync(file);
+    }
+    expect(usageError(() => opts('--seccomp', '/nsjs/no/such.json'))).toMatch(/cannot read seccomp policy/);
   });
 });

@@ -144,11 +144,13 @@ describe('plan', () => {
     expect(k.slice(0, 3)).toEqual([Op.WriteFile, Op.WriteFile, Op.WriteFile]);
     expect(k.indexOf(Op.Mount)).toBeLessThan(k.indexOf(Op.Sethostname));
     expect(k[k.length - 1]).toBe(Op.Exec);
-    expect(k[k.length - 2]).toBe(Op.CloseFds);
+    // The default seccomp filter last before exec, after the fds are closed.
+    expect(k.slice(-3)).toEqual([Op.CloseFds, Op.Seccomp, Op.Exec]);
+    expect(kinds({ seccomp: false, allowUserNamespaces: true }).slice(-2)).toEqual([Op.CloseFds, Op.Exec]);
   });
 
   test('PR_SET_PDEATHSIG comes after every change of credentials, right before execve (with init too)', () => {
-    const CREDENTIALS = [Op.Setgroups, Op.Setresgid, Op.Setresuid, Op.Capabilities, Op.WaitParent, Op.WriteFile];
+    const CREDENTIALS = [Op.Setgroups, Op.Setresgid, Op.Setresuid, Op.Capabilities, Op.WaitParent, Op.WriteFile, Op.Prctl];
     const cases = [
       { dieWithParent: true, uid: 1000, gid: 1000, groups: [1000], capabilities: { keep: ['CAP_CHOWN'] } },
       { dieWithParent: true, namespaces: ['user', 'pid'], user: 'root', init: true, uid: 0, gid: 0 },
@@ -158,7 +160,7 @@ describe('plan', () => {
       const c = checkOptions(options);
       const init = c.init ? { path: 'nsjs-init', statusFd: 9 } : undefined;
       const k = buildPlan(c, 'true', [], ['/bin/true'], { child: [0, 1, 2] }, { forceClone: false, init }).native.ops.map((o) => o.kind);
-      expect(k.slice(-2)).toEqual([Op.Pdeathsig, Op.Exec]);
+      expect(k.slice(-3)).toEqual([Op.Pdeathsig, Op.Seccomp, Op.Exec]);
       expect(k.filter((kind) => kind === Op.Pdeathsig)).toHaveLength(1);
       for (const kind of CREDENTIALS) if (k.includes(kind)) expect(k.lastIndexOf(kind)).toBeLessThan(k.indexOf(Op.Pdeathsig));
     }

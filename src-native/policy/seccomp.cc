@@ -1,0 +1,390 @@
+// The seccomp BPF compiler (parent side, before clone) and the policy room's
+// bindings: compileSeccomp, landlockAbi, seccompActionAvail, and PolicyPlan::Parse, which copies
+// a compiled filter and a Landlock ruleset into the plan.
+//
+// A filter is a rule list of this architecture's syscall numbers (lib/policy/
+// resolves names with the tables scripts/gen-syscalls.mjs generates), so no
+// libseccomp is needed at build or run time. The program it makes, in the
+// order the kernel selftests and libseccomp lay it out:
+//   ld arch; a foreign architecture (i386 through int 0x80, arm32) → bad_arch
+//   ld nr;   on x86_64, the x32 ABI's numbers (bit 30) → x32
+//   a binary search over the numbers named (jge, as libseccomp's tree
+//   optimisation), whose leaves (a few jeq) jump to each syscall's block or
+//   return the default;
+//   per syscall, its rules in order, first match wins: the argument
+//   comparisons (each 64-bit value compared as two 32-bit words,
+//   little-endian), then ret action; a block whose rules all miss returns
+//   the default.
+// A syscall runs O(log n) instructions, not one jeq per syscall named; that
+// matters once per spawn too: attaching a filter, the kernel runs it for
+// every syscall number to fill its per-syscall cache (5.11+), which then
+// skips the filter for a syscall whose answer depends on no argument.
+#include <linux/audit.h>
+#include <linux/landlock.h>
+#include <linux/seccomp.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+#include <map>
+
+#include "../common.h"
+#include "policy_plan.h"
+#include "seccomp.h"
+
+#ifndef SYS_landlock_create_ruleset
+#define SYS_landlock_create_ruleset 444
+#endif
+#ifndef LANDLOCK_CREATE_RULESET_VERSION
+#define LANDLOCK_CREATE_RULESET_VERSION (1U << 0)
+#endif
+
+namespace nsjs {
+namespace policy {
+namespace {
+
+#if defined(__x86_64__)
+constexpr uint32_t kArch = AUDIT_ARCH_X86_64;
+constexpr bool kHasX32 = true;
+#elif defined(__aarch64__)
+constexpr uint32_t kArch = AUDIT_ARCH_AARCH64;
+constexpr bool kHasX32 = false;
+#else
+#error "seccomp.cc knows x86_64 and aarch64 (lib/policy/syscalls.ts has their tables)"
+#endif
+constexpr uint32_t kX32Bit = 0x40000000;
+
+// A jump target inside one syscall's block: the next rule, or past the
+// comparison (its success), or the instruction after this one.
+enum Target : int { kFall = -1 };
+
+struct Ins {
+  uint16_t code;
+  uint32_t k;
+  int jt = kFall, jf = kFall;  // label ids, kFall = 0 offset
+};
+
+struct Block {
+  std::vector<Ins> ins;
+  std::vector<int> labels;  // label id → instruction index
+  int Label() {
+    labels.push_back(-1);
+    return static_cast<int>(labels.size()) - 1;
+  }
+  void Bind(int label) { labels[label] = static_cast<int>(ins.size()); }
+  void Stmt(uint16_t code, uint32_t k) { ins.push_back({code, k}); }
+  void Jump(uint16_t op, uint32_t k, int jt, int jf) { ins.push_back({static_cast<uint16_t>(BPF_JMP | op | BPF_K), k, jt, jf}); }
+  // An unconditional jump (32-bit offset, resolved into k), for the far ones.
+  void Goto(int label) { ins.push_back({static_cast<uint16_t>(BPF_JMP | BPF_JA), 0, label, kFall}); }
+
+  // The program, every label resolved; false where a conditional jump is
+  // farther than its 8 bits reach (only a syscall's own rules jump so).
+  bool Resolve(std::vector<sock_filter>* out, std::string* why) const {
+    for (size_t i = 0; i < ins.size(); i++) {
+      const Ins& in = ins[i];
+      const auto distance = [&](int label) { return label == kFall ? 0L : labels[label] - static_cast<long>(i) - 1; };
+      sock_filter f{in.code, 0, 0, in.k};
+      if (in.code == (BPF_JMP | BPF_JA)) {
+        f.k = static_cast<uint32_t>(distance(in.jt));
+      } else {
+        const long t = distance(in.jt), e = distance(in.jf);
+        if (t < 0 || t > 255 || e < 0 || e > 255) {
+          *why = "a syscall's rules are too long to jump over";
+          return false;
+        }
+        f.jt = static_cast<uint8_t>(t);
+        f.jf = static_cast<uint8_t>(e);
+      }
+      out->push_back(f);
+    }
+    return true;
+  }
+};
+
+uint32_t Lo(uint64_t v) { return static_cast<uint32_t>(v); }
+uint32_t Hi(uint64_t v) { return static_cast<uint32_t>(v >> 32); }
+
+// One argument comparison; jumps to `fail` when it does not hold and falls
+// through when it does. Little-endian: the low word of args[i] comes first.
+bool EmitCompare(Block* b, const ArgCompare& c, int fail, std::string* why) {
+  if (c.index > 5) {
+    *why = "an argument index must be 0 to 5";
+    return false;
+  }
+  const uint32_t lo_off = static_cast<uint32_t>(offsetof(seccomp_data, args) + 8 * c.index);
+  const uint32_t hi_off = lo_off + 4;
+  const int pass = b->Label();
+  const auto ld = [&](uint32_t off) { b->Stmt(BPF_LD | BPF_W | BPF_ABS, off); };
+  const uint64_t v = c.value;
+  switch (c.op) {
+    case kCmpEq:
+      ld(hi_off);
+      b->Jump(BPF_JEQ, Hi(v), kFall, fail);
+      ld(lo_off);
+      b->Jump(BPF_JEQ, Lo(v), kFall, fail);
+      break;
+    case kCmpNe:
+      ld(hi_off);
+      b->Jump(BPF_JEQ, Hi(v), kFall, pass);
+      ld(lo_off);
+      b->Jump(BPF_JEQ, Lo(v), fail, kFall);
+      break;
+    case kCmpMaskedEq: {
+      // A mask without high bits compares the low word only, which is all
+      // the kernel reads of an int argument (ioctl's request, unshare's
+      // flags): garbage above it cannot slip past the rule.
+      const uint64_t m = c.mask;
+      if (Hi(m) != 0) {
+        ld(hi_off);
+        b->Stmt(BPF_ALU | BPF_AND | BPF_K, Hi(m));
+        b->Jump(BPF_JEQ, Hi(v), kFall, fail);
+      } else if (Hi(v) != 0) {
+        b->Jump(BPF_JEQ, 0, fail, fail);  // (arg & mask) has no high bits: never equal
+      }
+      ld(lo_off);
+      b->Stmt(BPF_ALU | BPF_AND | BPF_K, Lo(m));
+      b->Jump(BPF_JEQ, Lo(v), kFall, fail);
+      break;
+    }
+    case kCmpGt:
+    case kCmpGe:
+      ld(hi_off);
+      b->Jump(BPF_JGT, Hi(v), pass, kFall);
+      b->Jump(BPF_JEQ, Hi(v), kFall, fail);
+      ld(lo_off);
+      b->Jump(c.op == kCmpGt ? BPF_JGT : BPF_JGE, Lo(v), kFall, fail);
+      break;
+    case kCmpLt:
+    case kCmpLe:
+      ld(hi_off);
+      b->Jump(BPF_JGE, Hi(v), kFall, pass);
+      b->Jump(BPF_JGT, Hi(v), fail, kFall);
+      ld(lo_off);
+      b->Jump(c.op == kCmpLt ? BPF_JGE : BPF_JGT, Lo(v), fail, kFall);
+      break;
+    default:
+      *why = "unknown comparison " + std::to_string(c.op);
+      return false;
+  }
+  b->Bind(pass);
+  return true;
+}
+
+// The rules of one syscall, in order, then the default.
+bool EmitBlock(Block* b, const std::vector<const Rule*>& rules, uint32_t default_action, std::string* why) {
+  for (const Rule* r : rules) {
+    const int next = b->Label();
+    for (const ArgCompare& c : r->args)
+      if (!EmitCompare(b, c, next, why)) return false;
+    b->Stmt(BPF_RET | BPF_K, r->action);
+    b->Bind(next);
+    if (r->args.empty()) return true;  // what follows it can never be reached
+  }
+  b->Stmt(BPF_RET | BPF_K, default_action);
+  return true;
+}
+
+// The search over nrs[lo, hi) (sorted), the accumulator holding nr: a leaf
+// of up to 3 jumps to their blocks, or a split at the middle number.
+void EmitTree(Block* b, const std::vector<uint32_t>& nrs, const std::vector<int>& blocks, size_t lo, size_t hi, uint32_t default_action) {
+  if (hi - lo <= 3) {
+    for (size_t i = lo; i < hi; i++) {
+      const int yes = b->Label(), no = b->Label();
+      b->Jump(BPF_JEQ, nrs[i], yes, no);
+      b->Bind(yes);
+      b->Goto(blocks[i]);
+      b->Bind(no);
+    }
+    b->Stmt(BPF_RET | BPF_K, default_action);
+    return;
+  }
+  const size_t mid = lo + (hi - lo) / 2;
+  const int above = b->Label(), below = b->Label(), right = b->Label();
+  b->Jump(BPF_JGE, nrs[mid], above, below);
+  b->Bind(above);
+  b->Goto(right);
+  b->Bind(below);
+  EmitTree(b, nrs, blocks, lo, mid, default_action);
+  b->Bind(right);
+  EmitTree(b, nrs, blocks, mid, hi, default_action);
+}
+
+bool KnownAction(uint32_t a) {
+  switch (a & SECCOMP_RET_ACTION_FULL) {
+    case SECCOMP_RET_KILL_PROCESS:
+    case SECCOMP_RET_KILL_THREAD:
+    case SECCOMP_RET_TRAP:
+    case SECCOMP_RET_LOG:
+    case SECCOMP_RET_ALLOW:
+      return (a & SECCOMP_RET_DATA) == 0 || (a & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_TRAP;
+    case SECCOMP_RET_ERRNO:
+      return (a & SECCOMP_RET_DATA) <= 4095;
+    default:
+      return false;
+  }
+}
+
+uint64_t BigU64(const Napi::Value& v) {
+  if (v.IsBigInt()) {
+    bool lossless = false;
+    return v.As<Napi::BigInt>().Uint64Value(&lossless);
+  }
+  return v.IsNumber() ? static_cast<uint64_t>(v.As<Napi::Number>().Int64Value()) : 0;
+}
+
+uint32_t U32(const Napi::Value& v) { return v.IsNumber() ? v.As<Napi::Number>().Uint32Value() : 0; }
+
+// compileSeccomp({ defaultAction, badArch, x32, rules: [{ nr, action, args?: [{ index, op, value, mask? }] }] })
+// → a Buffer of sock_filter, or a string saying what is wrong (a bug in lib/,
+// or an OCI profile the compiler cannot express).
+Napi::Value CompileSeccompJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) return Napi::String::New(env, "expected a filter description");
+  const Napi::Object spec = info[0].As<Napi::Object>();
+  Filter f;
+  f.default_action = U32(spec.Get("defaultAction"));
+  f.bad_arch = U32(spec.Get("badArch"));
+  f.x32 = U32(spec.Get("x32"));
+  const Napi::Value rules_v = spec.Get("rules");
+  if (!rules_v.IsArray()) return Napi::String::New(env, "rules must be an array");
+  const Napi::Array rules = rules_v.As<Napi::Array>();
+  for (uint32_t i = 0; i < rules.Length(); i++) {
+    if (!rules.Get(i).IsObject()) return Napi::String::New(env, "a rule must be an object");
+    const Napi::Object r = rules.Get(i).As<Napi::Object>();
+    Rule rule{U32(r.Get("nr")), U32(r.Get("action")), {}};
+    const Napi::Value args_v = r.Get("args");
+    if (args_v.IsArray()) {
+      const Napi::Array args = args_v.As<Napi::Array>();
+      for (uint32_t j = 0; j < args.Length(); j++) {
+        if (!args.Get(j).IsObject()) return Napi::String::New(env, "an argument comparison must be an object");
+        const Napi::Object a = args.Get(j).As<Napi::Object>();
+        rule.args.push_back({U32(a.Get("index")), static_cast<CmpOp>(U32(a.Get("op"))), BigU64(a.Get("value")), BigU64(a.Get("mask"))});
+      }
+    }
+    f.rules.push_back(std::move(rule));
+  }
+  std::vector<sock_filter> prog;
+  std::string why;
+  if (!CompileFilter(f, &prog, &why)) return Napi::String::New(env, why);
+  return Napi::Buffer<char>::Copy(env, reinterpret_cast<const char*>(prog.data()), prog.size() * sizeof(sock_filter));
+}
+
+// The Landlock ABI this kernel speaks, or -errno (EOPNOTSUPP: built in but
+// off at boot; ENOSYS: not built in).
+Napi::Value LandlockAbiJs(const Napi::CallbackInfo& info) {
+  return Result(info.Env(), syscall(SYS_landlock_create_ruleset, nullptr, 0, LANDLOCK_CREATE_RULESET_VERSION));
+}
+
+// seccomp(SECCOMP_GET_ACTION_AVAIL) for an action (Linux 4.14): 0, or -errno
+// (ENOSYS: no seccomp; EOPNOTSUPP: not this action). Loads nothing.
+Napi::Value SeccompActionAvailJs(const Napi::CallbackInfo& info) {
+  uint32_t action = info[0].IsNumber() ? info[0].As<Napi::Number>().Uint32Value() : 0;
+  return Result(info.Env(), syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action));
+}
+
+}  // namespace
+
+bool CompileFilter(const Filter& f, std::vector<sock_filter>* out, std::string* why) {
+  for (uint32_t a : {f.default_action, f.bad_arch, f.x32}) {
+    if (!KnownAction(a)) {
+      *why = "unknown action " + std::to_string(a);
+      return false;
+    }
+  }
+  // Each syscall's rules together; the order of the rules of one syscall
+  // is kept (first match wins).
+  std::map<uint32_t, std::vector<const Rule*>> by_nr;
+  for (const Rule& r : f.rules) {
+    if (!KnownAction(r.action)) {
+      *why = "unknown action " + std::to_string(r.action);
+      return false;
+    }
+    by_nr[r.nr].push_back(&r);
+  }
+  Block b;
+  const int native = b.Label(), foreign = b.Label();
+  b.Stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch));
+  b.Jump(BPF_JEQ, kArch, native, foreign);
+  b.Bind(foreign);
+  b.Stmt(BPF_RET | BPF_K, f.bad_arch);
+  b.Bind(native);
+  b.Stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr));
+  if (kHasX32) {
+    const int x32 = b.Label(), ours = b.Label();
+    b.Jump(BPF_JGE, kX32Bit, x32, ours);
+    b.Bind(x32);
+    b.Stmt(BPF_RET | BPF_K, f.x32);
+    b.Bind(ours);
+  }
+  std::vector<uint32_t> nrs;
+  std::vector<int> blocks;
+  for (const auto& entry : by_nr) {
+    nrs.push_back(entry.first);
+    blocks.push_back(b.Label());
+  }
+  if (nrs.empty()) b.Stmt(BPF_RET | BPF_K, f.default_action);
+  else EmitTree(&b, nrs, blocks, 0, nrs.size(), f.default_action);
+  size_t i = 0;
+  for (const auto& entry : by_nr) {
+    b.Bind(blocks[i++]);
+    if (!EmitBlock(&b, entry.second, f.default_action, why)) return false;
+  }
+  out->clear();
+  if (!b.Resolve(out, why)) return false;
+  if (out->size() > kMaxFilterLength) {
+    *why = "the filter has " + std::to_string(out->size()) + " instructions, more than the kernel's " + std::to_string(kMaxFilterLength);
+    return false;
+  }
+  return true;
+}
+
+bool PolicyPlan::Parse(const Napi::Object& x, std::string* why) {
+  const Napi::Value filter = x.Get("seccomp");
+  if (filter.IsBuffer()) {
+    const Napi::Buffer<char> b = filter.As<Napi::Buffer<char>>();
+    if (b.Length() % sizeof(sock_filter) != 0 || b.Length() == 0 || b.Length() / sizeof(sock_filter) > kMaxFilterLength) {
+      *why = "a seccomp filter of " + std::to_string(b.Length()) + " bytes";
+      return false;
+    }
+    seccomp.resize(b.Length() / sizeof(sock_filter));
+    memcpy(seccomp.data(), b.Data(), b.Length());
+  }
+  const Napi::Value ll = x.Get("landlock");
+  if (ll.IsObject()) {
+    const Napi::Object l = ll.As<Napi::Object>();
+    landlock.attr_size = U32(l.Get("attrSize"));
+    landlock.handled_fs = BigU64(l.Get("fs"));
+    landlock.handled_net = BigU64(l.Get("net"));
+    if (landlock.attr_size != 8 && landlock.attr_size != 16 && landlock.attr_size != 24) {
+      *why = "a Landlock attribute of " + std::to_string(landlock.attr_size) + " bytes";
+      return false;
+    }
+    const Napi::Value paths = l.Get("paths"), ports = l.Get("ports");
+    if (!paths.IsArray() || !ports.IsArray()) {
+      *why = "Landlock paths and ports must be arrays";
+      return false;
+    }
+    const Napi::Array p = paths.As<Napi::Array>(), q = ports.As<Napi::Array>();
+    for (uint32_t i = 0; i < p.Length(); i++) {
+      const Napi::Object e = p.Get(i).As<Napi::Object>();
+      landlock.paths.push_back({Str(e.Get("path")), BigU64(e.Get("access"))});
+    }
+    for (uint32_t i = 0; i < q.Length(); i++) {
+      const Napi::Object e = q.Get(i).As<Napi::Object>();
+      landlock.ports.push_back({BigU64(e.Get("port")), BigU64(e.Get("access"))});
+    }
+  }
+  return true;
+}
+
+}  // namespace policy
+
+void InitPolicy(Napi::Env env, Napi::Object exports) {
+  exports.Set("compileSeccomp", Napi::Function::New(env, policy::CompileSeccompJs));
+  exports.Set("landlockAbi", Napi::Function::New(env, policy::LandlockAbiJs));
+  exports.Set("seccompActionAvail", Napi::Function::New(env, policy::SeccompActionAvailJs));
+}
+
+}  // namespace nsjs
