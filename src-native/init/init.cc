@@ -4,7 +4,7 @@
 //
 //   nsjs-init ERRFD STATUSFD EXECOP NPATHS PATH... -- ARGV...
 //   nsjs-init --hold
-//   nsjs-init --park READYFD STARTFD [--console SOCKFD] -- ARGV...
+//   nsjs-init --park READYFD STARTFD [--console SOCKFD] [--seccomp FILTERFD] -- ARGV...
 //
 // It forks the command (pid 2), forwards every catchable signal it receives
 // to it, reaps orphans, and when the command exits writes the command's raw
@@ -26,8 +26,18 @@
 // stdio and execs. With --console it first opens a pty from the container's
 // /dev/ptmx, makes the slave its stdio and controlling terminal, and sends
 // the master over SOCKFD (connected to the caller's --console-socket) as
-// runc does: one SCM_RIGHTS fd, the payload "/dev/ptmx".
+// runc does: one SCM_RIGHTS fd, the payload "/dev/ptmx". With --seccomp it
+// reads a compiled BPF program (struct sock_filter[], nsjs-oci's
+// linux.seccomp) from FILTERFD before parking and loads it after the start
+// byte, between closing the fds and execv, so that the runtime makes no
+// syscall under the container's profile but the execv itself (runc calls
+// getcwd after its load, which runtime-tools' linux_seccomp catches).
+// Without no_new_privs the load needs CAP_SYS_ADMIN: that is checked before
+// parking, so `create` fails instead of `start`.
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
@@ -141,10 +151,39 @@ int Console(int sockfd) {
   return err;
 }
 
-[[noreturn]] void Park(int readyfd, int startfd, int sockfd, char** argv) {
+// The kernel's BPF_MAXINSNS, one more to see a longer program.
+sock_filter filter[BPF_MAXINSNS + 1];
+sock_fprog program{};
+
+// 0, or why the filter cannot be loaded: read from fd (then closed), and
+// loadable here (no_new_privs, or CAP_SYS_ADMIN in the effective set).
+int ReadFilter(int fd) {
+  size_t got = 0;
+  char* at = reinterpret_cast<char*>(filter);
+  for (;;) {
+    const ssize_t n = read(fd, at + got, sizeof filter - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno;
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+    if (got == sizeof filter) return E2BIG;
+  }
+  close(fd);
+  if (got == 0 || got % sizeof(sock_filter) != 0) return EINVAL;
+  program.len = static_cast<unsigned short>(got / sizeof(sock_filter));
+  program.filter = filter;
+  if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1) return 0;
+  __user_cap_header_struct head{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (syscall(SYS_capget, &head, data) < 0) return errno;
+  return (data[CAP_SYS_ADMIN / 32].effective & (1U << (CAP_SYS_ADMIN % 32))) ? 0 : EACCES;
+}
+
+[[noreturn]] void Park(int readyfd, int startfd, int sockfd, int filterfd, char** argv) {
   static char resolved[4096];
-  // What the caller reads: the step (0 the PATH search, 1 the console) and its errno.
+  // What the caller reads: the step (0 the PATH search, 1 the console, 2 the filter) and its errno.
   int32_t answer[2] = {0, Resolve(argv[0], resolved, sizeof resolved)};
+  if (answer[1] == 0 && filterfd >= 0) answer[0] = 2, answer[1] = ReadFilter(filterfd);
   if (answer[1] == 0 && sockfd >= 0) answer[0] = 1, answer[1] = Console(sockfd);
   (void)!write(readyfd, answer, sizeof answer);
   close(readyfd);
@@ -156,6 +195,11 @@ int Console(int sockfd) {
   if (n != 1) _exit(127);
   // The program gets stdio only, as the runtime-spec says.
   syscall(SYS_close_range, 3U, ~0U, 0U);
+  if (program.len && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0U, &program) < 0) {
+    static const char msg[] = "nsjs-init: seccomp: the container's filter could not be loaded\n";
+    (void)!write(2, msg, sizeof msg - 1);
+    _exit(127);
+  }
   execv(resolved, argv);
   _exit(127);
 }
@@ -174,11 +218,17 @@ int main(int argc, char** argv) {
   }
   if (argc >= 5 && strcmp(argv[1], "--park") == 0) {
     const int readyfd = ParseFd(argv[2]), startfd = ParseFd(argv[3]);
-    const bool console = argc >= 7 && strcmp(argv[4], "--console") == 0;
-    const int sockfd = console ? ParseFd(argv[5]) : -1;
-    char** command = argv + (console ? 7 : 5);
-    if (readyfd < 0 || startfd < 0 || (console && sockfd < 0) || strcmp(command[-1], "--") != 0 || !*command) Usage();
-    Park(readyfd, startfd, sockfd, command);
+    int sockfd = -1, filterfd = -1, i = 4;
+    for (; i + 1 < argc && strcmp(argv[i], "--") != 0; i += 2) {
+      const int fd = ParseFd(argv[i + 1]);
+      if (fd < 0) Usage();
+      if (strcmp(argv[i], "--console") == 0 && sockfd < 0) sockfd = fd;
+      else if (strcmp(argv[i], "--seccomp") == 0 && filterfd < 0) filterfd = fd;
+      else Usage();
+    }
+    char** command = argv + i + 1;
+    if (readyfd < 0 || startfd < 0 || i >= argc || strcmp(argv[i], "--") != 0 || !*command) Usage();
+    Park(readyfd, startfd, sockfd, filterfd, command);
   }
   if (argc < 6) Usage();
   const int errfd = ParseFd(argv[1]), statusfd = ParseFd(argv[2]), op = ParseFd(argv[3]), npaths = ParseFd(argv[4]);

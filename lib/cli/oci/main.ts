@@ -57,7 +57,7 @@ const errnoName = (n: number) => Object.entries(os.constants.errno).find(([, v])
  * once it waits on its start pipe with its program found on the PATH (and
  * its pty's master sent to `consoleSocket`).
  */
-async function spawnParked(part: { args: string[]; options: SpawnOptions; umask?: number; terminal: boolean }, consoleSocket: string | undefined): Promise<{ proc: Process; start: [number, number] }> {
+async function spawnParked(part: { args: string[]; options: SpawnOptions; umask?: number; terminal: boolean; seccomp?: Buffer }, consoleSocket: string | undefined): Promise<{ proc: Process; start: [number, number] }> {
   if (part.terminal !== (consoleSocket !== undefined))
     throw new OciError(part.terminal ? 'process.terminal needs --console-socket' : '--console-socket needs process.terminal');
   const console = consoleSocket === undefined ? undefined : await connectConsole(consoleSocket);
@@ -72,17 +72,30 @@ async function spawnParked(part: { args: string[]; options: SpawnOptions; umask?
     stdio.push((console as unknown as { _handle: { fd: number } })._handle.fd);
     park.push('--console', String(CONSOLE));
   }
+  let filter: [number, number] | undefined;
+  if (part.seccomp) {
+    // At most BPF_MAXINSNS * 8 = 32 KiB: the pipe holds it all, so the write end is closed before spawn.
+    const p = native().pipe(false);
+    if (typeof p === 'number') throw new OciError('pipe2 failed');
+    filter = p;
+    fs.writeSync(p[1], part.seccomp);
+    fs.closeSync(p[1]);
+    park.push('--seccomp', String(stdio.length));
+    stdio.push(p[0]);
+  }
   const old = part.umask === undefined ? undefined : process.umask(part.umask);
   let proc: Process;
   try {
     proc = await spawnIsolated(initBinary(), [...park, '--', ...part.args], { ...part.options, stdio });
   } catch (e) {
     for (const fd of [...start, ...ready]) fs.closeSync(fd);
+    if (filter) fs.closeSync(filter[0]);
     throw e instanceof NsError ? new OciError(`${e.message}`) : e;
   } finally {
     if (old !== undefined) process.umask(old);
     console?.destroy();
   }
+  if (filter) fs.closeSync(filter[0]);
   fs.closeSync(ready[1]);
   const answer = readAll(ready[0], 8);
   fs.closeSync(ready[0]);
@@ -93,6 +106,8 @@ async function spawnParked(part: { args: string[]; options: SpawnOptions; umask?
     if (answer.length !== 8) throw new OciError(`exec: ${JSON.stringify(part.args[0])}: the container's init died before its program was found`);
     const errno = answer.readInt32LE(4);
     if (answer.readInt32LE(0) === 1) throw new OciError(`console: ${errnoName(errno)}`);
+    if (answer.readInt32LE(0) === 2)
+      throw new OciError(`linux.seccomp: ${errno === os.constants.errno.EACCES ? 'the filter needs process.noNewPrivileges or CAP_SYS_ADMIN in process.capabilities' : errnoName(errno)}`);
     throw new OciError(`exec: ${JSON.stringify(part.args[0])}: ${errno === os.constants.errno.ENOENT ? 'executable file not found in $PATH' : errnoName(errno)}`);
   }
   return { proc, start: start as [number, number] };
@@ -138,6 +153,7 @@ async function create(g: Globals, argv: string[], log: Logger): Promise<number> 
       ociVersion: b.ociVersion, id, pid, starttime: stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19], bundle: b.bundle, rootfs: b.rootfs,
       created: new Date().toISOString(), annotations: b.annotations, cgroup, hooks: b.hooks,
     };
+    if (b.seccomp) s.seccomp = b.seccomp.toString('base64');
     fs.writeFileSync(path.join(dir, PARKED), '');
     save(g.root, s);
     const stateJson = JSON.stringify(ociState(g.root, s));
@@ -182,6 +198,8 @@ async function exec(g: Globals, argv: string[]): Promise<number> {
   if (opts.has('preserve-fds') && opts.get('preserve-fds') !== '0') throw new OciError('--preserve-fds is not supported by nsjs-oci yet');
   const part = processOf(spec, 'process');
   part.options.join = { pid: s.pid };
+  // runc's too: the container's filter holds every process in it.
+  if (s.seccomp !== undefined) part.seccomp = Buffer.from(s.seccomp, 'base64');
   const { proc, start } = await spawnParked(part, opts.get('console-socket'));
   try {
     for (const dir of s.cgroup.dirs) fs.writeFileSync(path.join(dir, 'cgroup.procs'), String(proc.pid));

@@ -22,6 +22,8 @@ export interface Saved {
   annotations: Record<string, string>;
   cgroup: CgroupState;
   hooks: Hooks;
+  /** The container's seccomp filter (base64), which exec'd processes load too. */
+  seccomp?: string;
 }
 
 export type Status = 'created' | 'running' | 'stopped' | 'paused';
