@@ -4,7 +4,7 @@
 //
 //   nsjs-init ERRFD STATUSFD EXECOP NPATHS PATH... -- ARGV...
 //   nsjs-init --hold
-//   nsjs-init --park READYFD STARTFD [--console SOCKFD] [--seccomp FILTERFD] -- ARGV...
+//   nsjs-init --park READYFD STARTFD [--console SOCKFD] [--seccomp FILTERFD [--drop-caps MASK]] -- ARGV...
 //
 // It forks the command (pid 2), forwards every catchable signal it receives
 // to it, reaps orphans, and when the command exits writes the command's raw
@@ -32,8 +32,12 @@
 // byte, between closing the fds and execv, so that the runtime makes no
 // syscall under the container's profile but the execv itself (runc calls
 // getcwd after its load, which runtime-tools' linux_seccomp catches).
-// Without no_new_privs the load needs CAP_SYS_ADMIN: that is checked before
-// parking, so `create` fails instead of `start`.
+// Without no_new_privs the load needs CAP_SYS_ADMIN: as runc, which loads
+// the filter before it drops capabilities, nsjs-oci then gives the init
+// CAP_SYS_ADMIN (and CAP_SETPCAP, which dropping from the bounding set
+// needs) beyond the config's and names them in --drop-caps MASK (bit n is
+// capability n): dropped from every set right after the load. Whether the
+// load can work is checked before parking, so `create` fails, not `start`.
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
@@ -179,7 +183,26 @@ int ReadFilter(int fd) {
   return (data[CAP_SYS_ADMIN / 32].effective & (1U << (CAP_SYS_ADMIN % 32))) ? 0 : EACCES;
 }
 
-[[noreturn]] void Park(int readyfd, int startfd, int sockfd, int filterfd, char** argv) {
+// 0, or the errno of the step that failed: the capabilities in mask out of
+// the bounding set (CAP_SETPCAP last: the others need it), then out of the
+// effective, permitted and inheritable sets (ambient follows permitted).
+int DropCaps(uint64_t mask) {
+  for (int c = 0; c < 64; c++)
+    if (c != CAP_SETPCAP && (mask >> c & 1) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0) return errno;
+  if ((mask >> CAP_SETPCAP & 1) && prctl(PR_CAPBSET_DROP, CAP_SETPCAP, 0, 0, 0) < 0) return errno;
+  __user_cap_header_struct head{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (syscall(SYS_capget, &head, data) < 0) return errno;
+  for (int i = 0; i < 2; i++) {
+    const uint32_t keep = ~static_cast<uint32_t>(mask >> (32 * i));
+    data[i].effective &= keep;
+    data[i].permitted &= keep;
+    data[i].inheritable &= keep;
+  }
+  return syscall(SYS_capset, &head, data) < 0 ? errno : 0;
+}
+
+[[noreturn]] void Park(int readyfd, int startfd, int sockfd, int filterfd, uint64_t dropmask, char** argv) {
   static char resolved[4096];
   // What the caller reads: the step (0 the PATH search, 1 the console, 2 the filter) and its errno.
   int32_t answer[2] = {0, Resolve(argv[0], resolved, sizeof resolved)};
@@ -197,6 +220,11 @@ int ReadFilter(int fd) {
   syscall(SYS_close_range, 3U, ~0U, 0U);
   if (program.len && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0U, &program) < 0) {
     static const char msg[] = "nsjs-init: seccomp: the container's filter could not be loaded\n";
+    (void)!write(2, msg, sizeof msg - 1);
+    _exit(127);
+  }
+  if (dropmask && DropCaps(dropmask) != 0) {
+    static const char msg[] = "nsjs-init: the capabilities held for loading the seccomp filter could not be dropped\n";
     (void)!write(2, msg, sizeof msg - 1);
     _exit(127);
   }
@@ -219,7 +247,14 @@ int main(int argc, char** argv) {
   if (argc >= 5 && strcmp(argv[1], "--park") == 0) {
     const int readyfd = ParseFd(argv[2]), startfd = ParseFd(argv[3]);
     int sockfd = -1, filterfd = -1, i = 4;
+    uint64_t dropmask = 0;
     for (; i + 1 < argc && strcmp(argv[i], "--") != 0; i += 2) {
+      if (strcmp(argv[i], "--drop-caps") == 0 && !dropmask) {
+        char* end = nullptr;
+        dropmask = strtoull(argv[i + 1], &end, 10);
+        if (!*argv[i + 1] || *end || !dropmask) Usage();
+        continue;
+      }
       const int fd = ParseFd(argv[i + 1]);
       if (fd < 0) Usage();
       if (strcmp(argv[i], "--console") == 0 && sockfd < 0) sockfd = fd;
@@ -227,8 +262,8 @@ int main(int argc, char** argv) {
       else Usage();
     }
     char** command = argv + i + 1;
-    if (readyfd < 0 || startfd < 0 || i >= argc || strcmp(argv[i], "--") != 0 || !*command) Usage();
-    Park(readyfd, startfd, sockfd, filterfd, command);
+    if (readyfd < 0 || startfd < 0 || i >= argc || strcmp(argv[i], "--") != 0 || !*command || (dropmask && filterfd < 0)) Usage();
+    Park(readyfd, startfd, sockfd, filterfd, dropmask, command);
   }
   if (argc < 6) Usage();
   const int errfd = ParseFd(argv[1]), statusfd = ParseFd(argv[2]), op = ParseFd(argv[3]), npaths = ParseFd(argv[4]);

@@ -15,7 +15,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { NsError, spawnIsolated, type Process, type SpawnOptions } from '../../index';
+import { CAPABILITIES, NsError, spawnIsolated, type Process, type SpawnOptions } from '../../index';
 import { initBinary, native } from '../../core/native';
 import { createCgroup, removeCgroup, type CgroupState } from './cgroup';
 import { loadBundle, processOf, secureJoin } from './config';
@@ -72,6 +72,7 @@ async function spawnParked(part: { args: string[]; options: SpawnOptions; umask?
     stdio.push((console as unknown as { _handle: { fd: number } })._handle.fd);
     park.push('--console', String(CONSOLE));
   }
+  let options = part.options;
   let filter: [number, number] | undefined;
   if (part.seccomp) {
     // At most BPF_MAXINSNS * 8 = 32 KiB: the pipe holds it all, so the write end is closed before spawn.
@@ -82,11 +83,20 @@ async function spawnParked(part: { args: string[]; options: SpawnOptions; umask?
     fs.closeSync(p[1]);
     park.push('--seccomp', String(stdio.length));
     stdio.push(p[0]);
+    const keep = options.capabilities?.keep;
+    if (!options.noNewPrivileges && keep && !keep.includes('CAP_SYS_ADMIN')) {
+      // As runc, which loads the filter before dropping capabilities: the
+      // init holds CAP_SYS_ADMIN (and CAP_SETPCAP for the bounding set) only
+      // from its spawn until the load, just before its execv.
+      const held = (['CAP_SYS_ADMIN', 'CAP_SETPCAP'] as const).filter((c) => !keep.includes(c));
+      options = { ...options, capabilities: { ...options.capabilities, keep: [...keep, ...held] } };
+      park.push('--drop-caps', String(held.reduce((m, c) => m | (1n << BigInt(CAPABILITIES.indexOf(c))), 0n)));
+    }
   }
   const old = part.umask === undefined ? undefined : process.umask(part.umask);
   let proc: Process;
   try {
-    proc = await spawnIsolated(initBinary(), [...park, '--', ...part.args], { ...part.options, stdio });
+    proc = await spawnIsolated(initBinary(), [...park, '--', ...part.args], { ...options, stdio });
   } catch (e) {
     for (const fd of [...start, ...ready]) fs.closeSync(fd);
     if (filter) fs.closeSync(filter[0]);
