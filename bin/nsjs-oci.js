@@ -5,7 +5,16 @@
 // and must be left to the caller's subreaper, not waited for.
 const path = require('node:path');
 
-const mainPath = path.join(__dirname, '..', 'dist', 'cjs', 'cli', 'oci', 'main.js');
+// Only create and exec start processes and need the library and its addon
+// (main.js); the other commands, most of containerd's calls, load light.js
+// alone, which costs a fraction of the start-up. The command is the first
+// word after the global options (those that take a value skipped).
+const withValue = new Set(['--root', '--log', '--log-format', '--criu', '--rootless']);
+const argv = process.argv.slice(2);
+let i = 0;
+while (i < argv.length && argv[i].startsWith('-')) i += withValue.has(argv[i]) ? 2 : 1;
+const heavy = argv[i] === 'create' || argv[i] === 'exec';
+const mainPath = path.join(__dirname, '..', 'dist', 'cjs', 'cli', 'oci', heavy ? 'main.js' : 'light.js');
 let main;
 try {
   ({ main } = require(mainPath));
@@ -13,7 +22,7 @@ try {
   process.stderr.write(`nsjs-oci: nsjs is not built (${mainPath}: ${err.message}); run \`npm run build:ts\`\n`);
   process.exit(1);
 }
-main(process.argv.slice(2)).then(
+main(argv).then(
   (code) => process.exit(code),
   (err) => {
     process.stderr.write(`nsjs-oci: ${err && err.stack ? err.stack : String(err)}\n`);

@@ -4,7 +4,7 @@
 //
 //   nsjs-init ERRFD STATUSFD EXECOP NPATHS PATH... -- ARGV...
 //   nsjs-init --hold
-//   nsjs-init --park READYFD STARTFD [--console SOCKFD] -- ARGV...
+//   nsjs-init --park READYFD STARTFD [--console SOCKFD] [--seccomp FILTERFD [--drop-caps MASK]] -- ARGV...
 //
 // It forks the command (pid 2), forwards every catchable signal it receives
 // to it, reaps orphans, and when the command exits writes the command's raw
@@ -28,8 +28,22 @@
 // stdio and execs. With --console it first opens a pty from the container's
 // /dev/ptmx, makes the slave its stdio and controlling terminal, and sends
 // the master over SOCKFD (connected to the caller's --console-socket) as
-// runc does: one SCM_RIGHTS fd, the payload "/dev/ptmx".
+// runc does: one SCM_RIGHTS fd, the payload "/dev/ptmx". With --seccomp it
+// reads a compiled BPF program (struct sock_filter[], nsjs-oci's
+// linux.seccomp) from FILTERFD before parking and loads it after the start
+// byte, between closing the fds and execv, so that the runtime makes no
+// syscall under the container's profile but the execv itself (runc calls
+// getcwd after its load, which runtime-tools' linux_seccomp catches).
+// Without no_new_privs the load needs CAP_SYS_ADMIN: as runc, which loads
+// the filter before it drops capabilities, nsjs-oci then gives the init
+// CAP_SYS_ADMIN (and CAP_SETPCAP, which dropping from the bounding set
+// needs) beyond the config's and names them in --drop-caps MASK (bit n is
+// capability n): dropped from every set right after the load. Whether the
+// load can work is checked before parking, so `create` fails, not `start`.
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
@@ -152,10 +166,58 @@ int Console(int sockfd) {
   return err;
 }
 
-[[noreturn]] void Park(int readyfd, int startfd, int sockfd, char** argv) {
+// The kernel's BPF_MAXINSNS, one more to see a longer program.
+sock_filter filter[BPF_MAXINSNS + 1];
+sock_fprog program{};
+
+// 0, or why the filter cannot be loaded: read from fd (then closed), and
+// loadable here (no_new_privs, or CAP_SYS_ADMIN in the effective set).
+int ReadFilter(int fd) {
+  size_t got = 0;
+  char* at = reinterpret_cast<char*>(filter);
+  for (;;) {
+    const ssize_t n = read(fd, at + got, sizeof filter - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno;
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+    if (got == sizeof filter) return E2BIG;
+  }
+  close(fd);
+  if (got == 0 || got % sizeof(sock_filter) != 0) return EINVAL;
+  program.len = static_cast<unsigned short>(got / sizeof(sock_filter));
+  program.filter = filter;
+  if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1) return 0;
+  __user_cap_header_struct head{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (syscall(SYS_capget, &head, data) < 0) return errno;
+  return (data[CAP_SYS_ADMIN / 32].effective & (1U << (CAP_SYS_ADMIN % 32))) ? 0 : EACCES;
+}
+
+// 0, or the errno of the step that failed: the capabilities in mask out of
+// the bounding set (CAP_SETPCAP last: the others need it), then out of the
+// effective, permitted and inheritable sets (ambient follows permitted).
+int DropCaps(uint64_t mask) {
+  for (int c = 0; c < 64; c++)
+    if (c != CAP_SETPCAP && (mask >> c & 1) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0) return errno;
+  if ((mask >> CAP_SETPCAP & 1) && prctl(PR_CAPBSET_DROP, CAP_SETPCAP, 0, 0, 0) < 0) return errno;
+  __user_cap_header_struct head{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (syscall(SYS_capget, &head, data) < 0) return errno;
+  for (int i = 0; i < 2; i++) {
+    const uint32_t keep = ~static_cast<uint32_t>(mask >> (32 * i));
+    data[i].effective &= keep;
+    data[i].permitted &= keep;
+    data[i].inheritable &= keep;
+  }
+  return syscall(SYS_capset, &head, data) < 0 ? errno : 0;
+}
+
+[[noreturn]] void Park(int readyfd, int startfd, int sockfd, int filterfd, uint64_t dropmask, char** argv) {
   static char resolved[4096];
-  // What the caller reads: the step (0 the PATH search, 1 the console) and its errno.
+  // What the caller reads: the step (0 the PATH search, 1 the console, 2 the filter) and its errno.
   int32_t answer[2] = {0, Resolve(argv[0], resolved, sizeof resolved)};
+  if (answer[1] == 0 && filterfd >= 0) answer[0] = 2, answer[1] = ReadFilter(filterfd);
   if (answer[1] == 0 && sockfd >= 0) answer[0] = 1, answer[1] = Console(sockfd);
   (void)!write(readyfd, answer, sizeof answer);
   close(readyfd);
@@ -167,6 +229,16 @@ int Console(int sockfd) {
   if (n != 1) _exit(127);
   // The program gets stdio only, as the runtime-spec says.
   syscall(SYS_close_range, 3U, ~0U, 0U);
+  if (program.len && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0U, &program) < 0) {
+    static const char msg[] = "nsjs-init: seccomp: the container's filter could not be loaded\n";
+    (void)!write(2, msg, sizeof msg - 1);
+    _exit(127);
+  }
+  if (dropmask && DropCaps(dropmask) != 0) {
+    static const char msg[] = "nsjs-init: the capabilities held for loading the seccomp filter could not be dropped\n";
+    (void)!write(2, msg, sizeof msg - 1);
+    _exit(127);
+  }
   execv(resolved, argv);
   _exit(127);
 }
@@ -186,11 +258,24 @@ int main(int argc, char** argv) {
   }
   if (argc >= 5 && strcmp(argv[1], "--park") == 0) {
     const int readyfd = ParseFd(argv[2]), startfd = ParseFd(argv[3]);
-    const bool console = argc >= 7 && strcmp(argv[4], "--console") == 0;
-    const int sockfd = console ? ParseFd(argv[5]) : -1;
-    char** command = argv + (console ? 7 : 5);
-    if (readyfd < 0 || startfd < 0 || (console && sockfd < 0) || strcmp(command[-1], "--") != 0 || !*command) Usage();
-    Park(readyfd, startfd, sockfd, command);
+    int sockfd = -1, filterfd = -1, i = 4;
+    uint64_t dropmask = 0;
+    for (; i + 1 < argc && strcmp(argv[i], "--") != 0; i += 2) {
+      if (strcmp(argv[i], "--drop-caps") == 0 && !dropmask) {
+        char* end = nullptr;
+        dropmask = strtoull(argv[i + 1], &end, 10);
+        if (!*argv[i + 1] || *end || !dropmask) Usage();
+        continue;
+      }
+      const int fd = ParseFd(argv[i + 1]);
+      if (fd < 0) Usage();
+      if (strcmp(argv[i], "--console") == 0 && sockfd < 0) sockfd = fd;
+      else if (strcmp(argv[i], "--seccomp") == 0 && filterfd < 0) filterfd = fd;
+      else Usage();
+    }
+    char** command = argv + i + 1;
+    if (readyfd < 0 || startfd < 0 || i >= argc || strcmp(argv[i], "--") != 0 || !*command || (dropmask && filterfd < 0)) Usage();
+    Park(readyfd, startfd, sockfd, filterfd, dropmask, command);
   }
   if (argc < 6) Usage();
   const int errfd = ParseFd(argv[1]), statusfd = ParseFd(argv[2]), op = ParseFd(argv[3]), npaths = ParseFd(argv[4]);

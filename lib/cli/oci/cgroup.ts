@@ -9,7 +9,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { OciError, type Resources } from './config';
+import type { Resources } from './config';
+import { OciError } from './errors';
 
 /** One hierarchy: where it is mounted, its controllers ('' for v2). */
 interface Hierarchy {

@@ -8,9 +8,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { Namespace, sys, type CapabilityName, type Mount, type NamespaceType, type SpawnOptions, type TmpfsMount } from '../../index';
-
-/** A failure of the runtime: the one line that goes to stderr and to --log. */
-export class OciError extends Error {}
+import { compileOciSeccomp, type OciSeccomp } from '../../policy/oci-seccomp';
+import { OciError } from './errors';
 
 /** What the spec's hooks are: run on the host, State JSON on stdin. */
 export interface Hook {
@@ -60,6 +59,8 @@ export interface Bundle {
   /** process.terminal: the init's stdio is a new pty whose master goes to --console-socket. */
   terminal: boolean;
   cgroupsPath?: string;
+  /** linux.seccomp compiled: loaded by the parked init just before its execv, and by every exec'd process's. */
+  seccomp?: Buffer;
   resources: Resources;
   hooks: Hooks;
   /** Namespaces joined by path: closed once spawned. */
@@ -173,7 +174,7 @@ function hooks(h: unknown): Hooks {
   return out;
 }
 
-function capabilities(p: Json, uid: number, field: string): string[] | undefined {
+function capabilities(p: Json, uid: number, field: string): CapabilityName[] | undefined {
   if (p.capabilities === undefined) return [];
   const c = obj(p.capabilities, `${field}.capabilities`);
   const sets: Record<string, string[]> = {};
@@ -192,7 +193,7 @@ function capabilities(p: Json, uid: number, field: string): string[] | undefined
     (sets.inheritable.length === 0 || same(sets.inheritable, base)) && (sets.ambient.length === 0 || same(sets.ambient, base));
   if (!exact && !rootOk)
     refuse(`${field}.capabilities`, 'sets that differ (other than empty inheritable/ambient for uid 0) are not supported by nsjs-oci yet');
-  return base;
+  return base as CapabilityName[];
 }
 
 function rlimits(p: Json, field: string): SpawnOptions['rlimits'] {
@@ -382,6 +383,8 @@ export interface ProcessPart {
   terminal: boolean;
   umask?: number;
   oomScoreAdj?: number;
+  /** The container's linux.seccomp compiled, which the parked init loads just before its execv. */
+  seccomp?: Buffer;
 }
 
 export function processOf(value: unknown, field: string): ProcessPart {
@@ -403,7 +406,10 @@ export function processOf(value: unknown, field: string): ProcessPart {
   const gid = user.gid === undefined ? 0 : num(user.gid, `${field}.user.gid`);
   const groups = user.additionalGids === undefined ? [] : arr(user.additionalGids, `${field}.user.additionalGids`).map((g, i) => num(g, `${field}.user.additionalGids[${i}]`));
   if (user.username !== undefined) refuse(`${field}.user.username`, 'is for Windows');
-  const options: SpawnOptions = { stdio: 'inherit', env, cwd, uid, gid, groups, noNewPrivileges: p.noNewPrivileges === true, newSession: true };
+  // seccomp: false and allowUserNamespaces: true: the config's linux.seccomp
+  // is the container's whole policy (loaded by the parked init), so nsjs's
+  // default filter is not stacked on it.
+  const options: SpawnOptions = { stdio: 'inherit', env, cwd, uid, gid, groups, noNewPrivileges: p.noNewPrivileges === true, newSession: true, seccomp: false, allowUserNamespaces: true };
   const keep = capabilities(p, uid, field);
   // Names as the config gives them: spawnIsolated refuses one it does not know.
   if (keep) options.capabilities = { keep: keep as CapabilityName[] };
@@ -469,9 +475,10 @@ export function loadBundle(bundleArg: string): Bundle {
       });
     if (joined.some((j) => j.type === 'mnt')) refuse('linux.namespaces', 'joining a mount namespace by path is not supported by nsjs-oci yet');
     if (!namespaces.has('mnt')) refuse('linux.namespaces', 'a container without a mount namespace (chroot) is not supported by nsjs-oci yet');
-    for (const k of ['seccomp', 'intelRdt', 'personality', 'mountLabel', 'devices'].filter((k) => linux[k] !== undefined)) {
+    if (linux.seccomp !== undefined) made.seccomp = ociSeccomp(linux.seccomp);
+    for (const k of ['intelRdt', 'personality', 'mountLabel', 'devices'].filter((k) => linux[k] !== undefined)) {
       if (k === 'devices' && arr(linux.devices, 'linux.devices').length === 0) continue;
-      refuse(`linux.${k}`, `is not supported by nsjs-oci yet${k === 'seccomp' ? ' (the policy room\'s OCI seccomp compiler, issue 15)' : ''}`);
+      refuse(`linux.${k}`, 'is not supported by nsjs-oci yet');
     }
     if (linux.sysctl !== undefined && Object.keys(obj(linux.sysctl, 'linux.sysctl')).length > 0)
       refuse('linux.sysctl', 'is not supported by nsjs-oci yet');
@@ -551,5 +558,17 @@ export function loadBundle(bundleArg: string): Bundle {
   } catch (e) {
     for (const j of joined) j.close();
     throw e;
+  }
+}
+
+/** linux.seccomp as the BPF program nsjs-init loads; anything it cannot express is refused here, before anything runs. */
+function ociSeccomp(value: unknown): Buffer {
+  const o = obj(value, 'linux.seccomp');
+  str(o.defaultAction, 'linux.seccomp.defaultAction');
+  if (o.listenerPath !== undefined) refuse('linux.seccomp.listenerPath', 'is not supported by nsjs-oci');
+  try {
+    return compileOciSeccomp(o as unknown as OciSeccomp);
+  } catch (e) {
+    return refuse('linux.seccomp', (e as Error).message.replace(/^nsjs: /, ''));
   }
 }

@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { frozen, type CgroupState } from './cgroup';
-import { OciError, type Hooks } from './config';
+import type { Hooks } from './config';
+import { OciError } from './errors';
 
 export interface Saved {
   ociVersion: string;
@@ -21,6 +22,8 @@ export interface Saved {
   annotations: Record<string, string>;
   cgroup: CgroupState;
   hooks: Hooks;
+  /** The container's seccomp filter (base64), which exec'd processes load too. */
+  seccomp?: string;
 }
 
 export type Status = 'created' | 'running' | 'stopped' | 'paused';

@@ -14,7 +14,7 @@ import { expectNoLeaks, snapshot, type Snapshot } from '../../helpers/leaks';
 
 const bin = path.join(__dirname, '..', '..', '..', 'bin', 'nsjs-oci.js');
 const BUSYBOX = '/bin/busybox';
-const APPLETS = ['sh', 'sleep', 'echo', 'cat', 'true', 'touch', 'id', 'readlink', 'hostname'];
+const APPLETS = ['sh', 'sleep', 'echo', 'cat', 'true', 'touch', 'id', 'readlink', 'hostname', 'mkdir'];
 
 let before: Snapshot;
 let dir: string;
@@ -210,6 +210,85 @@ describe('nsjs-oci lifecycle', () => {
   });
 });
 
+describe('nsjs-oci linux.seccomp: loaded by the parked init just before its execv, for exec\'d processes too', () => {
+  const withSeccomp = (seccomp: unknown, proc: Record<string, unknown>, args: string[]) => {
+    const c = config(args);
+    Object.assign(c.process as Record<string, unknown>, proc);
+    (c.linux as Record<string, unknown>).seccomp = seccomp;
+    return c;
+  };
+  const status = (pid: number) => fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+
+  test('mkdir denied with errnoRet EPERM: mkdir fails inside, other calls work; an exec\'d process is under the same filter, ours is not stacked', () => {
+    const deny = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }] };
+    writeConfig(withSeccomp(deny, { noNewPrivileges: true }, ['sh', '-c', 'mkdir /tmp/d 2> /tmp/err; echo $? > /tmp/rc; touch /tmp/ok; sleep 100']));
+    ids.push('s1');
+    expect(oci('create', '--bundle', bundle, 's1')).toMatchObject({ status: 0, stderr: '' });
+    const { pid } = state('s1');
+    // Parked: no filter yet (the runtime's own calls are not under it).
+    expect(status(pid)).toMatch(/^Seccomp:\t0$/m);
+    expect(oci('start', 's1')).toMatchObject({ status: 0, stderr: '' });
+    const tmp = path.join(bundle, 'rootfs', 'tmp');
+    for (let i = 0; i < 400 && !fs.existsSync(path.join(tmp, 'ok')); i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    expect(fs.readFileSync(path.join(tmp, 'rc'), 'utf8')).toBe('1\n');
+    expect(fs.readFileSync(path.join(tmp, 'err'), 'utf8')).toContain('Operation not permitted');
+    expect(fs.existsSync(path.join(tmp, 'd'))).toBe(false);
+    // One filter: the profile's, not nsjs's default on top of it.
+    expect(status(pid)).toMatch(/^Seccomp:\t2$/m);
+    expect(status(pid)).toMatch(/^Seccomp_filters:\t1$/m);
+    expect(status(pid)).toMatch(/^NoNewPrivs:\t1$/m);
+    const proc = path.join(dir, 'process.json');
+    fs.writeFileSync(proc, JSON.stringify({ args: ['sh', '-c', 'grep -E "^Seccomp(_filters)?:" /proc/self/status; mkdir /tmp/e'], cwd: '/', env: ['PATH=/bin'], noNewPrivileges: true }));
+    const r = oci('exec', '--process', proc, 's1');
+    expect(r.stdout).toBe('Seccomp:\t2\nSeccomp_filters:\t1\n');
+    expect(r.stderr).toContain('Operation not permitted');
+    expect(r.status).toBe(1);
+    expect(fs.existsSync(path.join(tmp, 'e'))).toBe(false);
+    expect(oci('delete', '--force', 's1').status).toBe(0);
+  });
+
+  test('without no_new_privs and without capabilities (runtime-tools\' default): loaded, then CAP_SYS_ADMIN and CAP_SETPCAP held for the load are gone from every set', () => {
+    const deny = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }] };
+    writeConfig(withSeccomp(deny, {}, ['sh', '-c', 'mkdir /tmp/d 2> /tmp/err; grep -E "^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp):" /proc/self/status > /tmp/st; sleep 100']));
+    ids.push('s3');
+    expect(oci('create', '--bundle', bundle, 's3')).toMatchObject({ status: 0, stderr: '' });
+    const { pid } = state('s3');
+    // Parked: holding exactly the two it will drop.
+    expect(status(pid)).toMatch(/^CapBnd:	0000000000200100$/m);
+    expect(oci('start', 's3')).toMatchObject({ status: 0, stderr: '' });
+    const st = path.join(bundle, 'rootfs', 'tmp', 'st');
+    for (let i = 0; i < 400 && !(fs.existsSync(st) && fs.readFileSync(st, 'utf8').includes('Seccomp')); i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    const zero = '0000000000000000';
+    expect(fs.readFileSync(st, 'utf8')).toBe(`CapInh:\t${zero}\nCapPrm:\t${zero}\nCapEff:\t${zero}\nCapBnd:\t${zero}\nCapAmb:\t${zero}\nNoNewPrivs:\t0\nSeccomp:\t2\n`);
+    expect(fs.readFileSync(path.join(bundle, 'rootfs', 'tmp', 'err'), 'utf8')).toContain('Operation not permitted');
+    const proc = path.join(dir, 'process.json');
+    fs.writeFileSync(proc, JSON.stringify({ args: ['sh', '-c', 'grep -E "^(CapBnd|CapEff|Seccomp):" /proc/self/status; mkdir /tmp/e'], cwd: '/', env: ['PATH=/bin'] }));
+    const r = oci('exec', '--process', proc, 's3');
+    expect(r.stdout).toBe(`CapEff:\t${zero}\nCapBnd:\t${zero}\nSeccomp:\t2\n`);
+    expect(r.stderr).toContain('Operation not permitted');
+    expect(oci('delete', '--force', 's3').status).toBe(0);
+  });
+
+  test('defaultAction SCMP_ACT_ERRNO with an allow-list busybox sh runs under; without no_new_privs through CAP_SYS_ADMIN', () => {
+    const allow = [
+      'execve', 'brk', 'arch_prctl', 'set_tid_address', 'set_robust_list', 'rseq', 'prlimit64', 'getrlimit', 'mmap', 'munmap', 'mprotect', 'madvise',
+      'getpid', 'getppid', 'gettid', 'getuid', 'geteuid', 'getgid', 'getegid', 'getpgrp', 'setpgid', 'rt_sigaction', 'rt_sigprocmask', 'rt_sigreturn',
+      'ioctl', 'fcntl', 'dup', 'dup2', 'dup3', 'open', 'openat', 'read', 'write', 'writev', 'close', 'lseek', 'stat', 'fstat', 'lstat', 'newfstatat',
+      'statx', 'access', 'faccessat', 'faccessat2', 'readlink', 'getcwd', 'uname', 'exit', 'exit_group', 'wait4', 'futex', 'getrandom', 'sysinfo',
+      'clone', 'fork', 'vfork', 'pipe', 'pipe2', 'chdir',
+    ];
+    const caps = ['CAP_SYS_ADMIN'];
+    const profile = { defaultAction: 'SCMP_ACT_ERRNO', syscalls: [{ names: allow, action: 'SCMP_ACT_ALLOW' }] };
+    writeConfig(withSeccomp(profile, { capabilities: { bounding: caps, effective: caps, permitted: caps } }, ['sh', '-c', 'echo hi > /tmp/out; mkdir /tmp/d 2> /dev/null || echo refused >> /tmp/out']));
+    ids.push('s2');
+    expect(oci('create', '--bundle', bundle, 's2')).toMatchObject({ status: 0, stderr: '' });
+    expect(oci('start', 's2')).toMatchObject({ status: 0, stderr: '' });
+    waitFor('s2', 'stopped');
+    expect(fs.readFileSync(path.join(bundle, 'rootfs', 'tmp', 'out'), 'utf8')).toBe('hi\nrefused\n');
+    expect(fs.existsSync(path.join(bundle, 'rootfs', 'tmp', 'd'))).toBe(false);
+  });
+});
+
 describe('nsjs-oci refuses what it cannot do, in one line, and leaves nothing behind', () => {
   const refused = (id: string, stderr: string) => {
     const lines = stderr.trim().split('\n');
@@ -228,17 +307,22 @@ describe('nsjs-oci refuses what it cannot do, in one line, and leaves nothing be
     expect(refused('b1', r.stderr)).toContain('config.json: not JSON');
   });
 
-  test('a bad ociVersion, a program not on PATH, fields not supported yet (seccomp, sysctl)', () => {
+  test('a bad ociVersion, a program not on PATH, fields not supported yet (sysctl), a seccomp profile nsjs cannot load', () => {
     let r = create('b2', ['true'], { ociVersion: 'invalid' });
     expect(refused('b2', r.stderr)).toContain('ociVersion: invalid is not a 1.x runtime-spec version');
     r = create('b2', ['no-such-program']);
     expect(r.status).toBe(1);
     expect(refused('b2', r.stderr)).toContain('exec: "no-such-program": executable file not found in $PATH');
     const c = config(['true']);
-    (c.linux as Record<string, unknown>).seccomp = { defaultAction: 'SCMP_ACT_ALLOW' };
+    (c.linux as Record<string, unknown>).seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_BOGUS' }] };
     writeConfig(c);
     r = oci('create', '--bundle', bundle, 'b2');
-    expect(refused('b2', r.stderr)).toContain('config.json: linux.seccomp: is not supported by nsjs-oci yet');
+    expect(r.status).toBe(1);
+    expect(refused('b2', r.stderr)).toContain('config.json: linux.seccomp: seccomp action SCMP_ACT_BOGUS is not supported');
+    (c.linux as Record<string, unknown>).seccomp = { defaultAction: 'SCMP_ACT_NOTIFY' };
+    writeConfig(c);
+    r = oci('create', '--bundle', bundle, 'b2');
+    expect(refused('b2', r.stderr)).toContain('linux.seccomp: seccomp action SCMP_ACT_NOTIFY is not supported');
     delete (c.linux as Record<string, unknown>).seccomp;
     (c.linux as Record<string, unknown>).sysctl = { 'net.ipv4.ip_forward': '1' };
     writeConfig(c);
