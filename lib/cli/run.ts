@@ -520,6 +520,12 @@ export function parseRun(
 
   // The order of NAMESPACE_FLAGS, so that equal command lines give equal objects.
   if (namespaces.size) o.namespaces = NAMESPACE_FLAGS.map(([, , t]) => t).filter((t) => namespaces.has(t));
+  // --allow-net's own user namespace maps the caller (as bwrap's implied
+  // one does), unlike -U alone: the program runs as itself behind the proxy.
+  if (allowNet.length && mapUser === undefined && mapGroup === undefined && !given.some((g) => g.name === 'user')) {
+    mapUser = ids.uid;
+    mapGroup = ids.gid;
+  }
   if (namespaces.has('user')) {
     const m = userMapping(ids, mapUser, mapGroup, userRanges, groupRanges, setgroups);
     o.user = m.user;

@@ -21,7 +21,7 @@ export interface JoinTarget {
 }
 
 /**
- * @internal What a Sandbox joins (sandbox/): its holder's namespaces, through
+ * Not exported from the package: what a Sandbox joins (sandbox/): its holder's namespaces, through
  * a pidfd the sandbox owns and keeps open until its last spawn has settled,
  * so that a holder that died is ESRCH, never a recycled pid. Made only by
  * joinHolder(); the options snapshot keeps it as it is.

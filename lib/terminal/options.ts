@@ -7,7 +7,7 @@
 import { invalidArgValue } from '../core/errors';
 import { integer, knownKeys, plainObject } from '../core/validate';
 
-/** @internal The options of {@link SpawnOptions} that terminal/ owns. */
+/** The options of {@link SpawnOptions} that terminal/ owns (SpawnOptions extends it). */
 export interface TerminalSpawnOptions {
   /**
    * A new pty (default 80×24) whose slave is the command's fds 0, 1 and 2

@@ -437,7 +437,7 @@ describe('nsjs ls', () => {
 
 describe('nsjs run: the kernel-policy flags', () => {
   test('--sandbox: the API defaults (session, no_new_privs, capabilities, seccomp) and no nested user namespaces', () => {
-    expect(opts('--sandbox', '-U')).toEqual({ stdio: 'inherit', namespaces: ['user'], user: 'self', allowUserNamespaces: false });
+    expect(opts('--sandbox', '-U')).toEqual({ stdio: 'inherit', namespaces: ['user'], user: 'none', allowUserNamespaces: false });
     expect(opts('--sandbox')).toEqual({ stdio: 'inherit', allowUserNamespaces: false });
   });
   test('--seccomp default|none, --allow-userns/--disable-userns, --cap-add/--cap-drop, --landlock-read/--landlock-write', () => {
