@@ -23,6 +23,17 @@ export interface CreateBridgeOptions {
  * inside a user namespace of ours (a rootless LAN). A failure after the
  * bridge exists deletes it again. Remove it with `deleteLink`; its ports
  * stay, freed from it.
+ * @example A LAN of sandboxes, rootless: a bridge in a holder namespace
+ * ```ts
+ * import { Namespace, net, spawnIsolated } from 'nsjs';
+ *
+ * using lan = await Namespace.create(['user', 'net']);
+ * net.createBridge(lan, { name: 'br0', address: ['169.254.1.1/24'] });
+ * const p = await spawnIsolated('sleep', ['60'], {
+ *   namespaces: ['user', 'net'],
+ *   network: { veth: { bridge: { namespace: lan, name: 'br0' }, address: '169.254.1.2/24' } },
+ * });
+ * ```
  */
 export function createBridge(ns: Namespace, options: CreateBridgeOptions): void {
   netns(ns, 'ns');

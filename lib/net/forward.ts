@@ -60,6 +60,14 @@ function endpoint(value: unknown, name: string, hostDefault: string | undefined,
  * socket is made there), not from the real client; it can answer as it
  * likes, but reaches nothing of ours through the forward except the
  * connections we accepted.
+ * @example Port 8080 of ours to port 80 on a sandbox's 127.0.0.1
+ * ```ts
+ * import { net } from 'nsjs';
+ *
+ * const fwd = await net.forward(proc.namespace('net'), { listen: { port: 8080 }, to: { host: '127.0.0.1', port: 80 } });
+ * console.log(fwd.address()); // { address: '127.0.0.1', family: 'IPv4', port: 8080 }
+ * await fwd.close();
+ * ```
  */
 export async function forward(ns: Namespace, options: ForwardOptions): Promise<Forwarder> {
   netns(ns, 'ns');

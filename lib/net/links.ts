@@ -90,6 +90,13 @@ function dumpLinks(sock: number, ns: Namespace): Link[] {
 /**
  * The links of `ns`, by index (an RTM_GETLINK dump). Unlike
  * `/sys/class/net`, this is the namespace's own view, whoever mounted sysfs.
+ * @example
+ * ```ts
+ * import { Namespace, net } from 'nsjs';
+ *
+ * using ns = Namespace.of(process.pid, 'net');
+ * for (const l of net.links(ns)) console.log(l.index, l.name, l.mtu);
+ * ```
  */
 export function links(ns: Namespace): Link[] {
   netns(ns, 'ns');

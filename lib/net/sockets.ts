@@ -39,6 +39,15 @@ export interface ListenOptions {
  * A TCP server listening inside `ns`, served by Node in ours: the socket is
  * created in `ns`, bound and listening there, then handed to
  * `net.createServer().listen({ fd })`. Resolves once Node listens.
+ * @example A server in a sandbox's network namespace, served by this process
+ * ```ts
+ * import { Namespace, net } from 'nsjs';
+ *
+ * using ns = await Namespace.create(['user', 'net']);
+ * const server = await net.listen(ns, { host: '127.0.0.1', port: 8080 }, (s) => s.end('hi\n'));
+ * // a program spawned with join: { namespaces: [ns] } reaches it at 127.0.0.1:8080
+ * server.close();
+ * ```
  */
 export async function listen(ns: Namespace, options?: ListenOptions, connectionListener?: (socket: net.Socket) => void): Promise<net.Server> {
   netns(ns, 'ns');
@@ -107,6 +116,13 @@ function abortError(signal: AbortSignal): Error {
  * socket is created in `ns`, connected without blocking (the wait is a poll
  * on Node's loop), and handed to `new net.Socket({ fd })` once connected.
  * Rejects with the connect error (`ECONNREFUSED`, `ENETUNREACH`…).
+ * @example
+ * ```ts
+ * import { net } from 'nsjs';
+ *
+ * const socket = await net.connect(proc.namespace('net'), { host: '127.0.0.1', port: 80, timeout: 1000 });
+ * socket.end('GET / HTTP/1.0\r\n\r\n');
+ * ```
  */
 export async function connect(ns: Namespace, options: ConnectOptions): Promise<net.Socket> {
   netns(ns, 'ns');

@@ -43,6 +43,15 @@ function vethEnd(value: unknown, name: string) {
  * and addressed. Returns the two names. One kernel request creates both
  * ends or neither; if a later step fails the pair is deleted again, so a
  * failed call leaves no link behind.
+ * @example A link between two network namespaces of ours, rootless
+ * ```ts
+ * import { Namespace, net } from 'nsjs';
+ *
+ * using a = await Namespace.create(['user', 'net']);
+ * using b = await Namespace.create('net', { parent: a });
+ * net.createVeth({ namespace: a, name: 'va', address: '169.254.1.1/30' }, { namespace: b, name: 'vb', address: '169.254.1.2/30' });
+ * console.log(net.links(b).map((l) => l.name)); // [ 'lo', 'vb' ]
+ * ```
  */
 export function createVeth(a: VethEnd, b: VethEnd, options?: CreateVethOptions): {
   /** The name of end `a`. */
