@@ -95,6 +95,18 @@ function killPid(pid: number): boolean {
  * nsjs-init as PID 1 (where there is a pid namespace), like a container
  * you exec into. Commands are children of our process entered into it, so
  * their `wait()` reports their own status.
+ * @category Sandboxes
+ * @example One place, many commands, the policy applied to each
+ * ```ts
+ * import { Sandbox } from 'nsjs';
+ *
+ * await using sb = await Sandbox.create({ namespaces: 'all', user: 'root', hostname: 'box', capabilities: { keep: [] }, rlimits: { nofile: [32, 32] } });
+ * console.log((await sb.run('hostname')).stdout); // box
+ * const sh = await sb.spawn('sh', ['-i'], { terminal: { cols: 80, rows: 24 } });
+ * sh.terminal!.write('ulimit -n; exit\n'); // 32
+ * await sh.wait();
+ * ```
+ * @throws {TypeError} `ERR_INVALID_ARG_VALUE` from `spawn`/`run` for an option wider than the sandbox's own.
  */
 export class Sandbox {
   /** The holder's pid in our pid namespace (PID 1 of the sandbox's pid namespace where it has one). */
