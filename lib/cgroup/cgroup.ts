@@ -1,6 +1,6 @@
 // One command's cgroups: made and limited before the spawn (create), the
 // fds the child needs to be placed (the v2 directory for CLONE_INTO_CGROUP,
-// each cgroup.procs it writes itself into), its figures (usage), freeze and
+// the v2 cgroup.procs and each v1 tasks file it writes itself into), its figures (usage), freeze and
 // thaw, a signal to every task, and removal once it is empty (close). The
 // files written are those runc's and libcrun's cgroup managers write, v2
 // and v1 (fs2/ and fs/ in runc, cgroup-v1.c/cgroup-v2 in crun).
@@ -108,7 +108,7 @@ const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 /** @internal The cgroups of one command. */
 export class Cgroup {
   readonly groups: Group[] = [];
-  /** cgroup.procs fds the child writes itself into (kOpCgroupJoin); `ifNotInto`: only where CLONE_INTO_CGROUP did not place it. */
+  /** v2 cgroup.procs and v1 tasks fds the child writes itself into (kOpCgroupJoin), one per group in its order; `ifNotInto`: only where CLONE_INTO_CGROUP did not place it. */
   readonly joins: { fd: number; ifNotInto: boolean }[] = [];
   /** The v2 directory, for CLONE_INTO_CGROUP. */
   dirFd: number | undefined;
@@ -172,7 +172,12 @@ export class Cgroup {
     for (const [h, controllers] of hierarchies) {
       const group = this.#mkdir('v1', path.join(parentOf(h), name), controllers);
       this.#limit(group, c);
-      this.joins.push({ fd: this.#open(path.join(group.dir, 'cgroup.procs'), O_WRONLY, 'open cgroup.procs'), ifNotInto: false });
+      // tasks, not cgroup.procs: "0" there moves only the writing thread,
+      // which the kernel does without cgroup_threadgroup_rwsem's
+      // percpu_down_write (an RCU grace period, ms, after an idle moment;
+      // cgroup_procs_write_start). The child is one thread when it writes,
+      // so that thread is the whole process, and all it starts inherits.
+      this.joins.push({ fd: this.#open(path.join(group.dir, 'tasks'), O_WRONLY, 'open tasks'), ifNotInto: false });
     }
   }
 
