@@ -61,18 +61,41 @@ function hintFor(errno: number): string | undefined {
 }
 
 function write(file: string, data: string, step: string): void {
+  // No O_CREAT|O_TRUNC (writeFileSync's): a cgroup file exists or is not ours to make.
+  let fd: number | undefined;
   try {
-    fs.writeFileSync(file, data);
+    fd = fs.openSync(file, fs.constants.O_WRONLY);
+    fs.writeSync(fd, data);
   } catch (err) {
     fail(err, step);
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
 }
 
+const chunk = Buffer.allocUnsafe(4096);
+
+/**
+ * A cgroup file's text. Not readFileSync: its fstat, allocation and
+ * growing reads cost 2-4× the read itself on these small kernfs files,
+ * and spawn → wait() reads six of them (usage, populated, the parent's
+ * subtree_control).
+ */
 function readText(file: string): string | undefined {
+  let fd: number;
   try {
-    return fs.readFileSync(file, 'latin1');
+    fd = fs.openSync(file, 'r');
   } catch {
     return undefined;
+  }
+  try {
+    let text = '';
+    for (let n; (n = fs.readSync(fd, chunk, 0, chunk.length, null)) > 0; ) text += chunk.toString('latin1', 0, n);
+    return text;
+  } catch {
+    return undefined;
+  } finally {
+    fs.closeSync(fd);
   }
 }
 
@@ -151,8 +174,10 @@ export class Cgroup {
     if (l.v2) {
       const parent = parentOf(l.v2);
       // Accounting where the parent offers it already; a limit enables its controller.
-      const enabled = (readText(path.join(parent, 'cgroup.subtree_control')) ?? '').split(/\s+/).filter(Boolean);
-      const own = ['memory', 'pids', 'cpu'].filter((k) => controllerVersion(l, k) === 'v2' && (wanted.has(k) || enabled.includes(k)));
+      // The hybrid layout's v2 has none of them: nothing to read there.
+      const offered = ['memory', 'pids', 'cpu'].filter((k) => controllerVersion(l, k) === 'v2');
+      const enabled = offered.length === 0 ? [] : (readText(path.join(parent, 'cgroup.subtree_control')) ?? '').split(/\s+/).filter(Boolean);
+      const own = offered.filter((k) => wanted.has(k) || enabled.includes(k));
       const missing = own.filter((k) => !enabled.includes(k));
       if (missing.length > 0)
         write(path.join(parent, 'cgroup.subtree_control'), missing.map((k) => `+${k}`).join(' '), `enable ${missing.join(', ')} in ${parent}`);
