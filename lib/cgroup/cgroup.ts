@@ -131,7 +131,12 @@ const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 /** @internal The cgroups of one command. */
 export class Cgroup {
   readonly groups: Group[] = [];
-  /** v2 cgroup.procs and v1 tasks fds the child writes itself into (kOpCgroupJoin), one per group in its order; `ifNotInto`: only where CLONE_INTO_CGROUP did not place it. */
+  /**
+   * The v2 cgroup.procs and v1 tasks fds the child writes "0" into
+   * (kOpCgroupJoin), one per group in its order; `ifNotInto`: only where
+   * CLONE_INTO_CGROUP did not place it. A v1 tasks write moves one thread:
+   * only a single-threaded writer (a fresh child) moves a whole process.
+   */
   readonly joins: { fd: number; ifNotInto: boolean }[] = [];
   /** The v2 directory, for CLONE_INTO_CGROUP. */
   dirFd: number | undefined;
