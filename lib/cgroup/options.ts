@@ -60,8 +60,8 @@ export interface CgroupSpawnOptions {
    * rather than run without the limit.
    *
    * Cost: a directory and a few file writes per controller (v1), or one
-   * directory and its limits (v2), and an rmdir each after exit: about
-   * 0.3 ms per spawn for memory + pids on this machine's hybrid layout,
+   * directory and its limits (v2), and an rmdir each after exit: a few
+   * tenths of a millisecond per spawn for memory + pids on a hybrid layout,
    * most of it the kernel's mkdir and rmdir (`npm run bench -- --sections
    * cgroup`).
    *
