@@ -884,13 +884,26 @@ async function cgroupSection() {
     return null;
   }
   note('cgroup: latency');
-  const t = { bare: [], cgroup: [], c: [] };
+  // Paired: each spawn with a cgroup right beside one without (the order
+  // swapped every round), so a loaded machine's drift cancels in the
+  // difference of the pair.
+  const t = { bare: [], cgroup: [], c: [], pairs: [] };
   for (let r = 0; r < ROUNDS; r++) {
     t.c.push(await baseline.latency('f', flagsOf(set.ns), set.extra, BATCH));
-    t.bare.push(await repeat(BATCH, () => nsjsOnce(nsjs, TRUE, [], bare)));
-    t.cgroup.push(await repeat(BATCH, () => nsjsOnce(nsjs, TRUE, [], limited)));
+    const b = [];
+    const g = [];
+    for (let i = 0; i < BATCH; i++) {
+      const first = r % 2 === 0 ? bare : limited;
+      const x = await nsjsOnce(nsjs, TRUE, [], first);
+      const y = await nsjsOnce(nsjs, TRUE, [], first === bare ? limited : bare);
+      b.push(first === bare ? x : y);
+      g.push(first === bare ? y : x);
+      t.pairs.push(g[i] - b[i]);
+    }
+    t.bare.push(b);
+    t.cgroup.push(g);
   }
-  const extra = median(t.cgroup.map((v, i) => median(v) - median(t.bare[i])));
+  const extra = median(t.pairs);
   table(
     ['spawn → exit', 'median ms', '÷ nsjs without cgroup'],
     [
@@ -899,7 +912,8 @@ async function cgroupSection() {
       ['nsjs, all namespaces + cgroup (memory.max, pids.max)', f3(ms(median(t.cgroup.flat()))), fx(median(t.cgroup.map((v, i) => median(v) / median(t.bare[i]))))],
     ],
   );
-  out(`cgroup cost: ${f3(ms(extra))} ms per spawn (median over rounds of the difference), wait() until the cgroups are removed included.`);
+  const q1 = (arm) => quantile(arm.flat(), 0.25);
+  out(`cgroup cost: ${f3(ms(extra))} ms per spawn (median of ${t.pairs.length} paired differences; lower quartiles ${f3(ms(q1(t.cgroup) - q1(t.bare)))} ms apart), wait() until the cgroups are removed included.`);
   out();
   json.cgroup = t;
   return { extraMs: ms(extra) };

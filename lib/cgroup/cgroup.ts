@@ -1,6 +1,6 @@
 // One command's cgroups: made and limited before the spawn (create), the
 // fds the child needs to be placed (the v2 directory for CLONE_INTO_CGROUP,
-// each cgroup.procs it writes itself into), its figures (usage), freeze and
+// the v2 cgroup.procs and each v1 tasks file it writes itself into), its figures (usage), freeze and
 // thaw, a signal to every task, and removal once it is empty (close). The
 // files written are those runc's and libcrun's cgroup managers write, v2
 // and v1 (fs2/ and fs/ in runc, cgroup-v1.c/cgroup-v2 in crun).
@@ -61,18 +61,41 @@ function hintFor(errno: number): string | undefined {
 }
 
 function write(file: string, data: string, step: string): void {
+  // No O_CREAT|O_TRUNC (writeFileSync's): a cgroup file exists or is not ours to make.
+  let fd: number | undefined;
   try {
-    fs.writeFileSync(file, data);
+    fd = fs.openSync(file, fs.constants.O_WRONLY);
+    fs.writeSync(fd, data);
   } catch (err) {
     fail(err, step);
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
 }
 
+const chunk = Buffer.allocUnsafe(4096);
+
+/**
+ * A cgroup file's text. Not readFileSync: its fstat, allocation and
+ * growing reads cost 2-4× the read itself on these small kernfs files,
+ * and spawn → wait() reads six of them (usage, populated, the parent's
+ * subtree_control).
+ */
 function readText(file: string): string | undefined {
+  let fd: number;
   try {
-    return fs.readFileSync(file, 'latin1');
+    fd = fs.openSync(file, 'r');
   } catch {
     return undefined;
+  }
+  try {
+    let text = '';
+    for (let n; (n = fs.readSync(fd, chunk, 0, chunk.length, null)) > 0; ) text += chunk.toString('latin1', 0, n);
+    return text;
+  } catch {
+    return undefined;
+  } finally {
+    fs.closeSync(fd);
   }
 }
 
@@ -108,7 +131,12 @@ const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 /** @internal The cgroups of one command. */
 export class Cgroup {
   readonly groups: Group[] = [];
-  /** cgroup.procs fds the child writes itself into (kOpCgroupJoin); `ifNotInto`: only where CLONE_INTO_CGROUP did not place it. */
+  /**
+   * The v2 cgroup.procs and v1 tasks fds the child writes "0" into
+   * (kOpCgroupJoin), one per group in its order; `ifNotInto`: only where
+   * CLONE_INTO_CGROUP did not place it. A v1 tasks write moves one thread:
+   * only a single-threaded writer (a fresh child) moves a whole process.
+   */
   readonly joins: { fd: number; ifNotInto: boolean }[] = [];
   /** The v2 directory, for CLONE_INTO_CGROUP. */
   dirFd: number | undefined;
@@ -151,8 +179,10 @@ export class Cgroup {
     if (l.v2) {
       const parent = parentOf(l.v2);
       // Accounting where the parent offers it already; a limit enables its controller.
-      const enabled = (readText(path.join(parent, 'cgroup.subtree_control')) ?? '').split(/\s+/).filter(Boolean);
-      const own = ['memory', 'pids', 'cpu'].filter((k) => controllerVersion(l, k) === 'v2' && (wanted.has(k) || enabled.includes(k)));
+      // The hybrid layout's v2 has none of them: nothing to read there.
+      const offered = ['memory', 'pids', 'cpu'].filter((k) => controllerVersion(l, k) === 'v2');
+      const enabled = offered.length === 0 ? [] : (readText(path.join(parent, 'cgroup.subtree_control')) ?? '').split(/\s+/).filter(Boolean);
+      const own = offered.filter((k) => wanted.has(k) || enabled.includes(k));
       const missing = own.filter((k) => !enabled.includes(k));
       if (missing.length > 0)
         write(path.join(parent, 'cgroup.subtree_control'), missing.map((k) => `+${k}`).join(' '), `enable ${missing.join(', ')} in ${parent}`);
@@ -172,7 +202,12 @@ export class Cgroup {
     for (const [h, controllers] of hierarchies) {
       const group = this.#mkdir('v1', path.join(parentOf(h), name), controllers);
       this.#limit(group, c);
-      this.joins.push({ fd: this.#open(path.join(group.dir, 'cgroup.procs'), O_WRONLY, 'open cgroup.procs'), ifNotInto: false });
+      // tasks, not cgroup.procs: "0" there moves only the writing thread,
+      // which the kernel does without cgroup_threadgroup_rwsem's
+      // percpu_down_write (an RCU grace period, ms, after an idle moment;
+      // cgroup_procs_write_start). The child is one thread when it writes,
+      // so that thread is the whole process, and all it starts inherits.
+      this.joins.push({ fd: this.#open(path.join(group.dir, 'tasks'), O_WRONLY, 'open tasks'), ifNotInto: false });
     }
   }
 

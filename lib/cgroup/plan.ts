@@ -13,11 +13,11 @@ export const CgroupOp = {
 export function planCgroup(cgroup: Cgroup, native: NativePlan, add: Add): void {
   native.cgroupFd = cgroup.dirFd;
   cgroup.groups.forEach((g, i) => {
-    // groups and joins are made in the same order, one cgroup.procs per group.
+    // groups and joins are made in the same order, one file per group.
     const join = cgroup.joins[i];
     add(
       { kind: CgroupOp.Join, a: join.fd, b: join.ifNotInto ? 1 : 0 },
-      { step: `join cgroup ${g.version}${g.controllers.length ? ` ${g.controllers.join(',')}` : ''}`, syscall: 'write', path: `${g.dir}/cgroup.procs` },
+      { step: `join cgroup ${g.version}${g.controllers.length ? ` ${g.controllers.join(',')}` : ''}`, syscall: 'write', path: `${g.dir}/${g.version === 'v1' ? 'tasks' : 'cgroup.procs'}` },
     );
   });
 }

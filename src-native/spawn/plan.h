@@ -76,7 +76,7 @@ enum OpKind : int32_t {
   kOpLandlock = 81,    // build Plan::policy.landlock and landlock_restrict_self
 
   // cgroup/ (lib/cgroup/plan.ts, src-native/cgroup/cgroup.cc): 96-111.
-  kOpCgroupJoin = 96,  // write "0" to cgroup.procs fd a; b = 1: not when CLONE_INTO_CGROUP placed us (Plan::into_cgroup)
+  kOpCgroupJoin = 96,  // write "0" to the v1 tasks / v2 cgroup.procs fd a; b = 1: not when CLONE_INTO_CGROUP placed us (Plan::into_cgroup)
   kOpCgroupFirst = kOpCgroupJoin,
   kOpCgroupLast = 111,
 
