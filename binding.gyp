@@ -59,6 +59,16 @@
       "sources": ["src-native/init/init.cc"],
       "cflags_cc": ["-std=c++17", "-fno-exceptions", "-fno-rtti"],
       "ldflags": ["-static"]
+    },
+    {
+      # nsjs-oci's native front (src-native/oci/front.cc): start, state,
+      # kill and delete without a Node start-up; execs bin/nsjs-oci.js for
+      # the rest. Static as nsjs-init, and for the same reason.
+      "target_name": "nsjs-oci",
+      "type": "executable",
+      "sources": ["src-native/oci/front.cc"],
+      "cflags_cc": ["-std=c++17", "-fno-exceptions", "-fno-rtti"],
+      "ldflags": ["-static"]
     }
   ]
 }

@@ -2,7 +2,7 @@
 // nsjs benchmark: `npm run bench [-- options]`. Not part of `npm test`.
 //
 //   --quick             a short smoke run (few rounds, short durations)
-//   --sections LIST     comma-separated: latency,cpu,throughput,loop,heap,footprint,init,veth,rootfs,cgroup,net,sandbox
+//   --sections LIST     comma-separated: latency,cpu,throughput,loop,heap,footprint,init,veth,rootfs,cgroup,net,sandbox,oci
 //                       (default: all)
 //   --sets LIST         latency flag sets: none,user,upmui,net,all,alltime,pidmntproc,binds
 //   --rounds N          latency rounds (default 15, quick 3)
@@ -26,6 +26,7 @@ import {
   ALL7,
   BENCH,
   Baseline,
+  ROOT,
   SETS,
   buildBaseline,
   cpOnce,
@@ -56,7 +57,7 @@ const opt = (name, def) => {
 };
 const flag = (name) => argv.includes(`--${name}`);
 const QUICK = flag('quick');
-const ALL_SECTIONS = ['latency', 'cpu', 'throughput', 'loop', 'heap', 'footprint', 'init', 'veth', 'rootfs', 'cgroup', 'net', 'sandbox'];
+const ALL_SECTIONS = ['latency', 'cpu', 'throughput', 'loop', 'heap', 'footprint', 'init', 'veth', 'rootfs', 'cgroup', 'net', 'sandbox', 'oci'];
 const sections = new Set(opt('sections', ALL_SECTIONS.join(',')).split(','));
 for (const s of sections) if (!ALL_SECTIONS.includes(s)) throw new Error(`unknown section ${s} (known: ${ALL_SECTIONS.join(',')})`);
 const setIds = opt('sets', SETS.map((s) => s.id).join(',')).split(',');
@@ -1111,6 +1112,94 @@ async function netSection() {
   return { bridgeMs: diff('bridge', 'bare'), egressMs: diff('egress', 'userBare') };
 }
 
+// ---------------------------------------------------------------- oci
+// `ctr run --rm` of busybox `true` through a private containerd
+// (scripts/oci/containerd-start.sh), the runtimes taking turns in every
+// round: runc, nsjs-oci's native front (build/Release/nsjs-oci: start,
+// state, kill, delete without Node) and bin/nsjs-oci.js (Node for every
+// call). containerd's shim calls the runtime four times per run: create,
+// start, delete, delete --force. A bare `node -e 0` per round, for scale:
+// create is Node's, so its start-up is the floor of nsjs-oci's run.
+async function ociSection() {
+  out('## nsjs-oci: `ctr run --rm` of busybox `true` against runc');
+  out();
+  const front = path.join(ROOT, 'build', 'Release', 'nsjs-oci');
+  const missing = ['containerd', 'ctr', 'containerd-shim-runc-v2', 'runc'].filter((c) => !which(c));
+  if (process.getuid() !== 0 || missing.length || !fs.existsSync(front)) {
+    out(`n/a: needs root, containerd, ctr, runc and build/Release/nsjs-oci (${process.getuid() !== 0 ? 'not root' : missing.length ? `missing ${missing.join(', ')}` : 'npm run build:native'}).`);
+    out();
+    return null;
+  }
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'nsjs-bench-oci-'));
+  fs.chmodSync(work, 0o755);
+  const ctrd = path.join(work, 'containerd');
+  const cgparent = `nsjs-bench-oci-${path.basename(work).split('-').pop()}`;
+  const scripts = path.join(ROOT, 'scripts', 'oci');
+  const sh = (file, args) => execFileSync(path.join(scripts, file), args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+  const res = {};
+  try {
+    const sock = sh('containerd-start.sh', [ctrd]);
+    const ctr = (args) => spawnSync('ctr', ['--address', sock, '-n', 'nsjs-bench', ...args], { stdio: 'ignore', timeout: 60000 });
+    sh('busybox-image.sh', ['--rootfs', path.join(work, 'rootfs'), path.join(work, 'busybox.tar')]);
+    if (ctr(['images', 'import', path.join(work, 'busybox.tar')]).status !== 0) throw new Error('ctr images import failed');
+    let n = 0;
+    const run = (runtime) => {
+      const id = `b${n++}`;
+      const t0 = now();
+      const r = ctr(['run', '--rm', '--fifo-dir', path.join(ctrd, 'fifo'), '--runc-binary', runtime, '--cgroup', `${cgparent}/${id}`, 'docker.io/library/nsjs-busybox:latest', id, 'true']);
+      if (r.status !== 0) throw new Error(`ctr run --rm with ${runtime}: status ${r.status}`);
+      return Number(now() - t0);
+    };
+    const cs = [
+      { id: 'runc', name: `runc (${which('runc')})`, once: () => run(which('runc')) },
+      { id: 'front', name: 'nsjs-oci, native front (build/Release/nsjs-oci)', once: () => run(front) },
+      { id: 'js', name: 'nsjs-oci, Node only (bin/nsjs-oci.js)', once: () => run(path.join(ROOT, 'bin', 'nsjs-oci.js')) },
+      { id: 'node', name: 'for scale: node -e 0 (not a ctr run)', once: () => { const t0 = now(); spawnSync(process.execPath, ['-e', '0']); return Number(now() - t0); } },
+    ];
+    const batch = QUICK ? 1 : 2;
+    const rounds = QUICK ? 3 : ROUNDS;
+    note('oci: ctr run --rm');
+    for (const c of cs) {
+      c.once();
+      c.rounds = [];
+    }
+    for (let r = 0; r < rounds; r++)
+      for (let i = 0; i < cs.length; i++) {
+        const c = cs[(i + r) % cs.length];
+        const b = [];
+        for (let k = 0; k < batch; k++) b.push(c.once());
+        c.rounds.push(b);
+      }
+    const byId = Object.fromEntries(cs.map((c) => [c.id, c]));
+    const ratio = (a, b) => median(a.rounds.map((x, i) => median(x) / median(b.rounds[i])));
+    out(`${rounds} rounds × ${batch} runs per runtime, interleaved (order rotated per round). Ratios: median over rounds of the medians' ratio in the same round.`);
+    out();
+    table(['ctr run --rm true', 'median ms', 'p90 ms', '÷ runc'], cs.map((c) => [c.name, f3(ms(median(c.rounds.flat()))), f3(ms(quantile(c.rounds.flat(), 0.9))), fx(ratio(c, byId.runc))]));
+    res.frontVsRunc = ratio(byId.front, byId.runc);
+    res.jsVsRunc = ratio(byId.js, byId.runc);
+    res.nodeVsRunc = ratio(byId.node, byId.runc);
+    res.runcMs = ms(median(byId.runc.rounds.flat()));
+    res.frontMs = ms(median(byId.front.rounds.flat()));
+    json.oci = Object.fromEntries(cs.map((c) => [c.id, c.rounds]));
+  } catch (err) {
+    out(`failed: ${String(err.message || err).split('\n')[0]}`);
+    out();
+    return null;
+  } finally {
+    spawnSync(path.join(scripts, 'containerd-stop.sh'), [ctrd], { stdio: 'inherit' });
+    for (const line of fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n')) {
+      const m = /^[0-9]+:([^:]*):(.*)$/.exec(line);
+      const d = m && path.join('/sys/fs/cgroup', m[1] === '' ? 'unified' : m[1].replace(/^name=/, ''), m[2], cgparent);
+      if (d && fs.existsSync(d)) fs.rmdirSync(d);
+    }
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+  // create is Node's: a run through the front costs at least runc's minus runc's create plus one Node start-up.
+  out(`A bare \`node -e 0\` takes ${fx(res.nodeVsRunc)} of runc's whole \`ctr run --rm\` here: nsjs-oci's create starts Node, so 1.5× is out of reach while that exceeds 0.5×.`);
+  out();
+  return res;
+}
+
 // ---------------------------------------------------------------- main
 const started = Date.now();
 const m = machine();
@@ -1135,6 +1224,7 @@ if (sections.has('rootfs')) R.rootfs = await rootfsSection();
 if (sections.has('cgroup')) R.cgroup = await cgroupSection();
 if (sections.has('net')) R.net = await netSection();
 if (sections.has('sandbox')) R.sandbox = await sandboxSection();
+if (sections.has('oci')) R.oci = await ociSection();
 baseline.close();
 
 // ---------------------------------------------------------------- summary
@@ -1204,6 +1294,9 @@ if (R.sandbox) {
   targets.push(['sandbox execs/s at 16 in flight ≥ 1.5× fresh spawns/s', fx(s.sbPerS / s.freshPerS), s.sbPerS / s.freshPerS >= 1.5,
     `${s.sbPerS.toFixed(0)}/s vs ${s.freshPerS.toFixed(0)}/s`]);
 }
+if (R.oci)
+  targets.push(['ctr run --rm true: nsjs-oci ≤ 1.5× runc', fx(R.oci.frontVsRunc), R.oci.frontVsRunc <= 1.5,
+    `${f3(R.oci.frontMs)} ms vs runc ${f3(R.oci.runcMs)} ms (medians); Node for every call: ${fx(R.oci.jsVsRunc)}; node -e 0 alone: ${fx(R.oci.nodeVsRunc)} of runc's run`]);
 if (targets.length) {
   out('## Targets');
   out();

@@ -2,9 +2,9 @@
 // `npm run prebuild [-- --arch arm64] [--out DIR]`: the prebuilt addons that
 // an install loads where they fit (node-gyp-build picks
 // prebuilds/linux-<arch>/nsjs.glibc.node), each with the nsjs-init that
-// init: true execs beside it. x64 and arm64 against glibc by default: the
-// host's natively, the other cross-compiled (Debian's g++-aarch64-linux-gnu
-// or g++-x86-64-linux-gnu). Run it after the last change to src-native/ or
+// init: true execs beside it and nsjs-oci's native front. x64 and arm64
+// against glibc by default: the host's natively, the other cross-compiled
+// (Debian's g++-aarch64-linux-gnu or g++-x86-64-linux-gnu). Run it after the last change to src-native/ or
 // binding.gyp and commit prebuilds/; `npm run test:consumer` then checks
 // both (arm64 under qemu-user).
 //
@@ -55,9 +55,12 @@ for (const arch of archs) {
   // prebuildify ships only the .node file. nsjs-init is static, so it runs on
   // any Linux of its architecture, glibc or musl.
   const dir = path.join(values.out, 'prebuilds', `linux-${arch}`);
-  const init = path.join(dir, 'nsjs-init');
-  run(tool('strip'), ['-o', init, path.join(root, 'build', 'Release', 'nsjs-init')]);
-  fs.chmodSync(init, 0o755);
+  // nsjs-oci, the OCI runtime's native front, is static too.
+  for (const exe of ['nsjs-init', 'nsjs-oci']) {
+    const out = path.join(dir, exe);
+    run(tool('strip'), ['-o', out, path.join(root, 'build', 'Release', exe)]);
+    fs.chmodSync(out, 0o755);
+  }
   for (const f of fs.readdirSync(dir)) console.log(`prebuild: ${path.join(dir, f)} (${fs.statSync(path.join(dir, f)).size} bytes)`);
 }
 if (!archs.includes(host)) {
