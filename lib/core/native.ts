@@ -101,6 +101,8 @@ export interface Native {
   landlockAbi(): number;
   /** seccomp(SECCOMP_GET_ACTION_AVAIL, action): 0, or -errno. */
   seccompActionAvail(action: number): number;
+  /** seccomp(SECCOMP_SET_MODE_FILTER, flags, NULL): -EFAULT where the kernel knows the flags (it loads nothing), -EINVAL where not. */
+  seccompFlagsAvail(flags: number): number;
   /** Present (true) only in a test build that honours `NativePlan.fault`. */
   faultInjection?: boolean;
   /** The plan as spawn/plan.ts encodePlan lays it out. */

@@ -1,5 +1,5 @@
 // The seccomp BPF compiler (parent side, before clone) and the policy room's
-// bindings: compileSeccomp, landlockAbi, seccompActionAvail, and PolicyPlan::Parse, which copies
+// bindings: compileSeccomp, landlockAbi, seccompActionAvail, seccompFlagsAvail, and PolicyPlan::Parse, which copies
 // a compiled filter and a Landlock ruleset into the plan.
 //
 // A filter is a rule list of this architecture's syscall numbers (lib/policy/
@@ -295,6 +295,15 @@ Napi::Value SeccompActionAvailJs(const Napi::CallbackInfo& info) {
   return Result(info.Env(), syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action));
 }
 
+// seccomp(SECCOMP_SET_MODE_FILTER, flags, NULL), libseccomp's probe: the
+// kernel checks the flags, then fails to copy the NULL program (EFAULT)
+// before it would check no_new_privs or load anything; EINVAL for a flag it
+// does not know.
+Napi::Value SeccompFlagsAvailJs(const Napi::CallbackInfo& info) {
+  const uint32_t flags = info[0].IsNumber() ? info[0].As<Napi::Number>().Uint32Value() : 0;
+  return Result(info.Env(), syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, nullptr));
+}
+
 // The program for rules grouped by syscall (see CompileFilter), laid out
 // header, search, then the jump targets: the default's return, one shared
 // return per action of the syscalls refused whatever their arguments, and
@@ -422,6 +431,7 @@ void InitPolicy(Napi::Env env, Napi::Object exports) {
   exports.Set("compileSeccomp", Napi::Function::New(env, policy::CompileSeccompJs));
   exports.Set("landlockAbi", Napi::Function::New(env, policy::LandlockAbiJs));
   exports.Set("seccompActionAvail", Napi::Function::New(env, policy::SeccompActionAvailJs));
+  exports.Set("seccompFlagsAvail", Napi::Function::New(env, policy::SeccompFlagsAvailJs));
 }
 
 }  // namespace nsjs
