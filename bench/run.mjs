@@ -1118,9 +1118,10 @@ function usPerCall(reps, fn) {
  * One spawn → exit, and the CPU time the child used from clone to its exit
  * (the kernel's sum_exec_runtime, in ns: on a loaded machine the part of the
  * difference that is ours, where wall time is mostly waiting for a CPU). The
- * loop is blocked until the child is a zombie, so the watcher cannot reap it
- * before its schedstat is read.
+ * loop is blocked (polling every 50 µs) until the child is a zombie, so the
+ * watcher cannot reap it before its schedstat is read.
  */
+const NAP = new Int32Array(new SharedArrayBuffer(4));
 async function nsjsChildCpuOnce(opts) {
   const t0 = now();
   const p = await nsjs.spawnIsolated(TRUE, [], opts);
@@ -1129,6 +1130,7 @@ async function nsjsChildCpuOnce(opts) {
     for (;;) {
       const stat = fs.readFileSync(`/proc/${p.pid}/stat`, 'latin1');
       if (stat[stat.lastIndexOf(')') + 2] === 'Z') break;
+      Atomics.wait(NAP, 0, 0, 0.05); // leave the CPU to the child (2 cores here, shared)
     }
     cpuNs = Number(fs.readFileSync(`/proc/${p.pid}/schedstat`, 'latin1').split(' ')[0]);
   } catch {
