@@ -105,6 +105,8 @@ export interface Native {
   seccompFlagsAvail(flags: number): number;
   /** Present (true) only in a test build that honours `NativePlan.fault`. */
   faultInjection?: boolean;
+  /** Test builds only: landlockAbi() answers at most `abi` from now on (0: Landlock off at boot, -1: the kernel's answer). */
+  testLandlockAbi?(abi: number): void;
   /** The plan as spawn/plan.ts encodePlan lays it out. */
   spawn(ints: Int32Array, text: string, extras: EncodedPlan['extras']): Promise<NativeSpawnResult>;
   spawnSync(ints: Int32Array, text: string, extras: EncodedPlan['extras']): NativeSpawnResult;

@@ -282,10 +282,31 @@ Napi::Value CompileSeccompJs(const Napi::CallbackInfo& info) {
   return Napi::Buffer<char>::Copy(env, reinterpret_cast<const char*>(prog.data()), prog.size() * sizeof(sock_filter));
 }
 
+#ifdef NSJS_FAULT_INJECTION
+// Test builds: the most LandlockAbiJs answers (0: Landlock off at boot), set
+// by testLandlockAbi, so that the best effort and require: true of an older
+// kernel run here; -1: the kernel's own answer.
+long g_landlock_abi_cap = -1;
+
+Napi::Value TestLandlockAbiJs(const Napi::CallbackInfo& info) {
+  g_landlock_abi_cap = info[0].IsNumber() ? info[0].As<Napi::Number>().Int64Value() : -1;
+  return info.Env().Undefined();
+}
+#endif
+
 // The Landlock ABI this kernel speaks, or -errno (EOPNOTSUPP: built in but
 // off at boot; ENOSYS: not built in).
 Napi::Value LandlockAbiJs(const Napi::CallbackInfo& info) {
-  return Result(info.Env(), syscall(SYS_landlock_create_ruleset, nullptr, 0, LANDLOCK_CREATE_RULESET_VERSION));
+  long abi = syscall(SYS_landlock_create_ruleset, nullptr, 0, LANDLOCK_CREATE_RULESET_VERSION);
+#ifdef NSJS_FAULT_INJECTION
+  if (g_landlock_abi_cap == 0) {
+    errno = EOPNOTSUPP;
+    abi = -1;
+  } else if (g_landlock_abi_cap > 0 && abi > g_landlock_abi_cap) {
+    abi = g_landlock_abi_cap;
+  }
+#endif
+  return Result(info.Env(), abi);
 }
 
 // seccomp(SECCOMP_GET_ACTION_AVAIL) for an action (Linux 4.14): 0, or -errno
@@ -432,6 +453,9 @@ void InitPolicy(Napi::Env env, Napi::Object exports) {
   exports.Set("landlockAbi", Napi::Function::New(env, policy::LandlockAbiJs));
   exports.Set("seccompActionAvail", Napi::Function::New(env, policy::SeccompActionAvailJs));
   exports.Set("seccompFlagsAvail", Napi::Function::New(env, policy::SeccompFlagsAvailJs));
+#ifdef NSJS_FAULT_INJECTION
+  exports.Set("testLandlockAbi", Napi::Function::New(env, policy::TestLandlockAbiJs));
+#endif
 }
 
 }  // namespace nsjs
