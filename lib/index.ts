@@ -40,3 +40,4 @@ export { features } from './features/features';
 // into ns/ here, where both are loaded: ns/ never imports spawn/.
 import './spawn/holder';
 export type { FeatureReport, FeatureCheck, NamespaceSupport, KernelFeatures } from './features/report';
+export type { SeccompFlags } from './policy/probe';

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 
-import type { FeatureCheck, FeatureReport, KernelFeatures, NamespaceType } from '../index';
+import type { FeatureCheck, FeatureReport, KernelFeatures, NamespaceType, SeccompFlags } from '../index';
 import { subordinateRange } from '../spawn/user';
 import { UsageError, parseCommandLine, type OptionSpecs } from './args';
 
@@ -80,6 +80,16 @@ export function strictFailures(r: FeatureReport, asked: readonly string[]): stri
 }
 
 /** The rows of the kernel-feature table, in the order a reader meets them. */
+// As the kernel's SECCOMP_FILTER_FLAG_* names them.
+const SECCOMP_FLAG_NAMES: Record<keyof SeccompFlags, string> = {
+  tsync: 'TSYNC',
+  log: 'LOG',
+  specAllow: 'SPEC_ALLOW',
+  newListener: 'NEW_LISTENER',
+  tsyncEsrch: 'TSYNC_ESRCH',
+  waitKillableRecv: 'WAIT_KILLABLE_RECV',
+};
+
 const FEATURE_NAMES: [keyof KernelFeatures, string][] = [
   ['clone3', 'clone3'],
   ['clonePidfd', 'CLONE_PIDFD'],
@@ -160,7 +170,15 @@ export function renderDoctor(r: FeatureReport, idMaps: IdMapReport = idMapReport
   );
   const types = Object.keys(r.namespaces) as NamespaceType[];
   lines.push(table([['NAMESPACE', 'ROOT', 'UNPRIVILEGED'], ...types.map((t) => [t, word(r.namespaces[t].root), word(r.namespaces[t].unprivileged)])]));
-  lines.push(table([['FEATURE', 'SINCE', 'WORKS'], ...FEATURE_NAMES.map(([k, name]) => [name, r.features[k].since, k === 'landlock' && r.features.landlock.ok ? `yes (ABI ${r.features.landlock.abi})` : word(r.features[k])])]));
+  const works = (k: keyof KernelFeatures): string => {
+    if (k === 'landlock' && r.features.landlock.ok) return `yes (ABI ${r.features.landlock.abi})`;
+    if (k === 'seccompFilter' && r.features.seccompFilter.ok) {
+      const known = Object.entries(r.features.seccompFilter.flags).filter(([, v]) => v).map(([f]) => SECCOMP_FLAG_NAMES[f as keyof SeccompFlags]);
+      return `yes (flags: ${known.join(' ') || 'none'})`;
+    }
+    return word(r.features[k]);
+  };
+  lines.push(table([['FEATURE', 'SINCE', 'WORKS'], ...FEATURE_NAMES.map(([k, name]) => [name, r.features[k].since, works(k)])]));
   lines.push(renderIdMaps(idMaps));
 
   // Problems, each once: one cause often explains several rows.

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import type { NamespaceType, SpawnOptions } from '../index';
 import { UsageError, parseCommandLine, type OptionSpecs } from './args';
 import { unsignedArg } from './ids';
+import { POLICY_HELP, POLICY_OPTIONS, applyPolicy, policyFlag, policyFlags } from './policy';
 import { NAMESPACE_FLAGS, allCapabilities, command, utilLinuxSeccomp, type Parsed } from './run';
 
 export const EXEC_OPTIONS: OptionSpecs = {
@@ -22,6 +23,7 @@ export const EXEC_OPTIONS: OptionSpecs = {
   root: { short: 'r', arg: 'optional' },
   wd: { short: 'w', arg: 'optional' },
   'no-fork': { short: 'F', arg: 'none' },
+  ...POLICY_OPTIONS,
   help: { short: 'h', arg: 'none' },
   version: { short: 'V', arg: 'none' },
 };
@@ -57,7 +59,7 @@ Options:
  -w, --wd[=<dir>]       set the working directory (default: the target's)
  -W, --wdns=<dir>       set the working directory in the entered namespace
  -F, --no-fork          accepted for nsenter compatibility; nsjs always forks
-
+${POLICY_HELP}
  -h, --help             display this help
  -V, --version          display version
 
@@ -102,7 +104,9 @@ export function parseExec(argv: readonly string[], groups?: number[]): Parsed<Ex
   let env = false;
   let wdns: string | undefined;
   const follow = { uid: false, gid: false };
+  const policy = policyFlags();
   for (const { name, value, as } of given) {
+    if (policyFlag(name, value, policy)) continue;
     const ns = NAMESPACE_FLAGS.find(([, long]) => long === name);
     if (ns) {
       if (value === '') throw new UsageError(`option '${as}' needs a file name after '='`);
@@ -212,6 +216,8 @@ export function parseExec(argv: readonly string[], groups?: number[]): Parsed<Ex
   // for uid 0 changes nothing. A command made another uid has none, as there.
   if (uid === undefined || uid === 0 || (keepCaps && entersUser)) o.capabilities = { keep: allCapabilities() };
   Object.assign(o, utilLinuxSeccomp(entersUser || process.getuid!() === 0));
+  // The Landlock paths name the joined mount namespace's files (opened after setns).
+  applyPolicy(o, policy);
   const { argv0, ...program } = command(operands, process.env, process.getuid!());
   if (argv0 !== undefined) o.argv0 = argv0;
   const request: ExecRequest = { ...program, options: o, join };

@@ -1,6 +1,6 @@
-// The kernel-policy flags of `nsjs run` (issue 15 item 5): `nsjs run` keeps
-// unshare's defaults (nested namespaces, the caller's terminal, no
-// no_new_privs, capabilities as unshare leaves them, only the TIOCSTI rule);
+// The kernel-policy flags of `nsjs run` and `nsjs exec` (issue 15 item 5): both keep
+// util-linux's defaults (nested namespaces, the caller's terminal, no
+// no_new_privs, capabilities as unshare and nsenter leave them, only the TIOCSTI rule);
 // `--sandbox` turns on every secure default of the API, and each flag here
 // one of them.
 import * as fs from 'node:fs';
@@ -20,7 +20,7 @@ export const POLICY_OPTIONS: OptionSpecs = {
 };
 
 export const POLICY_HELP = `
-Kernel policy (nsjs's own; by default as unshare: none of it):
+Kernel policy (nsjs's own; by default, as unshare and nsenter, none of it):
  --sandbox                 the API's secure defaults: a new session, no_new_privs,
                              no capabilities outside a user namespace, the default
                              seccomp profile, no nested user namespaces

@@ -101,8 +101,12 @@ export interface Native {
   landlockAbi(): number;
   /** seccomp(SECCOMP_GET_ACTION_AVAIL, action): 0, or -errno. */
   seccompActionAvail(action: number): number;
+  /** seccomp(SECCOMP_SET_MODE_FILTER, flags, NULL): -EFAULT where the kernel knows the flags (it loads nothing), -EINVAL where not. */
+  seccompFlagsAvail(flags: number): number;
   /** Present (true) only in a test build that honours `NativePlan.fault`. */
   faultInjection?: boolean;
+  /** Test builds only: landlockAbi() answers at most `abi` from now on (0: Landlock off at boot, -1: the kernel's answer). */
+  testLandlockAbi?(abi: number): void;
   /** The plan as spawn/plan.ts encodePlan lays it out. */
   spawn(ints: Int32Array, text: string, extras: EncodedPlan['extras']): Promise<NativeSpawnResult>;
   spawnSync(ints: Int32Array, text: string, extras: EncodedPlan['extras']): NativeSpawnResult;

@@ -1,6 +1,7 @@
 // What features() reports: for each namespace type and each kernel feature
 // nsjs uses, whether it works here, and for every "no" the reason and the fix.
 import type { NamespaceType } from '../core/nstypes';
+import type { SeccompFlags } from '../policy/probe';
 
 /** The result of one probe. */
 export interface FeatureCheck {
@@ -58,8 +59,16 @@ export interface KernelFeatures {
   procMount: FeatureCheck;
   /** cgroup v2 mounted at /sys/fs/cgroup with our cgroup delegated to us (we may create sub-cgroups). */
   cgroupDelegation: FeatureCheck;
-  /** A seccomp filter can be loaded (Linux 4.14, x64 or arm64): the `seccomp` option, and `allowUserNamespaces: false`, which a filter rule holds. */
-  seccompFilter: FeatureCheck;
+  /**
+   * A seccomp filter can be loaded (Linux 4.14, x64 or arm64): the `seccomp`
+   * option, and `allowUserNamespaces: false`, which a filter rule holds (so
+   * this also says whether the sandbox's own user namespaces can be refused).
+   * `flags`: the SECCOMP_FILTER_FLAG_* the kernel knows.
+   */
+  seccompFilter: FeatureCheck & {
+    /** Each filter flag of seccomp(2): whether this kernel knows it (probed without loading a filter). */
+    flags: SeccompFlags;
+  };
   /** Landlock (Linux 5.13) and its ABI (`abi`, 0 for none; TCP ports need 4): the `landlock` option. */
   landlock: FeatureCheck & {
     /** The Landlock ABI version, 0 for none. */

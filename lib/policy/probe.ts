@@ -18,16 +18,49 @@ export interface PolicyCheck {
 }
 
 const KILL_PROCESS = 0x80000000;
+const EFAULT = -14;
 
-/** @internal The `seccomp` option (and allowUserNamespaces: false, which a filter holds). */
-export function seccompCheck(): PolicyCheck {
+/** The filter flags of seccomp(2) (SECCOMP_FILTER_FLAG_*) the kernel knows, each probed without loading anything. */
+export interface SeccompFlags {
+  /** TSYNC (3.17): the filter on every thread at once. */
+  tsync: boolean;
+  /** LOG (4.14): log the actions taken, but allow. */
+  log: boolean;
+  /** SPEC_ALLOW (4.17): no forced speculation mitigation (SSBD) on attach; nsjs does not set it. */
+  specAllow: boolean;
+  /** NEW_LISTENER (5.0): a user-notification fd. */
+  newListener: boolean;
+  /** TSYNC_ESRCH (5.7). */
+  tsyncEsrch: boolean;
+  /** WAIT_KILLABLE_RECV (5.19). */
+  waitKillableRecv: boolean;
+}
+
+const FLAGS: [keyof SeccompFlags, number][] = [
+  ['tsync', 1],
+  ['log', 2],
+  ['specAllow', 4],
+  ['newListener', 8],
+  ['tsyncEsrch', 16],
+  // Only with NEW_LISTENER, which the kernel checks first.
+  ['waitKillableRecv', 32 | 8],
+];
+
+function seccompFlags(): SeccompFlags {
+  return Object.fromEntries(FLAGS.map(([name, bits]) => [name, native().seccompFlagsAvail(bits) === EFAULT])) as unknown as SeccompFlags;
+}
+
+/** @internal The `seccomp` option (and allowUserNamespaces: false, which a filter holds), with the filter flags the kernel knows. */
+export function seccompCheck(): PolicyCheck & { flags: SeccompFlags } {
   const since = '4.14';
+  const flags = seccompFlags();
   if (!syscallTable())
-    return { ok: false, since, reason: `nsjs has no syscall table for ${process.arch} (x64 and arm64 only)`, fallback: 'no filter: seccomp and allowUserNamespaces: false do nothing here' };
+    return { ok: false, since, flags, reason: `nsjs has no syscall table for ${process.arch} (x64 and arm64 only)`, fallback: 'no filter: seccomp and allowUserNamespaces: false do nothing here' };
   const r = native().seccompActionAvail(KILL_PROCESS);
-  if (r === 0) return { ok: true, since };
+  if (r === 0) return { ok: true, since, flags };
   return {
     ok: false,
+    flags,
     since,
     code: r === -38 ? 'ENOSYS' : r === -95 ? 'EOPNOTSUPP' : String(r),
     reason: r === -38 ? 'the kernel has no seccomp filters (CONFIG_SECCOMP_FILTER)' : 'the kernel lacks SECCOMP_RET_KILL_PROCESS (Linux 4.14)',

@@ -1,5 +1,5 @@
 // The seccomp BPF compiler (parent side, before clone) and the policy room's
-// bindings: compileSeccomp, landlockAbi, seccompActionAvail, and PolicyPlan::Parse, which copies
+// bindings: compileSeccomp, landlockAbi, seccompActionAvail, seccompFlagsAvail, and PolicyPlan::Parse, which copies
 // a compiled filter and a Landlock ruleset into the plan.
 //
 // A filter is a rule list of this architecture's syscall numbers (lib/policy/
@@ -9,10 +9,11 @@
 //   ld arch; a foreign architecture (i386 through int 0x80, arm32) → bad_arch
 //   ld nr;   on x86_64, the x32 ABI's numbers (bit 30) → x32
 //   a binary search over the numbers named (jge, as libseccomp's tree
-//   optimisation), whose leaves (a few jeq) jump to each syscall's block or
-//   return the default;
-//   per syscall, its rules in order, first match wins: the argument
-//   comparisons (each 64-bit value compared as two 32-bit words,
+//   optimisation), whose leaves (a few jeq) jump to the shared return of a
+//   syscall refused whatever its arguments, or to its block, or return the
+//   default;
+//   per syscall that compares arguments, its rules in order, first match
+//   wins: the comparisons (each 64-bit value compared as two 32-bit words,
 //   little-endian), then ret action; a block whose rules all miss returns
 //   the default.
 // A syscall runs O(log n) instructions, not one jeq per syscall named; that
@@ -144,7 +145,7 @@ bool EmitCompare(Block* b, const ArgCompare& c, int fail, std::string* why) {
         b->Jump(BPF_JEQ, 0, fail, fail);  // (arg & mask) has no high bits: never equal
       }
       ld(lo_off);
-      b->Stmt(BPF_ALU | BPF_AND | BPF_K, Lo(m));
+      if (Lo(m) != 0xffffffff) b->Stmt(BPF_ALU | BPF_AND | BPF_K, Lo(m));
       b->Jump(BPF_JEQ, Lo(v), kFall, fail);
       break;
     }
@@ -187,28 +188,38 @@ bool EmitBlock(Block* b, const std::vector<const Rule*>& rules, uint32_t default
 }
 
 // The search over nrs[lo, hi) (sorted), the accumulator holding nr: a leaf
-// of up to 3 jumps to their blocks, or a split at the middle number.
-void EmitTree(Block* b, const std::vector<uint32_t>& nrs, const std::vector<int>& blocks, size_t lo, size_t hi, uint32_t default_action) {
+// of up to 3 jumps to their targets (a syscall's block, or the shared return
+// of its action), or a split at the middle number. `near`: every target is
+// within a conditional jump's 8 bits, so the leaves and splits jump there
+// directly (one instruction each); else through an unconditional jump.
+void EmitTree(Block* b, const std::vector<uint32_t>& nrs, const std::vector<int>& targets, size_t lo, size_t hi, int default_ret, bool near) {
   if (hi - lo <= 3) {
     for (size_t i = lo; i < hi; i++) {
-      const int yes = b->Label(), no = b->Label();
-      b->Jump(BPF_JEQ, nrs[i], yes, no);
-      b->Bind(yes);
-      b->Goto(blocks[i]);
+      if (near) {
+        b->Jump(BPF_JEQ, nrs[i], targets[i], i + 1 == hi ? default_ret : kFall);
+        continue;
+      }
+      const int no = b->Label();
+      b->Jump(BPF_JEQ, nrs[i], kFall, no);
+      b->Goto(targets[i]);
       b->Bind(no);
     }
-    b->Stmt(BPF_RET | BPF_K, default_action);
+    if (!near || hi == lo) b->Goto(default_ret);
     return;
   }
   const size_t mid = lo + (hi - lo) / 2;
-  const int above = b->Label(), below = b->Label(), right = b->Label();
-  b->Jump(BPF_JGE, nrs[mid], above, below);
-  b->Bind(above);
-  b->Goto(right);
-  b->Bind(below);
-  EmitTree(b, nrs, blocks, lo, mid, default_action);
+  const int right = b->Label();
+  if (near) {
+    b->Jump(BPF_JGE, nrs[mid], right, kFall);
+  } else {
+    const int below = b->Label();
+    b->Jump(BPF_JGE, nrs[mid], kFall, below);
+    b->Goto(right);
+    b->Bind(below);
+  }
+  EmitTree(b, nrs, targets, lo, mid, default_ret, near);
   b->Bind(right);
-  EmitTree(b, nrs, blocks, mid, hi, default_action);
+  EmitTree(b, nrs, targets, mid, hi, default_ret, near);
 }
 
 bool KnownAction(uint32_t a) {
@@ -271,10 +282,31 @@ Napi::Value CompileSeccompJs(const Napi::CallbackInfo& info) {
   return Napi::Buffer<char>::Copy(env, reinterpret_cast<const char*>(prog.data()), prog.size() * sizeof(sock_filter));
 }
 
+#ifdef NSJS_FAULT_INJECTION
+// Test builds: the most LandlockAbiJs answers (0: Landlock off at boot), set
+// by testLandlockAbi, so that the best effort and require: true of an older
+// kernel run here; -1: the kernel's own answer.
+long g_landlock_abi_cap = -1;
+
+Napi::Value TestLandlockAbiJs(const Napi::CallbackInfo& info) {
+  g_landlock_abi_cap = info[0].IsNumber() ? info[0].As<Napi::Number>().Int64Value() : -1;
+  return info.Env().Undefined();
+}
+#endif
+
 // The Landlock ABI this kernel speaks, or -errno (EOPNOTSUPP: built in but
 // off at boot; ENOSYS: not built in).
 Napi::Value LandlockAbiJs(const Napi::CallbackInfo& info) {
-  return Result(info.Env(), syscall(SYS_landlock_create_ruleset, nullptr, 0, LANDLOCK_CREATE_RULESET_VERSION));
+  long abi = syscall(SYS_landlock_create_ruleset, nullptr, 0, LANDLOCK_CREATE_RULESET_VERSION);
+#ifdef NSJS_FAULT_INJECTION
+  if (g_landlock_abi_cap == 0) {
+    errno = EOPNOTSUPP;
+    abi = -1;
+  } else if (g_landlock_abi_cap > 0 && abi > g_landlock_abi_cap) {
+    abi = g_landlock_abi_cap;
+  }
+#endif
+  return Result(info.Env(), abi);
 }
 
 // seccomp(SECCOMP_GET_ACTION_AVAIL) for an action (Linux 4.14): 0, or -errno
@@ -282,6 +314,69 @@ Napi::Value LandlockAbiJs(const Napi::CallbackInfo& info) {
 Napi::Value SeccompActionAvailJs(const Napi::CallbackInfo& info) {
   uint32_t action = info[0].IsNumber() ? info[0].As<Napi::Number>().Uint32Value() : 0;
   return Result(info.Env(), syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action));
+}
+
+// seccomp(SECCOMP_SET_MODE_FILTER, flags, NULL), libseccomp's probe: the
+// kernel checks the flags, then fails to copy the NULL program (EFAULT)
+// before it would check no_new_privs or load anything; EINVAL for a flag it
+// does not know.
+Napi::Value SeccompFlagsAvailJs(const Napi::CallbackInfo& info) {
+  const uint32_t flags = info[0].IsNumber() ? info[0].As<Napi::Number>().Uint32Value() : 0;
+  return Result(info.Env(), syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, nullptr));
+}
+
+// The program for rules grouped by syscall (see CompileFilter), laid out
+// header, search, then the jump targets: the default's return, one shared
+// return per action of the syscalls refused whatever their arguments, and
+// the blocks of those whose rules compare arguments. Fewer instructions is
+// less for the kernel to JIT at every attach (seccomp(2) compiles the
+// program anew for each process that installs it).
+bool Emit(const Filter& f, const std::map<uint32_t, std::vector<const Rule*>>& by_nr, bool near, std::vector<sock_filter>* out, std::string* why) {
+  Block b;
+  const int native = b.Label(), foreign = b.Label();
+  b.Stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch));
+  b.Jump(BPF_JEQ, kArch, native, foreign);
+  b.Bind(foreign);
+  b.Stmt(BPF_RET | BPF_K, f.bad_arch);
+  b.Bind(native);
+  b.Stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr));
+  if (kHasX32) {
+    const int x32 = b.Label(), ours = b.Label();
+    b.Jump(BPF_JGE, kX32Bit, x32, ours);
+    b.Bind(x32);
+    b.Stmt(BPF_RET | BPF_K, f.x32);
+    b.Bind(ours);
+  }
+  const int default_ret = b.Label();
+  std::map<uint32_t, int> shared;  // action → its return
+  std::vector<uint32_t> nrs;
+  std::vector<int> targets;
+  std::vector<std::pair<int, const std::vector<const Rule*>*>> blocks;
+  for (const auto& entry : by_nr) {
+    nrs.push_back(entry.first);
+    const Rule* first = entry.second.front();
+    if (first->args.empty()) {
+      auto it = shared.find(first->action);
+      if (it == shared.end()) it = shared.emplace(first->action, b.Label()).first;
+      targets.push_back(it->second);
+    } else {
+      targets.push_back(b.Label());
+      blocks.emplace_back(targets.back(), &entry.second);
+    }
+  }
+  EmitTree(&b, nrs, targets, 0, nrs.size(), default_ret, near);
+  b.Bind(default_ret);
+  b.Stmt(BPF_RET | BPF_K, f.default_action);
+  for (const auto& ret : shared) {
+    b.Bind(ret.second);
+    b.Stmt(BPF_RET | BPF_K, ret.first);
+  }
+  for (const auto& block : blocks) {
+    b.Bind(block.first);
+    if (!EmitBlock(&b, *block.second, f.default_action, why)) return false;
+  }
+  out->clear();
+  return b.Resolve(out, why);
 }
 
 }  // namespace
@@ -303,36 +398,8 @@ bool CompileFilter(const Filter& f, std::vector<sock_filter>* out, std::string* 
     }
     by_nr[r.nr].push_back(&r);
   }
-  Block b;
-  const int native = b.Label(), foreign = b.Label();
-  b.Stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch));
-  b.Jump(BPF_JEQ, kArch, native, foreign);
-  b.Bind(foreign);
-  b.Stmt(BPF_RET | BPF_K, f.bad_arch);
-  b.Bind(native);
-  b.Stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr));
-  if (kHasX32) {
-    const int x32 = b.Label(), ours = b.Label();
-    b.Jump(BPF_JGE, kX32Bit, x32, ours);
-    b.Bind(x32);
-    b.Stmt(BPF_RET | BPF_K, f.x32);
-    b.Bind(ours);
-  }
-  std::vector<uint32_t> nrs;
-  std::vector<int> blocks;
-  for (const auto& entry : by_nr) {
-    nrs.push_back(entry.first);
-    blocks.push_back(b.Label());
-  }
-  if (nrs.empty()) b.Stmt(BPF_RET | BPF_K, f.default_action);
-  else EmitTree(&b, nrs, blocks, 0, nrs.size(), f.default_action);
-  size_t i = 0;
-  for (const auto& entry : by_nr) {
-    b.Bind(blocks[i++]);
-    if (!EmitBlock(&b, entry.second, f.default_action, why)) return false;
-  }
-  out->clear();
-  if (!b.Resolve(out, why)) return false;
+  // Direct jumps first; a policy too long for them takes the far layout.
+  if (!Emit(f, by_nr, true, out, why) && !Emit(f, by_nr, false, out, why)) return false;
   if (out->size() > kMaxFilterLength) {
     *why = "the filter has " + std::to_string(out->size()) + " instructions, more than the kernel's " + std::to_string(kMaxFilterLength);
     return false;
@@ -385,6 +452,10 @@ void InitPolicy(Napi::Env env, Napi::Object exports) {
   exports.Set("compileSeccomp", Napi::Function::New(env, policy::CompileSeccompJs));
   exports.Set("landlockAbi", Napi::Function::New(env, policy::LandlockAbiJs));
   exports.Set("seccompActionAvail", Napi::Function::New(env, policy::SeccompActionAvailJs));
+  exports.Set("seccompFlagsAvail", Napi::Function::New(env, policy::SeccompFlagsAvailJs));
+#ifdef NSJS_FAULT_INJECTION
+  exports.Set("testLandlockAbi", Napi::Function::New(env, policy::TestLandlockAbiJs));
+#endif
 }
 
 }  // namespace nsjs

@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+import { spawnIsolated } from '../../../lib';
 import { expectNoLeaks, snapshot, type Snapshot } from '../../helpers/leaks';
 
 const root = path.join(__dirname, '..', '..', '..');
@@ -268,4 +269,46 @@ describeUserns('nsjs run: the kernel-policy flags (issue 15 item 5)', () => {
       fs.rmSync(`${dir}-outside`, { force: true });
     }
   });
+});
+
+describeUserns('nsjs exec: the kernel-policy flags of nsjs run (issue 15)', () => {
+  // A target in a user and mount namespace of the test's own: joinable as root and as uid 65534.
+  const withTarget = async (body: (pid: string) => void) => {
+    const target = await spawnIsolated('sleep', ['60'], { namespaces: ['user', 'mnt'], user: 'root', stdio: 'ignore' });
+    try {
+      body(String(target.pid));
+    } finally {
+      target.kill('SIGKILL');
+      await target.wait();
+    }
+  };
+  test('--disable-userns and --sandbox refuse nested user namespaces, --seccomp default refuses keyctl, --cap-drop drops', () =>
+    withTarget((pid) => {
+      const nested = (...flags: string[]) => nsjs('exec', '-t', pid, '-U', '-m', ...flags, '--', 'sh', '-c', 'unshare -U true 2>&1; echo "status $?"').stdout;
+      expect(nested()).toBe('status 0\n');
+      expect(nested('--disable-userns')).toBe('unshare: unshare failed: Operation not permitted\nstatus 1\n');
+      expect(nested('--sandbox')).toBe('unshare: unshare failed: Operation not permitted\nstatus 1\n');
+      expect(nested('--sandbox', '--allow-userns')).toBe('status 0\n');
+      const py = 'import ctypes; l = ctypes.CDLL(None, use_errno=True); r = l.syscall(250, 0, -2, 1); print(r if r >= 0 else -ctypes.get_errno())';
+      expect(nsjs('exec', '-t', pid, '-U', '--seccomp', 'default', '--', 'python3', '-c', py).stdout).toBe('-1\n');
+      expect(Number(nsjs('exec', '-t', pid, '-U', '--', 'python3', '-c', py).stdout)).toBeGreaterThan(0);
+      const all = (1n << BigInt(Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'latin1')) + 1)) - 1n;
+      const withoutAdmin = (all & ~(1n << 21n)).toString(16).padStart(16, '0');
+      expect(nsjs('exec', '-t', pid, '-U', '--cap-drop', 'sys_admin', '--', 'sh', '-c', 'grep ^CapEff /proc/self/status').stdout).toBe(`CapEff:\t${withoutAdmin}\n`);
+    }));
+  test('--landlock-read/--landlock-write confine writes, the paths naming the joined mount namespace\'s files', () =>
+    withTarget((pid) => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsjs-cli-exec-ll-'));
+      try {
+        const r = nsjs('exec', '-t', pid, '-U', '-m', ...['/usr', '/lib', '/lib64', '/bin', '/etc'].flatMap((p) => ['--landlock-read', p]), '--landlock-write', dir, '--',
+          'sh', '-c', `echo a > ${dir}/ok && echo b > ${dir}-outside; echo "status $?"`);
+        expect(r.stdout).toBe('status 2\n');
+        expect(r.stderr).toContain('Permission denied');
+        expect(fs.readdirSync(dir)).toEqual(['ok']);
+        expect(fs.existsSync(`${dir}-outside`)).toBe(false);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+        fs.rmSync(`${dir}-outside`, { force: true });
+      }
+    }));
 });

@@ -93,6 +93,16 @@ describe('features() reports this machine', () => {
     expect(report.features.seccompFilter.ok).toBe(['x64', 'arm64'].includes(process.arch) && actions.includes('kill_process'));
   });
 
+  test('seccomp filter flags: each as python3 finds it (seccomp(SET_MODE_FILTER, flag, NULL) is EFAULT for a flag the kernel knows, EINVAL else)', () => {
+    const nr = process.arch === 'arm64' ? 277 : 317;
+    const py = (bits: number) =>
+      spawnSync('python3', ['-c', `import ctypes; l = ctypes.CDLL(None, use_errno=True); l.syscall(${nr}, 1, ${bits}, None); print(ctypes.get_errno())`], { encoding: 'utf8' }).stdout.trim();
+    const bits = { tsync: 1, log: 2, specAllow: 4, newListener: 8, tsyncEsrch: 16, waitKillableRecv: 32 | 8 };
+    expect(report.features.seccompFilter.flags).toEqual(Object.fromEntries(Object.entries(bits).map(([k, b]) => [k, py(b) === '14'])));
+    // A flag no kernel has yet: the oracle's way of saying no.
+    expect(py(1 << 30)).toBe('22');
+  });
+
   test('Landlock: the ABI python3 gets from landlock_create_ruleset(NULL, 0, VERSION)', () => {
     const abi = Number(
       spawnSync('python3', ['-c', 'import ctypes; print(max(0, ctypes.CDLL(None, use_errno=True).syscall(444, None, 0, 1)))'], { encoding: 'utf8' }).stdout.trim(),
@@ -127,6 +137,10 @@ describe('nsjs doctor', () => {
       expect(row?.split(/\s{2,}/)).toEqual([type, word(report.namespaces[type].root), word(report.namespaces[type].unprivileged)]);
     }
     expect(text.stdout).toMatch(/^clone3 +5\.3 +(yes|no)/m);
+    if (report.features.seccompFilter.ok) {
+      const flags = Object.entries(report.features.seccompFilter.flags).filter(([, v]) => v).map(([k]) => k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase());
+      expect(text.stdout).toMatch(new RegExp(`^seccomp filters .* yes \\(flags: ${flags.join(' ') || 'none'}\\)$`, 'm'));
+    }
     // Every "no" has its why; every no with a known fix prints it.
     for (const c of Object.values(report.features)) if (c.ok === false) expect(text.stdout).toContain(`why: ${c.reason}`);
   });

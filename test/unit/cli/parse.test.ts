@@ -435,6 +435,19 @@ describe('nsjs ls', () => {
   });
 });
 
+describe('nsjs exec: the kernel-policy flags', () => {
+  const exec = (...argv: string[]) => (parseExec([...argv, 'cmd']) as ExecRequest).options;
+  test('each as nsjs run takes it, over nsenter\'s defaults', () => {
+    expect(exec('-t1', '-U', '--seccomp', 'default', '--disable-userns')).toMatchObject({ seccomp: 'default', allowUserNamespaces: false });
+    expect(exec('-t1', '-U', '--cap-add', 'net_admin', '--cap-drop', 'CAP_NET_RAW').capabilities).toEqual({ keep: ['net_admin'], drop: ['CAP_NET_RAW'] });
+    expect(exec('-t1', '-m', '--landlock-read', '/usr', '--landlock-write=/tmp').landlock).toEqual({ read: ['/usr'], write: ['/tmp'] });
+    // --sandbox: the API's defaults in place of nsenter's (no capabilities kept, session, no_new_privs).
+    const sandbox = exec('-t1', '-U', '--sandbox');
+    expect(sandbox).toMatchObject({ allowUserNamespaces: false, uid: 0, gid: 0 });
+    for (const k of ['seccomp', 'capabilities', 'noNewPrivileges', 'newSession']) expect(sandbox).not.toHaveProperty(k);
+  });
+});
+
 describe('nsjs run: the kernel-policy flags', () => {
   test('--sandbox: the API defaults (session, no_new_privs, capabilities, seccomp) and no nested user namespaces', () => {
     expect(opts('--sandbox', '-U')).toEqual({ stdio: 'inherit', namespaces: ['user'], user: 'none', allowUserNamespaces: false });
