@@ -123,12 +123,17 @@ async function start(command: string, args: string[], options: SpawnOptions, nam
   try {
     return await spawnIsolated(command, args, withInheritedFds(options));
   } catch (e) {
-    if (e instanceof NsError && e.step === 'execve') {
+    const reason = (e: NsError) => {
       const [, description] = util.getSystemErrorMap().get(e.errno) ?? [e.code, e.message];
-      const reason = description.charAt(0).toUpperCase() + description.slice(1);
-      err(`nsjs: failed to execute ${name}: ${reason}`);
+      return description.charAt(0).toUpperCase() + description.slice(1);
+    };
+    if (e instanceof NsError && e.step === 'execve') {
+      err(`nsjs: failed to execute ${name}: ${reason(e)}`);
       return e.code === 'ENOENT' ? 127 : 126;
     }
+    // unshare -R/-w's own words
+    if (e instanceof NsError && e.step === 'chroot') return err(`nsjs: cannot change root directory to '${e.path}': ${reason(e)}`), 1;
+    if (e instanceof NsError && e.step === 'chdir') return err(`nsjs: cannot change directory to ${e.path}: ${reason(e)}`), 1;
     if (e instanceof NsError && e.step?.startsWith('keep ns/')) {
       const type = e.step.slice('keep ns/'.length).replace('_for_children', '');
       if (type === 'mnt' && e.code === 'EINVAL')

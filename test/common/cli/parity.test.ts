@@ -152,3 +152,58 @@ describe('small differences the issue lists', () => {
     expect(actual).toEqual({ ...expected, stderr: 'nsjs: unknown signal: 15\n' });
   });
 });
+
+describe('--kill-child=SIG: that signal reaches the program when nsjs dies, as with unshare', () => {
+  // sh's parent is unshare, or nsjs (the clone of one of its threads): killed
+  // first, then the program reports what came, if anything did.
+  // (the signal may come before sleep started: then $! is empty)
+  const program = 'trap \'echo got > $out; [ -n "$!" ] && kill $!; exit\' TERM USR1; kill -KILL $PPID; sleep 5 >/dev/null 2>&1 & wait';
+  const script = (options: string) =>
+    `export out=$(mktemp); $U ${options} sh -c "$S"; for i in $(seq 100); do [ -s $out ] && break; sleep 0.05; done; cat $out; rm -f $out`;
+  test.each([
+    ['SIGTERM', '--kill-child=SIGTERM'],
+    ['usr1 (any case, without SIG)', '--kill-child=usr1'],
+    ['with a user or uts namespace', `${UNS} --fork --kill-child=TERM`],
+  ])('%s', (_, options) => {
+    const [expected, actual] = both(script(options), { S: program });
+    expect(expected.stdout).toBe('got\n');
+    // (stderr: the shell's "Killed", before or after the program's own)
+    expect({ ...actual, stderr: '' }).toEqual({ ...expected, stderr: '' });
+  });
+});
+
+describe('-R/--root DIR is chroot(2), as unshare: no mount namespace, nothing unmounted', () => {
+  let dir: string;
+  beforeAll(() => {
+    // A root of its own: busybox (static) and an empty /proc for --mount-proc.
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsjs-chroot-'));
+    fs.mkdirSync(path.join(dir, 'proc'));
+    fs.mkdirSync(path.join(dir, 'sub'));
+    fs.copyFileSync('/bin/busybox', path.join(dir, 'busybox'));
+    fs.chmodSync(path.join(dir, 'busybox'), 0o755);
+    fs.chmodSync(dir, 0o755);
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const probe = '/busybox sh -c \'echo "$(/busybox pwd) $(/busybox ls / | /busybox tr "\\n" " ")$(/busybox readlink /proc/self/ns/mnt 2>&1)"\'';
+  // An ordinary user may chroot only inside a user namespace of its own.
+  const uns = process.getuid!() === 0 ? '' : '-r';
+  test.each([
+    ['the root and cwd /', `$U ${uns} -R $D ${probe}`],
+    ['-w inside it', `$U ${uns} -R $D -w /sub /busybox pwd`],
+    ['-R /: no pivot_root, nothing to refuse', `cd /; $U ${uns} -R / sh -c 'pwd; [ "$(readlink /proc/self/ns/mnt)" = "$M" ] && echo same mnt'`],
+    ['--mount-proc is mounted inside the new root', `$U ${uns} -R $D -pf --mount-proc /busybox sh -c 'echo $$; /busybox cat /proc/1/cmdline | /busybox tr "\\0" " "'`],
+  ])('%s', (_, script) => {
+    const [expected, actual] = both(script, { D: dir, M: fs.readlinkSync('/proc/self/ns/mnt') });
+    expect(expected.status).toBe(0);
+    expect(actual).toEqual(expected);
+  });
+  test.each([
+    ['no such directory', `$U ${uns} -R /nonexistent true`],
+    ['no such -w inside it', `$U ${uns} -R $D -w /nonexistent /busybox true`],
+    ...(process.getuid!() === 0 ? [] : [['without CAP_SYS_CHROOT (no user namespace)', '$U -R $D /busybox true']]),
+  ])('errors in unshare\'s words: %s', (_, script) => {
+    const [expected, actual] = both(script, { D: dir });
+    expect(expected.status).toBe(1);
+    expect(actual).toEqual({ ...expected, stderr: expected.stderr.replace(/^unshare:/, 'nsjs:').replace('cannot chdir to \'/nonexistent\'', 'cannot change directory to /nonexistent') });
+  });
+});

@@ -148,11 +148,11 @@ describe('nsjs run → spawnIsolated options', () => {
     expect(opts('--propagation=unchanged').propagation).toBe('unchanged');
     expect(usageError(() => opts('--propagation=weird'))).toBe('unsupported propagation mode: weird');
   });
-  test('--kill-child[=SIG] is dieWithParent (always SIGKILL)', () => {
-    expect(run('--kill-child', 'x')).toMatchObject({ options: { dieWithParent: true } });
-    expect(run('--kill-child', 'x').killChildSignal).toBeUndefined();
-    expect(run('--kill-child=TERM', 'x').killChildSignal).toBe('SIGTERM');
-    expect(run('--kill-child=sigkill', 'x').killChildSignal).toBeUndefined();
+  test('--kill-child[=SIG] is dieWithParent with that signal', () => {
+    expect(opts('--kill-child').dieWithParent).toBe(true);
+    expect(opts('--kill-child=TERM').dieWithParent).toBe('SIGTERM');
+    expect(opts('--kill-child=sigusr1').dieWithParent).toBe('SIGUSR1');
+    expect(opts('--kill-child=sigkill').dieWithParent).toBe(true);
     // numbers are refused, as unshare's signame_to_signum refuses them
     expect(usageError(() => run('--kill-child=15', 'x'))).toBe('unknown signal: 15');
     expect(usageError(() => run('--kill-child=FOO', 'x'))).toBe('unknown signal: FOO');
@@ -161,13 +161,15 @@ describe('nsjs run → spawnIsolated options', () => {
     expect(opts('-n').network).toEqual({ loopback: false });
     expect(opts('-m').network).toBeUndefined();
   });
-  test('-R implies -m and starts in /; -w', () => {
-    expect(opts('-R', '/srv/root')).toEqual({ ...rootBase, namespaces: ['mnt'], root: '/srv/root', cwd: '/' });
-    expect(opts('--root=/r', '-w', '/home')).toMatchObject({ root: '/r', cwd: '/home' });
+  test('-R is a chroot (no mount namespace) and starts in /; -w; mounts go inside it', () => {
+    expect(opts('-R', '/srv/root')).toEqual({ ...rootBase, chroot: '/srv/root', cwd: '/' });
+    expect(opts('-R', 'srv')).toMatchObject({ chroot: `${process.cwd()}/srv` });
+    expect(opts('--root=/r', '-w', '/home')).toMatchObject({ chroot: '/r', cwd: '/home' });
+    expect(opts('-R', '/r', '-pf', '--mount-proc')).toMatchObject({ chroot: '/r', namespaces: ['mnt', 'pid'], mounts: [{ type: 'proc', target: '/r/proc' }] });
     expect(opts('--wd=/tmp')).toEqual({ ...rootBase, cwd: '/tmp' });
     // The API takes only an absolute cwd: relative to ours, or to the new root.
     expect(opts('-w', 'sub/dir').cwd).toBe(`${process.cwd()}/sub/dir`);
-    expect(opts('-R', '/r', '-w', 'home')).toMatchObject({ root: '/r', cwd: '/home' });
+    expect(opts('-R', '/r', '-w', 'home')).toMatchObject({ chroot: '/r', cwd: '/home' });
   });
   test('--monotonic and --boottime need -T', () => {
     expect(opts('-T', '--monotonic', '-3600', '--boottime=86400').timeOffsets).toEqual({ monotonic: -3600, boottime: 86400 });
