@@ -207,3 +207,40 @@ describe('-R/--root DIR is chroot(2), as unshare: no mount namespace, nothing un
     expect(actual).toEqual({ ...expected, stderr: expected.stderr.replace(/^unshare:/, 'nsjs:').replace('cannot chdir to \'/nonexistent\'', 'cannot change directory to /nonexistent') });
   });
 });
+
+describe('nsjs ls lays out and orders rows as lsns', () => {
+  // In a pid namespace of our own (run by util-linux's unshare), so that
+  // nothing else comes and goes between the two listings (and its sleepers
+  // die with its pid 1): pid 1010 (through ns_last_pid), a uts namespace
+  // made before a user namespace of the same owner (a lower inode).
+  const inSandbox = (probe: string) =>
+    shell(`unshare -r -pf --mount-proc sh -c "$S"`, {
+      S: 'echo 1009 > /proc/sys/kernel/ns_last_pid; sleep 100 & unshare -u sleep 100 & sleep 0.2; unshare -U sleep 100 & sleep 0.2; ' +
+        `for L in lsns "$NSJS ls"; do ${probe}; echo; done`,
+    });
+  const halves = (r: Result) => {
+    expect(r.status).toBe(0);
+    const [ul, ours] = r.stdout.split('\n\n');
+    return { ul, ours };
+  };
+  test('width hints: PID, TYPE, NPROCS, NS take at least lsns\'s hint when their cells outgrow the header', () => {
+    const { ul, ours } = halves(inSandbox('$L -o PID,TYPE,NPROCS,NS,USER,COMMAND'));
+    // pid 1010 is 4 wide, the header 3, the hint 5 (util-linux 2.38 and 2.39+ agree)
+    expect(ul).toMatch(/^ {2}PID TYPE {3}NPROCS {9}NS USER/);
+    expect(ours).toBe(ul);
+  });
+  test('-n: the header does not count (util-linux 2.39+, restated: Debian\'s 2.38 pads NPROCS to 6 here)', () => {
+    // the one pid namespace, its few processes: one digit, as wide as that
+    expect(halves(inSandbox('$L -n -o NPROCS -t pid')).ours).toMatch(/^[1-9]$/);
+  });
+  // An order by type (user namespaces first) would swap the child uts and
+  // user namespaces under their owner, and start the parent tree with a user namespace.
+  test.each([
+    ['owner', /uts\n\S+ user$/m],
+    ['parent', /^NS +TYPE\n\d+ +(?!user)/],
+  ])('--tree=%s: rows in inode order, whatever their type, each after its owner or parent', (rel, shape) => {
+    const { ul, ours } = halves(inSandbox(`$L -T${rel} -o NS,TYPE`));
+    expect(ul).toMatch(shape);
+    expect(ours).toBe(ul);
+  });
+});

@@ -334,8 +334,8 @@ describe('nsjs ls', () => {
       ].join('\n'),
     );
   });
-  test('-T (owner; user namespaces first, as lsns), -n, -o, -t', () => {
-    expect(ls('-T', '-n', '-o', 'NS,TYPE,ONS')).toBe(['12   user   0', '├─20 user  12', '└─10 mnt   12', ''].join('\n'));
+  test('-T (owner: each owner first, then what it owns in inode order, as lsns), -n (widths by the hints, 2.40+), -o, -t', () => {
+    expect(ls('-T', '-n', '-o', 'NS,TYPE,ONS')).toBe(['12         user           0', '├─10       mnt           12', '└─20       user          12', ''].join('\n'));
     expect(ls('-t', 'mnt', '-o', 'ns,path')).toBe(['NS PATH', '10 /proc/1/ns/mnt', ''].join('\n'));
   });
   test('-J: lsns keys and layout', () => {
@@ -351,13 +351,14 @@ describe('nsjs ls', () => {
     const hostile = 'ev\x1b]0;pwn\x07il\x1b[31mred\\x41 tab\there\x7fdel\u009bcsi é中 \u202eRLO \u2028LS \ufffd';
     const one = [info({ inode: 30, type: 'uts', command: hostile })];
     const show = (utf8: boolean, ...argv: string[]) => render(one, parseLs(['-o', 'NS,COMMAND', '-n', ...argv]) as never, users, utf8);
+    // (NS padded to its hint, 10, as lsns 2.40+ does with -n)
     test('table and list: \\xNN per byte of a control, a non-printable character and the backslash of "\\x" (lsns 2.38 in C.UTF-8)', () => {
-      const expected = '30 ev\\x1b]0;pwn\\x07il\\x1b[31mred\\x5cx41 tab\\x09here\\x7fdel\\xc2\\x9bcsi é中 \u202eRLO \\xe2\\x80\\xa8LS \ufffd\n';
+      const expected = '        30 ev\\x1b]0;pwn\\x07il\\x1b[31mred\\x5cx41 tab\\x09here\\x7fdel\\xc2\\x9bcsi é中 \u202eRLO \\xe2\\x80\\xa8LS \ufffd\n';
       expect(show(true)).toBe(expected);
       expect(show(true, '-l')).toBe(expected);
     });
     test('outside a UTF-8 locale every byte above 0x7f too (lsns in C)', () => {
-      expect(show(false)).toBe('30 ev\\x1b]0;pwn\\x07il\\x1b[31mred\\x5cx41 tab\\x09here\\x7fdel\\xc2\\x9bcsi \\xc3\\xa9\\xe4\\xb8\\xad \\xe2\\x80\\xaeRLO \\xe2\\x80\\xa8LS \\xef\\xbf\\xbd\n');
+      expect(show(false)).toBe('        30 ev\\x1b]0;pwn\\x07il\\x1b[31mred\\x5cx41 tab\\x09here\\x7fdel\\xc2\\x9bcsi \\xc3\\xa9\\xe4\\xb8\\xad \\xe2\\x80\\xaeRLO \\xe2\\x80\\xa8LS \\xef\\xbf\\xbd\n');
     });
     test('raw: every byte but visible ASCII, and every backslash (lsns -r)', () => {
       expect(show(true, '-r')).toBe('30 ev\\x1b]0;pwn\\x07il\\x1b[31mred\\x5cx41\\x20tab\\x09here\\x7fdel\\xc2\\x9bcsi\\x20\\xc3\\xa9\\xe4\\xb8\\xad\\x20\\xe2\\x80\\xaeRLO\\x20\\xe2\\x80\\xa8LS\\x20\\xef\\xbf\\xbd\n');
