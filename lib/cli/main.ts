@@ -229,6 +229,45 @@ async function run(argv: string[]): Promise<number> {
   return exitLike(proc, shield);
 }
 
+const CGROUP2_SUPER_MAGIC = 0x63677270;
+
+/**
+ * nsenter -c: we move ourselves (every thread) into the cgroup of `pid`, as
+ * nsenter writes its own pid there, so that the command we start is born
+ * in it. cgroup v2 only: the first line of /proc/<pid>/cgroup is its path.
+ * Returns the failure in nsenter's words, or undefined.
+ */
+function joinCgroupOf(pid: number): string | undefined {
+  const reason = (e: unknown) => {
+    const errno = (e as NodeJS.ErrnoException).errno;
+    const [, description] = (errno !== undefined && util.getSystemErrorMap().get(errno)) || ['', String(e)];
+    return description.charAt(0).toUpperCase() + description.slice(1);
+  };
+  if (fs.statfsSync('/sys/fs/cgroup').type !== CGROUP2_SUPER_MAGIC) return '--join-cgroup is only supported in cgroup v2';
+  let cgroup: string;
+  try {
+    const first = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n')[0];
+    if (!first.includes(':')) return 'failed to get cgroup path';
+    cgroup = first.slice(first.lastIndexOf(':') + 1);
+  } catch (e) {
+    return `failed to get cgroup path: ${reason(e)}`;
+  }
+  let fd: number;
+  try {
+    fd = fs.openSync(`/sys/fs/cgroup/${cgroup}/cgroup.procs`, fs.constants.O_WRONLY | fs.constants.O_APPEND);
+  } catch (e) {
+    return `failed to open cgroup.procs: ${reason(e)}`;
+  }
+  try {
+    fs.writeSync(fd, String(process.pid));
+  } catch (e) {
+    return `write cgroup.procs failed: ${reason(e)}`;
+  } finally {
+    fs.closeSync(fd);
+  }
+  return undefined;
+}
+
 /** nsenter -N: the net namespace of socket `fd` of `pid` (pidfd_getfd, then SIOCGSKNS). */
 function socketNamespace({ pid, fd }: { pid: number; fd: number }): Namespace {
   const nsfd = native().socketNs(pid, fd);
@@ -251,6 +290,10 @@ async function exec(argv: string[]): Promise<number> {
   if ('help' in request) return out(EXEC_HELP.slice(1)), 0;
   if ('version' in request) return out(version()), 0;
   const r = request as ExecRequest;
+  if (r.joinCgroup !== undefined) {
+    const failed = joinCgroupOf(r.joinCgroup);
+    if (failed) return err(`nsjs: ${failed}`), 1;
+  }
   const options: SpawnOptions & Record<string, unknown> = { ...r.options };
   const opened: Namespace[] = [];
   try {
