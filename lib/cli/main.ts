@@ -131,7 +131,9 @@ async function start(command: string, args: string[], options: SpawnOptions, nam
       err(`nsjs: failed to execute ${name}: ${reason(e)}`);
       return e.code === 'ENOENT' ? 127 : 126;
     }
-    // unshare -R/-w's own words
+    // unshare -R/-w/--load-interp's own words
+    if (e instanceof NsError && e.step === 'binfmt register')
+      return err(`nsjs: ${['ENOENT', 'EACCES', 'ENOTDIR'].includes(e.code) ? 'cannot open' : 'write failed'} ${e.path}: ${reason(e)}`), 1;
     if (e instanceof NsError && e.step === 'chroot') return err(`nsjs: cannot change root directory to '${e.path}': ${reason(e)}`), 1;
     if (e instanceof NsError && e.step === 'chdir') return err(`nsjs: cannot change directory to ${e.path}: ${reason(e)}`), 1;
     if (e instanceof NsError && e.step?.startsWith('keep ns/')) {

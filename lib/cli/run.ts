@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import type { CapabilityName, NamespaceType, SpawnOptions, Terminal } from '../index';
+import { sys, type CapabilityName, type NamespaceType, type SpawnOptions, type Terminal } from '../index';
 import { UsageError, parseCommandLine, type OptionSpecs } from './args';
 import { addSingle, groupArg, kernelRanges, passwdEntry, rangeArg, signedArg, subidRange, unsignedArg, userArg, type Range } from './ids';
 import { POLICY_HELP, POLICY_OPTIONS, applyPolicy, policyFlag, policyFlags } from './policy';
@@ -32,6 +32,8 @@ export const RUN_OPTIONS: OptionSpecs = {
   'clear-env': { arg: 'none' },
   'whitelist-env': { arg: 'required' },
   'mount-proc': { arg: 'optional' },
+  'mount-binfmt': { arg: 'optional' },
+  'load-interp': { short: 'l', arg: 'required' },
   'map-user': { arg: 'required' },
   'map-group': { arg: 'required' },
   'map-root-user': { short: 'r', arg: 'none' },
@@ -112,6 +114,10 @@ Options:
  --clear-env               start the program with an empty environment
  --whitelist-env <list>    keep these variables (comma-separated; implies --clear-env)
  --mount-proc[=<dir>]      mount proc filesystem first (implies --mount)
+ --mount-binfmt[=<dir>]    mount binfmt filesystem (implies --user and --mount;
+                             default /proc/sys/fs/binfmt_misc, with --mount-proc)
+ -l, --load-interp <string> register this binfmt_misc entry (:name:type:offset:magic:mask:
+                             interpreter:flags) in it (implies --mount-binfmt)
  --propagation slave|shared|private|unchanged
                            modify mount propagation in mount namespace (default private)
  -R, --root <dir>          run the command with root directory set to <dir> (chroot(2);
@@ -262,6 +268,8 @@ export function parseRun(
   const mounts: NonNullable<SpawnOptions['mounts']> = [];
   const o: RunRequest['options'] = {};
   let procMount: string | undefined;
+  let binfmtDir: string | undefined;
+  let interp: string | undefined;
   let mapUser: number | undefined;
   let mapGroup: number | undefined;
   const userRanges: Range[] = [];
@@ -326,6 +334,18 @@ export function parseRun(
       case 'mount-proc':
         namespaces.add('mnt');
         procMount = value ?? '/proc';
+        break;
+      case 'mount-binfmt':
+      case 'load-interp':
+        // binfmt_misc is per user namespace (Linux 6.7); the default place is in proc
+        namespaces.add('mnt');
+        namespaces.add('user');
+        if (name === 'load-interp') interp = v;
+        if (name === 'mount-binfmt' && value !== undefined) binfmtDir = value;
+        else if (binfmtDir === undefined) {
+          procMount ??= '/proc';
+          binfmtDir = '/proc/sys/fs/binfmt_misc';
+        }
         break;
       case 'map-user':
         namespaces.add('user');
@@ -529,11 +549,14 @@ export function parseRun(
     if (uid === undefined && m.uid !== undefined) o.uid = m.uid;
     if (gid === undefined && m.gid !== undefined) o.gid = m.gid;
   }
+  // as unshare: proc, then binfmt_misc over it, then the rest
+  if (binfmtDir !== undefined) mounts.unshift({ type: 'raw', fstype: 'binfmt_misc', target: binfmtDir, flags: sys.MS_NOSUID | sys.MS_NODEV | sys.MS_NOEXEC });
   if (procMount !== undefined) mounts.unshift({ type: 'proc', target: procMount });
   // unshare mounts proc after its chroot: the mounts are made before ours,
   // so inside the directory that becomes the root.
   if (mounts.length) o.mounts = root === undefined ? mounts : mounts.map((m) => ({ ...m, target: path.join(root!, m.target) }));
   if (root !== undefined) o.chroot = root;
+  if (interp !== undefined) o.binfmtRegister = { dir: root === undefined ? binfmtDir! : path.join(root, binfmtDir!), entry: interp };
   if (tmpfsRoot) o.root = tmpfsRoot;
   if (propagation !== undefined && (namespaces.has('mnt') || propagation === 'unchanged')) o.propagation = propagation;
   // The API takes only an absolute cwd: a relative --wd is unshare's, from

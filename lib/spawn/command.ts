@@ -10,7 +10,7 @@ import { isMainThread } from 'node:worker_threads';
 
 import { invalidArgType, invalidArgValue, unknownSignal } from '../core/errors';
 import type { NamespaceType } from '../core/nstypes';
-import type { Add, NativePlan } from '../core/plan';
+import { SharedOp, type Add, type NativePlan } from '../core/plan';
 import { signalName, signalNumber } from '../core/signals';
 import { bool, integer, noNul, ownProperties, pathString, plainObject } from '../core/validate';
 
@@ -152,6 +152,8 @@ export interface CommandChecked {
   init: boolean;
   /** @internal unshare -R: chroot(2) into it after the mounts, before cwd. */
   chroot?: string;
+  /** @internal unshare --load-interp: written to `<dir>/register` before the chroot. */
+  binfmtRegister?: { dir: string; entry: string };
   cwd?: string;
   /** Unset: the command gets our environment, copied natively from environ (see env()). */
   env?: [string, string][];
@@ -181,6 +183,10 @@ export function checkCommandOptions(o: Readonly<Record<string, unknown>>, namesp
     if (!c.cwd.startsWith('/')) throw invalidArgValue('options.cwd', c.cwd, 'must be an absolute path (it is the directory inside the sandbox, after root)');
   }
   if (o.argv0 !== undefined) c.argv0 = noNul(o.argv0, 'options.argv0');
+  if (o.binfmtRegister !== undefined) {
+    const b = plainObject(o.binfmtRegister, 'options.binfmtRegister');
+    c.binfmtRegister = { dir: pathString(b.dir, 'options.binfmtRegister.dir'), entry: noNul(b.entry, 'options.binfmtRegister.entry') };
+  }
   if (o.chroot !== undefined) {
     c.chroot = pathString(o.chroot, 'options.chroot');
     if (!c.chroot.startsWith('/')) throw invalidArgValue('options.chroot', c.chroot, 'must be an absolute path');
@@ -208,6 +214,10 @@ export interface InitContext {
 
 /** The root (chroot) and working directory, after the mounts and pivot_root. */
 export function planCwd(c: CommandChecked, add: Add): void {
+  if (c.binfmtRegister !== undefined) {
+    const file = `${c.binfmtRegister.dir}/register`;
+    add({ kind: SharedOp.WriteFile, s: [file, c.binfmtRegister.entry] }, { step: 'binfmt register', syscall: 'write', path: file });
+  }
   if (c.chroot !== undefined) add({ kind: CommandOp.Chroot, s: [c.chroot] }, { step: 'chroot', syscall: 'chroot', path: c.chroot });
   if (c.cwd !== undefined) add({ kind: CommandOp.Chdir, s: [c.cwd] }, { step: 'chdir', syscall: 'chdir', path: c.cwd });
 }

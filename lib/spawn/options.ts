@@ -74,6 +74,14 @@ export interface SpawnOptions extends NsSpawnOptions, FsSpawnOptions, PolicySpaw
    * (pivot_root) is the boundary.
    */
   chroot?: string;
+  /**
+   * @internal `nsjs run --load-interp` (unshare's): write `entry` to
+   * `<dir>/register` of a binfmt_misc mounted by `mounts`, after the mounts
+   * and before `chroot` (so that an `F` interpreter is opened outside it).
+   * The registration belongs to the sandbox's user namespace: the command
+   * can add, change or remove entries there, never the host's.
+   */
+  binfmtRegister?: { dir: string; entry: string };
   /** Environment of the command; default `process.env`. */
   env?: NodeJS.ProcessEnv;
   /** `argv[0]` of the command; default `command`. */
@@ -128,6 +136,7 @@ const OPTION_KEYS = [
   'terminal',
   'persist',
   'chroot',
+  'binfmtRegister',
 ] as const;
 
 /** Options after validation: defaults filled in, namespaces as a set. */

@@ -244,3 +244,34 @@ describe('nsjs ls lays out and orders rows as lsns', () => {
     expect(ours).toBe(ul);
   });
 });
+
+// util-linux 2.41+ (Debian's 2.38 lacks both), restated: binfmt_misc is per
+// user namespace (Linux 6.7+), so both imply --user and --mount, and without
+// a directory mount it on /proc/sys/fs/binfmt_misc over a new --mount-proc
+// (a pid namespace is then needed, as with unshare).
+describe('--mount-binfmt, --load-interp (util-linux 2.41+, restated)', () => {
+  const nsjs = `${process.execPath} ${bin} run`;
+  let dir: string;
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsjs-binfmt-'));
+    fs.mkdirSync(path.join(dir, 'mnt'));
+    fs.writeFileSync(path.join(dir, 'file.nsjsx'), '', { mode: 0o755 });
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const perUserNs = fs.existsSync('/proc/sys/fs/binfmt_misc') && Number(os.release().split('.')[0]) * 100 + Number(os.release().split('.')[1]) >= 607;
+  test('--mount-binfmt: an empty binfmt_misc of the sandbox\'s own at /proc/sys/fs/binfmt_misc', () => {
+    if (!perUserNs) return console.warn('skipped: binfmt_misc per user namespace needs Linux 6.7');
+    expect(shell(`${nsjs} -r -pf --mount-binfmt sh -c 'ls /proc/sys/fs/binfmt_misc | tr "\\n" " "'`)).toEqual({ status: 0, stdout: 'register status ', stderr: '' });
+    expect(shell(`${nsjs} -r --mount-binfmt=$D/mnt sh -c 'ls $D/mnt | tr "\\n" " "'`, { D: dir })).toEqual({ status: 0, stdout: 'register status ', stderr: '' });
+  });
+  test('--load-interp: the entry is registered there and runs its programs; the host never sees it', () => {
+    if (!perUserNs) return console.warn('skipped: binfmt_misc per user namespace needs Linux 6.7');
+    const r = shell(`${nsjs} -r -pf --load-interp ':nsjs-test:E::nsjsx::/bin/echo:' sh -c '$D/file.nsjsx arg; head -2 /proc/sys/fs/binfmt_misc/nsjs-test'`, { D: dir });
+    expect(r).toEqual({ status: 0, stdout: `${dir}/file.nsjsx arg\nenabled\ninterpreter /bin/echo\n`, stderr: '' });
+    expect(fs.existsSync('/proc/sys/fs/binfmt_misc/nsjs-test')).toBe(false);
+  });
+  test('errors in unshare\'s words: an entry the kernel refuses', () => {
+    if (!perUserNs) return console.warn('skipped: binfmt_misc per user namespace needs Linux 6.7');
+    expect(shell(`${nsjs} -r -pf --load-interp ':bad' true`)).toEqual({ status: 1, stdout: '', stderr: 'nsjs: write failed /proc/sys/fs/binfmt_misc/register: Invalid argument\n' });
+  });
+});

@@ -171,6 +171,13 @@ describe('nsjs run → spawnIsolated options', () => {
     expect(opts('-w', 'sub/dir').cwd).toBe(`${process.cwd()}/sub/dir`);
     expect(opts('-R', '/r', '-w', 'home')).toMatchObject({ chroot: '/r', cwd: '/home' });
   });
+  test('--mount-binfmt[=DIR] and -l/--load-interp: user and mount namespaces, proc then binfmt_misc, the entry registered there', () => {
+    const binfmt = { type: 'raw', fstype: 'binfmt_misc', flags: 2 | 4 | 8 };
+    expect(opts('--mount-binfmt')).toMatchObject({ namespaces: ['mnt', 'user'], mounts: [{ type: 'proc', target: '/proc' }, { ...binfmt, target: '/proc/sys/fs/binfmt_misc' }] });
+    expect(opts('--mount-binfmt=/b').mounts).toEqual([{ ...binfmt, target: '/b' }]);
+    expect(opts('-l', ':x:E::x::/bin/true:')).toMatchObject({ binfmtRegister: { dir: '/proc/sys/fs/binfmt_misc', entry: ':x:E::x::/bin/true:' } });
+    expect(opts('--mount-binfmt=/b', '--load-interp=:x:E::x::/i:', '-R', '/r')).toMatchObject({ mounts: [{ ...binfmt, target: '/r/b' }], binfmtRegister: { dir: '/r/b' } });
+  });
   test('--monotonic and --boottime need -T', () => {
     expect(opts('-T', '--monotonic', '-3600', '--boottime=86400').timeOffsets).toEqual({ monotonic: -3600, boottime: 86400 });
     expect(usageError(() => opts('--monotonic=5'))).toBe('options --monotonic and --boottime require unsharing of a time namespace (-T)');
