@@ -19,6 +19,7 @@ export const EXEC_OPTIONS: OptionSpecs = {
   'keep-caps': { arg: 'none' },
   'user-parent': { arg: 'none' },
   env: { short: 'e', arg: 'none' },
+  'join-cgroup': { short: 'c', arg: 'none' },
   wdns: { short: 'W', arg: 'optional' },
   root: { short: 'r', arg: 'optional' },
   wd: { short: 'w', arg: 'optional' },
@@ -54,6 +55,7 @@ Options:
      --keep-caps        keep the capabilities granted in the user namespace
      --user-parent      enter the parent of the target's user namespace
  -e, --env              take the environment of the target process
+ -c, --join-cgroup      join the cgroup of the target process (cgroup v2)
  -r, --root[=<dir>]     set the root directory (only the target's, which
                           entering its mount namespace already gives)
  -w, --wd[=<dir>]       set the working directory (default: the target's)
@@ -82,6 +84,8 @@ export interface ExecRequest {
   userParent?: number;
   /** --env: the target's environment, read when the command runs. */
   targetEnv?: number;
+  /** --join-cgroup: nsjs moves itself into this process's cgroup (v2) before it starts the command, as nsenter does. */
+  joinCgroup?: number;
   /** -S follow / -G follow: the target's ids (the owner of /proc/<pid>), read when the command runs. */
   follow?: { pid: number; uid: boolean; gid: boolean };
 }
@@ -102,6 +106,7 @@ export function parseExec(argv: readonly string[], groups?: number[]): Parsed<Ex
   let keepCaps = false;
   let userParent = false;
   let env = false;
+  let joinCgroup = false;
   let wdns: string | undefined;
   const follow = { uid: false, gid: false };
   const policy = policyFlags();
@@ -142,6 +147,9 @@ export function parseExec(argv: readonly string[], groups?: number[]): Parsed<Ex
       case 'env':
         env = true;
         break;
+      case 'join-cgroup':
+        joinCgroup = true;
+        break;
       case 'wdns':
         // master's W:: — the value only attached; without one, nothing
         wdns = value;
@@ -177,6 +185,7 @@ export function parseExec(argv: readonly string[], groups?: number[]): Parsed<Ex
     types.set('user', '');
   }
   if (env) needTarget('--env');
+  if (joinCgroup && target === undefined) throw new UsageError('neither filename nor target pid supplied for cgroup');
   if (follow.uid || follow.gid) needTarget(`${follow.uid ? '-S' : '-G'} follow`);
   if (wdns !== undefined && wd) throw new UsageError('mutually exclusive arguments: --wd --wdns');
   if (types.size === 0 && !all) throw new UsageError(target === undefined ? 'neither filename nor target pid supplied for any namespace' : 'no namespace specified');
@@ -224,6 +233,7 @@ export function parseExec(argv: readonly string[], groups?: number[]): Parsed<Ex
   if (socketFd !== undefined) request.netSocket = { pid: target!, fd: socketFd };
   if (userParent) request.userParent = target!;
   if (env) request.targetEnv = target!;
+  if (joinCgroup) request.joinCgroup = target!;
   if (follow.uid || follow.gid) request.follow = { pid: target!, ...follow };
   // --wdns: a directory of the entered mount namespace (the API's cwd is set there)
   if (wdns !== undefined) o.cwd = path.posix.resolve('/', wdns);

@@ -90,6 +90,8 @@ const DESCRIPTIONS: Record<Column, string> = {
 const NUMERIC = new Set<Column>(['NS', 'NPROCS', 'PID', 'PPID', 'UID', 'PNS', 'ONS']);
 /** Right-aligned though a string (lsns's SCOLS_FL_RIGHT). */
 const RIGHT = new Set<Column>([...NUMERIC, 'NETNSID']);
+/** lsns's width hints (colinfo.whint): a column is widened to its hint when its cells are wider than its header but narrower than the hint. */
+const HINTS: Partial<Record<Column, number>> = { NS: 10, TYPE: 5, NPROCS: 5, PID: 5, PPID: 5, PNS: 10, ONS: 10 };
 const TYPES: NamespaceType[] = ['mnt', 'net', 'ipc', 'user', 'pid', 'uts', 'cgroup', 'time'];
 
 export interface LsRequest {
@@ -242,43 +244,66 @@ interface Row {
 
 /** The rows to print, as a forest when a tree was asked for. */
 export function select(list: NamespaceInfo[], r: LsRequest, users: Map<number, string> = new Map()): Row[] {
-  let shown = list;
-  if (r.types.length) shown = shown.filter((n) => r.types.includes(n.type));
+  const typed = r.types.length ? list.filter((n) => r.types.includes(n.type)) : list;
+  let shown = typed;
   if (r.task !== undefined) shown = shown.filter((n) => n.pids.includes(r.task!));
   if (r.persistent) shown = shown.filter((n) => n.nprocs === 0);
-  if (r.filter) {
-    const f = r.filter;
+  const f = r.filter;
+  const matches = (n: NamespaceInfo) => {
     try {
-      shown = shown.filter((n) => f.matches((c) => cell(c as Column, n, users, r.nowrap)));
+      return !f || f.matches((c) => cell(c as Column, n, users, r.nowrap));
     } catch (e) {
       if (e instanceof FilterError) throw new UsageError(`failed to apply filter: ${e.message}`);
       throw e;
     }
-  }
+  };
+  if (r.tree === 'owner' || r.tree === 'parent') return relationTree(typed, shown, r.tree, matches);
+  shown = shown.filter(matches);
   // -l without -T: lsns's table without the tree, in inode order.
   if (r.list && r.tree === undefined) return shown.map((info) => ({ info, children: [] }));
   // A list, not a map by inode: the rows of a positional <namespace> share one.
   const all = shown.map((info) => ({ info, children: [] as Row[] }));
-  const rows = new Map(all.map((row) => [row.info.inode, row]));
   const roots: Row[] = [];
-  if ((r.tree ?? 'process') === 'process') {
-    // lsns's default: a row hangs under the row last printed for the parent
-    // process of its pid (proc->parent->outline), in print order.
-    const lastRowOf = new Map<number, Row>();
-    for (const row of all) {
-      const p = row.info.ppid !== undefined ? lastRowOf.get(row.info.ppid) : undefined;
-      (p ? p.children : roots).push(row);
-      if (row.info.pid !== undefined) lastRowOf.set(row.info.pid, row);
-    }
-    return roots;
-  }
-  // lsns prints the user namespaces first in these trees, so that owners come before what they own.
-  const ordered = [...all].sort((a, b) => Number(b.info.type === 'user') - Number(a.info.type === 'user'));
-  for (const row of ordered) {
-    const parent = r.tree === 'owner' ? row.info.owner : row.info.parent;
-    const p = parent !== undefined && parent !== row.info.inode ? rows.get(parent) : undefined;
+  // lsns's default: a row hangs under the row last printed for the parent
+  // process of its pid (proc->parent->outline), in print order.
+  const lastRowOf = new Map<number, Row>();
+  for (const row of all) {
+    const p = row.info.ppid !== undefined ? lastRowOf.get(row.info.ppid) : undefined;
     (p ? p.children : roots).push(row);
+    if (row.info.pid !== undefined) lastRowOf.set(row.info.pid, row);
   }
+  return roots;
+}
+
+/**
+ * -T owner|parent as lsns's show_namespace builds them: the namespaces in
+ * inode order, each one's owner (for `parent`: its parent, or where it has
+ * none its owner, unattached) printed first if it has no line yet, even
+ * one -p or -P left out; then its line, under the owner's or parent's line.
+ * So children come in inode order, whatever their type. A row the filter
+ * drops has no line: its children hang at the top.
+ */
+function relationTree(typed: NamespaceInfo[], shown: NamespaceInfo[], tree: 'owner' | 'parent', matches: (n: NamespaceInfo) => boolean): Row[] {
+  const byInode = new Map(typed.map((n) => [n.inode, n]));
+  const lineOf = new Map<number, Row>();
+  const visiting = new Set<number>();
+  const roots: Row[] = [];
+  const related = (inode: number | undefined, self: NamespaceInfo) => (inode !== undefined && inode !== self.inode ? byInode.get(inode) : undefined);
+  const show = (info: NamespaceInfo) => {
+    visiting.add(info.inode);
+    const owner = related(info.owner, info);
+    const parent = tree === 'parent' ? related(info.parent, info) : undefined;
+    const first = tree === 'owner' ? owner : (parent ?? owner);
+    if (first && !lineOf.has(first.inode) && !visiting.has(first.inode)) show(first);
+    visiting.delete(info.inode);
+    if (!matches(info)) return;
+    const above = tree === 'owner' ? owner : parent;
+    const row: Row = { info, children: [] };
+    const p = above ? lineOf.get(above.inode) : undefined;
+    (p ? p.children : roots).push(row);
+    lineOf.set(info.inode, row);
+  };
+  for (const info of [...shown].sort((a, b) => a.inode - b.inode)) if (!lineOf.has(info.inode)) show(info);
   return roots;
 }
 
@@ -401,10 +426,18 @@ export function render(list: NamespaceInfo[], r: LsRequest, users = readPasswd()
   const table = lines.map((l) => l.cells.map((c, i) => (i === treeCol ? l.prefix + c : c)));
   const header = r.headings ? [r.columns.map(String)] : [];
   const all = [...header, ...table];
-  // libsmartcols counts the header in the widths even when it is not printed;
-  // a multi-line cell (NSFS) by its widest line.
+  // libsmartcols' count_column_width (util-linux 2.39+, not on a terminal):
+  // at least the header (1 without headings), else the widest cell (a
+  // multi-line cell, NSFS, by its widest line), widened to the hint when that
+  // is wider than both; an empty column without a header takes no room.
   // A loop, not Math.max(...): a host may have more namespaces than a call takes arguments.
-  const widths = r.columns.map((c, i) => all.reduce((w, row) => row[i].split('\n').reduce((m, part) => Math.max(m, part.length), w), c.length));
+  const widths = r.columns.map((c, i) => {
+    const widest = table.reduce((w, row) => row[i].split('\n').reduce((m, part) => Math.max(m, part.length), w), 0);
+    const min = r.headings ? c.length : 1;
+    const hint = HINTS[c] ?? 0;
+    if (widest <= min) return widest === 0 && !r.headings ? 0 : min;
+    return hint >= 1 && widest < hint && min < hint ? hint : widest;
+  });
   const pad = (c: string, i: number, n: number) => (RIGHT.has(r.columns[i]) && i !== treeCol ? c.padStart(widths[i]) : i === n - 1 ? c : c.padEnd(widths[i]));
   const out: string[] = [];
   for (const row of all) {

@@ -123,12 +123,19 @@ async function start(command: string, args: string[], options: SpawnOptions, nam
   try {
     return await spawnIsolated(command, args, withInheritedFds(options));
   } catch (e) {
-    if (e instanceof NsError && e.step === 'execve') {
+    const reason = (e: NsError) => {
       const [, description] = util.getSystemErrorMap().get(e.errno) ?? [e.code, e.message];
-      const reason = description.charAt(0).toUpperCase() + description.slice(1);
-      err(`nsjs: failed to execute ${name}: ${reason}`);
+      return description.charAt(0).toUpperCase() + description.slice(1);
+    };
+    if (e instanceof NsError && e.step === 'execve') {
+      err(`nsjs: failed to execute ${name}: ${reason(e)}`);
       return e.code === 'ENOENT' ? 127 : 126;
     }
+    // unshare -R/-w/--load-interp's own words
+    if (e instanceof NsError && e.step === 'binfmt register')
+      return err(`nsjs: ${['ENOENT', 'EACCES', 'ENOTDIR'].includes(e.code) ? 'cannot open' : 'write failed'} ${e.path}: ${reason(e)}`), 1;
+    if (e instanceof NsError && e.step === 'chroot') return err(`nsjs: cannot change root directory to '${e.path}': ${reason(e)}`), 1;
+    if (e instanceof NsError && e.step === 'chdir') return err(`nsjs: cannot change directory to ${e.path}: ${reason(e)}`), 1;
     if (e instanceof NsError && e.step?.startsWith('keep ns/')) {
       const type = e.step.slice('keep ns/'.length).replace('_for_children', '');
       if (type === 'mnt' && e.code === 'EINVAL')
@@ -224,6 +231,45 @@ async function run(argv: string[]): Promise<number> {
   return exitLike(proc, shield);
 }
 
+const CGROUP2_SUPER_MAGIC = 0x63677270;
+
+/**
+ * nsenter -c: we move ourselves (every thread) into the cgroup of `pid`, as
+ * nsenter writes its own pid there, so that the command we start is born
+ * in it. cgroup v2 only: the first line of /proc/<pid>/cgroup is its path.
+ * Returns the failure in nsenter's words, or undefined.
+ */
+function joinCgroupOf(pid: number): string | undefined {
+  const reason = (e: unknown) => {
+    const errno = (e as NodeJS.ErrnoException).errno;
+    const [, description] = (errno !== undefined && util.getSystemErrorMap().get(errno)) || ['', String(e)];
+    return description.charAt(0).toUpperCase() + description.slice(1);
+  };
+  if (fs.statfsSync('/sys/fs/cgroup').type !== CGROUP2_SUPER_MAGIC) return '--join-cgroup is only supported in cgroup v2';
+  let cgroup: string;
+  try {
+    const first = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n')[0];
+    if (!first.includes(':')) return 'failed to get cgroup path';
+    cgroup = first.slice(first.lastIndexOf(':') + 1);
+  } catch (e) {
+    return `failed to get cgroup path: ${reason(e)}`;
+  }
+  let fd: number;
+  try {
+    fd = fs.openSync(`/sys/fs/cgroup/${cgroup}/cgroup.procs`, fs.constants.O_WRONLY | fs.constants.O_APPEND);
+  } catch (e) {
+    return `failed to open cgroup.procs: ${reason(e)}`;
+  }
+  try {
+    fs.writeSync(fd, String(process.pid));
+  } catch (e) {
+    return `write cgroup.procs failed: ${reason(e)}`;
+  } finally {
+    fs.closeSync(fd);
+  }
+  return undefined;
+}
+
 /** nsenter -N: the net namespace of socket `fd` of `pid` (pidfd_getfd, then SIOCGSKNS). */
 function socketNamespace({ pid, fd }: { pid: number; fd: number }): Namespace {
   const nsfd = native().socketNs(pid, fd);
@@ -246,6 +292,10 @@ async function exec(argv: string[]): Promise<number> {
   if ('help' in request) return out(EXEC_HELP.slice(1)), 0;
   if ('version' in request) return out(version()), 0;
   const r = request as ExecRequest;
+  if (r.joinCgroup !== undefined) {
+    const failed = joinCgroupOf(r.joinCgroup);
+    if (failed) return err(`nsjs: ${failed}`), 1;
+  }
   const options: SpawnOptions & Record<string, unknown> = { ...r.options };
   const opened: Namespace[] = [];
   try {

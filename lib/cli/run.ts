@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import type { CapabilityName, NamespaceType, SpawnOptions, Terminal } from '../index';
+import { sys, type CapabilityName, type NamespaceType, type SpawnOptions, type Terminal } from '../index';
 import { UsageError, parseCommandLine, type OptionSpecs } from './args';
 import { addSingle, groupArg, kernelRanges, passwdEntry, rangeArg, signedArg, subidRange, unsignedArg, userArg, type Range } from './ids';
 import { POLICY_HELP, POLICY_OPTIONS, applyPolicy, policyFlag, policyFlags } from './policy';
@@ -32,6 +32,8 @@ export const RUN_OPTIONS: OptionSpecs = {
   'clear-env': { arg: 'none' },
   'whitelist-env': { arg: 'required' },
   'mount-proc': { arg: 'optional' },
+  'mount-binfmt': { arg: 'optional' },
+  'load-interp': { short: 'l', arg: 'required' },
   'map-user': { arg: 'required' },
   'map-group': { arg: 'required' },
   'map-root-user': { short: 'r', arg: 'none' },
@@ -107,15 +109,19 @@ Options:
                              for a mount namespace <file> must not be on a shared mount
 
  -f, --fork                accepted for unshare compatibility; nsjs always forks
- --kill-child[=<signame>]  kill the program when nsjs dies; nsjs always uses
-                             SIGKILL (PR_SET_PDEATHSIG), whatever <signame> says
+ --kill-child[=<signame>]  when nsjs dies, kill the program with <signame> (default SIGKILL)
  --forward-signals         forward SIGTERM and SIGINT to the program
  --clear-env               start the program with an empty environment
  --whitelist-env <list>    keep these variables (comma-separated; implies --clear-env)
  --mount-proc[=<dir>]      mount proc filesystem first (implies --mount)
+ --mount-binfmt[=<dir>]    mount binfmt filesystem (implies --user and --mount;
+                             default /proc/sys/fs/binfmt_misc, with --mount-proc)
+ -l, --load-interp <string> register this binfmt_misc entry (:name:type:offset:magic:mask:
+                             interpreter:flags) in it (implies --mount-binfmt)
  --propagation slave|shared|private|unchanged
                            modify mount propagation in mount namespace (default private)
- -R, --root <dir>          pivot_root into <dir> (implies --mount; cwd / unless --wd)
+ -R, --root <dir>          run the command with root directory set to <dir> (chroot(2);
+                             cwd / unless --wd; --mount-proc and nsjs's mounts go inside it)
  -w, --wd <dir>            change working directory to <dir>
 
  -S, --setuid <uid>        set uid in entered namespace
@@ -199,8 +205,6 @@ export interface RunRequest {
   publish?: { listen: { host: string; port: number }; to: { host: string; port: number }; protocol: 'tcp' | 'udp' }[];
   /** Namespaces to keep at a file (`--net=FILE`), in unshare's order. */
   persist: [NamespaceType, string][];
-  /** Set when --kill-child named a signal other than SIGKILL: nsjs still sends SIGKILL. */
-  killChildSignal?: string;
   /** --forward-signals: SIGTERM and SIGINT sent to nsjs go to the program. */
   forwardSignals?: boolean;
 }
@@ -264,6 +268,8 @@ export function parseRun(
   const mounts: NonNullable<SpawnOptions['mounts']> = [];
   const o: RunRequest['options'] = {};
   let procMount: string | undefined;
+  let binfmtDir: string | undefined;
+  let interp: string | undefined;
   let mapUser: number | undefined;
   let mapGroup: number | undefined;
   const userRanges: Range[] = [];
@@ -329,6 +335,18 @@ export function parseRun(
         namespaces.add('mnt');
         procMount = value ?? '/proc';
         break;
+      case 'mount-binfmt':
+      case 'load-interp':
+        // binfmt_misc is per user namespace (Linux 6.7); the default place is in proc
+        namespaces.add('mnt');
+        namespaces.add('user');
+        if (name === 'load-interp') interp = v;
+        if (name === 'mount-binfmt' && value !== undefined) binfmtDir = value;
+        else if (binfmtDir === undefined) {
+          procMount ??= '/proc';
+          binfmtDir = '/proc/sys/fs/binfmt_misc';
+        }
+        break;
       case 'map-user':
         namespaces.add('user');
         mapUser = userArg(v);
@@ -381,7 +399,7 @@ export function parseRun(
         gid = unsignedArg(v, 'gid');
         break;
       case 'root':
-        root = v;
+        root = path.resolve(v);
         break;
       case 'wd':
         wd = v;
@@ -512,7 +530,6 @@ export function parseRun(
 
   if ((offsets.monotonic !== undefined || offsets.boottime !== undefined) && !namespaces.has('time'))
     throw new UsageError('options --monotonic and --boottime require unsharing of a time namespace (-T)');
-  if (root !== undefined) namespaces.add('mnt'); // pivot_root needs a mount namespace of our own
   if (lower.length) throw new UsageError('--overlay-src needs an --overlay or --tmp-overlay after it');
   if (tmpfsRoot && root !== undefined) throw new UsageError('--tmpfs-root and --root cannot be used together');
   if (remountRo && !tmpfsRoot) throw new UsageError('--remount-ro needs --tmpfs-root');
@@ -532,9 +549,14 @@ export function parseRun(
     if (uid === undefined && m.uid !== undefined) o.uid = m.uid;
     if (gid === undefined && m.gid !== undefined) o.gid = m.gid;
   }
+  // as unshare: proc, then binfmt_misc over it, then the rest
+  if (binfmtDir !== undefined) mounts.unshift({ type: 'raw', fstype: 'binfmt_misc', target: binfmtDir, flags: sys.MS_NOSUID | sys.MS_NODEV | sys.MS_NOEXEC });
   if (procMount !== undefined) mounts.unshift({ type: 'proc', target: procMount });
-  if (mounts.length) o.mounts = mounts;
-  if (root !== undefined) o.root = root;
+  // unshare mounts proc after its chroot: the mounts are made before ours,
+  // so inside the directory that becomes the root.
+  if (mounts.length) o.mounts = root === undefined ? mounts : mounts.map((m) => ({ ...m, target: path.join(root!, m.target) }));
+  if (root !== undefined) o.chroot = root;
+  if (interp !== undefined) o.binfmtRegister = { dir: root === undefined ? binfmtDir! : path.join(root, binfmtDir!), entry: interp };
   if (tmpfsRoot) o.root = tmpfsRoot;
   if (propagation !== undefined && (namespaces.has('mnt') || propagation === 'unchanged')) o.propagation = propagation;
   // The API takes only an absolute cwd: a relative --wd is unshare's, from
@@ -567,7 +589,7 @@ export function parseRun(
   }
   // A forward reaches the sandbox's 127.0.0.1: its lo must be up.
   if (publish.length) o.network = { ...(o.network as object), loopback: true };
-  if (killChild !== undefined) o.dieWithParent = true;
+  if (killChild !== undefined) o.dieWithParent = killChild === 'SIGKILL' ? true : (killChild as NodeJS.Signals);
   // unshare(1) sets no no_new_privs (a setuid program inside works as
   // outside) and keeps the caller's session, so that an interactive shell
   // keeps its terminal.
@@ -589,7 +611,6 @@ export function parseRun(
   if (argv0 !== undefined) o.argv0 = argv0;
   const request: RunRequest = { ...program, options: o, persist };
   if (publish.length) request.publish = publish;
-  if (killChild !== undefined && killChild !== 'SIGKILL') request.killChildSignal = killChild;
   if (forwardSignals) request.forwardSignals = true;
   return request;
 }

@@ -10,7 +10,7 @@ import { isMainThread } from 'node:worker_threads';
 
 import { invalidArgType, invalidArgValue, unknownSignal } from '../core/errors';
 import type { NamespaceType } from '../core/nstypes';
-import type { Add, NativePlan } from '../core/plan';
+import { SharedOp, type Add, type NativePlan } from '../core/plan';
 import { signalName, signalNumber } from '../core/signals';
 import { bool, integer, noNul, ownProperties, pathString, plainObject } from '../core/validate';
 
@@ -18,6 +18,7 @@ import { bool, integer, noNul, ownProperties, pathString, plainObject } from '..
 export const CommandOp = {
   Pdeathsig: 1,
   Chdir: 14,
+  Chroot: 47,
   CloseFds: 21,
   Exec: 22,
 } as const;
@@ -115,6 +116,15 @@ function killSignal(value: unknown): number {
   return num;
 }
 
+/** dieWithParent's signal: SIGKILL for `true`, 0 for `false`, or the one named (unshare --kill-child=SIG). */
+function deathSignal(value: unknown): number {
+  if (typeof value === 'boolean') return value ? SIGKILL : 0;
+  if (typeof value !== 'string' && typeof value !== 'number') throw invalidArgType('options.dieWithParent', 'a boolean or a signal name or number', value);
+  const num = signalNumber(value, 'options.dieWithParent');
+  if (num === 0 || signalName(num) === null) throw unknownSignal(value, 'options.dieWithParent');
+  return num;
+}
+
 /**
  * env's values become strings as they are copied, as child_process converts
  * them (a template literal), so that a value's toString runs once and its
@@ -140,11 +150,17 @@ export function snapshotEnv(value: unknown, name: string): unknown {
 /** The command's part of the checked options. */
 export interface CommandChecked {
   init: boolean;
+  /** @internal unshare -R: chroot(2) into it after the mounts, before cwd. */
+  chroot?: string;
+  /** @internal unshare --load-interp: written to `<dir>/register` before the chroot. */
+  binfmtRegister?: { dir: string; entry: string };
   cwd?: string;
   /** Unset: the command gets our environment, copied natively from environ (see env()). */
   env?: [string, string][];
   argv0?: string;
   dieWithParent: boolean;
+  /** dieWithParent's signal when it is not SIGKILL. */
+  deathSignal?: number;
   signal?: AbortSignal;
   timeout?: number;
   killSignal: number;
@@ -156,7 +172,7 @@ export function checkCommandOptions(o: Readonly<Record<string, unknown>>, namesp
   const c: CommandChecked = {
     init: o.init === undefined ? false : bool(o.init, 'options.init'),
     env: env(o.env),
-    dieWithParent: o.dieWithParent === undefined ? false : bool(o.dieWithParent, 'options.dieWithParent'),
+    dieWithParent: o.dieWithParent === undefined ? false : deathSignal(o.dieWithParent) !== 0,
     killSignal: killSignal(o.killSignal === undefined ? 'SIGTERM' : o.killSignal),
     killTimeout: o.killTimeout === undefined ? 2000 : integer(o.killTimeout, 'options.killTimeout', 0, 2 ** 31 - 1),
   };
@@ -167,6 +183,15 @@ export function checkCommandOptions(o: Readonly<Record<string, unknown>>, namesp
     if (!c.cwd.startsWith('/')) throw invalidArgValue('options.cwd', c.cwd, 'must be an absolute path (it is the directory inside the sandbox, after root)');
   }
   if (o.argv0 !== undefined) c.argv0 = noNul(o.argv0, 'options.argv0');
+  if (o.binfmtRegister !== undefined) {
+    const b = plainObject(o.binfmtRegister, 'options.binfmtRegister');
+    c.binfmtRegister = { dir: pathString(b.dir, 'options.binfmtRegister.dir'), entry: noNul(b.entry, 'options.binfmtRegister.entry') };
+  }
+  if (o.chroot !== undefined) {
+    c.chroot = pathString(o.chroot, 'options.chroot');
+    if (!c.chroot.startsWith('/')) throw invalidArgValue('options.chroot', c.chroot, 'must be an absolute path');
+  }
+  if (c.dieWithParent && deathSignal(o.dieWithParent) !== SIGKILL) c.deathSignal = deathSignal(o.dieWithParent);
   if (o.signal !== undefined) {
     if (!(o.signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an instance of AbortSignal', o.signal);
     c.signal = o.signal;
@@ -187,8 +212,13 @@ export interface InitContext {
   statusFd: number;
 }
 
-/** The working directory, after the mounts and pivot_root. */
+/** The root (chroot) and working directory, after the mounts and pivot_root. */
 export function planCwd(c: CommandChecked, add: Add): void {
+  if (c.binfmtRegister !== undefined) {
+    const file = `${c.binfmtRegister.dir}/register`;
+    add({ kind: SharedOp.WriteFile, s: [file, c.binfmtRegister.entry] }, { step: 'binfmt register', syscall: 'write', path: file });
+  }
+  if (c.chroot !== undefined) add({ kind: CommandOp.Chroot, s: [c.chroot] }, { step: 'chroot', syscall: 'chroot', path: c.chroot });
   if (c.cwd !== undefined) add({ kind: CommandOp.Chdir, s: [c.cwd] }, { step: 'chdir', syscall: 'chdir', path: c.cwd });
 }
 
@@ -206,7 +236,7 @@ export function planExec(
   // Last before execve: the kernel clears the parent-death signal on every
   // change of credentials (setres[ug]id, capabilities), and the child then
   // checks that we had not died already (the signal would never come).
-  if (c.dieWithParent) add({ kind: CommandOp.Pdeathsig, a: SIGKILL }, { step: 'prctl PR_SET_PDEATHSIG', syscall: 'prctl' });
+  if (c.dieWithParent) add({ kind: CommandOp.Pdeathsig, a: c.deathSignal ?? SIGKILL }, { step: 'prctl PR_SET_PDEATHSIG', syscall: 'prctl' });
   lastOps(add);
   add({ kind: CommandOp.Exec }, { step: 'execve', syscall: 'execve', path: command });
   if (init) {

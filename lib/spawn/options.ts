@@ -65,6 +65,23 @@ export interface SpawnOptions extends NsSpawnOptions, FsSpawnOptions, PolicySpaw
   user?: 'root' | 'self' | 'auto' | 'none' | UserMapping;
   /** Working directory of the command (inside `root` when given): an absolute path, or a `file:` URL as `child_process` takes. */
   cwd?: string | URL;
+  /**
+   * @internal `nsjs run -R DIR` (unshare's): chroot(2) into this absolute
+   * path after the mounts, before `cwd`; no mount namespace needed, nothing
+   * unmounted. Needs CAP_SYS_CHROOT. A view, not a wall: a command that
+   * keeps CAP_SYS_CHROOT leaves it (chroot into a subdirectory, then `..`),
+   * and every mount of the host stays in its mount namespace; `root`
+   * (pivot_root) is the boundary.
+   */
+  chroot?: string;
+  /**
+   * @internal `nsjs run --load-interp` (unshare's): write `entry` to
+   * `<dir>/register` of a binfmt_misc mounted by `mounts`, after the mounts
+   * and before `chroot` (so that an `F` interpreter is opened outside it).
+   * The registration belongs to the sandbox's user namespace: the command
+   * can add, change or remove entries there, never the host's.
+   */
+  binfmtRegister?: { dir: string; entry: string };
   /** Environment of the command; default `process.env`. */
   env?: NodeJS.ProcessEnv;
   /** `argv[0]` of the command; default `command`. */
@@ -78,8 +95,10 @@ export interface SpawnOptions extends NsSpawnOptions, FsSpawnOptions, PolicySpaw
    * child. A hostile command can clear it for itself (another prctl) and its
    * children never inherit it; only a pid namespace (with `init`, or the
    * command as its pid 1) takes every process inside down with it.
+   * A signal name or number instead of `true` sends that signal (unshare
+   * --kill-child=SIG); the command can catch or ignore any but SIGKILL.
    */
-  dieWithParent?: boolean;
+  dieWithParent?: boolean | NodeJS.Signals | number;
   /**
    * Kills the command (with `killSignal`, then SIGKILL after `killTimeout`)
    * when aborted, as `child_process.spawn`; its `ExitStatus` then has
@@ -116,6 +135,8 @@ const OPTION_KEYS = [
   'cgroup',
   'terminal',
   'persist',
+  'chroot',
+  'binfmtRegister',
 ] as const;
 
 /** Options after validation: defaults filled in, namespaces as a set. */

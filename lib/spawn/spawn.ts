@@ -123,7 +123,7 @@ function prepare(command: string, args: string[], c: Checked): Prepared {
     if (c.join) ctx.join = resolveJoin(c.join, toClose);
     // Known only now for { pid } without types: whether its pid namespace differs from ours.
     if (joinsType(ctx.join, 'pid') && c.namespaces.has('pid')) throw newPidInJoinedPid([...c.namespaces]);
-    const hostVisible = c.root === undefined && c.mounts.length === 0 && !joinsType(ctx.join, 'mnt');
+    const hostVisible = c.root === undefined && c.chroot === undefined && c.mounts.length === 0 && !joinsType(ctx.join, 'mnt');
     const execPaths = execCandidates(command, c.env, hostVisible);
     if (!execPaths) throw new NsError({ errno: ENOENT, syscall: `spawn ${command}`, path: command, step: 'execve', spawnargs: args });
     const fault = testFault();

@@ -180,6 +180,8 @@ int RunOp(const Plan* plan, const Op& op, MountEngine* mounts) {
     }
     case kOpChdir:
       return chdir(op.s[0]);
+    case kOpChroot:
+      return chroot(op.s[0]);
     case kOpStdio:
       return InstallStdio(plan);
     case kOpSetgroups:

@@ -44,6 +44,7 @@ enum OpKind : int32_t {
   kOpLinkUp = 30,      // s0 = link name, in our net namespace
   kOpAddAddress = 31,  // s0 = link, a = family, b = prefix length, addr
   kOpDefaultRoute = 32,  // a = family, addr = gateway
+  kOpChroot = 47,      // s0: chroot(2) there, after the mounts (unshare -R: the host's mounts stay, no pivot)
 
   // The mount engine (fs/mounts.cc; lib/fs/plan.ts builds its ops): fds the
   // child opens are kept in slots, and a mount target is resolved once, into

@@ -152,3 +152,129 @@ describe('small differences the issue lists', () => {
     expect(actual).toEqual({ ...expected, stderr: 'nsjs: unknown signal: 15\n' });
   });
 });
+
+describe('--kill-child=SIG: that signal reaches the program when nsjs dies, as with unshare', () => {
+  // sh's parent is unshare, or nsjs (the clone of one of its threads): killed
+  // first, then the program reports what came, if anything did.
+  // (the signal may come before sleep started: then $! is empty)
+  const program = 'trap \'echo got > $out; [ -n "$!" ] && kill $!; exit\' TERM USR1; kill -KILL $PPID; sleep 5 >/dev/null 2>&1 & wait';
+  const script = (options: string) =>
+    `export out=$(mktemp); $U ${options} sh -c "$S"; for i in $(seq 100); do [ -s $out ] && break; sleep 0.05; done; cat $out; rm -f $out`;
+  test.each([
+    ['SIGTERM', '--kill-child=SIGTERM'],
+    ['usr1 (any case, without SIG)', '--kill-child=usr1'],
+    ['with a user or uts namespace', `${UNS} --fork --kill-child=TERM`],
+  ])('%s', (_, options) => {
+    const [expected, actual] = both(script(options), { S: program });
+    expect(expected.stdout).toBe('got\n');
+    // (stderr: the shell's "Killed", before or after the program's own)
+    expect({ ...actual, stderr: '' }).toEqual({ ...expected, stderr: '' });
+  });
+});
+
+describe('-R/--root DIR is chroot(2), as unshare: no mount namespace, nothing unmounted', () => {
+  let dir: string;
+  beforeAll(() => {
+    // A root of its own: busybox (static) and an empty /proc for --mount-proc.
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsjs-chroot-'));
+    fs.mkdirSync(path.join(dir, 'proc'));
+    fs.mkdirSync(path.join(dir, 'sub'));
+    fs.copyFileSync('/bin/busybox', path.join(dir, 'busybox'));
+    fs.chmodSync(path.join(dir, 'busybox'), 0o755);
+    fs.chmodSync(dir, 0o755);
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const probe = '/busybox sh -c \'echo "$(/busybox pwd) $(/busybox ls / | /busybox tr "\\n" " ")$(/busybox readlink /proc/self/ns/mnt 2>&1)"\'';
+  // An ordinary user may chroot only inside a user namespace of its own.
+  const uns = process.getuid!() === 0 ? '' : '-r';
+  test.each([
+    ['the root and cwd /', `$U ${uns} -R $D ${probe}`],
+    ['-w inside it', `$U ${uns} -R $D -w /sub /busybox pwd`],
+    ['-R /: no pivot_root, nothing to refuse', `cd /; $U ${uns} -R / sh -c 'pwd; [ "$(readlink /proc/self/ns/mnt)" = "$M" ] && echo same mnt'`],
+    ['--mount-proc is mounted inside the new root', `$U ${uns} -R $D -pf --mount-proc /busybox sh -c 'echo $$; /busybox cat /proc/1/cmdline | /busybox tr "\\0" " "'`],
+  ])('%s', (_, script) => {
+    const [expected, actual] = both(script, { D: dir, M: fs.readlinkSync('/proc/self/ns/mnt') });
+    expect(expected.status).toBe(0);
+    expect(actual).toEqual(expected);
+  });
+  test.each([
+    ['no such directory', `$U ${uns} -R /nonexistent true`],
+    ['no such -w inside it', `$U ${uns} -R $D -w /nonexistent /busybox true`],
+    ...(process.getuid!() === 0 ? [] : [['without CAP_SYS_CHROOT (no user namespace)', '$U -R $D /busybox true']]),
+  ])('errors in unshare\'s words: %s', (_, script) => {
+    const [expected, actual] = both(script, { D: dir });
+    expect(expected.status).toBe(1);
+    expect(actual).toEqual({ ...expected, stderr: expected.stderr.replace(/^unshare:/, 'nsjs:').replace('cannot chdir to \'/nonexistent\'', 'cannot change directory to /nonexistent') });
+  });
+});
+
+describe('nsjs ls lays out and orders rows as lsns', () => {
+  // In a pid namespace of our own (run by util-linux's unshare), so that
+  // nothing else comes and goes between the two listings (and its sleepers
+  // die with its pid 1): pid 1010 (through ns_last_pid), a uts namespace
+  // made before a user namespace of the same owner (a lower inode).
+  const inSandbox = (probe: string) =>
+    shell(`unshare -r -pf --mount-proc sh -c "$S"`, {
+      S: 'echo 1009 > /proc/sys/kernel/ns_last_pid; sleep 100 & unshare -u sleep 100 & sleep 0.2; unshare -U sleep 100 & sleep 0.2; ' +
+        `for L in lsns "$NSJS ls"; do ${probe}; echo; done`,
+    });
+  const halves = (r: Result) => {
+    expect(r.status).toBe(0);
+    const [ul, ours] = r.stdout.split('\n\n');
+    return { ul, ours };
+  };
+  test('width hints: PID, TYPE, NPROCS, NS take at least lsns\'s hint when their cells outgrow the header', () => {
+    const { ul, ours } = halves(inSandbox('$L -o PID,TYPE,NPROCS,NS,USER,COMMAND'));
+    // pid 1010 is 4 wide, the header 3, the hint 5 (util-linux 2.38 and 2.39+ agree)
+    expect(ul).toMatch(/^ {2}PID TYPE {3}NPROCS {9}NS USER/);
+    expect(ours).toBe(ul);
+  });
+  test('-n: the header does not count (util-linux 2.39+, restated: Debian\'s 2.38 pads NPROCS to 6 here)', () => {
+    // the one pid namespace, its few processes: one digit, as wide as that
+    expect(halves(inSandbox('$L -n -o NPROCS -t pid')).ours).toMatch(/^[1-9]$/);
+  });
+  // An order by type (user namespaces first) would put the child user
+  // namespace before a sibling of a lower inode, and start the parent tree
+  // with a user namespace. Inodes are reused, so the child user namespace
+  // may come out lowest: then the listing proves nothing, and is made again.
+  test.each([
+    ['owner', /^\W+\d+ +(?!user)\w+\n\W+\d+ user$/m],
+    ['parent', /^NS +TYPE\n\d+ +(?!user)/],
+  ])('--tree=%s: rows in inode order, whatever their type, each after its owner or parent', (rel, shape) => {
+    let { ul, ours } = halves(inSandbox(`$L -T${rel} -o NS,TYPE`));
+    for (let i = 0; i < 5 && !shape.test(ul); i++) ({ ul, ours } = halves(inSandbox(`$L -T${rel} -o NS,TYPE`)));
+    expect(ul).toMatch(shape);
+    expect(ours).toBe(ul);
+  });
+});
+
+// util-linux 2.41+ (Debian's 2.38 lacks both), restated: binfmt_misc is per
+// user namespace (Linux 6.7+), so both imply --user and --mount, and without
+// a directory mount it on /proc/sys/fs/binfmt_misc over a new --mount-proc
+// (a pid namespace is then needed, as with unshare).
+describe('--mount-binfmt, --load-interp (util-linux 2.41+, restated)', () => {
+  const nsjs = `${process.execPath} ${bin} run`;
+  let dir: string;
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsjs-binfmt-'));
+    fs.mkdirSync(path.join(dir, 'mnt'));
+    fs.writeFileSync(path.join(dir, 'file.nsjsx'), '', { mode: 0o755 });
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const perUserNs = fs.existsSync('/proc/sys/fs/binfmt_misc') && Number(os.release().split('.')[0]) * 100 + Number(os.release().split('.')[1]) >= 607;
+  test('--mount-binfmt: an empty binfmt_misc of the sandbox\'s own at /proc/sys/fs/binfmt_misc', () => {
+    if (!perUserNs) return console.warn('skipped: binfmt_misc per user namespace needs Linux 6.7');
+    expect(shell(`${nsjs} -r -pf --mount-binfmt sh -c 'ls /proc/sys/fs/binfmt_misc | tr "\\n" " "'`)).toEqual({ status: 0, stdout: 'register status ', stderr: '' });
+    expect(shell(`${nsjs} -r --mount-binfmt=$D/mnt sh -c 'ls $D/mnt | tr "\\n" " "'`, { D: dir })).toEqual({ status: 0, stdout: 'register status ', stderr: '' });
+  });
+  test('--load-interp: the entry is registered there and runs its programs; the host never sees it', () => {
+    if (!perUserNs) return console.warn('skipped: binfmt_misc per user namespace needs Linux 6.7');
+    const r = shell(`${nsjs} -r -pf --load-interp ':nsjs-test:E::nsjsx::/bin/echo:' sh -c '$D/file.nsjsx arg; head -2 /proc/sys/fs/binfmt_misc/nsjs-test'`, { D: dir });
+    expect(r).toEqual({ status: 0, stdout: `${dir}/file.nsjsx arg\nenabled\ninterpreter /bin/echo\n`, stderr: '' });
+    expect(fs.existsSync('/proc/sys/fs/binfmt_misc/nsjs-test')).toBe(false);
+  });
+  test('errors in unshare\'s words: an entry the kernel refuses', () => {
+    if (!perUserNs) return console.warn('skipped: binfmt_misc per user namespace needs Linux 6.7');
+    expect(shell(`${nsjs} -r -pf --load-interp ':bad' true`)).toEqual({ status: 1, stdout: '', stderr: 'nsjs: write failed /proc/sys/fs/binfmt_misc/register: Invalid argument\n' });
+  });
+});

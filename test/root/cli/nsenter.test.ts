@@ -89,3 +89,45 @@ test('--keep-caps: the user namespace\'s capabilities stay, ambient too', async 
   const withCaps = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, bin, 'exec', ...args, '--keep-caps', ...probe], { encoding: 'utf8' });
   expect(withCaps.stdout).toBe(`CapAmb: ${all}\n`);
 });
+
+// util-linux 2.40+ (Debian's 2.38 lacks it), restated: nsenter -c reads the
+// first line of /proc/<target>/cgroup, and only where /sys/fs/cgroup is a
+// cgroup2 mount writes its own pid to that path's cgroup.procs there, so
+// that the program starts in it. This host is hybrid (the first line is
+// name=systemd's), so the script makes a cgroup of the same name in
+// name=systemd and in cgroup2, mounts cgroup2 on /sys/fs/cgroup in a mount
+// namespace of its own, and removes both cgroups again.
+describe('-c/--join-cgroup (util-linux 2.40+, restated)', () => {
+  const inCgroup = (probe: string) =>
+    spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `
+      G=nsjs-join-cgroup-$$; mkdir /sys/fs/cgroup/systemd/$G /sys/fs/cgroup/unified/$G
+      sleep 30 & P=$!
+      echo $P > /sys/fs/cgroup/systemd/$G/cgroup.procs; echo $P > /sys/fs/cgroup/unified/$G/cgroup.procs
+      mount -t cgroup2 none /sys/fs/cgroup
+      ${probe}
+      echo "rc $?"; kill $P; wait; umount /sys/fs/cgroup
+      rmdir /sys/fs/cgroup/systemd/$G; [ ! -d /sys/fs/cgroup/unified/$G ] || rmdir /sys/fs/cgroup/unified/$G`], { encoding: 'utf8', env: { ...process.env, E: `${process.execPath} ${bin} exec` }, timeout: 20000 });
+  const hybrid = fs.existsSync('/sys/fs/cgroup/systemd/cgroup.procs') && fs.existsSync('/sys/fs/cgroup/unified/cgroup.procs');
+  test('the program starts in the target\'s cgroup; nothing on stderr', () => {
+    if (!hybrid) return console.warn('skipped: needs the hybrid layout (name=systemd and cgroup2 at /sys/fs/cgroup/unified) this script builds on');
+    const r = inCgroup('$E -t $P -c -u sh -c "grep ^0:: /proc/self/cgroup"');
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/^0::\/nsjs-join-cgroup-\d+\nrc 0\n$/);
+  });
+  test('the target\'s cgroup missing under /sys/fs/cgroup: failed to open cgroup.procs, status 1', () => {
+    if (!hybrid) return console.warn('skipped: needs the hybrid layout');
+    // (its name=systemd cgroup stays: the first line; the cgroup2 one is gone)
+    const r = inCgroup('echo $P > /sys/fs/cgroup/cgroup.procs; rmdir /sys/fs/cgroup/$G; $E -t $P -c -u true');
+    expect(r.stdout).toBe('rc 1\n');
+    expect(r.stderr).toBe('nsjs: failed to open cgroup.procs: No such file or directory\n');
+  });
+  test('not cgroup2 at /sys/fs/cgroup: refused before anything runs, as nsenter', () => {
+    const cgroup2 = fs.statfsSync('/sys/fs/cgroup').type === 0x63677270;
+    const r = exec(['-t', String(process.pid), '-c', '-u', 'echo', 'ran']);
+    if (cgroup2) return expect(r.status).toBe(0);
+    expect(r).toEqual({ status: 1, stdout: '', stderr: 'nsjs: --join-cgroup is only supported in cgroup v2\n' });
+  });
+  test('needs a target', () => {
+    expect(exec(['--uts=/proc/self/ns/uts', '-c', 'true']).stderr).toBe('nsjs: neither filename nor target pid supplied for cgroup\n');
+  });
+});

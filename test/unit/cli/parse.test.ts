@@ -148,11 +148,11 @@ describe('nsjs run → spawnIsolated options', () => {
     expect(opts('--propagation=unchanged').propagation).toBe('unchanged');
     expect(usageError(() => opts('--propagation=weird'))).toBe('unsupported propagation mode: weird');
   });
-  test('--kill-child[=SIG] is dieWithParent (always SIGKILL)', () => {
-    expect(run('--kill-child', 'x')).toMatchObject({ options: { dieWithParent: true } });
-    expect(run('--kill-child', 'x').killChildSignal).toBeUndefined();
-    expect(run('--kill-child=TERM', 'x').killChildSignal).toBe('SIGTERM');
-    expect(run('--kill-child=sigkill', 'x').killChildSignal).toBeUndefined();
+  test('--kill-child[=SIG] is dieWithParent with that signal', () => {
+    expect(opts('--kill-child').dieWithParent).toBe(true);
+    expect(opts('--kill-child=TERM').dieWithParent).toBe('SIGTERM');
+    expect(opts('--kill-child=sigusr1').dieWithParent).toBe('SIGUSR1');
+    expect(opts('--kill-child=sigkill').dieWithParent).toBe(true);
     // numbers are refused, as unshare's signame_to_signum refuses them
     expect(usageError(() => run('--kill-child=15', 'x'))).toBe('unknown signal: 15');
     expect(usageError(() => run('--kill-child=FOO', 'x'))).toBe('unknown signal: FOO');
@@ -161,13 +161,22 @@ describe('nsjs run → spawnIsolated options', () => {
     expect(opts('-n').network).toEqual({ loopback: false });
     expect(opts('-m').network).toBeUndefined();
   });
-  test('-R implies -m and starts in /; -w', () => {
-    expect(opts('-R', '/srv/root')).toEqual({ ...rootBase, namespaces: ['mnt'], root: '/srv/root', cwd: '/' });
-    expect(opts('--root=/r', '-w', '/home')).toMatchObject({ root: '/r', cwd: '/home' });
+  test('-R is a chroot (no mount namespace) and starts in /; -w; mounts go inside it', () => {
+    expect(opts('-R', '/srv/root')).toEqual({ ...rootBase, chroot: '/srv/root', cwd: '/' });
+    expect(opts('-R', 'srv')).toMatchObject({ chroot: `${process.cwd()}/srv` });
+    expect(opts('--root=/r', '-w', '/home')).toMatchObject({ chroot: '/r', cwd: '/home' });
+    expect(opts('-R', '/r', '-pf', '--mount-proc')).toMatchObject({ chroot: '/r', namespaces: ['mnt', 'pid'], mounts: [{ type: 'proc', target: '/r/proc' }] });
     expect(opts('--wd=/tmp')).toEqual({ ...rootBase, cwd: '/tmp' });
     // The API takes only an absolute cwd: relative to ours, or to the new root.
     expect(opts('-w', 'sub/dir').cwd).toBe(`${process.cwd()}/sub/dir`);
-    expect(opts('-R', '/r', '-w', 'home')).toMatchObject({ root: '/r', cwd: '/home' });
+    expect(opts('-R', '/r', '-w', 'home')).toMatchObject({ chroot: '/r', cwd: '/home' });
+  });
+  test('--mount-binfmt[=DIR] and -l/--load-interp: user and mount namespaces, proc then binfmt_misc, the entry registered there', () => {
+    const binfmt = { type: 'raw', fstype: 'binfmt_misc', flags: 2 | 4 | 8 };
+    expect(opts('--mount-binfmt')).toMatchObject({ namespaces: ['mnt', 'user'], mounts: [{ type: 'proc', target: '/proc' }, { ...binfmt, target: '/proc/sys/fs/binfmt_misc' }] });
+    expect(opts('--mount-binfmt=/b').mounts).toEqual([{ ...binfmt, target: '/b' }]);
+    expect(opts('-l', ':x:E::x::/bin/true:')).toMatchObject({ binfmtRegister: { dir: '/proc/sys/fs/binfmt_misc', entry: ':x:E::x::/bin/true:' } });
+    expect(opts('--mount-binfmt=/b', '--load-interp=:x:E::x::/i:', '-R', '/r')).toMatchObject({ mounts: [{ ...binfmt, target: '/r/b' }], binfmtRegister: { dir: '/r/b' } });
   });
   test('--monotonic and --boottime need -T', () => {
     expect(opts('-T', '--monotonic', '-3600', '--boottime=86400').timeOffsets).toEqual({ monotonic: -3600, boottime: 86400 });
@@ -332,8 +341,8 @@ describe('nsjs ls', () => {
       ].join('\n'),
     );
   });
-  test('-T (owner; user namespaces first, as lsns), -n, -o, -t', () => {
-    expect(ls('-T', '-n', '-o', 'NS,TYPE,ONS')).toBe(['12   user   0', '├─20 user  12', '└─10 mnt   12', ''].join('\n'));
+  test('-T (owner: each owner first, then what it owns in inode order, as lsns), -n (widths by the hints, 2.40+), -o, -t', () => {
+    expect(ls('-T', '-n', '-o', 'NS,TYPE,ONS')).toBe(['12         user           0', '├─10       mnt           12', '└─20       user          12', ''].join('\n'));
     expect(ls('-t', 'mnt', '-o', 'ns,path')).toBe(['NS PATH', '10 /proc/1/ns/mnt', ''].join('\n'));
   });
   test('-J: lsns keys and layout', () => {
@@ -349,13 +358,14 @@ describe('nsjs ls', () => {
     const hostile = 'ev\x1b]0;pwn\x07il\x1b[31mred\\x41 tab\there\x7fdel\u009bcsi é中 \u202eRLO \u2028LS \ufffd';
     const one = [info({ inode: 30, type: 'uts', command: hostile })];
     const show = (utf8: boolean, ...argv: string[]) => render(one, parseLs(['-o', 'NS,COMMAND', '-n', ...argv]) as never, users, utf8);
+    // (NS padded to its hint, 10, as lsns 2.40+ does with -n)
     test('table and list: \\xNN per byte of a control, a non-printable character and the backslash of "\\x" (lsns 2.38 in C.UTF-8)', () => {
-      const expected = '30 ev\\x1b]0;pwn\\x07il\\x1b[31mred\\x5cx41 tab\\x09here\\x7fdel\\xc2\\x9bcsi é中 \u202eRLO \\xe2\\x80\\xa8LS \ufffd\n';
+      const expected = '        30 ev\\x1b]0;pwn\\x07il\\x1b[31mred\\x5cx41 tab\\x09here\\x7fdel\\xc2\\x9bcsi é中 \u202eRLO \\xe2\\x80\\xa8LS \ufffd\n';
       expect(show(true)).toBe(expected);
       expect(show(true, '-l')).toBe(expected);
     });
     test('outside a UTF-8 locale every byte above 0x7f too (lsns in C)', () => {
-      expect(show(false)).toBe('30 ev\\x1b]0;pwn\\x07il\\x1b[31mred\\x5cx41 tab\\x09here\\x7fdel\\xc2\\x9bcsi \\xc3\\xa9\\xe4\\xb8\\xad \\xe2\\x80\\xaeRLO \\xe2\\x80\\xa8LS \\xef\\xbf\\xbd\n');
+      expect(show(false)).toBe('        30 ev\\x1b]0;pwn\\x07il\\x1b[31mred\\x5cx41 tab\\x09here\\x7fdel\\xc2\\x9bcsi \\xc3\\xa9\\xe4\\xb8\\xad \\xe2\\x80\\xaeRLO \\xe2\\x80\\xa8LS \\xef\\xbf\\xbd\n');
     });
     test('raw: every byte but visible ASCII, and every backslash (lsns -r)', () => {
       expect(show(true, '-r')).toBe('30 ev\\x1b]0;pwn\\x07il\\x1b[31mred\\x5cx41\\x20tab\\x09here\\x7fdel\\xc2\\x9bcsi\\x20\\xc3\\xa9\\xe4\\xb8\\xad\\x20\\xe2\\x80\\xaeRLO\\x20\\xe2\\x80\\xa8LS\\x20\\xef\\xbf\\xbd\n');
