@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 
 import { isNamespace } from '../core/brand';
 import { NsError, invalidArgType, invalidArgValue } from '../core/errors';
-import { native } from '../core/native';
+import { initExecFd, native } from '../core/native';
 import { NAMESPACE_FLAGS, NAMESPACE_TYPES, type NamespaceType } from '../core/nstypes';
 import type { Add, NativePlan } from '../core/plan';
 import { integer, knownKeys, namespaceType, plainObject, record } from '../core/validate';
@@ -58,6 +58,8 @@ export const JoinOp = {
   SetnsPidfd: 27,
   SetnsPath: 28,
   Fork: 29,
+  /** sandbox/'s (src-native/sandbox/enter.cc): the rest of the plan in nsjs-init --enter. */
+  Enter: 130,
 } as const;
 
 export function checkJoin(value: unknown): CheckedJoin {
@@ -97,7 +99,7 @@ const JOIN_ORDER: NamespaceType[] = ['user', 'cgroup', 'ipc', 'uts', 'net', 'pid
 /** What to join, resolved before clone (resolveJoin opens the fds). */
 export type JoinPlan =
   | { namespaces: { fd: number; type: NamespaceType }[] }
-  | { pidfd: number; pid: number; types: NamespaceType[] };
+  | { pidfd: number; pid: number; types: NamespaceType[]; enterFd?: number };
 
 function nsInode(file: string): number | undefined {
   try {
@@ -123,7 +125,10 @@ export function resolveJoin(join: CheckedJoin, toClose: number[]): JoinPlan {
   if ('holder' in join) {
     const pidfd = join.holder.pidfd();
     if (pidfd < 0) throw new NsError({ errno: -3, syscall: 'setns', step: `join sandbox ${join.holder.pid}` });
-    return record({ pidfd, pid: join.holder.pid, types: [...join.holder.types] });
+    const types = [...join.holder.types];
+    // A sandbox's user or time namespace is entered by nsjs-init --enter (planJoin).
+    const enterFd = types.includes('user') || types.includes('time') ? initExecFd() : undefined;
+    return record({ pidfd, pid: join.holder.pid, types, enterFd });
   }
   // The pidfd first: the /proc reads below are about the process it holds
   // only if that process is still alive afterwards.
@@ -149,8 +154,20 @@ export function joinsType(join: JoinPlan | undefined, type: NamespaceType): bool
 // time namespace also refuses a process that shares Node's memory
 // (current_is_single_threaded), so only then is that first clone
 // fork-style, copying Node's page tables; other joins stay vfork-style.
+//
+// A sandbox's commands (JoinHolder) skip that copy: the first child stays
+// vfork-style and execs nsjs-init --enter from its sealed memfd, a
+// single-threaded process of its own that walks the rest of this plan (the
+// setns, the clone, the whole policy) as the first child would have, and
+// reports on the same pipe (execChain). Its exec and a clone from a small
+// mm cost less than copying Node's page tables (bench --sections sandbox).
 export function planJoin(join: JoinPlan, native: NativePlan, add: Add): void {
-  native.forkStyle = joinsType(join, 'user') || joinsType(join, 'time');
+  if ('enterFd' in join && join.enterFd !== undefined) {
+    native.execChain = true;
+    add({ kind: JoinOp.Enter, a: join.enterFd }, { step: 'exec nsjs-init --enter', syscall: 'execveat' });
+  } else {
+    native.forkStyle = joinsType(join, 'user') || joinsType(join, 'time');
+  }
   planSetns(join, add);
   add({ kind: JoinOp.Fork }, { step: 'clone after join', syscall: 'clone3' });
 }

@@ -61,6 +61,14 @@ describe('the policy holds in every command', () => {
     net.close();
   });
 
+  test('a command entered through nsjs-init --enter holds only its stdio: no plan memfd, pidfd or pipe of ours', async () => {
+    await using sb = await locked();
+    // ls's own directory fd is 3; the plan's memfd, the holder's pidfd and
+    // the report pipe went through the helper's exec and must stop there.
+    const r = await sb.run('ls', ['/proc/self/fd']);
+    expect(r.stdout.split('\n').filter(Boolean)).toEqual(['0', '1', '2', '3']);
+  });
+
   test('files written by one command are seen by the next; 20 commands keep one init', async () => {
     await using sb = await Sandbox.create({ namespaces: withUser(['pid', 'mnt']), mounts: [{ type: 'tmpfs', target: '/tmp' }, { type: 'proc', target: '/proc' }] });
     const pids = new Set<string>();
@@ -159,12 +167,13 @@ describe('close()', () => {
 
   test('a spawn under way when close() is called is killed too', async () => {
     const sb = await locked();
-    const started = sb.spawn('sleep', ['100'], { stdio: 'ignore' });
-    await sb.close();
-    const outcome = await started.then(
+    // Settled while close() runs: the handler is attached first.
+    const settled = sb.spawn('sleep', ['100'], { stdio: 'ignore' }).then(
       (p) => p.exitStatus,
       (err: NodeJS.ErrnoException) => err.code,
     );
+    await sb.close();
+    const outcome = await settled;
     expect(outcome === 'ESRCH' || outcome === 'ENOMEM' || (outcome as { signal?: string } | null)?.signal === 'SIGKILL').toBe(true);
   });
 });
