@@ -9,6 +9,7 @@ import { NsError, invalidArgType, invalidArgValue } from '../core/errors';
 import { initExecFd, native } from '../core/native';
 import { NAMESPACE_FLAGS, NAMESPACE_TYPES, type NamespaceType } from '../core/nstypes';
 import type { Add, NativePlan } from '../core/plan';
+import { planCgroup } from '../cgroup/plan';
 import { integer, knownKeys, namespaceType, plainObject, record } from '../core/validate';
 import type { Namespace } from '../ns/namespace';
 
@@ -33,6 +34,8 @@ export interface JoinHolder {
   readonly devpts: boolean;
   /** The holder's pidfd, or -1 once the sandbox is closed. */
   pidfd(): number;
+  /** With options.cgroup: the sandbox's cgroup directories, entered by each command before it joins. */
+  readonly cgroups?: { readonly v2?: string; readonly v1: readonly string[] };
 }
 
 const holders = new WeakSet<object>();
@@ -99,7 +102,38 @@ const JOIN_ORDER: NamespaceType[] = ['user', 'cgroup', 'ipc', 'uts', 'net', 'pid
 /** What to join, resolved before clone (resolveJoin opens the fds). */
 export type JoinPlan =
   | { namespaces: { fd: number; type: NamespaceType }[] }
-  | { pidfd: number; pid: number; types: NamespaceType[]; enterFd?: number };
+  | { pidfd: number; pid: number; types: NamespaceType[]; enterFd?: number; cgroup?: Placement };
+
+/** A sandbox's cgroups as planCgroup takes them: fds opened for one command. */
+interface Placement {
+  dirFd: number | undefined;
+  groups: { version: 'v1' | 'v2'; dir: string; controllers: string[] }[];
+  joins: { fd: number; ifNotInto: boolean }[];
+}
+
+const O_WRONLY = 1;
+const O_DIRECTORY = 0o200000;
+
+/** Opens what one command needs to enter the sandbox's cgroups (fds added to `toClose`). */
+function placement(cgroups: NonNullable<JoinHolder['cgroups']>, toClose: number[]): Placement {
+  const open = (file: string, flags: number) => {
+    const fd = native().open(file, flags);
+    if (fd < 0) throw new NsError({ errno: fd, syscall: 'open', path: file, step: 'enter the sandbox cgroup' });
+    toClose.push(fd);
+    return fd;
+  };
+  const p: Placement = record({ dirFd: undefined, groups: [], joins: [] });
+  if (cgroups.v2) {
+    p.dirFd = open(cgroups.v2, O_DIRECTORY);
+    p.groups.push(record({ version: 'v2' as const, dir: cgroups.v2, controllers: [] }));
+    p.joins.push(record({ fd: open(`${cgroups.v2}/cgroup.procs`, O_WRONLY), ifNotInto: true }));
+  }
+  for (const dir of cgroups.v1) {
+    p.groups.push(record({ version: 'v1' as const, dir, controllers: [] }));
+    p.joins.push(record({ fd: open(`${dir}/cgroup.procs`, O_WRONLY), ifNotInto: false }));
+  }
+  return p;
+}
 
 function nsInode(file: string): number | undefined {
   try {
@@ -128,7 +162,8 @@ export function resolveJoin(join: CheckedJoin, toClose: number[]): JoinPlan {
     const types = [...join.holder.types];
     // A sandbox's user or time namespace is entered by nsjs-init --enter (planJoin).
     const enterFd = types.includes('user') || types.includes('time') ? initExecFd() : undefined;
-    return record({ pidfd, pid: join.holder.pid, types, enterFd });
+    const cgroup = join.holder.cgroups ? placement(join.holder.cgroups, toClose) : undefined;
+    return record({ pidfd, pid: join.holder.pid, types, enterFd, cgroup });
   }
   // The pidfd first: the /proc reads below are about the process it holds
   // only if that process is still alive afterwards.
@@ -162,6 +197,8 @@ export function joinsType(join: JoinPlan | undefined, type: NamespaceType): bool
 // reports on the same pipe (execChain). Its exec and a clone from a small
 // mm cost less than copying Node's page tables (bench --sections sandbox).
 export function planJoin(join: JoinPlan, native: NativePlan, add: Add): void {
+  // A sandbox's cgroup first, as a command's own: nothing runs outside it.
+  if ('cgroup' in join && join.cgroup) planCgroup(join.cgroup, native, add);
   if ('enterFd' in join && join.enterFd !== undefined) {
     native.execChain = true;
     add({ kind: JoinOp.Enter, a: join.enterFd }, { step: 'exec nsjs-init --enter', syscall: 'execveat' });
