@@ -27,7 +27,7 @@ import { checkOptions, snapshotOptions, type SpawnOptions } from '../spawn/optio
 import type { Process } from '../spawn/process';
 import { runIsolated, type RunOptions, type RunResult } from '../spawn/run';
 import { checkArgs, spawnIsolated } from '../spawn/spawn';
-import { checkNarrower, NARROWABLE, sandboxPolicy, type SandboxPolicy } from './policy';
+import { checkNarrower, NARROWABLE, narrowSeccomp, sandboxPolicy, type SandboxPolicy } from './policy';
 
 /**
  * The options of {@link Sandbox.create} that make the place: the holder's
@@ -61,7 +61,8 @@ export type SandboxOptions = Omit<SpawnOptions, (typeof COMMAND)[number] | (type
  * `env`, `argv0`, `stdio`, `signal`, `timeout`, `killSignal`,
  * `dieWithParent`, and a narrower policy (fewer capabilities, lower
  * rlimits, no_new_privs, another uid/gid only where the sandbox keeps
- * CAP_SETUID/CAP_SETGID); a wider one is ERR_INVALID_ARG_VALUE.
+ * CAP_SETUID/CAP_SETGID, more seccomp refusals as `{ deny, errno }` on top
+ * of the sandbox's profile); a wider one is ERR_INVALID_ARG_VALUE.
  */
 export type SandboxSpawnOptions = Pick<SpawnOptions, (typeof COMMAND)[number] | (typeof NARROWABLE)[number]>;
 
@@ -248,8 +249,11 @@ export class Sandbox {
       if (!allowed.includes(key) && o[key] !== undefined)
         throw invalidArgValue(`options.${key}`, o[key], `is not an option of a command in a sandbox (known: ${allowed.join(', ')})`);
     checkNarrower(o, this.#policy);
+    const seccomp = o.seccomp === undefined ? undefined : narrowSeccomp(this.#recorded.seccomp, o.seccomp);
     if (this.closed) throw new NsError({ errno: ESRCH, syscall: 'setns', step: `join sandbox ${this.pid} (closed)` });
-    return record({ ...this.#recorded, ...o, join: this.#join });
+    const merged = record<Record<string, unknown>>({ ...this.#recorded, ...o, join: this.#join });
+    if (seccomp !== undefined) merged.seccomp = seccomp;
+    return merged;
   }
 
   async #start<T>(start: Promise<T>, proc: (t: T) => Process | undefined): Promise<T> {
