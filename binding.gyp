@@ -41,7 +41,8 @@
         "src-native/spawn/exe.cc",
         "src-native/features/probe.cc",
         "src-native/terminal/terminal.cc",
-        "src-native/terminal/child.cc"
+        "src-native/terminal/child.cc",
+        "src-native/sandbox/enter.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       # NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS: while Node tears an
@@ -56,9 +57,18 @@
       # shared libraries: its whole footprint is a few hundred KiB.
       "target_name": "nsjs-init",
       "type": "executable",
-      "sources": ["src-native/init/init.cc"],
-      "cflags_cc": ["-std=c++17", "-fno-exceptions", "-fno-rtti"],
-      "ldflags": ["-static"]
+      # --enter runs the child's half of a spawn plan: its op files, and
+      # CloneWithStack from spawn/parent.cc (NSJS_ENTER_HELPER: no N-API).
+      "sources": ["src-native/init/init.cc", "src-native/sandbox/enter.cc", "src-native/spawn/child.cc",
+                  "src-native/spawn/parent.cc", "src-native/fs/mounts.cc", "src-native/policy/caps.cc",
+                  "src-native/policy/restrict.cc", "src-native/cgroup/cgroup.cc", "src-native/net/netlink.cc",
+                  "src-native/terminal/child.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED", "NSJS_ENTER_HELPER"],
+      # napi.h comes in through spawn/plan.h; nothing of it is called, and
+      # --gc-sections drops the inline bodies that would want libnode.
+      "cflags_cc": ["-std=c++17", "-fno-exceptions", "-fno-rtti", "-ffunction-sections", "-fdata-sections"],
+      "ldflags": ["-static", "-Wl,--gc-sections"]
     },
     {
       # nsjs-oci's native front (src-native/oci/front.cc): start, state,

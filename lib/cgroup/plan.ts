@@ -10,7 +10,8 @@ export const CgroupOp = {
   Join: 96,
 } as const;
 
-export function planCgroup(cgroup: Cgroup, native: NativePlan, add: Add): void {
+/** `cgroup`: one made for the command, or a sandbox's, entered by each of its commands (spawn/join.ts). */
+export function planCgroup(cgroup: Pick<Cgroup, 'dirFd' | 'groups' | 'joins'>, native: NativePlan, add: Add): void {
   native.cgroupFd = cgroup.dirFd;
   cgroup.groups.forEach((g, i) => {
     // groups and joins are made in the same order, one file per group.

@@ -5,11 +5,32 @@
 import * as fs from 'node:fs';
 
 import { invalidArgValue } from '../core/errors';
-import { record } from '../core/validate';
+import { plainObject, record } from '../core/validate';
 import { CAPABILITIES, RLIMITS, checkPolicyOptions, type PolicyChecked } from '../policy/options';
 
 /** The policy options a command may narrow; every other policy option is the sandbox's. */
-export const NARROWABLE = ['capabilities', 'rlimits', 'noNewPrivileges', 'newSession', 'uid', 'gid', 'groups'] as const;
+export const NARROWABLE = ['capabilities', 'rlimits', 'noNewPrivileges', 'newSession', 'uid', 'gid', 'groups', 'seccomp'] as const;
+
+/**
+ * A command's `seccomp`: only more refusals (`deny`, with `errno` for those
+ * that name none), added to the sandbox's own profile, whose base, allow
+ * list and errno stay as they are; anything else could lift a refusal and
+ * is ERR_INVALID_ARG_VALUE. Returns the profile the command gets.
+ */
+export function narrowSeccomp(sandbox: unknown, command: unknown): unknown {
+  if (typeof command !== 'object' || command === null)
+    throw invalidArgValue('options.seccomp', command, "would widen the sandbox's policy: a command may only add refusals ({ deny, errno })");
+  const c = plainObject(command, 'options.seccomp');
+  for (const key of Object.keys(c))
+    if (key !== 'deny' && key !== 'errno' && c[key] !== undefined)
+      throw invalidArgValue(`options.seccomp.${key}`, c[key], "would widen the sandbox's policy: a command may only add refusals (deny, errno)");
+  if (c.deny === undefined) return sandbox;
+  if (!Array.isArray(c.deny)) return command; // checkPolicyOptions names the type
+  const own = c.errno === undefined ? c.deny : c.deny.map((d: unknown) => (typeof d === 'string' ? record({ syscall: d, errno: c.errno }) : d));
+  const base: Record<string, unknown> = sandbox === undefined || sandbox === 'default' ? record({ base: 'default' }) : sandbox === false ? record({ base: 'none' }) : plainObject(sandbox, 'options.seccomp');
+  const deny = Array.isArray(base.deny) ? base.deny : [];
+  return record({ ...base, deny: [...deny, ...own] });
+}
 
 const CAP_SETGID = CAPABILITIES.indexOf('CAP_SETGID');
 const CAP_SETUID = CAPABILITIES.indexOf('CAP_SETUID');

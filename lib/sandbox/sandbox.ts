@@ -12,6 +12,10 @@
 // so a policy option another room adds to spawnIsolated (seccomp, landlock)
 // is applied again in every command without a line here.
 import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import type { ResourceUsage } from '../cgroup/cgroup';
+import { layout } from '../cgroup/layout';
 
 import { NsError, invalidArgValue } from '../core/errors';
 import { closeFd, initBinary, native } from '../core/native';
@@ -23,14 +27,15 @@ import { checkOptions, snapshotOptions, type SpawnOptions } from '../spawn/optio
 import type { Process } from '../spawn/process';
 import { runIsolated, type RunOptions, type RunResult } from '../spawn/run';
 import { checkArgs, spawnIsolated } from '../spawn/spawn';
-import { checkNarrower, NARROWABLE, sandboxPolicy, type SandboxPolicy } from './policy';
+import { checkNarrower, NARROWABLE, narrowSeccomp, sandboxPolicy, type SandboxPolicy } from './policy';
 
 /**
  * The options of {@link Sandbox.create} that make the place: the holder's
  * alone, never a command's. `cgroup` (issue 19) is one: made once for the
- * sandbox; its commands are to enter the holder's cgroup through the join
- * (spawn/join.ts JoinHolder, CLONE_INTO_CGROUP on the clone after setns),
- * never get a fresh one each.
+ * sandbox; each command enters the holder's cgroups before it joins
+ * (spawn/join.ts JoinHolder.cgroups: CLONE_INTO_CGROUP on v2, a
+ * cgroup.procs write on v1), never gets a fresh one. A command's way in
+ * (nsjs-init --enter) counts as one more task of a pids limit while it runs.
  */
 const PLACE = ['namespaces', 'user', 'hostname', 'domainname', 'mounts', 'root', 'propagation', 'timeOffsets', 'network', 'cgroup'] as const;
 /** Options of one command, never of the sandbox. */
@@ -56,7 +61,8 @@ export type SandboxOptions = Omit<SpawnOptions, (typeof COMMAND)[number] | (type
  * `env`, `argv0`, `stdio`, `signal`, `timeout`, `killSignal`,
  * `dieWithParent`, and a narrower policy (fewer capabilities, lower
  * rlimits, no_new_privs, another uid/gid only where the sandbox keeps
- * CAP_SETUID/CAP_SETGID); a wider one is ERR_INVALID_ARG_VALUE.
+ * CAP_SETUID/CAP_SETGID, more seccomp refusals as `{ deny, errno }` on top
+ * of the sandbox's profile); a wider one is ERR_INVALID_ARG_VALUE.
  */
 export type SandboxSpawnOptions = Pick<SpawnOptions, (typeof COMMAND)[number] | (typeof NARROWABLE)[number]>;
 
@@ -75,6 +81,37 @@ function processesIn(type: NamespaceType, inode: number): number[] {
     } catch {
       // gone, or not ours to look at
     }
+  }
+  return out;
+}
+
+/** /proc/PID/cgroup as hierarchy (its controllers, '' for v2) → path. */
+function cgroupPaths(pid: number | 'self'): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of fs.readFileSync(`/proc/${pid}/cgroup`, 'latin1').split('\n')) {
+    const m = /^[0-9]+:([^:]*):(.*)$/.exec(line);
+    if (m) out.set(m[1], m[2]);
+  }
+  return out;
+}
+
+/**
+ * The cgroups options.cgroup made for the holder (those it is in and we are
+ * not), as directories here: what every command enters before it joins.
+ */
+function holderCgroups(pid: number): { v2?: string; v1: string[] } {
+  const ours = cgroupPaths('self');
+  const l = layout();
+  const out: { v2?: string; v1: string[] } = record({ v1: [] });
+  for (const [controllers, at] of cgroupPaths(pid)) {
+    const own = ours.get(controllers);
+    const h = controllers === '' ? l.v2 : l.v1.get(controllers.split(',')[0]);
+    if (own === undefined || own === at || !h) continue;
+    // The mount shows the hierarchy from where our own path ends in h.own.
+    const root = own.endsWith(h.own) ? own.slice(0, own.length - h.own.length) : '/';
+    const dir = path.join(h.mount, path.relative(root || '/', at));
+    if (controllers === '') out.v2 = dir;
+    else out.v1.push(dir);
   }
   return out;
 }
@@ -124,14 +161,14 @@ export class Sandbox {
   readonly #starting = new Set<Promise<unknown>>();
   #closing: Promise<void> | undefined;
 
-  private constructor(holder: Process, pidfd: number, types: NamespaceType[], devpts: boolean, policy: SandboxPolicy, recorded: Record<string, unknown>) {
+  private constructor(holder: Process, pidfd: number, types: NamespaceType[], devpts: boolean, cgroup: boolean, policy: SandboxPolicy, recorded: Record<string, unknown>) {
     this.pid = holder.pid;
     this.#holder = holder;
     this.#pidfd = pidfd;
     this.#types = types;
     this.#policy = policy;
     this.#recorded = recorded;
-    this.#join = joinHolder({ pid: holder.pid, types, devpts, pidfd: () => this.#pidfd });
+    this.#join = joinHolder({ pid: holder.pid, types, devpts, pidfd: () => this.#pidfd, cgroups: cgroup ? holderCgroups(holder.pid) : undefined });
     // A user namespace last: its processes are found by any other type first.
     this.#inodes = [...types.filter((t) => t !== 'user'), ...types.filter((t) => t === 'user')].map((t) => [t, fs.statSync(`/proc/${holder.pid}/ns/${t}`).ino]);
   }
@@ -164,7 +201,7 @@ export class Sandbox {
     }
     try {
       const devpts = checked.mounts.some((m) => m.type === 'dev' && m.target === '/dev');
-      return new Sandbox(holder, pidfd, types, devpts, sandboxPolicy(checked, checked.namespaces.has('user')), recorded);
+      return new Sandbox(holder, pidfd, types, devpts, checked.cgroup !== undefined, sandboxPolicy(checked, checked.namespaces.has('user')), recorded);
     } catch (err) {
       holder.kill('SIGKILL');
       await holder.wait();
@@ -176,6 +213,25 @@ export class Sandbox {
   /** The holder's namespace of `type` (ESRCH once closed). */
   namespace(type: NamespaceType): Namespace {
     return this.#holder.namespace(type);
+  }
+
+  /**
+   * With `cgroup`: what the sandbox's cgroup has used, every command
+   * included (each one enters it before it joins: CLONE_INTO_CGROUP on v2,
+   * a cgroup.procs write on v1); after close(), the final figures.
+   */
+  usage(): Promise<ResourceUsage> {
+    return this.#holder.usage();
+  }
+
+  /** With `cgroup`: stops every process inside, commands included; resolves once the kernel says they all are. */
+  freeze(): Promise<void> {
+    return this.#holder.freeze();
+  }
+
+  /** With `cgroup`: lets a frozen sandbox run again. */
+  thaw(): Promise<void> {
+    return this.#holder.thaw();
   }
 
   /** Whether close() has been called or the holder is gone. */
@@ -193,8 +249,11 @@ export class Sandbox {
       if (!allowed.includes(key) && o[key] !== undefined)
         throw invalidArgValue(`options.${key}`, o[key], `is not an option of a command in a sandbox (known: ${allowed.join(', ')})`);
     checkNarrower(o, this.#policy);
+    const seccomp = o.seccomp === undefined ? undefined : narrowSeccomp(this.#recorded.seccomp, o.seccomp);
     if (this.closed) throw new NsError({ errno: ESRCH, syscall: 'setns', step: `join sandbox ${this.pid} (closed)` });
-    return record({ ...this.#recorded, ...o, join: this.#join });
+    const merged = record<Record<string, unknown>>({ ...this.#recorded, ...o, join: this.#join });
+    if (seccomp !== undefined) merged.seccomp = seccomp;
+    return merged;
   }
 
   async #start<T>(start: Promise<T>, proc: (t: T) => Process | undefined): Promise<T> {

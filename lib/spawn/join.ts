@@ -6,9 +6,10 @@ import * as fs from 'node:fs';
 
 import { isNamespace } from '../core/brand';
 import { NsError, invalidArgType, invalidArgValue } from '../core/errors';
-import { native } from '../core/native';
+import { initExecFd, native } from '../core/native';
 import { NAMESPACE_FLAGS, NAMESPACE_TYPES, type NamespaceType } from '../core/nstypes';
 import type { Add, NativePlan } from '../core/plan';
+import { planCgroup } from '../cgroup/plan';
 import { integer, knownKeys, namespaceType, plainObject, record } from '../core/validate';
 import type { Namespace } from '../ns/namespace';
 
@@ -33,6 +34,8 @@ export interface JoinHolder {
   readonly devpts: boolean;
   /** The holder's pidfd, or -1 once the sandbox is closed. */
   pidfd(): number;
+  /** With options.cgroup: the sandbox's cgroup directories, entered by each command before it joins. */
+  readonly cgroups?: { readonly v2?: string; readonly v1: readonly string[] };
 }
 
 const holders = new WeakSet<object>();
@@ -58,6 +61,8 @@ export const JoinOp = {
   SetnsPidfd: 27,
   SetnsPath: 28,
   Fork: 29,
+  /** sandbox/'s (src-native/sandbox/enter.cc): the rest of the plan in nsjs-init --enter. */
+  Enter: 130,
 } as const;
 
 export function checkJoin(value: unknown): CheckedJoin {
@@ -97,7 +102,38 @@ const JOIN_ORDER: NamespaceType[] = ['user', 'cgroup', 'ipc', 'uts', 'net', 'pid
 /** What to join, resolved before clone (resolveJoin opens the fds). */
 export type JoinPlan =
   | { namespaces: { fd: number; type: NamespaceType }[] }
-  | { pidfd: number; pid: number; types: NamespaceType[] };
+  | { pidfd: number; pid: number; types: NamespaceType[]; enterFd?: number; cgroup?: Placement };
+
+/** A sandbox's cgroups as planCgroup takes them: fds opened for one command. */
+interface Placement {
+  dirFd: number | undefined;
+  groups: { version: 'v1' | 'v2'; dir: string; controllers: string[] }[];
+  joins: { fd: number; ifNotInto: boolean }[];
+}
+
+const O_WRONLY = 1;
+const O_DIRECTORY = 0o200000;
+
+/** Opens what one command needs to enter the sandbox's cgroups (fds added to `toClose`). */
+function placement(cgroups: NonNullable<JoinHolder['cgroups']>, toClose: number[]): Placement {
+  const open = (file: string, flags: number) => {
+    const fd = native().open(file, flags);
+    if (fd < 0) throw new NsError({ errno: fd, syscall: 'open', path: file, step: 'enter the sandbox cgroup' });
+    toClose.push(fd);
+    return fd;
+  };
+  const p: Placement = record({ dirFd: undefined, groups: [], joins: [] });
+  if (cgroups.v2) {
+    p.dirFd = open(cgroups.v2, O_DIRECTORY);
+    p.groups.push(record({ version: 'v2' as const, dir: cgroups.v2, controllers: [] }));
+    p.joins.push(record({ fd: open(`${cgroups.v2}/cgroup.procs`, O_WRONLY), ifNotInto: true }));
+  }
+  for (const dir of cgroups.v1) {
+    p.groups.push(record({ version: 'v1' as const, dir, controllers: [] }));
+    p.joins.push(record({ fd: open(`${dir}/cgroup.procs`, O_WRONLY), ifNotInto: false }));
+  }
+  return p;
+}
 
 function nsInode(file: string): number | undefined {
   try {
@@ -123,7 +159,11 @@ export function resolveJoin(join: CheckedJoin, toClose: number[]): JoinPlan {
   if ('holder' in join) {
     const pidfd = join.holder.pidfd();
     if (pidfd < 0) throw new NsError({ errno: -3, syscall: 'setns', step: `join sandbox ${join.holder.pid}` });
-    return record({ pidfd, pid: join.holder.pid, types: [...join.holder.types] });
+    const types = [...join.holder.types];
+    // A sandbox's user or time namespace is entered by nsjs-init --enter (planJoin).
+    const enterFd = types.includes('user') || types.includes('time') ? initExecFd() : undefined;
+    const cgroup = join.holder.cgroups ? placement(join.holder.cgroups, toClose) : undefined;
+    return record({ pidfd, pid: join.holder.pid, types, enterFd, cgroup });
   }
   // The pidfd first: the /proc reads below are about the process it holds
   // only if that process is still alive afterwards.
@@ -149,8 +189,22 @@ export function joinsType(join: JoinPlan | undefined, type: NamespaceType): bool
 // time namespace also refuses a process that shares Node's memory
 // (current_is_single_threaded), so only then is that first clone
 // fork-style, copying Node's page tables; other joins stay vfork-style.
+//
+// A sandbox's commands (JoinHolder) skip that copy: the first child stays
+// vfork-style and execs nsjs-init --enter from its sealed memfd, a
+// single-threaded process of its own that walks the rest of this plan (the
+// setns, the clone, the whole policy) as the first child would have, and
+// reports on the same pipe (execChain). Its exec and a clone from a small
+// mm cost less than copying Node's page tables (bench --sections sandbox).
 export function planJoin(join: JoinPlan, native: NativePlan, add: Add): void {
-  native.forkStyle = joinsType(join, 'user') || joinsType(join, 'time');
+  // A sandbox's cgroup first, as a command's own: nothing runs outside it.
+  if ('cgroup' in join && join.cgroup) planCgroup(join.cgroup, native, add);
+  if ('enterFd' in join && join.enterFd !== undefined) {
+    native.execChain = true;
+    add({ kind: JoinOp.Enter, a: join.enterFd }, { step: 'exec nsjs-init --enter', syscall: 'execveat' });
+  } else {
+    native.forkStyle = joinsType(join, 'user') || joinsType(join, 'time');
+  }
   planSetns(join, add);
   add({ kind: JoinOp.Fork }, { step: 'clone after join', syscall: 'clone3' });
 }

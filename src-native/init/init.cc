@@ -5,6 +5,7 @@
 //   nsjs-init ERRFD STATUSFD EXECOP NPATHS PATH... -- ARGV...
 //   nsjs-init --hold
 //   nsjs-init --park READYFD STARTFD [--console SOCKFD] [--seccomp FILTERFD [--drop-caps MASK]] -- ARGV...
+//   nsjs-init --enter PLANFD
 //
 // It forks the command (pid 2), forwards every catchable signal it receives
 // to it, reaps orphans, and when the command exits writes the command's raw
@@ -18,6 +19,11 @@
 // opened it, and holds a Sandbox's namespaces until it is closed: it waits
 // for EOF on stdin and exits 0. As a sandbox's PID 1 it is the parent of
 // every orphan there, which SIGCHLD ignored has the kernel reap.
+//
+// --enter is a sandbox command's way in (sandbox/enter.cc): exec'd by a
+// vfork-style child of Node, it joins the sandbox's namespaces (a user
+// namespace wants a single-threaded mm, which a child sharing Node's has
+// not) and runs the rest of the spawn plan read from PLANFD.
 //
 // --park is nsjs-oci's container init between `create` and `start`: it finds
 // ARGV[0] on the container's PATH (so a missing program fails `create`, as
@@ -57,6 +63,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+
+#include "../sandbox/enter.h"
 
 namespace {
 
@@ -255,6 +263,11 @@ int main(int argc, char** argv) {
     while (read(0, buf, sizeof buf) > 0 || errno == EINTR) {
     }
     return 0;
+  }
+  if (argc == 3 && strcmp(argv[1], "--enter") == 0) {
+    const int fd = ParseFd(argv[2]);
+    if (fd < 0) Usage();
+    nsjs::spawn::EnterMain(fd);
   }
   if (argc >= 5 && strcmp(argv[1], "--park") == 0) {
     const int readyfd = ParseFd(argv[2]), startfd = ParseFd(argv[3]);

@@ -22,6 +22,7 @@
 #include "../fs/mounts.h"
 #include "../net/netlink.h"
 #include "../policy/caps.h"
+#include "../sandbox/enter.h"
 #include "../terminal/terminal.h"
 #include "plan.h"
 
@@ -197,6 +198,8 @@ int RunOp(const Plan* plan, const Op& op, MountEngine* mounts) {
     case kOpPtyInside:
     case kOpCtty:
       return RunTerminalOp(plan, op);
+    case kOpEnter:
+      return RunEnterOp(plan, op);
     case kOpCloseFds:
       return syscall(SYS_close_range, plan->stdio.size(), ~0U, CLOSE_RANGE_CLOEXEC);
     case kOpLinkUp:
@@ -319,6 +322,13 @@ int ChildMain(void* arg) {
   }
   Stage first{static_cast<const Plan*>(arg), 0};
   return RunFrom(&first);
+}
+
+// async-signal-safe
+void ContinuePlan(Plan* plan, size_t next) {
+  Stage stage{plan, next};
+  RunFrom(&stage);
+  _exit(127);
 }
 
 }  // namespace spawn

@@ -84,6 +84,8 @@ enum OpKind : int32_t {
   // Terminals (terminal/child.cc; lib/terminal/plan.ts builds their ops).
   kOpPtyInside = 128,  // s0 = ptmx, a = socket, b = columns, flags = rows: a pty from there, the master sent on the socket, the slave as fds 0-2
   kOpCtty = 129,       // fd 0 becomes the controlling terminal (TIOCSCTTY), after setsid
+  // Sandboxes (sandbox/enter.cc): the rest of the plan in an exec'd helper.
+  kOpEnter = 130,      // execveat(a = nsjs-init's memfd, --enter b = the plan's memfd, made by the parent)
 };
 
 // kOpResolve flags: what a missing target becomes (in bits 8-15 the slot whose kind kResolveLike copies).
@@ -207,6 +209,11 @@ struct Plan {
   int proxy_port = 0;
   int mount_fallback = 0;    // MountFallback bits: test-only, as force_clone
   int cgroup_fd = -1;        // a cgroup v2 directory for CLONE_INTO_CGROUP (lib/cgroup/)
+  // kOpEnter (sandbox/enter.cc PrepareEnter): the helper's argv, and the fds
+  // it inherits, laid out by the parent before clone.
+  std::vector<std::string> enter_args;
+  std::vector<const char*> enter_argv;
+  std::vector<int> enter_fds;
 
   std::vector<Op> ops;
   std::vector<int> stdio;  // fd to install at each index; -1 leaves it as inherited, -2 closes it
@@ -269,6 +276,10 @@ constexpr size_t kStackSize = 256 * 1024;
 // The child's entry point: async-signal-safe, allocates nothing, never returns
 // on success (execve), _exits 127 after reporting a failure.
 int ChildMain(void* plan);
+
+// Runs the plan from op `next` on (nsjs-init --enter, sandbox/enter.cc), as
+// the child would have after its op next - 1. async-signal-safe.
+[[noreturn]] void ContinuePlan(Plan* plan, size_t next);
 
 // clone3 (falling back to clone) starting fn(arg) on stack; returns the pid,
 // or -errno. *via_clone3 tells which was used. With into_cgroup (not null),

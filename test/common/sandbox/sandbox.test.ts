@@ -61,6 +61,14 @@ describe('the policy holds in every command', () => {
     net.close();
   });
 
+  test('a command entered through nsjs-init --enter holds only its stdio: no plan memfd, pidfd or pipe of ours', async () => {
+    await using sb = await locked();
+    // ls's own directory fd is 3; the plan's memfd, the holder's pidfd and
+    // the report pipe went through the helper's exec and must stop there.
+    const r = await sb.run('ls', ['/proc/self/fd']);
+    expect(r.stdout.split('\n').filter(Boolean)).toEqual(['0', '1', '2', '3']);
+  });
+
   test('files written by one command are seen by the next; 20 commands keep one init', async () => {
     await using sb = await Sandbox.create({ namespaces: withUser(['pid', 'mnt']), mounts: [{ type: 'tmpfs', target: '/tmp' }, { type: 'proc', target: '/proc' }] });
     const pids = new Set<string>();
@@ -97,6 +105,19 @@ describe('a narrower policy per command, never a wider one', () => {
     expect((await sb.run('sh', ['-c', 'ulimit -n'])).stdout).toBe('64\n');
   });
 
+  test("a command's seccomp refusals are added to the sandbox's, which stay", async () => {
+    await using sb = await Sandbox.create({
+      namespaces: ['user', 'mnt', 'uts'],
+      user: 'root',
+      mounts: [{ type: 'tmpfs', target: '/tmp' }],
+      seccomp: { deny: ['fchownat'] },
+    });
+    const script = 'mkdir /tmp/d 2>/dev/null && echo made || echo refused; chown 0 /tmp 2>/dev/null && echo chowned || echo refused; rmdir /tmp/d 2>/dev/null; true';
+    expect((await sb.run('sh', ['-c', script])).stdout).toBe('made\nrefused\n');
+    expect((await sb.run('sh', ['-c', script], { seccomp: { deny: ['mkdir', 'mkdirat'], errno: 'EACCES' } })).stdout).toBe('refused\nrefused\n');
+    expect((await sb.run('sh', ['-c', script])).stdout).toBe('made\nrefused\n');
+  });
+
   test.each([
     ['a capability the sandbox does not keep', { capabilities: { keep: ['CAP_CHOWN', 'CAP_NET_ADMIN'] } }, /options\.capabilities\.keep\[1\]' would widen/],
     ['a higher hard limit', { rlimits: { core: [0, 1] } }, /options\.rlimits\.core' would widen/],
@@ -105,6 +126,8 @@ describe('a narrower policy per command, never a wider one', () => {
     ['no_new_privs off', { noNewPrivileges: false }, /options\.noNewPrivileges' would widen/],
     ['our session', { newSession: false }, /options\.newSession' would widen/],
     ['another uid without CAP_SETUID', { uid: 1 }, /options\.uid' would widen/],
+    ['a seccomp allow list', { seccomp: { allow: ['ptrace'] } }, /options\.seccomp\.allow' would widen/],
+    ['no seccomp filter', { seccomp: false }, /options\.seccomp' would widen/],
     ['a place option', { hostname: 'other' }, /options\.hostname' is the sandbox's own/],
     ['a join', { join: { pid: 1 } }, /options\.join' is the sandbox's own/],
     ['an unknown option', { nosuch: 1 }, /options\.nosuch' is not an option of a command/],
@@ -159,12 +182,13 @@ describe('close()', () => {
 
   test('a spawn under way when close() is called is killed too', async () => {
     const sb = await locked();
-    const started = sb.spawn('sleep', ['100'], { stdio: 'ignore' });
-    await sb.close();
-    const outcome = await started.then(
+    // Settled while close() runs: the handler is attached first.
+    const settled = sb.spawn('sleep', ['100'], { stdio: 'ignore' }).then(
       (p) => p.exitStatus,
       (err: NodeJS.ErrnoException) => err.code,
     );
+    await sb.close();
+    const outcome = await settled;
     expect(outcome === 'ESRCH' || outcome === 'ENOMEM' || (outcome as { signal?: string } | null)?.signal === 'SIGKILL').toBe(true);
   });
 });

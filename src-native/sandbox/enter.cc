@@ -1,0 +1,279 @@
+#include "enter.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace nsjs {
+namespace spawn {
+namespace {
+
+constexpr uint32_t kMagic = 0x6e73656e;  // "nsen": a plan of this build's nsjs, for this build's nsjs-init
+
+// The plan as bytes: fixed-size fields in host order (parent and helper are
+// one build on one machine), each string as a length and its bytes.
+class Writer {
+ public:
+  template <typename T>
+  void Put(const T& v) {
+    out.append(reinterpret_cast<const char*>(&v), sizeof v);
+  }
+  void Str(const char* s) {
+    const uint32_t n = s ? static_cast<uint32_t>(strlen(s)) : UINT32_MAX;
+    Put(n);
+    if (s) out.append(s, n + 1);  // with its NUL, so that the reader can point into its buffer
+  }
+  void Strs(const std::vector<const char*>& v) {
+    Put(static_cast<uint32_t>(v.size()));
+    for (const char* s : v) Str(s);
+  }
+  std::string out;
+};
+
+class Reader {
+ public:
+  Reader(const std::string& in) : in_(in) {}
+  template <typename T>
+  bool Get(T* v) {
+    if (in_.size() - at_ < sizeof *v) return false;
+    memcpy(v, in_.data() + at_, sizeof *v);
+    at_ += sizeof *v;
+    return true;
+  }
+  // A pointer into `in`, which outlives the plan (the helper keeps it).
+  bool Str(const char** s) {
+    uint32_t n;
+    if (!Get(&n)) return false;
+    if (n == UINT32_MAX) return *s = nullptr, true;
+    if (in_.size() - at_ < size_t{n} + 1) return false;
+    *s = in_.data() + at_;
+    at_ += n + 1;  // the NUL Encode put after it
+    return true;
+  }
+  bool Strs(std::vector<const char*>* v) {
+    uint32_t n;
+    if (!Get(&n) || n > in_.size()) return false;
+    v->resize(n);
+    for (auto& s : *v)
+      if (!Str(&s)) return false;
+    return true;
+  }
+  bool Done() const { return at_ == in_.size(); }
+
+ private:
+  const std::string& in_;
+  size_t at_ = 0;
+};
+
+void Encode(const Plan& p, Writer* w) {
+  w->Put(kMagic);
+  w->Put(p.clone_flags);
+  const uint8_t bits[] = {p.force_clone, p.parent_maps, p.die_with_parent, p.fork_style, p.second_clone, p.exec_chain};
+  w->Put(bits);
+  const int32_t fds[] = {p.exec_fd, p.err_fd, p.sync_fd, p.parent_pidfd, p.mount_fallback};
+  w->Put(fds);
+  w->Put(static_cast<uint32_t>(p.ops.size()));
+  for (const Op& op : p.ops) {
+    w->Put(op.kind);
+    w->Put(op.a);
+    w->Put(op.b);
+    w->Put(op.flags);
+    w->Put(op.b64);
+    for (const char* s : op.s) w->Str(s);
+    w->Put(op.addr);
+  }
+  w->Put(static_cast<uint32_t>(p.stdio.size()));
+  for (int fd : p.stdio) w->Put(static_cast<int32_t>(fd));
+  w->Put(static_cast<uint32_t>(p.groups.size()));
+  for (gid_t g : p.groups) w->Put(static_cast<uint32_t>(g));
+  w->Strs(p.exec_paths);
+  w->Strs(p.argv);  // NULL-terminated: its last entry is written as none
+  w->Strs(p.envp);
+  w->Put(static_cast<uint32_t>(p.policy.seccomp.size()));
+  for (const sock_filter& f : p.policy.seccomp) w->Put(f);
+  const policy::Landlock& l = p.policy.landlock;
+  w->Put(static_cast<uint64_t>(l.attr_size));
+  w->Put(l.handled_fs);
+  w->Put(l.handled_net);
+  w->Put(static_cast<uint32_t>(l.paths.size()));
+  for (const auto& path : l.paths) {
+    w->Str(path.path.c_str());
+    w->Put(path.access);
+  }
+  w->Put(static_cast<uint32_t>(l.ports.size()));
+  for (const auto& port : l.ports) {
+    w->Put(port.port);
+    w->Put(port.access);
+  }
+}
+
+bool Decode(const std::string& in, Plan* p) {
+  Reader r(in);
+  uint32_t magic, n;
+  uint8_t bits[6];
+  int32_t fds[5];
+  if (!r.Get(&magic) || magic != kMagic || !r.Get(&p->clone_flags) || !r.Get(&bits) || !r.Get(&fds)) return false;
+  p->force_clone = bits[0], p->parent_maps = bits[1], p->die_with_parent = bits[2];
+  p->fork_style = bits[3], p->second_clone = bits[4], p->exec_chain = bits[5];
+  p->exec_fd = fds[0], p->err_fd = fds[1], p->sync_fd = fds[2], p->parent_pidfd = fds[3], p->mount_fallback = fds[4];
+  if (!r.Get(&n) || n > in.size()) return false;
+  p->ops.resize(n);
+  for (Op& op : p->ops) {
+    if (!r.Get(&op.kind) || !r.Get(&op.a) || !r.Get(&op.b) || !r.Get(&op.flags) || !r.Get(&op.b64)) return false;
+    for (const char*& s : op.s)
+      if (!r.Str(&s)) return false;
+    if (!r.Get(&op.addr)) return false;
+  }
+  if (!r.Get(&n) || n > kMaxStdio) return false;
+  p->stdio.resize(n);
+  for (int& fd : p->stdio) {
+    int32_t v;
+    if (!r.Get(&v)) return false;
+    fd = v;
+  }
+  if (!r.Get(&n) || n > in.size()) return false;
+  p->groups.resize(n);
+  for (gid_t& g : p->groups) {
+    uint32_t v;
+    if (!r.Get(&v)) return false;
+    g = v;
+  }
+  if (!r.Strs(&p->exec_paths) || !r.Strs(&p->argv) || !r.Strs(&p->envp)) return false;
+  if (p->argv.empty() || p->argv.back() || p->envp.empty() || p->envp.back()) return false;
+  if (!r.Get(&n) || n > policy::kMaxFilterLength) return false;
+  p->policy.seccomp.resize(n);
+  for (sock_filter& f : p->policy.seccomp)
+    if (!r.Get(&f)) return false;
+  policy::Landlock& l = p->policy.landlock;
+  uint64_t attr_size;
+  if (!r.Get(&attr_size) || !r.Get(&l.handled_fs) || !r.Get(&l.handled_net) || !r.Get(&n) || n > in.size()) return false;
+  l.attr_size = attr_size;
+  l.paths.resize(n);
+  for (auto& path : l.paths) {
+    const char* s;
+    if (!r.Str(&s) || !s || !r.Get(&path.access)) return false;
+    path.path = s;
+  }
+  if (!r.Get(&n) || n > in.size()) return false;
+  l.ports.resize(n);
+  for (auto& port : l.ports)
+    if (!r.Get(&port.port) || !r.Get(&port.access)) return false;
+  // As Plan::Parse: execvp's ENOEXEC fallback runs the script under /bin/sh.
+  if (p->argv[0]) {
+    p->sh_argv = {"/bin/sh", nullptr};
+    p->sh_argv.insert(p->sh_argv.end(), p->argv.begin() + 1, p->argv.end());
+  }
+  return r.Done();
+}
+
+// The fds the plan names, which the helper must inherit (all ours are close-on-exec).
+void PlanFds(const Plan& p, std::vector<int>* fds) {
+  for (int fd : {p.exec_fd, p.err_fd, p.sync_fd, p.parent_pidfd})
+    if (fd >= 0) fds->push_back(fd);
+  for (size_t i = 0; i < p.stdio.size(); i++) {
+    if (p.stdio[i] >= 0) fds->push_back(p.stdio[i]);
+    if (p.stdio[i] == -1) fds->push_back(static_cast<int>(i));  // inherited: ours if open
+  }
+  for (const Op& op : p.ops)
+    if (op.kind == kOpSetns || op.kind == kOpSetnsPidfd || op.kind == kOpCgroupJoin || op.kind == kOpPtyInside || op.kind == kOpEnter)
+      fds->push_back(op.a);
+}
+
+}  // namespace
+
+int PrepareEnter(Plan* plan, int min_fd, const char** syscall_name) {
+  Op* enter = nullptr;
+  for (Op& op : plan->ops)
+    if (op.kind == kOpEnter) enter = &op;
+  if (!enter) return 0;
+  *syscall_name = "memfd_create";
+  int fd = static_cast<int>(syscall(SYS_memfd_create, "nsjs-plan", MFD_CLOEXEC));
+  if (fd >= 0 && fd < min_fd) {
+    const int high = fcntl(fd, F_DUPFD_CLOEXEC, min_fd);
+    close(fd);
+    fd = high;
+  }
+  if (fd < 0) return -errno;
+  // The helper's fds: the plan's, and this one, as kOpEnter's b.
+  enter->b = fd;
+  Writer w;
+  Encode(*plan, &w);
+  *syscall_name = "write";
+  for (size_t at = 0; at < w.out.size();) {
+    const ssize_t n = write(fd, w.out.data() + at, w.out.size() - at);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = n < 0 ? errno : EIO;
+      close(fd);
+      return -err;
+    }
+    at += static_cast<size_t>(n);
+  }
+  plan->enter_fds.clear();
+  PlanFds(*plan, &plan->enter_fds);
+  plan->enter_fds.push_back(fd);
+  plan->enter_args = {"nsjs-init", "--enter", std::to_string(fd)};
+  plan->enter_argv.clear();
+  for (const std::string& s : plan->enter_args) plan->enter_argv.push_back(s.c_str());
+  plan->enter_argv.push_back(nullptr);
+  return fd;
+}
+
+// async-signal-safe
+int RunEnterOp(const Plan* plan, const Op& op) {
+  // Our fd table is our own (no CLONE_FILES): clearing close-on-exec here
+  // leaves the parent's fds as they are.
+  for (int fd : plan->enter_fds)
+    if (fcntl(fd, F_SETFD, 0) < 0 && errno != EBADF) return -1;
+  char* const none[] = {nullptr};
+  // From here the helper reports every failure on the error pipe itself
+  // (Plan::exec_chain: the parent reads it until EOF).
+  plan->progress->exec = 1;
+  syscall(SYS_execveat, op.a, "", const_cast<char* const*>(plan->enter_argv.data()), none, AT_EMPTY_PATH);
+  plan->progress->exec = 0;
+  return -1;
+}
+
+void EnterMain(int plan_fd) {
+  static std::string bytes;  // the plan's strings point into it until execve
+  static Plan plan;
+  char buf[16384];
+  ssize_t n;
+  while ((n = pread(plan_fd, buf, sizeof buf, static_cast<off_t>(bytes.size()))) > 0 || (n < 0 && errno == EINTR))
+    if (n > 0) bytes.append(buf, static_cast<size_t>(n));
+  close(plan_fd);
+  size_t from = 0;
+  if (n == 0 && Decode(bytes, &plan))
+    for (size_t i = 0; i < plan.ops.size() && !from; i++)
+      if (plan.ops[i].kind == kOpEnter) from = i + 1;
+  if (!from || plan.err_fd < 0) {
+    static const char msg[] = "nsjs-init: --enter: not a plan of this nsjs\n";
+    (void)!write(2, msg, sizeof msg - 1);
+    _exit(127);
+  }
+  // Ours again: the command gets only what kOpStdio installs.
+  std::vector<int> fds;
+  PlanFds(plan, &fds);
+  for (int fd : fds) fcntl(fd, F_SETFD, FD_CLOEXEC);
+  // What ContinuePlan needs of the first child's setup: the shared page
+  // the command writes its progress to, and a stack for its clone.
+  void* page = mmap(nullptr, sizeof(Progress), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  void* stack = mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (page == MAP_FAILED || stack == MAP_FAILED) {
+    Report r{kOpEnter, static_cast<int32_t>(from - 1), errno};
+    (void)!write(plan.err_fd, &r, sizeof r);
+    _exit(127);
+  }
+  plan.progress = static_cast<Progress*>(page);
+  plan.progress->op = -1;
+  plan.progress->exec = 0;
+  plan.stage2_stack = stack;
+  ContinuePlan(&plan, from);
+}
+
+}  // namespace spawn
+}  // namespace nsjs

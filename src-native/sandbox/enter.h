@@ -1,0 +1,38 @@
+// Entering a sandbox through an exec'd helper (kOpEnter of spawn/plan.h).
+//
+// Joining a user or time namespace needs a single-threaded mm
+// (current_is_single_threaded), so a child that shares Node's memory cannot,
+// and a fork-style copy of Node costs its page tables (~0.8 ms at 64 MB RSS
+// here). Instead the first child, still vfork-style, execs nsjs-init
+// --enter from its sealed memfd: a static executable of a few hundred KiB,
+// single-threaded by birth, which reads the rest of the plan from a memfd
+// the parent wrote before clone and walks it exactly as the first child
+// would have (spawn/child.cc ContinuePlan): the setns on the holder's pidfd,
+// the clone of the command (vfork-style, CLONE_PARENT: still our child),
+// and every op of the policy. Nothing of the plan is skipped or redone; the
+// op indexes in its reports are the plan's own.
+#pragma once
+
+#include <string>
+
+#include "../spawn/plan.h"
+
+namespace nsjs {
+namespace spawn {
+
+// Parent, before clone: when the plan holds a kOpEnter op, writes the plan
+// into a sealed memfd (its fd returned, above min_fd, for the caller to
+// close after clone) and lays out the helper's argv and the fds it must
+// inherit. 0 when there is no such op; -errno (with *syscall) on failure.
+int PrepareEnter(Plan* plan, int min_fd, const char** syscall_name);
+
+// async-signal-safe. The first child: keep the fds the rest of the plan
+// names across execve and exec the helper. -1 with errno if that failed.
+int RunEnterOp(const Plan* plan, const Op& op);
+
+// nsjs-init --enter PLANFD: reads the plan and runs it from the op after
+// kOpEnter. Never returns: the plan ends in execve or a reported failure.
+[[noreturn]] void EnterMain(int plan_fd);
+
+}  // namespace spawn
+}  // namespace nsjs
