@@ -431,6 +431,13 @@ class MountPlanner {
 
 const SLASH: Where = { step: 'open /', path: '/' };
 
+/** A raw entry that changes the mount already at its target (MS_REMOUNT, propagation) instead of making one. */
+function changesOnly(m: Mount): boolean {
+  if (m.type !== 'raw') return false;
+  const flags = m.flags ?? 0;
+  return (flags & C.MS_REMOUNT) !== 0 || ((flags & (C.MS_SHARED | C.MS_SLAVE | C.MS_PRIVATE | C.MS_UNBINDABLE)) !== 0 && (flags & C.MS_BIND) === 0);
+}
+
 /** The mount engine's ops for `mounts` and `root` (in a new mount namespace, after its propagation is set). */
 export function planMounts(mounts: readonly Mount[], root: string | TmpfsRoot | undefined, add: Add): void {
   if (!root && mounts.length === 0) return;
@@ -441,8 +448,9 @@ export function planMounts(mounts: readonly Mount[], root: string | TmpfsRoot | 
     const prefix = targets[i] === '/' ? '/' : `${targets[i]}/`;
     for (let j = i + 1; j < targets.length; j++) {
       if (targets[j].startsWith(prefix) && targets[j] !== '/') return true;
-      // A later mount at the same place covers this one: what follows lands on that.
-      if (targets[j] === targets[i] && !BUILDERS.has(mounts[j].type)) return false;
+      // A later mount at the same place covers this one: what follows lands
+      // on that. A remount or a propagation change is no new mount.
+      if (targets[j] === targets[i] && !BUILDERS.has(mounts[j].type) && !changesOnly(mounts[j])) return false;
     }
     return false;
   };

@@ -112,8 +112,13 @@ const PROPAGATION: Record<string, number> = {
   shared: sys.MS_SHARED, rshared: sys.MS_SHARED | sys.MS_REC, private: sys.MS_PRIVATE, rprivate: sys.MS_PRIVATE | sys.MS_REC,
   slave: sys.MS_SLAVE, rslave: sys.MS_SLAVE | sys.MS_REC, unbindable: sys.MS_UNBINDABLE, runbindable: sys.MS_UNBINDABLE | sys.MS_REC,
 };
-/** What the `dev` mount makes under /dev, so the config's own mounts there find their mount point. */
-const DEV_MADE = new Set(['/dev/pts', '/dev/shm']);
+/** The spec's default devices, bound from the host's /dev as runc does in a user namespace (a bind works in any). */
+const DEFAULT_DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
+/** The spec's /dev links (runtime-linux.md), and runc's /dev/core. */
+const DEV_LINKS: [string, string][] = [
+  ['/dev/fd', '/proc/self/fd'], ['/dev/stdin', '/proc/self/fd/0'], ['/dev/stdout', '/proc/self/fd/1'], ['/dev/stderr', '/proc/self/fd/2'],
+  ['/dev/ptmx', 'pts/ptmx'], ['/dev/core', '/proc/kcore'],
+];
 
 /**
  * `unsafe` inside `root` as the container would see it: symbolic links
@@ -281,10 +286,13 @@ function resources(r: unknown, warnings: string[]): Resources {
 /**
  * One OCI mount as spawn's mounts: a bind (plus a remount for its flags and
  * a propagation change), or a raw mount(2) with the option words turned
- * into flags and the rest as data. /dev as a tmpfs becomes spawn's `dev`,
- * which also makes the spec's default devices and /dev links.
+ * into flags and the rest as data. A plain tmpfs (source `tmpfs`, only
+ * size and mode) is spawn's tmpfs, which makes the mount points of later
+ * mounts inside it (/dev/pts, /dev/shm, /dev/mqueue under /dev); its
+ * flags are then exactly the config's, by a remount. `ours` collects those
+ * tmpfs targets: nothing is made on the rootfs below them.
  */
-function mount(m: Json, i: number, b: { bundle: string; rootfs: string }, out: Mount[], made: Bundle, devMount: { at?: string }): void {
+function mount(m: Json, i: number, b: { bundle: string; rootfs: string }, out: Mount[], made: Bundle, ours: string[]): void {
   const f = `mounts[${i}]`;
   const target = str(m.destination, `${f}.destination`);
   if (!path.isAbsolute(target)) refuse(`${f}.destination`, 'must be absolute');
@@ -307,10 +315,7 @@ function mount(m: Json, i: number, b: { bundle: string; rootfs: string }, out: M
     else data.push(o);
   }
   const norm = path.posix.normalize(target);
-  if (devMount.at && norm.startsWith(`${devMount.at}/`) && !DEV_MADE.has(norm)) {
-    made.warnings.push(`${f}: ${norm} skipped: a mount point inside a tmpfs cannot be made yet (the fs room's dir mount, issue 16)`);
-    return;
-  }
+  const inOurs = ours.some((t) => norm.startsWith(t === '/' ? '/' : `${t}/`));
   if (type === 'cgroup' || type === 'cgroup2') {
     made.warnings.push(`${f}: the ${type} mount at ${norm} skipped: cgroupfs views are not supported by nsjs-oci yet (issue 19)`);
     return;
@@ -324,33 +329,30 @@ function mount(m: Json, i: number, b: { bundle: string; rootfs: string }, out: M
     } catch (e) {
       return refuse(`${f}.source`, `${source}: ${(e as Error).message}`);
     }
-    (st.isDirectory() ? made.makeDirs : made.makeFiles).push(norm);
+    if (!inOurs) (st.isDirectory() ? made.makeDirs : made.makeFiles).push(norm);
     out.push({ type: 'bind', source, target: norm, recursive, readonly: false });
     const flags = set & (sys.MS_RDONLY | sys.MS_NOSUID | sys.MS_NODEV | sys.MS_NOEXEC | sys.MS_NOATIME | sys.MS_NODIRATIME | sys.MS_RELATIME | sys.MS_STRICTATIME);
     if (flags) out.push({ type: 'raw', fstype: 'none', source: 'none', target: norm, flags: sys.MS_BIND | sys.MS_REMOUNT | flags });
   } else {
     if (type === '') refuse(`${f}.type`, 'must be given for a mount that is not a bind');
-    if (norm === '/dev' && type === 'tmpfs') {
-      devMount.at = norm;
-      made.makeDirs.push(norm);
-      out.push({ type: 'dev', target: norm });
-      return;
-    }
-    if (!devMount.at || !norm.startsWith(`${devMount.at}/`)) made.makeDirs.push(norm);
+    if (!inOurs) made.makeDirs.push(norm);
+    const t: TmpfsMount = { type: 'tmpfs', target: norm };
+    const plain = type === 'tmpfs' && (source === undefined || source === 'tmpfs') && data.every((d) => {
+      const [k, v] = d.split('=', 2);
+      if (k === 'size' && v !== undefined && /^[1-9][0-9]*[kmgKMG%]?$/.test(v)) t.size = /^[0-9]+$/.test(v) ? Number(v) : v;
+      else if (k === 'mode' && v !== undefined && /^[0-7]+$/.test(v)) t.mode = parseInt(v, 8);
+      else return false;
+      return true;
+    });
     if (type === 'proc') {
       // spawn's proc is always nosuid,nodev,noexec: at least what configs ask.
       out.push({ type: 'proc', target: norm });
-    } else if (type === 'tmpfs') {
-      const t: TmpfsMount = { type: 'tmpfs', target: norm };
-      for (const d of data) {
-        const [k, v] = d.split('=', 2);
-        if (k === 'size' && v !== undefined) t.size = /^[0-9]+$/.test(v) ? Number(v) : v;
-        else if (k === 'mode' && v !== undefined && /^[0-7]+$/.test(v)) t.mode = parseInt(v, 8);
-        else refuse(`${f}.options`, `${d} is not supported for tmpfs by nsjs-oci yet`);
-      }
+    } else if (plain) {
+      ours.push(norm);
       out.push(t);
-      // spawn's tmpfs is nosuid,nodev; the config's other flags by a remount.
-      if (set & ~(sys.MS_NOSUID | sys.MS_NODEV)) out.push({ type: 'raw', fstype: 'none', source: 'none', target: norm, flags: sys.MS_REMOUNT | sys.MS_NOSUID | sys.MS_NODEV | set });
+      // spawn's tmpfs is nosuid,nodev: /dev must not be nodev for the
+      // config's devices, so the flags become the config's, by a remount.
+      if (set !== (sys.MS_NOSUID | sys.MS_NODEV)) out.push({ type: 'raw', fstype: 'none', source: 'none', target: norm, flags: sys.MS_REMOUNT | set });
     } else {
       out.push({ type: 'raw', fstype: type, source: source ?? type, target: norm, flags: set, data: data.join(',') || undefined });
     }
@@ -509,15 +511,21 @@ export function loadBundle(bundleArg: string): Bundle {
       options.propagation = base as 'private' | 'slave' | 'shared';
     }
     const mounts: Mount[] = [];
-    const devMount: { at?: string } = {};
+    const ours: string[] = [];
     const hostMounts = new Map<string, string>();
     if (c.mounts !== undefined)
       arr(c.mounts, 'mounts').forEach((m, i) => {
         const o = obj(m, `mounts[${i}]`);
         if (o.type === 'proc') hostMounts.set(path.posix.normalize(String(o.destination)), '/proc');
         if (o.type === 'sysfs') hostMounts.set(path.posix.normalize(String(o.destination)), '/sys');
-        mount(o, i, { bundle, rootfs }, mounts, made, devMount);
+        mount(o, i, { bundle, rootfs }, mounts, made, ours);
       });
+    // The default devices and links, after every mount as runc makes them,
+    // where /dev is a tmpfs of the config (nothing is made on the rootfs).
+    if (ours.includes('/dev')) {
+      for (const name of DEFAULT_DEVICES) mounts.push({ type: 'bind', source: `/dev/${name}`, target: `/dev/${name}`, recursive: false, readonly: false });
+      for (const [at, to] of DEV_LINKS) mounts.push({ type: 'symlink', target: at, linkTo: to });
+    }
     // After every mount, so that none can undo them (runc's order).
     if (linux.readonlyPaths !== undefined)
       arr(linux.readonlyPaths, 'linux.readonlyPaths').forEach((r, i) => {

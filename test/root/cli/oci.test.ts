@@ -14,7 +14,7 @@ import { expectNoLeaks, snapshot, type Snapshot } from '../../helpers/leaks';
 
 const bin = path.join(__dirname, '..', '..', '..', 'bin', 'nsjs-oci.js');
 const BUSYBOX = '/bin/busybox';
-const APPLETS = ['sh', 'sleep', 'echo', 'cat', 'true', 'touch', 'id', 'readlink', 'hostname', 'mkdir'];
+const APPLETS = ['sh', 'sleep', 'echo', 'cat', 'true', 'touch', 'id', 'readlink', 'hostname', 'mkdir', 'stat'];
 
 let before: Snapshot;
 let dir: string;
@@ -286,6 +286,57 @@ describe('nsjs-oci linux.seccomp: loaded by the parked init just before its exec
     waitFor('s2', 'stopped');
     expect(fs.readFileSync(path.join(bundle, 'rootfs', 'tmp', 'out'), 'utf8')).toBe('hi\nrefused\n');
     expect(fs.existsSync(path.join(bundle, 'rootfs', 'tmp', 'd'))).toBe(false);
+  });
+});
+
+/** runtime-tools' default mounts (util.GetDefaultGenerator), in its order. */
+const DEFAULT_MOUNTS = [
+  { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+  { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+  { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
+  { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+  { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+  { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+];
+
+/** Runs `script` in a container of config `c`, to its end; returns what it wrote to /tmp/out. */
+function runInside(id: string, c: Record<string, unknown>, script: string): string {
+  (c.process as Record<string, unknown>).args = ['sh', '-c', `{ ${script}; } > /tmp/out 2>&1`];
+  writeConfig(c);
+  ids.push(id);
+  expect(oci('create', '--bundle', bundle, id)).toMatchObject({ status: 0, stderr: '' });
+  expect(oci('start', id)).toMatchObject({ status: 0, stderr: '' });
+  waitFor(id, 'stopped');
+  return fs.readFileSync(path.join(bundle, 'rootfs', 'tmp', 'out'), 'utf8');
+}
+
+describe('nsjs-oci config fields, checked from inside as runtime-tools\' runtimetest checks them', () => {
+  test('the default mounts appear in /proc/self/mountinfo in config order with their type and source (/dev/shm from "shm", /dev/mqueue inside the /dev tmpfs); the default devices and /dev links', () => {
+    const c = config([], { mounts: DEFAULT_MOUNTS });
+    const devices = ['null 1:3', 'zero 1:5', 'full 1:7', 'random 1:8', 'urandom 1:9', 'tty 5:0', 'ptmx 5:2'];
+    const links = ['fd', 'stdin', 'stdout', 'stderr', 'ptmx'];
+    const out = runInside('m1', c, `cat /proc/self/mountinfo; echo --; stat -L -c '%n %F %t:%T' ${devices.map((d) => `/dev/${d.split(' ')[0]}`).join(' ')}; echo --; for l in ${links.join(' ')}; do readlink /dev/$l; done`);
+    const [mountinfo, stats, targets] = out.split('--\n');
+    // mountinfo: id parent major:minor root mountpoint options... - fstype source superoptions
+    const mounts = mountinfo.trim().split('\n').map((l) => {
+      const [left, right] = l.split(' - ');
+      const [fstype, source] = right.split(' ');
+      return { at: left.split(' ')[4], fstype, source };
+    });
+    let last = -1;
+    for (const m of DEFAULT_MOUNTS) {
+      const i = mounts.findIndex((x, j) => j > last && x.at === m.destination);
+      expect({ m: m.destination, found: i > last }).toEqual({ m: m.destination, found: true });
+      expect(mounts[i]).toEqual({ at: m.destination, fstype: m.type, source: m.source });
+      last = i;
+    }
+    // stat prints major:minor in hex.
+    expect(stats.trim().split('\n')).toEqual(devices.map((d) => {
+      const [name, mm] = d.split(' ');
+      const [ma, mi] = mm.split(':').map((n) => Number(n).toString(16));
+      return `/dev/${name} character special file ${ma}:${mi}`;
+    }));
+    expect(targets).toBe('/proc/self/fd\n/proc/self/fd/0\n/proc/self/fd/1\n/proc/self/fd/2\npts/ptmx\n');
   });
 });
 
