@@ -338,6 +338,17 @@ describe('nsjs-oci config fields, checked from inside as runtime-tools\' runtime
     }));
     expect(targets).toBe('/proc/self/fd\n/proc/self/fd/0\n/proc/self/fd/1\n/proc/self/fd/2\npts/ptmx\n');
   });
+
+  test('in a new user namespace (0 -> 100000): the default mounts are made as root inside (no EOVERFLOW), the maps are the config\'s', () => {
+    const c = config([], { mounts: DEFAULT_MOUNTS });
+    const linux = c.linux as Record<string, unknown>;
+    (linux.namespaces as unknown[]).push({ type: 'user' });
+    linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 2000 }];
+    linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 3000 }];
+    fs.chmodSync(path.join(bundle, 'rootfs', 'tmp'), 0o1777);
+    const out = runInside('u1', c, 'id -u; stat -c %u:%g /dev /dev/shm; cat /proc/self/uid_map /proc/self/gid_map');
+    expect(out.replace(/ +/g, ' ')).toBe('0\n0:0\n0:0\n 0 100000 2000\n 0 100000 3000\n');
+  });
 });
 
 describe('nsjs-oci refuses what it cannot do, in one line, and leaves nothing behind', () => {
