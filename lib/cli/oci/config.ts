@@ -114,6 +114,8 @@ const PROPAGATION: Record<string, number> = {
 };
 /** The spec's default devices, bound from the host's /dev as runc does in a user namespace (a bind works in any). */
 const DEFAULT_DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
+/** The devices cgroup rules of runc's AllowedDevices. */
+const DEFAULT_DEVICE_RULES = ['c *:* m', 'b *:* m', 'c 1:3 rwm', 'c 1:5 rwm', 'c 1:7 rwm', 'c 1:8 rwm', 'c 1:9 rwm', 'c 5:0 rwm', 'c 5:1 rwm', 'c 5:2 rwm', 'c 136:* rwm'];
 /** The spec's /dev links (runtime-linux.md), and runc's /dev/core. */
 const DEV_LINKS: [string, string][] = [
   ['/dev/fd', '/proc/self/fd'], ['/dev/stdin', '/proc/self/fd/0'], ['/dev/stdout', '/proc/self/fd/1'], ['/dev/stderr', '/proc/self/fd/2'],
@@ -538,14 +540,7 @@ export function loadBundle(bundleArg: string): Bundle {
     if (linux.maskedPaths !== undefined)
       arr(linux.maskedPaths, 'linux.maskedPaths').forEach((r, i) => {
         const p2 = checkedPath(r, `linux.maskedPaths[${i}]`, rootfs, hostMounts);
-        if (!p2) return;
-        let onHost = path.join(rootfs, p2);
-        for (const [dest, host] of hostMounts) if (p2.startsWith(`${dest}/`)) onHost = path.join(host, p2.slice(dest.length));
-        if (fs.lstatSync(onHost).isDirectory()) {
-          mounts.push({ type: 'tmpfs', target: p2, size: 4096, mode: 0o755 });
-          mounts.push({ type: 'raw', fstype: 'none', source: 'none', target: p2, flags: sys.MS_REMOUNT | sys.MS_RDONLY | sys.MS_NOSUID | sys.MS_NODEV | sys.MS_NOEXEC });
-        }
-        else mounts.push({ type: 'bind', source: '/dev/null', target: p2, recursive: false, readonly: false });
+        if (p2) mounts.push({ type: 'mask', target: p2 });
       });
     // The root is a bind of root.path onto itself: remounting its top mount
     // read-only leaves the mounts on it as they are (runc's order: last).
@@ -562,6 +557,10 @@ export function loadBundle(bundleArg: string): Bundle {
     if (proc.oomScoreAdj !== undefined) made.oomScoreAdj = proc.oomScoreAdj;
     if (linux.cgroupsPath !== undefined) made.cgroupsPath = str(linux.cgroupsPath, 'linux.cgroupsPath');
     made.resources = resources(linux.resources, warnings);
+    // After the config's own rules (runtime-tools reads them back first, in
+    // order): what every container needs, as runc allows it (mknod of any
+    // node; the default devices, /dev/console and the ptys).
+    if (made.resources.devices.length > 0) for (const rule of DEFAULT_DEVICE_RULES) made.resources.devices.push([true, rule]);
     return made;
   } catch (e) {
     for (const j of joined) j.close();

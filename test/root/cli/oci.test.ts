@@ -349,6 +349,24 @@ describe('nsjs-oci config fields, checked from inside as runtime-tools\' runtime
     const out = runInside('u1', c, 'id -u; stat -c %u:%g /dev /dev/shm; cat /proc/self/uid_map /proc/self/gid_map');
     expect(out.replace(/ +/g, ' ')).toBe('0\n0:0\n0:0\n 0 100000 2000\n 0 100000 3000\n');
   });
+
+  test('linux.resources.devices: runc\'s default rules after the config\'s, so a deny-all config still has working /dev/null and /dev/zero (busybox sh opens /dev/null for a background job)', () => {
+    const c = config([], { mounts: DEFAULT_MOUNTS });
+    (c.linux as Record<string, unknown>).resources = { devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 10, minor: 229, access: 'rwm' }, { allow: true, type: 'b', major: 8, minor: 20, access: 'rw' }] };
+    const out = runInside('d1', c, "sleep 0 & wait $!; echo x > /dev/null && echo null-ok; head -c 1 /dev/zero > /dev/null && echo zero-ok");
+    expect(out).toBe('null-ok\nzero-ok\n');
+  });
+
+  test('linux.maskedPaths: a directory, a directory inside it, a file; missing paths skipped; nothing readable', () => {
+    const r = path.join(bundle, 'rootfs');
+    fs.mkdirSync(path.join(r, 'masked-dir', 'masked-subdir'), { recursive: true });
+    fs.writeFileSync(path.join(r, 'masked-dir', 'masked-subdir', 'f'), 'secret');
+    fs.writeFileSync(path.join(r, 'masked-file'), 'secret');
+    const c = config([], { mounts: DEFAULT_MOUNTS });
+    (c.linux as Record<string, unknown>).maskedPaths = ['/masked-dir', '/masked-dir/masked-subdir', '/masked-file', '/no-such-path'];
+    const out = runInside('mp', c, 'cat /masked-file; echo "[$(ls -A /masked-dir)]"; cat /masked-dir/masked-subdir/f 2>&1 | grep -c secret');
+    expect(out).toBe('[]\n0\n');
+  });
 });
 
 describe('nsjs-oci refuses what it cannot do, in one line, and leaves nothing behind', () => {
