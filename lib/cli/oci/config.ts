@@ -63,6 +63,8 @@ export interface Bundle {
   seccomp?: Buffer;
   resources: Resources;
   hooks: Hooks;
+  /** linux.sysctl: [path under /proc/sys, value], each of a namespace of the container's own. */
+  sysctl: [string, string][];
   /** Namespaces joined by path: closed once spawned. */
   joined: Namespace[];
   warnings: string[];
@@ -456,7 +458,7 @@ export function loadBundle(bundleArg: string): Bundle {
   const namespaces = new Set<NamespaceType>();
   const joined: Namespace[] = [];
   const made: Bundle = {
-    bundle, rootfs, ociVersion, annotations: {}, command: '', args: [], options: {}, terminal: false, makeDirs: [], makeFiles: [], resources: { devices: [] },
+    bundle, rootfs, ociVersion, annotations: {}, command: '', args: [], options: {}, terminal: false, makeDirs: [], makeFiles: [], resources: { devices: [] }, sysctl: [],
     hooks: hooks(c.hooks), joined, warnings,
   };
   try {
@@ -484,8 +486,7 @@ export function loadBundle(bundleArg: string): Bundle {
       if (k === 'devices' && arr(linux.devices, 'linux.devices').length === 0) continue;
       refuse(`linux.${k}`, 'is not supported by nsjs-oci yet');
     }
-    if (linux.sysctl !== undefined && Object.keys(obj(linux.sysctl, 'linux.sysctl')).length > 0)
-      refuse('linux.sysctl', 'is not supported by nsjs-oci yet');
+    if (linux.sysctl !== undefined) made.sysctl = sysctls(linux.sysctl, (t) => namespaces.has(t));
     const options: SpawnOptions = { namespaces: [...namespaces], ...proc.options };
     if (joined.length > 0) options.join = joined;
     const map = (v: unknown, field: string) =>
@@ -566,6 +567,27 @@ export function loadBundle(bundleArg: string): Bundle {
     for (const j of joined) j.close();
     throw e;
   }
+}
+
+/**
+ * linux.sysctl, as runc validates it: only the keys a namespace of the
+ * container's holds (net.* of its network namespace, the System V IPC and
+ * mqueue keys of its ipc namespace, the names of its uts namespace), since
+ * they are written through the host's /proc/sys by a process in those
+ * namespaces: any other key would be the host's.
+ */
+function sysctls(value: unknown, has: (t: NamespaceType) => boolean): [string, string][] {
+  const IPC = ['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced'];
+  return Object.entries(obj(value, 'linux.sysctl')).map(([k, v]) => {
+    const f = `linux.sysctl.${k}`;
+    const val = str(v, f);
+    if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$/.test(k)) refuse(f, 'is not a sysctl name');
+    const ns: NamespaceType | undefined = k.startsWith('net.') ? 'net' : IPC.includes(k) || k.startsWith('fs.mqueue.') ? 'ipc' : k === 'kernel.hostname' || k === 'kernel.domainname' ? 'uts' : undefined;
+    if (!ns) refuse(f, 'is not namespaced: it would change the host');
+    if (!has(ns!)) refuse(f, `needs a new ${ns} namespace`);
+    if (val.includes('\n')) refuse(f, 'must be one line');
+    return [k.replace(/\./g, '/'), val];
+  });
 }
 
 /** linux.seccomp as the BPF program nsjs-init loads; anything it cannot express is refused here, before anything runs. */

@@ -15,7 +15,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { CAPABILITIES, NsError, spawnIsolated, type Process, type SpawnOptions } from '../../index';
+import { CAPABILITIES, Namespace, NsError, runIsolated, spawnIsolated, type Process, type SpawnOptions } from '../../index';
 import { initBinary, native } from '../../core/native';
 import { createCgroup, removeCgroup, type CgroupState } from './cgroup';
 import { loadBundle, processOf, secureJoin } from './config';
@@ -123,6 +123,29 @@ async function spawnParked(part: { args: string[]; options: SpawnOptions; umask?
   return { proc, start: start as [number, number] };
 }
 
+/**
+ * linux.sysctl, written before the container runs by a process in the
+ * init's namespaces but not its mount namespace: through our own
+ * /proc/sys, where the kernel resolves each key by the writer's
+ * namespaces (config.ts allows only such keys), so a read-only /proc/sys
+ * inside the container (readonlyPaths) does not stand in the way.
+ */
+async function writeSysctls(pid: number, list: [string, string][]): Promise<void> {
+  if (list.length === 0) return;
+  const join = (['user', 'net', 'ipc', 'uts'] as const)
+    .filter((t) => fs.readlinkSync(`/proc/${pid}/ns/${t}`) !== fs.readlinkSync(`/proc/self/ns/${t}`))
+    .map((t) => Namespace.of(pid, t));
+  try {
+    const script = 'while [ $# -gt 0 ]; do printf %s "$2" > "/proc/sys/$1" || exit 1; shift 2; done';
+    // ip_forward and its kind check CAP_NET_ADMIN over the namespace, the others root's ownership.
+    await runIsolated('/bin/sh', ['-c', script, 'sh', ...list.flat()], { join, seccomp: false, capabilities: { keep: ['CAP_NET_ADMIN', 'CAP_SYS_ADMIN', 'CAP_DAC_OVERRIDE'] } });
+  } catch (e) {
+    throw new OciError(`linux.sysctl: ${((e as { stderr?: string }).stderr ?? (e as Error).message).trim().split('\n').pop()}`);
+  } finally {
+    for (const n of join) n.close();
+  }
+}
+
 async function create(g: Globals, argv: string[], log: Logger): Promise<number> {
   const { opts, rest } = parseOptions(argv, ['bundle', 'b', 'pid-file', 'console-socket', 'preserve-fds'], ['no-pivot', 'no-new-keyring', 'detach', 'd']);
   if (rest.length !== 1) throw new OciError(`create needs exactly one container id (got ${rest.length})`);
@@ -156,6 +179,7 @@ async function create(g: Globals, argv: string[], log: Logger): Promise<number> 
       for (const j of b.joined) j.close();
     }
     const pid = proc.pid;
+    await writeSysctls(pid, b.sysctl);
     cgroup = createCgroup(pid, id, b.cgroupsPath, g.systemdCgroup, b.resources);
     if (b.oomScoreAdj !== undefined) fs.writeFileSync(`/proc/${pid}/oom_score_adj`, String(b.oomScoreAdj));
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');

@@ -367,6 +367,21 @@ describe('nsjs-oci config fields, checked from inside as runtime-tools\' runtime
     const out = runInside('mp', c, 'cat /masked-file; echo "[$(ls -A /masked-dir)]"; cat /masked-dir/masked-subdir/f 2>&1 | grep -c secret');
     expect(out).toBe('[]\n0\n');
   });
+
+  test('linux.sysctl: written in the container\'s own namespaces before it runs, even under a read-only /proc/sys; ours unchanged; a key of the host\'s refused', () => {
+    const ours = fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8');
+    const want = ours.trim() === '1' ? '0' : '1';
+    const c = config([], { mounts: DEFAULT_MOUNTS });
+    Object.assign(c.linux as Record<string, unknown>, { sysctl: { 'net.ipv4.ip_forward': want, 'kernel.shmmni': '1234' }, readonlyPaths: ['/proc/sys'] });
+    const out = runInside('sc', c, 'cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmni; echo 1 > /proc/sys/kernel/shmmni || echo ro');
+    expect(out).toMatch(new RegExp(`^${want}\\n1234\\n.*\\nro\\n$`));
+    expect(fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8')).toBe(ours);
+    Object.assign(c.linux as Record<string, unknown>, { sysctl: { 'vm.swappiness': '10' } });
+    writeConfig(c);
+    const r = oci('create', '--bundle', bundle, 'sc2');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('linux.sysctl.vm.swappiness: is not namespaced: it would change the host');
+  });
 });
 
 describe('nsjs-oci refuses what it cannot do, in one line, and leaves nothing behind', () => {
@@ -387,7 +402,7 @@ describe('nsjs-oci refuses what it cannot do, in one line, and leaves nothing be
     expect(refused('b1', r.stderr)).toContain('config.json: not JSON');
   });
 
-  test('a bad ociVersion, a program not on PATH, fields not supported yet (sysctl), a seccomp profile nsjs cannot load', () => {
+  test('a bad ociVersion, a program not on PATH, a sysctl without its namespace, a seccomp profile nsjs cannot load', () => {
     let r = create('b2', ['true'], { ociVersion: 'invalid' });
     expect(refused('b2', r.stderr)).toContain('ociVersion: invalid is not a 1.x runtime-spec version');
     r = create('b2', ['no-such-program']);
@@ -404,10 +419,11 @@ describe('nsjs-oci refuses what it cannot do, in one line, and leaves nothing be
     r = oci('create', '--bundle', bundle, 'b2');
     expect(refused('b2', r.stderr)).toContain('linux.seccomp: seccomp action SCMP_ACT_NOTIFY is not supported');
     delete (c.linux as Record<string, unknown>).seccomp;
-    (c.linux as Record<string, unknown>).sysctl = { 'net.ipv4.ip_forward': '1' };
+    (c.linux as Record<string, unknown>).sysctl = { 'kernel.hostname': 'x' };
+    (c.linux as Record<string, unknown>).namespaces = [{ type: 'pid' }, { type: 'mount' }];
     writeConfig(c);
     r = oci('create', '--bundle', bundle, 'b2');
-    expect(refused('b2', r.stderr)).toContain('config.json: linux.sysctl: is not supported');
+    expect(refused('b2', r.stderr)).toContain('config.json: linux.sysctl.kernel.hostname: needs a new uts namespace');
     // A namespace path of the wrong type (runtime-tools' linux_ns_path_type).
     delete (c.linux as Record<string, unknown>).sysctl;
     (c.linux as Record<string, unknown>).namespaces = [{ type: 'pid' }, { type: 'mount' }, { type: 'network', path: '/proc/self/ns/uts' }];
