@@ -63,6 +63,8 @@ export interface Bundle {
   seccomp?: Buffer;
   resources: Resources;
   hooks: Hooks;
+  /** linux.rootfsPropagation as MS_* flags, set on / by the parked init. */
+  propagation?: number;
   /** linux.sysctl: [path under /proc/sys, value], each of a namespace of the container's own. */
   sysctl: [string, string][];
   /** Namespaces joined by path: closed once spawned. */
@@ -509,9 +511,15 @@ export function loadBundle(bundleArg: string): Bundle {
     }
     const rp = linux.rootfsPropagation === undefined ? undefined : str(linux.rootfsPropagation, 'linux.rootfsPropagation');
     if (rp !== undefined) {
-      const base = rp.replace(/^r/, '');
-      if (!['private', 'slave', 'shared'].includes(base)) refuse('linux.rootfsPropagation', `${rp} is not supported by nsjs-oci yet`);
-      options.propagation = base as 'private' | 'slave' | 'shared';
+      // On / after pivot_root (nsjs-init --propagation), recursively as
+      // runc: before it, a shared root makes pivot_root fail and an
+      // unbindable one the root's own bind. spawn's own propagation of /
+      // before the mounts stays private, but for slave, which lets the
+      // host's mount events in from the start.
+      const flag = ({ shared: sys.MS_SHARED, slave: sys.MS_SLAVE, private: sys.MS_PRIVATE, unbindable: sys.MS_UNBINDABLE } as Record<string, number>)[rp.replace(/^r/, '')];
+      if (flag === undefined) refuse('linux.rootfsPropagation', `${rp} is not a propagation type`);
+      made.propagation = flag | sys.MS_REC;
+      if (flag === sys.MS_SLAVE) options.propagation = 'slave';
     }
     const mounts: Mount[] = [];
     const ours: string[] = [];

@@ -57,7 +57,7 @@ const errnoName = (n: number) => Object.entries(os.constants.errno).find(([, v])
  * once it waits on its start pipe with its program found on the PATH (and
  * its pty's master sent to `consoleSocket`).
  */
-async function spawnParked(part: { args: string[]; options: SpawnOptions; umask?: number; terminal: boolean; seccomp?: Buffer }, consoleSocket: string | undefined): Promise<{ proc: Process; start: [number, number] }> {
+async function spawnParked(part: { args: string[]; options: SpawnOptions; umask?: number; terminal: boolean; seccomp?: Buffer; propagation?: number }, consoleSocket: string | undefined): Promise<{ proc: Process; start: [number, number] }> {
   if (part.terminal !== (consoleSocket !== undefined))
     throw new OciError(part.terminal ? 'process.terminal needs --console-socket' : '--console-socket needs process.terminal');
   const console = consoleSocket === undefined ? undefined : await connectConsole(consoleSocket);
@@ -83,15 +83,16 @@ async function spawnParked(part: { args: string[]; options: SpawnOptions; umask?
     fs.closeSync(p[1]);
     park.push('--seccomp', String(stdio.length));
     stdio.push(p[0]);
-    const keep = options.capabilities?.keep;
-    if (!options.noNewPrivileges && keep && !keep.includes('CAP_SYS_ADMIN')) {
-      // As runc, which loads the filter before dropping capabilities: the
-      // init holds CAP_SYS_ADMIN (and CAP_SETPCAP for the bounding set) only
-      // from its spawn until the load, just before its execv.
-      const held = (['CAP_SYS_ADMIN', 'CAP_SETPCAP'] as const).filter((c) => !keep.includes(c));
-      options = { ...options, capabilities: { ...options.capabilities, keep: [...keep, ...held] } };
-      park.push('--drop-caps', String(held.reduce((m, c) => m | (1n << BigInt(CAPABILITIES.indexOf(c))), 0n)));
-    }
+  }
+  if (part.propagation) park.push('--propagation', String(part.propagation));
+  const keep = options.capabilities?.keep;
+  if (((part.seccomp && !options.noNewPrivileges) || part.propagation) && keep && !keep.includes('CAP_SYS_ADMIN')) {
+    // As runc, which loads the filter and sets the root's propagation before
+    // dropping capabilities: the init holds CAP_SYS_ADMIN (and CAP_SETPCAP
+    // for the bounding set) only from its spawn until just before its execv.
+    const held = (['CAP_SYS_ADMIN', 'CAP_SETPCAP'] as const).filter((c) => !keep.includes(c));
+    options = { ...options, capabilities: { ...options.capabilities, keep: [...keep, ...held] } };
+    park.push('--drop-caps', String(held.reduce((m, c) => m | (1n << BigInt(CAPABILITIES.indexOf(c))), 0n)));
   }
   const old = part.umask === undefined ? undefined : process.umask(part.umask);
   let proc: Process;
@@ -116,6 +117,7 @@ async function spawnParked(part: { args: string[]; options: SpawnOptions; umask?
     if (answer.length !== 8) throw new OciError(`exec: ${JSON.stringify(part.args[0])}: the container's init died before its program was found`);
     const errno = answer.readInt32LE(4);
     if (answer.readInt32LE(0) === 1) throw new OciError(`console: ${errnoName(errno)}`);
+    if (answer.readInt32LE(0) === 3) throw new OciError(`linux.rootfsPropagation: ${errnoName(errno)}`);
     if (answer.readInt32LE(0) === 2)
       throw new OciError(`linux.seccomp: ${errno === os.constants.errno.EACCES ? 'the filter needs process.noNewPrivileges or CAP_SYS_ADMIN in process.capabilities' : errnoName(errno)}`);
     throw new OciError(`exec: ${JSON.stringify(part.args[0])}: ${errno === os.constants.errno.ENOENT ? 'executable file not found in $PATH' : errnoName(errno)}`);

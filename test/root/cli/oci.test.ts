@@ -382,6 +382,16 @@ describe('nsjs-oci config fields, checked from inside as runtime-tools\' runtime
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('linux.sysctl.vm.swappiness: is not namespaced: it would change the host');
   });
+
+  test.each([['shared', /^shared:[0-9]+$/], ['unbindable', /^unbindable$/], ['private', /^$/]])('linux.rootfsPropagation %s: set on / after pivot_root, with CAP_SYS_ADMIN held for it and gone before the program runs', (rp, want) => {
+    const c = config([], { mounts: DEFAULT_MOUNTS });
+    (c.linux as Record<string, unknown>).rootfsPropagation = rp;
+    const out = runInside(`rp-${rp}`, c, "grep -E '^[0-9]+ [0-9]+ [^ ]+ [^ ]+ / ' /proc/self/mountinfo; grep CapBnd /proc/self/status");
+    const [line, bnd] = out.trim().split('\n');
+    // mountinfo: id parent dev root mountpoint options [optional fields...] - type source superoptions
+    expect(line.split(' - ')[0].split(' ').slice(6).join(' ')).toMatch(want);
+    expect(bnd).toBe('CapBnd:\t0000000000000000');
+  });
 });
 
 describe('nsjs-oci refuses what it cannot do, in one line, and leaves nothing behind', () => {
