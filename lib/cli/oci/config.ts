@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { Namespace, sys, type CapabilityName, type Mount, type NamespaceType, type SpawnOptions, type TmpfsMount } from '../../index';
+import { Namespace, sys, type CapabilityName, type DeviceMount, type Mount, type NamespaceType, type SpawnOptions, type TmpfsMount } from '../../index';
 import { compileOciSeccomp, type OciSeccomp } from '../../policy/oci-seccomp';
 import { OciError } from './errors';
 
@@ -484,10 +484,7 @@ export function loadBundle(bundleArg: string): Bundle {
     if (joined.some((j) => j.type === 'mnt')) refuse('linux.namespaces', 'joining a mount namespace by path is not supported by nsjs-oci yet');
     if (!namespaces.has('mnt')) refuse('linux.namespaces', 'a container without a mount namespace (chroot) is not supported by nsjs-oci yet');
     if (linux.seccomp !== undefined) made.seccomp = ociSeccomp(linux.seccomp);
-    for (const k of ['intelRdt', 'personality', 'mountLabel', 'devices'].filter((k) => linux[k] !== undefined)) {
-      if (k === 'devices' && arr(linux.devices, 'linux.devices').length === 0) continue;
-      refuse(`linux.${k}`, 'is not supported by nsjs-oci yet');
-    }
+    for (const k of ['intelRdt', 'personality', 'mountLabel'].filter((k) => linux[k] !== undefined)) refuse(`linux.${k}`, 'is not supported by nsjs-oci yet');
     if (linux.sysctl !== undefined) made.sysctl = sysctls(linux.sysctl, (t) => namespaces.has(t));
     const options: SpawnOptions = { namespaces: [...namespaces], ...proc.options };
     if (joined.length > 0) options.join = joined;
@@ -533,10 +530,13 @@ export function loadBundle(bundleArg: string): Bundle {
       });
     // The default devices and links, after every mount as runc makes them,
     // where /dev is a tmpfs of the config (nothing is made on the rootfs).
+    const devices = linux.devices === undefined ? [] : devicesOf(linux.devices, namespaces.has('user'));
     if (ours.includes('/dev')) {
-      for (const name of DEFAULT_DEVICES) mounts.push({ type: 'bind', source: `/dev/${name}`, target: `/dev/${name}`, recursive: false, readonly: false });
-      for (const [at, to] of DEV_LINKS) mounts.push({ type: 'symlink', target: at, linkTo: to });
+      for (const name of DEFAULT_DEVICES)
+        if (!devices.some((d) => d.target === `/dev/${name}`)) mounts.push({ type: 'bind', source: `/dev/${name}`, target: `/dev/${name}`, recursive: false, readonly: false });
+      for (const [at, to] of DEV_LINKS) if (!devices.some((d) => d.target === at)) mounts.push({ type: 'symlink', target: at, linkTo: to });
     }
+    mounts.push(...devices);
     // After every mount, so that none can undo them (runc's order).
     if (linux.readonlyPaths !== undefined)
       arr(linux.readonlyPaths, 'linux.readonlyPaths').forEach((r, i) => {
@@ -575,6 +575,32 @@ export function loadBundle(bundleArg: string): Bundle {
     for (const j of joined) j.close();
     throw e;
   }
+}
+
+/**
+ * linux.devices: each made with mknod, its mode exact and its owner as
+ * given; in a user namespace, where mknod is refused, the host's node at
+ * the same path bound instead (runc's way, with the host's mode and owner).
+ */
+function devicesOf(value: unknown, userns: boolean): Mount[] {
+  return arr(value, 'linux.devices').map((d, i) => {
+    const f = `linux.devices[${i}]`;
+    const o = obj(d, f);
+    const target = path.posix.normalize(str(o.path, `${f}.path`));
+    if (!path.isAbsolute(target)) refuse(`${f}.path`, 'must be absolute');
+    const type = str(o.type, `${f}.type`);
+    if (!['c', 'u', 'b', 'p'].includes(type)) refuse(`${f}.type`, `${type} is not c, u, b or p`);
+    if (userns) return { type: 'bind', source: target, target, recursive: false, readonly: false };
+    const dev: DeviceMount = { type: 'device', target, kind: type === 'u' ? 'c' : (type as 'c' | 'b' | 'p') };
+    if (type !== 'p') {
+      dev.major = num(o.major, `${f}.major`);
+      dev.minor = num(o.minor, `${f}.minor`);
+    }
+    if (o.fileMode !== undefined && o.fileMode !== null) dev.mode = num(o.fileMode, `${f}.fileMode`) & 0o7777;
+    if (o.uid !== undefined && o.uid !== null) dev.uid = num(o.uid, `${f}.uid`);
+    if (o.gid !== undefined && o.gid !== null) dev.gid = num(o.gid, `${f}.gid`);
+    return dev;
+  });
 }
 
 /**

@@ -383,6 +383,27 @@ describe('nsjs-oci config fields, checked from inside as runtime-tools\' runtime
     expect(r.stderr).toContain('linux.sysctl.vm.swappiness: is not namespaced: it would change the host');
   });
 
+  test('linux.devices: made with their exact mode whatever the umask, their owner, type and numbers; one works (/dev is not nodev unless the config says so)', () => {
+    const c = config([], { mounts: DEFAULT_MOUNTS });
+    (c.linux as Record<string, unknown>).devices = [
+      { path: '/dev/test1', type: 'c', major: 10, minor: 666, fileMode: 0o660, uid: 0, gid: 0 },
+      { path: '/dev/test2', type: 'b', major: 8, minor: 666, fileMode: 0o604, uid: 7, gid: 8 },
+      { path: '/dev/test3', type: 'p', fileMode: 0o777 },
+      { path: '/dev/sub/mynull', type: 'u', major: 1, minor: 3, fileMode: 0o666 },
+    ];
+    const old = process.umask(0o077);
+    let out: string;
+    try {
+      out = runInside('dv', c, "stat -c '%n %F %t:%T %a %u:%g' /dev/test1 /dev/test2 /dev/test3 /dev/sub/mynull; echo x > /dev/sub/mynull && echo usable");
+    } finally {
+      process.umask(old);
+    }
+    expect(out).toBe([
+      '/dev/test1 character special file a:29a 660 0:0', '/dev/test2 block special file 8:29a 604 7:8', '/dev/test3 fifo 0:0 777 0:0',
+      '/dev/sub/mynull character special file 1:3 666 0:0', 'usable', '',
+    ].join('\n'));
+  });
+
   test.each([['shared', /^shared:[0-9]+$/], ['unbindable', /^unbindable$/], ['private', /^$/]])('linux.rootfsPropagation %s: set on / after pivot_root, with CAP_SYS_ADMIN held for it and gone before the program runs', (rp, want) => {
     const c = config([], { mounts: DEFAULT_MOUNTS });
     (c.linux as Record<string, unknown>).rootfsPropagation = rp;
