@@ -63,6 +63,8 @@ export interface Bundle {
   seccomp?: Buffer;
   resources: Resources;
   hooks: Hooks;
+  /** process.capabilities.ambient (see ProcessPart). */
+  ambient?: string[];
   /** linux.rootfsPropagation as MS_* flags, set on / by the parked init. */
   propagation?: number;
   /** linux.sysctl: [path under /proc/sys, value], each of a namespace of the container's own. */
@@ -393,6 +395,8 @@ export interface ProcessPart {
   oomScoreAdj?: number;
   /** The container's linux.seccomp compiled, which the parked init loads just before its execv. */
   seccomp?: Buffer;
+  /** process.capabilities.ambient, which the parked init raises itself (see nsjs-init --ambient). */
+  ambient?: string[];
 }
 
 export function processOf(value: unknown, field: string): ProcessPart {
@@ -424,6 +428,9 @@ export function processOf(value: unknown, field: string): ProcessPart {
   const rl = rlimits(p, field);
   if (rl) options.rlimits = rl;
   const out: ProcessPart = { args, options, terminal: p.terminal === true };
+  // Checked by capabilities(); ambient needs them inheritable too (the kernel's rule).
+  const sets = (p.capabilities ?? {}) as { ambient?: string[]; inheritable?: string[] };
+  if (sets.ambient?.length && sets.inheritable?.length) out.ambient = sets.ambient;
   if (user.umask !== undefined) out.umask = num(user.umask, `${field}.user.umask`);
   if (p.oomScoreAdj !== undefined) out.oomScoreAdj = num(p.oomScoreAdj, `${field}.oomScoreAdj`);
   return out;
@@ -563,6 +570,7 @@ export function loadBundle(bundleArg: string): Bundle {
     made.options = options;
     made.terminal = proc.terminal;
     if (proc.umask !== undefined) made.umask = proc.umask;
+    if (proc.ambient !== undefined) made.ambient = proc.ambient;
     if (proc.oomScoreAdj !== undefined) made.oomScoreAdj = proc.oomScoreAdj;
     if (linux.cgroupsPath !== undefined) made.cgroupsPath = str(linux.cgroupsPath, 'linux.cgroupsPath');
     made.resources = resources(linux.resources, warnings);

@@ -57,7 +57,7 @@ const errnoName = (n: number) => Object.entries(os.constants.errno).find(([, v])
  * once it waits on its start pipe with its program found on the PATH (and
  * its pty's master sent to `consoleSocket`).
  */
-async function spawnParked(part: { args: string[]; options: SpawnOptions; umask?: number; terminal: boolean; seccomp?: Buffer; propagation?: number }, consoleSocket: string | undefined): Promise<{ proc: Process; start: [number, number] }> {
+async function spawnParked(part: { args: string[]; options: SpawnOptions; umask?: number; terminal: boolean; seccomp?: Buffer; propagation?: number; ambient?: string[] }, consoleSocket: string | undefined): Promise<{ proc: Process; start: [number, number] }> {
   if (part.terminal !== (consoleSocket !== undefined))
     throw new OciError(part.terminal ? 'process.terminal needs --console-socket' : '--console-socket needs process.terminal');
   const console = consoleSocket === undefined ? undefined : await connectConsole(consoleSocket);
@@ -85,6 +85,10 @@ async function spawnParked(part: { args: string[]; options: SpawnOptions; umask?
     stdio.push(p[0]);
   }
   if (part.propagation) park.push('--propagation', String(part.propagation));
+  // Unknown names are spawnIsolated's to refuse.
+  const bitOf = (c: string) => (CAPABILITIES as readonly string[]).indexOf(c);
+  const ambient = (part.ambient ?? []).filter((c) => bitOf(c) >= 0).reduce((m, c) => m | (1n << BigInt(bitOf(c))), 0n);
+  if (ambient) park.push('--ambient', String(ambient));
   const keep = options.capabilities?.keep;
   if (((part.seccomp && !options.noNewPrivileges) || part.propagation) && keep && !keep.includes('CAP_SYS_ADMIN')) {
     // As runc, which loads the filter and sets the root's propagation before
@@ -118,6 +122,7 @@ async function spawnParked(part: { args: string[]; options: SpawnOptions; umask?
     const errno = answer.readInt32LE(4);
     if (answer.readInt32LE(0) === 1) throw new OciError(`console: ${errnoName(errno)}`);
     if (answer.readInt32LE(0) === 3) throw new OciError(`linux.rootfsPropagation: ${errnoName(errno)}`);
+    if (answer.readInt32LE(0) === 4) throw new OciError(`process.capabilities.ambient: ${errnoName(errno)}`);
     if (answer.readInt32LE(0) === 2)
       throw new OciError(`linux.seccomp: ${errno === os.constants.errno.EACCES ? 'the filter needs process.noNewPrivileges or CAP_SYS_ADMIN in process.capabilities' : errnoName(errno)}`);
     throw new OciError(`exec: ${JSON.stringify(part.args[0])}: ${errno === os.constants.errno.ENOENT ? 'executable file not found in $PATH' : errnoName(errno)}`);

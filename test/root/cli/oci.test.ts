@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+import { CAPABILITIES } from '../../../lib';
 import { expectNoLeaks, snapshot, type Snapshot } from '../../helpers/leaks';
 
 const bin = path.join(__dirname, '..', '..', '..', 'bin', 'nsjs-oci.js');
@@ -381,6 +382,16 @@ describe('nsjs-oci config fields, checked from inside as runtime-tools\' runtime
     const r = oci('create', '--bundle', bundle, 'sc2');
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('linux.sysctl.vm.swappiness: is not namespaced: it would change the host');
+  });
+
+  test('process.capabilities: every capability the host has in all five sets for uid 0 (spawn leaves such sets alone): inheritable and ambient raised too', () => {
+    const have = BigInt(`0x${/^CapBnd:\s*([0-9a-f]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))![1]}`);
+    const names = CAPABILITIES.filter((_, i) => (have >> BigInt(i)) & 1n);
+    const c = config([], { mounts: DEFAULT_MOUNTS });
+    (c.process as Record<string, unknown>).capabilities = { bounding: names, effective: names, permitted: names, inheritable: names, ambient: names };
+    const out = runInside('caps', c, 'grep -E "^Cap(Inh|Prm|Eff|Bnd|Amb):" /proc/self/status');
+    const hex = have.toString(16).padStart(16, '0');
+    expect(out).toBe(['Inh', 'Prm', 'Eff', 'Bnd', 'Amb'].map((k) => `Cap${k}:\t${hex}\n`).join(''));
   });
 
   test('linux.devices: made with their exact mode whatever the umask, their owner, type and numbers; one works (/dev is not nodev unless the config says so)', () => {
