@@ -19,7 +19,7 @@ export type { SandboxOptions, SandboxSpawnOptions, SandboxRunOptions } from './s
 export type { Terminal } from './terminal/terminal';
 export type { SpawnOptions } from './spawn/options';
 export type {
-  Mount, ProcMount, TmpfsMount, BindMount, DevMount, OverlayMount, MqueueMount, SysfsMount, DirMount, FileMount, SymlinkMount, MaskMount, RawMount, TmpfsRoot,
+  Mount, ProcMount, TmpfsMount, BindMount, DevMount, OverlayMount, MqueueMount, SysfsMount, DirMount, FileMount, SymlinkMount, DeviceMount, MaskMount, RawMount, TmpfsRoot,
 } from './fs/options';
 export type { IdMap, UserMapping } from './spawn/user';
 export type { StdioEntry } from './spawn/stdio';

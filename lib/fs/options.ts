@@ -143,6 +143,32 @@ export interface SymlinkMount {
   linkTo: string;
 }
 /**
+ * A device node or FIFO (OCI `linux.devices`), made with mknod where nsjs
+ * made the parent, its mode exact (no umask) and owned by `uid`/`gid` (ids
+ * of the sandbox, default the creator's). Needs CAP_MKNOD of the host: a
+ * user namespace cannot make one (EPERM; bind the host's node instead).
+ * nsjs's tmpfs and dev are `nodev`, so a node on them cannot be opened
+ * until that tmpfs is remounted without it (a raw `MS_REMOUNT`). A hostile
+ * program inside that can open the node can do whatever its driver allows
+ * (a disk: read and write it raw); the devices cgroup limits that.
+ */
+export interface DeviceMount {
+  /** `'device'`. */
+  type: 'device';
+  /** The node: an absolute path inside `root`. */
+  target: string;
+  /** `'c'` character, `'b'` block, `'p'` FIFO. */
+  kind: 'c' | 'b' | 'p';
+  /** Major and minor numbers; needed for `'c'` and `'b'`. */
+  major?: number;
+  minor?: number;
+  /** Exact permissions (no umask); default `0o666`. */
+  mode?: number;
+  /** Owner; default the creator's. */
+  uid?: number;
+  gid?: number;
+}
+/**
  * Hides a path (OCI `maskedPaths`): an empty read-only tmpfs over a
  * directory, the host's `/dev/null` over anything else. A missing path is
  * skipped. A hostile program inside with CAP_SYS_ADMIN in the sandbox's
@@ -202,6 +228,7 @@ export type Mount =
   | DirMount
   | FileMount
   | SymlinkMount
+  | DeviceMount
   | MaskMount
   | RawMount;
 
@@ -319,7 +346,7 @@ function mount(value: unknown, i: number): Mount {
   const type = m.type;
   // The earlier raw forms of these types ({ type: 'overlay', data }, …) say so by their raw keys.
   const legacy = (['overlay', 'mqueue', 'sysfs'].includes(type) && (m.data !== undefined || m.flags !== undefined || m.source !== undefined)) ||
-    !['proc', 'dev', 'tmpfs', 'bind', 'overlay', 'mqueue', 'sysfs', 'dir', 'file', 'symlink', 'mask', 'raw'].includes(type);
+    !['proc', 'dev', 'tmpfs', 'bind', 'overlay', 'mqueue', 'sysfs', 'dir', 'file', 'symlink', 'device', 'mask', 'raw'].includes(type);
   if (legacy) {
     knownKeys(m, RAW_KEYS, name);
     if (type === '') throw invalidArgValue(`${name}.type`, type, 'must not be empty');
@@ -380,6 +407,16 @@ function mount(value: unknown, i: number): Mount {
     case 'symlink':
       knownKeys(m, ['type', 'target', 'linkTo'], name);
       return { type: 'symlink', target: belowRoot(m.target, `${name}.target`), linkTo: pathString(m.linkTo, `${name}.linkTo`) };
+    case 'device': {
+      knownKeys(m, ['type', 'target', 'kind', 'major', 'minor', 'mode', 'uid', 'gid'], name);
+      if (m.kind !== 'c' && m.kind !== 'b' && m.kind !== 'p') throw invalidArgValue(`${name}.kind`, m.kind, "must be 'c', 'b' or 'p'");
+      const d: DeviceMount = { type: 'device', target: belowRoot(m.target, `${name}.target`), kind: m.kind, mode: optionalMode(m.mode, `${name}.mode`) };
+      if (m.kind !== 'p' || m.major !== undefined) d.major = integer(m.major, `${name}.major`, 0, 0xfff);
+      if (m.kind !== 'p' || m.minor !== undefined) d.minor = integer(m.minor, `${name}.minor`, 0, 0xfffff);
+      if (m.uid !== undefined) d.uid = integer(m.uid, `${name}.uid`, 0, 0xfffffffe);
+      if (m.gid !== undefined) d.gid = integer(m.gid, `${name}.gid`, 0, 0xfffffffe);
+      return d;
+    }
     case 'mask':
       knownKeys(m, ['type', 'target'], name);
       return { type: 'mask', target: belowRoot(m.target, `${name}.target`) };

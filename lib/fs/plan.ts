@@ -17,11 +17,12 @@
 //             a tmpfs: mounted over our "/" until pivot_root; pivot_root through fchdir to it
 // A missing target or parent is made only on a filesystem nsjs mounted in
 // this spawn (kOpMarkOurs records it; the child checks each parent's st_dev).
+import { constants as fsConstants } from 'node:fs';
 import * as path from 'node:path';
 
 import * as C from '../core/constants';
 import type { Add, NativeOp, Step } from '../core/plan';
-import type { DirMount, FileMount, FsChecked, MaskMount, Mount, OverlayMount, RawMount, SymlinkMount, TmpfsRoot } from './options';
+import type { DeviceMount, DirMount, FileMount, FsChecked, MaskMount, Mount, OverlayMount, RawMount, SymlinkMount, TmpfsRoot } from './options';
 
 /** The mount engine's op kinds (src-native/spawn/plan.h kOpOpenAt…kOpCloseSlots). */
 export const MountOp = {
@@ -64,7 +65,7 @@ const AT_RECURSIVE = 0x8000;
 const CREATE_DIR = 1;
 const CREATE_LIKE = 3;
 /** kOpBuild's flags (plan.h BuildKind). */
-const BUILD = { dir: 1, file: 2, symlink: 3 } as const;
+const BUILD = { dir: 1, file: 2, symlink: 3, device: 4 } as const;
 /** b64 of an op that may skip the rest of its mount on ENOENT: replaced by the count once the mount's ops are known. */
 const SKIP_REST = -1;
 const FSCONFIG_SET_FLAG = 0;
@@ -118,7 +119,7 @@ interface Where {
   mount?: Mount;
 }
 
-const BUILDERS = new Set(['dir', 'file', 'symlink']);
+const BUILDERS = new Set(['dir', 'file', 'symlink', 'device']);
 
 /** A target as the child makes it: the normalized path, its parent and its last component. */
 function split(target: string): { full: string; parent: string; leaf: string } {
@@ -239,6 +240,7 @@ class MountPlanner {
       case 'dir':
       case 'file':
       case 'symlink':
+      case 'device':
         this.build(m, w);
         return this.flush();
       case 'mask':
@@ -294,7 +296,7 @@ class MountPlanner {
   }
 
   /** `dir`, `file`, `symlink`: made by the child in their parent (made too where nsjs made its own). */
-  private build(m: DirMount | FileMount | SymlinkMount, w: Where): void {
+  private build(m: DirMount | FileMount | SymlinkMount | DeviceMount, w: Where): void {
     const t = split(m.target);
     const step = `${m.type} ${m.target}`;
     const op: NativeOp = { kind: MountOp.Build, a: this.top, s: [t.parent, t.leaf], flags: BUILD[m.type] };
@@ -302,8 +304,12 @@ class MountPlanner {
     else if (m.type === 'file') {
       op.b64 = m.mode ?? 0o644;
       op.s!.push((typeof m.content === 'string' ? Buffer.from(m.content) : m.content).toString('hex'));
+    } else if (m.type === 'device') {
+      op.b64 = { c: fsConstants.S_IFCHR, b: fsConstants.S_IFBLK, p: fsConstants.S_IFIFO }[m.kind] | (m.mode ?? 0o666);
+      const id = (n: number | undefined) => String(n ?? 0xffffffff);
+      op.s!.push(`${m.major ?? 0} ${m.minor ?? 0} ${id(m.uid)} ${id(m.gid)}`);
     } else op.s!.push(m.linkTo);
-    const syscall = m.type === 'dir' ? 'mkdirat' : m.type === 'file' ? 'openat' : 'symlinkat';
+    const syscall = m.type === 'dir' ? 'mkdirat' : m.type === 'file' ? 'openat' : m.type === 'device' ? 'mknodat' : 'symlinkat';
     this.op(op, w, syscall, undefined, w.path, step, true);
   }
 
@@ -431,6 +437,13 @@ class MountPlanner {
 
 const SLASH: Where = { step: 'open /', path: '/' };
 
+/** A raw entry that changes the mount already at its target (MS_REMOUNT, propagation) instead of making one. */
+function changesOnly(m: Mount): boolean {
+  if (m.type !== 'raw') return false;
+  const flags = m.flags ?? 0;
+  return (flags & C.MS_REMOUNT) !== 0 || ((flags & (C.MS_SHARED | C.MS_SLAVE | C.MS_PRIVATE | C.MS_UNBINDABLE)) !== 0 && (flags & C.MS_BIND) === 0);
+}
+
 /** The mount engine's ops for `mounts` and `root` (in a new mount namespace, after its propagation is set). */
 export function planMounts(mounts: readonly Mount[], root: string | TmpfsRoot | undefined, add: Add): void {
   if (!root && mounts.length === 0) return;
@@ -441,8 +454,9 @@ export function planMounts(mounts: readonly Mount[], root: string | TmpfsRoot | 
     const prefix = targets[i] === '/' ? '/' : `${targets[i]}/`;
     for (let j = i + 1; j < targets.length; j++) {
       if (targets[j].startsWith(prefix) && targets[j] !== '/') return true;
-      // A later mount at the same place covers this one: what follows lands on that.
-      if (targets[j] === targets[i] && !BUILDERS.has(mounts[j].type)) return false;
+      // A later mount at the same place covers this one: what follows lands
+      // on that. A remount or a propagation change is no new mount.
+      if (targets[j] === targets[i] && !BUILDERS.has(mounts[j].type) && !changesOnly(mounts[j])) return false;
     }
     return false;
   };

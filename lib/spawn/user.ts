@@ -11,6 +11,7 @@ import { invalidArgType, invalidArgValue } from '../core/errors';
 import type { NamespaceType } from '../core/nstypes';
 import { SharedOp, type Add, type NativePlan } from '../core/plan';
 import { integer, knownKeys, needs, plainObject } from '../core/validate';
+import { PolicyOp } from '../policy/plan';
 
 /** One line of a uid_map or gid_map: `count` ids from `outside` appear as `inside`. */
 export interface IdMap {
@@ -188,6 +189,15 @@ export function planUser(user: CheckedUser | undefined, native: NativePlan, add:
     const setgroups = user.setgroups ?? (!root && user.gidMap && !helped ? 'deny' : undefined);
     if (setgroups) native.setgroups = setgroups;
     add({ kind: SharedOp.WaitParent }, { step: 'wait for uid/gid maps', syscall: 'read' });
+    // Root inside from here on, as runc's nsexec: what the mounts make in
+    // the namespace's own filesystems (a tmpfs, /dev) is then owned by a
+    // mapped id; as the caller's id, unmapped there, it fails EOVERFLOW.
+    // The policy sets the final ids last, as ever.
+    const zero = (map?: IdMap[]) => map?.some((m) => m.inside === 0 && m.count > 0) === true;
+    if (zero(user.uidMap) && zero(user.gidMap)) {
+      add({ kind: PolicyOp.Setresgid, a: 0 }, { step: 'setresgid 0 in the new user namespace', syscall: 'setresgid' });
+      add({ kind: PolicyOp.Setresuid, a: 0 }, { step: 'setresuid 0 in the new user namespace', syscall: 'setresuid' });
+    }
   }
 }
 

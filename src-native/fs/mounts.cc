@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -526,6 +527,35 @@ int WriteHex(int fd, const char* hex) {
   return 0;
 }
 
+// async-signal-safe. The next decimal number of `*p` (spaces skipped), or false.
+bool NextNumber(const char** p, uint64_t* out) {
+  while (**p == ' ') (*p)++;
+  if (**p < '0' || **p > '9') return false;
+  uint64_t n = 0;
+  for (; **p >= '0' && **p <= '9'; (*p)++) {
+    if (n > (~uint64_t{0} - 9) / 10) return false;
+    n = n * 10 + static_cast<uint64_t>(**p - '0');
+  }
+  *out = n;
+  return true;
+}
+
+// async-signal-safe. A device node or FIFO (b64: its type and mode bits;
+// s2: "major minor uid gid", 4294967295 to leave an id as it is) with its
+// mode exact whatever the umask, owned as asked. mknodat never follows a
+// link and fails on anything already there.
+int MakeNode(int parent, const Op& op) {
+  uint64_t major, minor, uid, gid;
+  const char* p = op.s[2];
+  if (!NextNumber(&p, &major) || !NextNumber(&p, &minor) || !NextNumber(&p, &uid) || !NextNumber(&p, &gid) || *p || major > 0xfff || minor > 0xfffff ||
+      uid > 0xffffffff || gid > 0xffffffff)
+    return Fail(EINVAL);
+  const mode_t mode = static_cast<mode_t>(op.b64);
+  if (mknodat(parent, op.s[1], (mode & S_IFMT) | 0600, makedev(major, minor)) < 0) return -1;
+  if (fchownat(parent, op.s[1], static_cast<uid_t>(uid), static_cast<gid_t>(gid), AT_SYMLINK_NOFOLLOW) < 0) return -1;
+  return fchmodat(parent, op.s[1], mode & 07777, 0);
+}
+
 // async-signal-safe. kOpBuild in its parent, which is ours: a directory (an
 // existing one of ours gets the mode), a file (an existing one of ours is
 // rewritten), a symlink. Modes are exact: fchmod after creating, whatever
@@ -534,6 +564,7 @@ int WriteHex(int fd, const char* hex) {
 int BuildIn(int parent, const Op& op, MountEngine* e) {
   const mode_t mode = static_cast<mode_t>(op.b64 & 07777);
   if (op.flags == kBuildSymlink) return symlinkat(op.s[2], parent, op.s[1]);
+  if (op.flags == kBuildDevice) return MakeNode(parent, op);
   int fd;
   if (op.flags == kBuildDir) {
     if (mkdirat(parent, op.s[1], 0700) < 0 && errno != EEXIST) return -1;

@@ -4,7 +4,7 @@
 //
 //   nsjs-init ERRFD STATUSFD EXECOP NPATHS PATH... -- ARGV...
 //   nsjs-init --hold
-//   nsjs-init --park READYFD STARTFD [--console SOCKFD] [--seccomp FILTERFD [--drop-caps MASK]] -- ARGV...
+//   nsjs-init --park READYFD STARTFD [--console SOCKFD] [--seccomp FILTERFD] [--propagation MSFLAGS] [--ambient MASK] [--drop-caps MASK] -- ARGV...
 //   nsjs-init --enter PLANFD
 //
 // It forks the command (pid 2), forwards every catchable signal it receives
@@ -46,6 +46,13 @@
 // needs) beyond the config's and names them in --drop-caps MASK (bit n is
 // capability n): dropped from every set right after the load. Whether the
 // load can work is checked before parking, so `create` fails, not `start`.
+// --propagation sets MSFLAGS (MS_REC | MS_SHARED, ...: linux.rootfsPropagation)
+// on / before parking: after pivot_root, since pivot_root refuses a shared
+// new root; with CAP_SYS_ADMIN held the same way if the config drops it.
+// --ambient raises MASK's capabilities (those of the permitted set) into the
+// inheritable and ambient sets before parking: spawnIsolated leaves the sets
+// of a uid-0 command that keeps every capability as they are, and the OCI
+// config's ambient set must survive the execv.
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
@@ -53,6 +60,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -221,10 +229,25 @@ int DropCaps(uint64_t mask) {
   return syscall(SYS_capset, &head, data) < 0 ? errno : 0;
 }
 
-[[noreturn]] void Park(int readyfd, int startfd, int sockfd, int filterfd, uint64_t dropmask, char** argv) {
+// 0, or the errno of the step that failed: mask & permitted raised into
+// the inheritable set, then each into the ambient set.
+int RaiseAmbient(uint64_t mask) {
+  __user_cap_header_struct head{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (syscall(SYS_capget, &head, data) < 0) return errno;
+  for (int i = 0; i < 2; i++) data[i].inheritable |= static_cast<uint32_t>(mask >> (32 * i)) & data[i].permitted;
+  if (syscall(SYS_capset, &head, data) < 0) return errno;
+  for (int c = 0; c < 64; c++)
+    if ((data[c / 32].inheritable >> (c % 32) & 1) && (mask >> c & 1) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0) return errno;
+  return 0;
+}
+
+[[noreturn]] void Park(int readyfd, int startfd, int sockfd, int filterfd, unsigned long propagation, uint64_t ambient, uint64_t dropmask, char** argv) {
   static char resolved[4096];
-  // What the caller reads: the step (0 the PATH search, 1 the console, 2 the filter) and its errno.
+  // What the caller reads: the step (0 the PATH search, 1 the console, 2 the filter, 3 the propagation, 4 the ambient set) and its errno.
   int32_t answer[2] = {0, Resolve(argv[0], resolved, sizeof resolved)};
+  if (answer[1] == 0 && propagation && mount(nullptr, "/", nullptr, propagation, nullptr) < 0) answer[0] = 3, answer[1] = errno;
+  if (answer[1] == 0 && ambient) answer[0] = 4, answer[1] = RaiseAmbient(ambient);
   if (answer[1] == 0 && filterfd >= 0) answer[0] = 2, answer[1] = ReadFilter(filterfd);
   if (answer[1] == 0 && sockfd >= 0) answer[0] = 1, answer[1] = Console(sockfd);
   (void)!write(readyfd, answer, sizeof answer);
@@ -243,7 +266,7 @@ int DropCaps(uint64_t mask) {
     _exit(127);
   }
   if (dropmask && DropCaps(dropmask) != 0) {
-    static const char msg[] = "nsjs-init: the capabilities held for loading the seccomp filter could not be dropped\n";
+    static const char msg[] = "nsjs-init: the capabilities held for the seccomp filter or the propagation could not be dropped\n";
     (void)!write(2, msg, sizeof msg - 1);
     _exit(127);
   }
@@ -272,12 +295,18 @@ int main(int argc, char** argv) {
   if (argc >= 5 && strcmp(argv[1], "--park") == 0) {
     const int readyfd = ParseFd(argv[2]), startfd = ParseFd(argv[3]);
     int sockfd = -1, filterfd = -1, i = 4;
-    uint64_t dropmask = 0;
+    uint64_t dropmask = 0, ambient = 0;
+    unsigned long propagation = 0;
     for (; i + 1 < argc && strcmp(argv[i], "--") != 0; i += 2) {
-      if (strcmp(argv[i], "--drop-caps") == 0 && !dropmask) {
+      const bool drop = strcmp(argv[i], "--drop-caps") == 0 && !dropmask;
+      const bool amb = strcmp(argv[i], "--ambient") == 0 && !ambient;
+      if (drop || amb || (strcmp(argv[i], "--propagation") == 0 && !propagation)) {
         char* end = nullptr;
-        dropmask = strtoull(argv[i + 1], &end, 10);
-        if (!*argv[i + 1] || *end || !dropmask) Usage();
+        const unsigned long long n = strtoull(argv[i + 1], &end, 10);
+        if (!*argv[i + 1] || *end || !n) Usage();
+        if (drop) dropmask = n;
+        else if (amb) ambient = n;
+        else propagation = static_cast<unsigned long>(n);
         continue;
       }
       const int fd = ParseFd(argv[i + 1]);
@@ -287,8 +316,8 @@ int main(int argc, char** argv) {
       else Usage();
     }
     char** command = argv + i + 1;
-    if (readyfd < 0 || startfd < 0 || i >= argc || strcmp(argv[i], "--") != 0 || !*command || (dropmask && filterfd < 0)) Usage();
-    Park(readyfd, startfd, sockfd, filterfd, dropmask, command);
+    if (readyfd < 0 || startfd < 0 || i >= argc || strcmp(argv[i], "--") != 0 || !*command || (dropmask && filterfd < 0 && !propagation)) Usage();
+    Park(readyfd, startfd, sockfd, filterfd, propagation, ambient, dropmask, command);
   }
   if (argc < 6) Usage();
   const int errfd = ParseFd(argv[1]), statusfd = ParseFd(argv[2]), op = ParseFd(argv[3]), npaths = ParseFd(argv[4]);

@@ -113,7 +113,7 @@ bool Plan::CheckMountOp(const Op& op, std::string* why) const {
             ((op.flags & 0xff) == kResolveLike && slot(static_cast<int32_t>(op.flags >> 8))))));
       break;
     case kOpBuild:
-      ok = ok && op.s[0] && op.s[1] && (op.flags == kBuildDir || ((op.flags == kBuildFile || op.flags == kBuildSymlink) && op.s[2]));
+      ok = ok && op.s[0] && op.s[1] && (op.flags == kBuildDir || ((op.flags == kBuildFile || op.flags == kBuildSymlink || op.flags == kBuildDevice) && op.s[2]));
       break;
     case kOpMask:
       ok = ok && slot(op.b);

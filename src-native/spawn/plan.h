@@ -91,7 +91,7 @@ enum OpKind : int32_t {
 // kOpResolve flags: what a missing target becomes (in bits 8-15 the slot whose kind kResolveLike copies).
 enum ResolveCreate { kResolveNoCreate = 0, kResolveDir = 1, kResolveLike = 3 };
 // kOpBuild flags.
-enum BuildKind { kBuildDir = 1, kBuildFile = 2, kBuildSymlink = 3 };
+enum BuildKind { kBuildDir = 1, kBuildFile = 2, kBuildSymlink = 3, kBuildDevice = 4 };
 
 // kOpOpenAt flags (this architecture's O_* bits are the child's business).
 enum OpenAtHow { kOpenDir = 1, kOpenNewFile = 2, kOpenNoFollow = 4 };

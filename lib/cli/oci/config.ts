@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { Namespace, sys, type CapabilityName, type Mount, type NamespaceType, type SpawnOptions, type TmpfsMount } from '../../index';
+import { Namespace, sys, type CapabilityName, type DeviceMount, type Mount, type NamespaceType, type SpawnOptions, type TmpfsMount } from '../../index';
 import { compileOciSeccomp, type OciSeccomp } from '../../policy/oci-seccomp';
 import { OciError } from './errors';
 
@@ -63,6 +63,12 @@ export interface Bundle {
   seccomp?: Buffer;
   resources: Resources;
   hooks: Hooks;
+  /** process.capabilities.ambient (see ProcessPart). */
+  ambient?: string[];
+  /** linux.rootfsPropagation as MS_* flags, set on / by the parked init. */
+  propagation?: number;
+  /** linux.sysctl: [path under /proc/sys, value], each of a namespace of the container's own. */
+  sysctl: [string, string][];
   /** Namespaces joined by path: closed once spawned. */
   joined: Namespace[];
   warnings: string[];
@@ -112,8 +118,15 @@ const PROPAGATION: Record<string, number> = {
   shared: sys.MS_SHARED, rshared: sys.MS_SHARED | sys.MS_REC, private: sys.MS_PRIVATE, rprivate: sys.MS_PRIVATE | sys.MS_REC,
   slave: sys.MS_SLAVE, rslave: sys.MS_SLAVE | sys.MS_REC, unbindable: sys.MS_UNBINDABLE, runbindable: sys.MS_UNBINDABLE | sys.MS_REC,
 };
-/** What the `dev` mount makes under /dev, so the config's own mounts there find their mount point. */
-const DEV_MADE = new Set(['/dev/pts', '/dev/shm']);
+/** The spec's default devices, bound from the host's /dev as runc does in a user namespace (a bind works in any). */
+const DEFAULT_DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
+/** The devices cgroup rules of runc's AllowedDevices. */
+const DEFAULT_DEVICE_RULES = ['c *:* m', 'b *:* m', 'c 1:3 rwm', 'c 1:5 rwm', 'c 1:7 rwm', 'c 1:8 rwm', 'c 1:9 rwm', 'c 5:0 rwm', 'c 5:1 rwm', 'c 5:2 rwm', 'c 136:* rwm'];
+/** The spec's /dev links (runtime-linux.md), and runc's /dev/core. */
+const DEV_LINKS: [string, string][] = [
+  ['/dev/fd', '/proc/self/fd'], ['/dev/stdin', '/proc/self/fd/0'], ['/dev/stdout', '/proc/self/fd/1'], ['/dev/stderr', '/proc/self/fd/2'],
+  ['/dev/ptmx', 'pts/ptmx'], ['/dev/core', '/proc/kcore'],
+];
 
 /**
  * `unsafe` inside `root` as the container would see it: symbolic links
@@ -281,10 +294,13 @@ function resources(r: unknown, warnings: string[]): Resources {
 /**
  * One OCI mount as spawn's mounts: a bind (plus a remount for its flags and
  * a propagation change), or a raw mount(2) with the option words turned
- * into flags and the rest as data. /dev as a tmpfs becomes spawn's `dev`,
- * which also makes the spec's default devices and /dev links.
+ * into flags and the rest as data. A plain tmpfs (source `tmpfs`, only
+ * size and mode) is spawn's tmpfs, which makes the mount points of later
+ * mounts inside it (/dev/pts, /dev/shm, /dev/mqueue under /dev); its
+ * flags are then exactly the config's, by a remount. `ours` collects those
+ * tmpfs targets: nothing is made on the rootfs below them.
  */
-function mount(m: Json, i: number, b: { bundle: string; rootfs: string }, out: Mount[], made: Bundle, devMount: { at?: string }): void {
+function mount(m: Json, i: number, b: { bundle: string; rootfs: string }, out: Mount[], made: Bundle, ours: string[]): void {
   const f = `mounts[${i}]`;
   const target = str(m.destination, `${f}.destination`);
   if (!path.isAbsolute(target)) refuse(`${f}.destination`, 'must be absolute');
@@ -307,10 +323,7 @@ function mount(m: Json, i: number, b: { bundle: string; rootfs: string }, out: M
     else data.push(o);
   }
   const norm = path.posix.normalize(target);
-  if (devMount.at && norm.startsWith(`${devMount.at}/`) && !DEV_MADE.has(norm)) {
-    made.warnings.push(`${f}: ${norm} skipped: a mount point inside a tmpfs cannot be made yet (the fs room's dir mount, issue 16)`);
-    return;
-  }
+  const inOurs = ours.some((t) => norm.startsWith(t === '/' ? '/' : `${t}/`));
   if (type === 'cgroup' || type === 'cgroup2') {
     made.warnings.push(`${f}: the ${type} mount at ${norm} skipped: cgroupfs views are not supported by nsjs-oci yet (issue 19)`);
     return;
@@ -324,33 +337,30 @@ function mount(m: Json, i: number, b: { bundle: string; rootfs: string }, out: M
     } catch (e) {
       return refuse(`${f}.source`, `${source}: ${(e as Error).message}`);
     }
-    (st.isDirectory() ? made.makeDirs : made.makeFiles).push(norm);
+    if (!inOurs) (st.isDirectory() ? made.makeDirs : made.makeFiles).push(norm);
     out.push({ type: 'bind', source, target: norm, recursive, readonly: false });
     const flags = set & (sys.MS_RDONLY | sys.MS_NOSUID | sys.MS_NODEV | sys.MS_NOEXEC | sys.MS_NOATIME | sys.MS_NODIRATIME | sys.MS_RELATIME | sys.MS_STRICTATIME);
     if (flags) out.push({ type: 'raw', fstype: 'none', source: 'none', target: norm, flags: sys.MS_BIND | sys.MS_REMOUNT | flags });
   } else {
     if (type === '') refuse(`${f}.type`, 'must be given for a mount that is not a bind');
-    if (norm === '/dev' && type === 'tmpfs') {
-      devMount.at = norm;
-      made.makeDirs.push(norm);
-      out.push({ type: 'dev', target: norm });
-      return;
-    }
-    if (!devMount.at || !norm.startsWith(`${devMount.at}/`)) made.makeDirs.push(norm);
+    if (!inOurs) made.makeDirs.push(norm);
+    const t: TmpfsMount = { type: 'tmpfs', target: norm };
+    const plain = type === 'tmpfs' && (source === undefined || source === 'tmpfs') && data.every((d) => {
+      const [k, v] = d.split('=', 2);
+      if (k === 'size' && v !== undefined && /^[1-9][0-9]*[kmgKMG%]?$/.test(v)) t.size = /^[0-9]+$/.test(v) ? Number(v) : v;
+      else if (k === 'mode' && v !== undefined && /^[0-7]+$/.test(v)) t.mode = parseInt(v, 8);
+      else return false;
+      return true;
+    });
     if (type === 'proc') {
       // spawn's proc is always nosuid,nodev,noexec: at least what configs ask.
       out.push({ type: 'proc', target: norm });
-    } else if (type === 'tmpfs') {
-      const t: TmpfsMount = { type: 'tmpfs', target: norm };
-      for (const d of data) {
-        const [k, v] = d.split('=', 2);
-        if (k === 'size' && v !== undefined) t.size = /^[0-9]+$/.test(v) ? Number(v) : v;
-        else if (k === 'mode' && v !== undefined && /^[0-7]+$/.test(v)) t.mode = parseInt(v, 8);
-        else refuse(`${f}.options`, `${d} is not supported for tmpfs by nsjs-oci yet`);
-      }
+    } else if (plain) {
+      ours.push(norm);
       out.push(t);
-      // spawn's tmpfs is nosuid,nodev; the config's other flags by a remount.
-      if (set & ~(sys.MS_NOSUID | sys.MS_NODEV)) out.push({ type: 'raw', fstype: 'none', source: 'none', target: norm, flags: sys.MS_REMOUNT | sys.MS_NOSUID | sys.MS_NODEV | set });
+      // spawn's tmpfs is nosuid,nodev: /dev must not be nodev for the
+      // config's devices, so the flags become the config's, by a remount.
+      if (set !== (sys.MS_NOSUID | sys.MS_NODEV)) out.push({ type: 'raw', fstype: 'none', source: 'none', target: norm, flags: sys.MS_REMOUNT | set });
     } else {
       out.push({ type: 'raw', fstype: type, source: source ?? type, target: norm, flags: set, data: data.join(',') || undefined });
     }
@@ -385,6 +395,8 @@ export interface ProcessPart {
   oomScoreAdj?: number;
   /** The container's linux.seccomp compiled, which the parked init loads just before its execv. */
   seccomp?: Buffer;
+  /** process.capabilities.ambient, which the parked init raises itself (see nsjs-init --ambient). */
+  ambient?: string[];
 }
 
 export function processOf(value: unknown, field: string): ProcessPart {
@@ -416,6 +428,9 @@ export function processOf(value: unknown, field: string): ProcessPart {
   const rl = rlimits(p, field);
   if (rl) options.rlimits = rl;
   const out: ProcessPart = { args, options, terminal: p.terminal === true };
+  // Checked by capabilities(); ambient needs them inheritable too (the kernel's rule).
+  const sets = (p.capabilities ?? {}) as { ambient?: string[]; inheritable?: string[] };
+  if (sets.ambient?.length && sets.inheritable?.length) out.ambient = sets.ambient;
   if (user.umask !== undefined) out.umask = num(user.umask, `${field}.user.umask`);
   if (p.oomScoreAdj !== undefined) out.oomScoreAdj = num(p.oomScoreAdj, `${field}.oomScoreAdj`);
   return out;
@@ -452,7 +467,7 @@ export function loadBundle(bundleArg: string): Bundle {
   const namespaces = new Set<NamespaceType>();
   const joined: Namespace[] = [];
   const made: Bundle = {
-    bundle, rootfs, ociVersion, annotations: {}, command: '', args: [], options: {}, terminal: false, makeDirs: [], makeFiles: [], resources: { devices: [] },
+    bundle, rootfs, ociVersion, annotations: {}, command: '', args: [], options: {}, terminal: false, makeDirs: [], makeFiles: [], resources: { devices: [] }, sysctl: [],
     hooks: hooks(c.hooks), joined, warnings,
   };
   try {
@@ -476,12 +491,8 @@ export function loadBundle(bundleArg: string): Bundle {
     if (joined.some((j) => j.type === 'mnt')) refuse('linux.namespaces', 'joining a mount namespace by path is not supported by nsjs-oci yet');
     if (!namespaces.has('mnt')) refuse('linux.namespaces', 'a container without a mount namespace (chroot) is not supported by nsjs-oci yet');
     if (linux.seccomp !== undefined) made.seccomp = ociSeccomp(linux.seccomp);
-    for (const k of ['intelRdt', 'personality', 'mountLabel', 'devices'].filter((k) => linux[k] !== undefined)) {
-      if (k === 'devices' && arr(linux.devices, 'linux.devices').length === 0) continue;
-      refuse(`linux.${k}`, 'is not supported by nsjs-oci yet');
-    }
-    if (linux.sysctl !== undefined && Object.keys(obj(linux.sysctl, 'linux.sysctl')).length > 0)
-      refuse('linux.sysctl', 'is not supported by nsjs-oci yet');
+    for (const k of ['intelRdt', 'personality', 'mountLabel'].filter((k) => linux[k] !== undefined)) refuse(`linux.${k}`, 'is not supported by nsjs-oci yet');
+    if (linux.sysctl !== undefined) made.sysctl = sysctls(linux.sysctl, (t) => namespaces.has(t));
     const options: SpawnOptions = { namespaces: [...namespaces], ...proc.options };
     if (joined.length > 0) options.join = joined;
     const map = (v: unknown, field: string) =>
@@ -504,20 +515,35 @@ export function loadBundle(bundleArg: string): Bundle {
     }
     const rp = linux.rootfsPropagation === undefined ? undefined : str(linux.rootfsPropagation, 'linux.rootfsPropagation');
     if (rp !== undefined) {
-      const base = rp.replace(/^r/, '');
-      if (!['private', 'slave', 'shared'].includes(base)) refuse('linux.rootfsPropagation', `${rp} is not supported by nsjs-oci yet`);
-      options.propagation = base as 'private' | 'slave' | 'shared';
+      // On / after pivot_root (nsjs-init --propagation), recursively as
+      // runc: before it, a shared root makes pivot_root fail and an
+      // unbindable one the root's own bind. spawn's own propagation of /
+      // before the mounts stays private, but for slave, which lets the
+      // host's mount events in from the start.
+      const flag = ({ shared: sys.MS_SHARED, slave: sys.MS_SLAVE, private: sys.MS_PRIVATE, unbindable: sys.MS_UNBINDABLE } as Record<string, number>)[rp.replace(/^r/, '')];
+      if (flag === undefined) refuse('linux.rootfsPropagation', `${rp} is not a propagation type`);
+      made.propagation = flag | sys.MS_REC;
+      if (flag === sys.MS_SLAVE) options.propagation = 'slave';
     }
     const mounts: Mount[] = [];
-    const devMount: { at?: string } = {};
+    const ours: string[] = [];
     const hostMounts = new Map<string, string>();
     if (c.mounts !== undefined)
       arr(c.mounts, 'mounts').forEach((m, i) => {
         const o = obj(m, `mounts[${i}]`);
         if (o.type === 'proc') hostMounts.set(path.posix.normalize(String(o.destination)), '/proc');
         if (o.type === 'sysfs') hostMounts.set(path.posix.normalize(String(o.destination)), '/sys');
-        mount(o, i, { bundle, rootfs }, mounts, made, devMount);
+        mount(o, i, { bundle, rootfs }, mounts, made, ours);
       });
+    // The default devices and links, after every mount as runc makes them,
+    // where /dev is a tmpfs of the config (nothing is made on the rootfs).
+    const devices = linux.devices === undefined ? [] : devicesOf(linux.devices, namespaces.has('user'));
+    if (ours.includes('/dev')) {
+      for (const name of DEFAULT_DEVICES)
+        if (!devices.some((d) => d.target === `/dev/${name}`)) mounts.push({ type: 'bind', source: `/dev/${name}`, target: `/dev/${name}`, recursive: false, readonly: false });
+      for (const [at, to] of DEV_LINKS) if (!devices.some((d) => d.target === at)) mounts.push({ type: 'symlink', target: at, linkTo: to });
+    }
+    mounts.push(...devices);
     // After every mount, so that none can undo them (runc's order).
     if (linux.readonlyPaths !== undefined)
       arr(linux.readonlyPaths, 'linux.readonlyPaths').forEach((r, i) => {
@@ -530,14 +556,7 @@ export function loadBundle(bundleArg: string): Bundle {
     if (linux.maskedPaths !== undefined)
       arr(linux.maskedPaths, 'linux.maskedPaths').forEach((r, i) => {
         const p2 = checkedPath(r, `linux.maskedPaths[${i}]`, rootfs, hostMounts);
-        if (!p2) return;
-        let onHost = path.join(rootfs, p2);
-        for (const [dest, host] of hostMounts) if (p2.startsWith(`${dest}/`)) onHost = path.join(host, p2.slice(dest.length));
-        if (fs.lstatSync(onHost).isDirectory()) {
-          mounts.push({ type: 'tmpfs', target: p2, size: 4096, mode: 0o755 });
-          mounts.push({ type: 'raw', fstype: 'none', source: 'none', target: p2, flags: sys.MS_REMOUNT | sys.MS_RDONLY | sys.MS_NOSUID | sys.MS_NODEV | sys.MS_NOEXEC });
-        }
-        else mounts.push({ type: 'bind', source: '/dev/null', target: p2, recursive: false, readonly: false });
+        if (p2) mounts.push({ type: 'mask', target: p2 });
       });
     // The root is a bind of root.path onto itself: remounting its top mount
     // read-only leaves the mounts on it as they are (runc's order: last).
@@ -551,14 +570,66 @@ export function loadBundle(bundleArg: string): Bundle {
     made.options = options;
     made.terminal = proc.terminal;
     if (proc.umask !== undefined) made.umask = proc.umask;
+    if (proc.ambient !== undefined) made.ambient = proc.ambient;
     if (proc.oomScoreAdj !== undefined) made.oomScoreAdj = proc.oomScoreAdj;
     if (linux.cgroupsPath !== undefined) made.cgroupsPath = str(linux.cgroupsPath, 'linux.cgroupsPath');
     made.resources = resources(linux.resources, warnings);
+    // After the config's own rules (runtime-tools reads them back first, in
+    // order): what every container needs, as runc allows it (mknod of any
+    // node; the default devices, /dev/console and the ptys).
+    if (made.resources.devices.length > 0) for (const rule of DEFAULT_DEVICE_RULES) made.resources.devices.push([true, rule]);
     return made;
   } catch (e) {
     for (const j of joined) j.close();
     throw e;
   }
+}
+
+/**
+ * linux.devices: each made with mknod, its mode exact and its owner as
+ * given; in a user namespace, where mknod is refused, the host's node at
+ * the same path bound instead (runc's way, with the host's mode and owner).
+ */
+function devicesOf(value: unknown, userns: boolean): Mount[] {
+  return arr(value, 'linux.devices').map((d, i) => {
+    const f = `linux.devices[${i}]`;
+    const o = obj(d, f);
+    const target = path.posix.normalize(str(o.path, `${f}.path`));
+    if (!path.isAbsolute(target)) refuse(`${f}.path`, 'must be absolute');
+    const type = str(o.type, `${f}.type`);
+    if (!['c', 'u', 'b', 'p'].includes(type)) refuse(`${f}.type`, `${type} is not c, u, b or p`);
+    if (userns) return { type: 'bind', source: target, target, recursive: false, readonly: false };
+    const dev: DeviceMount = { type: 'device', target, kind: type === 'u' ? 'c' : (type as 'c' | 'b' | 'p') };
+    if (type !== 'p') {
+      dev.major = num(o.major, `${f}.major`);
+      dev.minor = num(o.minor, `${f}.minor`);
+    }
+    if (o.fileMode !== undefined && o.fileMode !== null) dev.mode = num(o.fileMode, `${f}.fileMode`) & 0o7777;
+    if (o.uid !== undefined && o.uid !== null) dev.uid = num(o.uid, `${f}.uid`);
+    if (o.gid !== undefined && o.gid !== null) dev.gid = num(o.gid, `${f}.gid`);
+    return dev;
+  });
+}
+
+/**
+ * linux.sysctl, as runc validates it: only the keys a namespace of the
+ * container's holds (net.* of its network namespace, the System V IPC and
+ * mqueue keys of its ipc namespace, the names of its uts namespace), since
+ * they are written through the host's /proc/sys by a process in those
+ * namespaces: any other key would be the host's.
+ */
+function sysctls(value: unknown, has: (t: NamespaceType) => boolean): [string, string][] {
+  const IPC = ['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced'];
+  return Object.entries(obj(value, 'linux.sysctl')).map(([k, v]) => {
+    const f = `linux.sysctl.${k}`;
+    const val = str(v, f);
+    if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$/.test(k)) refuse(f, 'is not a sysctl name');
+    const ns: NamespaceType | undefined = k.startsWith('net.') ? 'net' : IPC.includes(k) || k.startsWith('fs.mqueue.') ? 'ipc' : k === 'kernel.hostname' || k === 'kernel.domainname' ? 'uts' : undefined;
+    if (!ns) refuse(f, 'is not namespaced: it would change the host');
+    if (!has(ns!)) refuse(f, `needs a new ${ns} namespace`);
+    if (val.includes('\n')) refuse(f, 'must be one line');
+    return [k.replace(/\./g, '/'), val];
+  });
 }
 
 /** linux.seccomp as the BPF program nsjs-init loads; anything it cannot express is refused here, before anything runs. */

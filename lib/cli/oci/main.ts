@@ -15,7 +15,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { CAPABILITIES, NsError, spawnIsolated, type Process, type SpawnOptions } from '../../index';
+import { CAPABILITIES, Namespace, NsError, runIsolated, spawnIsolated, type Process, type SpawnOptions } from '../../index';
 import { initBinary, native } from '../../core/native';
 import { createCgroup, removeCgroup, type CgroupState } from './cgroup';
 import { loadBundle, processOf, secureJoin } from './config';
@@ -57,7 +57,7 @@ const errnoName = (n: number) => Object.entries(os.constants.errno).find(([, v])
  * once it waits on its start pipe with its program found on the PATH (and
  * its pty's master sent to `consoleSocket`).
  */
-async function spawnParked(part: { args: string[]; options: SpawnOptions; umask?: number; terminal: boolean; seccomp?: Buffer }, consoleSocket: string | undefined): Promise<{ proc: Process; start: [number, number] }> {
+async function spawnParked(part: { args: string[]; options: SpawnOptions; umask?: number; terminal: boolean; seccomp?: Buffer; propagation?: number; ambient?: string[] }, consoleSocket: string | undefined): Promise<{ proc: Process; start: [number, number] }> {
   if (part.terminal !== (consoleSocket !== undefined))
     throw new OciError(part.terminal ? 'process.terminal needs --console-socket' : '--console-socket needs process.terminal');
   const console = consoleSocket === undefined ? undefined : await connectConsole(consoleSocket);
@@ -83,15 +83,20 @@ async function spawnParked(part: { args: string[]; options: SpawnOptions; umask?
     fs.closeSync(p[1]);
     park.push('--seccomp', String(stdio.length));
     stdio.push(p[0]);
-    const keep = options.capabilities?.keep;
-    if (!options.noNewPrivileges && keep && !keep.includes('CAP_SYS_ADMIN')) {
-      // As runc, which loads the filter before dropping capabilities: the
-      // init holds CAP_SYS_ADMIN (and CAP_SETPCAP for the bounding set) only
-      // from its spawn until the load, just before its execv.
-      const held = (['CAP_SYS_ADMIN', 'CAP_SETPCAP'] as const).filter((c) => !keep.includes(c));
-      options = { ...options, capabilities: { ...options.capabilities, keep: [...keep, ...held] } };
-      park.push('--drop-caps', String(held.reduce((m, c) => m | (1n << BigInt(CAPABILITIES.indexOf(c))), 0n)));
-    }
+  }
+  if (part.propagation) park.push('--propagation', String(part.propagation));
+  // Unknown names are spawnIsolated's to refuse.
+  const bitOf = (c: string) => (CAPABILITIES as readonly string[]).indexOf(c);
+  const ambient = (part.ambient ?? []).filter((c) => bitOf(c) >= 0).reduce((m, c) => m | (1n << BigInt(bitOf(c))), 0n);
+  if (ambient) park.push('--ambient', String(ambient));
+  const keep = options.capabilities?.keep;
+  if (((part.seccomp && !options.noNewPrivileges) || part.propagation) && keep && !keep.includes('CAP_SYS_ADMIN')) {
+    // As runc, which loads the filter and sets the root's propagation before
+    // dropping capabilities: the init holds CAP_SYS_ADMIN (and CAP_SETPCAP
+    // for the bounding set) only from its spawn until just before its execv.
+    const held = (['CAP_SYS_ADMIN', 'CAP_SETPCAP'] as const).filter((c) => !keep.includes(c));
+    options = { ...options, capabilities: { ...options.capabilities, keep: [...keep, ...held] } };
+    park.push('--drop-caps', String(held.reduce((m, c) => m | (1n << BigInt(CAPABILITIES.indexOf(c))), 0n)));
   }
   const old = part.umask === undefined ? undefined : process.umask(part.umask);
   let proc: Process;
@@ -116,11 +121,36 @@ async function spawnParked(part: { args: string[]; options: SpawnOptions; umask?
     if (answer.length !== 8) throw new OciError(`exec: ${JSON.stringify(part.args[0])}: the container's init died before its program was found`);
     const errno = answer.readInt32LE(4);
     if (answer.readInt32LE(0) === 1) throw new OciError(`console: ${errnoName(errno)}`);
+    if (answer.readInt32LE(0) === 3) throw new OciError(`linux.rootfsPropagation: ${errnoName(errno)}`);
+    if (answer.readInt32LE(0) === 4) throw new OciError(`process.capabilities.ambient: ${errnoName(errno)}`);
     if (answer.readInt32LE(0) === 2)
       throw new OciError(`linux.seccomp: ${errno === os.constants.errno.EACCES ? 'the filter needs process.noNewPrivileges or CAP_SYS_ADMIN in process.capabilities' : errnoName(errno)}`);
     throw new OciError(`exec: ${JSON.stringify(part.args[0])}: ${errno === os.constants.errno.ENOENT ? 'executable file not found in $PATH' : errnoName(errno)}`);
   }
   return { proc, start: start as [number, number] };
+}
+
+/**
+ * linux.sysctl, written before the container runs by a process in the
+ * init's namespaces but not its mount namespace: through our own
+ * /proc/sys, where the kernel resolves each key by the writer's
+ * namespaces (config.ts allows only such keys), so a read-only /proc/sys
+ * inside the container (readonlyPaths) does not stand in the way.
+ */
+async function writeSysctls(pid: number, list: [string, string][]): Promise<void> {
+  if (list.length === 0) return;
+  const join = (['user', 'net', 'ipc', 'uts'] as const)
+    .filter((t) => fs.readlinkSync(`/proc/${pid}/ns/${t}`) !== fs.readlinkSync(`/proc/self/ns/${t}`))
+    .map((t) => Namespace.of(pid, t));
+  try {
+    const script = 'while [ $# -gt 0 ]; do printf %s "$2" > "/proc/sys/$1" || exit 1; shift 2; done';
+    // ip_forward and its kind check CAP_NET_ADMIN over the namespace, the others root's ownership.
+    await runIsolated('/bin/sh', ['-c', script, 'sh', ...list.flat()], { join, seccomp: false, capabilities: { keep: ['CAP_NET_ADMIN', 'CAP_SYS_ADMIN', 'CAP_DAC_OVERRIDE'] } });
+  } catch (e) {
+    throw new OciError(`linux.sysctl: ${((e as { stderr?: string }).stderr ?? (e as Error).message).trim().split('\n').pop()}`);
+  } finally {
+    for (const n of join) n.close();
+  }
 }
 
 async function create(g: Globals, argv: string[], log: Logger): Promise<number> {
@@ -156,6 +186,7 @@ async function create(g: Globals, argv: string[], log: Logger): Promise<number> 
       for (const j of b.joined) j.close();
     }
     const pid = proc.pid;
+    await writeSysctls(pid, b.sysctl);
     cgroup = createCgroup(pid, id, b.cgroupsPath, g.systemdCgroup, b.resources);
     if (b.oomScoreAdj !== undefined) fs.writeFileSync(`/proc/${pid}/oom_score_adj`, String(b.oomScoreAdj));
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');

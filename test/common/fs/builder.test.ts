@@ -128,6 +128,21 @@ test('dir and file modes are exact whatever the umask; a file holds a Buffer wit
   }
 });
 
+test('device: mknod with the exact mode and owner whatever the umask (real root); in a user namespace the kernel refuses it (EPERM)', async () => {
+  const mounts: Mount[] = [...hostTop(), { type: 'tmpfs', target: '/d' }, { type: 'device', target: '/d/n', kind: 'c', major: 1, minor: 3, mode: 0o640, uid: 0, gid: 0 }, { type: 'device', target: '/d/f', kind: 'p', mode: 0o707 }];
+  const old = process.umask(0o077);
+  try {
+    const run = runIsolated('stat', ['-c', '%F %t:%T %a %u', '/d/n', '/d/f'], { ...sandbox, root: tmpfsRoot, mounts });
+    if (!root) {
+      await expect(run).rejects.toMatchObject({ code: 'EPERM', syscall: 'mknodat' });
+      return;
+    }
+    expect((await run).stdout).toBe('character special file 1:3 640 0\nfifo 0:0 707 0\n');
+  } finally {
+    process.umask(old);
+  }
+});
+
 test('on a disk of the host nothing is made: a missing target is ENOENT, a builder there is refused, and the host directory is unchanged', async () => {
   const r = rootfs(dir, ['usr', 'etc']);
   const host = path.join(dir, 'host');
@@ -366,6 +381,9 @@ describe('validation', () => {
       [{ root: { type: 'ext4' } }, 'ERR_INVALID_ARG_VALUE', /root\.type/],
       [{ mounts: [{ type: 'file', target: '/x', content: Buffer.alloc((16 << 20) + 1) }] }, 'ERR_OUT_OF_RANGE', /content/],
       [{ mounts: [{ type: 'bind', source: '/usr', target: '/x', idmap: true }] }, 'ERR_INVALID_ARG_VALUE', /idmap/],
+      [{ mounts: [{ type: 'device', target: '/x', kind: 'x' }] }, 'ERR_INVALID_ARG_VALUE', /mounts\[0\]\.kind/],
+      [{ mounts: [{ type: 'device', target: '/x', kind: 'c', minor: 1 }] }, 'ERR_INVALID_ARG_TYPE', /mounts\[0\]\.major/],
+      [{ mounts: [{ type: 'device', target: '/x', kind: 'b', major: 4096, minor: 0 }] }, 'ERR_OUT_OF_RANGE', /mounts\[0\]\.major/],
     ];
     for (const [options, code, message] of bad) {
       const err = (await spawnIsolated('true', [], { ...sandbox, ...(options as SpawnOptions) }).catch((e: unknown) => e)) as Error & { code: string };

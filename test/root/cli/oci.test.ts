@@ -10,11 +10,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+import { CAPABILITIES } from '../../../lib';
 import { expectNoLeaks, snapshot, type Snapshot } from '../../helpers/leaks';
 
 const bin = path.join(__dirname, '..', '..', '..', 'bin', 'nsjs-oci.js');
 const BUSYBOX = '/bin/busybox';
-const APPLETS = ['sh', 'sleep', 'echo', 'cat', 'true', 'touch', 'id', 'readlink', 'hostname', 'mkdir'];
+const APPLETS = ['sh', 'sleep', 'echo', 'cat', 'true', 'touch', 'id', 'readlink', 'hostname', 'mkdir', 'stat'];
 
 let before: Snapshot;
 let dir: string;
@@ -289,6 +290,142 @@ describe('nsjs-oci linux.seccomp: loaded by the parked init just before its exec
   });
 });
 
+/** runtime-tools' default mounts (util.GetDefaultGenerator), in its order. */
+const DEFAULT_MOUNTS = [
+  { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+  { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+  { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
+  { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+  { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+  { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+];
+
+/** Runs `script` in a container of config `c`, to its end; returns what it wrote to /tmp/out. */
+function runInside(id: string, c: Record<string, unknown>, script: string): string {
+  (c.process as Record<string, unknown>).args = ['sh', '-c', `{ ${script}; } > /tmp/out 2>&1`];
+  writeConfig(c);
+  ids.push(id);
+  expect(oci('create', '--bundle', bundle, id)).toMatchObject({ status: 0, stderr: '' });
+  expect(oci('start', id)).toMatchObject({ status: 0, stderr: '' });
+  waitFor(id, 'stopped');
+  return fs.readFileSync(path.join(bundle, 'rootfs', 'tmp', 'out'), 'utf8');
+}
+
+describe('nsjs-oci config fields, checked from inside as runtime-tools\' runtimetest checks them', () => {
+  test('the default mounts appear in /proc/self/mountinfo in config order with their type and source (/dev/shm from "shm", /dev/mqueue inside the /dev tmpfs); the default devices and /dev links', () => {
+    const c = config([], { mounts: DEFAULT_MOUNTS });
+    const devices = ['null 1:3', 'zero 1:5', 'full 1:7', 'random 1:8', 'urandom 1:9', 'tty 5:0', 'ptmx 5:2'];
+    const links = ['fd', 'stdin', 'stdout', 'stderr', 'ptmx'];
+    const out = runInside('m1', c, `cat /proc/self/mountinfo; echo --; stat -L -c '%n %F %t:%T' ${devices.map((d) => `/dev/${d.split(' ')[0]}`).join(' ')}; echo --; for l in ${links.join(' ')}; do readlink /dev/$l; done`);
+    const [mountinfo, stats, targets] = out.split('--\n');
+    // mountinfo: id parent major:minor root mountpoint options... - fstype source superoptions
+    const mounts = mountinfo.trim().split('\n').map((l) => {
+      const [left, right] = l.split(' - ');
+      const [fstype, source] = right.split(' ');
+      return { at: left.split(' ')[4], fstype, source };
+    });
+    let last = -1;
+    for (const m of DEFAULT_MOUNTS) {
+      const i = mounts.findIndex((x, j) => j > last && x.at === m.destination);
+      expect({ m: m.destination, found: i > last }).toEqual({ m: m.destination, found: true });
+      expect(mounts[i]).toEqual({ at: m.destination, fstype: m.type, source: m.source });
+      last = i;
+    }
+    // stat prints major:minor in hex.
+    expect(stats.trim().split('\n')).toEqual(devices.map((d) => {
+      const [name, mm] = d.split(' ');
+      const [ma, mi] = mm.split(':').map((n) => Number(n).toString(16));
+      return `/dev/${name} character special file ${ma}:${mi}`;
+    }));
+    expect(targets).toBe('/proc/self/fd\n/proc/self/fd/0\n/proc/self/fd/1\n/proc/self/fd/2\npts/ptmx\n');
+  });
+
+  test('in a new user namespace (0 -> 100000): the default mounts are made as root inside (no EOVERFLOW), the maps are the config\'s', () => {
+    const c = config([], { mounts: DEFAULT_MOUNTS });
+    const linux = c.linux as Record<string, unknown>;
+    (linux.namespaces as unknown[]).push({ type: 'user' });
+    linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 2000 }];
+    linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 3000 }];
+    fs.chmodSync(path.join(bundle, 'rootfs', 'tmp'), 0o1777);
+    const out = runInside('u1', c, 'id -u; stat -c %u:%g /dev /dev/shm; cat /proc/self/uid_map /proc/self/gid_map');
+    expect(out.replace(/ +/g, ' ')).toBe('0\n0:0\n0:0\n 0 100000 2000\n 0 100000 3000\n');
+  });
+
+  test('linux.resources.devices: runc\'s default rules after the config\'s, so a deny-all config still has working /dev/null and /dev/zero (busybox sh opens /dev/null for a background job)', () => {
+    const c = config([], { mounts: DEFAULT_MOUNTS });
+    (c.linux as Record<string, unknown>).resources = { devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 10, minor: 229, access: 'rwm' }, { allow: true, type: 'b', major: 8, minor: 20, access: 'rw' }] };
+    const out = runInside('d1', c, "sleep 0 & wait $!; echo x > /dev/null && echo null-ok; head -c 1 /dev/zero > /dev/null && echo zero-ok");
+    expect(out).toBe('null-ok\nzero-ok\n');
+  });
+
+  test('linux.maskedPaths: a directory, a directory inside it, a file; missing paths skipped; nothing readable', () => {
+    const r = path.join(bundle, 'rootfs');
+    fs.mkdirSync(path.join(r, 'masked-dir', 'masked-subdir'), { recursive: true });
+    fs.writeFileSync(path.join(r, 'masked-dir', 'masked-subdir', 'f'), 'secret');
+    fs.writeFileSync(path.join(r, 'masked-file'), 'secret');
+    const c = config([], { mounts: DEFAULT_MOUNTS });
+    (c.linux as Record<string, unknown>).maskedPaths = ['/masked-dir', '/masked-dir/masked-subdir', '/masked-file', '/no-such-path'];
+    const out = runInside('mp', c, 'cat /masked-file; echo "[$(ls -A /masked-dir)]"; cat /masked-dir/masked-subdir/f 2>&1 | grep -c secret');
+    expect(out).toBe('[]\n0\n');
+  });
+
+  test('linux.sysctl: written in the container\'s own namespaces before it runs, even under a read-only /proc/sys; ours unchanged; a key of the host\'s refused', () => {
+    const ours = fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8');
+    const want = ours.trim() === '1' ? '0' : '1';
+    const c = config([], { mounts: DEFAULT_MOUNTS });
+    Object.assign(c.linux as Record<string, unknown>, { sysctl: { 'net.ipv4.ip_forward': want, 'kernel.shmmni': '1234' }, readonlyPaths: ['/proc/sys'] });
+    const out = runInside('sc', c, 'cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmni; echo 1 > /proc/sys/kernel/shmmni || echo ro');
+    expect(out).toMatch(new RegExp(`^${want}\\n1234\\n.*\\nro\\n$`));
+    expect(fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8')).toBe(ours);
+    Object.assign(c.linux as Record<string, unknown>, { sysctl: { 'vm.swappiness': '10' } });
+    writeConfig(c);
+    const r = oci('create', '--bundle', bundle, 'sc2');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('linux.sysctl.vm.swappiness: is not namespaced: it would change the host');
+  });
+
+  test('process.capabilities: every capability the host has in all five sets for uid 0 (spawn leaves such sets alone): inheritable and ambient raised too', () => {
+    const have = BigInt(`0x${/^CapBnd:\s*([0-9a-f]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))![1]}`);
+    const names = CAPABILITIES.filter((_, i) => (have >> BigInt(i)) & 1n);
+    const c = config([], { mounts: DEFAULT_MOUNTS });
+    (c.process as Record<string, unknown>).capabilities = { bounding: names, effective: names, permitted: names, inheritable: names, ambient: names };
+    const out = runInside('caps', c, 'grep -E "^Cap(Inh|Prm|Eff|Bnd|Amb):" /proc/self/status');
+    const hex = have.toString(16).padStart(16, '0');
+    expect(out).toBe(['Inh', 'Prm', 'Eff', 'Bnd', 'Amb'].map((k) => `Cap${k}:\t${hex}\n`).join(''));
+  });
+
+  test('linux.devices: made with their exact mode whatever the umask, their owner, type and numbers; one works (/dev is not nodev unless the config says so)', () => {
+    const c = config([], { mounts: DEFAULT_MOUNTS });
+    (c.linux as Record<string, unknown>).devices = [
+      { path: '/dev/test1', type: 'c', major: 10, minor: 666, fileMode: 0o660, uid: 0, gid: 0 },
+      { path: '/dev/test2', type: 'b', major: 8, minor: 666, fileMode: 0o604, uid: 7, gid: 8 },
+      { path: '/dev/test3', type: 'p', fileMode: 0o777 },
+      { path: '/dev/sub/mynull', type: 'u', major: 1, minor: 3, fileMode: 0o666 },
+    ];
+    const old = process.umask(0o077);
+    let out: string;
+    try {
+      out = runInside('dv', c, "stat -c '%n %F %t:%T %a %u:%g' /dev/test1 /dev/test2 /dev/test3 /dev/sub/mynull; echo x > /dev/sub/mynull && echo usable");
+    } finally {
+      process.umask(old);
+    }
+    expect(out).toBe([
+      '/dev/test1 character special file a:29a 660 0:0', '/dev/test2 block special file 8:29a 604 7:8', '/dev/test3 fifo 0:0 777 0:0',
+      '/dev/sub/mynull character special file 1:3 666 0:0', 'usable', '',
+    ].join('\n'));
+  });
+
+  test.each([['shared', /^shared:[0-9]+$/], ['unbindable', /^unbindable$/], ['private', /^$/]])('linux.rootfsPropagation %s: set on / after pivot_root, with CAP_SYS_ADMIN held for it and gone before the program runs', (rp, want) => {
+    const c = config([], { mounts: DEFAULT_MOUNTS });
+    (c.linux as Record<string, unknown>).rootfsPropagation = rp;
+    const out = runInside(`rp-${rp}`, c, "grep -E '^[0-9]+ [0-9]+ [^ ]+ [^ ]+ / ' /proc/self/mountinfo; grep CapBnd /proc/self/status");
+    const [line, bnd] = out.trim().split('\n');
+    // mountinfo: id parent dev root mountpoint options [optional fields...] - type source superoptions
+    expect(line.split(' - ')[0].split(' ').slice(6).join(' ')).toMatch(want);
+    expect(bnd).toBe('CapBnd:\t0000000000000000');
+  });
+});
+
 describe('nsjs-oci refuses what it cannot do, in one line, and leaves nothing behind', () => {
   const refused = (id: string, stderr: string) => {
     const lines = stderr.trim().split('\n');
@@ -307,7 +444,7 @@ describe('nsjs-oci refuses what it cannot do, in one line, and leaves nothing be
     expect(refused('b1', r.stderr)).toContain('config.json: not JSON');
   });
 
-  test('a bad ociVersion, a program not on PATH, fields not supported yet (sysctl), a seccomp profile nsjs cannot load', () => {
+  test('a bad ociVersion, a program not on PATH, a sysctl without its namespace, a seccomp profile nsjs cannot load', () => {
     let r = create('b2', ['true'], { ociVersion: 'invalid' });
     expect(refused('b2', r.stderr)).toContain('ociVersion: invalid is not a 1.x runtime-spec version');
     r = create('b2', ['no-such-program']);
@@ -324,10 +461,11 @@ describe('nsjs-oci refuses what it cannot do, in one line, and leaves nothing be
     r = oci('create', '--bundle', bundle, 'b2');
     expect(refused('b2', r.stderr)).toContain('linux.seccomp: seccomp action SCMP_ACT_NOTIFY is not supported');
     delete (c.linux as Record<string, unknown>).seccomp;
-    (c.linux as Record<string, unknown>).sysctl = { 'net.ipv4.ip_forward': '1' };
+    (c.linux as Record<string, unknown>).sysctl = { 'kernel.hostname': 'x' };
+    (c.linux as Record<string, unknown>).namespaces = [{ type: 'pid' }, { type: 'mount' }];
     writeConfig(c);
     r = oci('create', '--bundle', bundle, 'b2');
-    expect(refused('b2', r.stderr)).toContain('config.json: linux.sysctl: is not supported');
+    expect(refused('b2', r.stderr)).toContain('config.json: linux.sysctl.kernel.hostname: needs a new uts namespace');
     // A namespace path of the wrong type (runtime-tools' linux_ns_path_type).
     delete (c.linux as Record<string, unknown>).sysctl;
     (c.linux as Record<string, unknown>).namespaces = [{ type: 'pid' }, { type: 'mount' }, { type: 'network', path: '/proc/self/ns/uts' }];
