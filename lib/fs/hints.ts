@@ -59,6 +59,16 @@ export function mountHint(err: number, step: Step & { mount: NonNullable<Step['m
       return `the ${what} failed: overlayfs refused the layers (the kernel log says why): upper and work must be on one filesystem that supports overlay's xattrs, work empty, and no layer inside another`;
     if (step.syscall === 'fsconfig' && err === -38 /* ENOSYS */) return `the ${what} failed: overlays need the kernel's mount API (fsopen, Linux 5.2+)`;
   }
+  if (m.type === 'bind' && / idmap /.test(step.step)) {
+    const why = rootless
+      ? 'as an ordinary user the kernel refuses it: only a process privileged over the user namespace of the source\'s filesystem (the host\'s, for a disk) may idmap it, so it needs root'
+      : err === EINVAL
+        ? `the filesystem of ${step.path} (or of a mount below it, unless recursive: false) cannot be idmapped: ext4, xfs, btrfs, tmpfs and overlayfs can; proc, sysfs, NFS and FUSE cannot`
+        : err === ENOENT
+          ? `its source ${step.path} does not exist (optional: true skips a bind whose source is missing)`
+          : `the kernel refused to idmap ${step.path} through the sandbox's user namespace`;
+    return `the ${what} with idmap failed at ${step.syscall}: ${why}; nothing was started`;
+  }
   if (m.type === 'bind' && step.syscall === 'open_tree' && err === ENOENT)
     return `the ${what} failed: its source ${step.path} does not exist (optional: true skips a bind whose source is missing)`;
   if (m.type === 'bind' && rootless && err === EINVAL && step.syscall === 'open_tree')

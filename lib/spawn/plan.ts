@@ -102,7 +102,7 @@ export function buildPlan(
   if (ctx.join) planJoin(ctx.join, native, add);
   // A new user namespace comes first and its maps right after: every other
   // step needs the capabilities the maps make meaningful.
-  planUser(c.user, native, add);
+  planUser(c.user, native, add, c.mounts.some((m) => m.type === 'bind' && m.idmap));
   planPersist(c, native, add);
   if (c.network) planNetwork(c.network, native, add);
   cloneFlags = planTime(c, cloneFlags, add);

@@ -177,9 +177,12 @@ function finish(p: Prepared, result: NativeSpawnResult, c: Checked): Process {
     const failed = result as { errno: number; op?: number; kind?: number; step?: string; syscall?: string; path?: string; signal?: number; exitStatus?: number };
     const own = <K extends keyof typeof failed>(key: K) => (Object.hasOwn(failed, key) ? failed[key] : undefined);
     const op = own('op');
-    const step: Step =
+    let step: Step =
       op !== undefined ? p.plan.steps[op] : record({ step: failed.step!, syscall: failed.syscall!, path: own('path') });
     // The child's kind carries kReportFallback (plan.h) when another syscall than the op's own failed.
+    // With an op, a syscall is the parent's, made for that op (an idmapped tree).
+    const parentCall = op !== undefined ? own('syscall') : undefined;
+    if (parentCall !== undefined) step = record({ ...step, syscall: parentCall });
     const syscall = op !== undefined && (own('kind') ?? 0) & REPORT_FALLBACK && step.fallback ? step.fallback : step.syscall;
     const signal = own('signal');
     // As Node's: the command that did not start is the syscall, and the error has its arguments.

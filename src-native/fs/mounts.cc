@@ -595,7 +595,7 @@ int Mask(const Op& op, MountEngine* e) {
 // async-signal-safe
 int RunMountOp(const Op& op, MountEngine* e) {
   MountSlot& slot = e->slots[op.a];  // Plan::CheckMountOp: 0 <= a < kChildSlots
-  const bool fills = op.kind == kOpOpenAt || op.kind == kOpResolve || op.kind == kOpOpenTree || op.kind == kOpFsOpen;
+  const bool fills = op.kind == kOpOpenAt || op.kind == kOpResolve || op.kind == kOpOpenTree || op.kind == kOpFsOpen || op.kind == kOpRecvTree;
   if (fills && slot.kind != kSlotEmpty) return Fail(EBADF);
   switch (op.kind) {
     case kOpOpenAt: {
@@ -717,6 +717,11 @@ int RunMountOp(const Op& op, MountEngine* e) {
     }
     case kOpMask:
       return Mask(op, e);
+    case kOpRecvTree: {
+      const int fd = RecvTree(e->sync_fd);
+      if (fd < 0 && errno == ENOENT && op.b64) return Skip(op, e);
+      return Fill(&slot, fd, kSlotFd, op);
+    }
     case kOpCloseSlots:
       for (int i = 0; i < kChildSlots; i++) {
         if (!(op.flags & (uint64_t{1} << i))) continue;

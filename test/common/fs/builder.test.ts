@@ -365,7 +365,7 @@ describe('validation', () => {
       [{ root: { type: 'tmpfs' }, propagation: 'shared' }, 'ERR_INVALID_ARG_VALUE', /propagation.*'private' or 'slave'/],
       [{ root: { type: 'ext4' } }, 'ERR_INVALID_ARG_VALUE', /root\.type/],
       [{ mounts: [{ type: 'file', target: '/x', content: Buffer.alloc((16 << 20) + 1) }] }, 'ERR_OUT_OF_RANGE', /content/],
-      [{ mounts: [{ type: 'bind', source: '/usr', target: '/x', idmap: true }] }, 'ERR_INVALID_ARG_VALUE', /idmap/],
+      [{ namespaces: ['mnt', 'pid'], user: undefined, mounts: [{ type: 'bind', source: '/usr', target: '/x', idmap: true }] }, 'ERR_INVALID_ARG_VALUE', /idmap.*needs a new user namespace/],
     ];
     for (const [options, code, message] of bad) {
       const err = (await spawnIsolated('true', [], { ...sandbox, ...(options as SpawnOptions) }).catch((e: unknown) => e)) as Error & { code: string };
