@@ -154,6 +154,12 @@ function mapHelper(name: string): string | undefined {
  * the parent makes once they are written).
  */
 export function planUser(user: CheckedUser | undefined, native: NativePlan, add: Add, byParent = false): void {
+  if (user === 'none' && byParent) {
+    // No maps to write, but the child waits for the parent all the same.
+    native.parentMaps = true;
+    add({ kind: SharedOp.WaitParent }, { step: 'wait for the parent', syscall: 'read' });
+    return;
+  }
   if (user === 'none') return;
   if ((user === 'root' || user === 'self') && byParent) {
     const inside = user === 'root' ? [0, 0] : [process.geteuid!(), process.getegid!()];
