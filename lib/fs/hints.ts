@@ -24,7 +24,13 @@ export function tmpfsRootHint(err: number, step: Step): string | undefined {
 }
 
 /** The hint for a mount's step that failed with -errno `err`. */
-export function mountHint(err: number, step: Step & { mount: NonNullable<Step['mount']> }, c: Pick<FsChecked, 'root' | 'mounts'>, rootless: boolean): string {
+export function mountHint(err: number, step: Step & { mount: NonNullable<Step['mount']> }, c: Pick<FsChecked, 'root' | 'mounts'>, rootless: boolean, fsLog?: string): string {
+  const hint = hintOf(err, step, c, rootless, fsLog !== undefined);
+  // The filesystem's own words, as mount(8) prints them: they name the layer and the rule.
+  return fsLog === undefined ? hint : `${hint}; the kernel says: ${fsLog}`;
+}
+
+function hintOf(err: number, step: Step & { mount: NonNullable<Step['mount']> }, c: Pick<FsChecked, 'root' | 'mounts'>, rootless: boolean, logged: boolean): string {
   const m = step.mount;
   const builder = m.type === 'dir' || m.type === 'file' || m.type === 'symlink';
   const what = builder ? `${m.type} ${m.target}` : `${m.type} mount at ${m.target}`;
@@ -56,7 +62,7 @@ export function mountHint(err: number, step: Step & { mount: NonNullable<Step['m
     if (layer && step.syscall === 'fsconfig' && err === EINVAL)
       return `the ${what} failed: overlayfs refused its ${layer[1]} ${layer[2]} (on a filesystem it cannot stack, or this kernel cannot take a layer as an fd: Linux 6.13+)`;
     if (step.step.endsWith(': create') && err === EINVAL)
-      return `the ${what} failed: overlayfs refused the layers (the kernel log says why): upper and work must be on one filesystem that supports overlay's xattrs, work empty, and no layer inside another`;
+      return `the ${what} failed: overlayfs refused the layers${logged ? '' : ' (the kernel log says why)'}: upper and work must be on one filesystem that supports overlay's xattrs, work empty, and no layer inside another`;
     if (step.syscall === 'fsconfig' && err === -38 /* ENOSYS */) return `the ${what} failed: overlays need the kernel's mount API (fsopen, Linux 5.2+)`;
   }
   if (m.type === 'bind' && / idmap /.test(step.step)) {

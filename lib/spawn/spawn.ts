@@ -174,7 +174,7 @@ function finish(p: Prepared, result: NativeSpawnResult, c: Checked): Process {
   // The addon's object has Object.prototype: only its own keys are its answer.
   if (Object.hasOwn(result, 'errno')) {
     release(p);
-    const failed = result as { errno: number; op?: number; kind?: number; step?: string; syscall?: string; path?: string; signal?: number; exitStatus?: number };
+    const failed = result as { errno: number; op?: number; kind?: number; step?: string; syscall?: string; path?: string; signal?: number; exitStatus?: number; fsLog?: string };
     const own = <K extends keyof typeof failed>(key: K) => (Object.hasOwn(failed, key) ? failed[key] : undefined);
     const op = own('op');
     let step: Step =
@@ -192,7 +192,7 @@ function finish(p: Prepared, result: NativeSpawnResult, c: Checked): Process {
       syscall: exec ? `spawn ${p.command}` : syscall,
       path: exec ? p.command : step.path,
       step: step.step,
-      hint: hintFor(failed.errno, step, c),
+      hint: hintFor(failed.errno, step, c, own('fsLog')),
       signal: signal === undefined ? undefined : (signalName(signal) ?? undefined),
       exitCode: own('exitStatus'),
       spawnargs: exec ? p.args : undefined,

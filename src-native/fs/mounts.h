@@ -35,6 +35,7 @@ struct MountEngine {
   int n_ours = 0;
   uint32_t skip = 0;       // ops spawn/child.cc skips after this one (an optional mount whose source is missing)
   int sync_fd = -1;        // Plan::sync_fd, where kOpRecvTree reads the parent's trees
+  char* log = nullptr;     // Progress::fs_log, where a failed fsconfig leaves the kernel's reason
   int fallback = 0;        // MountFallback bits in force: forced by the plan, or ENOSYS seen
   bool fell_back = false;  // the op took its fallback path (cleared by spawn/child.cc RunOp before each op)
 };

@@ -175,6 +175,7 @@ struct Outcome {
   int signal = 0;          // the child died of it before execve, without a report
   int exit_status = -1;    // or _exited so
   int proxy_fd = -1;       // network.egress: the listening socket made in the child's namespace
+  std::string fs_log;      // Progress::fs_log of a failed op: the filesystem's own reason
 };
 
 // One spawn: Spawn() does the work (on whichever thread), Result() reports
@@ -230,6 +231,7 @@ class Spawner {
         r.Set("kind", out_.kind);
         // A parent step made for that op (an idmapped tree): its own call.
         if (out_.syscall) r.Set("syscall", out_.syscall);
+        if (!out_.fs_log.empty()) r.Set("fsLog", out_.fs_log);
       } else {
         r.Set("syscall", out_.syscall);
         r.Set("step", out_.step);
@@ -609,6 +611,7 @@ class Spawner {
       p->progress = static_cast<Progress*>(page);
       p->progress->op = -1;
       p->progress->exec = 0;
+      p->progress->fs_log[0] = '\0';
       p->stage2_stack = static_cast<char*>(stack) + kStackSize;
       // No handler of Node's may run in the child before it resets them.
       sigset_t all, old;
@@ -686,6 +689,8 @@ class Spawner {
     }
     if (syncp[1] >= 0) close(syncp[1]);
     close(errp[0]);
+    // Copied now: the page is this thread's, and its next spawn reuses it.
+    if (out_.err != 0 && out_.op >= 0 && p->progress) out_.fs_log.assign(p->progress->fs_log, strnlen(p->progress->fs_log, kFsLogSize - 1));
     if (out_.err != 0 && out_.proxy_fd >= 0) {
       close(out_.proxy_fd);
       out_.proxy_fd = -1;

@@ -177,9 +177,15 @@ struct Report {
 // clones all write it): the op it is running, and whether it reached
 // execve. EOF on the error pipe without a report then tells an exec from a
 // death (a signal, a trap) before it.
+// The most bytes of a filesystem's own error messages (fs/mounts.cc SaveFsLog) the child keeps for the parent.
+constexpr size_t kFsLogSize = 512;
+
 struct Progress {
   volatile int32_t op;    // -1 until the first op
   volatile int32_t exec;  // 1 from just before execve
+  // A failed fsconfig's messages from its fs context ("overlayfs: …", as
+  // mount(8) prints them), NUL-terminated; read by the parent on failure.
+  char fs_log[kFsLogSize];
 };
 
 // stdio entry: install the error pipe here, kept open across execve, for an
