@@ -408,7 +408,8 @@ class Spawner {
         const std::string path = "/proc/" + std::to_string(pid) + "/ns/user";
         userns = Fault("open userns") ? -1 : open(path.c_str(), O_RDONLY | O_CLOEXEC);
       }
-      const int fd = userns < 0 ? -errno : Fault("idmap") ? -errno : MakeIdmappedTree(op, userns, &sys);
+      int fd = userns < 0 ? -errno : 0;
+      if (fd == 0) fd = Fault("idmap") ? (sys = "open_tree", -errno) : MakeIdmappedTree(op, userns, &sys);
       if (fd == -ENOENT && (op.flags & kTreeOptional)) {
         trees_.push_back(-1);
         continue;
