@@ -25,6 +25,7 @@
         "src-native/addon.cc",
         "src-native/fd.cc",
         "src-native/ns/ns.cc",
+        "src-native/fs/idmap.cc",
         "src-native/fs/mount.cc",
         "src-native/fs/mounts.cc",
         "src-native/policy/caps.cc",

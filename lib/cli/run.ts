@@ -64,6 +64,8 @@ export const RUN_OPTIONS: OptionSpecs = {
   // the filesystem builder, bwrap-shaped
   'bind-try': { arg: 'required' },
   'ro-bind-try': { arg: 'required' },
+  'bind-idmap': { arg: 'required' },
+  'ro-bind-idmap': { arg: 'required' },
   dir: { arg: 'required' },
   file: { arg: 'required' },
   'file-from': { arg: 'required' },
@@ -158,6 +160,8 @@ A filesystem built from nothing (bwrap's flags; each implies --mount):
  --remount-ro              remount that root read-only once built
  --bind-try <src>[:<dst>]  --bind, skipped when <src> does not exist
  --ro-bind-try <src>[:<dst>]  --ro-bind, skipped when <src> does not exist
+ --bind-idmap <src>[:<dst>]  --bind, idmapped through the new user namespace's maps (root; with -U and maps)
+ --ro-bind-idmap <src>[:<dst>]  the same, read-only
  --dir <dst>               make a directory (0755)
  --file <dst>:<content>    make a file holding <content> (0644)
  --file-from <dst>:<file>  make a file holding a copy of <file>
@@ -427,6 +431,11 @@ export function parseRun(
       case 'ro-bind-try':
         namespaces.add('mnt');
         mounts.push({ type: 'bind', ...pair(v, as), optional: true, ...(name === 'ro-bind-try' ? { readonly: true } : {}) });
+        break;
+      case 'bind-idmap':
+      case 'ro-bind-idmap':
+        namespaces.add('mnt');
+        mounts.push({ type: 'bind', ...pair(v, as), idmap: true, ...(name === 'ro-bind-idmap' ? { readonly: true } : {}) });
         break;
       case 'dir':
       case 'mask':

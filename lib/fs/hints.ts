@@ -24,7 +24,13 @@ export function tmpfsRootHint(err: number, step: Step): string | undefined {
 }
 
 /** The hint for a mount's step that failed with -errno `err`. */
-export function mountHint(err: number, step: Step & { mount: NonNullable<Step['mount']> }, c: Pick<FsChecked, 'root' | 'mounts'>, rootless: boolean): string {
+export function mountHint(err: number, step: Step & { mount: NonNullable<Step['mount']> }, c: Pick<FsChecked, 'root' | 'mounts'>, rootless: boolean, fsLog?: string): string {
+  const hint = hintOf(err, step, c, rootless, fsLog !== undefined);
+  // The filesystem's own words, as mount(8) prints them: they name the layer and the rule.
+  return fsLog === undefined ? hint : `${hint}; the kernel says: ${fsLog}`;
+}
+
+function hintOf(err: number, step: Step & { mount: NonNullable<Step['mount']> }, c: Pick<FsChecked, 'root' | 'mounts'>, rootless: boolean, logged: boolean): string {
   const m = step.mount;
   const builder = m.type === 'dir' || m.type === 'file' || m.type === 'symlink';
   const what = builder ? `${m.type} ${m.target}` : `${m.type} mount at ${m.target}`;
@@ -56,8 +62,18 @@ export function mountHint(err: number, step: Step & { mount: NonNullable<Step['m
     if (layer && step.syscall === 'fsconfig' && err === EINVAL)
       return `the ${what} failed: overlayfs refused its ${layer[1]} ${layer[2]} (on a filesystem it cannot stack, or this kernel cannot take a layer as an fd: Linux 6.13+)`;
     if (step.step.endsWith(': create') && err === EINVAL)
-      return `the ${what} failed: overlayfs refused the layers (the kernel log says why): upper and work must be on one filesystem that supports overlay's xattrs, work empty, and no layer inside another`;
+      return `the ${what} failed: overlayfs refused the layers${logged ? '' : ' (the kernel log says why)'}: upper and work must be on one filesystem that supports overlay's xattrs, work empty, and no layer inside another`;
     if (step.syscall === 'fsconfig' && err === -38 /* ENOSYS */) return `the ${what} failed: overlays need the kernel's mount API (fsopen, Linux 5.2+)`;
+  }
+  if (m.type === 'bind' && / idmap /.test(step.step)) {
+    const why = rootless
+      ? 'as an ordinary user the kernel refuses it: only a process privileged over the user namespace of the source\'s filesystem (the host\'s, for a disk) may idmap it, so it needs root'
+      : err === EINVAL
+        ? `the filesystem of ${step.path} (or of a mount below it, unless recursive: false) cannot be idmapped: ext4, xfs, btrfs, tmpfs and overlayfs can; proc, sysfs, NFS and FUSE cannot`
+        : err === ENOENT
+          ? `its source ${step.path} does not exist (optional: true skips a bind whose source is missing)`
+          : `the kernel refused to idmap ${step.path} through the sandbox's user namespace`;
+    return `the ${what} with idmap failed at ${step.syscall}: ${why}; nothing was started`;
   }
   if (m.type === 'bind' && step.syscall === 'open_tree' && err === ENOENT)
     return `the ${what} failed: its source ${step.path} does not exist (optional: true skips a bind whose source is missing)`;

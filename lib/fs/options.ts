@@ -53,11 +53,29 @@ export interface BindMount {
   /** Skip this mount when `source` does not exist (bwrap `--bind-try`); default `false`. */
   optional?: boolean;
   /**
-   * An idmapped mount through the sandbox's user namespace: files owned by
-   * the host's ids `outside` appear as `inside` of that namespace's maps
-   * (crun, runc, OCI 1.2). Needs a new user namespace, and root (the kernel
-   * idmaps only a mount whose filesystem's owner we are privileged over).
-   * Not supported yet: `true` is refused with ERR_INVALID_ARG_VALUE.
+   * An idmapped mount through the sandbox's user namespace (crun, runc,
+   * OCI 1.2): through it a file stored with uid (gid) `n` is owned by `n`
+   * inside, for every `n` the namespace's maps cover inside, and what the
+   * sandbox writes as `n` is stored as `n`; through a plain bind the same
+   * file shows as whatever host id `n` is inside (with a map 0 → 100000,
+   * host uid 0 is `nobody`).
+   * Needs a new user namespace (its maps are then written by the parent)
+   * and root: the kernel idmaps only a mount whose filesystem's user
+   * namespace we are privileged over (the host's, for a disk), and only on
+   * a filesystem that supports it (ext4, xfs, btrfs, tmpfs, overlayfs…);
+   * elsewhere the spawn fails at that step, nothing started. The tree is
+   * made by the parent (open_tree and mount_setattr, as the child's
+   * namespace exists) from `source` looked up in the caller's mount
+   * namespace, and attached by the child like any bind.
+   *
+   * What a hostile program inside can do with it: act on every file under
+   * `source` as the host ids its own map to through the mount — as uid 0
+   * inside, as the host's root: read, change and delete anything there,
+   * and (unless `readonly`) create files owned by host root, setuid-root
+   * programs included, that run as root for anyone who runs them from a
+   * path outside this mount. Give it `readonly: true` unless the sandbox is
+   * meant to own the directory, and never idmap a writable directory that
+   * others on the host run programs from.
    */
   idmap?: boolean;
 }
@@ -465,8 +483,5 @@ export function checkFsOptions(o: Readonly<Record<string, unknown>>, namespaces:
   const idmapped = c.mounts.findIndex((m) => m.type === 'bind' && m.idmap);
   if (idmapped >= 0 && !namespaces.has('user'))
     throw invalidArgValue(`options.mounts[${idmapped}].idmap`, true, "needs a new user namespace: add 'user' to options.namespaces");
-  // The idmapped tree must be made by a process privileged over the source's filesystem once the
-  // sandbox's user namespace exists, and handed to the child: not built yet (issue 16).
-  if (idmapped >= 0) throw invalidArgValue(`options.mounts[${idmapped}].idmap`, true, 'is not supported by this version of nsjs yet');
   return c;
 }

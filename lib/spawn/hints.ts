@@ -14,7 +14,8 @@ const EEXIST = -17;
 const EACCES = -13;
 const ENODEV = -19;
 
-export function hintFor(err: number, step: Step, c: Checked): string | undefined {
+/** `fsLog`: the filesystem's own messages for a failed fsconfig (its fs context's log). */
+export function hintFor(err: number, step: Step, c: Checked, fsLog?: string): string | undefined {
   // Causes that features() diagnoses (sysctls, AppArmor, seccomp, a masked /proc) explain themselves the same way here.
   const known = explainSpawnFailure(err, step, c.namespaces);
   if (known) return known;
@@ -28,7 +29,7 @@ export function hintFor(err: number, step: Step, c: Checked): string | undefined
     if (err === ENOSPC)
       return 'a namespace limit is reached: see /proc/sys/user/max_*_namespaces (user.max_user_namespaces may be 0)';
   }
-  if (step.mount) return mountHint(err, { ...step, mount: step.mount }, c, rootless);
+  if (step.mount) return mountHint(err, { ...step, mount: step.mount }, c, rootless, fsLog);
   const tmpfsRoot = tmpfsRootHint(err, step);
   if (tmpfsRoot) return tmpfsRoot;
   if (step.step.startsWith('RTM_NEWLINK veth') && err === EPERM)

@@ -63,11 +63,14 @@ export function buildPlan(
 ): Plan {
   const ops: NativeOp[] = [];
   const steps: Step[] = [];
-  // Null-prototype records: encodePlan and the error path read keys an op or
-  // step may lack, which must not come from Object.prototype.
+  // encodePlan and the error path read keys an op or step may lack, which
+  // must not come from Object.prototype: they read own keys only (encodePlan
+  // here, spawn.ts through record()), so ops and steps are kept as made. A
+  // null-prototype copy of each (record()) cost a fifth of the planning of a
+  // root from nothing (132 ops): V8 keeps those in dictionary mode.
   const add = (op: NativeOp, step: Step) => {
-    ops.push(record(op));
-    steps.push(record(step));
+    ops.push(op);
+    steps.push(step);
   };
   const ns = c.namespaces;
   let cloneFlags = namespaceFlags(c);
@@ -102,7 +105,7 @@ export function buildPlan(
   if (ctx.join) planJoin(ctx.join, native, add);
   // A new user namespace comes first and its maps right after: every other
   // step needs the capabilities the maps make meaningful.
-  planUser(c.user, native, add);
+  planUser(c.user, native, add, c.mounts.some((m) => m.type === 'bind' && m.idmap));
   planPersist(c, native, add);
   if (c.network) planNetwork(c.network, native, add);
   cloneFlags = planTime(c, cloneFlags, add);
@@ -148,6 +151,11 @@ const BIT = { forceClone: 1, parentMaps: 2, dieWithParent: 4, forkStyle: 8, exec
 const OP_INTS = 8;
 const HAS_ADDR = 1 << 4;
 
+/** o[key] if o has it itself, else undefined (never Object.prototype's). */
+function own<K extends keyof NativeOp>(o: NativeOp, key: K): NativeOp[K] | undefined {
+  return Object.hasOwn(o, key) ? o[key] : undefined;
+}
+
 const TWO_32 = 2 ** 32;
 function lo(v: number | bigint | undefined): number {
   if (typeof v === 'bigint') return Number(BigInt.asIntN(32, v));
@@ -180,24 +188,27 @@ export function encodePlan(n: NativePlan): EncodedPlan {
   let i = HEADER;
   for (const op of n.ops) {
     let mask = 0;
-    const s = op.s ?? [];
+    const s = own(op, 's') ?? [];
     for (let j = 0; j < s.length && j < 4; j++) {
       const v = s[j];
       if (v === null || v === undefined) continue;
       mask |= 1 << j;
       strings.push(v);
     }
-    if (op.addr !== undefined) {
+    const addr = own(op, 'addr');
+    if (addr !== undefined) {
       mask |= HAS_ADDR;
-      strings.push(op.addr);
+      strings.push(addr);
     }
+    const flags = own(op, 'flags');
+    const b64 = own(op, 'b64');
     ints[i++] = op.kind;
-    ints[i++] = op.a ?? 0;
-    ints[i++] = op.b ?? 0;
-    ints[i++] = lo(op.flags);
-    ints[i++] = hi(op.flags);
-    ints[i++] = lo(op.b64);
-    ints[i++] = hi(op.b64);
+    ints[i++] = own(op, 'a') ?? 0;
+    ints[i++] = own(op, 'b') ?? 0;
+    ints[i++] = lo(flags);
+    ints[i++] = hi(flags);
+    ints[i++] = lo(b64);
+    ints[i++] = hi(b64);
     ints[i++] = mask;
   }
   for (const fd of n.stdio) ints[i++] = fd;

@@ -88,7 +88,7 @@ function debugSpawn(p: Prepared, outcome: { pid: number } | { error: NsError; fa
   const failedOp = 'error' in outcome ? (outcome.failedOp ?? -1) : Infinity;
   p.plan.steps.forEach((s, i) => {
     const result = i < failedOp ? 'ok' : i === failedOp ? (outcome as { error: NsError }).error.code : failedOp === -1 ? '-' : 'not run';
-    debug('  %d %s (%s%s): %s', i, s.step, s.syscall, s.path === undefined ? '' : ` ${s.path}`, result);
+    debug('  %d %s (%s%s): %s', i, s.step, s.syscall, Object.hasOwn(s, 'path') && s.path !== undefined ? ` ${s.path}` : '', result);
   });
   if ('pid' in outcome) debug('spawn %s: started, pid %d', p.command, outcome.pid);
   else debug('spawn %s: failed%s: %s', p.command, failedOp === -1 ? ` at ${outcome.error.step ?? outcome.error.syscall}` : '', outcome.error.message);
@@ -174,12 +174,15 @@ function finish(p: Prepared, result: NativeSpawnResult, c: Checked): Process {
   // The addon's object has Object.prototype: only its own keys are its answer.
   if (Object.hasOwn(result, 'errno')) {
     release(p);
-    const failed = result as { errno: number; op?: number; kind?: number; step?: string; syscall?: string; path?: string; signal?: number; exitStatus?: number };
+    const failed = result as { errno: number; op?: number; kind?: number; step?: string; syscall?: string; path?: string; signal?: number; exitStatus?: number; fsLog?: string };
     const own = <K extends keyof typeof failed>(key: K) => (Object.hasOwn(failed, key) ? failed[key] : undefined);
     const op = own('op');
-    const step: Step =
-      op !== undefined ? p.plan.steps[op] : record({ step: failed.step!, syscall: failed.syscall!, path: own('path') });
+    let step: Step =
+      op !== undefined ? record(p.plan.steps[op]) : record({ step: failed.step!, syscall: failed.syscall!, path: own('path') });
     // The child's kind carries kReportFallback (plan.h) when another syscall than the op's own failed.
+    // With an op, a syscall is the parent's, made for that op (an idmapped tree).
+    const parentCall = op !== undefined ? own('syscall') : undefined;
+    if (parentCall !== undefined) step.syscall = parentCall;
     const syscall = op !== undefined && (own('kind') ?? 0) & REPORT_FALLBACK && step.fallback ? step.fallback : step.syscall;
     const signal = own('signal');
     // As Node's: the command that did not start is the syscall, and the error has its arguments.
@@ -189,7 +192,7 @@ function finish(p: Prepared, result: NativeSpawnResult, c: Checked): Process {
       syscall: exec ? `spawn ${p.command}` : syscall,
       path: exec ? p.command : step.path,
       step: step.step,
-      hint: hintFor(failed.errno, step, c),
+      hint: hintFor(failed.errno, step, c, own('fsLog')),
       signal: signal === undefined ? undefined : (signalName(signal) ?? undefined),
       exitCode: own('exitStatus'),
       spawnargs: exec ? p.args : undefined,

@@ -149,9 +149,23 @@ function mapHelper(name: string): string | undefined {
   return undefined;
 }
 
-/** The maps' ops: written by the child, or waited for while the parent writes them. */
-export function planUser(user: CheckedUser | undefined, native: NativePlan, add: Add): void {
+/**
+ * The maps' ops: written by the child, or waited for while the parent
+ * writes them; `byParent`: always by the parent (an idmapped mount, which
+ * the parent makes once they are written).
+ */
+export function planUser(user: CheckedUser | undefined, native: NativePlan, add: Add, byParent = false): void {
+  if (user === 'none' && byParent) {
+    // No maps to write, but the child waits for the parent all the same.
+    native.parentMaps = true;
+    add({ kind: SharedOp.WaitParent }, { step: 'wait for the parent', syscall: 'read' });
+    return;
+  }
   if (user === 'none') return;
+  if ((user === 'root' || user === 'self') && byParent) {
+    const inside = user === 'root' ? [0, 0] : [process.geteuid!(), process.getegid!()];
+    return planUser({ uidMap: [{ inside: inside[0], outside: process.geteuid!(), count: 1 }], gidMap: [{ inside: inside[1], outside: process.getegid!(), count: 1 }], setgroups: 'deny' }, native, add);
+  }
   if (user === 'root' || user === 'self') {
     const uid = process.geteuid!();
     const gid = process.getegid!();

@@ -404,6 +404,31 @@ int MoveMount(const Op& op, MountEngine* e) {
   return attrs ? Remount(fd, attrs) : 0;
 }
 
+// async-signal-safe. Why the filesystem refused, in its own words: the
+// messages a failed fsconfig left in the fs context's log ("e overlayfs:
+// workdir and upperdir must reside under the same mount"), read from its fd
+// as mount(8) does, errors and warnings only, into Progress::fs_log for the
+// parent. errno is kept.
+void SaveFsLog(int fd, MountEngine* e) {
+  if (!e->log) return;
+  const int saved = errno;
+  size_t used = 0;
+  char msg[256];
+  for (int i = 0; i < 8; i++) {
+    const ssize_t n = read(fd, msg, sizeof msg);
+    if (n <= 2) break;  // ENODATA: no more
+    if ((msg[0] != 'e' && msg[0] != 'w') || msg[1] != ' ') continue;
+    if (used > 0 && used + 2 < kFsLogSize) {
+      e->log[used++] = ';';
+      e->log[used++] = ' ';
+    }
+    for (ssize_t j = 2; j < n && used + 1 < kFsLogSize; j++)
+      if (msg[j] != '\n') e->log[used++] = msg[j];
+  }
+  e->log[used] = '\0';
+  errno = saved;
+}
+
 // async-signal-safe. An optional mount whose source or target is missing:
 // spawn/child.cc skips its ops up to its last, the CloseSlots of its slots.
 int Skip(const Op& op, MountEngine* e) {
@@ -626,7 +651,7 @@ int Mask(const Op& op, MountEngine* e) {
 // async-signal-safe
 int RunMountOp(const Op& op, MountEngine* e) {
   MountSlot& slot = e->slots[op.a];  // Plan::CheckMountOp: 0 <= a < kChildSlots
-  const bool fills = op.kind == kOpOpenAt || op.kind == kOpResolve || op.kind == kOpOpenTree || op.kind == kOpFsOpen;
+  const bool fills = op.kind == kOpOpenAt || op.kind == kOpResolve || op.kind == kOpOpenTree || op.kind == kOpFsOpen || op.kind == kOpRecvTree;
   if (fills && slot.kind != kSlotEmpty) return Fail(EBADF);
   switch (op.kind) {
     case kOpOpenAt: {
@@ -692,7 +717,9 @@ int RunMountOp(const Op& op, MountEngine* e) {
       if (FdOf(e, op.a) < 0) return -1;
       const int aux = op.b == kFsconfigSetFd ? FdOf(e, static_cast<int32_t>(op.flags)) : 0;
       if (aux < 0) return -1;
-      return syscall(SYS_fsconfig, slot.fd, op.b, op.s[0], op.b == kFsconfigSetFd ? nullptr : op.s[1], aux) < 0 ? -1 : 0;
+      if (syscall(SYS_fsconfig, slot.fd, op.b, op.s[0], op.b == kFsconfigSetFd ? nullptr : op.s[1], aux) == 0) return 0;
+      SaveFsLog(slot.fd, e);
+      return -1;
     }
     case kOpFsMount: {
       if (slot.kind == kSlotLegacyFs) return 0;  // kOpFsOpen's MS_* flags say the same
@@ -748,6 +775,11 @@ int RunMountOp(const Op& op, MountEngine* e) {
     }
     case kOpMask:
       return Mask(op, e);
+    case kOpRecvTree: {
+      const int fd = RecvTree(e->sync_fd);
+      if (fd < 0 && errno == ENOENT && op.b64) return Skip(op, e);
+      return Fill(&slot, fd, kSlotFd, op);
+    }
     case kOpCloseSlots:
       for (int i = 0; i < kChildSlots; i++) {
         if (!(op.flags & (uint64_t{1} << i))) continue;

@@ -34,6 +34,8 @@ struct MountEngine {
   dev_t ours[kMaxOurs];    // st_dev of each (kOpMarkOurs)
   int n_ours = 0;
   uint32_t skip = 0;       // ops spawn/child.cc skips after this one (an optional mount whose source is missing)
+  int sync_fd = -1;        // Plan::sync_fd, where kOpRecvTree reads the parent's trees
+  char* log = nullptr;     // Progress::fs_log, where a failed fsconfig leaves the kernel's reason
   int fallback = 0;        // MountFallback bits in force: forced by the plan, or ENOSYS seen
   bool fell_back = false;  // the op took its fallback path (cleared by spawn/child.cc RunOp before each op)
 };
@@ -41,6 +43,17 @@ struct MountEngine {
 // async-signal-safe. Runs one op of the range kOpMountFirst..kOpMountLast:
 // 0, or -1 with errno set (and fell_back if that was the fallback's errno).
 int RunMountOp(const Op& op, MountEngine* engine);
+
+// fs/idmap.cc, the parent's side (any thread, after the child's user
+// namespace is mapped): the idmapped detached tree kOpRecvTree `op` asks
+// for, through the user namespace `userns_fd`; its fd, or -errno with the
+// failed call in *syscall_name. SendTree hands it (or fd -1: an optional
+// source found missing) to the child: 0 or -errno.
+int MakeIdmappedTree(const Op& op, int userns_fd, const char** syscall_name);
+int SendTree(int sock, int fd);
+// async-signal-safe. The child's side: the next tree's fd (O_CLOEXEC), or
+// -1 with ENOENT for a missing optional source.
+int RecvTree(int sock);
 
 }  // namespace spawn
 }  // namespace nsjs

@@ -280,6 +280,8 @@ int RunFrom(void* arg) {
   Plan* plan = const_cast<Plan*>(stage->plan);
   MountEngine mounts;
   mounts.fallback = plan->mount_fallback;
+  mounts.sync_fd = plan->sync_fd;
+  mounts.log = plan->progress->fs_log;
   for (size_t i = stage->next; i < plan->ops.size(); i++) {
     const Op& op = plan->ops[i];
     plan->progress->op = static_cast<int32_t>(i);

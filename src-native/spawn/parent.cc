@@ -27,6 +27,7 @@
 #include <cstring>
 
 #include "../common.h"
+#include "../fs/mounts.h"
 #include "../net/netlink.h"
 #include "../net/socket_in.h"
 #include "plan.h"
@@ -180,6 +181,7 @@ struct Outcome {
   int signal = 0;          // the child died of it before execve, without a report
   int exit_status = -1;    // or _exited so
   int proxy_fd = -1;       // network.egress: the listening socket made in the child's namespace
+  std::string fs_log;      // Progress::fs_log of a failed op: the filesystem's own reason
 };
 
 // One spawn: Spawn() does the work (on whichever thread), Result() reports
@@ -233,6 +235,9 @@ class Spawner {
       if (out_.op >= 0) {
         r.Set("op", out_.op);
         r.Set("kind", out_.kind);
+        // A parent step made for that op (an idmapped tree): its own call.
+        if (out_.syscall) r.Set("syscall", out_.syscall);
+        if (!out_.fs_log.empty()) r.Set("fsLog", out_.fs_log);
       } else {
         r.Set("syscall", out_.syscall);
         r.Set("step", out_.step);
@@ -395,6 +400,49 @@ class Spawner {
     return true;
   }
 
+  // The trees of the idmapped binds (fs/idmap.cc), each made here as the
+  // child waits in its new, mapped user namespace; a failure names the
+  // child's kOpRecvTree op, whose step knows the mount. Sent once the child
+  // is let go (SendTrees).
+  bool MakeTrees(int pid) {
+    int userns = -1;
+    for (size_t i = 0; i < plan_->ops.size(); i++) {
+      const Op& op = plan_->ops[i];
+      if (op.kind != kOpRecvTree) continue;
+      const char* sys = "open";
+      if (userns < 0) {
+        const std::string path = "/proc/" + std::to_string(pid) + "/ns/user";
+        userns = Fault("open userns") ? -1 : open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      }
+      int fd = userns < 0 ? -errno : 0;
+      if (fd == 0) fd = Fault("idmap") ? (sys = "open_tree", -errno) : MakeIdmappedTree(op, userns, &sys);
+      if (fd == -ENOENT && (op.flags & kTreeOptional)) {
+        trees_.push_back(-1);
+        continue;
+      }
+      if (fd < 0) {
+        ParentFail(-fd, sys, "");
+        out_.op = static_cast<int>(i);
+        out_.kind = op.kind;
+        break;
+      }
+      trees_.push_back(fd);
+    }
+    if (userns >= 0) close(userns);
+    return out_.err == 0;
+  }
+
+  bool SendTrees(int sock) {
+    for (int fd : trees_) {
+      const int r = Fault("send tree") ? -errno : SendTree(sock, fd);
+      if (r < 0) {
+        ParentFail(-r, "sendmsg", "send the idmapped trees");
+        return false;
+      }
+    }
+    return true;
+  }
+
   // Binds /proc/<pid>/<suffix> on each file of Plan::persist (unshare's
   // --TYPE=FILE), before the child is let go.
   bool Persist(int pid) {
@@ -539,11 +587,12 @@ class Spawner {
 
   void Spawn() {
     Plan* p = plan_.get();
-    const bool waits = p->parent_maps || p->has_veth || p->has_proxy;  // the child waits for our steps
+    const bool waits = p->parent_maps || p->has_veth || p->has_proxy || p->has_idmap;  // the child waits for our steps
     const bool vfork = !waits && !p->fork_style;
     int errp[2], syncp[2] = {-1, -1};
     if (Fault("pipe2") || pipe2(errp, O_CLOEXEC | O_NONBLOCK) < 0) return ParentFail(errno, "pipe2", "clone");
-    if (waits && (Fault("pipe2 sync") || pipe2(syncp, O_CLOEXEC) < 0)) {
+    // Idmapped trees travel as SCM_RIGHTS: then the sync pipe is a socket.
+    if (waits && (Fault("pipe2 sync") || (p->has_idmap ? socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, syncp) : pipe2(syncp, O_CLOEXEC)) < 0)) {
       ParentFail(errno, "pipe2", "clone");
       close(errp[0]);
       close(errp[1]);
@@ -580,6 +629,7 @@ class Spawner {
       p->progress = static_cast<Progress*>(page);
       p->progress->op = -1;
       p->progress->exec = 0;
+      p->progress->fs_log[0] = '\0';
       p->stage2_stack = static_cast<char*>(stack) + kStackSize;
       // No handler of Node's may run in the child before it resets them.
       sigset_t all, old;
@@ -600,9 +650,11 @@ class Spawner {
     if (pid >= 0) {
       out_.pid = static_cast<int>(pid);
       if (waits) {
-        const bool ok = (!p->parent_maps || (WriteMaps(out_.pid) && Persist(out_.pid))) && (!p->has_veth || MakeVeth(out_.pid)) && (!p->has_proxy || MakeProxy());
+        const bool ok = (!p->parent_maps || (WriteMaps(out_.pid) && Persist(out_.pid))) && (!p->has_veth || MakeVeth(out_.pid)) && (!p->has_proxy || MakeProxy()) && (!p->has_idmap || MakeTrees(out_.pid));
         // One byte lets the child go on; closing without it makes it exit.
         if (ok && (Fault("sync") || write(syncp[1], "", 1) != 1)) ParentFail(errno, "write", "sync");
+        else if (ok) SendTrees(syncp[1]);
+        for (int fd : trees_) if (fd >= 0) close(fd);
       }
       Report rep{};
       int second = -1;
@@ -617,6 +669,7 @@ class Spawner {
         if (veth_made_) DeleteVeth();
         Report early;
         if (read(errp[0], &early, sizeof early) == static_cast<ssize_t>(sizeof early) && early.kind != kOpFork) {
+          out_.syscall = nullptr;
           out_.err = early.err;
           out_.op = early.op;
           out_.kind = early.kind;
@@ -658,6 +711,8 @@ class Spawner {
     }
     if (syncp[1] >= 0) close(syncp[1]);
     close(errp[0]);
+    // Copied now: the page is this thread's, and its next spawn reuses it.
+    if (out_.err != 0 && out_.op >= 0 && p->progress) out_.fs_log.assign(p->progress->fs_log, strnlen(p->progress->fs_log, kFsLogSize - 1));
     if (out_.err != 0 && out_.proxy_fd >= 0) {
       close(out_.proxy_fd);
       out_.proxy_fd = -1;
@@ -669,6 +724,7 @@ class Spawner {
   Outcome out_;
   std::vector<int> extra_fds_;
   int self_pidfd_ = -1;
+  std::vector<int> trees_;  // MakeTrees's, in plan order; -1 for an optional source found missing
   bool veth_made_ = false;  // ours to delete if a later step fails
 };
 

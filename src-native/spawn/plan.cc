@@ -118,6 +118,9 @@ bool Plan::CheckMountOp(const Op& op, std::string* why) const {
     case kOpMask:
       ok = ok && slot(op.b);
       break;
+    case kOpRecvTree:
+      ok = ok && op.s[0] && op.b64 < 1024;
+      break;
     case kOpOpenTree:
       ok = ok && slot_or_cwd(op.b) && (op.s[0] || op.b >= 0) && op.b64 < 1024;
       break;
@@ -219,6 +222,7 @@ bool Plan::Parse(const Napi::Value& ints_v, const Napi::Value& text_v, const Nap
     Op& op = ops[i];
     op.kind = op_in[0];
     if (op.kind == kOpFork) second_clone = true;
+    if (op.kind == kOpRecvTree) has_idmap = true;
     op.a = op_in[1];
     op.b = op_in[2];
     op.flags = Join(op_in[3], op_in[4]);

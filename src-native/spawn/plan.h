@@ -69,8 +69,10 @@ enum OpKind : int32_t {
   kOpMarkOurs = 62,    // the filesystem of slot a is nsjs's: missing paths are made in it (kOpResolve, kOpBuild)
   kOpBuild = 63,       // make s1 (flags = BuildKind, b64 = mode, s2 = hex content or link text) in the directory s0 inside slot a
   kOpMask = 64,        // over slot a: an empty read-only tmpfs if a directory, else the /dev/null tree of slot b
+  kOpRecvTree = 65,    // slot a = the next idmapped tree of s0 the parent sends on the sync socket (fs/idmap.cc);
+                       // flags = TreeHow, b64 = ops to skip if the parent found s0 missing
   kOpMountFirst = kOpOpenAt,
-  kOpMountLast = kOpMask,
+  kOpMountLast = kOpRecvTree,
 
   // policy/restrict.cc; their data is Plan::policy.
   kOpSeccomp = 80,     // load Plan::policy.seccomp (SECCOMP_SET_MODE_FILTER)
@@ -92,6 +94,9 @@ enum OpKind : int32_t {
 enum ResolveCreate { kResolveNoCreate = 0, kResolveDir = 1, kResolveLike = 3 };
 // kOpBuild flags.
 enum BuildKind { kBuildDir = 1, kBuildFile = 2, kBuildSymlink = 3, kBuildDevice = 4 };
+
+// kOpRecvTree flags: how the parent makes the tree.
+enum TreeHow { kTreeRecursive = 1, kTreeReadonly = 2, kTreeOptional = 4 };
 
 // kOpOpenAt flags (this architecture's O_* bits are the child's business).
 enum OpenAtHow { kOpenDir = 1, kOpenNewFile = 2, kOpenNoFollow = 4 };
@@ -175,9 +180,15 @@ struct Report {
 // clones all write it): the op it is running, and whether it reached
 // execve. EOF on the error pipe without a report then tells an exec from a
 // death (a signal, a trap) before it.
+// The most bytes of a filesystem's own error messages (fs/mounts.cc SaveFsLog) the child keeps for the parent.
+constexpr size_t kFsLogSize = 512;
+
 struct Progress {
   volatile int32_t op;    // -1 until the first op
   volatile int32_t exec;  // 1 from just before execve
+  // A failed fsconfig's messages from its fs context ("overlayfs: …", as
+  // mount(8) prints them), NUL-terminated; read by the parent on failure.
+  char fs_log[kFsLogSize];
 };
 
 // stdio entry: install the error pipe here, kept open across execve, for an
@@ -207,6 +218,8 @@ struct Plan {
   // child's net namespace, on 127.0.0.1:proxy_port, before the child goes on.
   bool has_proxy = false;
   int proxy_port = 0;
+  bool has_idmap = false;    // kOpRecvTree ops: the parent makes their trees, the sync pipe is a socket
+
   int mount_fallback = 0;    // MountFallback bits: test-only, as force_clone
   int cgroup_fd = -1;        // a cgroup v2 directory for CLONE_INTO_CGROUP (lib/cgroup/)
   // kOpEnter (sandbox/enter.cc PrepareEnter): the helper's argv, and the fds

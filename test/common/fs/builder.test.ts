@@ -380,7 +380,7 @@ describe('validation', () => {
       [{ root: { type: 'tmpfs' }, propagation: 'shared' }, 'ERR_INVALID_ARG_VALUE', /propagation.*'private' or 'slave'/],
       [{ root: { type: 'ext4' } }, 'ERR_INVALID_ARG_VALUE', /root\.type/],
       [{ mounts: [{ type: 'file', target: '/x', content: Buffer.alloc((16 << 20) + 1) }] }, 'ERR_OUT_OF_RANGE', /content/],
-      [{ mounts: [{ type: 'bind', source: '/usr', target: '/x', idmap: true }] }, 'ERR_INVALID_ARG_VALUE', /idmap/],
+      [{ namespaces: ['mnt', 'pid'], user: undefined, mounts: [{ type: 'bind', source: '/usr', target: '/x', idmap: true }] }, 'ERR_INVALID_ARG_VALUE', /idmap.*needs a new user namespace/],
       [{ mounts: [{ type: 'device', target: '/x', kind: 'x' }] }, 'ERR_INVALID_ARG_VALUE', /mounts\[0\]\.kind/],
       [{ mounts: [{ type: 'device', target: '/x', kind: 'c', minor: 1 }] }, 'ERR_INVALID_ARG_TYPE', /mounts\[0\]\.major/],
       [{ mounts: [{ type: 'device', target: '/x', kind: 'b', major: 4096, minor: 0 }] }, 'ERR_OUT_OF_RANGE', /mounts\[0\]\.major/],

@@ -238,6 +238,30 @@ test('every step of an egress plan, and of a bridged veth, fails as itself and l
   }
 }, 120000);
 
+// idmap: true (root): the parent opens the child's user namespace, makes
+// the idmapped tree and sends it; each step cut off names the bind.
+(root ? test : test.skip)('every step of an idmapped bind, the parent\'s too, fails as itself and leaves nothing', async () => {
+  const src = fs.mkdtempSync(path.join(os.tmpdir(), 'nsjs-faults-idmap-'));
+  try {
+    const step = `mount /srv: idmap ${src}`;
+    const idmapped = (): SpawnOptions => ({
+      namespaces: ['user', 'mnt'],
+      user: { uidMap: [{ inside: 0, outside: 100000, count: 65536 }], gidMap: [{ inside: 0, outside: 100000, count: 65536 }] },
+      mounts: [{ type: 'bind', source: src, target: '/srv', idmap: true }],
+    });
+    const parent: [string, string, string][] = [
+      ...PARENT_MAPS.filter(([n]) => !n.endsWith('setgroups')),
+      ['open userns', step, 'open'],
+      ['idmap', step, 'open_tree'],
+      ['send tree', 'send the idmapped trees', 'sendmsg'],
+    ];
+    const r = await walk('true', [], idmapped, [...PARENT_ALWAYS, ...parent]);
+    expect(r.failures).toEqual([]);
+  } finally {
+    fs.rmSync(src, { recursive: true, force: true });
+  }
+}, 120000);
+
 // The mount engine's fallbacks (src-native/fs/mounts.cc), as where the
 // kernel lacks mount_setattr, or the whole mount API and openat2: every op
 // they hold state across (a remount left for after the attach, an O_PATH

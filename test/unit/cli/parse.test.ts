@@ -236,6 +236,10 @@ describe('nsjs run → spawnIsolated options', () => {
       { type: 'overlay', target: '/o', lower: ['/l1', '/l2'], upper: '/u', work: '/k' },
       { type: 'overlay', target: '/t', lower: ['/l3'] },
     ]);
+    expect(opts('--bind-idmap', '/a:/b', '--ro-bind-idmap=/c').mounts).toEqual([
+      { type: 'bind', source: '/a', target: '/b', idmap: true },
+      { type: 'bind', source: '/c', target: '/c', idmap: true, readonly: true },
+    ]);
     const copied = opts('--file-from', `/etc/x:${__filename}`).mounts![0] as { content: Buffer };
     expect(copied.content.toString()).toContain('the filesystem builder');
     expect(usageError(() => opts('--tmp-overlay', '/t'))).toMatch(/needs at least one --overlay-src/);
