@@ -61,7 +61,7 @@
       # --enter runs the child's half of a spawn plan: its op files, and
       # CloneWithStack from spawn/parent.cc (NSJS_ENTER_HELPER: no N-API).
       "sources": ["src-native/init/init.cc", "src-native/sandbox/enter.cc", "src-native/spawn/child.cc",
-                  "src-native/spawn/parent.cc", "src-native/fs/mounts.cc", "src-native/policy/caps.cc",
+                  "src-native/spawn/parent.cc", "src-native/fs/mounts.cc", "src-native/fs/idmap.cc", "src-native/policy/caps.cc",
                   "src-native/policy/restrict.cc", "src-native/cgroup/cgroup.cc", "src-native/net/netlink.cc",
                   "src-native/terminal/child.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
