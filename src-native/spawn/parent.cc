@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <vector>
 
 #include "../common.h"
 #include "../net/netlink.h"
@@ -272,27 +273,47 @@ class Spawner {
       ParentFail(-sock, "socket", "netlink socket");
       return false;
     }
-    int r = Fault("RTM_NEWLINK veth") ? -errno : nl::NlCreateVeth(sock, v.host.c_str(), v.peer.c_str(), -1, pid, v.mtu);
+    const std::string master_step = "RTM_NEWLINK master " + v.bridge + " dev " + v.host;
+    // The bridge first: a name that is not there fails before any link exists.
+    const int master = v.bridge.empty() ? 0 : nl::NlIfIndex(sock, v.bridge.c_str());
+    int r = master < 0 ? master : Fault("RTM_NEWLINK veth") ? -errno : nl::NlCreateVeth(sock, v.host.c_str(), v.peer.c_str(), -1, pid, v.mtu);
     if (r < 0) {
-      ParentFail(-r, "netlink", "RTM_NEWLINK veth " + v.host);
+      ParentFail(-r, "netlink", master < 0 ? master_step : "RTM_NEWLINK veth " + v.host);
       close(sock);
       return false;
     }
+    // Up, master and addresses in one round trip: request i of the batch is
+    // step kinds[i]. A fault stands for the kernel refusing request i after
+    // the ones before it ran.
+    enum Kind { kUp, kMaster, kAddress };
+    std::vector<Kind> kinds{kUp};
+    if (master > 0) kinds.push_back(kMaster);
+    kinds.resize(kinds.size() + v.host_addresses.size(), kAddress);
+    static const char* const kFaults[] = {"RTM_NEWLINK up", "RTM_NEWLINK master", "RTM_NEWADDR"};
     const int index = nl::NlIfIndex(sock, v.host.c_str());
-    r = index < 0 ? index : Fault("RTM_NEWLINK up") ? -errno : nl::NlSetLink(sock, index, nullptr, 1, -1);
-    std::string step = "RTM_NEWLINK up " + v.host;
-    if (r >= 0 && !v.bridge.empty()) {
-      const int master = nl::NlIfIndex(sock, v.bridge.c_str());
-      r = master < 0 ? master : Fault("RTM_NEWLINK master") ? -errno : nl::NlSetMaster(sock, index, master);
-      step = "RTM_NEWLINK master " + v.bridge + " dev " + v.host;
-    }
-    for (size_t i = 0; r >= 0 && i < v.host_addresses.size(); i++) {
-      const Veth::Address& a = v.host_addresses[i];
-      r = Fault("RTM_NEWADDR") ? -errno : nl::NlAddress(sock, true, index, a.family, a.bytes, a.prefix);
-      step = "RTM_NEWADDR dev " + v.host;
+    size_t at = 0;  // the failed request, once r < 0
+    r = index;
+    if (r >= 0) {
+      nl::Batch batch;
+      nl::NlBatchInit(&batch, sock);
+      int fault = 0;
+      for (; at < kinds.size() && !fault; at++) {
+        if (Fault(kFaults[kinds[at]])) fault = -errno;
+        else if (kinds[at] == kUp) nl::NlBatchSetLink(&batch, index, 1, -1);
+        else if (kinds[at] == kMaster) nl::NlBatchSetMaster(&batch, index, master);
+        else {
+          const Veth::Address& a = v.host_addresses[at - (kinds.size() - v.host_addresses.size())];
+          nl::NlBatchAddress(&batch, true, index, a.family, a.bytes, a.prefix);
+        }
+      }
+      int failed;
+      r = nl::NlBatchFinish(&batch, &failed);
+      if (r < 0) at = static_cast<size_t>(failed);
+      else if (fault) r = fault, at--;
     }
     if (r < 0) {
-      ParentFail(-r, "netlink", step);
+      const Kind kind = kinds[at];
+      ParentFail(-r, "netlink", kind == kUp ? "RTM_NEWLINK up " + v.host : kind == kMaster ? master_step : "RTM_NEWADDR dev " + v.host);
       nl::NlDeleteLink(sock, v.host.c_str());
     }
     close(sock);
