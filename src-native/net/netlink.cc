@@ -385,15 +385,20 @@ int NlAddDefaultRoute(int sock, int family, const void* gateway) {
 }
 
 // async-signal-safe
-int NlCreateVeth(int sock, const char* name, const char* peer, int peer_netns_fd, int peer_pid, int mtu) {
-  if (!NameOk(name) || !NameOk(peer)) return -EINVAL;
+int NlCreateVeth(int sock, const char* name, const char* peer, int peer_netns_fd, int peer_pid, int mtu, bool up, int master) {
+  if (!NameOk(name) || !NameOk(peer) || master < 0) return -EINVAL;
   Request r;
   Begin(&r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, sizeof(ifinfomsg));
   auto* ifi = static_cast<ifinfomsg*>(Fixed(&r));
-  // No IFF_UP here: the kernel opens the first end before it is paired,
-  // and veth_open refuses that with ENOTCONN. Bring the ends up afterwards.
   ifi->ifi_family = AF_UNSPEC;
+  // The kernel applies these to `name` once both ends are registered and
+  // paired (rtnl_configure_link after veth_newlink), undoing all on failure.
+  if (up) {
+    ifi->ifi_change = IFF_UP;
+    ifi->ifi_flags = IFF_UP;
+  }
   PutStr(&r, IFLA_IFNAME, name);
+  if (master > 0) PutU32(&r, IFLA_MASTER, static_cast<uint32_t>(master));
   if (mtu >= 0) PutU32(&r, IFLA_MTU, static_cast<uint32_t>(mtu));
   PutQueues(&r);
   rtattr* info = Nest(&r, IFLA_LINKINFO);

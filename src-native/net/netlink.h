@@ -53,10 +53,12 @@ int NlRoute(int sock, bool add, int family, const void* dst, int dst_len, const 
 // async-signal-safe. Creates the veth pair `name` (in the socket's namespace)
 // and `peer`, the peer created directly in the namespace of `peer_netns_fd`
 // (an nsfs fd) or else of `peer_pid` (or, with both -1, beside `name`).
-// mtu -1 keeps the default. Both ends start down (bring each up with
-// NlSetLink/NlLinkUp in its namespace). One message: the kernel creates both
-// ends or neither, so a clash (EEXIST) leaves nothing behind.
-int NlCreateVeth(int sock, const char* name, const char* peer, int peer_netns_fd, int peer_pid, int mtu);
+// mtu -1 keeps the default. `up`: `name` is up at once (the peer cannot be:
+// it opens before it is paired, and veth_open refuses that with ENOTCONN);
+// `master` > 0: `name` is enslaved to that bridge at once. One message: the
+// kernel creates both ends, up and enslaved, or nothing, so a clash (EEXIST)
+// or a refused master leaves nothing behind.
+int NlCreateVeth(int sock, const char* name, const char* peer, int peer_netns_fd, int peer_pid, int mtu, bool up = false, int master = 0);
 
 // async-signal-safe. Creates bridge `name`, already up, with no port.
 int NlCreateBridge(int sock, const char* name);

@@ -266,6 +266,42 @@ class Spawner {
     close(sock);
   }
 
+  std::string MasterStep() const { return "RTM_NEWLINK master " + plan_->veth.bridge + " dev " + plan_->veth.host; }
+
+  // A veth the child makes itself (Veth::in_child): its socket, above the
+  // stdio range the child installs, and the bridge's index, found now so
+  // that a missing bridge fails before anything exists.
+  bool OpenVeth() {
+    Veth& v = plan_->veth;
+    const int sock = Fault("netlink socket") ? -errno : VethSocket();
+    if (sock < 0) {
+      ParentFail(-sock, "socket", "netlink socket");
+      return false;
+    }
+    const int n = static_cast<int>(plan_->stdio.size());
+    v.sock = sock >= n ? sock : fcntl(sock, F_DUPFD_CLOEXEC, n);
+    if (v.sock != sock) close(sock);
+    if (v.sock < 0) {
+      ParentFail(errno, "fcntl", "netlink socket");
+      return false;
+    }
+    v.master = v.bridge.empty() ? 0 : Fault("RTM_NEWLINK master") ? -errno : nl::NlIfIndex(v.sock, v.bridge.c_str());
+    if (v.master < 0) {
+      ParentFail(-v.master, "netlink", MasterStep());
+      return false;
+    }
+    return true;
+  }
+
+  // Whether a failed child had made its veth (it got past kOpVethCreate).
+  bool ChildMadeVeth() const {
+    const Plan* p = plan_.get();
+    if (!p->has_veth || !p->veth.in_child) return false;
+    for (size_t i = 0; i < p->ops.size(); i++)
+      if (p->ops[i].kind == kOpVethCreate) return p->progress->op > static_cast<int32_t>(i);
+    return false;
+  }
+
   bool MakeVeth(int pid) {
     const Veth& v = plan_->veth;
     const int sock = Fault("netlink socket") ? -errno : VethSocket();
@@ -273,7 +309,7 @@ class Spawner {
       ParentFail(-sock, "socket", "netlink socket");
       return false;
     }
-    const std::string master_step = "RTM_NEWLINK master " + v.bridge + " dev " + v.host;
+    const std::string master_step = MasterStep();
     // The bridge first: a name that is not there fails before any link exists.
     const int master = v.bridge.empty() ? 0 : nl::NlIfIndex(sock, v.bridge.c_str());
     int r = master < 0 ? master : Fault("RTM_NEWLINK veth") ? -errno : nl::NlCreateVeth(sock, v.host.c_str(), v.peer.c_str(), -1, pid, v.mtu);
@@ -554,8 +590,10 @@ class Spawner {
 
   void Spawn() {
     Plan* p = plan_.get();
-    const bool waits = p->parent_maps || p->has_veth || p->has_proxy;  // the child waits for our steps
+    const bool child_veth = p->has_veth && p->veth.in_child;
+    const bool waits = p->parent_maps || (p->has_veth && !child_veth) || p->has_proxy;  // the child waits for our steps
     const bool vfork = !waits && !p->fork_style;
+    if (child_veth && !OpenVeth()) return;
     int errp[2], syncp[2] = {-1, -1};
     if (Fault("pipe2") || pipe2(errp, O_CLOEXEC | O_NONBLOCK) < 0) return ParentFail(errno, "pipe2", "clone");
     if (waits && (Fault("pipe2 sync") || pipe2(syncp, O_CLOEXEC) < 0)) {
@@ -614,7 +652,7 @@ class Spawner {
         // the signal it is dying of).
         syscall(SYS_pidfd_send_signal, out_.pidfd, SIGKILL, nullptr, 0);
         const siginfo_t si = Reap();
-        if (veth_made_) DeleteVeth();
+        if (veth_made_ || ChildMadeVeth()) DeleteVeth();
         Report early;
         if (read(errp[0], &early, sizeof early) == static_cast<ssize_t>(sizeof early) && early.kind != kOpFork) {
           out_.err = early.err;
@@ -653,7 +691,7 @@ class Spawner {
         }
         // The pair would go with the child's namespace, but only once the
         // kernel's cleanup worker gets to it: leave nothing, now.
-        if (out_.err != 0 && veth_made_) DeleteVeth();
+        if (out_.err != 0 && (veth_made_ || ChildMadeVeth())) DeleteVeth();
       }
     }
     if (syncp[1] >= 0) close(syncp[1]);
