@@ -140,8 +140,9 @@ struct Op {
   unsigned char addr[16] = {};  // an IPv4 or IPv6 address, network order
 };
 
-// A veth pair the parent makes once the child exists: `host` in the parent's
-// net namespace, `peer` created directly in the child's.
+// A veth pair made once the child exists (by the parent, or by the child
+// itself: in_child): `host` in the parent's net namespace, `peer` created
+// directly in the child's.
 struct Veth {
   std::string host, peer;
   int mtu = -1;
