@@ -860,7 +860,7 @@ async function vethSection() {
   note('veth: latency');
   const bare = { namespaces: ['net'], stdio: 'inherit' };
   const withVeth = { ...bare, network: veth };
-  const t = { bare: [], veth: [], c: [] };
+  const t = { bare: [], veth: [], c: [], paired: [] };
   let failed;
   try {
     await nsjsOnce(nsjs, TRUE, [], withVeth);
@@ -876,6 +876,9 @@ async function vethSection() {
     t.c.push(await baseline.latency('f', flagsOf(['net']), 0, BATCH));
     t.bare.push(await repeat(BATCH, () => nsjsOnce(nsjs, TRUE, [], bare)));
     t.veth.push(await repeat(BATCH, () => nsjsOnce(nsjs, TRUE, [], withVeth)));
+    // Bare and veth alternated spawn by spawn: a difference taken a few ms
+    // apart, which load that drifts over a batch does not widen.
+    for (let j = 0; j < BATCH; j++) t.paired.push(-(await nsjsOnce(nsjs, TRUE, [], bare)) + (await nsjsOnce(nsjs, TRUE, [], withVeth)));
   }
   const extra = median(t.veth.map((v, i) => median(v) - median(t.bare[i])));
   table(
@@ -886,10 +889,10 @@ async function vethSection() {
       ['nsjs, net namespace + veth pair with addresses', f3(ms(median(t.veth.flat()))), fx(median(t.veth.map((v, i) => median(v) / median(t.bare[i]))))],
     ],
   );
-  out(`veth set-up cost: ${f3(ms(extra))} ms per spawn (median over rounds of the difference).`);
+  out(`veth set-up cost: ${f3(ms(extra))} ms per spawn (median over rounds of the difference); ${f3(ms(median(t.paired)))} ms as the median of ${t.paired.length} paired differences (bare and veth spawns alternated).`);
   out();
   json.veth = t;
-  return { extraMs: ms(extra) };
+  return { extraMs: ms(extra), pairedMs: ms(median(t.paired)) };
 }
 
 // options.cgroup: the all-namespace spawn with a memory+pids cgroup against
@@ -1022,19 +1025,26 @@ async function netSection() {
     veth: { namespaces: ['net'], stdio: 'inherit', network: { veth: { address: '169.254.77.2/30', hostAddress: '169.254.77.1/30' } } },
     bridge: { namespaces: ['net'], stdio: 'inherit', network: { veth: { address: '169.254.78.2/24', bridge: br } } },
     userBare: { namespaces: ['user', 'net'], stdio: 'inherit' },
+    userVeth: { namespaces: ['user', 'net'], stdio: 'inherit', network: { veth: { address: '169.254.79.2/30', hostAddress: '169.254.79.1/30' } } },
     egress: { namespaces: ['user', 'net'], stdio: 'inherit', network: { egress: { allow: ['127.0.0.1:*'] } } },
   };
   note('net: spawn cost');
   const t = Object.fromEntries(Object.keys(spawnRows).map((k) => [k, []]));
-  for (let r = 0; r < ROUNDS; r++) for (const [k, o] of Object.entries(spawnRows)) t[k].push(await repeat(BATCH, () => nsjsOnce(nsjs, TRUE, [], o)));
+  const paired = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [k, o] of Object.entries(spawnRows)) t[k].push(await repeat(BATCH, () => nsjsOnce(nsjs, TRUE, [], o)));
+    // As in the veth section: bare and veth alternated spawn by spawn.
+    for (let j = 0; j < BATCH; j++) paired.push(-(await nsjsOnce(nsjs, TRUE, [], spawnRows.bare)) + (await nsjsOnce(nsjs, TRUE, [], spawnRows.veth)));
+  }
   const diff = (a, b) => ms(median(t[a].map((v, i) => median(v) - median(t[b][i]))));
   table(
     ['spawn → exit of /bin/true', 'median ms', 'added per spawn (median of round differences)'],
     [
       ['net namespace', f3(ms(median(t.bare.flat()))), '—'],
-      ['+ veth pair with addresses', f3(ms(median(t.veth.flat()))), `${f3(diff('veth', 'bare'))} ms`],
+      ['+ veth pair with addresses', f3(ms(median(t.veth.flat()))), `${f3(diff('veth', 'bare'))} ms (${f3(ms(median(paired)))} ms: median of ${paired.length} paired differences, bare and veth alternated)`],
       ['+ veth pair, host end on a bridge', f3(ms(median(t.bridge.flat()))), `${f3(diff('bridge', 'bare'))} ms (${f3(diff('bridge', 'veth'))} ms over a plain veth)`],
       ['user + net namespaces', f3(ms(median(t.userBare.flat()))), '—'],
+      ['+ veth pair with addresses (made by the parent while the child waits: fork-style clone)', f3(ms(median(t.userVeth.flat()))), `${f3(diff('userVeth', 'userBare'))} ms`],
       ['+ network.egress (proxy socket made inside, served by Node)', f3(ms(median(t.egress.flat()))), `${f3(diff('egress', 'userBare'))} ms`],
     ],
   );
@@ -1133,8 +1143,8 @@ async function netSection() {
   await sandbox.wait();
   nsjs.net.deleteLink(here, br);
   here.close();
-  json.net = { spawn: t, mbps, cps, lat };
-  return { bridgeMs: diff('bridge', 'bare'), egressMs: diff('egress', 'userBare') };
+  json.net = { spawn: t, paired, mbps, cps, lat };
+  return { vethMs: diff('veth', 'bare'), vethPairedMs: ms(median(paired)), userVethMs: diff('userVeth', 'userBare'), bridgeMs: diff('bridge', 'bare'), egressMs: diff('egress', 'userBare') };
 }
 
 // ---------------------------------------------------------------- oci

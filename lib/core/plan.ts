@@ -32,7 +32,7 @@ export interface NativePlan {
   /** Made by the parent once the child exists; the child waits for it. */
   /** network.egress: the parent makes the proxy's listener in the child's namespace. */
   proxy?: { port: number };
-  veth?: { host: string; peer: string; mtu?: number; hostAddresses: { family: number; address: string; prefix: number }[]; bridge?: string; netnsFd?: number };
+  veth?: { host: string; peer: string; mtu?: number; hostAddresses: { family: number; address: string; prefix: number }[]; bridge?: string; netnsFd?: number; inChild: boolean };
   uidMap?: string;
   gidMap?: string;
   setgroups?: string;

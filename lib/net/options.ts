@@ -1,7 +1,9 @@
 // The network of a spawn's new net namespace: the `network` option (lo, a
 // veth pair to the host), its validation here, its ops in plan.ts. The
-// veth's host end is made by the parent (src-native/spawn/parent.cc), the
-// rest by the child over rtnetlink (src-native/net/netlink.cc).
+// veth's host end is made by the child through a socket of the parent's
+// where the child has no user namespace of its own, by the parent
+// (src-native/spawn/parent.cc) otherwise; the rest by the child over
+// rtnetlink (src-native/net/netlink.cc).
 import { randomBytes } from 'node:crypto';
 
 import { invalidArgValue } from '../core/errors';
@@ -41,19 +43,26 @@ export interface VethOptions {
    * program inside can send any frame onto the LAN (ARP or address spoofing
    * of its neighbours), as on any shared Ethernet. With a namespace, this
    * works rootless too: a bridge in a user+net namespace of ours, and
-   * sandboxes with user namespaces of their own (a rootless LAN). Costs one
-   * more netlink round trip. Refuses `hostAddress`; `gateway` routes via
-   * the bridge's addresses.
+   * sandboxes with user namespaces of their own (a rootless LAN). Costs no
+   * more netlink round trips where the child makes the pair (enslaved in
+   * the same request), one more otherwise. Refuses `hostAddress`; `gateway`
+   * routes via the bridge's addresses.
    */
   bridge?: string | { namespace: Namespace; name: string };
 }
 
 /**
  * Networking of a new net namespace (needs `'net'` in `namespaces`). Made
- * through rtnetlink in the child and, for the veth's host end, in the
- * spawner: no `ip` process. Costs one netlink round trip per link, address
- * and route; a veth also makes the child wait until the parent has made
- * the pair (a fork-style clone instead of vfork-style).
+ * through rtnetlink, no `ip` process. Costs one netlink round trip per
+ * sandbox-side link, address and route. A veth costs one request for the
+ * pair (host end up, and on its bridge, at once) and one for all the host
+ * end's addresses; the kernel's registration of the two devices (sysfs,
+ * sysctl, IPv6) is most of it, about 0.3 ms (bench/RESULTS.md, "veth").
+ * Without a user namespace of its own the child makes the pair itself
+ * through a netlink socket of ours it holds until execve (it has
+ * CAP_NET_ADMIN in our namespace anyway); with one, the parent makes it
+ * while the child waits, a fork-style clone instead of vfork-style (a copy
+ * of Node's page tables: about 1 ms more, growing with Node's heap).
  */
 export interface NetworkOptions {
   /** Bring `lo` up in the new net namespace; default `true`. */

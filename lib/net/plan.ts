@@ -13,14 +13,22 @@ export const NetOp = {
   LinkUp: 30,
   AddAddress: 31,
   DefaultRoute: 32,
+  VethCreate: 112,
+  VethHostAddresses: 113,
 } as const;
 
 /**
- * lo up, and the sandbox end of the veth: the parent makes the pair once we
- * exist (its end in its namespace, ours created directly in ours), so we
- * wait for it, then bring ours up with its addresses and routes.
+ * lo up, and the sandbox end of the veth: the pair is made once we exist
+ * (the host end in the caller's namespace, ours created directly in ours),
+ * then ours is brought up with its addresses and routes. `inChild` (no user
+ * namespace of our own, so we hold CAP_NET_ADMIN in the caller's): we make
+ * the pair ourselves through a netlink socket the parent opened, the host
+ * end up and on its bridge in the same request and its addresses in one
+ * more, and the parent need not wait for us (a vfork-style clone, no copy of
+ * Node's page tables: most of what a veth cost). Otherwise the parent makes
+ * it while we wait.
  */
-export function planNetwork(network: NonNullable<NetChecked['network']>, native: NativePlan, add: Add): void {
+export function planNetwork(network: NonNullable<NetChecked['network']>, native: NativePlan, add: Add, inChild: boolean): void {
   if (network.loopback) add({ kind: NetOp.LinkUp, s: ['lo'] }, { step: 'RTM_NEWLINK up lo', syscall: 'netlink' });
   if (network.egress) {
     native.proxy = { port: EGRESS_PORT };
@@ -39,10 +47,14 @@ export function planNetwork(network: NonNullable<NetChecked['network']>, native:
     mtu: v.mtu,
     hostAddresses: v.hostAddresses.map((a) => ({ family: FAMILY[a.family], address: a.address, prefix: a.prefixLength })),
     ...(v.bridge ? { bridge: v.bridge.name, ...(v.bridge.namespace ? { netnsFd: v.bridge.namespace.fd } : {}) } : {}),
+    inChild,
   };
   // With a bridge, the gateways are its addresses.
   const vias = v.bridge ? bridgeAddresses(v.bridge) : v.hostAddresses;
-  if (!native.parentMaps) add({ kind: SharedOp.WaitParent }, { step: `wait for veth ${v.hostName}`, syscall: 'read' });
+  if (inChild) {
+    add({ kind: NetOp.VethCreate }, { step: `RTM_NEWLINK veth ${v.hostName}`, syscall: 'netlink' });
+    if (v.hostAddresses.length > 0) add({ kind: NetOp.VethHostAddresses }, { step: `RTM_NEWADDR dev ${v.hostName}`, syscall: 'netlink' });
+  } else if (!native.parentMaps) add({ kind: SharedOp.WaitParent }, { step: `wait for veth ${v.hostName}`, syscall: 'read' });
   add({ kind: NetOp.LinkUp, s: [v.name] }, { step: `RTM_NEWLINK up ${v.name}`, syscall: 'netlink' });
   for (const a of v.addresses) {
     add(

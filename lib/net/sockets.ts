@@ -4,7 +4,7 @@
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 
-import { NsError, invalidArgType, invalidArgValue } from '../core/errors';
+import { AbortError, NsError, invalidArgType, invalidArgValue } from '../core/errors';
 import { closeFd, native } from '../core/native';
 import { bool, integer } from '../core/validate';
 import type { Namespace } from '../ns/namespace';
@@ -104,13 +104,6 @@ export interface ConnectOptions {
   signal?: AbortSignal;
 }
 
-function abortError(signal: AbortSignal): Error {
-  const err = new Error('The operation was aborted', { cause: signal.reason }) as Error & { code: string };
-  err.name = 'AbortError';
-  err.code = 'ABORT_ERR';
-  return err;
-}
-
 /**
  * A TCP connection made from inside `ns`, used from Node in ours: the
  * socket is created in `ns`, connected without blocking (the wait is a poll
@@ -134,7 +127,7 @@ export async function connect(ns: Namespace, options: ConnectOptions): Promise<n
   const timeout = opts.timeout === undefined ? undefined : integer(opts.timeout, 'options.timeout', 1);
   const signal = opts.signal as AbortSignal | undefined;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an instance of AbortSignal', signal);
-  if (signal?.aborted) throw abortError(signal);
+  if (signal?.aborted) throw new AbortError(signal.reason);
   const step = `connect ${host.family === 0 ? `@${host.address}` : host.family === 6 ? `[${host.address}]:${port}` : `${host.address}:${port}`} in ${ns}`;
   const domain = host.family === 0 ? AF_UNIX : family(host.family);
   const fd = socketIn(ns, domain, SOCK_STREAM | SOCK_NONBLOCK, 0, step);
@@ -156,7 +149,7 @@ export async function connect(ns: Namespace, options: ConnectOptions): Promise<n
       closeFd(fd);
       reject(err);
     };
-    const onAbort = () => giveUp(abortError(signal!));
+    const onAbort = () => giveUp(new AbortError(signal!.reason));
     const watch = new (native().ConnectWatch)(fd, (err) => {
       done();
       if (err === 0) return resolve(new net.Socket({ fd }));

@@ -107,7 +107,7 @@ export function buildPlan(
   // step needs the capabilities the maps make meaningful.
   planUser(c.user, native, add, c.mounts.some((m) => m.type === 'bind' && m.idmap));
   planPersist(c, native, add);
-  if (c.network) planNetwork(c.network, native, add);
+  if (c.network) planNetwork(c.network, native, add, !ns.has('user') && !ctx.join);
   cloneFlags = planTime(c, cloneFlags, add);
   // Known only now that the time namespace has been settled.
   if (ctx.join) ops.find((o) => o.kind === Op.Fork)!.flags = cloneFlags;

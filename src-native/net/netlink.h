@@ -53,10 +53,12 @@ int NlRoute(int sock, bool add, int family, const void* dst, int dst_len, const 
 // async-signal-safe. Creates the veth pair `name` (in the socket's namespace)
 // and `peer`, the peer created directly in the namespace of `peer_netns_fd`
 // (an nsfs fd) or else of `peer_pid` (or, with both -1, beside `name`).
-// mtu -1 keeps the default. Both ends start down (bring each up with
-// NlSetLink/NlLinkUp in its namespace). One message: the kernel creates both
-// ends or neither, so a clash (EEXIST) leaves nothing behind.
-int NlCreateVeth(int sock, const char* name, const char* peer, int peer_netns_fd, int peer_pid, int mtu);
+// mtu -1 keeps the default. `up`: `name` is up at once (the peer cannot be:
+// it opens before it is paired, and veth_open refuses that with ENOTCONN);
+// `master` > 0: `name` is enslaved to that bridge at once. One message: the
+// kernel creates both ends, up and enslaved, or nothing, so a clash (EEXIST)
+// or a refused master leaves nothing behind.
+int NlCreateVeth(int sock, const char* name, const char* peer, int peer_netns_fd, int peer_pid, int mtu, bool up = false, int master = 0);
 
 // async-signal-safe. Creates bridge `name`, already up, with no port.
 int NlCreateBridge(int sock, const char* name);
@@ -68,6 +70,39 @@ int NlSetMaster(int sock, int ifindex, int master);
 // async-signal-safe. Moves link `ifname` into the namespace of the nsfs fd
 // `netns_fd` (its addresses and routes are dropped, as the kernel does).
 int NlMoveLink(int sock, const char* ifname, int netns_fd);
+
+// Requests sent to the kernel several to a datagram: it runs them in order
+// and acks each, so a link's up, master and addresses cost one round trip
+// instead of one each. Fill it with the NlBatch* calls, then NlBatchFinish.
+// A full batch is sent (and its acks awaited) on its own when the next
+// request does not fit. After a failure the rest of that datagram still ran
+// (the kernel does not stop), later requests are not sent; the caller
+// deletes the link it was configuring, so nothing half-made is left.
+struct Batch {
+  int sock;
+  int added;     // requests given so far
+  int count;     // of those, still in buf
+  int error;     // the first failure's -errno, 0 so far
+  int failed;    // its position among the requests given, -1 if none
+  unsigned len;  // bytes of buf in use
+  alignas(NLMSG_ALIGNTO) unsigned char buf[2048];
+};
+
+// async-signal-safe. An empty batch for `sock`.
+void NlBatchInit(Batch* b, int sock);
+
+// async-signal-safe. NlSetLink's change of link `ifindex` (> 0), batched.
+void NlBatchSetLink(Batch* b, int ifindex, int up, int mtu);
+
+// async-signal-safe. NlSetMaster, batched.
+void NlBatchSetMaster(Batch* b, int ifindex, int master);
+
+// async-signal-safe. NlAddress, batched.
+void NlBatchAddress(Batch* b, bool add, int ifindex, int family, const void* addr, int prefixlen);
+
+// async-signal-safe. Sends what is left and waits for every ack: 0, or the
+// first failure's -errno with *failed (if not null) its position.
+int NlBatchFinish(Batch* b, int* failed);
 
 // async-signal-safe. Deletes link `ifname` (for a veth, both ends go).
 int NlDeleteLink(int sock, const char* ifname);

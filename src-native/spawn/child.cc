@@ -214,6 +214,22 @@ int RunOp(const Plan* plan, const Op& op, MountEngine* mounts) {
       close(sock);
       return SetErrno(r);
     }
+    case kOpVethCreate: {
+      // The host end through the parent's socket (its namespace), the peer
+      // here: our pid, as the kernel looks it up in our pid namespace.
+      const Veth& v = plan->veth;
+      const int self = static_cast<int>(syscall(SYS_getpid));
+      return SetErrno(nl::NlCreateVeth(v.sock, v.host.c_str(), v.peer.c_str(), -1, self, v.mtu, true, v.master));
+    }
+    case kOpVethHostAddresses: {
+      const Veth& v = plan->veth;
+      const int index = nl::NlIfIndex(v.sock, v.host.c_str());
+      if (index < 0) return SetErrno(index);
+      nl::Batch batch;
+      nl::NlBatchInit(&batch, v.sock);
+      for (const Veth::Address& a : v.host_addresses) nl::NlBatchAddress(&batch, true, index, a.family, a.bytes, a.prefix);
+      return SetErrno(nl::NlBatchFinish(&batch, nullptr));
+    }
     case kOpExec: {
       // Signals were blocked before clone so that none of Node's handlers ran
       // in this copy; dispositions are default by now, so unblocking is safe.

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <vector>
 
 #include "../common.h"
 #include "../fs/mounts.h"
@@ -276,6 +277,42 @@ class Spawner {
     close(sock);
   }
 
+  std::string MasterStep() const { return "RTM_NEWLINK master " + plan_->veth.bridge + " dev " + plan_->veth.host; }
+
+  // A veth the child makes itself (Veth::in_child): its socket, above the
+  // stdio range the child installs, and the bridge's index, found now so
+  // that a missing bridge fails before anything exists.
+  bool OpenVeth() {
+    Veth& v = plan_->veth;
+    const int sock = Fault("netlink socket") ? -errno : VethSocket();
+    if (sock < 0) {
+      ParentFail(-sock, "socket", "netlink socket");
+      return false;
+    }
+    const int n = static_cast<int>(plan_->stdio.size());
+    v.sock = sock >= n ? sock : fcntl(sock, F_DUPFD_CLOEXEC, n);
+    if (v.sock != sock) close(sock);
+    if (v.sock < 0) {
+      ParentFail(errno, "fcntl", "netlink socket");
+      return false;
+    }
+    v.master = v.bridge.empty() ? 0 : Fault("RTM_NEWLINK master") ? -errno : nl::NlIfIndex(v.sock, v.bridge.c_str());
+    if (v.master < 0) {
+      ParentFail(-v.master, "netlink", MasterStep());
+      return false;
+    }
+    return true;
+  }
+
+  // Whether a failed child had made its veth (it got past kOpVethCreate).
+  bool ChildMadeVeth() const {
+    const Plan* p = plan_.get();
+    if (!p->has_veth || !p->veth.in_child) return false;
+    for (size_t i = 0; i < p->ops.size(); i++)
+      if (p->ops[i].kind == kOpVethCreate) return p->progress->op > static_cast<int32_t>(i);
+    return false;
+  }
+
   bool MakeVeth(int pid) {
     const Veth& v = plan_->veth;
     const int sock = Fault("netlink socket") ? -errno : VethSocket();
@@ -283,27 +320,47 @@ class Spawner {
       ParentFail(-sock, "socket", "netlink socket");
       return false;
     }
-    int r = Fault("RTM_NEWLINK veth") ? -errno : nl::NlCreateVeth(sock, v.host.c_str(), v.peer.c_str(), -1, pid, v.mtu);
+    const std::string master_step = MasterStep();
+    // The bridge first: a name that is not there fails before any link exists.
+    const int master = v.bridge.empty() ? 0 : nl::NlIfIndex(sock, v.bridge.c_str());
+    int r = master < 0 ? master : Fault("RTM_NEWLINK veth") ? -errno : nl::NlCreateVeth(sock, v.host.c_str(), v.peer.c_str(), -1, pid, v.mtu);
     if (r < 0) {
-      ParentFail(-r, "netlink", "RTM_NEWLINK veth " + v.host);
+      ParentFail(-r, "netlink", master < 0 ? master_step : "RTM_NEWLINK veth " + v.host);
       close(sock);
       return false;
     }
+    // Up, master and addresses in one round trip: request i of the batch is
+    // step kinds[i]. A fault stands for the kernel refusing request i after
+    // the ones before it ran.
+    enum Kind { kUp, kMaster, kAddress };
+    std::vector<Kind> kinds{kUp};
+    if (master > 0) kinds.push_back(kMaster);
+    kinds.resize(kinds.size() + v.host_addresses.size(), kAddress);
+    static const char* const kFaults[] = {"RTM_NEWLINK up", "RTM_NEWLINK master", "RTM_NEWADDR"};
     const int index = nl::NlIfIndex(sock, v.host.c_str());
-    r = index < 0 ? index : Fault("RTM_NEWLINK up") ? -errno : nl::NlSetLink(sock, index, nullptr, 1, -1);
-    std::string step = "RTM_NEWLINK up " + v.host;
-    if (r >= 0 && !v.bridge.empty()) {
-      const int master = nl::NlIfIndex(sock, v.bridge.c_str());
-      r = master < 0 ? master : Fault("RTM_NEWLINK master") ? -errno : nl::NlSetMaster(sock, index, master);
-      step = "RTM_NEWLINK master " + v.bridge + " dev " + v.host;
-    }
-    for (size_t i = 0; r >= 0 && i < v.host_addresses.size(); i++) {
-      const Veth::Address& a = v.host_addresses[i];
-      r = Fault("RTM_NEWADDR") ? -errno : nl::NlAddress(sock, true, index, a.family, a.bytes, a.prefix);
-      step = "RTM_NEWADDR dev " + v.host;
+    size_t at = 0;  // the failed request, once r < 0
+    r = index;
+    if (r >= 0) {
+      nl::Batch batch;
+      nl::NlBatchInit(&batch, sock);
+      int fault = 0;
+      for (; at < kinds.size() && !fault; at++) {
+        if (Fault(kFaults[kinds[at]])) fault = -errno;
+        else if (kinds[at] == kUp) nl::NlBatchSetLink(&batch, index, 1, -1);
+        else if (kinds[at] == kMaster) nl::NlBatchSetMaster(&batch, index, master);
+        else {
+          const Veth::Address& a = v.host_addresses[at - (kinds.size() - v.host_addresses.size())];
+          nl::NlBatchAddress(&batch, true, index, a.family, a.bytes, a.prefix);
+        }
+      }
+      int failed;
+      r = nl::NlBatchFinish(&batch, &failed);
+      if (r < 0) at = static_cast<size_t>(failed);
+      else if (fault) r = fault, at--;
     }
     if (r < 0) {
-      ParentFail(-r, "netlink", step);
+      const Kind kind = kinds[at];
+      ParentFail(-r, "netlink", kind == kUp ? "RTM_NEWLINK up " + v.host : kind == kMaster ? master_step : "RTM_NEWADDR dev " + v.host);
       nl::NlDeleteLink(sock, v.host.c_str());
     }
     close(sock);
@@ -587,8 +644,10 @@ class Spawner {
 
   void Spawn() {
     Plan* p = plan_.get();
-    const bool waits = p->parent_maps || p->has_veth || p->has_proxy || p->has_idmap;  // the child waits for our steps
+    const bool child_veth = p->has_veth && p->veth.in_child;
+    const bool waits = p->parent_maps || (p->has_veth && !child_veth) || p->has_proxy || p->has_idmap;  // the child waits for our steps
     const bool vfork = !waits && !p->fork_style;
+    if (child_veth && !OpenVeth()) return;
     int errp[2], syncp[2] = {-1, -1};
     if (Fault("pipe2") || pipe2(errp, O_CLOEXEC | O_NONBLOCK) < 0) return ParentFail(errno, "pipe2", "clone");
     // Idmapped trees travel as SCM_RIGHTS: then the sync pipe is a socket.
@@ -666,7 +725,7 @@ class Spawner {
         // the signal it is dying of).
         syscall(SYS_pidfd_send_signal, out_.pidfd, SIGKILL, nullptr, 0);
         const siginfo_t si = Reap();
-        if (veth_made_) DeleteVeth();
+        if (veth_made_ || ChildMadeVeth()) DeleteVeth();
         Report early;
         if (read(errp[0], &early, sizeof early) == static_cast<ssize_t>(sizeof early) && early.kind != kOpFork) {
           out_.syscall = nullptr;
@@ -706,7 +765,7 @@ class Spawner {
         }
         // The pair would go with the child's namespace, but only once the
         // kernel's cleanup worker gets to it: leave nothing, now.
-        if (out_.err != 0 && veth_made_) DeleteVeth();
+        if (out_.err != 0 && (veth_made_ || ChildMadeVeth())) DeleteVeth();
       }
     }
     if (syncp[1] >= 0) close(syncp[1]);

@@ -55,6 +55,7 @@ bool Plan::ParseExtras(const Napi::Object& x, std::string* why) {
     veth.peer = Text(v.Get("peer"));
     veth.mtu = v.Get("mtu").IsNumber() ? I32(v.Get("mtu")) : -1;
     if (v.Get("bridge").IsString()) veth.bridge = Text(v.Get("bridge"));
+    veth.in_child = v.Get("inChild").IsBoolean() && v.Get("inChild").As<Napi::Boolean>().Value();
     if (v.Get("netnsFd").IsNumber()) {
       // Ours: the caller may close its Namespace before the spawn runs.
       veth.netns_fd = fcntl(I32(v.Get("netnsFd")), F_DUPFD_CLOEXEC, 3);

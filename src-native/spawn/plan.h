@@ -45,6 +45,11 @@ enum OpKind : int32_t {
   kOpAddAddress = 31,  // s0 = link, a = family, b = prefix length, addr
   kOpDefaultRoute = 32,  // a = family, addr = gateway
   kOpChroot = 47,      // s0: chroot(2) there, after the mounts (unshare -R: the host's mounts stay, no pivot)
+  // network.veth made by the child itself (Veth::in_child), from the parent's
+  // netlink socket Veth::sock: the pair, host end up and on its bridge; then
+  // the host end's addresses.
+  kOpVethCreate = 112,
+  kOpVethHostAddresses = 113,
 
   // The mount engine (fs/mounts.cc; lib/fs/plan.ts builds its ops): fds the
   // child opens are kept in slots, and a mount target is resolved once, into
@@ -143,8 +148,9 @@ struct Op {
   unsigned char addr[16] = {};  // an IPv4 or IPv6 address, network order
 };
 
-// A veth pair the parent makes once the child exists: `host` in the parent's
-// net namespace, `peer` created directly in the child's.
+// A veth pair made once the child exists (by the parent, or by the child
+// itself: in_child): `host` in the parent's net namespace, `peer` created
+// directly in the child's.
 struct Veth {
   std::string host, peer;
   int mtu = -1;
@@ -152,11 +158,20 @@ struct Veth {
   // namespace or in that of `netns_fd` (our dup, closed with the plan).
   std::string bridge;
   int netns_fd = -1;
+  // Made by the child (it has no user namespace of its own, so it holds
+  // CAP_NET_ADMIN in ours): no sync with us, and so a vfork-style clone
+  // instead of a copy of Node's page tables. The parent opens `sock` (in the
+  // host end's namespace) and finds `master` (the bridge's index) before
+  // the clone.
+  bool in_child = false;
+  int sock = -1;
+  int master = 0;
   Veth() = default;
   Veth(const Veth&) = delete;
   Veth& operator=(const Veth&) = delete;
   ~Veth() {
     if (netns_fd >= 0) close(netns_fd);
+    if (sock >= 0) close(sock);
   }
   struct Address {
     int family;

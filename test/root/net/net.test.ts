@@ -5,6 +5,7 @@ import * as nodeNet from 'node:net';
 import { once } from 'node:events';
 
 import { Namespace, NsError, net } from '../../../lib';
+import { AbortError } from '../../../lib/core/errors';
 import { expectNoLeaks, snapshot, type Snapshot } from '../../helpers/leaks';
 import { netnsFixture, type NetnsFixture } from '../../helpers/netns';
 
@@ -218,7 +219,13 @@ describe('errors', () => {
     const ac = new AbortController();
     const p = net.connect(B.ns, { host: '169.254.1.77', port: 80, signal: ac.signal });
     ac.abort();
-    await expect(p).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(p).rejects.toMatchObject({ name: 'AbortError', code: 'ABORT_ERR', cause: ac.signal.reason });
+    // Node's AbortError (core/errors.ts), for a signal aborted before the call too.
+    await expect(net.connect(B.ns, { host: '169.254.1.77', port: 80, signal: AbortSignal.abort('stop') })).rejects.toMatchObject({
+      constructor: AbortError,
+      code: 'ABORT_ERR',
+      cause: 'stop',
+    });
   });
 
   test('listen: EADDRINUSE for a port taken in that namespace (and only there)', async () => {

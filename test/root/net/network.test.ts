@@ -113,6 +113,8 @@ test('a taken host name is EEXIST naming the operation, and nothing is left', as
   try {
     const err = await spawnIsolated('true', [], { namespaces: ['net'], network: { veth: { hostName: taken } } }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'EEXIST', syscall: 'netlink', step: `RTM_NEWLINK veth ${taken}`, hint: expect.stringMatching(/hostName/) });
+    // Not ours: the failed spawn must not delete it.
+    expect(links()).toContain(taken);
   } finally {
     spawnSync('ip', ['link', 'del', taken]);
   }
