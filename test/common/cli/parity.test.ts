@@ -212,10 +212,14 @@ describe('nsjs ls lays out and orders rows as lsns', () => {
   // In a pid namespace of our own (run by util-linux's unshare), so that
   // nothing else comes and goes between the two listings (and its sleepers
   // die with its pid 1): pid 1010 (through ns_last_pid), a uts namespace
-  // made before a user namespace of the same owner (a lower inode).
+  // made before a user namespace of the same owner (a lower inode). Inode
+  // numbers are the lowest free, and the kernel frees a user namespace's
+  // from a work queue after its last process is gone: the half second
+  // first lets the namespaces of earlier tests go, so that none is freed
+  // between the two we make.
   const inSandbox = (probe: string) =>
     shell(`unshare -r -pf --mount-proc sh -c "$S"`, {
-      S: 'echo 1009 > /proc/sys/kernel/ns_last_pid; sleep 100 & unshare -u sleep 100 & sleep 0.2; unshare -U sleep 100 & sleep 0.2; ' +
+      S: 'sleep 0.5; echo 1009 > /proc/sys/kernel/ns_last_pid; sleep 100 & unshare -u sleep 100 & sleep 0.2; unshare -U sleep 100 & sleep 0.2; ' +
         `for L in lsns "$NSJS ls"; do ${probe}; echo; done`,
     });
   const halves = (r: Result) => {
