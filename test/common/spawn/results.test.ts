@@ -307,7 +307,9 @@ describe('Process as ChildProcess', () => {
       await once(file, 'open');
       const p = await spawnIsolated('sh', ['-c', 'echo to-stream'], { stdio: ['ignore', file, 'ignore'] });
       await p.wait();
-      await new Promise((r) => file.end(r));
+      // 'close', not end()'s callback ('finish'): the fd is closed after it.
+      file.end();
+      await once(file, 'close');
       expect(fs.readFileSync(path.join(dir, 'out'), 'utf8')).toBe('to-stream\n');
       // A socket: our end of a pipe of child_process's.
       const cat = spawn('cat', [], { stdio: ['pipe', 'pipe', 'ignore'] });
@@ -321,7 +323,8 @@ describe('Process as ChildProcess', () => {
       const unopened = fs.createWriteStream(path.join(dir, 'later'));
       await expect(spawnIsolated('true', [], { stdio: ['ignore', unopened, 'ignore'] })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining('options.stdio[1]') });
       await once(unopened, 'open');
-      await new Promise((r) => unopened.end(r));
+      unopened.end();
+      await once(unopened, 'close');
     } finally {
       fs.rmSync(dir, { recursive: true });
     }
