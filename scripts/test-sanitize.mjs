@@ -45,7 +45,8 @@
 // --shard), run at once, each in band inside a private mount and network
 // namespace of its own (unshare, lo up), where no shard sees another's
 // mounts or links; cgroups are named by pid, so the leak checks stay exact.
-// The faults and soak runs go side by side the same way. Each run's output
+// The unit project runs alone before them (its package test rebuilds
+// dist/); the faults and soak runs go side by side the same way. Each run's output
 // is printed whole when it ends, not interleaved.
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -197,12 +198,14 @@ const started = Date.now();
 const results = [];
 const band = isRoot ? ['--runInBand'] : [];
 if (extra.length) extra.unshift('--passWithNoTests');
-const suite = ['--selectProjects', 'unit', 'common', isRoot ? 'root' : 'rootless', ...band, ...extra];
-results.push(
-  ...(await together(
-    shards === 1 ? [['suite', suite]] : Array.from({ length: shards }, (_, i) => [`suite ${i + 1}/${shards}`, [...suite, `--shard=${i + 1}/${shards}`]]),
-  )),
-);
+// The unit project first and alone: its package test rebuilds dist/, which
+// the CLI tests of a shard beside it would find half made.
+const suite = ['--selectProjects', 'common', isRoot ? 'root' : 'rootless', ...band, ...extra];
+if (shards === 1) results.push(...(await together([['suite', ['--selectProjects', 'unit', ...suite.slice(1)]]])));
+else {
+  results.push(...(await together([['unit', ['--selectProjects', 'unit', ...band, ...extra]]])));
+  results.push(...(await together(Array.from({ length: shards }, (_, i) => [`suite ${i + 1}/${shards}`, [...suite, `--shard=${i + 1}/${shards}`]]))));
+}
 const after = [
   ['faults', ['--selectProjects', 'faults', ...band, ...extra]],
   ['soak', ['--selectProjects', 'soak', '--runInBand', ...extra]],

@@ -27,6 +27,10 @@
 #include <cstring>
 #include <vector>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
+
 #include "../common.h"
 #include "../fs/mounts.h"
 #include "../net/netlink.h"
@@ -202,6 +206,14 @@ class ThreadMemory {
   }
   void* Stacks() {
     if (stacks_ == MAP_FAILED) stacks_ = mmap(nullptr, kStacks, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+#if defined(__SANITIZE_ADDRESS__)
+    // ASan builds only (CMakeLists.txt): the children's frames never return
+    // (execve, _exit), so the redzones that instrumented code they call
+    // (net/netlink.cc, CloneWithStack) put in the shadow of this reused
+    // memory outlive them, and the next spawn's frames at the same
+    // addresses read as a stack-buffer-underflow. Each spawn starts clean.
+    if (stacks_ != MAP_FAILED) ASAN_UNPOISON_MEMORY_REGION(stacks_, kStacks);
+#endif
     return stacks_;
   }
   void* ProgressPage() {
