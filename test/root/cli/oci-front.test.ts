@@ -18,6 +18,9 @@ const js = path.join(top, 'bin', 'nsjs-oci.js');
 const front = path.join(top, 'build', 'Release', 'nsjs-oci');
 // No node here: only a call the front serves itself can succeed.
 const NO_NODE = { PATH: '/nonexistent' };
+// bin/nsjs-oci.js is `#!/usr/bin/env node`: the node running this test comes
+// first (under npm run test:sanitize, the copy that loads libasan first).
+const WITH_NODE = { ...process.env, PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? ''}` };
 
 let before: Snapshot;
 let dir: string;
@@ -39,7 +42,7 @@ function call(entry: 'js' | 'front' | 'front+node', args: string[]): Result {
   let status: number | null;
   try {
     const [file, argv, env] =
-      entry === 'js' ? [process.execPath, [js], process.env] : [front, [], entry === 'front' ? NO_NODE : process.env];
+      entry === 'js' ? [process.execPath, [js], process.env] : [front, [], entry === 'front' ? NO_NODE : WITH_NODE];
     status = spawnSync(file, [...argv, '--root', root, ...args], { stdio: ['ignore', ...fds], env, timeout: 20000 }).status;
   } finally {
     for (const fd of fds) fs.closeSync(fd);
