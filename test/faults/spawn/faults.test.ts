@@ -243,7 +243,10 @@ test('every step of an egress plan, and of veths the child makes, fails as itsel
 }, 120000);
 
 // idmap: true (root): the parent opens the child's user namespace, makes
-// the idmapped tree and sends it; each step cut off names the bind.
+// the idmapped tree and sends it; each step cut off names the bind. Skipped
+// as uid 65534: idmapping a host filesystem needs root over it, so the walk
+// would stop at open_tree's EPERM (test/rootless/fs/idmap.test.ts asserts
+// that refusal).
 (root ? test : test.skip)('every step of an idmapped bind, the parent\'s too, fails as itself and leaves nothing', async () => {
   const src = fs.mkdtempSync(path.join(os.tmpdir(), 'nsjs-faults-idmap-'));
   try {
