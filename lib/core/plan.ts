@@ -38,8 +38,8 @@ export interface NativePlan {
   setgroups?: string;
   /** The seccomp filter the child loads (policy/seccomp.ts compileSeccomp). */
   seccomp?: Buffer;
-  /** The Landlock ruleset the child builds (policy/landlock.ts NativeLandlock). */
-  landlock?: { attrSize: number; fs: bigint; net: bigint; paths: { path: string; access: bigint }[]; ports: { port: bigint; access: bigint }[] };
+  /** The Landlock ruleset the child builds, encoded (policy/landlock.ts NativeLandlock). */
+  landlock?: Buffer;
   /** A cgroup v2 directory the child is cloned into (CLONE_INTO_CGROUP; cgroup/plan.ts). */
   cgroupFd?: number;
   /** ns/plan.ts planPersist: pairs of /proc/<pid>/ suffix and file, bound by the parent while the child waits. */

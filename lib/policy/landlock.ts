@@ -40,40 +40,84 @@ export interface LandlockOptions {
   require?: boolean;
 }
 
-// LANDLOCK_ACCESS_FS_* and the ABI that brought each.
+// LANDLOCK_ACCESS_FS_* and the ABI that brought each. Every right and mask
+// here fits 32 bits: plain numbers, not BigInt (a spawn builds a ruleset).
 const FS = {
-  execute: [1n << 0n, 1],
-  writeFile: [1n << 1n, 1],
-  readFile: [1n << 2n, 1],
-  readDir: [1n << 3n, 1],
-  removeDir: [1n << 4n, 1],
-  removeFile: [1n << 5n, 1],
-  makeChar: [1n << 6n, 1],
-  makeDir: [1n << 7n, 1],
-  makeReg: [1n << 8n, 1],
-  makeSock: [1n << 9n, 1],
-  makeFifo: [1n << 10n, 1],
-  makeBlock: [1n << 11n, 1],
-  makeSym: [1n << 12n, 1],
-  refer: [1n << 13n, 2],
-  truncate: [1n << 14n, 3],
-  ioctlDev: [1n << 15n, 5],
+  execute: [1 << 0, 1],
+  writeFile: [1 << 1, 1],
+  readFile: [1 << 2, 1],
+  readDir: [1 << 3, 1],
+  removeDir: [1 << 4, 1],
+  removeFile: [1 << 5, 1],
+  makeChar: [1 << 6, 1],
+  makeDir: [1 << 7, 1],
+  makeReg: [1 << 8, 1],
+  makeSock: [1 << 9, 1],
+  makeFifo: [1 << 10, 1],
+  makeBlock: [1 << 11, 1],
+  makeSym: [1 << 12, 1],
+  refer: [1 << 13, 2],
+  truncate: [1 << 14, 3],
+  ioctlDev: [1 << 15, 5],
 } as const;
-const NET_BIND_TCP = 1n << 0n;
-const NET_CONNECT_TCP = 1n << 1n;
+const NET_BIND_TCP = 1 << 0;
+const NET_CONNECT_TCP = 1 << 1;
 const NET_ABI = 4;
 
 type Right = keyof typeof FS;
 const READ: Right[] = ['readFile', 'readDir'];
 const WRITE: Right[] = ['writeFile', 'removeDir', 'removeFile', 'makeChar', 'makeDir', 'makeReg', 'makeSock', 'makeFifo', 'makeBlock', 'makeSym', 'refer', 'truncate', 'ioctlDev'];
 
-/** Not exported from the package: the ruleset as the child builds it (src-native/policy/policy_plan.h Landlock). */
-export interface NativeLandlock {
-  attrSize: number;
-  fs: bigint;
-  net: bigint;
-  paths: { path: string; access: bigint }[];
-  ports: { port: bigint; access: bigint }[];
+/**
+ * Not exported from the package: the ruleset as the child builds it
+ * (src-native/policy/policy_plan.h Landlock), in one buffer that
+ * PolicyPlan::Parse reads with a single property lookup (a field per
+ * N-API call cost the spawning thread tens of µs): little-endian, as on
+ * both architectures nsjs builds for,
+ *   u32 attrSize, u32 paths, u32 ports, u32 0, u64 fs, u64 net,
+ *   per path: u64 access, u32 byte length, the bytes (no NUL),
+ *   per port: u64 port, u64 access.
+ */
+export type NativeLandlock = Buffer;
+
+/** The handled rights and the rights of each kind of rule, for one ABI (they depend on nothing else). */
+interface Masks {
+  handled: number;
+  exec: number;
+  read: number;
+  write: number;
+}
+let masks: Masks | undefined;
+function masksFor(have: number): Masks {
+  if (masks === undefined) {
+    const mask = (rights: Right[]) => rights.reduce((m, r) => (FS[r][1] <= have ? m | FS[r][0] : m), 0);
+    masks = { handled: mask(Object.keys(FS) as Right[]), exec: mask(['execute']), read: mask(READ), write: mask(WRITE) };
+  }
+  return masks;
+}
+
+function encode(attrSize: number, fs: number, net: number, rules: { path: string; access: number }[], portRules: { port: number; access: number }[]): Buffer {
+  let size = 32 + 16 * portRules.length;
+  for (const r of rules) size += 12 + Buffer.byteLength(r.path);
+  const b = Buffer.alloc(size);
+  b.writeUInt32LE(attrSize, 0);
+  b.writeUInt32LE(rules.length, 4);
+  b.writeUInt32LE(portRules.length, 8);
+  b.writeUInt32LE(fs, 16);
+  b.writeUInt32LE(net, 24);
+  let at = 32;
+  for (const r of rules) {
+    b.writeUInt32LE(r.access, at);
+    const n = b.write(r.path, at + 12);
+    b.writeUInt32LE(n, at + 8);
+    at += 12 + n;
+  }
+  for (const p of portRules) {
+    b.writeUInt32LE(p.port, at);
+    b.writeUInt32LE(p.access, at + 8);
+    at += 16;
+  }
+  return b;
 }
 
 let abi: number | undefined;
@@ -126,21 +170,19 @@ export function checkLandlock(value: unknown): NativeLandlock | undefined {
     });
   }
   if (have === 0) return undefined;
-  const mask = (rights: Right[]) => rights.reduce((m, r) => (FS[r][1] <= have ? m | FS[r][0] : m), 0n);
-  const exec = mask(['execute']);
-  const fsHandled = mask(Object.keys(FS) as Right[]);
+  const m = masksFor(have);
   // Without `execute`, read and write paths may be executed from.
-  const readAccess = mask(READ) | (execute ? 0n : exec);
-  const writeAccess = readAccess | mask(WRITE);
+  const readAccess = m.read | (execute ? 0 : m.exec);
+  const writeAccess = readAccess | m.write;
   const rules = [
     ...read.map((path) => ({ path, access: readAccess })),
     ...write.map((path) => ({ path, access: writeAccess })),
-    ...(execute ?? []).map((path) => ({ path, access: exec })),
+    ...(execute ?? []).map((path) => ({ path, access: m.exec })),
   ];
   const netOk = have >= NET_ABI;
-  const net = netOk ? (connect ? NET_CONNECT_TCP : 0n) | (bind ? NET_BIND_TCP : 0n) : 0n;
+  const net = netOk ? (connect ? NET_CONNECT_TCP : 0) | (bind ? NET_BIND_TCP : 0) : 0;
   const portRules = netOk
-    ? [...(connect ?? []).map((p) => ({ port: BigInt(p), access: NET_CONNECT_TCP })), ...(bind ?? []).map((p) => ({ port: BigInt(p), access: NET_BIND_TCP }))]
+    ? [...(connect ?? []).map((port) => ({ port, access: NET_CONNECT_TCP })), ...(bind ?? []).map((port) => ({ port, access: NET_BIND_TCP }))]
     : [];
-  return { attrSize: net !== 0n ? 16 : 8, fs: fsHandled, net, paths: rules, ports: portRules };
+  return encode(net !== 0 ? 16 : 8, m.handled, net, rules, portRules);
 }

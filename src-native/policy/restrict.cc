@@ -6,7 +6,6 @@
 // string and the filter itself were laid out before clone (policy_plan.h).
 #include <fcntl.h>
 #include <linux/seccomp.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -64,10 +63,15 @@ int Landlock(const policy::Landlock& l) {
       if (errno == ENOENT || errno == ENOTDIR) continue;
       return CloseKeep(rs, -1);
     }
-    struct stat st;
-    if (fstat(fd, &st) < 0) return CloseKeep(rs, CloseKeep(fd, -1));
-    PathBeneathAttr rule{S_ISDIR(st.st_mode) ? p.access : p.access & kFileRights, fd};
-    const long r = rule.allowed_access == 0 ? 0 : syscall(SYS_landlock_add_rule, rs, kRulePathBeneath, &rule, 0);
+    // A directory's rights on a file are EINVAL (landlock_append_fs_rule):
+    // then its file rights alone. Cheaper than an fstat per path, as nearly
+    // every path listed is a directory.
+    PathBeneathAttr rule{p.access, fd};
+    long r = syscall(SYS_landlock_add_rule, rs, kRulePathBeneath, &rule, 0);
+    if (r < 0 && errno == EINVAL && (p.access & ~kFileRights) != 0) {
+      rule.allowed_access = p.access & kFileRights;
+      r = rule.allowed_access == 0 ? 0 : syscall(SYS_landlock_add_rule, rs, kRulePathBeneath, &rule, 0);
+    }
     CloseKeep(fd, 0);
     if (r < 0) return CloseKeep(rs, -1);
   }

@@ -407,6 +407,53 @@ bool CompileFilter(const Filter& f, std::vector<sock_filter>* out, std::string* 
   return true;
 }
 
+namespace {
+
+// lib/policy/landlock.ts NativeLandlock: every count and length checked
+// against the buffer's own length. False on a malformed one.
+bool ParseLandlock(const Napi::Buffer<uint8_t>& b, Landlock* l) {
+  const uint8_t* p = b.Data();
+  const size_t n = b.Length();
+  size_t at = 0;
+  const auto u32 = [&](uint32_t* v) {
+    if (n - at < 4) return false;
+    memcpy(v, p + at, 4);
+    at += 4;
+    return true;
+  };
+  const auto u64 = [&](uint64_t* v) {
+    if (n - at < 8) return false;
+    memcpy(v, p + at, 8);
+    at += 8;
+    return true;
+  };
+  uint32_t attr_size, paths, ports, zero;
+  if (!u32(&attr_size) || !u32(&paths) || !u32(&ports) || !u32(&zero) || !u64(&l->handled_fs) || !u64(&l->handled_net) || zero != 0) return false;
+  if (attr_size != 8 && attr_size != 16 && attr_size != 24) return false;
+  l->attr_size = attr_size;
+  // Each path takes at least 12 bytes and each port 16: the counts cannot outgrow the buffer.
+  if (paths > n / 12 || ports > n / 16) return false;
+  l->paths.reserve(paths);
+  for (uint32_t i = 0; i < paths; i++) {
+    uint64_t access;
+    uint32_t len;
+    if (!u64(&access) || !u32(&len) || n - at < len) return false;
+    const char* s = reinterpret_cast<const char*>(p + at);
+    if (len == 0 || memchr(s, '\0', len) != nullptr) return false;
+    l->paths.push_back({std::string(s, len), access});
+    at += len;
+  }
+  l->ports.reserve(ports);
+  for (uint32_t i = 0; i < ports; i++) {
+    LandlockPort port;
+    if (!u64(&port.port) || !u64(&port.access)) return false;
+    l->ports.push_back(port);
+  }
+  return at == n;
+}
+
+}  // namespace
+
 bool PolicyPlan::Parse(const Napi::Object& x, std::string* why) {
   const Napi::Value filter = x.Get("seccomp");
   if (filter.IsBuffer()) {
@@ -419,29 +466,9 @@ bool PolicyPlan::Parse(const Napi::Object& x, std::string* why) {
     memcpy(seccomp.data(), b.Data(), b.Length());
   }
   const Napi::Value ll = x.Get("landlock");
-  if (ll.IsObject()) {
-    const Napi::Object l = ll.As<Napi::Object>();
-    landlock.attr_size = U32(l.Get("attrSize"));
-    landlock.handled_fs = BigU64(l.Get("fs"));
-    landlock.handled_net = BigU64(l.Get("net"));
-    if (landlock.attr_size != 8 && landlock.attr_size != 16 && landlock.attr_size != 24) {
-      *why = "a Landlock attribute of " + std::to_string(landlock.attr_size) + " bytes";
-      return false;
-    }
-    const Napi::Value paths = l.Get("paths"), ports = l.Get("ports");
-    if (!paths.IsArray() || !ports.IsArray()) {
-      *why = "Landlock paths and ports must be arrays";
-      return false;
-    }
-    const Napi::Array p = paths.As<Napi::Array>(), q = ports.As<Napi::Array>();
-    for (uint32_t i = 0; i < p.Length(); i++) {
-      const Napi::Object e = p.Get(i).As<Napi::Object>();
-      landlock.paths.push_back({Str(e.Get("path")), BigU64(e.Get("access"))});
-    }
-    for (uint32_t i = 0; i < q.Length(); i++) {
-      const Napi::Object e = q.Get(i).As<Napi::Object>();
-      landlock.ports.push_back({BigU64(e.Get("port")), BigU64(e.Get("access"))});
-    }
+  if (ll.IsBuffer() && !ParseLandlock(ll.As<Napi::Buffer<uint8_t>>(), &landlock)) {
+    *why = "a malformed Landlock ruleset of " + std::to_string(ll.As<Napi::Buffer<uint8_t>>().Length()) + " bytes";
+    return false;
   }
   return true;
 }
