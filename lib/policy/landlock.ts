@@ -170,6 +170,20 @@ export function checkLandlock(value: unknown): NativeLandlock | undefined {
     });
   }
   if (have === 0) return undefined;
+  // The same rules, checked again above, are encoded once: a spawn costs a lookup.
+  const key = JSON.stringify([read, write, execute ?? null, connect ?? null, bind ?? null]);
+  let ruleset = encoded.get(key);
+  if (ruleset === undefined) {
+    ruleset = build(have, read, write, execute, connect, bind);
+    if (encoded.size < 1024) encoded.set(key, ruleset);
+  }
+  return ruleset;
+}
+
+/** By the checked lists (strings and numbers only: their JSON names them exactly); C++ only reads them. */
+const encoded = new Map<string, NativeLandlock>();
+
+function build(have: number, read: string[], write: string[], execute: string[] | undefined, connect: number[] | undefined, bind: number[] | undefined): NativeLandlock {
   const m = masksFor(have);
   // Without `execute`, read and write paths may be executed from.
   const readAccess = m.read | (execute ? 0 : m.exec);
