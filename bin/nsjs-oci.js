@@ -6,18 +6,20 @@
 const path = require('node:path');
 
 // Only create and exec start processes and need the library and its addon
-// (main.js); the other commands, most of containerd's calls, load light.js
-// alone, which costs a fraction of the start-up. The command is the first
-// word after the global options (those that take a value skipped). The
-// native front (build/Release/nsjs-oci, src-native/oci/front.cc) serves
-// start, state, kill and delete without starting Node at all and execs this
-// file for the rest: point containerd at it.
+// (main.js, loaded as dist/nsjs-oci.js: it and the modules it requires in
+// one file, scripts/build-oci.mjs); the other commands, most of
+// containerd's calls, load light.js alone, which costs a fraction of the
+// start-up. The command is the first word after the global options (those
+// that take a value skipped). The native front (build/Release/nsjs-oci,
+// src-native/oci/front.cc) serves start, state, kill and delete without
+// starting Node at all and execs this file for the rest: point containerd
+// at it.
 const withValue = new Set(['--root', '--log', '--log-format', '--criu', '--rootless']);
 const argv = process.argv.slice(2);
 let i = 0;
 while (i < argv.length && argv[i].startsWith('-')) i += withValue.has(argv[i]) ? 2 : 1;
 const heavy = argv[i] === 'create' || argv[i] === 'exec';
-const mainPath = path.join(__dirname, '..', 'dist', 'cjs', 'cli', 'oci', heavy ? 'main.js' : 'light.js');
+const mainPath = path.join(__dirname, '..', 'dist', ...(heavy ? ['nsjs-oci.js'] : ['cjs', 'cli', 'oci', 'light.js']));
 let main;
 try {
   ({ main } = require(mainPath));
