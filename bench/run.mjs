@@ -1216,6 +1216,52 @@ async function ociSection() {
     res.runcMs = ms(median(byId.runc.rounds.flat()));
     res.frontMs = ms(median(byId.front.rounds.flat()));
     json.oci = Object.fromEntries(cs.map((c) => [c.id, c.rounds]));
+
+    // create alone, without containerd: `runc spec` running `true` over the
+    // same rootfs, created then deleted --force by each runtime in turn;
+    // only the create is timed. nsjs-oci's is Node's (bin/nsjs-oci.js and
+    // dist/nsjs-oci.js), so it is set beside a bare Node start-up.
+    const bundle = path.join(work, 'bundle');
+    fs.mkdirSync(bundle);
+    execFileSync('runc', ['spec'], { cwd: bundle });
+    const spec = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8'));
+    Object.assign(spec.process, { terminal: false, args: ['true'] });
+    spec.root.path = path.join(work, 'rootfs');
+    spec.linux.cgroupsPath = `${cgparent}/create`;
+    fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec));
+    const create = (runtime) => {
+      const id = `c${n++}`;
+      const state = path.join(work, 'state', path.basename(runtime));
+      const t0 = now();
+      const r = spawnSync(runtime, ['--root', state, 'create', '--bundle', bundle, id], { stdio: 'ignore', timeout: 60000 });
+      const t = Number(now() - t0);
+      spawnSync(runtime, ['--root', state, 'delete', '--force', id], { stdio: 'ignore', timeout: 60000 });
+      if (r.status !== 0) throw new Error(`${runtime} create: status ${r.status}`);
+      return t;
+    };
+    const ks = [
+      { id: 'runc', name: `runc create (${which('runc')})`, once: () => create(which('runc')) },
+      { id: 'nsjs', name: 'nsjs-oci create (build/Release/nsjs-oci, which execs bin/nsjs-oci.js)', once: () => create(front) },
+      cs[3],
+    ];
+    note('oci: create alone');
+    for (const c of ks) {
+      c.once();
+      c.created = [];
+    }
+    for (let r = 0; r < rounds; r++)
+      for (let i = 0; i < ks.length; i++) {
+        const c = ks[(i + r) % ks.length];
+        const b = [];
+        for (let k = 0; k < batch; k++) b.push(c.once());
+        c.created.push(b);
+      }
+    const cratio = (a, b) => median(a.created.map((x, i) => median(x) / median(b.created[i])));
+    out(`create alone (\`runc spec\` running \`true\`, then delete --force, untimed), ${rounds} rounds × ${batch} per runtime, interleaved:`);
+    out();
+    table(['create', 'median ms', 'p90 ms', '÷ runc create', '÷ node -e 0'], ks.map((c) => [c.name, f3(ms(median(c.created.flat()))), f3(ms(quantile(c.created.flat(), 0.9))), fx(cratio(c, ks[0])), fx(cratio(c, ks[2]))]));
+    res.createVsNode = cratio(ks[1], ks[2]);
+    json.ociCreate = Object.fromEntries(ks.map((c) => [c.id, c.created]));
   } catch (err) {
     out(`failed: ${String(err.message || err).split('\n')[0]}`);
     out();

@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 for (const dir of ['dist', 'types']) rmSync(dir, { recursive: true, force: true });
-for (const [cmd, args] of [[require.resolve('typescript/bin/tsc'), ['-p', 'tsconfig.build.json']], ['scripts/build-esm.mjs', []]]) {
+for (const [cmd, args] of [[require.resolve('typescript/bin/tsc'), ['-p', 'tsconfig.build.json']], ['scripts/build-esm.mjs', []], ['scripts/build-oci.mjs', []]]) {
   const r = spawnSync(process.execPath, [cmd, ...args], { stdio: 'inherit' });
   if (r.status !== 0) process.exit(r.status ?? 1);
 }

@@ -4,8 +4,8 @@
 // connects only to the allowed host:port patterns. One port speaks both
 // HTTP (CONNECT and absolute-URI requests) and SOCKS5 (CONNECT), told apart
 // by the first byte, as sandbox-runtime's two proxies do on two ports.
-import * as dns from 'node:dns';
-import * as http from 'node:http';
+import type * as dns from 'node:dns';
+import type * as http from 'node:http';
 import { isIPv4, isIPv6 } from 'node:net';
 import * as net from 'node:net';
 
@@ -19,6 +19,11 @@ export const EGRESS_PORT = 3128;
 const MAX_CONNECTIONS = 512;
 /** A client that has not said where to within this long is dropped. */
 const HANDSHAKE_MS = 30_000;
+// node:http and node:dns when a proxy starts: every spawn loads this file
+// (its option checks), few use egress, and the two cost a few ms of start-up
+// (nsjs-oci's create, bench --sections oci).
+const httpModule = (): typeof http => require('node:http');
+const dnsModule = (): typeof dns => require('node:dns');
 
 /** One allowed or refused connection, as `onConnection` gets it. */
 export interface EgressConnection {
@@ -166,7 +171,7 @@ function open(egress: CheckedEgress, protocol: EgressConnection['protocol'], t: 
     });
   };
   if (ip !== undefined) return connectTo(ip);
-  dns.lookup(name!, (err, address) => {
+  dnsModule().lookup(name!, (err, address) => {
     if (err) {
       report({ allowed: false, reason: err.code ?? 'ENOTFOUND' });
       return done(err.code ?? 'ENOTFOUND');
@@ -190,7 +195,7 @@ function refuse(res: http.ServerResponse, status: number, why: string): void {
 }
 
 function httpProxy(egress: CheckedEgress, sockets: Set<net.Socket>): http.Server {
-  const server = http.createServer({ headersTimeout: HANDSHAKE_MS, requestTimeout: 0 });
+  const server = httpModule().createServer({ headersTimeout: HANDSHAKE_MS, requestTimeout: 0 });
   server.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
     const t = authority(req.url ?? '');
     if (!t) {
@@ -229,7 +234,7 @@ function httpProxy(egress: CheckedEgress, sockets: Set<net.Socket>): http.Server
       // The host that was allowed is the one named, whatever Host the client sent.
       headers.host = url!.host;
       headers.connection = 'close';
-      const forwarded = http.request({ createConnection: () => upstream, method: req.method, path: `${url!.pathname}${url!.search}`, headers, setHost: false });
+      const forwarded = httpModule().request({ createConnection: () => upstream, method: req.method, path: `${url!.pathname}${url!.search}`, headers, setHost: false });
       forwarded.on('response', (answer) => {
         const back: http.OutgoingHttpHeaders = {};
         for (const [k, v] of Object.entries(answer.headers)) if (!HOP_BY_HOP.includes(k) && v !== undefined) back[k] = v;

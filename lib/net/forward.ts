@@ -4,7 +4,7 @@
 // peer, makes a socket inside the target namespace (socketIn) and splices
 // the two. Rootless: needs only what net.connect needs (a namespace we can
 // enter), never a link or a NAT rule of ours.
-import * as dgram from 'node:dgram';
+import type * as dgram from 'node:dgram';
 import type { AddressInfo } from 'node:net';
 import * as net from 'node:net';
 
@@ -16,6 +16,8 @@ import { family, netns, options as ownOptions, socketIn } from './netns';
 import { connect } from './sockets';
 
 const SOCK_DGRAM = 2;
+/** node:dgram, loaded by the first UDP forward: every spawn loads this file (the egress proxy's splice) and almost none forwards UDP. */
+const udp = (): typeof dgram => require('node:dgram');
 /** A UDP peer silent this long loses its socket inside (docker-proxy waits 90 s; a DNS or QUIC exchange needs far less). */
 const UDP_IDLE_MS = 60_000;
 /** The most UDP peers served at once: each holds a socket (an fd) inside, so a flood of source ports must not exhaust ours. */
@@ -157,7 +159,7 @@ async function bindUdp(socket: dgram.Socket, how: dgram.BindOptions): Promise<vo
 
 async function forwardUdp(ns: Namespace, listen: Endpoint, to: Endpoint): Promise<Forwarder> {
   const type = listen.family === 6 ? 'udp6' : 'udp4';
-  const outside = dgram.createSocket({ type, ipv6Only: listen.family === 6 });
+  const outside = udp().createSocket({ type, ipv6Only: listen.family === 6 });
   interface Peer {
     inside: dgram.Socket;
     timer: NodeJS.Timeout;
@@ -181,7 +183,7 @@ async function forwardUdp(ns: Namespace, listen: Endpoint, to: Endpoint): Promis
     const fd = socketIn(ns, family(to.family), SOCK_DGRAM, 0, `udp socket in ${ns}`);
     let inside: dgram.Socket;
     try {
-      inside = dgram.createSocket(to.family === 6 ? 'udp6' : 'udp4');
+      inside = udp().createSocket(to.family === 6 ? 'udp6' : 'udp4');
       inside.bind({ fd });
     } catch (err) {
       closeFd(fd);

@@ -2,7 +2,7 @@
 // argument check, a socket made inside it (socketIn: a short vfork-style
 // child joins the namespace and calls socket(); Node's threads never move),
 // the NETLINK_ROUTE socket the link functions use, and their errors.
-import { randomBytes } from 'node:crypto';
+import type * as crypto from 'node:crypto';
 
 import { NsError, invalidArgType, invalidArgValue } from '../core/errors';
 import { closeFd, native, type NativeSocketError } from '../core/native';
@@ -34,7 +34,8 @@ export function options(value: unknown, name: string, known: readonly string[]):
 
 /** `nsjs` and 8 random hex digits: 12 bytes, inside the kernel's 15. */
 export function defaultLinkName(): string {
-  return `nsjs${randomBytes(4).toString('hex')}`;
+  // node:crypto on first use: every spawn loads this file, few name a link.
+  return `nsjs${(require('node:crypto') as typeof crypto).randomBytes(4).toString('hex')}`;
 }
 
 function netlinkHint(errno: number, ns: Namespace, link?: string): string | undefined {

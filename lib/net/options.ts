@@ -4,15 +4,13 @@
 // where the child has no user namespace of its own, by the parent
 // (src-native/spawn/parent.cc) otherwise; the rest by the child over
 // rtnetlink (src-native/net/netlink.cc).
-import { randomBytes } from 'node:crypto';
-
 import { invalidArgValue } from '../core/errors';
 import type { NamespaceType } from '../core/nstypes';
 import { bool, knownKeys, needs, plainObject, record } from '../core/validate';
 import type { Namespace } from '../ns/namespace';
 import { cidrList, linkName, mtu, type Cidr } from './netaddr';
 import { checkEgress, type CheckedEgress, type EgressConnection } from './egress';
-import { netns } from './netns';
+import { defaultLinkName, netns } from './netns';
 
 /**
  * A veth pair between the namespace the spawner is in and the sandbox's new
@@ -122,7 +120,7 @@ function veth(value: unknown): CheckedVeth {
   const v = plainObject(value, 'options.network.veth');
   knownKeys(v, ['hostName', 'name', 'hostAddress', 'address', 'gateway', 'mtu', 'bridge'], 'options.network.veth');
   const checked: CheckedVeth = {
-    hostName: v.hostName === undefined ? `nsjs${randomBytes(4).toString('hex')}` : linkName(v.hostName, 'options.network.veth.hostName'),
+    hostName: v.hostName === undefined ? defaultLinkName() : linkName(v.hostName, 'options.network.veth.hostName'),
     name: v.name === undefined ? 'eth0' : linkName(v.name, 'options.network.veth.name'),
     hostAddresses: cidrList(v.hostAddress, 'options.network.veth.hostAddress'),
     addresses: cidrList(v.address, 'options.network.veth.address'),

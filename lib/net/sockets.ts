@@ -1,7 +1,7 @@
 // Sockets made inside a net namespace and used from Node in ours: a TCP or
 // abstract-Unix server listening there (listen), a connection made from
 // there (connect), a UDP socket bound there (createSocket).
-import * as dgram from 'node:dgram';
+import type * as dgram from 'node:dgram';
 import * as net from 'node:net';
 
 import { AbortError, NsError, invalidArgType, invalidArgValue } from '../core/errors';
@@ -12,6 +12,8 @@ import { ipAddress, port as portArg } from './netaddr';
 import { family, netns, options as ownOptions, socketError, socketIn } from './netns';
 
 const SOCK_STREAM = 1;
+/** node:dgram on first use: every spawn loads this file (through the egress proxy's splice), few make a UDP socket. */
+const udp = (): typeof dgram => require('node:dgram');
 const SOCK_NONBLOCK = 0o4000;
 const EINPROGRESS = -115;
 const ETIMEDOUT = -110;
@@ -197,7 +199,7 @@ export async function createSocket(ns: Namespace, options: SocketOptions): Promi
     closeFd(fd);
     throw socketError(r, ns, where);
   }
-  const socket = dgram.createSocket(opts.type);
+  const socket = udp().createSocket(opts.type);
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
     socket.bind({ fd }, () => {

@@ -7,7 +7,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { Namespace, sys, type CapabilityName, type DeviceMount, type Mount, type NamespaceType, type SpawnOptions, type TmpfsMount } from '../../index';
+import * as sys from '../../core/constants';
+import type { NamespaceType } from '../../core/nstypes';
+import type { DeviceMount, Mount, TmpfsMount } from '../../fs/options';
+import { Namespace } from '../../ns/namespace';
+import type { CapabilityName } from '../../policy/options';
+import type { SpawnOptions } from '../../spawn/options';
 import { compileOciSeccomp, type OciSeccomp } from '../../policy/oci-seccomp';
 import { OciError } from './errors';
 

@@ -7,7 +7,7 @@
 // `{"level":"error","msg":…}` line there (what containerd shows its user),
 // status 1. The messages containerd matches are runc's: "container does not
 // exist", "container not running".
-import * as childProcess from 'node:child_process';
+import type * as childProcess from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -102,7 +102,8 @@ export function runHooks(kind: string, hooks: Hook[], stateJson: string, log: Lo
       const eq = e.indexOf('=');
       if (eq > 0) env[e.slice(0, eq)] = e.slice(eq + 1);
     }
-    const r = childProcess.spawnSync(h.path, args.slice(1), {
+    // node:child_process (and the node:dgram it loads) only for a hook: few bundles have one.
+    const r = (require('node:child_process') as typeof childProcess).spawnSync(h.path, args.slice(1), {
       argv0: args[0],
       env,
       input: stateJson,

@@ -15,7 +15,13 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { CAPABILITIES, Namespace, NsError, runIsolated, spawnIsolated, type Process, type SpawnOptions } from '../../index';
+import { NsError } from '../../core/errors';
+import { Namespace } from '../../ns/namespace';
+import { CAPABILITIES } from '../../policy/options';
+import type { SpawnOptions } from '../../spawn/options';
+import type { Process } from '../../spawn/process';
+import { runIsolated } from '../../spawn/run';
+import { spawnIsolated } from '../../spawn/spawn';
 import { initBinary, native } from '../../core/native';
 import { createCgroup, removeCgroup, type CgroupState } from './cgroup';
 import { loadBundle, processOf, secureJoin } from './config';
