@@ -32,6 +32,7 @@
         "src-native/policy/restrict.cc",
         "src-native/policy/seccomp.cc",
         "src-native/cgroup/cgroup.cc",
+        "src-native/cgroup/files.cc",
         "src-native/net/netlink.cc",
         "src-native/net/net.cc",
         "src-native/spawn/pidfd.cc",

@@ -14,6 +14,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   nsjs::InitProbe(env, exports);
   nsjs::InitPolicy(env, exports);
   nsjs::InitTerminal(env, exports);
+  nsjs::InitCgroup(env, exports);
   return exports;
 }
 

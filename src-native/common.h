@@ -40,5 +40,6 @@ void InitNet(Napi::Env env, Napi::Object exports);
 void InitProbe(Napi::Env env, Napi::Object exports);
 void InitPolicy(Napi::Env env, Napi::Object exports);
 void InitTerminal(Napi::Env env, Napi::Object exports);
+void InitCgroup(Napi::Env env, Napi::Object exports);
 
 }  // namespace nsjs

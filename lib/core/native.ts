@@ -136,6 +136,13 @@ export interface Native {
   writeTty(fd: number, buffer: Buffer, offset: number): number;
   /** Calls back once (0 or -errno) when the fd is readable (or hung up), or writable. */
   TtyWatch: new (fd: number, writable: boolean, callback: (err: number) => void) => { start(): number; close(): void };
+  /**
+   * A cgroup's files (src-native/cgroup/files.cc): flat (kind, path, data)
+   * triples run in order; per op 0, an fd or a text, or the first that
+   * failed, with the results before it (the fds this call opened closed
+   * again); -EINVAL for a bad list.
+   */
+  cgroupFiles(ops: (number | string)[]): (number | string)[] | { index: number; errno: number; syscall: string; results: (number | string)[] } | number;
   PidfdWatch: new (
     pidfd: number,
     peek: boolean,

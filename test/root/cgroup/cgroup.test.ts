@@ -257,7 +257,7 @@ describe('a hostile command cannot loosen its limits', () => {
   });
 });
 
-test('options.cgroup.parent: the cgroups are made below it in each hierarchy; a missing parent is ENOENT, nothing left', async () => {
+test('options.cgroup.parent: the cgroups are made below it in each hierarchy; a missing parent is ENOENT, nothing left (also when it is missing in one hierarchy only)', async () => {
   const name = `nsjs-parent-${process.pid}`;
   const made = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup/memory', '/sys/fs/cgroup/pids'].map((h) => path.join(h, name));
   for (const d of made) fs.mkdirSync(d);
@@ -267,7 +267,13 @@ test('options.cgroup.parent: the cgroups are made below it in each hierarchy; a 
     const err = await spawnIsolated('true', [], { cgroup: { parent: `${name}/no-such` } }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'ENOENT', syscall: 'mkdir' });
     for (const d of made) expect(fs.readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory())).toEqual([]);
+    // Made (and opened) in the cgroup2 parent, then refused in memory's: the
+    // cgroup made is removed and its fds closed (the leak check's fds).
+    fs.rmdirSync(made[1]);
+    const half = await spawnIsolated('true', [], { cgroup: { parent: `/${name}/`, memory: { max: '64M' } } }).catch((e: unknown) => e);
+    expect(half).toMatchObject({ code: 'ENOENT', syscall: 'mkdir', path: expect.stringMatching(new RegExp(`^${made[1]}/nsjs-${process.pid}-[0-9]+$`)) });
+    for (const d of [made[0], made[2]]) expect(fs.readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory())).toEqual([]);
   } finally {
-    for (const d of made) fs.rmdirSync(d);
+    for (const d of made) if (fs.existsSync(d)) fs.rmdirSync(d);
   }
 });
