@@ -20,6 +20,7 @@ import { initBinary, native } from '../../core/native';
 import { createCgroup, removeCgroup, type CgroupState } from './cgroup';
 import { loadBundle, processOf, secureJoin } from './config';
 import { OciError } from './errors';
+import { mountOutside, unmountOutside, type Outside } from './outside';
 import { CONSOLE, READY_W, START_R, main as lightMain, parseOptions, runHooks, type Globals, type Logger } from './light';
 import { PARKED, alive, checkId, load, ociState, save, stateDir, type Saved } from './state';
 
@@ -168,12 +169,14 @@ async function create(g: Globals, argv: string[], log: Logger): Promise<number> 
   }
   let proc: Process | undefined;
   let cgroup: CgroupState | undefined;
+  let outside: Outside | undefined;
   try {
     const b = loadBundle(opts.get('bundle') ?? opts.get('b') ?? process.cwd());
     for (const w of b.warnings) log.warn(w);
     try {
-      for (const d of b.makeDirs) fs.mkdirSync(secureJoin(b.rootfs, d), { recursive: true, mode: 0o755 });
-      for (const f of b.makeFiles) {
+      if (b.outside) outside = mountOutside(b.outside.ns, b.rootfs, b.makeDirs, b.outside.mounts);
+      else for (const d of b.makeDirs) fs.mkdirSync(secureJoin(b.rootfs, d), { recursive: true, mode: 0o755 });
+      for (const f of b.outside ? [] : b.makeFiles) {
         const at = secureJoin(b.rootfs, f);
         fs.mkdirSync(path.dirname(at), { recursive: true, mode: 0o755 });
         fs.closeSync(fs.openSync(at, fs.constants.O_CREAT | fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW, 0o644));
@@ -195,6 +198,7 @@ async function create(g: Globals, argv: string[], log: Logger): Promise<number> 
       created: new Date().toISOString(), annotations: b.annotations, cgroup, hooks: b.hooks,
     };
     if (b.seccomp) s.seccomp = b.seccomp.toString('base64');
+    if (outside) s.outside = outside;
     fs.writeFileSync(path.join(dir, PARKED), '');
     save(g.root, s);
     const stateJson = JSON.stringify(ociState(g.root, s));
@@ -208,6 +212,7 @@ async function create(g: Globals, argv: string[], log: Logger): Promise<number> 
       await proc.wait();
     }
     if (cgroup) removeCgroup(cgroup);
+    if (outside) unmountOutside(outside);
     fs.rmSync(dir, { recursive: true, force: true });
     throw e;
   }
