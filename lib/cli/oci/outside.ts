@@ -6,6 +6,13 @@
 // and the init only chroots into the rootfs (spawn's chroot), as runc does
 // then. Unlike runc, which leaves them, delete unmounts them again.
 //
+// A view, not a wall: what a hostile program inside can do is what it could
+// do in that mount namespace. It shares every mount there (seen through the
+// chroot), a process that keeps CAP_SYS_CHROOT (runtime-tools' default set
+// does) leaves the chroot (chroot into a subdirectory, then `..`), and with
+// CAP_SYS_ADMIN it mounts and unmounts there, for everyone in it. A mount
+// namespace of the container's own, with pivot_root, is the boundary.
+//
 // A joined namespace is entered by the calling thread alone: unshare
 // (CLONE_FS) gives it an fs_struct of its own (setns refuses a mount
 // namespace to a thread that shares one), then setns there and back. Only
