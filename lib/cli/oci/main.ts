@@ -244,6 +244,8 @@ async function exec(g: Globals, argv: string[]): Promise<number> {
   if (opts.has('preserve-fds') && opts.get('preserve-fds') !== '0') throw new OciError('--preserve-fds is not supported by nsjs-oci yet');
   const part = processOf(spec, 'process');
   part.options.join = { pid: s.pid };
+  // Its mount namespace is not the container's own: the root is the init's chroot (outside.ts).
+  if (s.outside) part.options.chroot = s.rootfs;
   // runc's too: the container's filter holds every process in it.
   if (s.seccomp !== undefined) part.seccomp = Buffer.from(s.seccomp, 'base64');
   const { proc, start } = await spawnParked(part, opts.get('console-socket'));

@@ -176,6 +176,10 @@ describe('nsjs-oci without a mount namespace of its own', () => {
       expect(mountsUnder(await inside('cat /proc/self/mountinfo', mnt), rootfs)).toEqual(expect.arrayContaining([`${rootfs}/proc`, `${rootfs}/dev`, `${rootfs}/dev/null`]));
       expect(mountsUnder(fs.readFileSync('/proc/self/mountinfo', 'utf8'), rootfs)).toEqual([]);
       expect(await inside('hostname', uts)).toBe('oci-test\n');
+      // An exec'd process joins the same namespaces and the init's root, not the namespace's.
+      const proc = path.join(dir, 'process.json');
+      fs.writeFileSync(proc, JSON.stringify({ args: ['sh', '-c', 'ls /; readlink /proc/self/ns/mnt'], cwd: '/', env: ['PATH=/bin'] }));
+      expect(oci('exec', '--process', proc, 'joined')).toMatchObject({ status: 0, stdout: `bin\ndev\nproc\ntmp\nmnt:[${fs.fstatSync(mnt.fd).ino}]\n` });
       expect(os.hostname()).not.toBe('oci-test');
       expect(oci('delete', '--force', 'joined')).toMatchObject({ status: 0, stderr: '' });
       expect(mountsUnder(await inside('cat /proc/self/mountinfo', mnt), rootfs)).toEqual([]);
