@@ -154,6 +154,14 @@ describe('nsjs-oci without a mount namespace of its own', () => {
     (c.linux as Record<string, unknown>).maskedPaths = ['/proc/kcore'];
     writeConfig(c);
     expect(oci('create', '--bundle', bundle, 'itype2')).toMatchObject({ status: 1, stderr: expect.stringContaining('linux.maskedPaths: unable to restrict sys entries without a private mount namespace') });
+    // What only a mount namespace of its own can do (pivot_root's root, its propagation, nodes made in it): refused, not ignored.
+    delete (c.linux as Record<string, unknown>).maskedPaths;
+    for (const [k, v] of [['rootfsPropagation', 'shared'], ['devices', [{ path: '/dev/fuse', type: 'c', major: 10, minor: 229 }]]] as const) {
+      writeConfig({ ...c, linux: { ...(c.linux as object), [k]: v } });
+      expect(oci('create', '--bundle', bundle, 'itype2')).toMatchObject({ status: 1, stderr: expect.stringContaining(`linux.${k}: needs a mount namespace of the container's own`) });
+    }
+    writeConfig({ ...c, root: { path: 'rootfs', readonly: true } });
+    expect(oci('create', '--bundle', bundle, 'itype2')).toMatchObject({ status: 1, stderr: expect.stringContaining("root.readonly: needs a mount namespace of the container's own") });
     expect(mountsUnder(fs.readFileSync('/proc/self/mountinfo', 'utf8'), rootfs)).toEqual([]);
   });
 
