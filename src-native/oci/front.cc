@@ -424,7 +424,8 @@ Load LoadState(const std::string& id, Saved* s, bool* poststart, bool* poststop)
   const Json* stop = hooks->Get("poststop");
   if (!start || start->kind != Json::kArray || !stop || stop->kind != Json::kArray) return Load::kDefer;
   *poststart = !start->items.empty();
-  *poststop = !stop->items.empty();
+  // Mounts made outside a mount namespace of the container's own (outside.ts): Node unmounts them.
+  *poststop = !stop->items.empty() || s->doc.Get("outside") != nullptr;
   return Load::kOk;
 }
 

@@ -76,6 +76,12 @@ export interface Bundle {
   sysctl: [string, string][];
   /** Namespaces joined by path: closed once spawned. */
   joined: Namespace[];
+  /**
+   * Without a mount namespace of its own (none, or one joined by `ns`):
+   * the mounts nsjs-oci makes itself there before spawning (outside.ts);
+   * the init chroots into the rootfs. `makeDirs` are then made there too.
+   */
+  outside?: { ns?: string; mounts: Mount[] };
   warnings: string[];
 }
 
@@ -471,6 +477,7 @@ export function loadBundle(bundleArg: string): Bundle {
   const linux = c.linux === undefined ? {} : obj(c.linux, 'linux');
   const namespaces = new Set<NamespaceType>();
   const joined: Namespace[] = [];
+  let joinedMnt: string | undefined;
   const made: Bundle = {
     bundle, rootfs, ociVersion, annotations: {}, command: '', args: [], options: {}, terminal: false, makeDirs: [], makeFiles: [], resources: { devices: [] }, sysctl: [],
     hooks: hooks(c.hooks), joined, warnings,
@@ -491,10 +498,17 @@ export function loadBundle(bundleArg: string): Bundle {
           } catch (e) {
             refuse(`${f}.path`, (e as Error).message);
           }
+          if (type === 'mnt') joinedMnt = path.resolve(file);
         }
       });
-    if (joined.some((j) => j.type === 'mnt')) refuse('linux.namespaces', 'joining a mount namespace by path is not supported by nsjs-oci yet');
-    if (!namespaces.has('mnt')) refuse('linux.namespaces', 'a container without a mount namespace (chroot) is not supported by nsjs-oci yet');
+    const ownMnt = namespaces.has('mnt');
+    if (!ownMnt) {
+      // runc's rules for a container in a mount namespace it shares.
+      for (const k of ['maskedPaths', 'readonlyPaths'])
+        if (Array.isArray(linux[k]) && (linux[k] as unknown[]).length > 0) refuse(`linux.${k}`, 'unable to restrict sys entries without a private mount namespace');
+      for (const k of ['rootfsPropagation', 'devices']) if (linux[k] !== undefined) refuse(`linux.${k}`, 'needs a mount namespace of the container\'s own');
+      if (root.readonly === true) refuse('root.readonly', 'needs a mount namespace of the container\'s own');
+    }
     if (linux.seccomp !== undefined) made.seccomp = ociSeccomp(linux.seccomp);
     for (const k of ['intelRdt', 'personality', 'mountLabel'].filter((k) => linux[k] !== undefined)) refuse(`linux.${k}`, 'is not supported by nsjs-oci yet');
     if (linux.sysctl !== undefined) made.sysctl = sysctls(linux.sysctl, (t) => namespaces.has(t));
@@ -510,13 +524,14 @@ export function loadBundle(bundleArg: string): Bundle {
       if (linux.uidMappings === undefined || linux.gidMappings === undefined) refuse('linux.uidMappings', 'needs gidMappings too');
       options.user = { uidMap: map(linux.uidMappings, 'linux.uidMappings'), gidMap: map(linux.gidMappings, 'linux.gidMappings') };
     } else if (namespaces.has('user')) refuse('linux.uidMappings', 'a new user namespace needs uidMappings and gidMappings');
-    if (c.hostname !== undefined && c.hostname !== '') {
-      if (!namespaces.has('uts')) refuse('hostname', 'needs a new uts namespace');
-      options.hostname = str(c.hostname, 'hostname');
-    }
-    if (c.domainname !== undefined && c.domainname !== '') {
-      if (!namespaces.has('uts')) refuse('domainname', 'needs a new uts namespace');
-      options.domainname = str(c.domainname, 'domainname');
+    for (const k of ['hostname', 'domainname'] as const) {
+      if (c[k] === undefined || c[k] === '') continue;
+      const name = str(c[k], k);
+      // In a uts namespace joined by path runc sets them there too: written
+      // as the sysctl kernel.<k> by a process in that namespace (writeSysctls).
+      if (joined.some((j) => j.type === 'uts')) made.sysctl.push([`kernel/${k}`, name]);
+      else if (!namespaces.has('uts')) refuse(k, 'needs a new uts namespace or one joined by path');
+      else options[k] = name;
     }
     const rp = linux.rootfsPropagation === undefined ? undefined : str(linux.rootfsPropagation, 'linux.rootfsPropagation');
     if (rp !== undefined) {
@@ -566,8 +581,14 @@ export function loadBundle(bundleArg: string): Bundle {
     // The root is a bind of root.path onto itself: remounting its top mount
     // read-only leaves the mounts on it as they are (runc's order: last).
     if (root.readonly === true) mounts.push({ type: 'raw', fstype: 'none', source: 'none', target: '/', flags: sys.MS_BIND | sys.MS_REMOUNT | sys.MS_RDONLY });
-    options.mounts = mounts;
-    options.root = rootfs;
+    if (ownMnt) {
+      options.mounts = mounts;
+      options.root = rootfs;
+    } else {
+      made.outside = { mounts };
+      if (joinedMnt !== undefined) made.outside.ns = joinedMnt;
+      options.chroot = rootfs;
+    }
     made.makeDirs.push(proc.options.cwd as string); // processOf's cwd is a path
     if (c.annotations !== undefined)
       for (const [k, v] of Object.entries(obj(c.annotations, 'annotations'))) made.annotations[k] = str(v, `annotations.${k}`);

@@ -15,6 +15,7 @@ import * as path from 'node:path';
 import { cgroupPids, freeze, removeCgroup } from './cgroup';
 import type { Hook } from './config';
 import { OciError } from './errors';
+import type { Outside } from './outside';
 import { PARKED, alive, checkId, load, ociState, stateDir, status, type Saved } from './state';
 
 /** The parked init's fds (nsjs-init --park): the start pipe's ends, the ready pipe, the console socket. */
@@ -178,6 +179,31 @@ function kill(g: Globals, argv: string[]): number {
   return 0;
 }
 
+/**
+ * The mounts create made in a mount namespace the container does not own
+ * (outside.ts), unmounted in reverse order by umount(8), through nsenter(1)
+ * in a joined namespace: this module loads no addon, and the case is rare.
+ * A namespace that is gone took its mounts with it.
+ */
+function unmountOutside(o: Outside, log: Logger): void {
+  let ino: number | undefined;
+  try {
+    ino = fs.statSync(o.ns ?? '/proc/self/ns/mnt').ino;
+  } catch {
+    // the joined namespace's file is gone
+  }
+  if (ino !== o.ino) {
+    log.warn(`the container's mounts (${o.targets.join(', ')}) are in a mount namespace this delete cannot reach`);
+    return;
+  }
+  const enter = o.ns === undefined ? [] : ['nsenter', `--mount=${o.ns}`, '--'];
+  const argv = [...enter, 'umount', '--lazy', '--', ...[...o.targets].reverse()];
+  const r = childProcess.spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
+  // "not mounted": one the container unmounted itself.
+  const failed = (r.stderr ?? '').split('\n').filter((l) => l && !/not mounted/.test(l));
+  if (r.error || failed.length > 0) throw new OciError(`cannot unmount the container's mounts: ${r.error?.message ?? failed.join('; ')}`);
+}
+
 /** SIGKILL to everything in the container and a wait for the init to be gone. */
 function killAll(s: Saved): void {
   for (let i = 0; i < 500; i++) {
@@ -216,6 +242,7 @@ function remove(g: Globals, argv: string[], log: Logger): number {
   if (st === 'paused') freeze(s.cgroup, false);
   killAll(s);
   removeCgroup(s.cgroup);
+  if (s.outside) unmountOutside(s.outside, log);
   fs.rmSync(stateDir(g.root, id), { recursive: true, force: true });
   const stateJson = JSON.stringify({ ...ociState(g.root, s), status: 'stopped' });
   runHooks('poststop', s.hooks.poststop, stateJson, log, false);

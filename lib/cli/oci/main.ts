@@ -26,6 +26,7 @@ import { initBinary, native } from '../../core/native';
 import { createCgroup, removeCgroup, type CgroupState } from './cgroup';
 import { loadBundle, processOf, secureJoin } from './config';
 import { OciError } from './errors';
+import { mountOutside, unmountOutside, type Outside } from './outside';
 import { CONSOLE, READY_W, START_R, main as lightMain, parseOptions, runHooks, type Globals, type Logger } from './light';
 import { PARKED, alive, checkId, load, ociState, save, stateDir, type Saved } from './state';
 
@@ -174,12 +175,14 @@ async function create(g: Globals, argv: string[], log: Logger): Promise<number> 
   }
   let proc: Process | undefined;
   let cgroup: CgroupState | undefined;
+  let outside: Outside | undefined;
   try {
     const b = loadBundle(opts.get('bundle') ?? opts.get('b') ?? process.cwd());
     for (const w of b.warnings) log.warn(w);
     try {
-      for (const d of b.makeDirs) fs.mkdirSync(secureJoin(b.rootfs, d), { recursive: true, mode: 0o755 });
-      for (const f of b.makeFiles) {
+      if (b.outside) outside = mountOutside(b.outside.ns, b.rootfs, b.makeDirs, b.outside.mounts);
+      else for (const d of b.makeDirs) fs.mkdirSync(secureJoin(b.rootfs, d), { recursive: true, mode: 0o755 });
+      for (const f of b.outside ? [] : b.makeFiles) {
         const at = secureJoin(b.rootfs, f);
         fs.mkdirSync(path.dirname(at), { recursive: true, mode: 0o755 });
         fs.closeSync(fs.openSync(at, fs.constants.O_CREAT | fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW, 0o644));
@@ -201,6 +204,7 @@ async function create(g: Globals, argv: string[], log: Logger): Promise<number> 
       created: new Date().toISOString(), annotations: b.annotations, cgroup, hooks: b.hooks,
     };
     if (b.seccomp) s.seccomp = b.seccomp.toString('base64');
+    if (outside) s.outside = outside;
     fs.writeFileSync(path.join(dir, PARKED), '');
     save(g.root, s);
     const stateJson = JSON.stringify(ociState(g.root, s));
@@ -214,6 +218,7 @@ async function create(g: Globals, argv: string[], log: Logger): Promise<number> 
       await proc.wait();
     }
     if (cgroup) removeCgroup(cgroup);
+    if (outside) unmountOutside(outside);
     fs.rmSync(dir, { recursive: true, force: true });
     throw e;
   }
@@ -245,6 +250,8 @@ async function exec(g: Globals, argv: string[]): Promise<number> {
   if (opts.has('preserve-fds') && opts.get('preserve-fds') !== '0') throw new OciError('--preserve-fds is not supported by nsjs-oci yet');
   const part = processOf(spec, 'process');
   part.options.join = { pid: s.pid };
+  // Its mount namespace is not the container's own: the root is the init's chroot (outside.ts).
+  if (s.outside) part.options.chroot = s.rootfs;
   // runc's too: the container's filter holds every process in it.
   if (s.seccomp !== undefined) part.seccomp = Buffer.from(s.seccomp, 'base64');
   const { proc, start } = await spawnParked(part, opts.get('console-socket'));

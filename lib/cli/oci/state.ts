@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { frozen, type CgroupState } from './cgroup';
 import type { Hooks } from './config';
 import { OciError } from './errors';
+import type { Outside } from './outside';
 
 export interface Saved {
   ociVersion: string;
@@ -24,6 +25,8 @@ export interface Saved {
   hooks: Hooks;
   /** The container's seccomp filter (base64), which exec'd processes load too. */
   seccomp?: string;
+  /** The mounts create made in a mount namespace the container does not own (outside.ts), which delete unmounts. */
+  outside?: Outside;
 }
 
 export type Status = 'created' | 'running' | 'stopped' | 'paused';

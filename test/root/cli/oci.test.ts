@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { CAPABILITIES } from '../../../lib';
+import { CAPABILITIES, Namespace, runIsolated } from '../../../lib';
 import { expectNoLeaks, snapshot, type Snapshot } from '../../helpers/leaks';
 
 const bin = path.join(__dirname, '..', '..', '..', 'bin', 'nsjs-oci.js');
@@ -120,6 +120,82 @@ afterEach(async () => {
   }
   fs.rmSync(dir, { recursive: true, force: true });
   await expectNoLeaks(before);
+});
+
+/** The mount points under `under` in a mountinfo. */
+function mountsUnder(mountinfo: string, under: string): string[] {
+  return mountinfo.split('\n').map((l) => l.split(' ')[4]).filter((m) => m !== undefined && (m === under || m.startsWith(`${under}/`)));
+}
+
+describe('nsjs-oci without a mount namespace of its own', () => {
+  const front = path.join(__dirname, '..', '..', '..', 'build', 'Release', 'nsjs-oci');
+  const NS = ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'user', 'uts'];
+
+  // runtime-tools' linux_ns_itype: with no namespace in the config, each is the runtime's (ours).
+  test('none in the config: every namespace is ours, the mounts are made under the rootfs here, the init is chrooted, delete (through the native front) unmounts them', () => {
+    const rootfs = path.join(bundle, 'rootfs');
+    const out = path.join(rootfs, 'tmp', 'out');
+    const r = create('itype', ['sh', '-c', 'ls /dev > /tmp/out; readlink /proc/self/root >> /tmp/out'], { hostname: undefined, linux: { cgroupsPath: (config([]).linux as { cgroupsPath: string }).cgroupsPath } });
+    expect(r).toMatchObject({ status: 0, stderr: '' });
+    const { pid } = state('itype');
+    for (const t of NS) expect(fs.readlinkSync(`/proc/${pid}/ns/${t}`)).toBe(fs.readlinkSync(`/proc/self/ns/${t}`));
+    expect(fs.readlinkSync(`/proc/${pid}/root`)).toBe(rootfs);
+    expect(mountsUnder(fs.readFileSync('/proc/self/mountinfo', 'utf8'), rootfs)).toEqual([`${rootfs}/proc`, `${rootfs}/dev`, ...['null', 'zero', 'full', 'random', 'urandom', 'tty'].map((d) => `${rootfs}/dev/${d}`)]);
+    expect(oci('start', 'itype').status).toBe(0);
+    waitFor('itype', 'stopped');
+    // The default devices and links are in the config's /dev; the root is the rootfs, seen as /.
+    expect(fs.readFileSync(out, 'utf8').split('\n')).toEqual(expect.arrayContaining(['null', 'tty', 'fd', 'ptmx', '/']));
+    const env = { ...process.env, PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? ''}` };
+    expect(spawnSync(front, ['--root', root, 'delete', 'itype'], { env, encoding: 'utf8' })).toMatchObject({ status: 0, stderr: '' });
+    expect(mountsUnder(fs.readFileSync('/proc/self/mountinfo', 'utf8'), rootfs)).toEqual([]);
+    // runc's rule: masked and readonly paths need a mount namespace of the container's own.
+    const c = config(['true'], { hostname: undefined });
+    (c.linux as Record<string, unknown>).namespaces = [{ type: 'pid' }];
+    (c.linux as Record<string, unknown>).maskedPaths = ['/proc/kcore'];
+    writeConfig(c);
+    expect(oci('create', '--bundle', bundle, 'itype2')).toMatchObject({ status: 1, stderr: expect.stringContaining('linux.maskedPaths: unable to restrict sys entries without a private mount namespace') });
+    // What only a mount namespace of its own can do (pivot_root's root, its propagation, nodes made in it): refused, not ignored.
+    delete (c.linux as Record<string, unknown>).maskedPaths;
+    for (const [k, v] of [['rootfsPropagation', 'shared'], ['devices', [{ path: '/dev/fuse', type: 'c', major: 10, minor: 229 }]]] as const) {
+      writeConfig({ ...c, linux: { ...(c.linux as object), [k]: v } });
+      expect(oci('create', '--bundle', bundle, 'itype2')).toMatchObject({ status: 1, stderr: expect.stringContaining(`linux.${k}: needs a mount namespace of the container's own`) });
+    }
+    writeConfig({ ...c, root: { path: 'rootfs', readonly: true } });
+    expect(oci('create', '--bundle', bundle, 'itype2')).toMatchObject({ status: 1, stderr: expect.stringContaining("root.readonly: needs a mount namespace of the container's own") });
+    expect(mountsUnder(fs.readFileSync('/proc/self/mountinfo', 'utf8'), rootfs)).toEqual([]);
+  });
+
+  // runtime-tools' linux_ns_path: mnt and uts joined by path (and runc's hostname in a joined uts namespace).
+  test('mnt and uts joined by path: the init is in both, the mounts are made there and not here, the hostname is set there; delete unmounts them there', async () => {
+    const rootfs = path.join(bundle, 'rootfs');
+    const mnt = Namespace.create('mnt');
+    const uts = Namespace.create('uts');
+    try {
+      const at = (n: Namespace) => `/proc/${process.pid}/fd/${n.fd}`;
+      const c = config(['true']);
+      (c.linux as Record<string, unknown>).namespaces = [{ type: 'pid' }, { type: 'mount', path: at(mnt) }, { type: 'uts', path: at(uts) }];
+      writeConfig(c);
+      ids.push('joined');
+      expect(oci('create', '--bundle', bundle, 'joined')).toMatchObject({ status: 0, stderr: '' });
+      const { pid } = state('joined');
+      expect(fs.readlinkSync(`/proc/${pid}/ns/mnt`)).toBe(`mnt:[${fs.fstatSync(mnt.fd).ino}]`);
+      expect(fs.readlinkSync(`/proc/${pid}/ns/uts`)).toBe(`uts:[${fs.fstatSync(uts.fd).ino}]`);
+      const inside = async (cmd: string, n: Namespace) => (await runIsolated('/bin/sh', ['-c', cmd], { join: [n] })).stdout;
+      expect(mountsUnder(await inside('cat /proc/self/mountinfo', mnt), rootfs)).toEqual(expect.arrayContaining([`${rootfs}/proc`, `${rootfs}/dev`, `${rootfs}/dev/null`]));
+      expect(mountsUnder(fs.readFileSync('/proc/self/mountinfo', 'utf8'), rootfs)).toEqual([]);
+      expect(await inside('hostname', uts)).toBe('oci-test\n');
+      // An exec'd process joins the same namespaces and the init's root, not the namespace's.
+      const proc = path.join(dir, 'process.json');
+      fs.writeFileSync(proc, JSON.stringify({ args: ['sh', '-c', 'ls /; readlink /proc/self/ns/mnt'], cwd: '/', env: ['PATH=/bin'] }));
+      expect(oci('exec', '--process', proc, 'joined')).toMatchObject({ status: 0, stdout: `bin\ndev\nproc\ntmp\nmnt:[${fs.fstatSync(mnt.fd).ino}]\n` });
+      expect(os.hostname()).not.toBe('oci-test');
+      expect(oci('delete', '--force', 'joined')).toMatchObject({ status: 0, stderr: '' });
+      expect(mountsUnder(await inside('cat /proc/self/mountinfo', mnt), rootfs)).toEqual([]);
+    } finally {
+      mnt.close();
+      uts.close();
+    }
+  });
 });
 
 describe('nsjs-oci lifecycle', () => {
