@@ -198,7 +198,8 @@ function unmountOutside(o: Outside, log: Logger): void {
   }
   const enter = o.ns === undefined ? [] : ['nsenter', `--mount=${o.ns}`, '--'];
   const argv = [...enter, 'umount', '--lazy', '--', ...[...o.targets].reverse()];
-  const r = childProcess.spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
+  // Lazily, as for a hook: only a container without a mount namespace of its own has mounts here.
+  const r = (require('node:child_process') as typeof childProcess).spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
   // "not mounted": one the container unmounted itself.
   const failed = (r.stderr ?? '').split('\n').filter((l) => l && !/not mounted/.test(l));
   if (r.error || failed.length > 0) throw new OciError(`cannot unmount the container's mounts: ${r.error?.message ?? failed.join('; ')}`);
