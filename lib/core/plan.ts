@@ -22,6 +22,9 @@ export interface NativeOp {
   s?: (string | null)[];
 }
 
+/** A Landlock ruleset as the child builds it (policy/landlock.ts NativeLandlock). */
+type NativeRuleset = { attrSize: number; fs: bigint; net: bigint; paths: { path: string; access: bigint }[]; ports: { port: bigint; access: bigint }[] };
+
 export interface NativePlan {
   cloneFlags: number;
   forceClone: boolean;
@@ -38,8 +41,8 @@ export interface NativePlan {
   setgroups?: string;
   /** The seccomp filter the child loads (policy/seccomp.ts compileSeccomp). */
   seccomp?: Buffer;
-  /** The Landlock ruleset the child builds (policy/landlock.ts NativeLandlock). */
-  landlock?: { attrSize: number; fs: bigint; net: bigint; paths: { path: string; access: bigint }[]; ports: { port: bigint; access: bigint }[] };
+  /** The Landlock ruleset the child builds (policy/landlock.ts NativeLandlock), `then` a second one on top. */
+  landlock?: NativeRuleset & { then?: NativeRuleset };
   /** A cgroup v2 directory the child is cloned into (CLONE_INTO_CGROUP; cgroup/plan.ts). */
   cgroupFd?: number;
   /** ns/plan.ts planPersist: pairs of /proc/<pid>/ suffix and file, bound by the parent while the child waits. */

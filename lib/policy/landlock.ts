@@ -4,9 +4,11 @@
 // sandbox's files) and enforces on itself just before exec
 // (src-native/policy/restrict.cc). The rights asked for are those of the ABI
 // the kernel speaks: best effort below what a rule needs, unless `require`.
+import * as path from 'node:path';
+
 import { NsError, invalidArgType, invalidArgValue } from '../core/errors';
 import { native } from '../core/native';
-import { bool, integer, knownKeys, pathString, plainObject } from '../core/validate';
+import { bool, integer, knownKeys, pathString, plainObject, record } from '../core/validate';
 
 /**
  * Landlock rules, paths as the sandbox sees them (after `root`). With
@@ -74,6 +76,35 @@ export interface NativeLandlock {
   net: bigint;
   paths: { path: string; access: bigint }[];
   ports: { port: bigint; access: bigint }[];
+  /** A sandbox command's own ruleset, enforced after this one as a second layer (landlockLayers). */
+  then?: Omit<NativeLandlock, 'then'>;
+}
+
+/**
+ * Not exported from the package: a sandbox command's `landlock`
+ * (sandbox/policy.ts), the sandbox's rules and the command's own, each
+ * enforced as a ruleset of its own, the command's last. The kernel checks
+ * an access against every layer of the domain, so the second can only take
+ * rights away, whatever its paths turn out to name. Made only by
+ * landlockLayers(); the options snapshot keeps it as it is.
+ */
+export interface LandlockLayers {
+  readonly sandbox: unknown;
+  readonly command: unknown;
+}
+
+const layered = new WeakSet<object>();
+
+/** @internal */
+export function landlockLayers(sandbox: unknown, command: unknown): LandlockLayers {
+  const l = Object.freeze(record({ sandbox, command }));
+  layered.add(l);
+  return l;
+}
+
+/** @internal Whether `value` was made by landlockLayers(). */
+export function isLandlockLayers(value: unknown): value is LandlockLayers {
+  return typeof value === 'object' && value !== null && layered.has(value);
 }
 
 let abi: number | undefined;
@@ -103,6 +134,12 @@ function ports(value: unknown, name: string): number[] {
  * undefined where there is nothing to enforce (no Landlock, best effort).
  */
 export function checkLandlock(value: unknown): NativeLandlock | undefined {
+  if (isLandlockLayers(value)) {
+    const first = checkLandlock(value.sandbox);
+    const then = checkLandlock(value.command);
+    // Both are undefined, or neither: one kernel, one ABI.
+    return first && then ? { ...first, then } : first;
+  }
   const o = plainObject(value, 'options.landlock');
   knownKeys(o, ['read', 'write', 'execute', 'connect', 'bind', 'require'], 'options.landlock');
   const read = o.read === undefined ? [] : paths(o.read, 'options.landlock.read');
@@ -143,4 +180,40 @@ export function checkLandlock(value: unknown): NativeLandlock | undefined {
     ? [...(connect ?? []).map((p) => ({ port: BigInt(p), access: NET_CONNECT_TCP })), ...(bind ?? []).map((p) => ({ port: BigInt(p), access: NET_BIND_TCP }))]
     : [];
   return { attrSize: net !== 0n ? 16 : 8, fs: fsHandled, net, paths: rules, ports: portRules };
+}
+
+const under = (p: string, tree: string) => p === tree || p.startsWith(tree === '/' ? '/' : `${tree}/`);
+const normal = (p: string) => {
+  const n = path.posix.normalize(p);
+  return n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n;
+};
+const rightNames = (bits: bigint) => (Object.keys(FS) as Right[]).filter((r) => (bits & FS[r][0]) !== 0n).join(', ');
+
+/**
+ * @internal What of a sandbox command's `landlock` (`value`, checked as
+ * `command`) asks for a right the sandbox's ruleset gives nowhere there:
+ * [option, value, why], or undefined. A path gets the rights of every rule
+ * of the sandbox's on it or a tree above it, compared as written
+ * (normalized): a symlink or `..` that leads elsewhere is the second
+ * layer's business, which still cannot widen anything. The execute right
+ * that read and write paths carry without `execute` is not asked for.
+ */
+export function landlockBeyond(value: unknown, command: NativeLandlock, sandbox: NativeLandlock): [string, unknown, string] | undefined {
+  const o = value as Record<string, string[] | number[] | undefined>;
+  const names = (['read', 'write', 'execute'] as const).flatMap((k) => (o[k] ?? []).map((v, i) => [`options.landlock.${k}[${i}]`, v, k] as const));
+  const implied = o.execute === undefined ? FS.execute[0] : 0n;
+  for (const [i, rule] of command.paths.entries()) {
+    const [name, v, kind] = names[i];
+    const p = normal(rule.path);
+    const given = sandbox.paths.reduce((m, s) => (under(p, normal(s.path)) ? m | s.access : m), 0n);
+    const missing = (kind === 'execute' ? rule.access : rule.access & ~implied) & ~given;
+    if (missing !== 0n) return [name, v, `the sandbox's landlock gives no ${rightNames(missing)} there`];
+  }
+  for (const [key, bit] of [['connect', NET_CONNECT_TCP], ['bind', NET_BIND_TCP]] as const) {
+    if ((sandbox.net & bit) === 0n) continue;
+    const allowed = new Set(sandbox.ports.filter((s) => s.access === bit).map((s) => s.port));
+    const i = (o[key] ?? []).findIndex((port) => !allowed.has(BigInt(port)));
+    if (i >= 0) return [`options.landlock.${key}[${i}]`, o[key]![i], `the sandbox's landlock allows no ${key} to that port`];
+  }
+  return undefined;
 }

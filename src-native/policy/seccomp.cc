@@ -407,6 +407,35 @@ bool CompileFilter(const Filter& f, std::vector<sock_filter>* out, std::string* 
   return true;
 }
 
+namespace {
+
+bool ParseLandlock(const Napi::Object& l, Landlock* out, std::string* why) {
+  out->attr_size = U32(l.Get("attrSize"));
+  out->handled_fs = BigU64(l.Get("fs"));
+  out->handled_net = BigU64(l.Get("net"));
+  if (out->attr_size != 8 && out->attr_size != 16 && out->attr_size != 24) {
+    *why = "a Landlock attribute of " + std::to_string(out->attr_size) + " bytes";
+    return false;
+  }
+  const Napi::Value paths = l.Get("paths"), ports = l.Get("ports");
+  if (!paths.IsArray() || !ports.IsArray()) {
+    *why = "Landlock paths and ports must be arrays";
+    return false;
+  }
+  const Napi::Array p = paths.As<Napi::Array>(), q = ports.As<Napi::Array>();
+  for (uint32_t i = 0; i < p.Length(); i++) {
+    const Napi::Object e = p.Get(i).As<Napi::Object>();
+    out->paths.push_back({Str(e.Get("path")), BigU64(e.Get("access"))});
+  }
+  for (uint32_t i = 0; i < q.Length(); i++) {
+    const Napi::Object e = q.Get(i).As<Napi::Object>();
+    out->ports.push_back({BigU64(e.Get("port")), BigU64(e.Get("access"))});
+  }
+  return true;
+}
+
+}  // namespace
+
 bool PolicyPlan::Parse(const Napi::Object& x, std::string* why) {
   const Napi::Value filter = x.Get("seccomp");
   if (filter.IsBuffer()) {
@@ -421,27 +450,9 @@ bool PolicyPlan::Parse(const Napi::Object& x, std::string* why) {
   const Napi::Value ll = x.Get("landlock");
   if (ll.IsObject()) {
     const Napi::Object l = ll.As<Napi::Object>();
-    landlock.attr_size = U32(l.Get("attrSize"));
-    landlock.handled_fs = BigU64(l.Get("fs"));
-    landlock.handled_net = BigU64(l.Get("net"));
-    if (landlock.attr_size != 8 && landlock.attr_size != 16 && landlock.attr_size != 24) {
-      *why = "a Landlock attribute of " + std::to_string(landlock.attr_size) + " bytes";
-      return false;
-    }
-    const Napi::Value paths = l.Get("paths"), ports = l.Get("ports");
-    if (!paths.IsArray() || !ports.IsArray()) {
-      *why = "Landlock paths and ports must be arrays";
-      return false;
-    }
-    const Napi::Array p = paths.As<Napi::Array>(), q = ports.As<Napi::Array>();
-    for (uint32_t i = 0; i < p.Length(); i++) {
-      const Napi::Object e = p.Get(i).As<Napi::Object>();
-      landlock.paths.push_back({Str(e.Get("path")), BigU64(e.Get("access"))});
-    }
-    for (uint32_t i = 0; i < q.Length(); i++) {
-      const Napi::Object e = q.Get(i).As<Napi::Object>();
-      landlock.ports.push_back({BigU64(e.Get("port")), BigU64(e.Get("access"))});
-    }
+    if (!ParseLandlock(l, &landlock, why)) return false;
+    const Napi::Value then = l.Get("then");  // a sandbox command's own ruleset
+    if (then.IsObject() && !ParseLandlock(then.As<Napi::Object>(), &command_landlock, why)) return false;
   }
   return true;
 }

@@ -70,6 +70,40 @@ class Reader {
   size_t at_ = 0;
 };
 
+void EncodeLandlock(const policy::Landlock& l, Writer* w) {
+  w->Put(static_cast<uint64_t>(l.attr_size));
+  w->Put(l.handled_fs);
+  w->Put(l.handled_net);
+  w->Put(static_cast<uint32_t>(l.paths.size()));
+  for (const auto& path : l.paths) {
+    w->Str(path.path.c_str());
+    w->Put(path.access);
+  }
+  w->Put(static_cast<uint32_t>(l.ports.size()));
+  for (const auto& port : l.ports) {
+    w->Put(port.port);
+    w->Put(port.access);
+  }
+}
+
+bool DecodeLandlock(const std::string& in, Reader* r, policy::Landlock* l) {
+  uint64_t attr_size;
+  uint32_t n;
+  if (!r->Get(&attr_size) || !r->Get(&l->handled_fs) || !r->Get(&l->handled_net) || !r->Get(&n) || n > in.size()) return false;
+  l->attr_size = attr_size;
+  l->paths.resize(n);
+  for (auto& path : l->paths) {
+    const char* s;
+    if (!r->Str(&s) || !s || !r->Get(&path.access)) return false;
+    path.path = s;
+  }
+  if (!r->Get(&n) || n > in.size()) return false;
+  l->ports.resize(n);
+  for (auto& port : l->ports)
+    if (!r->Get(&port.port) || !r->Get(&port.access)) return false;
+  return true;
+}
+
 void Encode(const Plan& p, Writer* w) {
   w->Put(kMagic);
   w->Put(p.clone_flags);
@@ -96,20 +130,8 @@ void Encode(const Plan& p, Writer* w) {
   w->Strs(p.envp);
   w->Put(static_cast<uint32_t>(p.policy.seccomp.size()));
   for (const sock_filter& f : p.policy.seccomp) w->Put(f);
-  const policy::Landlock& l = p.policy.landlock;
-  w->Put(static_cast<uint64_t>(l.attr_size));
-  w->Put(l.handled_fs);
-  w->Put(l.handled_net);
-  w->Put(static_cast<uint32_t>(l.paths.size()));
-  for (const auto& path : l.paths) {
-    w->Str(path.path.c_str());
-    w->Put(path.access);
-  }
-  w->Put(static_cast<uint32_t>(l.ports.size()));
-  for (const auto& port : l.ports) {
-    w->Put(port.port);
-    w->Put(port.access);
-  }
+  EncodeLandlock(p.policy.landlock, w);
+  EncodeLandlock(p.policy.command_landlock, w);
 }
 
 bool Decode(const std::string& in, Plan* p) {
@@ -149,20 +171,7 @@ bool Decode(const std::string& in, Plan* p) {
   p->policy.seccomp.resize(n);
   for (sock_filter& f : p->policy.seccomp)
     if (!r.Get(&f)) return false;
-  policy::Landlock& l = p->policy.landlock;
-  uint64_t attr_size;
-  if (!r.Get(&attr_size) || !r.Get(&l.handled_fs) || !r.Get(&l.handled_net) || !r.Get(&n) || n > in.size()) return false;
-  l.attr_size = attr_size;
-  l.paths.resize(n);
-  for (auto& path : l.paths) {
-    const char* s;
-    if (!r.Str(&s) || !s || !r.Get(&path.access)) return false;
-    path.path = s;
-  }
-  if (!r.Get(&n) || n > in.size()) return false;
-  l.ports.resize(n);
-  for (auto& port : l.ports)
-    if (!r.Get(&port.port) || !r.Get(&port.access)) return false;
+  if (!DecodeLandlock(in, &r, &p->policy.landlock) || !DecodeLandlock(in, &r, &p->policy.command_landlock)) return false;
   // As Plan::Parse: execvp's ENOEXEC fallback runs the script under /bin/sh.
   if (p->argv[0]) {
     p->sh_argv = {"/bin/sh", nullptr};
