@@ -248,18 +248,23 @@ namespace {
 // poll/read loop tests EINTR and EAGAIN), and read back a value the thread
 // may have overwritten. So from clone to the helper's execveat the child
 // makes raw system calls only, as glibc's posix_spawn child does
-// (INTERNAL_SYSCALL): none touches errno or any TLS; it is built without
-// the sanitizers, whose runtime keeps per-thread state; it reads only the
-// Plan and writes only its own stack (one of the spawning thread's
-// ThreadMemory stacks, which that thread never runs on) and the Progress
-// page the parent reads once it has gone. The parent neither writes the Plan
-// after clone nor returns from Spawn (freeing it, reusing the stack) before
-// the child has exec'd or exited: ReadReports waits for EOF (the child holds
-// the error pipe's write end across its exec), the child's exit or its
-// report and then Reap; its poll of two fds fails only with EINTR (nothing
-// allocated; EINVAL would take an RLIMIT_NOFILE below 2). PrepareEnter refuses a plan with anything before kOpEnter but the
-// cgroup joins below, so no other op's code ever runs here. Where there is
-// no raw syscall below (kEnterBesideParent false) the clone is vfork-style.
+// (INTERNAL_SYSCALL): none touches errno or any TLS. It is built without
+// the sanitizers, whose runtime keeps per-thread state (in the sanitize
+// test build the std::vector accessors it calls stay instrumented, out of
+// line: loads checked against the shadow, nothing per thread unless one
+// fails); test/unit/sandbox checks the release build's machine code.
+// It reads only the Plan and writes only its own stack (one of the spawning
+// thread's ThreadMemory stacks, which that thread never runs on) and the
+// Progress page the parent reads once it has gone. The parent neither
+// writes the Plan after clone nor returns from Spawn (freeing it, reusing
+// the stack) before the child has exec'd or exited: ReadReports waits for
+// EOF (the child holds the error pipe's write end across its exec), the
+// child's exit, or its report and then Reap; its poll of two fds fails
+// only with EINTR (nothing allocated; EINVAL would take an RLIMIT_NOFILE
+// below 2). PrepareEnter refuses a plan with anything before kOpEnter but
+// the cgroup joins below, so no other op's code ever runs here. Where
+// there is no raw syscall below (kEnterBesideParent false) the clone is
+// vfork-style.
 #define NSJS_RAW_CHILD __attribute__((no_sanitize("address", "undefined")))
 #if defined(__x86_64__)
 NSJS_RAW_CHILD __attribute__((always_inline)) inline long Raw(long n, long a, long b = 0, long c = 0, long d = 0, long e = 0) {
