@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -302,6 +303,23 @@ long Raw(long n, long a, long b = 0, long c = 0, long d = 0, long e = 0) {
   for (;;) Raw(SYS_exit_group, 127);
 }
 
+#ifdef NSJS_FAULT_INJECTION
+// async-signal-safe. Test builds: child.cc DieOf's, raw: dies of sig at an
+// op, without a core file of Node's memory.
+[[noreturn]] NSJS_RAW_CHILD void RawDie(int sig) {
+  const uint64_t none[2] = {0, 0};
+  Raw(SYS_prlimit64, 0, RLIMIT_CORE, reinterpret_cast<long>(none), 0);
+  if (sig == SIGSEGV) {
+    volatile uintptr_t unmapped = 8;
+    *reinterpret_cast<volatile int*>(unmapped) = 0;
+  }
+  const uint64_t one = uint64_t{1} << (sig - 1);
+  Raw(SYS_rt_sigprocmask, SIG_UNBLOCK, reinterpret_cast<long>(&one), 0, 8);
+  Raw(SYS_kill, Raw(SYS_getpid, 0), sig);
+  for (;;) Raw(SYS_exit_group, 127);
+}
+#endif
+
 }  // namespace
 
 // async-signal-safe
@@ -317,7 +335,10 @@ NSJS_RAW_CHILD int EnterChildMain(void* arg) {
     const Op& op = plan->ops[i];
     plan->progress->op = static_cast<int32_t>(i);
 #ifdef NSJS_FAULT_INJECTION
-    if (plan->FaultOp(i)) RawFail(plan, i, plan->fault_errno);
+    if (plan->FaultOp(i)) {
+      if (plan->fault_signal) RawDie(plan->fault_signal);
+      RawFail(plan, i, plan->fault_errno);
+    }
 #endif
     if (op.kind == kOpCgroupJoin) {
       // cgroup/cgroup.cc RunCgroupOp's, raw: placed already by CLONE_INTO_CGROUP, or write our pid.
