@@ -586,9 +586,9 @@ async function footprint() {
 
 // ---------------------------------------------------------------- sandbox
 /** One command in a live sandbox, spawn → exit. */
-async function sandboxOnce(sb) {
+async function sandboxOnce(sb, options = {}) {
   const t0 = now();
-  const p = await sb.spawn(TRUE, [], { stdio: 'inherit' });
+  const p = await sb.spawn(TRUE, [], { stdio: 'inherit', ...options });
   const st = await p.wait();
   const dt = Number(now() - t0);
   if (st.code !== 0) throw new Error(`sandbox ${TRUE}: exit ${st.code ?? st.signal}`);
@@ -614,14 +614,19 @@ async function sandboxSection() {
 async function sandboxRows(sb) {
   const NSENTER = which('nsenter');
   out(`${ROUNDS} rounds × ${BATCH} of each, interleaved: \`sandbox.spawn('/bin/true')\` into a sandbox of all 7 namespaces (holder pid ${sb.pid}), ` +
-    "a fresh all-namespace C clone3 spawn, and `spawn('nsenter', ['-t', PID, '-a', 'true'])` from Node into the same sandbox. Medians in ms.");
+    "a fresh all-namespace C clone3 spawn, `spawn('nsenter', ['-t', PID, '-a', 'true'])` from Node into the same sandbox, and `sandbox.spawn` with a Landlock ruleset of the command's own. Medians in ms.");
   out();
-  const t = { sb: [], c: [], nsenter: [], vsC: [], nsenterVs: [] };
+  const t = { sb: [], c: [], nsenter: [], vsC: [], nsenterVs: [], ll: [], llVs: [] };
+  // A command's own Landlock ruleset (a second layer when the sandbox has one).
+  const LL = { landlock: { read: ['/'] } };
   await sandboxOnce(sb);
   for (let r = 0; r < ROUNDS; r++) {
     const a = await repeat(BATCH, () => sandboxOnce(sb));
     const c = await baseline.latency('f', flagsOf(ALL7), 0, BATCH);
     const e = NSENTER ? await repeat(BATCH, () => cpOnce(NSENTER, ['-t', String(sb.pid), '-a', TRUE])) : [];
+    const l = await repeat(BATCH, () => sandboxOnce(sb, LL));
+    t.ll.push(...l);
+    t.llVs.push(median(l) / median(a));
     t.sb.push(...a);
     t.c.push(...c);
     t.nsenter.push(...e);
@@ -641,6 +646,8 @@ async function sandboxRows(sb) {
     nsenterMs: t.nsenter.length ? ms(median(t.nsenter)) : NaN,
     vsC: median(t.vsC),
     nsenterVs: t.nsenterVs.length ? median(t.nsenterVs) : NaN,
+    llMs: ms(median(t.ll)),
+    llVs: median(t.llVs),
     sbPerS: median(tput.sb),
     freshPerS: median(tput.fresh),
   };
@@ -648,6 +655,7 @@ async function sandboxRows(sb) {
     ["sandbox.spawn('/bin/true')", f3(res.sbMs), ''],
     ['fresh all-namespace C clone3 spawn', f3(res.cMs), `sandbox ÷ C: ${fx(res.vsC)}`],
     ["spawn('nsenter', ['-t', PID, '-a', 'true'])", f3(res.nsenterMs), `nsenter ÷ sandbox: ${fx(res.nsenterVs)}`],
+    ["sandbox.spawn('/bin/true', { landlock: { read: ['/'] } })", f3(res.llMs), `÷ sandbox.spawn: ${fx(res.llVs)}`],
   ]);
   table([`${k} in flight`, 'per second'], [
     ['sandbox.spawn(/bin/true)', res.sbPerS.toFixed(0)],

@@ -22,6 +22,9 @@ export interface NativeOp {
   s?: (string | null)[];
 }
 
+/** A Landlock ruleset as the child builds it (policy/landlock.ts NativeLandlock). */
+type NativeRuleset = { attrSize: number; fs: bigint; net: bigint; paths: { path: string; access: bigint }[]; ports: { port: bigint; access: bigint }[] };
+
 export interface NativePlan {
   cloneFlags: number;
   forceClone: boolean;
@@ -40,6 +43,8 @@ export interface NativePlan {
   seccomp?: Buffer;
   /** The Landlock ruleset the child builds, encoded (policy/landlock.ts NativeLandlock). */
   landlock?: Buffer;
+  /** A sandbox command's own Landlock ruleset, encoded as `landlock`: a second layer enforced after it. */
+  landlockThen?: Buffer;
   /** A cgroup v2 directory the child is cloned into (CLONE_INTO_CGROUP; cgroup/plan.ts). */
   cgroupFd?: number;
   /** ns/plan.ts planPersist: pairs of /proc/<pid>/ suffix and file, bound by the parent while the child waits. */

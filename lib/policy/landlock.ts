@@ -4,9 +4,11 @@
 // sandbox's files) and enforces on itself just before exec
 // (src-native/policy/restrict.cc). The rights asked for are those of the ABI
 // the kernel speaks: best effort below what a rule needs, unless `require`.
+import * as path from 'node:path';
+
 import { NsError, invalidArgType, invalidArgValue } from '../core/errors';
 import { native } from '../core/native';
-import { bool, integer, knownKeys, pathString, plainObject } from '../core/validate';
+import { bool, integer, knownKeys, pathString, plainObject, record } from '../core/validate';
 
 /**
  * Landlock rules, paths as the sandbox sees them (after `root`). With
@@ -120,6 +122,33 @@ function encode(attrSize: number, fs: number, net: number, rules: { path: string
   return b;
 }
 
+/**
+ * Not exported from the package: a sandbox command's `landlock`
+ * (sandbox/policy.ts), the sandbox's rules and the command's own, each
+ * enforced as a ruleset of its own, the command's last. The kernel checks
+ * an access against every layer of the domain, so the second can only take
+ * rights away, whatever its paths turn out to name. Made only by
+ * landlockLayers(); the options snapshot keeps it as it is.
+ */
+export interface LandlockLayers {
+  readonly sandbox: unknown;
+  readonly command: unknown;
+}
+
+const layered = new WeakSet<object>();
+
+/** @internal */
+export function landlockLayers(sandbox: unknown, command: unknown): LandlockLayers {
+  const l = Object.freeze(record({ sandbox, command }));
+  layered.add(l);
+  return l;
+}
+
+/** @internal Whether `value` was made by landlockLayers(). */
+export function isLandlockLayers(value: unknown): value is LandlockLayers {
+  return typeof value === 'object' && value !== null && layered.has(value);
+}
+
 let abi: number | undefined;
 
 /** @internal The Landlock ABI of this kernel, 0 where it has none (cached: it cannot change under us). */
@@ -199,4 +228,55 @@ function build(have: number, read: string[], write: string[], execute: string[] 
     ? [...(connect ?? []).map((port) => ({ port, access: NET_CONNECT_TCP })), ...(bind ?? []).map((port) => ({ port, access: NET_BIND_TCP }))]
     : [];
   return encode(net !== 0 ? 16 : 8, m.handled, net, rules, portRules);
+}
+
+const under = (p: string, tree: string) => p === tree || p.startsWith(tree === '/' ? '/' : `${tree}/`);
+const normal = (p: string) => {
+  const n = path.posix.normalize(p);
+  return n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n;
+};
+const rightNames = (bits: number) => (Object.keys(FS) as Right[]).filter((r) => (bits & FS[r][0]) !== 0).join(', ');
+
+/** encode()'s buffer read back (only to compare a command's rules with its sandbox's). */
+function decode(b: NativeLandlock) {
+  const paths: { path: string; access: number }[] = [];
+  const ports: { port: number; access: number }[] = [];
+  let at = 32;
+  for (let i = b.readUInt32LE(4); i > 0; i--) {
+    const n = b.readUInt32LE(at + 8);
+    paths.push({ access: b.readUInt32LE(at), path: b.toString('utf8', at + 12, at + 12 + n) });
+    at += 12 + n;
+  }
+  for (let i = b.readUInt32LE(8); i > 0; i--, at += 16) ports.push({ port: b.readUInt32LE(at), access: b.readUInt32LE(at + 8) });
+  return { net: b.readUInt32LE(24), paths, ports };
+}
+
+/**
+ * @internal What of a sandbox command's `landlock` (`value`, checked as
+ * `command`) asks for a right the sandbox's ruleset gives nowhere there:
+ * [option, value, why], or undefined. A path gets the rights of every rule
+ * of the sandbox's on it or a tree above it, compared as written
+ * (normalized): a symlink or `..` that leads elsewhere is the second
+ * layer's business, which still cannot widen anything. The execute right
+ * that read and write paths carry without `execute` is not asked for.
+ */
+export function landlockBeyond(value: unknown, commandRuleset: NativeLandlock, sandboxRuleset: NativeLandlock): [string, unknown, string] | undefined {
+  const o = value as Record<string, string[] | number[] | undefined>;
+  const [command, sandbox] = [decode(commandRuleset), decode(sandboxRuleset)];
+  const names = (['read', 'write', 'execute'] as const).flatMap((k) => (o[k] ?? []).map((v, i) => [`options.landlock.${k}[${i}]`, v, k] as const));
+  const implied = o.execute === undefined ? FS.execute[0] : 0;
+  for (const [i, rule] of command.paths.entries()) {
+    const [name, v, kind] = names[i];
+    const p = normal(rule.path);
+    const given = sandbox.paths.reduce((m, s) => (under(p, normal(s.path)) ? m | s.access : m), 0);
+    const missing = (kind === 'execute' ? rule.access : rule.access & ~implied) & ~given;
+    if (missing !== 0) return [name, v, `the sandbox's landlock gives no ${rightNames(missing)} there`];
+  }
+  for (const [key, bit] of [['connect', NET_CONNECT_TCP], ['bind', NET_BIND_TCP]] as const) {
+    if ((sandbox.net & bit) === 0) continue;
+    const allowed = new Set(sandbox.ports.filter((s) => s.access === bit).map((s) => s.port));
+    const i = (o[key] ?? []).findIndex((port) => !allowed.has(Number(port)));
+    if (i >= 0) return [`options.landlock.${key}[${i}]`, o[key]![i], `the sandbox's landlock allows no ${key} to that port`];
+  }
+  return undefined;
 }

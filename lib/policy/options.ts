@@ -7,7 +7,7 @@
 // loaded last (src-native/policy/restrict.cc).
 import { invalidArgType, invalidArgValue } from '../core/errors';
 import { bool, integer, knownKeys, plainObject } from '../core/validate';
-import { checkLandlock, type LandlockOptions, type NativeLandlock } from './landlock';
+import { checkLandlock, isLandlockLayers, type LandlockOptions, type NativeLandlock } from './landlock';
 import { checkSeccomp, type SeccompPolicy } from './seccomp';
 
 /** The options of {@link SpawnOptions} that policy/ owns (SpawnOptions extends it). */
@@ -152,6 +152,8 @@ export interface PolicyChecked {
   /** The compiled filter (struct sock_filter[]), or none to load. */
   seccomp?: Buffer;
   landlock?: NativeLandlock;
+  /** A sandbox command's own ruleset (landlockLayers), enforced after `landlock`. */
+  landlockThen?: NativeLandlock;
   rlimits: [number, number, number][];
 }
 
@@ -213,8 +215,12 @@ export function checkPolicyOptions(o: Readonly<Record<string, unknown>>): Policy
   const filter = checkSeccomp(o.seccomp, allowUserNamespaces);
   if (filter) c.seccomp = filter;
   if (o.landlock !== undefined) {
-    const ruleset = checkLandlock(o.landlock);
+    const layers = isLandlockLayers(o.landlock) ? o.landlock : undefined;
+    const ruleset = checkLandlock(layers ? layers.sandbox : o.landlock);
     if (ruleset) c.landlock = ruleset;
+    // Both are undefined, or neither: one kernel, one ABI.
+    const then = layers && checkLandlock(layers.command);
+    if (then) c.landlockThen = then;
   }
   return c;
 }

@@ -71,6 +71,7 @@ export interface PolicyContext {
  */
 function planRestrictions(c: PolicyChecked, add: Add): void {
   if (c.landlock) add({ kind: PolicyOp.Landlock }, { step: 'landlock', syscall: 'landlock_restrict_self' });
+  if (c.landlockThen) add({ kind: PolicyOp.Landlock, a: 1 }, { step: "landlock (the command's own)", syscall: 'landlock_restrict_self' });
   if (c.seccomp) add({ kind: PolicyOp.Seccomp }, { step: 'seccomp', syscall: 'seccomp' });
 }
 

@@ -6,10 +6,11 @@ import * as fs from 'node:fs';
 
 import { invalidArgValue } from '../core/errors';
 import { plainObject, record } from '../core/validate';
+import { landlockBeyond, landlockLayers } from '../policy/landlock';
 import { CAPABILITIES, RLIMITS, checkPolicyOptions, type PolicyChecked } from '../policy/options';
 
 /** The policy options a command may narrow; every other policy option is the sandbox's. */
-export const NARROWABLE = ['capabilities', 'rlimits', 'noNewPrivileges', 'newSession', 'uid', 'gid', 'groups', 'seccomp'] as const;
+export const NARROWABLE = ['capabilities', 'rlimits', 'noNewPrivileges', 'newSession', 'uid', 'gid', 'groups', 'seccomp', 'landlock'] as const;
 
 /**
  * A command's `seccomp`: only more refusals (`deny`, with `errno` for those
@@ -30,6 +31,16 @@ export function narrowSeccomp(sandbox: unknown, command: unknown): unknown {
   const base: Record<string, unknown> = sandbox === undefined || sandbox === 'default' ? record({ base: 'default' }) : sandbox === false ? record({ base: 'none' }) : plainObject(sandbox, 'options.seccomp');
   const deny = Array.isArray(base.deny) ? base.deny : [];
   return record({ ...base, deny: [...deny, ...own] });
+}
+
+/**
+ * A command's `landlock`: its own ruleset, enforced after the sandbox's as
+ * a second layer (the kernel checks both, so it only narrows), or alone in
+ * a sandbox without one. checkNarrower refuses rules asking for what the
+ * sandbox's do not give. Returns the option the command's spawn gets.
+ */
+export function narrowLandlock(sandbox: unknown, command: unknown): unknown {
+  return sandbox === undefined ? command : landlockLayers(sandbox, command);
 }
 
 const CAP_SETGID = CAPABILITIES.indexOf('CAP_SETGID');
@@ -75,9 +86,11 @@ export function checkNarrower(o: Readonly<Record<string, unknown>>, sandbox: San
   const own = record<Record<string, unknown>>({});
   for (const key of NARROWABLE) if (o[key] !== undefined) own[key] = o[key];
   if (Object.keys(own).length === 0) return;
-  const c = checkPolicyOptions(own);
   const s = sandbox.checked;
   const wider = (name: string, value: unknown, why: string) => invalidArgValue(name, value, `would widen the sandbox's policy: ${why}`);
+  if (s.landlock && own.landlock !== undefined && (typeof own.landlock !== 'object' || own.landlock === null))
+    throw wider('options.landlock', own.landlock, "a command may only add a ruleset of its own to the sandbox's");
+  const c = checkPolicyOptions(own);
   (c.keepCapabilities ?? []).forEach((bit, i) => {
     if (!sandbox.capabilities.has(bit)) throw wider(`options.capabilities.keep[${i}]`, CAPABILITIES[bit], 'the sandbox does not keep it');
   });
@@ -89,6 +102,10 @@ export function checkNarrower(o: Readonly<Record<string, unknown>>, sandbox: San
       if (!within(hard, limit[2]) || !within(soft, limit[2]))
         throw wider(`options.rlimits.${name}`, o.rlimits && (o.rlimits as Record<string, unknown>)[name], `above the sandbox's hard limit (${limit[2] === -1 ? 'unlimited' : limit[2]})`);
     }
+  }
+  if (c.landlock && s.landlock) {
+    const beyond = landlockBeyond(own.landlock, c.landlock, s.landlock);
+    if (beyond) throw wider(...beyond);
   }
   if (own.noNewPrivileges !== undefined && s.noNewPrivileges && !c.noNewPrivileges)
     throw wider('options.noNewPrivileges', own.noNewPrivileges, 'the sandbox sets no_new_privs');

@@ -14,6 +14,7 @@ import { checkFsOptions, type FsChecked, type FsSpawnOptions } from '../fs/optio
 import { checkNetOptions, type NetChecked, type NetSpawnOptions } from '../net/options';
 import type { Namespace } from '../ns/namespace';
 import { checkNsOptions, type NsChecked, type NsSpawnOptions } from '../ns/options';
+import { isLandlockLayers } from '../policy/landlock';
 import { checkPolicyOptions, type PolicyChecked, type PolicySpawnOptions } from '../policy/options';
 import { checkTerminalOptions, type TerminalChecked, type TerminalSpawnOptions } from '../terminal/options';
 import { checkCommandOptions, snapshotEnv, type CommandChecked } from './command';
@@ -162,7 +163,7 @@ function isAbortSignal(value: object): boolean {
 }
 
 // A Stream in stdio and a URL cwd are read once, where they are checked.
-const keptAsTheyAre = (v: object) => isNamespace(v) || isAbortSignal(v) || isJoinHolder(v) || v instanceof Stream || v instanceof URL;
+const keptAsTheyAre = (v: object) => isNamespace(v) || isAbortSignal(v) || isJoinHolder(v) || isLandlockLayers(v) || v instanceof Stream || v instanceof URL;
 const copiedSpecially = { env: snapshotEnv };
 
 /**

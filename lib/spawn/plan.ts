@@ -91,6 +91,7 @@ export function buildPlan(
     execFd: ctx.execFd,
     seccomp: c.seccomp,
     landlock: c.landlock,
+    landlockThen: c.landlockThen,
   });
 
   // Before anything else, so that nothing the child starts runs outside it.
@@ -218,6 +219,6 @@ export function encodePlan(n: NativePlan): EncodedPlan {
   ints[9] = strings.length;
   const plan = record<EncodedPlan>({ ints, text: strings.length > 0 ? strings.join('\0') + '\0' : '' });
   if (n.parentMaps || n.veth || n.proxy || n.fault || n.mountFallback || n.seccomp || n.landlock || n.cgroupFd !== undefined)
-    plan.extras = record({ uidMap: n.uidMap, gidMap: n.gidMap, setgroups: n.setgroups, uidMapHelper: n.uidMapHelper, gidMapHelper: n.gidMapHelper, persist: n.persist, veth: n.veth, proxy: n.proxy, fault: n.fault, mountFallback: n.mountFallback, seccomp: n.seccomp, landlock: n.landlock, cgroupFd: n.cgroupFd });
+    plan.extras = record({ uidMap: n.uidMap, gidMap: n.gidMap, setgroups: n.setgroups, uidMapHelper: n.uidMapHelper, gidMapHelper: n.gidMapHelper, persist: n.persist, veth: n.veth, proxy: n.proxy, fault: n.fault, mountFallback: n.mountFallback, seccomp: n.seccomp, landlock: n.landlock, landlockThen: n.landlockThen, cgroupFd: n.cgroupFd });
   return plan;
 }

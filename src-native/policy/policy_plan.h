@@ -39,9 +39,14 @@ struct Landlock {
 struct PolicyPlan {
   std::vector<sock_filter> seccomp;
   Landlock landlock;
+  // A sandbox command's own ruleset (kOpLandlock with a = 1, after the
+  // sandbox's): a second layer of the same domain, which the kernel checks
+  // as well, so it can only take rights away (lib/sandbox/policy.ts).
+  Landlock command_landlock;
 
   // From the extras of lib/spawn/plan.ts encodePlan (`seccomp`: a Buffer of
-  // sock_filter, `landlock`: lib/policy/landlock.ts NativeLandlock); false
+  // sock_filter, `landlock`: lib/policy/landlock.ts NativeLandlock, its
+  // `then` the command's own); false
   // with *why on a malformed one (a bug in lib/).
   bool Parse(const Napi::Object& extras, std::string* why);
 };

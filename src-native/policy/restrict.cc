@@ -99,7 +99,12 @@ int RunRestrictOp(const Plan* plan, const Op& op) {
       return static_cast<int>(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog));
     }
     case kOpLandlock:
-      return Landlock(plan->policy.landlock);
+      // a = 1: a sandbox command's own ruleset, a second layer on the sandbox's.
+      if (op.a != 0 && op.a != 1) {
+        errno = EINVAL;
+        return -1;
+      }
+      return Landlock(op.a == 1 ? plan->policy.command_landlock : plan->policy.landlock);
     default:
       errno = EINVAL;
       return -1;

@@ -465,11 +465,14 @@ bool PolicyPlan::Parse(const Napi::Object& x, std::string* why) {
     seccomp.resize(b.Length() / sizeof(sock_filter));
     memcpy(seccomp.data(), b.Data(), b.Length());
   }
-  const Napi::Value ll = x.Get("landlock");
-  if (ll.IsBuffer() && !ParseLandlock(ll.As<Napi::Buffer<uint8_t>>(), &landlock)) {
-    *why = "a malformed Landlock ruleset of " + std::to_string(ll.As<Napi::Buffer<uint8_t>>().Length()) + " bytes";
+  const auto parse = [&](const char* key, Landlock* out) {
+    const Napi::Value v = x.Get(key);
+    if (!v.IsBuffer() || ParseLandlock(v.As<Napi::Buffer<uint8_t>>(), out)) return true;
+    *why = std::string("a malformed Landlock ruleset of ") + std::to_string(v.As<Napi::Buffer<uint8_t>>().Length()) + " bytes";
     return false;
-  }
+  };
+  // `landlockThen`: a sandbox command's own ruleset, a second layer.
+  if (!parse("landlock", &landlock) || !parse("landlockThen", &command_landlock)) return false;
   return true;
 }
 

@@ -1,6 +1,8 @@
 #include "enter.h"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -69,6 +71,40 @@ class Reader {
   size_t at_ = 0;
 };
 
+void EncodeLandlock(const policy::Landlock& l, Writer* w) {
+  w->Put(static_cast<uint64_t>(l.attr_size));
+  w->Put(l.handled_fs);
+  w->Put(l.handled_net);
+  w->Put(static_cast<uint32_t>(l.paths.size()));
+  for (const auto& path : l.paths) {
+    w->Str(path.path.c_str());
+    w->Put(path.access);
+  }
+  w->Put(static_cast<uint32_t>(l.ports.size()));
+  for (const auto& port : l.ports) {
+    w->Put(port.port);
+    w->Put(port.access);
+  }
+}
+
+bool DecodeLandlock(const std::string& in, Reader* r, policy::Landlock* l) {
+  uint64_t attr_size;
+  uint32_t n;
+  if (!r->Get(&attr_size) || !r->Get(&l->handled_fs) || !r->Get(&l->handled_net) || !r->Get(&n) || n > in.size()) return false;
+  l->attr_size = attr_size;
+  l->paths.resize(n);
+  for (auto& path : l->paths) {
+    const char* s;
+    if (!r->Str(&s) || !s || !r->Get(&path.access)) return false;
+    path.path = s;
+  }
+  if (!r->Get(&n) || n > in.size()) return false;
+  l->ports.resize(n);
+  for (auto& port : l->ports)
+    if (!r->Get(&port.port) || !r->Get(&port.access)) return false;
+  return true;
+}
+
 void Encode(const Plan& p, Writer* w) {
   w->Put(kMagic);
   w->Put(p.clone_flags);
@@ -95,20 +131,8 @@ void Encode(const Plan& p, Writer* w) {
   w->Strs(p.envp);
   w->Put(static_cast<uint32_t>(p.policy.seccomp.size()));
   for (const sock_filter& f : p.policy.seccomp) w->Put(f);
-  const policy::Landlock& l = p.policy.landlock;
-  w->Put(static_cast<uint64_t>(l.attr_size));
-  w->Put(l.handled_fs);
-  w->Put(l.handled_net);
-  w->Put(static_cast<uint32_t>(l.paths.size()));
-  for (const auto& path : l.paths) {
-    w->Str(path.path.c_str());
-    w->Put(path.access);
-  }
-  w->Put(static_cast<uint32_t>(l.ports.size()));
-  for (const auto& port : l.ports) {
-    w->Put(port.port);
-    w->Put(port.access);
-  }
+  EncodeLandlock(p.policy.landlock, w);
+  EncodeLandlock(p.policy.command_landlock, w);
 }
 
 bool Decode(const std::string& in, Plan* p) {
@@ -148,20 +172,7 @@ bool Decode(const std::string& in, Plan* p) {
   p->policy.seccomp.resize(n);
   for (sock_filter& f : p->policy.seccomp)
     if (!r.Get(&f)) return false;
-  policy::Landlock& l = p->policy.landlock;
-  uint64_t attr_size;
-  if (!r.Get(&attr_size) || !r.Get(&l.handled_fs) || !r.Get(&l.handled_net) || !r.Get(&n) || n > in.size()) return false;
-  l.attr_size = attr_size;
-  l.paths.resize(n);
-  for (auto& path : l.paths) {
-    const char* s;
-    if (!r.Str(&s) || !s || !r.Get(&path.access)) return false;
-    path.path = s;
-  }
-  if (!r.Get(&n) || n > in.size()) return false;
-  l.ports.resize(n);
-  for (auto& port : l.ports)
-    if (!r.Get(&port.port) || !r.Get(&port.access)) return false;
+  if (!DecodeLandlock(in, &r, &p->policy.landlock) || !DecodeLandlock(in, &r, &p->policy.command_landlock)) return false;
   // As Plan::Parse: execvp's ENOEXEC fallback runs the script under /bin/sh.
   if (p->argv[0]) {
     p->sh_argv = {"/bin/sh", nullptr};
@@ -187,9 +198,14 @@ void PlanFds(const Plan& p, std::vector<int>* fds) {
 
 int PrepareEnter(Plan* plan, int min_fd, const char** syscall_name) {
   Op* enter = nullptr;
-  for (Op& op : plan->ops)
-    if (op.kind == kOpEnter) enter = &op;
+  bool other = false;  // an op before kOpEnter that EnterChildMain does not run
+  for (Op& op : plan->ops) {
+    if (op.kind == kOpEnter && !enter) enter = &op;
+    else if (!enter && op.kind != kOpCgroupJoin) other = true;
+    else if (op.kind == kOpEnter) return *syscall_name = "clone", -EINVAL;
+  }
   if (!enter) return 0;
+  if (other) return *syscall_name = "clone", -EINVAL;
   *syscall_name = "memfd_create";
   int fd = static_cast<int>(syscall(SYS_memfd_create, "nsjs-plan", MFD_CLOEXEC));
   if (fd >= 0 && fd < min_fd) {
@@ -223,19 +239,133 @@ int PrepareEnter(Plan* plan, int min_fd, const char** syscall_name) {
   return fd;
 }
 
+namespace {
+
+// The first child (EnterChildMain) shares Node's memory and, cloned without
+// CLONE_VFORK (parent.cc), runs beside the pool thread that cloned it, with
+// that thread's TLS: no CLONE_SETTLS, so errno and whatever glibc, ASan or
+// UBSan keep per thread are the running thread's own. A glibc call that
+// failed here would write that thread's errno while it reads it (its
+// poll/read loop tests EINTR and EAGAIN), and read back a value the thread
+// may have overwritten. So from clone to the helper's execveat the child
+// makes raw system calls only, as glibc's posix_spawn child does
+// (INTERNAL_SYSCALL): none touches errno or any TLS. It is built without
+// the sanitizers, whose runtime keeps per-thread state (in the sanitize
+// test build the std::vector accessors it calls stay instrumented, out of
+// line: loads checked against the shadow, nothing per thread unless one
+// fails); test/unit/sandbox checks the release build's machine code.
+// It reads only the Plan and writes only its own stack (one of the spawning
+// thread's ThreadMemory stacks, which that thread never runs on) and the
+// Progress page the parent reads once it has gone. The parent neither
+// writes the Plan after clone nor returns from Spawn (freeing it, reusing
+// the stack) before the child has exec'd or exited: ReadReports waits for
+// EOF (the child holds the error pipe's write end across its exec), the
+// child's exit, or its report and then Reap; its poll of two fds fails
+// only with EINTR (nothing allocated; EINVAL would take an RLIMIT_NOFILE
+// below 2). PrepareEnter refuses a plan with anything before kOpEnter but
+// the cgroup joins below, so no other op's code ever runs here. Where
+// there is no raw syscall below (kEnterBesideParent false) the clone is
+// vfork-style.
+#define NSJS_RAW_CHILD __attribute__((no_sanitize("address", "undefined")))
+#if defined(__x86_64__)
+NSJS_RAW_CHILD __attribute__((always_inline)) inline long Raw(long n, long a, long b = 0, long c = 0, long d = 0, long e = 0) {
+  register long r10 __asm__("r10") = d;
+  register long r8 __asm__("r8") = e;
+  long r;
+  __asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8) : "rcx", "r11", "memory");
+  return r;
+}
+#elif defined(__aarch64__)
+NSJS_RAW_CHILD __attribute__((always_inline)) inline long Raw(long n, long a, long b = 0, long c = 0, long d = 0, long e = 0) {
+  register long x8 __asm__("x8") = n;
+  register long x0 __asm__("x0") = a;
+  register long x1 __asm__("x1") = b;
+  register long x2 __asm__("x2") = c;
+  register long x3 __asm__("x3") = d;
+  register long x4 __asm__("x4") = e;
+  __asm__ volatile("svc #0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4) : "memory");
+  return x0;
+}
+#else
+// Vfork-style here: the thread sleeps until the child has exec'd or exited,
+// as around any vfork.
+long Raw(long n, long a, long b = 0, long c = 0, long d = 0, long e = 0) {
+  const long r = syscall(n, a, b, c, d, e);
+  return r < 0 ? -errno : r;
+}
+#endif
+
 // async-signal-safe
-int RunEnterOp(const Plan* plan, const Op& op) {
-  // Our fd table is our own (no CLONE_FILES): clearing close-on-exec here
-  // leaves the parent's fds as they are.
-  for (int fd : plan->enter_fds)
-    if (fcntl(fd, F_SETFD, 0) < 0 && errno != EBADF) return -1;
-  char* const none[] = {nullptr};
-  // From here the helper reports every failure on the error pipe itself
-  // (Plan::exec_chain: the parent reads it until EOF).
-  plan->progress->exec = 1;
-  syscall(SYS_execveat, op.a, "", const_cast<char* const*>(plan->enter_argv.data()), none, AT_EMPTY_PATH);
-  plan->progress->exec = 0;
-  return -1;
+[[noreturn]] NSJS_RAW_CHILD void RawFail(const Plan* plan, size_t index, long err) {
+  const Report r{plan->ops[index].kind, static_cast<int32_t>(index), static_cast<int32_t>(err)};
+  // If this write fails the parent sees the child exit 127 without a report.
+  Raw(SYS_write, plan->err_fd, reinterpret_cast<long>(&r), sizeof r);
+  for (;;) Raw(SYS_exit_group, 127);
+}
+
+#ifdef NSJS_FAULT_INJECTION
+// async-signal-safe. Test builds: child.cc DieOf's, raw: dies of sig at an
+// op, without a core file of Node's memory.
+[[noreturn]] NSJS_RAW_CHILD void RawDie(int sig) {
+  const uint64_t none[2] = {0, 0};
+  Raw(SYS_prlimit64, 0, RLIMIT_CORE, reinterpret_cast<long>(none), 0);
+  if (sig == SIGSEGV) {
+    volatile uintptr_t unmapped = 8;
+    *reinterpret_cast<volatile int*>(unmapped) = 0;
+  }
+  const uint64_t one = uint64_t{1} << (sig - 1);
+  Raw(SYS_rt_sigprocmask, SIG_UNBLOCK, reinterpret_cast<long>(&one), 0, 8);
+  Raw(SYS_kill, Raw(SYS_getpid, 0), sig);
+  for (;;) Raw(SYS_exit_group, 127);
+}
+#endif
+
+}  // namespace
+
+// async-signal-safe
+NSJS_RAW_CHILD int EnterChildMain(void* arg) {
+  const Plan* plan = static_cast<const Plan*>(arg);
+  // As ChildMain: every disposition back to default (an ignored SIGPIPE
+  // would stay ignored across execve). A kernel sigaction of zeros is
+  // SIG_DFL with no flags and an empty mask, whatever the layout.
+  const unsigned long dfl[4] = {0, 0, 0, 0};
+  for (long sig = 1; sig <= 64; sig++)
+    if (sig != SIGKILL && sig != SIGSTOP) Raw(SYS_rt_sigaction, sig, reinterpret_cast<long>(dfl), 0, 8);
+  for (size_t i = 0; i < plan->ops.size(); i++) {
+    const Op& op = plan->ops[i];
+    plan->progress->op = static_cast<int32_t>(i);
+#ifdef NSJS_FAULT_INJECTION
+    if (plan->FaultOp(i)) {
+      if (plan->fault_signal) RawDie(plan->fault_signal);
+      RawFail(plan, i, plan->fault_errno);
+    }
+#endif
+    if (op.kind == kOpCgroupJoin) {
+      // cgroup/cgroup.cc RunCgroupOp's, raw: placed already by CLONE_INTO_CGROUP, or write our pid.
+      if (op.b == 1 && plan->into_cgroup) continue;
+      long n;
+      do n = Raw(SYS_write, op.a, reinterpret_cast<long>("0"), 1);
+      while (n == -EINTR);
+      if (n != 1) RawFail(plan, i, n < 0 ? -n : EIO);
+      continue;
+    }
+    if (op.kind != kOpEnter) RawFail(plan, i, EINVAL);  // PrepareEnter let none through
+    // Our fd table is our own (no CLONE_FILES): clearing close-on-exec here
+    // leaves the parent's fds as they are.
+    for (int fd : plan->enter_fds) {
+      const long r = Raw(SYS_fcntl, fd, F_SETFD, 0);
+      if (r < 0 && r != -EBADF) RawFail(plan, i, -r);
+    }
+    const char* const none[] = {nullptr};
+    // From here the helper reports every failure on the error pipe itself
+    // (Plan::exec_chain: the parent reads it until EOF).
+    plan->progress->exec = 1;
+    const long r = Raw(SYS_execveat, op.a, reinterpret_cast<long>(""), reinterpret_cast<long>(plan->enter_argv.data()),
+                       reinterpret_cast<long>(none), AT_EMPTY_PATH);
+    plan->progress->exec = 0;
+    RawFail(plan, i, -r);
+  }
+  for (;;) Raw(SYS_exit_group, 127);  // PrepareEnter made sure of a kOpEnter
 }
 
 void EnterMain(int plan_fd) {

@@ -23,12 +23,24 @@ namespace spawn {
 // Parent, before clone: when the plan holds a kOpEnter op, writes the plan
 // into a sealed memfd (its fd returned, above min_fd, for the caller to
 // close after clone) and lays out the helper's argv and the fds it must
-// inherit. 0 when there is no such op; -errno (with *syscall) on failure.
+// inherit. 0 when there is no such op; -errno (with *syscall) on failure,
+// -EINVAL for a plan EnterChildMain cannot run: a second kOpEnter, or
+// another op than a cgroup join before it.
 int PrepareEnter(Plan* plan, int min_fd, const char** syscall_name);
 
-// async-signal-safe. The first child: keep the fds the rest of the plan
-// names across execve and exec the helper. -1 with errno if that failed.
-int RunEnterOp(const Plan* plan, const Op& op);
+// Whether the first child runs beside the thread that cloned it (CLONE_VM
+// without CLONE_VFORK): only where EnterChildMain has raw system calls.
+#if defined(__x86_64__) || defined(__aarch64__)
+constexpr bool kEnterBesideParent = true;
+#else
+constexpr bool kEnterBesideParent = false;
+#endif
+
+// The first child's entry point for a plan with kOpEnter (in place of
+// ChildMain): the cgroup joins before it, then the exec of the helper,
+// keeping the fds the rest of the plan names. Raw system calls only (see
+// enter.cc). Never returns.
+int EnterChildMain(void* plan);
 
 // nsjs-init --enter PLANFD: reads the plan and runs it from the op after
 // kOpEnter. Never returns: the plan ends in execve or a reported failure.

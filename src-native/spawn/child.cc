@@ -198,8 +198,6 @@ int RunOp(const Plan* plan, const Op& op, MountEngine* mounts) {
     case kOpPtyInside:
     case kOpCtty:
       return RunTerminalOp(plan, op);
-    case kOpEnter:
-      return RunEnterOp(plan, op);
     case kOpCloseFds:
       return syscall(SYS_close_range, plan->stdio.size(), ~0U, CLOSE_RANGE_CLOEXEC);
     case kOpLinkUp:

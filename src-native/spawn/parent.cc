@@ -424,8 +424,8 @@ class Spawner {
     return false;
   }
 
-  long Clone(uint64_t flags, void* stack) {
-    const long r = Fault("clone") ? -errno : CloneWithStack(flags, stack, &out_.pidfd, ChildMain, plan_.get(), plan_->force_clone,
+  long Clone(uint64_t flags, void* stack, int (*fn)(void*)) {
+    const long r = Fault("clone") ? -errno : CloneWithStack(flags, stack, &out_.pidfd, fn, plan_.get(), plan_->force_clone,
                                   &plan_->via_clone3, plan_->cgroup_fd, &plan_->into_cgroup);
     if (r < 0) ParentFail(static_cast<int>(-r), plan_->via_clone3 ? "clone3" : "clone", "clone");
     return r;
@@ -709,8 +709,11 @@ class Spawner {
       // A first child that execs nsjs-init --enter (plan_fd) reports on
       // the pipe until EOF anyway: without CLONE_VFORK we are not woken at
       // its exec only to poll again, a round trip through the run queue
-      // that made the whole spawn 1.4x slower under load.
-      pid = Clone(p->clone_flags | (!vfork ? 0 : plan_fd > 0 ? CLONE_VM : CLONE_VM | CLONE_VFORK), stack);
+      // that made the whole spawn 1.4x slower under load. It then runs
+      // beside us on our memory and TLS: EnterChildMain makes raw system
+      // calls only (sandbox/enter.cc says what else that takes).
+      const bool beside = plan_fd > 0 && kEnterBesideParent;
+      pid = Clone(p->clone_flags | (!vfork ? 0 : beside ? CLONE_VM : CLONE_VM | CLONE_VFORK), stack, plan_fd > 0 ? EnterChildMain : ChildMain);
       pthread_sigmask(SIG_SETMASK, &old, nullptr);
     }
     // Only the child may hold the write end now, or EOF would never come.

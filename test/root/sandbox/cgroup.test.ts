@@ -33,6 +33,8 @@ test("every command is in the sandbox's cgroups; usage, freeze and thaw reach it
   expect((await sb.usage()).pids).toBeGreaterThanOrEqual(2);
   // Read from outside: a command started while frozen would be frozen too.
   const read = () => fs.readFileSync(`/proc/${counter.pid}/root/tmp/n`, 'latin1');
+  // Its first count written (the spawn resolves at its exec, before it).
+  for (let i = 0; i < 500 && !fs.existsSync(`/proc/${counter.pid}/root/tmp/n`); i++) await sleep(10);
   await sb.freeze();
   const a = read();
   await sleep(100);
