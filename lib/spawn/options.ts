@@ -203,5 +203,9 @@ export function checkOptions(options: unknown, copied = false): Checked {
   // the new user namespace belongs to that child's own child.
   if (c.join && c.user && typeof c.user === 'object')
     throw invalidArgValue('options.user', o.user, "cannot be explicit id maps together with options.join; use 'root' or 'self'");
+  // An owner's pid namespace is unshared: it has no /proc/<pid>/ns file to
+  // bind until its first process, the child's own child, exists.
+  if (typeof c.user === 'object' && c.user.owner && c.persist?.some(([type]) => type === 'pid'))
+    throw invalidArgValue('options.persist.pid', (o.persist as Record<string, unknown>).pid, 'cannot be kept with options.user.owner');
   return c;
 }

@@ -15,6 +15,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -159,6 +160,8 @@ int RunOp(const Plan* plan, const Op& op, MountEngine* mounts) {
     case kOpWaitParent: {
       char go = 0;
       ssize_t n;
+      // The parent waits for this byte (or our end's EOF) before it writes our maps.
+      if (op.a == 1 && send(plan->sync_fd, &go, 1, MSG_NOSIGNAL) != 1) return -1;
       do n = read(plan->sync_fd, &go, 1);
       while (n < 0 && errno == EINTR);
       if (n != 1) _exit(127);  // the parent gave up on us and reports why itself
