@@ -75,6 +75,20 @@ export interface SpawnOptions extends NsSpawnOptions, FsSpawnOptions, PolicySpaw
    */
   chroot?: string;
   /**
+   * @internal `nsjs exec -r` (nsenter's): a directory fd of ours, opened
+   * before the joins (so a path of our mount namespace, or /proc/<pid>/root):
+   * the child, once in the joined namespaces, fchdir(2)s to it and chroot(2)s
+   * there, keeping its working directory unless `cwd`/`cwdFd` set one. Needs
+   * CAP_SYS_CHROOT where it runs; a view, not a wall, as `chroot`.
+   */
+  rootFd?: number;
+  /**
+   * @internal `nsjs exec -w` (nsenter's): a directory fd of ours the child
+   * fchdir(2)s to last, after `rootFd` (it may lie outside that root: the
+   * command can then walk out of it with `..`, as under nsenter).
+   */
+  cwdFd?: number;
+  /**
    * @internal `nsjs run --load-interp` (unshare's): write `entry` to
    * `<dir>/register` of a binfmt_misc mounted by `mounts`, after the mounts
    * and before `chroot` (so that an `F` interpreter is opened outside it).
@@ -137,6 +151,8 @@ const OPTION_KEYS = [
   'persist',
   'chroot',
   'binfmtRegister',
+  'rootFd',
+  'cwdFd',
 ] as const;
 
 /** Options after validation: defaults filled in, namespaces as a set. */

@@ -120,6 +120,19 @@ int Exec(const Plan* plan) {
   return -1;
 }
 
+// async-signal-safe. nsenter -r: into the directory of fd, chroot there,
+// and, with keep_cwd, back to the cwd we had (which may lie outside it).
+int ChrootFd(int fd, bool keep_cwd) {
+  const int cwd = keep_cwd ? open(".", O_RDONLY | O_CLOEXEC) : -1;
+  if (keep_cwd && cwd < 0) return -1;
+  int r = fchdir(fd) < 0 || chroot(".") < 0 || chdir("/") < 0 ? -1 : 0;
+  if (r == 0 && cwd >= 0) r = fchdir(cwd);
+  const int saved = errno;
+  if (cwd >= 0) close(cwd);
+  errno = saved;
+  return r;
+}
+
 // async-signal-safe: the netlink calls return -errno; ops report through errno.
 int SetErrno(int r) {
   if (r >= 0) return 0;
@@ -183,9 +196,9 @@ int RunOp(const Plan* plan, const Op& op, MountEngine* mounts) {
       return setdomainname(op.s[0], len);
     }
     case kOpChdir:
-      return chdir(op.s[0]);
+      return op.s[0] ? chdir(op.s[0]) : fchdir(op.a);
     case kOpChroot:
-      return chroot(op.s[0]);
+      return op.s[0] ? chroot(op.s[0]) : ChrootFd(op.a, op.b == 1);
     case kOpStdio:
       return InstallStdio(plan);
     case kOpSetgroups:

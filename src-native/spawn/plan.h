@@ -27,7 +27,7 @@ enum OpKind : int32_t {
   kOpMount = 6,        // s0 source, s1 target, s2 fstype, s3 data, flags (propagation of "/" only: targets go through the mount engine)
   kOpSethostname = 12,   // s0
   kOpSetdomainname = 13, // s0
-  kOpChdir = 14,       // s0
+  kOpChdir = 14,       // s0; without it fchdir(a) (nsenter -w)
   kOpStdio = 15,       // install Plan::stdio as fds 0..n-1
   kOpSetgroups = 16,   // Plan::groups; a = 1: EPERM is no failure (a joined user namespace may deny setgroups); b = 1: no groups
   kOpSetresgid = 17,   // a
@@ -44,7 +44,8 @@ enum OpKind : int32_t {
   kOpLinkUp = 30,      // s0 = link name, in our net namespace
   kOpAddAddress = 31,  // s0 = link, a = family, b = prefix length, addr
   kOpDefaultRoute = 32,  // a = family, addr = gateway
-  kOpChroot = 47,      // s0: chroot(2) there, after the mounts (unshare -R: the host's mounts stay, no pivot)
+  kOpChroot = 47,      // s0: chroot(2) there, after the mounts (unshare -R: the host's mounts stay, no pivot);
+                       // without s0: fchdir(a), chroot("."), and b = 1 back to the cwd before (nsenter -r)
   // network.veth made by the child itself (Veth::in_child), from the parent's
   // netlink socket Veth::sock: the pair, host end up and on its bridge; then
   // the host end's addresses.
