@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+import { SIGRTMAX, SIGRTMIN } from '../core/signals';
 import { sys, type CapabilityName, type NamespaceType, type SpawnOptions, type Terminal, type UserMapping } from '../index';
 import { UsageError, parseCommandLine, type OptionSpecs } from './args';
 import { addSingle, groupArg, kernelRanges, passwdEntry, rangeArg, signedArg, subidRange, unsignedArg, userArg, type Range } from './ids';
@@ -219,7 +220,14 @@ export interface RunRequest {
 export type Parsed<T> = T | { help: true } | { version: true };
 
 /** unshare's signame_to_signum: a name, any case, with or without SIG; not a number. */
-function signalArg(value: string): string {
+/** util-linux's signame_to_signum: a name, or RT<n>, RTMIN+<n>, RTMAX-<n> (digits first, the rest ignored, as its strtol). */
+function signalArg(value: string): string | number {
+  if (/^(SIG)?RT/i.test(value)) {
+    const rt = /^(?:SIG)?RT(MIN\+|MAX-)?([0-9]+)/i.exec(value);
+    const num = !rt ? -1 : rt[1]?.toUpperCase() === 'MAX-' ? SIGRTMAX - Number(rt[2]) : SIGRTMIN + Number(rt[2]);
+    if (num < SIGRTMIN || num > SIGRTMAX) throw new UsageError(`unknown signal: ${value}`);
+    return num;
+  }
   const name = value.toUpperCase().startsWith('SIG') ? value.toUpperCase() : `SIG${value.toUpperCase()}`;
   if (!(name in os.constants.signals)) throw new UsageError(`unknown signal: ${value}`);
   return name;
@@ -289,7 +297,7 @@ export function parseRun(
   let root: string | undefined;
   let tty = false;
   let wd: string | undefined;
-  let killChild: string | undefined;
+  let killChild: string | number | undefined;
   let forwardSignals = false;
   let env: Record<string, string> | undefined;
   const offsets: { monotonic?: number; boottime?: number } = {};
@@ -610,7 +618,7 @@ export function parseRun(
   }
   // A forward reaches the sandbox's 127.0.0.1: its lo must be up.
   if (publish.length) o.network = { ...(o.network as object), loopback: true };
-  if (killChild !== undefined) o.dieWithParent = killChild === 'SIGKILL' ? true : (killChild as NodeJS.Signals);
+  if (killChild !== undefined) o.dieWithParent = killChild === 'SIGKILL' ? true : typeof killChild === 'number' ? killChild : (killChild as NodeJS.Signals);
   // unshare(1) sets no no_new_privs (a setuid program inside works as
   // outside) and keeps the caller's session, so that an interactive shell
   // keeps its terminal.

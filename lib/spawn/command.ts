@@ -11,7 +11,7 @@ import { isMainThread } from 'node:worker_threads';
 import { invalidArgType, invalidArgValue, unknownSignal } from '../core/errors';
 import type { NamespaceType } from '../core/nstypes';
 import { SharedOp, type Add, type NativePlan } from '../core/plan';
-import { signalName, signalNumber } from '../core/signals';
+import { SIGRTMAX, SIGRTMIN, signalName, signalNumber } from '../core/signals';
 import { bool, integer, noNul, ownProperties, pathString, plainObject } from '../core/validate';
 
 /** The command's ops (OpKind in src-native/spawn/plan.h). */
@@ -121,7 +121,8 @@ function deathSignal(value: unknown): number {
   if (typeof value === 'boolean') return value ? SIGKILL : 0;
   if (typeof value !== 'string' && typeof value !== 'number') throw invalidArgType('options.dieWithParent', 'a boolean or a signal name or number', value);
   const num = signalNumber(value, 'options.dieWithParent');
-  if (num === 0 || signalName(num) === null) throw unknownSignal(value, 'options.dieWithParent');
+  // The real-time signals have no name; 32 and 33 are glibc's own.
+  if (num === 0 || (signalName(num) === null && (num < SIGRTMIN || num > SIGRTMAX))) throw unknownSignal(value, 'options.dieWithParent');
   return num;
 }
 

@@ -110,7 +110,8 @@ export interface SpawnOptions extends NsSpawnOptions, FsSpawnOptions, PolicySpaw
    * children never inherit it; only a pid namespace (with `init`, or the
    * command as its pid 1) takes every process inside down with it.
    * A signal name or number instead of `true` sends that signal (unshare
-   * --kill-child=SIG); the command can catch or ignore any but SIGKILL.
+   * --kill-child=SIG), a real-time one by its number (glibc's SIGRTMIN 34
+   * to SIGRTMAX 64); the command can catch or ignore any but SIGKILL.
    */
   dieWithParent?: boolean | NodeJS.Signals | number;
   /**

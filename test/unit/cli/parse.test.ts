@@ -158,6 +158,8 @@ describe('nsjs run → spawnIsolated options', () => {
     expect(opts('--kill-child=TERM').dieWithParent).toBe('SIGTERM');
     expect(opts('--kill-child=sigusr1').dieWithParent).toBe('SIGUSR1');
     expect(opts('--kill-child=sigkill').dieWithParent).toBe(true);
+    // glibc's SIGRTMIN 34 .. SIGRTMAX 64, as util-linux names them (its strtol ignores what follows the digits)
+    expect([opts('--kill-child=RTMIN+3').dieWithParent, opts('--kill-child=sigrtmax-1').dieWithParent, opts('--kill-child=RT0').dieWithParent, opts('--kill-child=RTMIN+2x').dieWithParent]).toEqual([37, 63, 34, 36]);
     // numbers are refused, as unshare's signame_to_signum refuses them
     expect(usageError(() => run('--kill-child=15', 'x'))).toBe('unknown signal: 15');
     expect(usageError(() => run('--kill-child=FOO', 'x'))).toBe('unknown signal: FOO');
