@@ -295,7 +295,12 @@ int RunFrom(void* arg);
 [[noreturn]] void Fork(Plan* plan, size_t index) {
   const Op& op = plan->ops[index];
   Stage next{plan, index + 1};
-  const uint64_t shape = plan->parent_maps ? 0 : CLONE_VM | CLONE_VFORK;
+  // Vfork-style, so that the command has exec'd or reported before we
+  // announce it and exit (once we are gone the parent reads no more
+  // reports); fork-style where the parent writes maps to a join's plan, as
+  // it always was, but not for an owner's plan (announces): its maps were
+  // written before this clone.
+  const uint64_t shape = plan->parent_maps && !plan->announces ? 0 : CLONE_VM | CLONE_VFORK;
   const long pid = CloneWithStack(op.flags | CLONE_PARENT | shape, plan->stage2_stack, nullptr, RunFrom, &next,
                                   plan->force_clone, &plan->via_clone3);
   if (pid < 0) Fail(plan, static_cast<int>(index), static_cast<int>(-pid));

@@ -326,10 +326,9 @@ describe('--kill-child=RTMIN+n, as unshare (util-linux signame_to_signum)', () =
         out += d.toString();
         if (out === 'ready\n') child.kill('SIGKILL');
       });
-      child.stdout!.on('end', () => {
-        child.stdin!.destroy();
-        resolve(out);
-      });
+      // then 'close': the process gone and every pipe of ours closed
+      child.stdout!.on('end', () => child.stdin!.destroy());
+      child.on('close', () => resolve(out));
       child.on('error', reject);
     });
   test('the program gets signal 37 when nsjs dies; bad RT names are refused', async () => {
