@@ -135,6 +135,9 @@ async function start(command: string, args: string[], options: SpawnOptions, nam
     if (e instanceof NsError && e.step === 'binfmt register')
       return err(`nsjs: ${['ENOENT', 'EACCES', 'ENOTDIR'].includes(e.code) ? 'cannot open' : 'write failed'} ${e.path}: ${reason(e)}`), 1;
     if (e instanceof NsError && e.step === 'chroot') return err(`nsjs: cannot change root directory to '${e.path}': ${reason(e)}`), 1;
+    // unshare --owner's own words
+    if (e instanceof NsError && e.step?.endsWith('(owner)'))
+      return err(`nsjs: ${e.syscall === 'setgroups' ? 'setgroups failed' : e.syscall === 'setresgid' ? 'setgid() failed' : 'setuid() failed'}: ${reason(e)}`), 1;
     // nsenter -r/-w's own words
     if (e instanceof NsError && e.step === 'chroot to the root fd')
       return err(`nsjs: ${e.code === 'EPERM' ? 'chroot failed' : 'change directory by root file descriptor failed'}: ${reason(e)}`), 1;

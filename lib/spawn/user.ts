@@ -259,7 +259,7 @@ export function setgroupsDenied(user: CheckedUser | undefined, native: NativePla
  * are there): none.
  */
 export function planOwner(owner: { uid: number; gid: number }, flags: number, add: Add): number {
-  add({ kind: PolicyOp.Setgroups, b: 1 }, { step: 'setgroups (clear) for the owner', syscall: 'setgroups' });
+  add({ kind: PolicyOp.Setgroups, b: 1 }, { step: 'setgroups (owner)', syscall: 'setgroups' });
   add({ kind: PolicyOp.Setresgid, a: owner.gid }, { step: `setresgid ${owner.gid} (owner)`, syscall: 'setresgid' });
   add({ kind: PolicyOp.Setresuid, a: owner.uid }, { step: `setresuid ${owner.uid} (owner)`, syscall: 'setresuid' });
   add({ kind: NsOp.Unshare, a: flags }, { step: 'unshare as the owner', syscall: 'unshare' });
