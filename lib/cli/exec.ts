@@ -56,8 +56,7 @@ Options:
      --user-parent      enter the parent of the target's user namespace
  -e, --env              take the environment of the target process
  -c, --join-cgroup      join the cgroup of the target process (cgroup v2)
- -r, --root[=<dir>]     set the root directory (only the target's, which
-                          entering its mount namespace already gives)
+ -r, --root[=<dir>]     set the root directory (default: the target's)
  -w, --wd[=<dir>]       set the working directory (default: the target's)
  -W, --wdns=<dir>       set the working directory in the entered namespace
  -F, --no-fork          accepted for nsenter compatibility; nsjs always forks
@@ -76,8 +75,14 @@ export interface ExecRequest {
   /** `join` is `{ pid, types? }` when every namespace comes from the target, else a list of files to open. */
   options: Omit<SpawnOptions, 'join'> & Record<string, unknown>;
   join: { pid: number; types?: NamespaceType[] } | { type: NamespaceType; path: string }[];
-  /** --wd without a value: the target's cwd, read when the command runs. */
-  targetCwd?: number;
+  /**
+   * -r/--root and -w/--wd, as nsenter: directories opened by us before the
+   * joins (a path of ours, relative to our cwd, or the target's
+   * /proc/<pid>/root and /proc/<pid>/cwd), which the command's child
+   * chroots and changes to once inside.
+   */
+  rootDir?: string;
+  wdDir?: string;
   /** --net-socket: the net namespace of this socket of the target, in place of the `net` entry of `join`'s files. */
   netSocket?: { pid: number; fd: number };
   /** --user-parent: the parent of the target's user namespace, in place of the `user` entry of `join`'s files. */
@@ -189,9 +194,11 @@ export function parseExec(argv: readonly string[], groups?: number[]): Parsed<Ex
   if (follow.uid || follow.gid) needTarget(`${follow.uid ? '-S' : '-G'} follow`);
   if (wdns !== undefined && wd) throw new UsageError('mutually exclusive arguments: --wd --wdns');
   if (types.size === 0 && !all) throw new UsageError(target === undefined ? 'neither filename nor target pid supplied for any namespace' : 'no namespace specified');
-  if (root?.dir !== undefined)
-    throw new UsageError(`--root=${root.dir} is not supported: nsjs cannot chroot in a joined namespace yet; --root without a value (the target's root) is`);
-  if (root && !types.has('mnt') && !all) throw new UsageError('--root without --mount is not supported: nsjs sets the root only by joining the mount namespace');
+  // nsenter's open_target_fd: a value, else the target's, else neither
+  const targetFile = (what: string, file: string) => {
+    if (target === undefined) throw new UsageError(`neither filename nor target pid supplied for ${what}`);
+    return `/proc/${target}/${file}`;
+  };
 
   // As nsenter: no no_new_privs, and the caller's session and terminal.
   const o: ExecRequest['options'] = { stdio: 'inherit', noNewPrivileges: false, newSession: false };
@@ -237,8 +244,8 @@ export function parseExec(argv: readonly string[], groups?: number[]): Parsed<Ex
   if (follow.uid || follow.gid) request.follow = { pid: target!, ...follow };
   // --wdns: a directory of the entered mount namespace (the API's cwd is set there)
   if (wdns !== undefined) o.cwd = path.posix.resolve('/', wdns);
+  if (root) request.rootDir = root.dir ?? targetFile('root', 'root');
   // nsenter opens a relative --wd from its own directory.
-  if (wd?.dir !== undefined) o.cwd = path.resolve(process.cwd(), wd.dir);
-  else if (wd) request.targetCwd = needTarget('--wd without a directory');
+  if (wd) request.wdDir = wd.dir ?? targetFile('cwd', 'cwd');
   return request;
 }

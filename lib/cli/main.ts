@@ -135,6 +135,13 @@ async function start(command: string, args: string[], options: SpawnOptions, nam
     if (e instanceof NsError && e.step === 'binfmt register')
       return err(`nsjs: ${['ENOENT', 'EACCES', 'ENOTDIR'].includes(e.code) ? 'cannot open' : 'write failed'} ${e.path}: ${reason(e)}`), 1;
     if (e instanceof NsError && e.step === 'chroot') return err(`nsjs: cannot change root directory to '${e.path}': ${reason(e)}`), 1;
+    // unshare --owner's own words
+    if (e instanceof NsError && e.step?.endsWith('(owner)'))
+      return err(`nsjs: ${e.syscall === 'setgroups' ? 'setgroups failed' : e.syscall === 'setresgid' ? 'setgid() failed' : 'setuid() failed'}: ${reason(e)}`), 1;
+    // nsenter -r/-w's own words
+    if (e instanceof NsError && e.step === 'chroot to the root fd')
+      return err(`nsjs: ${e.code === 'EPERM' ? 'chroot failed' : 'change directory by root file descriptor failed'}: ${reason(e)}`), 1;
+    if (e instanceof NsError && e.step === 'chdir to the working directory fd') return err(`nsjs: change directory by working directory file descriptor failed: ${reason(e)}`), 1;
     if (e instanceof NsError && e.step === 'chdir') return err(`nsjs: cannot change directory to ${e.path}: ${reason(e)}`), 1;
     if (e instanceof NsError && e.step?.startsWith('keep ns/')) {
       const type = e.step.slice('keep ns/'.length).replace('_for_children', '');
@@ -233,6 +240,13 @@ async function run(argv: string[]): Promise<number> {
 
 const CGROUP2_SUPER_MAGIC = 0x63677270;
 
+/** strerror(3)'s words for an error's errno, capitalised as util-linux prints them. */
+function strerror(e: unknown): string {
+  const errno = (e as NodeJS.ErrnoException).errno;
+  const [, description] = (errno !== undefined && util.getSystemErrorMap().get(errno)) || ['', String(e)];
+  return description.charAt(0).toUpperCase() + description.slice(1);
+}
+
 /**
  * nsenter -c: we move ourselves (every thread) into the cgroup of `pid`, as
  * nsenter writes its own pid there, so that the command we start is born
@@ -240,11 +254,6 @@ const CGROUP2_SUPER_MAGIC = 0x63677270;
  * Returns the failure in nsenter's words, or undefined.
  */
 function joinCgroupOf(pid: number): string | undefined {
-  const reason = (e: unknown) => {
-    const errno = (e as NodeJS.ErrnoException).errno;
-    const [, description] = (errno !== undefined && util.getSystemErrorMap().get(errno)) || ['', String(e)];
-    return description.charAt(0).toUpperCase() + description.slice(1);
-  };
   if (fs.statfsSync('/sys/fs/cgroup').type !== CGROUP2_SUPER_MAGIC) return '--join-cgroup is only supported in cgroup v2';
   let cgroup: string;
   try {
@@ -252,18 +261,18 @@ function joinCgroupOf(pid: number): string | undefined {
     if (!first.includes(':')) return 'failed to get cgroup path';
     cgroup = first.slice(first.lastIndexOf(':') + 1);
   } catch (e) {
-    return `failed to get cgroup path: ${reason(e)}`;
+    return `failed to get cgroup path: ${strerror(e)}`;
   }
   let fd: number;
   try {
     fd = fs.openSync(`/sys/fs/cgroup/${cgroup}/cgroup.procs`, fs.constants.O_WRONLY | fs.constants.O_APPEND);
   } catch (e) {
-    return `failed to open cgroup.procs: ${reason(e)}`;
+    return `failed to open cgroup.procs: ${strerror(e)}`;
   }
   try {
     fs.writeSync(fd, String(process.pid));
   } catch (e) {
-    return `write cgroup.procs failed: ${reason(e)}`;
+    return `write cgroup.procs failed: ${strerror(e)}`;
   } finally {
     fs.closeSync(fd);
   }
@@ -297,6 +306,17 @@ async function exec(argv: string[]): Promise<number> {
     if (failed) return err(`nsjs: ${failed}`), 1;
   }
   const options: SpawnOptions & Record<string, unknown> = { ...r.options };
+  // -r/-w: opened before the joins, as nsenter does, so paths of ours.
+  const dirs: number[] = [];
+  for (const [key, dir] of [['rootFd', r.rootDir], ['cwdFd', r.wdDir]] as const) {
+    if (dir === undefined) continue;
+    try {
+      dirs.push((options[key] = fs.openSync(dir, 'r')));
+    } catch (e) {
+      for (const fd of dirs) fs.closeSync(fd);
+      return err(`nsjs: cannot open ${dir}: ${strerror(e)}`), 1;
+    }
+  }
   const opened: Namespace[] = [];
   try {
     if (Array.isArray(r.join))
@@ -312,7 +332,7 @@ async function exec(argv: string[]): Promise<number> {
         } else opened.push(Namespace.open(file, type));
       }
     options.join = Array.isArray(r.join) ? opened : r.join;
-    if (r.targetCwd !== undefined) options.cwd = fs.readlinkSync(`/proc/${r.targetCwd}/cwd`);
+
     // nsenter -e: NAME=value pairs of /proc/<pid>/environ
     if (r.targetEnv !== undefined)
       options.env = Object.fromEntries(
@@ -325,11 +345,13 @@ async function exec(argv: string[]): Promise<number> {
     }
   } catch (e) {
     for (const ns of opened) ns.close();
+    for (const fd of dirs) fs.closeSync(fd);
     return failure('cannot open the namespaces to enter', e);
   }
   for (const s of SHIELDED) process.on(s, ignore);
   const proc = await start(r.command, r.args, options, r.name);
   for (const ns of opened) ns.close();
+  for (const fd of dirs) fs.closeSync(fd);
   if (typeof proc === 'number') {
     for (const s of SHIELDED) process.removeListener(s, ignore);
     return proc;

@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { sys, type CapabilityName, type NamespaceType, type SpawnOptions, type Terminal } from '../index';
+import { SIGRTMAX, SIGRTMIN } from '../core/signals';
+import { sys, type CapabilityName, type NamespaceType, type SpawnOptions, type Terminal, type UserMapping } from '../index';
 import { UsageError, parseCommandLine, type OptionSpecs } from './args';
 import { addSingle, groupArg, kernelRanges, passwdEntry, rangeArg, signedArg, subidRange, unsignedArg, userArg, type Range } from './ids';
 import { POLICY_HELP, POLICY_OPTIONS, applyPolicy, policyFlag, policyFlags } from './policy';
@@ -43,6 +44,7 @@ export const RUN_OPTIONS: OptionSpecs = {
   'map-users': { arg: 'required' },
   'map-groups': { arg: 'required' },
   setgroups: { arg: 'required' },
+  owner: { arg: 'required' },
   propagation: { arg: 'required' },
   'keep-caps': { arg: 'none' },
   setuid: { short: 'S', arg: 'required' },
@@ -139,6 +141,7 @@ Options:
  --map-groups <innergid>:<outergid>:<count>|auto|subids|all
                            map count groups from outergid to innergid (implies --user)
  --setgroups allow|deny    control the setgroups syscall in user namespaces
+ --owner <uid>:<gid>       set the user namespace owner (implies --user)
  --keep-caps               retain capabilities granted in user namespaces
 
  --monotonic <offset>      set clock monotonic offset (seconds) in time namespaces
@@ -217,7 +220,14 @@ export interface RunRequest {
 export type Parsed<T> = T | { help: true } | { version: true };
 
 /** unshare's signame_to_signum: a name, any case, with or without SIG; not a number. */
-function signalArg(value: string): string {
+/** util-linux's signame_to_signum: a name, or RT<n>, RTMIN+<n>, RTMAX-<n> (digits first, the rest ignored, as its strtol). */
+function signalArg(value: string): string | number {
+  if (/^(SIG)?RT/i.test(value)) {
+    const rt = /^(?:SIG)?RT(MIN\+|MAX-)?([0-9]+)/i.exec(value);
+    const num = !rt ? -1 : rt[1]?.toUpperCase() === 'MAX-' ? SIGRTMAX - Number(rt[2]) : SIGRTMIN + Number(rt[2]);
+    if (num < SIGRTMIN || num > SIGRTMAX) throw new UsageError(`unknown signal: ${value}`);
+    return num;
+  }
   const name = value.toUpperCase().startsWith('SIG') ? value.toUpperCase() : `SIG${value.toUpperCase()}`;
   if (!(name in os.constants.signals)) throw new UsageError(`unknown signal: ${value}`);
   return name;
@@ -279,6 +289,7 @@ export function parseRun(
   const userRanges: Range[] = [];
   const groupRanges: Range[] = [];
   let setgroups: 'allow' | 'deny' | undefined;
+  let owner: { uid: number; gid: number } | undefined;
   let propagation: SpawnOptions['propagation'];
   let keepCaps = false;
   let uid: number | undefined;
@@ -286,7 +297,7 @@ export function parseRun(
   let root: string | undefined;
   let tty = false;
   let wd: string | undefined;
-  let killChild: string | undefined;
+  let killChild: string | number | undefined;
   let forwardSignals = false;
   let env: Record<string, string> | undefined;
   const offsets: { monotonic?: number; boottime?: number } = {};
@@ -389,6 +400,13 @@ export function parseRun(
         if (v !== 'allow' && v !== 'deny') throw new UsageError(`unsupported --setgroups argument '${v}'`);
         setgroups = v;
         break;
+      case 'owner': {
+        namespaces.add('user');
+        const ids = /^([0-9]+):([0-9]+)$/.exec(v);
+        if (!ids || Number(ids[1]) > 0xfffffffe || Number(ids[2]) > 0xfffffffe) throw new UsageError('failed to parse owner');
+        owner = { uid: Number(ids[1]), gid: Number(ids[2]) };
+        break;
+      }
       case 'propagation':
         if (!['slave', 'shared', 'private', 'unchanged'].includes(v)) throw new UsageError(`unsupported propagation mode: ${v}`);
         propagation = v as SpawnOptions['propagation'];
@@ -552,8 +570,10 @@ export function parseRun(
     mapUser = ids.uid;
     mapGroup = ids.gid;
   }
+  // (util-linux binds it from a helper once the pid namespace has its first process)
+  if (owner && persist.some(([type]) => type === 'pid')) throw new UsageError('--pid=<file> cannot be used with --owner');
   if (namespaces.has('user')) {
-    const m = userMapping(ids, mapUser, mapGroup, userRanges, groupRanges, setgroups);
+    const m = userMapping(ids, mapUser, mapGroup, userRanges, groupRanges, setgroups, owner);
     o.user = m.user;
     if (uid === undefined && m.uid !== undefined) o.uid = m.uid;
     if (gid === undefined && m.gid !== undefined) o.gid = m.gid;
@@ -598,7 +618,7 @@ export function parseRun(
   }
   // A forward reaches the sandbox's 127.0.0.1: its lo must be up.
   if (publish.length) o.network = { ...(o.network as object), loopback: true };
-  if (killChild !== undefined) o.dieWithParent = killChild === 'SIGKILL' ? true : (killChild as NodeJS.Signals);
+  if (killChild !== undefined) o.dieWithParent = killChild === 'SIGKILL' ? true : typeof killChild === 'number' ? killChild : (killChild as NodeJS.Signals);
   // unshare(1) sets no no_new_privs (a setuid program inside works as
   // outside) and keeps the caller's session, so that an interactive shell
   // keeps its terminal.
@@ -651,6 +671,21 @@ export function command(operands: readonly string[], env: NodeJS.ProcessEnv, uid
   return { command: `/bin/${name}`, args, argv0: name, name };
 }
 
+/** As unshare: the single mapping goes first and is cut out of the ranges; a side with neither stays unmapped (the overflow id inside). */
+function mapsOf(ids: { uid: number; gid: number }, mapUser: number | undefined, mapGroup: number | undefined, userRanges: Range[], groupRanges: Range[]): UserMapping {
+  const side = (ranges: Range[], outer: number, inner: number | undefined) => {
+    if (ranges.length === 0 && inner === undefined) return undefined;
+    const list = ranges.length ? addSingle(ranges, outer, inner) : [{ inner: inner!, outer, count: 1 }];
+    return list.map((r) => ({ inside: r.inner, outside: r.outer, count: r.count }));
+  };
+  const user: UserMapping = {};
+  const uidMap = side(userRanges, ids.uid, mapUser);
+  const gidMap = side(groupRanges, ids.gid, mapGroup);
+  if (uidMap) user.uidMap = uidMap;
+  if (gidMap) user.gidMap = gidMap;
+  return user;
+}
+
 function userMapping(
   ids: { uid: number; gid: number },
   mapUser: number | undefined,
@@ -658,7 +693,15 @@ function userMapping(
   userRanges: Range[],
   groupRanges: Range[],
   setgroups: 'allow' | 'deny' | undefined,
+  owner?: { uid: number; gid: number },
 ): { user: SpawnOptions['user']; uid?: number; gid?: number } {
+  // With --owner every map is written from outside (unshare's forked
+  // helper): -r and --map-group no longer imply --setgroups=deny, and the
+  // program keeps the owner's ids.
+  if (owner) {
+    const user = { owner, ...mapsOf(ids, mapUser, mapGroup, userRanges, groupRanges) };
+    return { user: setgroups ? { ...user, setgroups } : user };
+  }
   if (setgroups === 'allow' && mapGroup !== undefined && groupRanges.length === 0)
     throw new UsageError('options --setgroups=allow and --map-group are mutually exclusive');
   if (userRanges.length === 0 && groupRanges.length === 0 && setgroups === undefined) {
@@ -667,18 +710,8 @@ function userMapping(
     // -U alone: no map at all, setgroups left allowed
     if (mapUser === undefined && mapGroup === undefined) return { user: 'none' };
   }
-  // As unshare: the single mapping goes first and is cut out of the ranges;
-  // a side with neither stays unmapped (the overflow id inside).
-  const side = (ranges: Range[], outer: number, inner: number | undefined) => {
-    if (ranges.length === 0 && inner === undefined) return undefined;
-    const list = ranges.length ? addSingle(ranges, outer, inner) : [{ inner: inner!, outer, count: 1 }];
-    return list.map((r) => ({ inside: r.inner, outside: r.outer, count: r.count }));
-  };
-  const user: Exclude<SpawnOptions['user'], string | undefined> = {};
-  const uidMap = side(userRanges, ids.uid, mapUser);
-  const gidMap = side(groupRanges, ids.gid, mapGroup);
-  if (uidMap) user.uidMap = uidMap;
-  if (gidMap) user.gidMap = gidMap;
+  const user = mapsOf(ids, mapUser, mapGroup, userRanges, groupRanges);
+  const { uidMap, gidMap } = user;
   if (setgroups) user.setgroups = setgroups;
   else if (mapGroup !== undefined && groupRanges.length === 0) user.setgroups = 'deny';
   // unshare's program keeps our ids: where the map covers them, that is the

@@ -2,6 +2,10 @@ import * as os from 'node:os';
 
 import { invalidArgType, unknownSignal } from './errors';
 
+/** glibc's SIGRTMIN and SIGRTMAX (the kernel's 32 and 33 are its own): the real-time signals, which Node names not. */
+export const SIGRTMIN = 34;
+export const SIGRTMAX = 64;
+
 const byNumber = new Map<number, NodeJS.Signals>();
 for (const [name, num] of Object.entries(os.constants.signals)) {
   if (!byNumber.has(num)) byNumber.set(num, name as NodeJS.Signals);

@@ -23,19 +23,20 @@ export function namespaceFlags(c: NsChecked): number {
  * A new time namespace: made by the clone, or, to take offsets, unshared by
  * the child. Returns the clone flags without CLONE_NEWTIME in that case.
  */
-export function planTime(c: NsChecked, flags: number, add: Add): number {
+export function planTime(c: NsChecked, flags: number, add: Add, owned = false): number {
   if (!c.namespaces.has('time')) return flags;
   if (c.timeOffsets) {
     // Offsets can be written only before any process has entered the
     // namespace: unshare it (we stay outside; our exec enters it) and write.
+    // An owner's child (`owned`: user.owner) has unshared it already.
     flags &= ~C.CLONE_NEWTIME;
-    add({ kind: NsOp.Unshare, a: C.CLONE_NEWTIME }, { step: 'unshare time', syscall: 'unshare' });
+    if (!owned) add({ kind: NsOp.Unshare, a: C.CLONE_NEWTIME }, { step: 'unshare time', syscall: 'unshare' });
     const { monotonic, boottime } = c.timeOffsets;
     add(
       { kind: SharedOp.WriteFile, s: ['/proc/self/timens_offsets', `monotonic ${monotonic} 0\nboottime ${boottime} 0\n`] },
       { step: 'write timens_offsets', syscall: 'write', path: '/proc/self/timens_offsets' },
     );
-  } else {
+  } else if (!owned) {
     add({ kind: NsOp.Unshare, a: C.CLONE_NEWTIME, b: 1 }, { step: 'unshare time', syscall: 'unshare' });
   }
   return flags;

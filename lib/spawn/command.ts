@@ -11,7 +11,7 @@ import { isMainThread } from 'node:worker_threads';
 import { invalidArgType, invalidArgValue, unknownSignal } from '../core/errors';
 import type { NamespaceType } from '../core/nstypes';
 import { SharedOp, type Add, type NativePlan } from '../core/plan';
-import { signalName, signalNumber } from '../core/signals';
+import { SIGRTMAX, SIGRTMIN, signalName, signalNumber } from '../core/signals';
 import { bool, integer, noNul, ownProperties, pathString, plainObject } from '../core/validate';
 
 /** The command's ops (OpKind in src-native/spawn/plan.h). */
@@ -121,7 +121,8 @@ function deathSignal(value: unknown): number {
   if (typeof value === 'boolean') return value ? SIGKILL : 0;
   if (typeof value !== 'string' && typeof value !== 'number') throw invalidArgType('options.dieWithParent', 'a boolean or a signal name or number', value);
   const num = signalNumber(value, 'options.dieWithParent');
-  if (num === 0 || signalName(num) === null) throw unknownSignal(value, 'options.dieWithParent');
+  // The real-time signals have no name; 32 and 33 are glibc's own.
+  if (num === 0 || (signalName(num) === null && (num < SIGRTMIN || num > SIGRTMAX))) throw unknownSignal(value, 'options.dieWithParent');
   return num;
 }
 
@@ -152,6 +153,9 @@ export interface CommandChecked {
   init: boolean;
   /** @internal unshare -R: chroot(2) into it after the mounts, before cwd. */
   chroot?: string;
+  /** @internal nsenter -r / -w: fds of ours to chroot to and chdir to. */
+  rootFd?: number;
+  cwdFd?: number;
   /** @internal unshare --load-interp: written to `<dir>/register` before the chroot. */
   binfmtRegister?: { dir: string; entry: string };
   cwd?: string;
@@ -191,6 +195,8 @@ export function checkCommandOptions(o: Readonly<Record<string, unknown>>, namesp
     c.chroot = pathString(o.chroot, 'options.chroot');
     if (!c.chroot.startsWith('/')) throw invalidArgValue('options.chroot', c.chroot, 'must be an absolute path');
   }
+  if (o.rootFd !== undefined) c.rootFd = integer(o.rootFd, 'options.rootFd', 0, 2 ** 31 - 1);
+  if (o.cwdFd !== undefined) c.cwdFd = integer(o.cwdFd, 'options.cwdFd', 0, 2 ** 31 - 1);
   if (c.dieWithParent && deathSignal(o.dieWithParent) !== SIGKILL) c.deathSignal = deathSignal(o.dieWithParent);
   if (o.signal !== undefined) {
     if (!(o.signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an instance of AbortSignal', o.signal);
@@ -219,7 +225,10 @@ export function planCwd(c: CommandChecked, add: Add): void {
     add({ kind: SharedOp.WriteFile, s: [file, c.binfmtRegister.entry] }, { step: 'binfmt register', syscall: 'write', path: file });
   }
   if (c.chroot !== undefined) add({ kind: CommandOp.Chroot, s: [c.chroot] }, { step: 'chroot', syscall: 'chroot', path: c.chroot });
+  // b = 1: back to the cwd the joins left, as nsenter -r without -w
+  if (c.rootFd !== undefined) add({ kind: CommandOp.Chroot, a: c.rootFd, b: c.cwd === undefined && c.cwdFd === undefined ? 1 : 0 }, { step: 'chroot to the root fd', syscall: 'chroot' });
   if (c.cwd !== undefined) add({ kind: CommandOp.Chdir, s: [c.cwd] }, { step: 'chdir', syscall: 'chdir', path: c.cwd });
+  if (c.cwdFd !== undefined) add({ kind: CommandOp.Chdir, a: c.cwdFd }, { step: 'chdir to the working directory fd', syscall: 'fchdir' });
 }
 
 /** The end of the plan, after policy/'s ops: the fds closed, the parent-death signal, `lastOps` (policy/'s seccomp filter), execve. */

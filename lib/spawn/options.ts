@@ -76,6 +76,20 @@ export interface SpawnOptions extends NsSpawnOptions, FsSpawnOptions, PolicySpaw
    */
   chroot?: string;
   /**
+   * @internal `nsjs exec -r` (nsenter's): a directory fd of ours, opened
+   * before the joins (so a path of our mount namespace, or /proc/<pid>/root):
+   * the child, once in the joined namespaces, fchdir(2)s to it and chroot(2)s
+   * there, keeping its working directory unless `cwd`/`cwdFd` set one. Needs
+   * CAP_SYS_CHROOT where it runs; a view, not a wall, as `chroot`.
+   */
+  rootFd?: number;
+  /**
+   * @internal `nsjs exec -w` (nsenter's): a directory fd of ours the child
+   * fchdir(2)s to last, after `rootFd` (it may lie outside that root: the
+   * command can then walk out of it with `..`, as under nsenter).
+   */
+  cwdFd?: number;
+  /**
    * @internal `nsjs run --load-interp` (unshare's): write `entry` to
    * `<dir>/register` of a binfmt_misc mounted by `mounts`, after the mounts
    * and before `chroot` (so that an `F` interpreter is opened outside it).
@@ -97,7 +111,8 @@ export interface SpawnOptions extends NsSpawnOptions, FsSpawnOptions, PolicySpaw
    * children never inherit it; only a pid namespace (with `init`, or the
    * command as its pid 1) takes every process inside down with it.
    * A signal name or number instead of `true` sends that signal (unshare
-   * --kill-child=SIG); the command can catch or ignore any but SIGKILL.
+   * --kill-child=SIG), a real-time one by its number (glibc's SIGRTMIN 34
+   * to SIGRTMAX 64); the command can catch or ignore any but SIGKILL.
    */
   dieWithParent?: boolean | NodeJS.Signals | number;
   /**
@@ -138,6 +153,8 @@ const OPTION_KEYS = [
   'persist',
   'chroot',
   'binfmtRegister',
+  'rootFd',
+  'cwdFd',
 ] as const;
 
 /** Options after validation: defaults filled in, namespaces as a set. */
@@ -204,5 +221,9 @@ export function checkOptions(options: unknown, copied = false): Checked {
   // the new user namespace belongs to that child's own child.
   if (c.join && c.user && typeof c.user === 'object')
     throw invalidArgValue('options.user', o.user, "cannot be explicit id maps together with options.join; use 'root' or 'self'");
+  // An owner's pid namespace is unshared: it has no /proc/<pid>/ns file to
+  // bind until its first process, the child's own child, exists.
+  if (typeof c.user === 'object' && c.user.owner && c.persist?.some(([type]) => type === 'pid'))
+    throw invalidArgValue('options.persist.pid', (o.persist as Record<string, unknown>).pid, 'cannot be kept with options.user.owner');
   return c;
 }

@@ -18,7 +18,7 @@ import { JoinOp, joinsType, planJoin, type JoinPlan } from './join';
 import type { Checked } from './options';
 import { StdioOp, planStdio, type StdioFds } from './stdio';
 import { TerminalOp, planCtty, planTerminal, type TerminalFds } from '../terminal/plan';
-import { planUser, setgroupsDenied } from './user';
+import { planOwner, planUser, setgroupsDenied } from './user';
 
 /** Every op kind, each room's own: mirrors OpKind in src-native/spawn/plan.h. */
 export const Op = {
@@ -96,10 +96,12 @@ export function buildPlan(
 
   // Before anything else, so that nothing the child starts runs outside it.
   if (ctx.cgroup) planCgroup(ctx.cgroup, native, add);
+  const owner = typeof c.user === 'object' ? c.user.owner : undefined;
+  if (owner) cloneFlags = planOwner(owner, cloneFlags, add);
   // A new cgroup namespace made once the child is in its cgroups, so that
   // it sees its own cgroup as / in every hierarchy (v1 too, and on v2
   // without CLONE_INTO_CGROUP), not the caller's.
-  if (ctx.cgroup && ns.has('cgroup') && !ctx.join) {
+  if (ctx.cgroup && cloneFlags & CLONE_NEWCGROUP && !ctx.join) {
     cloneFlags &= ~CLONE_NEWCGROUP;
     add({ kind: NsOp.Unshare, a: CLONE_NEWCGROUP }, { step: 'unshare cgroup', syscall: 'unshare' });
   }
@@ -109,7 +111,9 @@ export function buildPlan(
   planUser(c.user, native, add, c.mounts.some((m) => m.type === 'bind' && m.idmap));
   planPersist(c, native, add);
   if (c.network) planNetwork(c.network, native, add, !ns.has('user') && !ctx.join);
-  cloneFlags = planTime(c, cloneFlags, add);
+  cloneFlags = planTime(c, cloneFlags, add, owner !== undefined);
+  // The owner's pid namespace (unshared) holds only the children it makes.
+  if (owner && ns.has('pid')) add({ kind: JoinOp.Fork }, { step: 'clone into the pid namespace', syscall: 'clone3' });
   // Known only now that the time namespace has been settled.
   if (ctx.join) ops.find((o) => o.kind === Op.Fork)!.flags = cloneFlags;
   else native.cloneFlags = cloneFlags;

@@ -11,6 +11,7 @@ import { invalidArgType, invalidArgValue } from '../core/errors';
 import type { NamespaceType } from '../core/nstypes';
 import { SharedOp, type Add, type NativePlan } from '../core/plan';
 import { integer, knownKeys, needs, plainObject } from '../core/validate';
+import { NsOp } from '../ns/plan';
 import { PolicyOp } from '../policy/plan';
 
 /** One line of a uid_map or gid_map: `count` ids from `outside` appear as `inside`. */
@@ -41,6 +42,21 @@ export interface UserMapping {
   gidMap?: IdMap[];
   /** `'deny'` is required for a gid map an unprivileged caller writes itself; default `'deny'` there, else left as the kernel makes it (allow). */
   setgroups?: 'allow' | 'deny';
+  /**
+   * The namespace's owner (unshare `--owner`): a child that has become
+   * `uid`:`gid` (supplementary groups cleared) makes it with unshare(2),
+   * with every other new namespace, so they all belong to that user, and we
+   * write the maps it could not. The command keeps these ids (shown inside
+   * as what the maps make of them, or the overflow id) unless `uid`/`gid`
+   * are given. Needs CAP_SETUID and CAP_SETGID (root) for ids not your own.
+   * Costs a copy of our page tables (a fork-style clone), as every map the
+   * parent writes. What a hostile program inside can do: what that user
+   * could do outside, and, as the namespace's creator, hold every
+   * capability in it (and in the namespaces it owns) until its exec, or
+   * after it where the maps make it root there; from outside, that user's
+   * processes (not root only) can setns into it and ptrace it.
+   */
+  owner?: { uid: number; gid: number };
 }
 
 /** `user` checked: `'auto'` is settled into maps from /etc/subuid and /etc/subgid. */
@@ -107,13 +123,18 @@ function user(value: unknown): CheckedUser {
   if (value === 'auto') return autoMaps();
   if (typeof value === 'string') throw invalidArgValue('options.user', value, "must be 'root', 'self', 'auto', 'none' or { uidMap?, gidMap?, setgroups? }");
   const u = plainObject(value, 'options.user');
-  knownKeys(u, ['uidMap', 'gidMap', 'setgroups'], 'options.user');
+  knownKeys(u, ['uidMap', 'gidMap', 'setgroups', 'owner'], 'options.user');
   if (u.setgroups !== undefined && u.setgroups !== 'allow' && u.setgroups !== 'deny')
     throw invalidArgValue('options.user.setgroups', u.setgroups, "must be 'allow' or 'deny'");
   const m: UserMapping = {};
   if (u.uidMap !== undefined) m.uidMap = idMaps(u.uidMap, 'options.user.uidMap');
   if (u.gidMap !== undefined) m.gidMap = idMaps(u.gidMap, 'options.user.gidMap');
   if (u.setgroups !== undefined) m.setgroups = u.setgroups as 'allow' | 'deny';
+  if (u.owner !== undefined) {
+    const owner = plainObject(u.owner, 'options.user.owner');
+    knownKeys(owner, ['uid', 'gid'], 'options.user.owner');
+    m.owner = { uid: integer(owner.uid, 'options.user.owner.uid', 0, 0xfffffffe), gid: integer(owner.gid, 'options.user.owner.gid', 0, 0xfffffffe) };
+  }
   return m;
 }
 
@@ -125,7 +146,8 @@ function user(value: unknown): CheckedUser {
  * as our id on the host's files). A side left unmapped keeps our id.
  */
 export function impliedId(user: CheckedUser | undefined, side: 'uid' | 'gid', given: number | undefined): number | undefined {
-  if (given !== undefined || user === undefined || typeof user === 'string') return given;
+  // The owner's ids stay, as with unshare --owner.
+  if (given !== undefined || user === undefined || typeof user === 'string' || user.owner) return given;
   const map = side === 'uid' ? user.uidMap : user.gidMap;
   if (!map) return undefined;
   if (map.some((m) => m.inside === 0)) return 0;
@@ -202,13 +224,14 @@ export function planUser(user: CheckedUser | undefined, native: NativePlan, add:
     // newgidmap sees to it itself.
     const setgroups = user.setgroups ?? (!root && user.gidMap && !helped ? 'deny' : undefined);
     if (setgroups) native.setgroups = setgroups;
-    add({ kind: SharedOp.WaitParent }, { step: 'wait for uid/gid maps', syscall: 'read' });
+    // a = 1: the owner's child tells us first that its namespace exists.
+    add({ kind: SharedOp.WaitParent, a: user.owner ? 1 : 0 }, { step: 'wait for uid/gid maps', syscall: 'read' });
     // Root inside from here on, as runc's nsexec: what the mounts make in
     // the namespace's own filesystems (a tmpfs, /dev) is then owned by a
     // mapped id; as the caller's id, unmapped there, it fails EOVERFLOW.
     // The policy sets the final ids last, as ever.
     const zero = (map?: IdMap[]) => map?.some((m) => m.inside === 0 && m.count > 0) === true;
-    if (zero(user.uidMap) && zero(user.gidMap)) {
+    if (zero(user.uidMap) && zero(user.gidMap) && !user.owner) {
       add({ kind: PolicyOp.Setresgid, a: 0 }, { step: 'setresgid 0 in the new user namespace', syscall: 'setresgid' });
       add({ kind: PolicyOp.Setresuid, a: 0 }, { step: 'setresuid 0 in the new user namespace', syscall: 'setresuid' });
     }
@@ -224,4 +247,21 @@ export function setgroupsDenied(user: CheckedUser | undefined, native: NativePla
   // Without a gid map (none written, or left out) the kernel refuses setgroups too.
   if (user === 'none' || (typeof user === 'object' && !user.gidMap)) return true;
   return user === 'root' || user === 'self' || native.setgroups === 'deny';
+}
+
+/**
+ * `owner`: the child becomes the owner (supplementary groups cleared, as
+ * unshare --owner) and unshares the user namespace with every other new
+ * one; a new pid namespace then holds the child it clones once its maps are
+ * written (the plan's Fork), a new time namespace our exec. The namespaces
+ * then belong to the owner, not to us. Planned after the cgroup is joined
+ * (our write, as root). Returns the clone flags left (only namespaces'
+ * are there): none.
+ */
+export function planOwner(owner: { uid: number; gid: number }, flags: number, add: Add): number {
+  add({ kind: PolicyOp.Setgroups, b: 1 }, { step: 'setgroups (owner)', syscall: 'setgroups' });
+  add({ kind: PolicyOp.Setresgid, a: owner.gid }, { step: `setresgid ${owner.gid} (owner)`, syscall: 'setresgid' });
+  add({ kind: PolicyOp.Setresuid, a: owner.uid }, { step: `setresuid ${owner.uid} (owner)`, syscall: 'setresuid' });
+  add({ kind: NsOp.Unshare, a: flags }, { step: 'unshare as the owner', syscall: 'unshare' });
+  return 0;
 }

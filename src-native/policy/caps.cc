@@ -61,8 +61,9 @@ int KeepCapabilities(uint64_t keep, int last_cap, bool by_default) {
 int RunPolicyOp(const Plan* plan, const Op& op) {
   switch (op.kind) {
     case kOpSetgroups: {
-      // a = 1: the implicit clear in a joined user namespace, which may deny setgroups.
-      const long r = syscall(SYS_setgroups, plan->groups.size(), plan->groups.data());
+      // a = 1: the implicit clear in a joined user namespace, which may deny
+      // setgroups; b = 1: none at all (user.owner's, before its setresgid).
+      const long r = op.b == 1 ? syscall(SYS_setgroups, 0, nullptr) : syscall(SYS_setgroups, plan->groups.size(), plan->groups.data());
       return r < 0 && op.a == 1 && errno == EPERM ? 0 : static_cast<int>(r);
     }
     case kOpSetresgid:

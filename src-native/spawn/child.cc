@@ -15,6 +15,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -119,6 +120,19 @@ int Exec(const Plan* plan) {
   return -1;
 }
 
+// async-signal-safe. nsenter -r: into the directory of fd, chroot there,
+// and, with keep_cwd, back to the cwd we had (which may lie outside it).
+int ChrootFd(int fd, bool keep_cwd) {
+  const int cwd = keep_cwd ? open(".", O_RDONLY | O_CLOEXEC) : -1;
+  if (keep_cwd && cwd < 0) return -1;
+  int r = fchdir(fd) < 0 || chroot(".") < 0 || chdir("/") < 0 ? -1 : 0;
+  if (r == 0 && cwd >= 0) r = fchdir(cwd);
+  const int saved = errno;
+  if (cwd >= 0) close(cwd);
+  errno = saved;
+  return r;
+}
+
 // async-signal-safe: the netlink calls return -errno; ops report through errno.
 int SetErrno(int r) {
   if (r >= 0) return 0;
@@ -159,6 +173,8 @@ int RunOp(const Plan* plan, const Op& op, MountEngine* mounts) {
     case kOpWaitParent: {
       char go = 0;
       ssize_t n;
+      // The parent waits for this byte (or our end's EOF) before it writes our maps.
+      if (op.a == 1 && send(plan->sync_fd, &go, 1, MSG_NOSIGNAL) != 1) return -1;
       do n = read(plan->sync_fd, &go, 1);
       while (n < 0 && errno == EINTR);
       if (n != 1) _exit(127);  // the parent gave up on us and reports why itself
@@ -180,9 +196,9 @@ int RunOp(const Plan* plan, const Op& op, MountEngine* mounts) {
       return setdomainname(op.s[0], len);
     }
     case kOpChdir:
-      return chdir(op.s[0]);
+      return op.s[0] ? chdir(op.s[0]) : fchdir(op.a);
     case kOpChroot:
-      return chroot(op.s[0]);
+      return op.s[0] ? chroot(op.s[0]) : ChrootFd(op.a, op.b == 1);
     case kOpStdio:
       return InstallStdio(plan);
     case kOpSetgroups:
@@ -277,7 +293,12 @@ int RunFrom(void* arg);
 [[noreturn]] void Fork(Plan* plan, size_t index) {
   const Op& op = plan->ops[index];
   Stage next{plan, index + 1};
-  const uint64_t shape = plan->parent_maps ? 0 : CLONE_VM | CLONE_VFORK;
+  // Vfork-style, so that the command has exec'd or reported before we
+  // announce it and exit (once we are gone the parent reads no more
+  // reports); fork-style where the parent writes maps to a join's plan, as
+  // it always was, but not for an owner's plan (announces): its maps were
+  // written before this clone.
+  const uint64_t shape = plan->parent_maps && !plan->announces ? 0 : CLONE_VM | CLONE_VFORK;
   const long pid = CloneWithStack(op.flags | CLONE_PARENT | shape, plan->stage2_stack, nullptr, RunFrom, &next,
                                   plan->force_clone, &plan->via_clone3);
   if (pid < 0) Fail(plan, static_cast<int>(index), static_cast<int>(-pid));

@@ -529,6 +529,21 @@ class Spawner {
     return true;
   }
 
+  // user.owner: the child has become the owner and made its user namespace
+  // once it sends its byte; its EOF, or its exit, means it failed before
+  // (its report, in the error pipe, names the step).
+  bool Announced(int sock) {
+    pollfd fds[2] = {{sock, POLLIN, 0}, {out_.pidfd, POLLIN, 0}};
+    char byte;
+    for (;;) {
+      const int r = Fault("announce") ? -1 : poll(fds, 2, -1);
+      if (r < 0 && errno == EINTR) continue;
+      if (r > 0 && (fds[0].revents & POLLIN) && read(sock, &byte, 1) == 1) return true;
+      ParentFail(r < 0 ? errno : ECHILD, r < 0 ? "poll" : "read", "wait for the owner's user namespace");
+      return false;
+    }
+  }
+
   bool WriteMaps(int pid) {
     const struct {
       const char* file;
@@ -662,8 +677,9 @@ class Spawner {
     if (child_veth && !OpenVeth()) return;
     int errp[2], syncp[2] = {-1, -1};
     if (Fault("pipe2") || pipe2(errp, O_CLOEXEC | O_NONBLOCK) < 0) return ParentFail(errno, "pipe2", "clone");
-    // Idmapped trees travel as SCM_RIGHTS: then the sync pipe is a socket.
-    if (waits && (Fault("pipe2 sync") || (p->has_idmap ? socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, syncp) : pipe2(syncp, O_CLOEXEC)) < 0)) {
+    // Idmapped trees travel as SCM_RIGHTS, and an owner's child speaks
+    // first: then the sync pipe is a socket.
+    if (waits && (Fault("pipe2 sync") || (p->has_idmap || p->announces ? socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, syncp) : pipe2(syncp, O_CLOEXEC)) < 0)) {
       ParentFail(errno, "pipe2", "clone");
       close(errp[0]);
       close(errp[1]);
@@ -724,7 +740,7 @@ class Spawner {
     if (pid >= 0) {
       out_.pid = static_cast<int>(pid);
       if (waits) {
-        const bool ok = (!p->parent_maps || (WriteMaps(out_.pid) && Persist(out_.pid))) && (!p->has_veth || MakeVeth(out_.pid)) && (!p->has_proxy || MakeProxy()) && (!p->has_idmap || MakeTrees(out_.pid));
+        const bool ok = (!p->announces || Announced(syncp[1])) && (!p->parent_maps || (WriteMaps(out_.pid) && Persist(out_.pid))) && (!p->has_veth || MakeVeth(out_.pid)) && (!p->has_proxy || MakeProxy()) && (!p->has_idmap || MakeTrees(out_.pid));
         // One byte lets the child go on; closing without it makes it exit.
         if (ok && (Fault("sync") || write(syncp[1], "", 1) != 1)) ParentFail(errno, "write", "sync");
         else if (ok) SendTrees(syncp[1]);

@@ -225,6 +225,7 @@ bool Plan::Parse(const Napi::Value& ints_v, const Napi::Value& text_v, const Nap
     if (op.kind == kOpFork) second_clone = true;
     if (op.kind == kOpRecvTree) has_idmap = true;
     op.a = op_in[1];
+    if (op.kind == kOpWaitParent && op.a == 1) announces = true;
     op.b = op_in[2];
     op.flags = Join(op_in[3], op_in[4]);
     op.b64 = Join(op_in[5], op_in[6]);

@@ -22,14 +22,14 @@ enum OpKind : int32_t {
   kOpPdeathsig = 1,    // a = signal; fails with ESRCH if the parent is already gone
   kOpSetns = 2,        // a = fd, b = nstype
   kOpWriteFile = 3,    // s0 = path, s1 = data (uid_map, setgroups, timens_offsets)
-  kOpWaitParent = 4,   // block until the parent has written our maps
+  kOpWaitParent = 4,   // block until the parent has written our maps; a = 1: first tell it our user namespace exists (Plan::announces)
   kOpUnshare = 5,      // a = flags; b = 1: only when clone3 was refused (time ns)
   kOpMount = 6,        // s0 source, s1 target, s2 fstype, s3 data, flags (propagation of "/" only: targets go through the mount engine)
   kOpSethostname = 12,   // s0
   kOpSetdomainname = 13, // s0
-  kOpChdir = 14,       // s0
+  kOpChdir = 14,       // s0; without it fchdir(a) (nsenter -w)
   kOpStdio = 15,       // install Plan::stdio as fds 0..n-1
-  kOpSetgroups = 16,   // Plan::groups; a = 1: EPERM is no failure (a joined user namespace may deny setgroups)
+  kOpSetgroups = 16,   // Plan::groups; a = 1: EPERM is no failure (a joined user namespace may deny setgroups); b = 1: no groups
   kOpSetresgid = 17,   // a
   kOpSetresuid = 18,   // a
   kOpPrctl = 19,       // a = option, b = arg
@@ -44,7 +44,8 @@ enum OpKind : int32_t {
   kOpLinkUp = 30,      // s0 = link name, in our net namespace
   kOpAddAddress = 31,  // s0 = link, a = family, b = prefix length, addr
   kOpDefaultRoute = 32,  // a = family, addr = gateway
-  kOpChroot = 47,      // s0: chroot(2) there, after the mounts (unshare -R: the host's mounts stay, no pivot)
+  kOpChroot = 47,      // s0: chroot(2) there, after the mounts (unshare -R: the host's mounts stay, no pivot);
+                       // without s0: fchdir(a), chroot("."), and b = 1 back to the cwd before (nsenter -r)
   // network.veth made by the child itself (Veth::in_child), from the parent's
   // netlink socket Veth::sock: the pair, host end up and on its bridge; then
   // the host end's addresses.
@@ -234,6 +235,9 @@ struct Plan {
   bool has_proxy = false;
   int proxy_port = 0;
   bool has_idmap = false;    // kOpRecvTree ops: the parent makes their trees, the sync pipe is a socket
+  // A kOpWaitParent with a = 1 (user.owner): the child unshares its user
+  // namespace itself and says so on the sync socket before we write its maps.
+  bool announces = false;
 
   int mount_fallback = 0;    // MountFallback bits: test-only, as force_clone
   int cgroup_fd = -1;        // a cgroup v2 directory for CLONE_INTO_CGROUP (lib/cgroup/)

@@ -312,3 +312,31 @@ describeUserns('nsjs exec: the kernel-policy flags of nsjs run (issue 15)', () =
       }
     }));
 });
+
+describe('--kill-child=RTMIN+n, as unshare (util-linux signame_to_signum)', () => {
+  // The program traps glibc's SIGRTMIN+3 (37) and says so on its stdout (our
+  // pipe), blocked meanwhile in a read of its stdin (our pipe too); its
+  // parent is SIGKILLed, and the trap's line then EOF end the wait.
+  const trapped = (argv: string[]) =>
+    new Promise<string>((resolve, reject) => {
+      const { spawn } = require('node:child_process') as typeof import('node:child_process');
+      const child = spawn(argv[0], [...argv.slice(1), 'sh', '-c', 'trap "echo got 37; exit 0" 37; echo ready; read x'], { stdio: ['pipe', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out === 'ready\n') child.kill('SIGKILL');
+      });
+      // then 'close': the process gone and every pipe of ours closed
+      child.stdout!.on('end', () => child.stdin!.destroy());
+      child.on('close', () => resolve(out));
+      child.on('error', reject);
+    });
+  test('the program gets signal 37 when nsjs dies; bad RT names are refused', async () => {
+    const mine = await trapped([process.execPath, bin, 'run', '--kill-child=RTMIN+3']);
+    expect(mine).toBe('ready\ngot 37\n');
+    expect(await trapped(['unshare', '-f', '--kill-child=RTMIN+3'])).toBe(mine);
+    expect(await trapped([process.execPath, bin, 'run', '--kill-child=rtmax-27'])).toBe(mine);
+    for (const bad of ['RTMIN', 'RTMIN+31', 'RTMAX-31', 'RTX'])
+      expect(nsjs('run', `--kill-child=${bad}`, 'true')).toEqual({ status: 1, signal: null, stdout: '', stderr: `nsjs: unknown signal: ${bad}\n` });
+  });
+});

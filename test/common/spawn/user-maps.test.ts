@@ -76,3 +76,12 @@ test("bad values name what the option takes", async () => {
     message: expect.stringContaining("'root', 'self', 'auto', 'none'"),
   });
 });
+
+test('user.owner: validated before anything runs, naming the key; a pid namespace cannot be kept with it', async () => {
+  const spawnWith = (user: unknown, more: object = {}) => runIsolated('true', [], { namespaces: ['user', 'pid'], user: user as never, ...more });
+  await expect(spawnWith({ owner: 1000 })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('options.user.owner') });
+  await expect(spawnWith({ owner: { uid: -1, gid: 0 } })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE', message: expect.stringContaining('options.user.owner.uid') });
+  await expect(spawnWith({ owner: { uid: 0, gid: 0.5 } })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE', message: expect.stringContaining('options.user.owner.gid') });
+  await expect(spawnWith({ owner: { uid: 0, gid: 0, groups: [] } })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining('options.user.owner') });
+  await expect(spawnWith({ owner: { uid, gid } }, { persist: { pid: '/nonexistent' } })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining('options.persist.pid') });
+});

@@ -311,6 +311,22 @@ test('every step of a join (setns by pidfd, the per-type fallback, the second cl
   expect(r.failures).toEqual([]);
 }, 60000);
 
+// user.owner (root only: unprivileged, the owner's setgroups fails first,
+// test/rootless/cli/owner.test.ts): the child unshares every namespace as
+// the owner and announces it before the parent writes the maps; the pid
+// namespace's process is a second clone. Each step, the parent's wait for
+// the announcement too, fails as itself.
+(root ? test : test.skip)('every step of an owner\'s plan (user.owner) fails as itself and leaves nothing', async () => {
+  const map = [{ inside: 0, outside: 1000, count: 1 }, { inside: 1, outside: 0, count: 1 }];
+  const r = await walk(
+    'sh',
+    ['-c', 'exit 0'],
+    () => ({ namespaces: ['user', 'pid', 'mnt', 'uts', 'net', 'ipc', 'time'], user: { owner: { uid: 1000, gid: 1000 }, uidMap: map, gidMap: map, setgroups: 'deny' }, timeOffsets: { monotonic: 5, boottime: 0 }, mounts: [{ type: 'proc', target: '/proc' }], hostname: 'owned' }),
+    [...PARENT_ALWAYS, ...PARENT_MAPS, ['announce', "wait for the owner's user namespace", 'poll'], ['pidfd_open', 'clone', 'pidfd_open']],
+  );
+  expect(r.failures).toEqual([]);
+}, 60000);
+
 // Root only: unprivileged, no cgroup can be made here (test/rootless/cgroup).
 (root ? test : test.skip)('every step of a plan with a cgroup (its placement ops first, a new cgroup namespace after) fails as itself and leaves no cgroup', async () => {
   const r = await walk('sh', ['-c', 'exit 0'], () => ({ namespaces: ['user', 'pid', 'mnt', 'cgroup'], user: 'root', cgroup: { memory: { max: '64M' }, pids: { max: 16 }, cpu: { max: 1 } } }), PARENT_ALWAYS);

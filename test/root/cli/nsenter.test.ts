@@ -131,3 +131,61 @@ describe('-c/--join-cgroup (util-linux 2.40+, restated)', () => {
     expect(exec(['--uts=/proc/self/ns/uts', '-c', 'true']).stderr).toBe('nsjs: neither filename nor target pid supplied for cgroup\n');
   });
 });
+
+// -r/--root and -w/--wd, beside Debian's nsenter 2.38: the directories are
+// opened before the joins (paths of ours, relative to our cwd; without a
+// value the target's /proc/<pid>/root and cwd), then the child chroots to
+// the root and changes to the wd; with -r alone it keeps the cwd it had.
+describe('-r/--root and -w/--wd, as nsenter 2.38', () => {
+  let dir: string;
+  beforeEach(() => {
+    // A root of ours only: busybox in a tmpfs that the target's mount namespace never sees.
+    dir = fs.mkdtempSync('/tmp/nsjs-root-');
+  });
+  afterEach(() => {
+    // lazily: a target chrooted in it may still run (the outer afterEach kills it)
+    spawnSync('umount', ['-l', dir]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const fill = () => {
+    expect(spawnSync('mount', ['-t', 'tmpfs', 'none', dir]).status).toBe(0);
+    fs.mkdirSync(path.join(dir, 'bin'));
+    fs.mkdirSync(path.join(dir, 'sub'));
+    fs.copyFileSync('/bin/busybox', path.join(dir, 'bin', 'busybox'));
+    fs.chmodSync(path.join(dir, 'bin', 'busybox'), 0o755);
+    fs.writeFileSync(path.join(dir, 'only-ours'), '');
+  };
+  const both = (args: string[], cwd?: string) => {
+    const mine = spawnSync(process.execPath, [bin, 'exec', ...args], { encoding: 'utf8', cwd, timeout: 20000 });
+    const theirs = spawnSync('nsenter', args, { encoding: 'utf8', cwd, timeout: 20000 });
+    expect({ status: mine.status, stdout: mine.stdout, stderr: mine.stderr }).toEqual({ status: theirs.status, stdout: theirs.stdout, stderr: theirs.stderr.replace(/^nsenter:/gm, 'nsjs:') });
+    return { status: mine.status, stdout: mine.stdout, stderr: mine.stderr };
+  };
+
+  test('-r DIR -w DIR with -m: our DIR, unseen in the target\'s mount namespace, becomes the root and cwd', async () => {
+    const pid = await start(['unshare', '-m', 'sleep', '30'], (p) => inode(p, 'mnt') !== ours('mnt') && fs.readFileSync(`/proc/${p}/comm`, 'utf8') === 'sleep\n');
+    fill();
+    expect(both(['-t', String(pid), '-m', `--root=${dir}`, `--wd=${dir}`, '/bin/busybox', 'sh', '-c', 'ls /; pwd'])).toEqual({ status: 0, stdout: 'bin\nonly-ours\nsub\n/\n', stderr: '' });
+  });
+
+  test('-r alone keeps the cwd (inside the new root here); -w DIR relative to ours, opened before the joins', async () => {
+    const pid = await start(['unshare', '-u', 'sleep', '30'], (p) => inode(p, 'uts') !== ours('uts') && fs.readFileSync(`/proc/${p}/comm`, 'utf8') === 'sleep\n');
+    fill();
+    expect(both(['-t', String(pid), '-u', `--root=${dir}`, '/bin/busybox', 'pwd'], path.join(dir, 'sub'))).toEqual({ status: 0, stdout: '/sub\n', stderr: '' });
+    expect(both(['-t', String(pid), '-u', `-r${dir}`, '-wsub', '/bin/busybox', 'pwd'], dir)).toEqual({ status: 0, stdout: '/sub\n', stderr: '' });
+  });
+
+  test('-r and -w without a value: the target\'s root and cwd', async () => {
+    fill();
+    const pid = await start(['unshare', '-u', 'chroot', dir, '/bin/busybox', 'sh', '-c', 'cd /sub && exec /bin/busybox sleep 30'], (p) => fs.readlinkSync(`/proc/${p}/cwd`) === path.join(dir, 'sub'));
+    expect(both(['-t', String(pid), '-u', '-r', '-w', '/bin/busybox', 'sh', '-c', 'pwd; ls /'])).toEqual({ status: 0, stdout: '/sub\nbin\nonly-ours\nsub\n', stderr: '' });
+  });
+
+  test('a root that cannot be opened or is no directory: nsenter\'s words, status 1', async () => {
+    const pid = await start(['unshare', '-u', 'sleep', '30'], (p) => inode(p, 'uts') !== ours('uts') && fs.readFileSync(`/proc/${p}/comm`, 'utf8') === 'sleep\n');
+    expect(both(['-t', String(pid), '-u', '--root=/nonexistent', 'true'])).toMatchObject({ status: 1, stdout: '' });
+    expect(both(['-t', String(pid), '-u', '--root=/etc/hostname', 'true'])).toMatchObject({ status: 1, stdout: '' });
+    expect(both(['-t', String(pid), '-u', '--wd=/etc/hostname', 'true'])).toMatchObject({ status: 1, stdout: '' });
+    expect(both(['--uts=/proc/self/ns/uts', '-r', 'true'])).toMatchObject({ status: 1, stdout: '' });
+  });
+});

@@ -101,6 +101,11 @@ describe('nsjs run → spawnIsolated options', () => {
   test('-r, -c, --map-user, --map-group', () => {
     expect(opts('-r')).toEqual({ ...userBase, namespaces: ['user'], user: 'root' });
     expect(opts('--map-root-user').user).toBe('root');
+    // --owner: maps written from outside, so no setgroups deny; the owner's ids kept (no uid/gid)
+    expect(opts('--owner=7:8', '-r')).toEqual({ ...userBase, namespaces: ['user'], user: { owner: { uid: 7, gid: 8 }, uidMap: [{ inside: 0, outside: 1000, count: 1 }], gidMap: [{ inside: 0, outside: 1000, count: 1 }] } });
+    expect(opts('--owner', '7:8').user).toEqual({ owner: { uid: 7, gid: 8 } });
+    expect(opts('--owner', '7:8', '--setgroups=deny', '--map-group=0').user).toEqual({ owner: { uid: 7, gid: 8 }, gidMap: [{ inside: 0, outside: 1000, count: 1 }], setgroups: 'deny' });
+    expect(usageError(() => opts('--owner', '7'))).toBe('failed to parse owner');
     expect(opts('-c').user).toBe('self');
     expect(opts('--map-current-user').user).toBe('self');
     expect(opts('--map-user=0', '--map-group=0').user).toBe('root');
@@ -153,6 +158,8 @@ describe('nsjs run → spawnIsolated options', () => {
     expect(opts('--kill-child=TERM').dieWithParent).toBe('SIGTERM');
     expect(opts('--kill-child=sigusr1').dieWithParent).toBe('SIGUSR1');
     expect(opts('--kill-child=sigkill').dieWithParent).toBe(true);
+    // glibc's SIGRTMIN 34 .. SIGRTMAX 64, as util-linux names them (its strtol ignores what follows the digits)
+    expect([opts('--kill-child=RTMIN+3').dieWithParent, opts('--kill-child=sigrtmax-1').dieWithParent, opts('--kill-child=RT0').dieWithParent, opts('--kill-child=RTMIN+2x').dieWithParent]).toEqual([37, 63, 34, 36]);
     // numbers are refused, as unshare's signame_to_signum refuses them
     expect(usageError(() => run('--kill-child=15', 'x'))).toBe('unknown signal: 15');
     expect(usageError(() => run('--kill-child=FOO', 'x'))).toBe('unknown signal: FOO');
@@ -307,11 +314,13 @@ describe('nsjs exec → join', () => {
     ]);
   });
   test('-w, -r, -F', () => {
-    expect(exec('-t', '3', '-m', '-w/srv').options.cwd).toBe('/srv');
-    expect(exec('-t', '3', '-m', '-wsrv').options.cwd).toBe(`${process.cwd()}/srv`);
-    expect(exec('-t', '3', '-m', '-w').targetCwd).toBe(3);
-    expect(exec('-t', '3', '-m', '-r', '-F').join).toEqual({ pid: 3, types: ['mnt'] });
-    expect(usageError(() => exec('-t', '3', '-m', '--root=/x'))).toMatch(/^--root=\/x is not supported/);
+    // opened by nsjs before the joins, as nsenter: paths of ours (relative to our cwd), or the target's
+    expect(exec('-t', '3', '-m', '-w/srv')).toMatchObject({ wdDir: '/srv' });
+    expect(exec('-t', '3', '-m', '-wsrv')).toMatchObject({ wdDir: 'srv' });
+    expect(exec('-t', '3', '-m', '-w')).toMatchObject({ wdDir: '/proc/3/cwd' });
+    expect(exec('-t', '3', '-m', '-r', '-F')).toMatchObject({ join: { pid: 3, types: ['mnt'] }, rootDir: '/proc/3/root' });
+    expect(exec('-t', '3', '-u', '--root=/x')).toMatchObject({ rootDir: '/x' });
+    expect(usageError(() => exec('--uts=/u', '-w'))).toBe('neither filename nor target pid supplied for cwd');
   });
   test('bad input', () => {
     expect(usageError(() => exec('-u'))).toBe('--uts requires --target');

@@ -47,6 +47,8 @@ const bad: Case[] = [
   ['dieWithParent type', { dieWithParent: {} }, /options\.dieWithParent/, 'ERR_INVALID_ARG_TYPE'],
   ['dieWithParent unknown signal', { dieWithParent: 'yes' }, /options\.dieWithParent/, 'ERR_UNKNOWN_SIGNAL'],
   ['dieWithParent signal 0 (no signal would come)', { dieWithParent: 0 }, /options\.dieWithParent/, 'ERR_UNKNOWN_SIGNAL'],
+  ['dieWithParent 33 (glibc\'s own, below SIGRTMIN)', { dieWithParent: 33 }, /options\.dieWithParent/, 'ERR_UNKNOWN_SIGNAL'],
+  ['dieWithParent 65', { dieWithParent: 65 }, /options\.dieWithParent/, 'ERR_UNKNOWN_SIGNAL'],
   ['chroot relative', { chroot: 'x' }, /options\.chroot/, 'ERR_INVALID_ARG_VALUE'],
   ['capability name', { capabilities: { keep: ['CAP_FLY'] } }, /options\.capabilities\.keep\[0\]/, 'ERR_INVALID_ARG_VALUE'],
   ['rlimit name', { rlimits: { files: [1, 2] } }, /options\.rlimits\.files/, 'ERR_INVALID_ARG_VALUE'],
