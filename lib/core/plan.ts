@@ -22,9 +22,6 @@ export interface NativeOp {
   s?: (string | null)[];
 }
 
-/** A Landlock ruleset as the child builds it (policy/landlock.ts NativeLandlock). */
-type NativeRuleset = { attrSize: number; fs: bigint; net: bigint; paths: { path: string; access: bigint }[]; ports: { port: bigint; access: bigint }[] };
-
 export interface NativePlan {
   cloneFlags: number;
   forceClone: boolean;
