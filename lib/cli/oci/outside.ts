@@ -20,7 +20,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { sys, type Mount } from '../../index';
+import * as sys from '../../core/sys';
+import type { Mount } from '../../fs/options';
 import { secureJoin } from './config';
 import { OciError } from './errors';
 
