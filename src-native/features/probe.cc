@@ -23,6 +23,7 @@
 #include <cstring>
 
 #include "../common.h"
+#include "../fs/mounts.h"
 
 #ifndef SYS_clone3
 #define SYS_clone3 435
@@ -32,9 +33,6 @@
 #endif
 #ifndef SYS_close_range
 #define SYS_close_range 436
-#endif
-#ifndef SYS_mount_setattr
-#define SYS_mount_setattr 442
 #endif
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x00001000
@@ -52,11 +50,6 @@ namespace {
 // clone3's argument, VER0 (64 bytes): the system header may predate it.
 struct ProbeCloneArgs {
   uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
-};
-
-// mount_setattr's argument, VER0.
-struct ProbeMountAttr {
-  uint64_t attr_set, attr_clr, propagation, userns_fd;
 };
 
 // PIDFD_GET_INFO (Linux 6.13; PIDFD_INFO_EXIT 6.15), as in spawn/wait.cc.
@@ -96,7 +89,7 @@ long Errno(long r) { return r < 0 ? errno : 0; }
   // our mount namespace. Without it (unprivileged, or root in a nested user
   // namespace), make a mount namespace of our own and ask again; if user
   // namespaces are refused, EPERM stays ambiguous with a seccomp refusal.
-  ProbeMountAttr attr{};
+  spawn::MountAttr attr{};
   long m = syscall(SYS_mount_setattr, AT_FDCWD, "/", 0, &attr, sizeof attr);
   int m_err = m < 0 ? errno : 0;
   if (m_err == EPERM && (unshare(CLONE_NEWNS) == 0 || unshare(CLONE_NEWUSER | CLONE_NEWNS) == 0)) {
