@@ -71,7 +71,10 @@
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED",
                   "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS", "BUILDING_NODE_EXTENSION"],
       "cflags": ["-fPIC"],
-      "cflags_cc": ["-std=c++17", "-fno-exceptions", "-fno-rtti", "-ffunction-sections", "-fdata-sections"]
+      # RTTI as the addon's own objects (not nsjs-init's -fno-rtti): napi.h's
+      # inline vtables come out of every object, and UBSan's vptr check in
+      # the sanitizer build fails on a copy without type info.
+      "cflags_cc": ["-std=c++17", "-fno-exceptions", "-ffunction-sections", "-fdata-sections"]
     },
     {
       # PID 1 of a pid namespace with init: true. Static, so it maps no
