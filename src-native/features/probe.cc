@@ -23,27 +23,17 @@
 #include <cstring>
 
 #include "../common.h"
+#include "../fs/mounts.h"
+#include "../spawn/pidfd.h"
 
 #ifndef SYS_clone3
 #define SYS_clone3 435
 #endif
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
 #ifndef SYS_close_range
 #define SYS_close_range 436
 #endif
-#ifndef SYS_mount_setattr
-#define SYS_mount_setattr 442
-#endif
-#ifndef CLONE_PIDFD
-#define CLONE_PIDFD 0x00001000
-#endif
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
-#ifndef P_PIDFD
-#define P_PIDFD 3
 #endif
 
 namespace nsjs {
@@ -53,21 +43,6 @@ namespace {
 struct ProbeCloneArgs {
   uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
 };
-
-// mount_setattr's argument, VER0.
-struct ProbeMountAttr {
-  uint64_t attr_set, attr_clr, propagation, userns_fd;
-};
-
-// PIDFD_GET_INFO (Linux 6.13; PIDFD_INFO_EXIT 6.15), as in spawn/wait.cc.
-struct ProbePidfdInfo {
-  uint64_t mask, cgroupid;
-  uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
-  int32_t exit_code;
-};
-static_assert(sizeof(ProbePidfdInfo) == 64, "PIDFD_INFO_SIZE_VER0");
-#define PROBE_PIDFD_GET_INFO _IOWR(0xFF, 11, ProbePidfdInfo)
-#define PROBE_PIDFD_INFO_EXIT (1UL << 3)
 
 // What the child reports: 0 or errno per probe.
 struct ChildReport {
@@ -96,7 +71,7 @@ long Errno(long r) { return r < 0 ? errno : 0; }
   // our mount namespace. Without it (unprivileged, or root in a nested user
   // namespace), make a mount namespace of our own and ask again; if user
   // namespaces are refused, EPERM stays ambiguous with a seccomp refusal.
-  ProbeMountAttr attr{};
+  spawn::MountAttr attr{};
   long m = syscall(SYS_mount_setattr, AT_FDCWD, "/", 0, &attr, sizeof attr);
   int m_err = m < 0 ? errno : 0;
   if (m_err == EPERM && (unshare(CLONE_NEWNS) == 0 || unshare(CLONE_NEWUSER | CLONE_NEWNS) == 0)) {
@@ -169,10 +144,10 @@ Napi::Value ProbeSyscalls(const Napi::CallbackInfo& info) {
   // PIDFD_INFO_EXIT: the exit status stays readable on the pidfd after the reap.
   int info_err = ENOTSUP;
   if (pidfd >= 0) {
-    ProbePidfdInfo pi{};
-    pi.mask = PROBE_PIDFD_INFO_EXIT;
-    if (ioctl(pidfd, PROBE_PIDFD_GET_INFO, &pi) < 0) info_err = errno;
-    else info_err = (pi.mask & PROBE_PIDFD_INFO_EXIT) ? 0 : EOPNOTSUPP;
+    NsjsPidfdInfo pi{};
+    pi.mask = NSJS_PIDFD_INFO_EXIT;
+    if (ioctl(pidfd, NSJS_PIDFD_GET_INFO, &pi) < 0) info_err = errno;
+    else info_err = (pi.mask & NSJS_PIDFD_INFO_EXIT) ? 0 : EOPNOTSUPP;
     close(pidfd);
   }
 

@@ -35,10 +35,8 @@
 
 #include <cerrno>
 
-// The same numbers on every architecture (the unified table from 424 on).
-#ifndef SYS_open_tree
-#define SYS_open_tree 428
-#endif
+// The same numbers on every architecture (the unified table from 424 on);
+// open_tree's and mount_setattr's are in mounts.h.
 #ifndef SYS_move_mount
 #define SYS_move_mount 429
 #endif
@@ -54,24 +52,19 @@
 #ifndef SYS_openat2
 #define SYS_openat2 437
 #endif
-#ifndef SYS_mount_setattr
-#define SYS_mount_setattr 442
-#endif
 
 namespace nsjs {
 namespace spawn {
 namespace {
 
-// Our own names for the uapi constants: glibc 2.36's <sys/mount.h> declares
-// some of them as enumerators, older ones not at all.
-constexpr unsigned kOpenTreeClone = 1;
-constexpr unsigned kAtRecursive = 0x8000;
+// Our own names for the uapi constants (as mounts.h's): glibc 2.36's
+// <sys/mount.h> declares some of them as enumerators, older ones not at all.
 constexpr unsigned kMoveMountFEmptyPath = 0x4;
 constexpr unsigned kMoveMountTEmptyPath = 0x40;
 constexpr unsigned kFsopenCloexec = 1;
 constexpr unsigned kFsmountCloexec = 1;
 constexpr int32_t kFsconfigSetFd = 5;
-constexpr uint64_t kAttrRdonly = 0x1, kAttrNosuid = 0x2, kAttrNodev = 0x4, kAttrNoexec = 0x8;
+constexpr uint64_t kAttrNosuid = 0x2, kAttrNodev = 0x4, kAttrNoexec = 0x8;
 constexpr uint64_t kResolveNoMagiclinks = 0x02, kResolveInRoot = 0x10;
 constexpr int kMaxSymlinks = 40;  // the kernel's MAXSYMLINKS
 constexpr long kProcSuperMagic = 0x9fa0;
@@ -79,10 +72,6 @@ constexpr int kEagainTries = 8;
 
 struct OpenHow {
   uint64_t flags, mode, resolve;
-};
-
-struct MountAttr {
-  uint64_t attr_set, attr_clr, propagation, userns_fd;
 };
 
 // async-signal-safe. kOpOpenAt's OpenAtHow as open(2) flags; `again`: to

@@ -3,14 +3,35 @@
 // child's stack: fds in slots, nothing allocated.
 #pragma once
 
+#include <sys/syscall.h>
 #include <sys/types.h>
 
 #include <cstdint>
 
 #include "../spawn/plan.h"
 
+// The same numbers on every architecture (the unified table from 424 on).
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+
 namespace nsjs {
 namespace spawn {
+
+// Our own names for the uapi constants that mounts.cc (the child) and
+// idmap.cc (the parent) both pass: glibc 2.36's <sys/mount.h> declares some
+// of them as enumerators, older ones not at all.
+constexpr unsigned kOpenTreeClone = 1;
+constexpr unsigned kAtRecursive = 0x8000;
+constexpr uint64_t kAttrRdonly = 0x1, kAttrIdmap = 0x100000;
+
+// mount_setattr's argument, VER0.
+struct MountAttr {
+  uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
 
 enum MountSlotKind {
   kSlotEmpty,

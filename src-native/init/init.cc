@@ -62,7 +62,6 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -72,6 +71,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "../fd_pass.h"
 #include "../sandbox/enter.h"
 
 namespace {
@@ -163,20 +163,8 @@ int Console(int sockfd) {
     return err;
   }
   if (slave > 2) close(slave);
-  char payload[] = "/dev/ptmx";
-  iovec iov{payload, sizeof payload - 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* cm = CMSG_FIRSTHDR(&msg);
-  cm->cmsg_level = SOL_SOCKET;
-  cm->cmsg_type = SCM_RIGHTS;
-  cm->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(cm), &master, sizeof master);
-  const int err = sendmsg(sockfd, &msg, MSG_NOSIGNAL) < 0 ? errno : 0;
+  static const char payload[] = "/dev/ptmx";
+  const int err = -nsjs::SendWithFd(sockfd, master, payload, sizeof payload - 1);
   close(master);
   close(sockfd);
   return err;

@@ -53,7 +53,7 @@ namespace {
 // again. setns(CLONE_NEWUSER) demands a single-threaded caller that shares no
 // fs_struct: this child (no CLONE_THREAD, no CLONE_FS) is one.
 //
-// Not clone3 (spawn/parent.cc's trampoline): we need neither a pidfd nor
+// Not clone3 (spawn/clone.cc's trampoline): we need neither a pidfd nor
 // CLONE_NEWTIME, and glibc's clone(2) already runs fn on the given stack.
 // ---------------------------------------------------------------------------
 

@@ -1,16 +1,9 @@
 // pidfd_open and pidfd_send_signal: a process handle that never names a
 // recycled pid.
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "../common.h"
-
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
-#ifndef SYS_pidfd_send_signal
-#define SYS_pidfd_send_signal 424
-#endif
+#include "pidfd.h"
 
 namespace nsjs {
 namespace {

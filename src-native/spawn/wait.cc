@@ -2,7 +2,6 @@
 // the process exits), then waitid(P_PIDFD, WNOHANG) on the loop thread. No
 // thread is parked per child, no SIGCHLD handler is installed, and only the
 // one pid is ever reaped, so Node's child_process keeps working beside us.
-#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <uv.h>
 
@@ -10,22 +9,7 @@
 
 #include "../common.h"
 #include "../poll_watch.h"
-
-#ifndef P_PIDFD
-#define P_PIDFD 3
-#endif
-
-// PIDFD_GET_INFO (Linux 6.13; PIDFD_INFO_EXIT 6.15). The system header lags
-// the kernel: the ioctl and its struct (PIDFD_INFO_SIZE_VER0) are defined here.
-struct NsjsPidfdInfo {
-  uint64_t mask;
-  uint64_t cgroupid;
-  uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
-  int32_t exit_code;
-};
-static_assert(sizeof(NsjsPidfdInfo) == 64, "PIDFD_INFO_SIZE_VER0");
-#define NSJS_PIDFD_GET_INFO _IOWR(0xFF, 11, NsjsPidfdInfo)
-#define NSJS_PIDFD_INFO_EXIT (1UL << 3)
+#include "pidfd.h"
 
 namespace nsjs {
 namespace {

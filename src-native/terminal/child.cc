@@ -7,12 +7,10 @@
 // terminal.
 #include <fcntl.h>
 #include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <termios.h>
 #include <unistd.h>
 
-#include <cstring>
-
+#include "../fd_pass.h"
 #include "terminal.h"
 
 #ifndef TIOCGPTPEER
@@ -22,28 +20,6 @@
 namespace nsjs {
 namespace spawn {
 namespace {
-
-// async-signal-safe
-int SendFd(int sock, int fd) {
-  char byte = 0;
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  memset(control, 0, sizeof control);
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &fd, sizeof(int));
-  ssize_t n;
-  do n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  return n == 1 ? 0 : -1;
-}
 
 // async-signal-safe. s0 = the ptmx to open, a = the socket, b = columns, flags = rows.
 int PtyInside(const Op& op) {
@@ -57,7 +33,13 @@ int PtyInside(const Op& op) {
   int r = ioctl(master, TIOCSPTLCK, &unlock);
   if (r == 0) r = ioctl(master, TIOCSWINSZ, &ws);
   if (r == 0) r = slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
-  if (r >= 0) r = SendFd(op.a, master);
+  if (r >= 0) {
+    const char byte = 0;
+    if ((r = SendWithFd(op.a, master, &byte, 1)) < 0) {
+      errno = -r;
+      r = -1;
+    }
+  }
   const int saved = errno;
   close(master);
   errno = saved;

@@ -17,9 +17,9 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include <cstring>
 
 #include "../common.h"
+#include "../fd_pass.h"
 #include "../poll_watch.h"
 
 #ifndef TIOCGPTPEER
@@ -135,22 +135,13 @@ Napi::Value RecvFd(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsNumber()) return Napi::Number::New(env, -EBADF);
   char byte;
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n;
-  do n = recvmsg(Int(info[0]), &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
-  if (n < 0) return Result(env, -1);
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  if (n != 1 || !c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
-    return Napi::Number::New(env, -EPROTO);
   int fd;
-  memcpy(&fd, CMSG_DATA(c), sizeof fd);
+  const ssize_t n = RecvWithFd(Int(info[0]), MSG_DONTWAIT, &byte, 1, &fd);
+  if (n < 0) return Napi::Number::New(env, static_cast<double>(n));
+  if (n != 1 || fd < 0) {
+    if (fd >= 0) close(fd);
+    return Napi::Number::New(env, -EPROTO);
+  }
   if (NonBlocking(fd) < 0) {
     const int saved = errno;
     close(fd);

@@ -212,6 +212,7 @@ describe('native build files', () => {
     target_name: string;
     sources: string[];
     defines?: string[];
+    dependencies?: string[];
   }
   // gyp files are Python literals: drop the comments and it is JSON.
   const gypText = () => fs.readFileSync(path.join(root, 'binding.gyp'), 'utf8').replace(/^\s*#.*$/gm, '');
@@ -220,9 +221,22 @@ describe('native build files', () => {
   const block = (text: string, command: string) => /\(([^)]*)\)/.exec(text.slice(text.indexOf(command)))?.[1].split(/\s+/).filter(Boolean) ?? [];
 
   it('CMakeLists.txt builds the sources and defines of binding.gyp', () => {
-    const target = gyp().targets.find((t) => t.target_name === 'nsjs');
-    expect(block(cmake(), 'add_library(nsjs').filter((s) => s.endsWith('.cc')).sort()).toEqual([...(target?.sources ?? [])].sort());
-    expect(block(cmake(), 'target_compile_definitions(nsjs')).toEqual(expect.arrayContaining(target?.defines ?? ['missing']));
+    const targets = gyp().targets;
+    const target = (name: string) => targets.find((t) => t.target_name === name);
+    const text = cmake();
+    const defines = block(text, 'set(NSJS_DEFINES').slice(1);
+    const sources = (command: string) => block(text, command).filter((s) => s.endsWith('.cc'));
+    // The addon is its own sources and the child's half, which nsjs-init links too.
+    expect(target('nsjs')?.dependencies).toEqual(['nsjs-child']);
+    expect(target('nsjs-init')?.dependencies).toEqual(['nsjs-child']);
+    expect(sources('add_library(nsjs SHARED').sort()).toEqual([...(target('nsjs')?.sources ?? [])].sort());
+    expect(sources('add_library(nsjs-child OBJECT').sort()).toEqual([...(target('nsjs-child')?.sources ?? [])].sort());
+    expect(block(text, 'add_library(nsjs SHARED')).toContain('$<TARGET_OBJECTS:nsjs-child>');
+    expect(block(text, 'target_compile_definitions(nsjs PRIVATE')).toEqual(['nsjs', 'PRIVATE', '${NSJS_DEFINES}']);
+    expect(block(text, 'target_compile_definitions(nsjs-child PRIVATE')).toEqual(['nsjs-child', 'PRIVATE', '${NSJS_DEFINES}']);
+    // Both compile the child's objects as the addon's own: one set of defines.
+    expect(defines).toEqual(expect.arrayContaining(target('nsjs')?.defines ?? ['missing']));
+    expect([...(target('nsjs-child')?.defines ?? [])].sort()).toEqual([...defines].sort());
   });
 
   it('CMakeLists.txt compiles each target with the flags binding.gyp gives it', () => {
