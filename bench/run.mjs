@@ -1201,18 +1201,20 @@ async function ociSection() {
     ];
     const batch = QUICK ? 1 : 2;
     const rounds = QUICK ? 3 : ROUNDS;
+    // After one untimed run of each: `rounds` rounds of `batch` timed runs of
+    // each, the order rotated per round; each one's rounds, in list order.
+    const interleave = (list) => {
+      for (const c of list) c.once();
+      const timed = list.map(() => []);
+      for (let r = 0; r < rounds; r++)
+        for (let i = 0; i < list.length; i++) {
+          const j = (i + r) % list.length;
+          timed[j].push(Array.from({ length: batch }, () => list[j].once()));
+        }
+      return timed;
+    };
     note('oci: ctr run --rm');
-    for (const c of cs) {
-      c.once();
-      c.rounds = [];
-    }
-    for (let r = 0; r < rounds; r++)
-      for (let i = 0; i < cs.length; i++) {
-        const c = cs[(i + r) % cs.length];
-        const b = [];
-        for (let k = 0; k < batch; k++) b.push(c.once());
-        c.rounds.push(b);
-      }
+    interleave(cs).forEach((timed, i) => (cs[i].rounds = timed));
     const byId = Object.fromEntries(cs.map((c) => [c.id, c]));
     const ratio = (a, b) => median(a.rounds.map((x, i) => median(x) / median(b.rounds[i])));
     out(`${rounds} rounds × ${batch} runs per runtime, interleaved (order rotated per round). Ratios: median over rounds of the medians' ratio in the same round.`);
@@ -1253,17 +1255,7 @@ async function ociSection() {
       cs[3],
     ];
     note('oci: create alone');
-    for (const c of ks) {
-      c.once();
-      c.created = [];
-    }
-    for (let r = 0; r < rounds; r++)
-      for (let i = 0; i < ks.length; i++) {
-        const c = ks[(i + r) % ks.length];
-        const b = [];
-        for (let k = 0; k < batch; k++) b.push(c.once());
-        c.created.push(b);
-      }
+    interleave(ks).forEach((timed, i) => (ks[i].created = timed));
     const cratio = (a, b) => median(a.created.map((x, i) => median(x) / median(b.created[i])));
     out(`create alone (\`runc spec\` running \`true\`, then delete --force, untimed), ${rounds} rounds × ${batch} per runtime, interleaved:`);
     out();

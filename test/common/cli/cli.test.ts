@@ -242,6 +242,30 @@ describeLsns('nsjs ls and lsns', () => {
   });
 });
 
+// The kernel-policy flags, the same for nsjs run and nsjs exec (`command`:
+// the words before them): keyctl(2) by number (250 on x86-64), what it
+// answers or -errno; CapEff without CAP_SYS_ADMIN; and writes confined to
+// one directory by --landlock-write, the system read-only.
+const KEYCTL_PY = 'import ctypes; l = ctypes.CDLL(None, use_errno=True); r = l.syscall(250, 0, -2, 1); print(r if r >= 0 else -ctypes.get_errno())';
+const capEffWithoutAdmin = () => {
+  const all = (1n << BigInt(Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'latin1')) + 1)) - 1n;
+  return (all & ~(1n << 21n)).toString(16).padStart(16, '0');
+};
+function expectLandlockConfinesWrites(command: string[], prefix: string): void {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  try {
+    const r = nsjs(...command, ...['/usr', '/lib', '/lib64', '/bin', '/etc'].flatMap((p) => ['--landlock-read', p]), '--landlock-write', dir, '--',
+      'sh', '-c', `echo a > ${dir}/ok && echo b > ${dir}-outside; echo "status $?"`);
+    expect(r.stdout).toBe('status 2\n');
+    expect(r.stderr).toContain('Permission denied');
+    expect(fs.readdirSync(dir)).toEqual(['ok']);
+    expect(fs.existsSync(`${dir}-outside`)).toBe(false);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(`${dir}-outside`, { force: true });
+  }
+}
+
 describeUserns('nsjs run: the kernel-policy flags (issue 15 item 5)', () => {
   test('nested user namespaces as unshare allows them; --sandbox and --disable-userns refuse them, --allow-userns lets them again', () => {
     const nested = (...flags: string[]) => nsjs('run', '-r', ...flags, '--', 'sh', '-c', 'unshare -U true 2>&1; echo "status $?"').stdout;
@@ -251,23 +275,10 @@ describeUserns('nsjs run: the kernel-policy flags (issue 15 item 5)', () => {
     expect(nested('--sandbox', '--allow-userns')).toBe('status 0\n');
   });
   test('--seccomp default refuses keyctl; --cap-drop drops; --landlock-write confines writes', () => {
-    const py = 'import ctypes; l = ctypes.CDLL(None, use_errno=True); r = l.syscall(250, 0, -2, 1); print(r if r >= 0 else -ctypes.get_errno())';
-    expect(nsjs('run', '-U', '--seccomp', 'default', '--', 'python3', '-c', py).stdout).toBe('-1\n');
-    expect(Number(nsjs('run', '-U', '--', 'python3', '-c', py).stdout)).toBeGreaterThan(0);
-    const all = (1n << BigInt(Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'latin1')) + 1)) - 1n;
-    const withoutAdmin = (all & ~(1n << 21n)).toString(16).padStart(16, '0');
-    expect(nsjs('run', '-Ur', '--cap-drop', 'sys_admin', '--', 'sh', '-c', 'grep ^CapEff /proc/self/status').stdout).toBe(`CapEff:\t${withoutAdmin}\n`);
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsjs-cli-ll-'));
-    try {
-      const r = nsjs('run', '-U', ...['/usr', '/lib', '/lib64', '/bin', '/etc'].flatMap((p) => ['--landlock-read', p]), '--landlock-write', dir, '--', 'sh', '-c', `echo a > ${dir}/ok && echo b > ${dir}-outside; echo "status $?"`);
-      expect(r.stdout).toBe('status 2\n');
-      expect(r.stderr).toContain('Permission denied');
-      expect(fs.readdirSync(dir)).toEqual(['ok']);
-      expect(fs.existsSync(`${dir}-outside`)).toBe(false);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-      fs.rmSync(`${dir}-outside`, { force: true });
-    }
+    expect(nsjs('run', '-U', '--seccomp', 'default', '--', 'python3', '-c', KEYCTL_PY).stdout).toBe('-1\n');
+    expect(Number(nsjs('run', '-U', '--', 'python3', '-c', KEYCTL_PY).stdout)).toBeGreaterThan(0);
+    expect(nsjs('run', '-Ur', '--cap-drop', 'sys_admin', '--', 'sh', '-c', 'grep ^CapEff /proc/self/status').stdout).toBe(`CapEff:\t${capEffWithoutAdmin()}\n`);
+    expectLandlockConfinesWrites(['run', '-U'], 'nsjs-cli-ll-');
   });
 });
 
@@ -289,28 +300,12 @@ describeUserns('nsjs exec: the kernel-policy flags of nsjs run (issue 15)', () =
       expect(nested('--disable-userns')).toBe('unshare: unshare failed: Operation not permitted\nstatus 1\n');
       expect(nested('--sandbox')).toBe('unshare: unshare failed: Operation not permitted\nstatus 1\n');
       expect(nested('--sandbox', '--allow-userns')).toBe('status 0\n');
-      const py = 'import ctypes; l = ctypes.CDLL(None, use_errno=True); r = l.syscall(250, 0, -2, 1); print(r if r >= 0 else -ctypes.get_errno())';
-      expect(nsjs('exec', '-t', pid, '-U', '--seccomp', 'default', '--', 'python3', '-c', py).stdout).toBe('-1\n');
-      expect(Number(nsjs('exec', '-t', pid, '-U', '--', 'python3', '-c', py).stdout)).toBeGreaterThan(0);
-      const all = (1n << BigInt(Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'latin1')) + 1)) - 1n;
-      const withoutAdmin = (all & ~(1n << 21n)).toString(16).padStart(16, '0');
-      expect(nsjs('exec', '-t', pid, '-U', '--cap-drop', 'sys_admin', '--', 'sh', '-c', 'grep ^CapEff /proc/self/status').stdout).toBe(`CapEff:\t${withoutAdmin}\n`);
+      expect(nsjs('exec', '-t', pid, '-U', '--seccomp', 'default', '--', 'python3', '-c', KEYCTL_PY).stdout).toBe('-1\n');
+      expect(Number(nsjs('exec', '-t', pid, '-U', '--', 'python3', '-c', KEYCTL_PY).stdout)).toBeGreaterThan(0);
+      expect(nsjs('exec', '-t', pid, '-U', '--cap-drop', 'sys_admin', '--', 'sh', '-c', 'grep ^CapEff /proc/self/status').stdout).toBe(`CapEff:\t${capEffWithoutAdmin()}\n`);
     }));
   test('--landlock-read/--landlock-write confine writes, the paths naming the joined mount namespace\'s files', () =>
-    withTarget((pid) => {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsjs-cli-exec-ll-'));
-      try {
-        const r = nsjs('exec', '-t', pid, '-U', '-m', ...['/usr', '/lib', '/lib64', '/bin', '/etc'].flatMap((p) => ['--landlock-read', p]), '--landlock-write', dir, '--',
-          'sh', '-c', `echo a > ${dir}/ok && echo b > ${dir}-outside; echo "status $?"`);
-        expect(r.stdout).toBe('status 2\n');
-        expect(r.stderr).toContain('Permission denied');
-        expect(fs.readdirSync(dir)).toEqual(['ok']);
-        expect(fs.existsSync(`${dir}-outside`)).toBe(false);
-      } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
-        fs.rmSync(`${dir}-outside`, { force: true });
-      }
-    }));
+    withTarget((pid) => expectLandlockConfinesWrites(['exec', '-t', pid, '-U', '-m'], 'nsjs-cli-exec-ll-')));
 });
 
 describe('--kill-child=RTMIN+n, as unshare (util-linux signame_to_signum)', () => {
