@@ -164,6 +164,13 @@ export class Sandbox {
   readonly #recorded: Record<string, unknown>;
   readonly #types: readonly NamespaceType[];
   readonly #inodes: [NamespaceType, number][];
+  /**
+   * Without a pid namespace: the first of #inodes held open until close()
+   * has ended. close() finds what is left inside by that inode, and a
+   * namespace's inode number is free again once nothing holds it: the next
+   * namespace made anywhere could take it, and its processes be killed.
+   */
+  readonly #held: number;
   readonly #commands = new Set<Process>();
   readonly #starting = new Set<Promise<unknown>>();
   #closing: Promise<void> | undefined;
@@ -178,6 +185,7 @@ export class Sandbox {
     this.#join = joinHolder({ pid: holder.pid, types, devpts, pidfd: () => this.#pidfd, cgroups: cgroup ? holderCgroups(holder.pid) : undefined });
     // A user namespace last: its processes are found by any other type first.
     this.#inodes = [...types.filter((t) => t !== 'user'), ...types.filter((t) => t === 'user')].map((t) => [t, fs.statSync(`/proc/${holder.pid}/ns/${t}`).ino]);
+    this.#held = types.includes('pid') ? -1 : fs.openSync(`/proc/${holder.pid}/ns/${this.#inodes[0][0]}`, 'r');
   }
 
   /**
@@ -338,6 +346,7 @@ export class Sandbox {
     await Promise.all([this.#holder.wait(), ...[...this.#commands].map((p) => p.wait())]);
     closeFd(this.#pidfd);
     this.#pidfd = -1;
+    if (this.#held >= 0) fs.closeSync(this.#held);
   }
 
   /** close(): `await using sandbox = await Sandbox.create(...)`. */
