@@ -177,7 +177,9 @@ function ports(value: unknown, name: string): number[] {
  */
 export function checkLandlock(value: unknown): NativeLandlock | undefined {
   const o = plainObject(value, 'options.landlock');
-  knownKeys(o, ['read', 'write', 'execute', 'connect', 'bind', 'require'], 'options.landlock');
+  knownKeys(o, KEYS, 'options.landlock');
+  const seen = seenBefore(o);
+  if (seen) return seen.ruleset;
   const read = o.read === undefined ? [] : paths(o.read, 'options.landlock.read');
   const write = o.write === undefined ? [] : paths(o.write, 'options.landlock.write');
   const execute = o.execute === undefined ? undefined : paths(o.execute, 'options.landlock.execute');
@@ -198,8 +200,44 @@ export function checkLandlock(value: unknown): NativeLandlock | undefined {
         : `options.landlock.require needs Landlock ABI ${needed} (${connect || bind ? 'TCP ports need ABI 4, Linux 6.7' : 'every write right'}), and this kernel has ABI ${have}`,
     });
   }
-  if (have === 0) return undefined;
-  // The same rules, checked again above, are encoded once: a spawn costs a lookup.
+  const ruleset = have === 0 ? undefined : encodedFor(have, read, write, execute, connect, bind);
+  recent.unshift({ lists: KEYS.map((k) => o[k]), ruleset });
+  if (recent.length > RECENT) recent.pop();
+  return ruleset;
+}
+
+const KEYS = ['read', 'write', 'execute', 'connect', 'bind', 'require'] as const;
+
+/**
+ * The last rules checked, as the options snapshots held them (frozen arrays
+ * of checked strings and numbers, or a boolean), and what they gave: a spawn
+ * that repeats a policy compares its lists element by element and is done.
+ * Checking them again, the JSON key and its lookup cost the spawning thread
+ * ~20 µs of cold code per spawn. Equal elements passed the same checks, and
+ * the ABI they were checked against cannot change. A few entries: a
+ * sandbox command checks its sandbox's rules and its own at every spawn.
+ */
+const recent: { lists: unknown[]; ruleset: NativeLandlock | undefined }[] = [];
+const RECENT = 4;
+
+function sameList(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function seenBefore(o: Record<string, unknown>): (typeof recent)[number] | undefined {
+  next: for (const r of recent) {
+    for (let i = 0; i < KEYS.length; i++) if (!sameList(o[KEYS[i]], r.lists[i])) continue next;
+    return r;
+  }
+  return undefined;
+}
+
+/** The same rules, checked again, are encoded once, by their checked lists (strings and numbers only: their JSON names them exactly); C++ only reads them. */
+const encoded = new Map<string, NativeLandlock>();
+function encodedFor(have: number, read: string[], write: string[], execute: string[] | undefined, connect: number[] | undefined, bind: number[] | undefined): NativeLandlock {
   const key = JSON.stringify([read, write, execute ?? null, connect ?? null, bind ?? null]);
   let ruleset = encoded.get(key);
   if (ruleset === undefined) {
@@ -208,9 +246,6 @@ export function checkLandlock(value: unknown): NativeLandlock | undefined {
   }
   return ruleset;
 }
-
-/** By the checked lists (strings and numbers only: their JSON names them exactly); C++ only reads them. */
-const encoded = new Map<string, NativeLandlock>();
 
 function build(have: number, read: string[], write: string[], execute: string[] | undefined, connect: number[] | undefined, bind: number[] | undefined): NativeLandlock {
   const m = masksFor(have);

@@ -227,16 +227,19 @@ function filterAvailable(): boolean {
 }
 
 function lookup(value: unknown, allowUserNamespaces: boolean): Buffer | undefined {
+  // The default and `false` by index: no key to build on every spawn.
+  if (value === undefined || value === 'default' || value === false) {
+    const i = (value === false ? 2 : 0) + (allowUserNamespaces ? 1 : 0);
+    if (byName[i] === undefined) byName[i] = resolve(value, allowUserNamespaces) ?? null;
+    return byName[i] ?? undefined;
+  }
   // Per spawn the policy is looked up by what was written (a snapshot: plain
-  // data), so that the default costs a Map lookup, not a rule list each time.
+  // data), so that a policy costs a Map lookup, not a rule list each time.
   let written: string | undefined;
-  if (value === undefined || value === 'default' || value === false) written = `${String(value ?? 'default')} ${allowUserNamespaces}`;
-  else {
-    try {
-      written = JSON.stringify([value, allowUserNamespaces]);
-    } catch {
-      written = undefined; // not plain data: checked below, where it throws
-    }
+  try {
+    written = JSON.stringify([value, allowUserNamespaces]);
+  } catch {
+    written = undefined; // not plain data: checked below, where it throws
   }
   if (written !== undefined && byWritten.has(written)) return byWritten.get(written) ?? undefined;
   const filter = resolve(value, allowUserNamespaces);
@@ -245,6 +248,8 @@ function lookup(value: unknown, allowUserNamespaces: boolean): Buffer | undefine
 }
 
 const byWritten = new Map<string, Buffer | null>();
+/** 'default' and false, without and with allowUserNamespaces (null: no filter). */
+const byName: (Buffer | null | undefined)[] = [undefined, undefined, undefined, undefined];
 
 function resolve(value: unknown, allowUserNamespaces: boolean): Buffer | undefined {
   let rules: SeccompRule[] = allowUserNamespaces ? [] : noUserNamespaces();

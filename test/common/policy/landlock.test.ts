@@ -95,6 +95,12 @@ except OSError as e: print('${what} ${port}', e.errno)"`;
     expect(await bad({ write: '/tmp' })).toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('options.landlock.write') });
     expect(await bad({ connect: [70000] })).toMatchObject({ code: 'ERR_OUT_OF_RANGE', message: expect.stringContaining('options.landlock.connect[0]') });
     expect(await bad({ reed: ['/'] })).toMatchObject({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining("'options.landlock.reed'") });
+    // Rules seen before cost a comparison (lib/policy/landlock.ts `recent`): changed in place, or with a key added, they are checked again.
+    const reused = { read: [...SYSTEM] };
+    await runIsolated('true', [], { ...options, landlock: reused });
+    reused.read[1] = 'relative';
+    expect(await bad(reused)).toMatchObject({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining("'options.landlock.read[1]'") });
+    expect(await bad({ read: SYSTEM, reed: ['/'] })).toMatchObject({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining("'options.landlock.reed'") });
   });
 
   needs(5)('require: true holds where the kernel has every right asked for', async () => {
