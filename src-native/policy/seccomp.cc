@@ -14,8 +14,11 @@
 //   default;
 //   per syscall that compares arguments, its rules in order, first match
 //   wins: the comparisons (each 64-bit value compared as two 32-bit words,
-//   little-endian), then ret action; a block whose rules all miss returns
-//   the default.
+//   little-endian; a masked compare of one bit, or against 0, as one jset),
+//   the last jumping to its action's shared return; a block whose rules
+//   all miss returns the default;
+//   the default's return and the shared ones, last, where every jump
+//   reaches them forward.
 // A syscall runs O(log n) instructions, not one jeq per syscall named; that
 // matters once per spawn too: attaching a filter, the kernel runs it for
 // every syscall number to fill its per-syscall cache (5.11+), which then
@@ -107,16 +110,17 @@ struct Block {
 uint32_t Lo(uint64_t v) { return static_cast<uint32_t>(v); }
 uint32_t Hi(uint64_t v) { return static_cast<uint32_t>(v >> 32); }
 
-// One argument comparison; jumps to `fail` when it does not hold and falls
-// through when it does. Little-endian: the low word of args[i] comes first.
-bool EmitCompare(Block* b, const ArgCompare& c, int fail, std::string* why) {
+// One argument comparison; jumps to `fail` when it does not hold and to
+// `pass` when it does (kFall: the next instruction). Little-endian: the low
+// word of args[i] comes first.
+bool EmitCompare(Block* b, const ArgCompare& c, int fail, int pass, std::string* why) {
   if (c.index > 5) {
     *why = "an argument index must be 0 to 5";
     return false;
   }
   const uint32_t lo_off = static_cast<uint32_t>(offsetof(seccomp_data, args) + 8 * c.index);
   const uint32_t hi_off = lo_off + 4;
-  const int pass = b->Label();
+  const int after = pass == kFall ? b->Label() : pass;  // where a high word alone decides that it holds
   const auto ld = [&](uint32_t off) { b->Stmt(BPF_LD | BPF_W | BPF_ABS, off); };
   const uint64_t v = c.value;
   switch (c.op) {
@@ -124,13 +128,13 @@ bool EmitCompare(Block* b, const ArgCompare& c, int fail, std::string* why) {
       ld(hi_off);
       b->Jump(BPF_JEQ, Hi(v), kFall, fail);
       ld(lo_off);
-      b->Jump(BPF_JEQ, Lo(v), kFall, fail);
+      b->Jump(BPF_JEQ, Lo(v), pass, fail);
       break;
     case kCmpNe:
       ld(hi_off);
-      b->Jump(BPF_JEQ, Hi(v), kFall, pass);
+      b->Jump(BPF_JEQ, Hi(v), kFall, after);
       ld(lo_off);
-      b->Jump(BPF_JEQ, Lo(v), fail, kFall);
+      b->Jump(BPF_JEQ, Lo(v), fail, pass);
       break;
     case kCmpMaskedEq: {
       // A mask without high bits compares the low word only, which is all
@@ -145,45 +149,67 @@ bool EmitCompare(Block* b, const ArgCompare& c, int fail, std::string* why) {
         b->Jump(BPF_JEQ, 0, fail, fail);  // (arg & mask) has no high bits: never equal
       }
       ld(lo_off);
-      if (Lo(m) != 0xffffffff) b->Stmt(BPF_ALU | BPF_AND | BPF_K, Lo(m));
-      b->Jump(BPF_JEQ, Lo(v), kFall, fail);
+      // One jset where it says the same, as for CLONE_NEWUSER: (a & m) == 0
+      // is "no bit of m set", and (a & m) == m is "its bit set" for a single bit.
+      const uint32_t lm = Lo(m), lv = Lo(v);
+      if (lv == 0 && lm != 0xffffffff) {
+        b->Jump(BPF_JSET, lm, fail, pass);
+      } else if (lv == lm && lm != 0 && (lm & (lm - 1)) == 0) {
+        b->Jump(BPF_JSET, lm, pass, fail);
+      } else {
+        if (lm != 0xffffffff) b->Stmt(BPF_ALU | BPF_AND | BPF_K, lm);
+        b->Jump(BPF_JEQ, lv, pass, fail);
+      }
       break;
     }
     case kCmpGt:
     case kCmpGe:
       ld(hi_off);
-      b->Jump(BPF_JGT, Hi(v), pass, kFall);
+      b->Jump(BPF_JGT, Hi(v), after, kFall);
       b->Jump(BPF_JEQ, Hi(v), kFall, fail);
       ld(lo_off);
-      b->Jump(c.op == kCmpGt ? BPF_JGT : BPF_JGE, Lo(v), kFall, fail);
+      b->Jump(c.op == kCmpGt ? BPF_JGT : BPF_JGE, Lo(v), pass, fail);
       break;
     case kCmpLt:
     case kCmpLe:
       ld(hi_off);
-      b->Jump(BPF_JGE, Hi(v), kFall, pass);
+      b->Jump(BPF_JGE, Hi(v), kFall, after);
       b->Jump(BPF_JGT, Hi(v), fail, kFall);
       ld(lo_off);
-      b->Jump(c.op == kCmpLt ? BPF_JGE : BPF_JGT, Lo(v), fail, kFall);
+      b->Jump(c.op == kCmpLt ? BPF_JGE : BPF_JGT, Lo(v), fail, pass);
       break;
     default:
       *why = "unknown comparison " + std::to_string(c.op);
       return false;
   }
-  b->Bind(pass);
+  if (pass == kFall) b->Bind(after);
   return true;
 }
 
-// The rules of one syscall, in order, then the default.
-bool EmitBlock(Block* b, const std::vector<const Rule*>& rules, uint32_t default_action, std::string* why) {
-  for (const Rule* r : rules) {
-    const int next = b->Label();
-    for (const ArgCompare& c : r->args)
-      if (!EmitCompare(b, c, next, why)) return false;
-    b->Stmt(BPF_RET | BPF_K, r->action);
-    b->Bind(next);
-    if (r->args.empty()) return true;  // what follows it can never be reached
+// The rules of one syscall, in order, then the default. `rets` (the near
+// layout, where the shared returns come after every block and within reach):
+// a rule's last comparison jumps straight to its action's shared return,
+// and the last rule's failure to the default's, instead of a return each.
+bool EmitBlock(Block* b, const std::vector<const Rule*>& rules, uint32_t default_action, std::map<uint32_t, int>* rets, int default_ret, std::string* why) {
+  for (size_t i = 0; i < rules.size(); i++) {
+    const Rule* r = rules[i];
+    if (r->args.empty()) {
+      b->Stmt(BPF_RET | BPF_K, r->action);
+      return true;  // what follows it can never be reached
+    }
+    const int next = rets && i + 1 == rules.size() ? default_ret : b->Label();
+    int pass = kFall;
+    if (rets) {
+      auto it = rets->find(r->action);
+      if (it == rets->end()) it = rets->emplace(r->action, b->Label()).first;
+      pass = it->second;
+    }
+    for (size_t j = 0; j < r->args.size(); j++)
+      if (!EmitCompare(b, r->args[j], next, j + 1 == r->args.size() ? pass : kFall, why)) return false;
+    if (pass == kFall) b->Stmt(BPF_RET | BPF_K, r->action);
+    if (next != default_ret) b->Bind(next);
   }
-  b->Stmt(BPF_RET | BPF_K, default_action);
+  if (!rets) b->Stmt(BPF_RET | BPF_K, default_action);
   return true;
 }
 
@@ -326,9 +352,10 @@ Napi::Value SeccompFlagsAvailJs(const Napi::CallbackInfo& info) {
 }
 
 // The program for rules grouped by syscall (see CompileFilter), laid out
-// header, search, then the jump targets: the default's return, one shared
-// return per action of the syscalls refused whatever their arguments, and
-// the blocks of those whose rules compare arguments. Fewer instructions is
+// header, search, then the jump targets: the blocks of the syscalls whose
+// rules compare arguments, the default's return, and one shared return per
+// action (of the syscalls refused whatever their arguments, and, in the near
+// layout, of the blocks' rules). Fewer instructions is
 // less for the kernel to JIT at every attach (seccomp(2) compiles the
 // program anew for each process that installs it).
 bool Emit(const Filter& f, const std::map<uint32_t, std::vector<const Rule*>>& by_nr, bool near, std::vector<sock_filter>* out, std::string* why) {
@@ -365,15 +392,15 @@ bool Emit(const Filter& f, const std::map<uint32_t, std::vector<const Rule*>>& b
     }
   }
   EmitTree(&b, nrs, targets, 0, nrs.size(), default_ret, near);
+  for (const auto& block : blocks) {
+    b.Bind(block.first);
+    if (!EmitBlock(&b, *block.second, f.default_action, near ? &shared : nullptr, default_ret, why)) return false;
+  }
   b.Bind(default_ret);
   b.Stmt(BPF_RET | BPF_K, f.default_action);
   for (const auto& ret : shared) {
     b.Bind(ret.second);
     b.Stmt(BPF_RET | BPF_K, ret.first);
-  }
-  for (const auto& block : blocks) {
-    b.Bind(block.first);
-    if (!EmitBlock(&b, *block.second, f.default_action, why)) return false;
   }
   out->clear();
   return b.Resolve(out, why);
