@@ -9,9 +9,10 @@
 //   ld arch; a foreign architecture (i386 through int 0x80, arm32) → bad_arch
 //   ld nr;   on x86_64, the x32 ABI's numbers (bit 30) → x32
 //   a binary search over the numbers named (jge, as libseccomp's tree
-//   optimisation), whose leaves (a few jeq) jump to the shared return of a
-//   syscall refused whatever its arguments, or to its block, or return the
-//   default;
+//   optimisation), consecutive numbers with one action as one range, whose
+//   leaves (a few jeq, or jge/jgt for a range) jump to the shared return of
+//   a syscall refused whatever its arguments, or to its block, or return
+//   the default;
 //   per syscall that compares arguments, its rules in order, first match
 //   wins: the comparisons (each 64-bit value compared as two 32-bit words,
 //   little-endian; a masked compare of one bit, or against 0, as one jset),
@@ -213,21 +214,38 @@ bool EmitBlock(Block* b, const std::vector<const Rule*>& rules, uint32_t default
   return true;
 }
 
-// The search over nrs[lo, hi) (sorted), the accumulator holding nr: a leaf
-// of up to 3 jumps to their targets (a syscall's block, or the shared return
-// of its action), or a split at the middle number. `near`: every target is
-// within a conditional jump's 8 bits, so the leaves and splits jump there
-// directly (one instruction each); else through an unconditional jump.
-void EmitTree(Block* b, const std::vector<uint32_t>& nrs, const std::vector<int>& targets, size_t lo, size_t hi, int default_ret, bool near) {
+// Consecutive syscall numbers [lo, hi] with one target (a syscall's block,
+// or the shared return of its action).
+struct Run {
+  uint32_t lo, hi;
+  int target;
+};
+
+// The search over runs[lo, hi) (sorted), the accumulator holding nr, which
+// is at least `known`: a leaf of up to 3 runs, each one jeq, or a jgt (and a
+// jge first where nr may lie below it, which then cannot match any later
+// run either), or a split at the middle run. `near`: every target is within
+// a conditional jump's 8 bits, so the leaves and splits jump there directly
+// (one instruction each); else through an unconditional jump, one number a
+// run.
+void EmitTree(Block* b, const std::vector<Run>& runs, size_t lo, size_t hi, uint32_t known, int default_ret, bool near) {
   if (hi - lo <= 3) {
     for (size_t i = lo; i < hi; i++) {
+      const Run& r = runs[i];
       if (near) {
-        b->Jump(BPF_JEQ, nrs[i], targets[i], i + 1 == hi ? default_ret : kFall);
+        const int miss = i + 1 == hi ? default_ret : kFall;
+        if (r.lo == r.hi) {
+          b->Jump(BPF_JEQ, r.lo, r.target, miss);
+          continue;
+        }
+        if (known < r.lo) b->Jump(BPF_JGE, r.lo, kFall, default_ret);
+        b->Jump(BPF_JGT, r.hi, miss, r.target);
+        known = r.hi + 1;
         continue;
       }
       const int no = b->Label();
-      b->Jump(BPF_JEQ, nrs[i], kFall, no);
-      b->Goto(targets[i]);
+      b->Jump(BPF_JEQ, r.lo, kFall, no);
+      b->Goto(r.target);
       b->Bind(no);
     }
     if (!near || hi == lo) b->Goto(default_ret);
@@ -236,16 +254,16 @@ void EmitTree(Block* b, const std::vector<uint32_t>& nrs, const std::vector<int>
   const size_t mid = lo + (hi - lo) / 2;
   const int right = b->Label();
   if (near) {
-    b->Jump(BPF_JGE, nrs[mid], right, kFall);
+    b->Jump(BPF_JGE, runs[mid].lo, right, kFall);
   } else {
     const int below = b->Label();
-    b->Jump(BPF_JGE, nrs[mid], kFall, below);
+    b->Jump(BPF_JGE, runs[mid].lo, kFall, below);
     b->Goto(right);
     b->Bind(below);
   }
-  EmitTree(b, nrs, targets, lo, mid, default_ret, near);
+  EmitTree(b, runs, lo, mid, known, default_ret, near);
   b->Bind(right);
-  EmitTree(b, nrs, targets, mid, hi, default_ret, near);
+  EmitTree(b, runs, mid, hi, runs[mid].lo, default_ret, near);
 }
 
 bool KnownAction(uint32_t a) {
@@ -376,22 +394,26 @@ bool Emit(const Filter& f, const std::map<uint32_t, std::vector<const Rule*>>& b
   }
   const int default_ret = b.Label();
   std::map<uint32_t, int> shared;  // action → its return
-  std::vector<uint32_t> nrs;
-  std::vector<int> targets;
+  std::vector<Run> runs;
   std::vector<std::pair<int, const std::vector<const Rule*>*>> blocks;
   for (const auto& entry : by_nr) {
-    nrs.push_back(entry.first);
     const Rule* first = entry.second.front();
+    int target;
     if (first->args.empty()) {
       auto it = shared.find(first->action);
       if (it == shared.end()) it = shared.emplace(first->action, b.Label()).first;
-      targets.push_back(it->second);
+      target = it->second;
     } else {
-      targets.push_back(b.Label());
-      blocks.emplace_back(targets.back(), &entry.second);
+      target = b.Label();
+      blocks.emplace_back(target, &entry.second);
     }
+    // by_nr is sorted: a number right after a run with its target extends it (mount..reboot, the io_uring and new mount calls).
+    if (near && !runs.empty() && runs.back().hi + 1 == entry.first && runs.back().target == target)
+      runs.back().hi = entry.first;
+    else
+      runs.push_back({entry.first, entry.first, target});
   }
-  EmitTree(&b, nrs, targets, 0, nrs.size(), default_ret, near);
+  EmitTree(&b, runs, 0, runs.size(), 0, default_ret, near);
   for (const auto& block : blocks) {
     b.Bind(block.first);
     if (!EmitBlock(&b, *block.second, f.default_action, near ? &shared : nullptr, default_ret, why)) return false;
