@@ -167,7 +167,12 @@ export function freeze(state: CgroupState, on: boolean): void {
   throw new OciError(`the freezer did not reach ${want}`);
 }
 
-/** Removes the directories the runtime made, deepest first; a busy one is retried for a second (exiting tasks). */
+/**
+ * Removes the directories the runtime made, deepest first; the container's
+ * own, when busy, is retried for a second (exiting tasks). A parent it made
+ * that is busy holds another container's cgroup (containerd puts them all
+ * under one): it stays, as runc leaves every parent.
+ */
 export function removeCgroup(state: CgroupState): void {
   for (const d of [...state.made].sort((a, b) => b.length - a.length)) {
     for (let i = 0; ; i++) {
@@ -176,7 +181,7 @@ export function removeCgroup(state: CgroupState): void {
         break;
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT') break;
+        if (code === 'ENOENT' || (code === 'EBUSY' && !state.dirs.includes(d))) break;
         if (code !== 'EBUSY' || i >= 100) throw new OciError(`cannot remove the cgroup ${d}: ${code}`);
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
       }
