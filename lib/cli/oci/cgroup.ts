@@ -114,6 +114,8 @@ export function createCgroup(pid: number, id: string, cgroupsPath: string | unde
         if (r.memoryReservation !== undefined) write(dir, 'memory.soft_limit_in_bytes', r.memoryReservation);
         if (r.memorySwap !== undefined) write(dir, 'memory.memsw.limit_in_bytes', r.memorySwap);
         if (r.memorySwappiness !== undefined) write(dir, 'memory.swappiness', r.memorySwappiness);
+        // runc 1.1 ignores it with `kernel`; the kernel still takes it (runtime-tools' linux_cgroups_memory reads it back).
+        if (r.memoryKernelTCP !== undefined) write(dir, 'memory.kmem.tcp.limit_in_bytes', r.memoryKernelTCP);
         if (r.disableOOMKiller) write(dir, 'memory.oom_control', 1);
       }
       if (h.controllers.includes('devices') && r.devices.length > 0)
