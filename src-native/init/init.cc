@@ -32,7 +32,8 @@
 // (so no EOF comes while nsjs-oci is not running; `start` writes through
 // /proc/<pid>/fd/<write end>), and on the first byte closes every fd above
 // stdio but READYFD and execs; READYFD closes at the execv, or gets the
-// errno (an int) of the load, the capability drop or the execv that failed. With --console it first opens a pty from the container's
+// errno (an int) of the load, the capability drop or the execv that
+// failed. With --console it first opens a pty from the container's
 // /dev/ptmx, makes the slave its stdio and controlling terminal, and sends
 // the master over SOCKFD (connected to the caller's --console-socket) as
 // runc does: one SCM_RIGHTS fd, the payload "/dev/ptmx". With --seccomp it
