@@ -31,7 +31,9 @@
 // READYFD, then blocks reading STARTFD, a pipe whose write end it also holds
 // (so no EOF comes while nsjs-oci is not running; `start` writes through
 // /proc/<pid>/fd/<write end>), and on the first byte closes every fd above
-// stdio and execs. With --console it first opens a pty from the container's
+// stdio but READYFD and execs; READYFD closes at the execv, or gets the
+// errno (an int) of the load, the capability drop or the execv that
+// failed. With --console it first opens a pty from the container's
 // /dev/ptmx, makes the slave its stdio and controlling terminal, and sends
 // the master over SOCKFD (connected to the caller's --console-socket) as
 // runc does: one SCM_RIGHTS fd, the payload "/dev/ptmx". With --seccomp it
@@ -239,26 +241,35 @@ int RaiseAmbient(uint64_t mask) {
   if (answer[1] == 0 && filterfd >= 0) answer[0] = 2, answer[1] = ReadFilter(filterfd);
   if (answer[1] == 0 && sockfd >= 0) answer[0] = 1, answer[1] = Console(sockfd);
   (void)!write(readyfd, answer, sizeof answer);
-  close(readyfd);
   if (answer[1]) _exit(127);
   char go;
   ssize_t n;
   while ((n = read(startfd, &go, 1)) < 0 && errno == EINTR) {
   }
   if (n != 1) _exit(127);
-  // The program gets stdio only, as the runtime-spec says.
-  syscall(SYS_close_range, 3U, ~0U, 0U);
+  // The program gets stdio only, as the runtime-spec says; READYFD stays
+  // until the execv closes it (FD_CLOEXEC): `start` reads it through
+  // /proc/<pid>/fd until that EOF, so that the container is `running` only
+  // once its program runs (runc's exec fifo; a signal sent to a pid 1 still
+  // in nsjs-init would be lost), or gets the errno of what failed here.
+  if (fcntl(readyfd, F_SETFD, FD_CLOEXEC) < 0) _exit(127);
+  if (readyfd > 3) syscall(SYS_close_range, 3U, static_cast<unsigned>(readyfd - 1), 0U);
+  syscall(SYS_close_range, static_cast<unsigned>(readyfd + 1), ~0U, 0U);
+  int32_t err = 0;
   if (program.len && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0U, &program) < 0) {
+    err = errno;
     static const char msg[] = "nsjs-init: seccomp: the container's filter could not be loaded\n";
     (void)!write(2, msg, sizeof msg - 1);
-    _exit(127);
-  }
-  if (dropmask && DropCaps(dropmask) != 0) {
+  } else if (dropmask && (err = DropCaps(dropmask)) != 0) {
     static const char msg[] = "nsjs-init: the capabilities held for the seccomp filter or the propagation could not be dropped\n";
     (void)!write(2, msg, sizeof msg - 1);
-    _exit(127);
+  } else {
+    execv(resolved, argv);
+    err = errno;
   }
-  execv(resolved, argv);
+  // A `start` that is gone (or an `exec`, which does not wait) is no reason to die of SIGPIPE.
+  signal(SIGPIPE, SIG_IGN);
+  (void)!write(readyfd, &err, sizeof err);
   _exit(127);
 }
 

@@ -37,8 +37,9 @@
 
 namespace {
 
-// The parked init's write end of its start pipe (light.ts START_W).
+// The parked init's write end of its start pipe and of its ready pipe (light.ts START_W, READY_W).
 constexpr int kStartW = 4;
+constexpr int kReadyW = 5;
 
 // ------------------------------------------------------------------ JSON
 // state.json as create's JSON.stringify wrote it. Leaves keep their text:
@@ -284,7 +285,7 @@ void Sleep(long ms) {
   }
 }
 
-// What Node's error `code` says (light.ts quotes it); the errnos cgroupfs gives.
+// What Node's error `code` says (light.ts quotes it); the errnos cgroupfs and execve give.
 std::string ErrnoName(int e) {
   switch (e) {
     case EPERM: return "EPERM";
@@ -300,6 +301,12 @@ std::string ErrnoName(int e) {
     case ENOSPC: return "ENOSPC";
     case EROFS: return "EROFS";
     case ENOTEMPTY: return "ENOTEMPTY";
+    case ENOEXEC: return "ENOEXEC";
+    case E2BIG: return "E2BIG";
+    case ENOMEM: return "ENOMEM";
+    case ETXTBSY: return "ETXTBSY";
+    case ELOOP: return "ELOOP";
+    case ENAMETOOLONG: return "ENAMETOOLONG";
     default: return "errno " + std::to_string(e);
   }
 }
@@ -601,19 +608,37 @@ int State(const Saved& s) {
 int Start(const Saved& s) {
   const std::string st = Status(s);
   if (st != "created") return Fail(st == "stopped" ? "container not running" : "cannot start a container that is " + st);
-  const int fd = open(("/proc/" + std::to_string(s.pid) + "/fd/" + std::to_string(kStartW)).c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return Fail("container not running");
-  // Checked after the open: the fd we hold is the parked init's pipe, not a recycled pid's.
-  if (!Alive(s)) {
-    close(fd);
+  const std::string fds = "/proc/" + std::to_string(s.pid) + "/fd/";
+  const int fd = open((fds + std::to_string(kStartW)).c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  // A reader of the init's ready pipe (an anonymous pipe: the open never waits for a writer).
+  const int ready = fd < 0 ? -1 : open((fds + std::to_string(kReadyW)).c_str(), O_RDONLY | O_CLOEXEC);
+  // Checked after the opens: the fds we hold are the parked init's pipes, not a recycled pid's.
+  if (ready < 0 || !Alive(s)) {
+    if (fd >= 0) close(fd);
+    if (ready >= 0) close(ready);
     return Fail("container not running");
   }
   const ssize_t n = write(fd, "1", 1);
   const int err = errno;
   close(fd);
-  if (n != 1) return Fail(std::string("start: write to the parked init: ") + strerror(err));
+  if (n != 1) {
+    close(ready);
+    return Fail(std::string("start: write to the parked init: ") + strerror(err));
+  }
+  // EOF once the init's execv has closed its end, or the errno of what failed before it.
+  int32_t failed = 0;
+  size_t got = 0;
+  for (;;) {
+    const ssize_t r = read(ready, reinterpret_cast<char*>(&failed) + got, sizeof failed - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    got += static_cast<size_t>(r);
+    if (got == sizeof failed) break;
+  }
+  close(ready);
   if (unlink((StateDir(s.id) + "/parked").c_str()) != 0 && errno != ENOENT)
     return Fail("start: cannot remove " + StateDir(s.id) + "/parked: " + strerror(errno));
+  if (got == sizeof failed) return Fail("start: the container's program could not be run: " + ErrnoName(failed));
   return 0;
 }
 
@@ -649,11 +674,14 @@ int Delete(const Saved& s, bool force) {
     for (const long pid : pids) kill(static_cast<pid_t>(pid), SIGKILL);
     Sleep(10);
   }
-  // The cgroups create made, deepest first; a busy one is retried for a second (exiting tasks).
+  // The cgroups create made, deepest first (cgroup.ts's removeCgroup): the
+  // container's own, when busy, retried for a second (exiting tasks); a
+  // busy parent holds another container's cgroup and stays.
   std::vector<std::string> made = s.made;
   std::stable_sort(made.begin(), made.end(), [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
   for (const auto& d : made) {
-    for (int i = 0; rmdir(d.c_str()) != 0 && errno != ENOENT; i++) {
+    const bool own = std::find(s.dirs.begin(), s.dirs.end(), d) != s.dirs.end();
+    for (int i = 0; rmdir(d.c_str()) != 0 && errno != ENOENT && (own || errno != EBUSY); i++) {
       if (errno != EBUSY || i >= 100) return Fail("cannot remove the cgroup " + d + ": " + ErrnoName(errno));
       Sleep(10);
     }

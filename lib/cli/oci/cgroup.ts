@@ -114,6 +114,8 @@ export function createCgroup(pid: number, id: string, cgroupsPath: string | unde
         if (r.memoryReservation !== undefined) write(dir, 'memory.soft_limit_in_bytes', r.memoryReservation);
         if (r.memorySwap !== undefined) write(dir, 'memory.memsw.limit_in_bytes', r.memorySwap);
         if (r.memorySwappiness !== undefined) write(dir, 'memory.swappiness', r.memorySwappiness);
+        // runc 1.1 ignores it with `kernel`; the kernel still takes it (runtime-tools' linux_cgroups_memory reads it back).
+        if (r.memoryKernelTCP !== undefined) write(dir, 'memory.kmem.tcp.limit_in_bytes', r.memoryKernelTCP);
         if (r.disableOOMKiller) write(dir, 'memory.oom_control', 1);
       }
       if (h.controllers.includes('devices') && r.devices.length > 0)
@@ -167,7 +169,12 @@ export function freeze(state: CgroupState, on: boolean): void {
   throw new OciError(`the freezer did not reach ${want}`);
 }
 
-/** Removes the directories the runtime made, deepest first; a busy one is retried for a second (exiting tasks). */
+/**
+ * Removes the directories the runtime made, deepest first; the container's
+ * own, when busy, is retried for a second (exiting tasks). A parent it made
+ * that is busy holds another container's cgroup (containerd puts them all
+ * under one): it stays, as runc leaves every parent.
+ */
 export function removeCgroup(state: CgroupState): void {
   for (const d of [...state.made].sort((a, b) => b.length - a.length)) {
     for (let i = 0; ; i++) {
@@ -176,7 +183,7 @@ export function removeCgroup(state: CgroupState): void {
         break;
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT') break;
+        if (code === 'ENOENT' || (code === 'EBUSY' && !state.dirs.includes(d))) break;
         if (code !== 'EBUSY' || i >= 100) throw new OciError(`cannot remove the cgroup ${d}: ${code}`);
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
       }

@@ -43,6 +43,8 @@ export interface Resources {
   memoryReservation?: number;
   memorySwap?: number;
   memorySwappiness?: number;
+  /** linux.resources.memory.kernelTCP: v1's memory.kmem.tcp.limit_in_bytes (cgroup v2 has no such limit). */
+  memoryKernelTCP?: number;
   disableOOMKiller?: boolean;
   /** v1 devices rules in order: [allow, 'c 1:3 rwm']. */
   devices: [boolean, string][];
@@ -290,7 +292,9 @@ function resources(r: unknown, warnings: string[]): Resources {
           else if (mk === 'swap') out.memorySwap = num(mv, mf);
           else if (mk === 'swappiness') out.memorySwappiness = num(mv, mf);
           else if (mk === 'disableOOMKiller') out.disableOOMKiller = mv === true;
-          else if (mk === 'kernel' || mk === 'kernelTCP') warnings.push(`${mf}: ignored (deprecated by the kernel, as runc ignores it)`);
+          else if (mk === 'kernelTCP') out.memoryKernelTCP = num(mv, mf);
+          // Written, memory.kmem.limit_in_bytes reads back unlimited (kernels since 6.x accept the write and ignore it).
+          else if (mk === 'kernel') warnings.push(`${mf}: ignored (the kernel no longer limits kernel memory; runc ignores it too)`);
           else refuse(mf, 'is not supported by nsjs-oci yet');
         }
         break;

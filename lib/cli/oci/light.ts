@@ -90,6 +90,8 @@ export function parseOptions(argv: string[], withValue: string[], flags: string[
   return { opts, rest };
 }
 
+export const errnoName = (n: number): string => Object.entries(os.constants.errno).find(([, v]) => v === n)?.[0] ?? `errno ${n}`;
+
 function sleep(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
@@ -126,20 +128,42 @@ function start(g: Globals, id: string, log: Logger): number {
   const s = load(g.root, id);
   const st = status(g.root, s);
   if (st !== 'created') throw new OciError(st === 'stopped' ? 'container not running' : `cannot start a container that is ${st}`);
-  let fd: number;
+  const fds: number[] = [];
   try {
-    fd = fs.openSync(`/proc/${s.pid}/fd/${START_W}`, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+    fds.push(fs.openSync(`/proc/${s.pid}/fd/${START_W}`, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK));
+    // A reader of the init's ready pipe (an anonymous pipe: the open never waits for a writer).
+    fds.push(fs.openSync(`/proc/${s.pid}/fd/${READY_W}`, fs.constants.O_RDONLY));
   } catch {
+    for (const fd of fds) fs.closeSync(fd);
     throw new OciError('container not running');
   }
-  // Checked after the open: the fd we hold is the parked init's pipe, not a recycled pid's.
+  const [fd, ready] = fds;
+  // Checked after the opens: the fds we hold are the parked init's pipes, not a recycled pid's.
   if (!alive(s)) {
-    fs.closeSync(fd);
+    for (const f of fds) fs.closeSync(f);
     throw new OciError('container not running');
   }
-  fs.writeSync(fd, '1');
-  fs.closeSync(fd);
+  try {
+    fs.writeSync(fd, '1');
+  } finally {
+    fs.closeSync(fd);
+  }
+  // EOF once the init's execv has closed its end (nsjs-init --park), or the errno of what failed before it.
+  const failed = Buffer.alloc(4);
+  let got = 0;
+  try {
+    while (got < 4) {
+      const n = fs.readSync(ready, failed, got, 4 - got, null);
+      if (n === 0) break;
+      got += n;
+    }
+  } finally {
+    fs.closeSync(ready);
+  }
   fs.rmSync(path.join(stateDir(g.root, id), PARKED), { force: true });
+  if (got === 4) {
+    throw new OciError(`start: the container's program could not be run: ${errnoName(failed.readInt32LE(0))}`);
+  }
   s.hooks.poststart.length && runHooks('poststart', s.hooks.poststart, JSON.stringify({ ...ociState(g.root, s), status: 'running', pid: s.pid }), log, false);
   return 0;
 }

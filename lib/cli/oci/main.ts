@@ -27,7 +27,7 @@ import { createCgroup, removeCgroup, type CgroupState } from './cgroup';
 import { loadBundle, processOf, secureJoin } from './config';
 import { OciError } from './errors';
 import { mountOutside, unmountOutside, type Outside } from './outside';
-import { CONSOLE, READY_W, START_R, main as lightMain, parseOptions, runHooks, type Globals, type Logger } from './light';
+import { CONSOLE, READY_W, START_R, errnoName, main as lightMain, parseOptions, runHooks, type Globals, type Logger } from './light';
 import { PARKED, alive, checkId, load, ociState, save, stateDir, type Saved } from './state';
 
 function writePidFile(file: string, pid: number): void {
@@ -56,8 +56,6 @@ async function connectConsole(socketPath: string): Promise<net.Socket> {
     sock.once('error', (e) => reject(new OciError(`--console-socket ${socketPath}: ${(e as NodeJS.ErrnoException).code ?? e.message}`)));
   });
 }
-
-const errnoName = (n: number) => Object.entries(os.constants.errno).find(([, v]) => v === n)?.[0] ?? `errno ${n}`;
 
 /**
  * Starts the parked init, or an exec'd process parked the same way. Resolves

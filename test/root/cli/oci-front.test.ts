@@ -6,7 +6,7 @@
 // to Node instead would fail: the comparisons cannot pass by deferring. The
 // calls it must hand to Node (create, hooks, a signal it does not know,
 // --version) are checked to reach it.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -170,6 +170,45 @@ describe('nsjs-oci native front', () => {
     const line = JSON.parse(fs.readFileSync(path.join(dir, 'front.json.log'), 'utf8')) as { level: string; msg: string; time: string };
     expect(line).toMatchObject({ level: 'error', msg: 'container f2 does not exist' });
     expect(Math.abs(Date.parse(line.time) - Date.now())).toBeLessThan(60000);
+  });
+
+  // runtime-tools' killsig: a signal sent right after `start` is the program's to handle; a pid 1 still in nsjs-init would drop it.
+  test('start returns once the program has replaced the init (a stopped init holds it back), or fails with the errno of its execv', async () => {
+    const pause = () => new Promise((resolve) => setTimeout(resolve, 5));
+    for (const entry of ['js', 'front'] as const) {
+      const id = `x${entry}`;
+      create(id, ['sleep', '100']);
+      const { pid } = JSON.parse(call('front', ['state', id]).stdout) as { pid: number };
+      process.kill(pid, 'SIGSTOP');
+      while (!/\) T /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'))) await pause();
+      const [file, argv, env] = entry === 'js' ? [process.execPath, [js], process.env] : [front, [], NO_NODE];
+      const start = spawn(file, [...argv, '--root', root, 'start', id], { stdio: 'ignore', env });
+      const exited = new Promise<number | null>((resolve) => start.on('exit', resolve));
+      // It has written the start byte and waits for the execv's EOF (or, wrongly, has returned already); anon_pipe_read since 6.16.
+      const wchan = () => (start.exitCode === null ? fs.readFileSync(`/proc/${start.pid}/wchan`, 'utf8') : '');
+      for (let i = 0; start.exitCode === null && !/pipe_read$/.test(wchan()) && i < 2000; i++) await pause();
+      expect([start.exitCode, fs.readFileSync(`/proc/${pid}/comm`, 'utf8')]).toEqual([null, 'nsjs-init\n']);
+      process.kill(pid, 'SIGCONT');
+      expect(await exited).toBe(0);
+      expect(fs.readFileSync(`/proc/${pid}/comm`, 'utf8')).toBe('sleep\n');
+    }
+    // xjs made the cgroup parent that xfront is in too: its delete leaves that one (runc leaves every parent).
+    const ok = { status: 0, stdout: '', stderr: '' };
+    expect(call('js', ['delete', '--force', 'xjs'])).toEqual(ok);
+    expect(call('front', ['delete', '--force', 'xfront'])).toEqual(ok);
+    for (const d of cgroupParents()) fs.rmdirSync(d);
+    // The program is gone between create (which found it) and start.
+    const failed = (['js', 'front'] as const).map((entry) => {
+      fs.symlinkSync('busybox', path.join(bundle, 'rootfs', 'bin', 'prog'));
+      create(`y${entry}`, ['/bin/prog']);
+      fs.unlinkSync(path.join(bundle, 'rootfs', 'bin', 'prog'));
+      return call(entry, ['start', `y${entry}`]);
+    });
+    expect(failed[0]).toEqual({ status: 1, stdout: '', stderr: "nsjs-oci: start: the container's program could not be run: ENOENT\n" });
+    expect(failed[1]).toEqual(failed[0]);
+    for (const id of ['yjs', 'yfront']) waitFor(id, 'stopped');
+    expect(call('front', ['delete', 'yjs'])).toEqual(ok);
+    expect(cgroupParents().length).toBeGreaterThan(0);
   });
 
   test('what the front hands to Node: create, hooks, a signal or option it does not know, --version', () => {

@@ -434,6 +434,20 @@ describe('nsjs-oci config fields, checked from inside as runtime-tools\' runtime
     expect(out).toBe('null-ok\nzero-ok\n');
   });
 
+  // runtime-tools' linux_cgroups_memory reads kernelTCP back from the v1 memory cgroup (runc 1.1 ignores it; the kernel does not).
+  test('linux.resources.memory.kernelTCP: the container\'s v1 memory.kmem.tcp.limit_in_bytes', () => {
+    const line = fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => /^[0-9]+:memory:/.test(l));
+    if (line === undefined) throw new Error('this test needs the v1 memory controller (every nsjs CI host has it)');
+    const c = config(['true']);
+    (c.linux as Record<string, unknown>).resources = { memory: { limit: 50593792, kernelTCP: 50593792, kernel: 50593792 } };
+    writeConfig(c);
+    ids.push('kt');
+    expect(oci('create', '--bundle', bundle, 'kt')).toMatchObject({ status: 0, stderr: '' });
+    const own = fs.readFileSync(`/proc/${state('kt').pid}/cgroup`, 'utf8').split('\n').find((l) => /^[0-9]+:memory:/.test(l))!.split(':')[2];
+    const dir = path.join('/sys/fs/cgroup/memory', own);
+    expect(['memory.limit_in_bytes', 'memory.kmem.tcp.limit_in_bytes'].map((f) => fs.readFileSync(path.join(dir, f), 'utf8'))).toEqual(['50593792\n', '50593792\n']);
+  });
+
   test('linux.maskedPaths: a directory, a directory inside it, a file; missing paths skipped; nothing readable', () => {
     const r = path.join(bundle, 'rootfs');
     fs.mkdirSync(path.join(r, 'masked-dir', 'masked-subdir'), { recursive: true });
