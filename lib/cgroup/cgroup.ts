@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 
 import { NsError } from '../core/errors';
-import { native } from '../core/native';
+import { closeFd, native } from '../core/native';
 import { controllerVersion, layout, type Hierarchy, type Layout } from './layout';
 import { PERIOD_US, type CgroupChecked, type Limit } from './options';
 
@@ -138,7 +138,7 @@ const under = (dir: string, rel: string) => (rel === '' ? dir : `${dir}/${rel}`)
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** The kinds of src-native/cgroup/files.cc. */
-const FileOp = { Mkdir: 0, Write: 1, WriteIfExists: 2, Open: 3, Read: 4, ExpectLine: 5, Rmdir: 6, Dir: 7, Close: 8 } as const;
+const FileOp = { Mkdir: 0, Write: 1, WriteIfExists: 2, Open: 3, Read: 4, ExpectLine: 5, Rmdir: 6, Dir: 7 } as const;
 
 /**
  * cgroup file calls made in one native call, in order, up to the first that
@@ -235,7 +235,6 @@ export class Cgroup {
     const mkdir = (version: 'v1' | 'v2', dir: string, controllers: string[]): Group => {
       const group = { version, dir, controllers };
       planned.push({ group, at: files.add(FileOp.Mkdir, dir, '', `make cgroup ${dir}`) });
-      files.in(dir);
       return group;
     };
     const open = (file: string, flags: number, step: string, into: (fd: number) => void) =>
@@ -324,14 +323,9 @@ export class Cgroup {
 
   /** After the spawn: the child has the fds it needed (or has failed). */
   releaseFds(): void {
-    if (this.joins.length === 0 && this.dirFd === undefined) return;
-    const files = new Files();
-    for (const j of this.joins.splice(0)) files.add(FileOp.Close, '', j.fd, 'close');
-    if (this.dirFd !== undefined) files.add(FileOp.Close, '', this.dirFd, 'close');
+    for (const j of this.joins.splice(0)) closeFd(j.fd);
+    if (this.dirFd !== undefined) closeFd(this.dirFd);
     this.dirFd = undefined;
-    // One call for the lot. A close refused is EBADF: an fd not ours, a bug (as closeFd says).
-    const r = files.run();
-    if ('error' in r) throw r.error;
   }
 
   /** The directories, for tests and messages. */
