@@ -101,9 +101,13 @@ function readText(file: string): string | undefined {
 /** A "key value" line of a flat-keyed file's text (cpu.stat, memory.events, memory.oom_control): the value, 0 without one. */
 function field(text: string | undefined, key: string): number {
   if (text === undefined) return 0;
-  const start = text.startsWith(`${key} `) ? 0 : text.indexOf(`\n${key} `) + 1;
-  if (start === 0 && !text.startsWith(`${key} `)) return 0;
-  const from = start + key.length + 1;
+  let from: number;
+  if (text.startsWith(`${key} `)) from = key.length + 1;
+  else {
+    const at = text.indexOf(`\n${key} `);
+    if (at < 0) return 0;
+    from = at + key.length + 2;
+  }
   const end = text.indexOf('\n', from);
   const value = text.slice(from, end < 0 ? text.length : end);
   return DIGITS.test(value) ? Number(value) : 0;
