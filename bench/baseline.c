@@ -7,6 +7,18 @@
 //   lat  MODE FLAGS EXTRA N   -> N per-iteration times in ns, space-separated
 //   tput MODE FLAGS EXTRA N K -> "elapsed_ns" for N spawns with K in flight
 //   cpu                       -> "self_us children_us": getrusage CPU so far
+//   cg   MODE FLAGS N V2 MEM PIDS -> N pairs "bare cgroup" of per-iteration
+//        times in ns, alternated (the order swapped every pair): the spawn
+//        alone, and the same with the kernel calls nsjs makes for
+//        `cgroup: { memory: { max }, pids: { max } }` on cgroup v1 (or the
+//        hybrid layout): a cgroup under each parent directory given (V2 the
+//        cgroup2 one, '-' for none), memory.limit_in_bytes and (where there)
+//        memory.memsw.limit_in_bytes, pids.max, the child cloned into the v2
+//        one (CLONE_INTO_CGROUP) and writing "0" into each v1 tasks file as
+//        its first step (then unsharing its cgroup namespace, which
+//        CLONE_NEWCGROUP does at clone time without a cgroup), after its exit
+//        cgroup.events, cpu.stat, memory.max_usage_in_bytes and
+//        memory.oom_control read, and every cgroup removed (lib/cgroup/).
 // MODE: f = fork-style clone3 (no CLONE_VM), v = vfork-style (CLONE_VM |
 // CLONE_VFORK, own stack). FLAGS: the CLONE_NEW* bits (hex). EXTRA bits:
 // 1 = mount a fresh proc on /proc (needs CLONE_NEWNS).
@@ -35,6 +47,7 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -48,6 +61,9 @@
 #endif
 #ifndef SYS_clone3
 #define SYS_clone3 435
+#endif
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
 #endif
 
 extern char** environ;
@@ -105,6 +121,9 @@ struct job {
   int extra;
   char uid_map[32];
   char gid_map[32];
+  int cgroup_fd;  // for CLONE_INTO_CGROUP, or -1
+  int joins[2];   // v1 tasks files the child writes "0" into first, then unshares CLONE_NEWCGROUP
+  int njoins;
 };
 
 static int write_file(const char* path, const char* data) {
@@ -145,6 +164,9 @@ static int lo_up(void) {
 
 static int child_main(void* arg) {
   const struct job* j = arg;
+  for (int i = 0; i < j->njoins; i++)
+    if (write(j->joins[i], "0", 1) != 1) _exit(118);
+  if (j->njoins > 0 && unshare(CLONE_NEWCGROUP) < 0) _exit(119);
   if (j->flags & CLONE_NEWUSER) {
     if (write_file("/proc/self/setgroups", "deny") < 0) _exit(120);
     if (write_file("/proc/self/uid_map", j->uid_map) < 0) _exit(121);
@@ -177,6 +199,10 @@ static int start(const struct job* j, int vfork) {
   args.flags = j->flags | CLONE_PIDFD;
   args.pidfd = (uint64_t)(uintptr_t)&pidfd;
   args.exit_signal = SIGCHLD;
+  if (j->cgroup_fd >= 0) {
+    args.flags |= CLONE_INTO_CGROUP;
+    args.cgroup = (uint64_t)j->cgroup_fd;
+  }
   if (vfork) {
     args.flags |= CLONE_VM | CLONE_VFORK;
     args.stack = (uint64_t)(uintptr_t)stack;
@@ -275,6 +301,100 @@ static void throughput(const struct job* j, int vfork, long n, int k) {
   free(fds);
 }
 
+static int seq;
+
+static int open_in(const char* dir, const char* file, int flags) {
+  char p[4096];
+  snprintf(p, sizeof p, "%s/%s", dir, file);
+  return open(p, flags | O_CLOEXEC);
+}
+
+static int write_in(const char* dir, const char* file, const char* data, int if_exists) {
+  int fd = open_in(dir, file, O_WRONLY);
+  if (fd < 0) return if_exists && errno == ENOENT ? 0 : -1;
+  ssize_t n = write(fd, data, strlen(data));
+  close(fd);
+  return n == (ssize_t)strlen(data) ? 0 : -1;
+}
+
+static int read_in(const char* dir, const char* file) {
+  char buf[4096];
+  int fd = open_in(dir, file, O_RDONLY);
+  if (fd < 0) return -1;
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0) {
+  }
+  close(fd);
+  return n < 0 ? -1 : 0;
+}
+
+// One spawn with the cgroups of `cg` (see above); its time in ns, or 0 (errno set).
+static uint64_t cgroup_spawn(struct job* base, int vfork, const char* v2p, const char* memp, const char* pidsp) {
+  char v2[2048], mem[2048], pids[2048];
+  int n = ++seq;
+  snprintf(v2, sizeof v2, "%s/baseline-%d-%d", v2p, (int)getpid(), n);
+  snprintf(mem, sizeof mem, "%s/baseline-%d-%d", memp, (int)getpid(), n);
+  snprintf(pids, sizeof pids, "%s/baseline-%d-%d", pidsp, (int)getpid(), n);
+  int has_v2 = strcmp(v2p, "-") != 0;
+  struct job j = *base;
+  j.flags &= ~(uint64_t)CLONE_NEWCGROUP;
+  j.njoins = 2;
+  int procs = -1, ok = 0, st = -1;
+  uint64_t t0 = now_ns();
+  if (has_v2 && (mkdir(v2, 0777) < 0 || (j.cgroup_fd = open(v2, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+                 (procs = open_in(v2, "cgroup.procs", O_WRONLY)) < 0))
+    goto out;
+  if (mkdir(mem, 0777) < 0) goto out;
+  if (write_in(mem, "memory.limit_in_bytes", "268435456", 0) < 0 || write_in(mem, "memory.memsw.limit_in_bytes", "268435456", 1) < 0 ||
+      (j.joins[0] = open_in(mem, "tasks", O_WRONLY)) < 0)
+    goto out;
+  if (mkdir(pids, 0777) < 0) goto out;
+  if (write_in(pids, "pids.max", "64", 0) < 0 || (j.joins[1] = open_in(pids, "tasks", O_WRONLY)) < 0) goto out;
+  int pidfd = start(&j, vfork);
+  if (pidfd < 0) goto out;
+  st = reap(pidfd);
+  if (has_v2 && (read_in(v2, "cgroup.events") < 0 || read_in(v2, "cpu.stat") < 0)) goto out;
+  if (read_in(mem, "memory.max_usage_in_bytes") < 0 || read_in(mem, "memory.oom_control") < 0) goto out;
+  ok = st == 0;
+out:;
+  int saved = errno;
+  if (procs >= 0) close(procs);
+  if (j.cgroup_fd >= 0) close(j.cgroup_fd);
+  for (int i = 0; i < 2; i++)
+    if (j.joins[i] >= 0) close(j.joins[i]);
+  if ((rmdir(pids) < 0 && errno != ENOENT) || (rmdir(mem) < 0 && errno != ENOENT) || (has_v2 && rmdir(v2) < 0 && errno != ENOENT)) ok = 0;
+  uint64_t t1 = now_ns();
+  errno = ok ? 0 : st > 0 ? 0 : saved;
+  return ok ? t1 - t0 : 0;
+}
+
+// The spawn without cgroups, timed; 0 on failure.
+static uint64_t plain_spawn(const struct job* j, int vfork) {
+  uint64_t t0 = now_ns();
+  int pidfd = start(j, vfork);
+  if (pidfd < 0 || reap(pidfd) != 0) return 0;
+  return now_ns() - t0;
+}
+
+static void cgroup_pairs(struct job* j, int vfork, long n, const char* v2, const char* mem, const char* pids) {
+  for (long i = 0; i < n; i++) {
+    uint64_t bare, cg;
+    if (i & 1) {
+      cg = cgroup_spawn(j, vfork, v2, mem, pids);
+      bare = plain_spawn(j, vfork);
+    } else {
+      bare = plain_spawn(j, vfork);
+      cg = cgroup_spawn(j, vfork, v2, mem, pids);
+    }
+    if (bare == 0 || cg == 0) {
+      printf("error %s spawn: %s\n", bare == 0 ? "plain" : "cgroup", strerror(errno));
+      return;
+    }
+    printf(i ? " %llu %llu" : "%llu %llu", (unsigned long long)bare, (unsigned long long)cg);
+  }
+  printf("\n");
+}
+
 int main(void) {
   stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (stack == MAP_FAILED) return 1;
@@ -295,6 +415,23 @@ int main(void) {
       fflush(stdout);
       continue;
     }
+    char v2[1024], mem[1024], pids[1024];
+    if (strncmp(line, "cg ", 3) == 0) {
+      struct job j;
+      memset(&j, 0, sizeof j);
+      if (sscanf(line, "cg %c %llx %ld %1023s %1023s %1023s", &mode, &flags, &n, v2, mem, pids) != 6) {
+        printf("error bad command\n");
+        fflush(stdout);
+        continue;
+      }
+      j.flags = flags;
+      j.cgroup_fd = j.joins[0] = j.joins[1] = -1;
+      snprintf(j.uid_map, sizeof j.uid_map, "0 %u 1\n", (unsigned)getuid());
+      snprintf(j.gid_map, sizeof j.gid_map, "0 %u 1\n", (unsigned)getgid());
+      cgroup_pairs(&j, mode == 'v', n, v2, mem, pids);
+      fflush(stdout);
+      continue;
+    }
     int got = sscanf(line, "%7s %c %llx %d %ld %d", cmd, &mode, &flags, &extra, &n, &k);
     if (got < 5) {
       printf("error bad command\n");
@@ -305,6 +442,7 @@ int main(void) {
     memset(&j, 0, sizeof j);
     j.flags = flags;
     j.extra = extra;
+    j.cgroup_fd = -1;
     snprintf(j.uid_map, sizeof j.uid_map, "0 %u 1\n", (unsigned)getuid());
     snprintf(j.gid_map, sizeof j.gid_map, "0 %u 1\n", (unsigned)getgid());
     if (strcmp(cmd, "lat") == 0)

@@ -166,6 +166,15 @@ export class Baseline {
     const line = await this.ask(`lat ${mode} ${flags.toString(16)} ${extra} ${n}`);
     return line.trim().split(' ').map(Number);
   }
+  /**
+   * n pairs of spawns, each without and with the kernel calls of a memory+pids
+   * cgroup on v1 (bench/baseline.c `cg`) under these parent directories
+   * ('-' for no cgroup2 one); [bare ns, cgroup ns] per pair.
+   */
+  async cgroupPairs(mode, flags, n, v2, memory, pids) {
+    const v = (await this.ask(`cg ${mode} ${flags.toString(16)} ${n} ${v2} ${memory} ${pids}`)).trim().split(' ').map(Number);
+    return Array.from({ length: n }, (_, i) => [v[2 * i], v[2 * i + 1]]);
+  }
   /** spawns/s for n spawns with k in flight. */
   async throughput(mode, flags, extra, n, k) {
     const line = await this.ask(`tput ${mode} ${flags.toString(16)} ${extra} ${n} ${k}`);

@@ -145,6 +145,7 @@ const internals = {
   options: requireDist(path.join(DIST, 'spawn', 'options.js')),
   native: requireDist(path.join(DIST, 'core', 'native.js')),
   seccomp: requireDist(path.join(DIST, 'policy', 'seccomp.js')),
+  cgroupLayout: requireDist(path.join(DIST, 'cgroup', 'layout.js')),
   landlock: requireDist(path.join(DIST, 'policy', 'landlock.js')),
 };
 async function nsjsLoopCloneOnce(opts) {
@@ -906,7 +907,9 @@ async function vethSection() {
 // options.cgroup: the all-namespace spawn with a memory+pids cgroup against
 // the same without, and the C baseline in the same rounds. On cgroup v2 the
 // child is cloned into it (CLONE_INTO_CGROUP); on v1 (or the hybrid layout)
-// each controller is a mkdir, a few writes and an rmdir more.
+// each controller is a mkdir, a few writes and an rmdir more. Where memory
+// and pids are v1 controllers, the floor too: the same kernel calls made by
+// C around the same clone (bench/baseline.c `cg`), paired the same way.
 async function cgroupSection() {
   out('## cgroup: a memory+pids cgroup on the all-namespace spawn');
   out();
@@ -920,13 +923,19 @@ async function cgroupSection() {
     out();
     return null;
   }
+  const l = internals.cgroupLayout.layout();
+  const dir = (h) => path.join(h.mount, h.own);
+  const v1 = (k) => internals.cgroupLayout.controllerVersion(l, k) === 'v1';
+  const floorDirs = v1('memory') && v1('pids') ? [l.v2 ? dir(l.v2) : '-', dir(l.v1.get('memory')), dir(l.v1.get('pids'))] : undefined;
   note('cgroup: latency');
   // Paired: each spawn with a cgroup right beside one without (the order
   // swapped every round), so a loaded machine's drift cancels in the
   // difference of the pair.
-  const t = { bare: [], cgroup: [], c: [], pairs: [] };
+  const t = { bare: [], cgroup: [], c: [], pairs: [], floor: [] };
   for (let r = 0; r < ROUNDS; r++) {
     t.c.push(await baseline.latency('f', flagsOf(set.ns), set.extra, BATCH));
+    // vfork-style, as nsjs clones.
+    if (floorDirs) t.floor.push(...(await baseline.cgroupPairs('v', flagsOf(set.ns), BATCH, ...floorDirs)));
     const b = [];
     const g = [];
     for (let i = 0; i < BATCH; i++) {
@@ -941,19 +950,29 @@ async function cgroupSection() {
     t.cgroup.push(g);
   }
   const extra = median(t.pairs);
+  const floor = floorDirs ? median(t.floor.map(([b, g]) => g - b)) : undefined;
   table(
     ['spawn → exit', 'median ms', '÷ nsjs without cgroup'],
     [
       ['C clone3, all namespaces', f3(ms(median(t.c.flat()))), fx(median(t.c.map((v, i) => median(v) / median(t.bare[i]))))],
+      ...(floorDirs
+        ? [
+            ['C clone3 (vfork-style), all namespaces', f3(ms(median(t.floor.map((p) => p[0])))), ''],
+            ['C clone3 (vfork-style), all namespaces + the same cgroup calls', f3(ms(median(t.floor.map((p) => p[1])))), ''],
+          ]
+        : []),
       ['nsjs, all namespaces', f3(ms(median(t.bare.flat()))), '1.00×'],
       ['nsjs, all namespaces + cgroup (memory.max, pids.max)', f3(ms(median(t.cgroup.flat()))), fx(median(t.cgroup.map((v, i) => median(v) / median(t.bare[i]))))],
     ],
   );
   const q1 = (arm) => quantile(arm.flat(), 0.25);
   out(`cgroup cost: ${f3(ms(extra))} ms per spawn (median of ${t.pairs.length} paired differences; lower quartiles ${f3(ms(q1(t.cgroup) - q1(t.bare)))} ms apart), wait() until the cgroups are removed included.`);
+  if (floorDirs)
+    out(`the kernel's floor: ${f3(ms(floor))} ms per spawn (the same mkdirs, writes, joins, reads and rmdirs from C, median of ${t.floor.length} paired differences); nsjs's own above it: ${f3(ms(extra - floor))} ms.`);
+  else out('the kernel floor is measured where memory and pids are cgroup v1 controllers only.');
   out();
   json.cgroup = t;
-  return { extraMs: ms(extra) };
+  return { extraMs: ms(extra), floorMs: floor === undefined ? undefined : ms(floor) };
 }
 
 // Until spawnIsolated has a `network` option: the same cost measured with the

@@ -5,7 +5,6 @@
 // files written are those runc's and libcrun's cgroup managers write, v2
 // and v1 (fs2/ and fs/ in runc, cgroup-v1.c/cgroup-v2 in crun).
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 
 import { NsError } from '../core/errors';
 import { closeFd, native } from '../core/native';
@@ -99,11 +98,22 @@ function readText(file: string): string | undefined {
   }
 }
 
-/** A "key value" line of a flat-keyed file's text (cpu.stat, memory.events, memory.oom_control). */
+/** A "key value" line of a flat-keyed file's text (cpu.stat, memory.events, memory.oom_control): the value, 0 without one. */
 function field(text: string | undefined, key: string): number {
-  const m = new RegExp(`^${key} ([0-9]+)$`, 'm').exec(text ?? '');
-  return m ? Number(m[1]) : 0;
+  if (text === undefined) return 0;
+  let from: number;
+  if (text.startsWith(`${key} `)) from = key.length + 1;
+  else {
+    const at = text.indexOf(`\n${key} `);
+    if (at < 0) return 0;
+    from = at + key.length + 2;
+  }
+  const end = text.indexOf('\n', from);
+  const value = text.slice(from, end < 0 ? text.length : end);
+  return DIGITS.test(value) ? Number(value) : 0;
 }
+
+const DIGITS = /^[0-9]+$/;
 
 const keyed = (file: string, key: string) => field(readText(file), key);
 
@@ -123,13 +133,16 @@ function tree(dir: string): string[] {
   } catch {
     // gone already
   }
-  return [...entries.filter((e) => e.isDirectory()).flatMap((e) => tree(path.join(dir, e.name))), dir];
+  return [...entries.filter((e) => e.isDirectory()).flatMap((e) => tree(`${dir}/${e.name}`)), dir];
 }
+
+/** `rel` (no leading or trailing slash, '' for none) under `dir`. */
+const under = (dir: string, rel: string) => (rel === '' ? dir : `${dir}/${rel}`);
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** The kinds of src-native/cgroup/files.cc. */
-const FileOp = { Mkdir: 0, Write: 1, WriteIfExists: 2, Open: 3, Read: 4, ExpectLine: 5, Rmdir: 6 } as const;
+const FileOp = { Mkdir: 0, Write: 1, WriteIfExists: 2, Open: 3, Read: 4, ExpectLine: 5, Rmdir: 6, Dir: 7 } as const;
 
 /**
  * cgroup file calls made in one native call, in order, up to the first that
@@ -138,11 +151,22 @@ const FileOp = { Mkdir: 0, Write: 1, WriteIfExists: 2, Open: 3, Read: 4, ExpectL
 class Files {
   readonly #ops: (number | string)[] = [];
   readonly #steps: string[] = [];
+  readonly #paths: string[] = [];
+  #dir = '';
 
-  /** Adds a call; its index in the results. */
+  /** Adds a call; its index in the results. A file in the last `in()` directory is named relative to it. */
   add(kind: number, file: string, data: string | number, step: string): number {
-    this.#ops.push(kind, file, data);
+    const inDir = this.#dir !== '' && file.length > this.#dir.length && file.startsWith(this.#dir) && file[this.#dir.length] === '/';
+    this.#ops.push(kind, inDir ? file.slice(this.#dir.length + 1) : file, data);
+    this.#paths.push(file);
     return this.#steps.push(step) - 1;
+  }
+
+  /** The directory the files added next are named relative to (opened once, by the kernel's walk of its path). */
+  in(dir: string): void {
+    this.#dir = '';
+    this.add(FileOp.Dir, dir, '', `open ${dir}`);
+    this.#dir = dir;
   }
 
   /** Every result, or the first failure as an NsError with `index`, the call it was. */
@@ -150,8 +174,11 @@ class Files {
     const r = native().cgroupFiles(this.#ops);
     if (typeof r === 'number') throw new Error(`cgroupFiles: a malformed list (${r})`);
     if (Array.isArray(r)) return { results: r };
-    const file = this.#ops[r.index * 3 + 1] as string;
-    return { index: r.index, results: r.results, error: new NsError({ errno: r.errno, syscall: r.syscall, path: file, step: this.#steps[r.index], hint: hintFor(r.errno) }) };
+    return {
+      index: r.index,
+      results: r.results,
+      error: new NsError({ errno: r.errno, syscall: r.syscall, path: this.#paths[r.index], step: this.#steps[r.index], hint: hintFor(r.errno) }),
+    };
   }
 }
 
@@ -171,6 +198,7 @@ export class Cgroup {
   #by = new Map<string, Group>();
   #frozen = false;
   #closed: Promise<ResourceUsage> | undefined;
+  #files: { dir: string; file: string }[] | undefined;
 
   private constructor() {}
 
@@ -197,12 +225,12 @@ export class Cgroup {
         throw new NsError({
           errno: ENOTSUP,
           syscall: 'open',
-          path: l.v2 ? path.join(l.v2.mount, 'cgroup.controllers') : '/proc/self/cgroup',
+          path: l.v2 ? `${l.v2.mount}/cgroup.controllers` : '/proc/self/cgroup',
           step: `cgroup ${ctrl} controller`,
           hint: `the ${ctrl} controller is in neither the cgroup v2 hierarchy nor a cgroup v1 one here (nsjs doctor tells what is)`,
         });
     }
-    const parentOf = (h: Hierarchy) => path.join(h.mount, c.parent ?? h.own);
+    const parentOf = (h: Hierarchy) => under(h.mount, c.parent ?? h.own);
     // Every mkdir, limit and open below in one call; the groups made are
     // kept (for removal) even when a later call fails.
     const files = new Files();
@@ -220,16 +248,16 @@ export class Cgroup {
       // Accounting where the parent offers it already; a limit enables its controller.
       // The hybrid layout's v2 has none of them: nothing to read there.
       const offered = ['memory', 'pids', 'cpu'].filter((k) => controllerVersion(l, k) === 'v2');
-      const enabled = offered.length === 0 ? [] : (readText(path.join(parent, 'cgroup.subtree_control')) ?? '').split(/\s+/).filter(Boolean);
+      const enabled = offered.length === 0 ? [] : (readText(`${parent}/cgroup.subtree_control`) ?? '').split(/\s+/).filter(Boolean);
       const own = offered.filter((k) => wanted.has(k) || enabled.includes(k));
       const missing = own.filter((k) => !enabled.includes(k));
       if (missing.length > 0)
-        write(path.join(parent, 'cgroup.subtree_control'), missing.map((k) => `+${k}`).join(' '), `enable ${missing.join(', ')} in ${parent}`);
-      const group = mkdir('v2', path.join(parent, name), own);
+        write(`${parent}/cgroup.subtree_control`, missing.map((k) => `+${k}`).join(' '), `enable ${missing.join(', ')} in ${parent}`);
+      const group = mkdir('v2', `${parent}/${name}`, own);
       this.#v2 = group;
       this.#limit(files, group, c);
       open(group.dir, O_DIRECTORY, 'open cgroup', (fd) => (this.dirFd = fd));
-      open(path.join(group.dir, 'cgroup.procs'), O_WRONLY, 'open cgroup.procs', (fd) => this.joins.push({ fd, ifNotInto: true }));
+      open(`${group.dir}/cgroup.procs`, O_WRONLY, 'open cgroup.procs', (fd) => this.joins.push({ fd, ifNotInto: true }));
     }
     // v1: the controllers v2 lacks, one cgroup per hierarchy. memory and pids
     // always (their figures are usage()'s), cpuacct and freezer without v2.
@@ -239,14 +267,14 @@ export class Cgroup {
     const hierarchies = new Map<Hierarchy, string[]>();
     for (const k of v1) hierarchies.set(l.v1.get(k)!, [...(hierarchies.get(l.v1.get(k)!) ?? []), k]);
     for (const [h, controllers] of hierarchies) {
-      const group = mkdir('v1', path.join(parentOf(h), name), controllers);
+      const group = mkdir('v1', `${parentOf(h)}/${name}`, controllers);
       this.#limit(files, group, c);
       // tasks, not cgroup.procs: "0" there moves only the writing thread,
       // which the kernel does without cgroup_threadgroup_rwsem's
       // percpu_down_write (an RCU grace period, ms, after an idle moment;
       // cgroup_procs_write_start). The child is one thread when it writes,
       // so that thread is the whole process, and all it starts inherits.
-      open(path.join(group.dir, 'tasks'), O_WRONLY, 'open tasks', (fd) => this.joins.push({ fd, ifNotInto: false }));
+      open(`${group.dir}/tasks`, O_WRONLY, 'open tasks', (fd) => this.joins.push({ fd, ifNotInto: false }));
     }
     const r = files.run();
     const failed = 'error' in r ? r.index : Infinity;
@@ -260,7 +288,7 @@ export class Cgroup {
   }
 
   #limit(files: Files, group: Group, c: CgroupChecked): void {
-    const at = (file: string) => path.join(group.dir, file);
+    const at = (file: string) => `${group.dir}/${file}`;
     const set = (file: string, value: string) => files.add(FileOp.Write, at(file), value, `write ${file}`);
     // Absent without swap support (memory.swap.max, memory.memsw.*): then there is nothing to limit.
     const setIfThere = (file: string, value: string) => files.add(FileOp.WriteIfExists, at(file), value, `write ${file}`);
@@ -311,56 +339,66 @@ export class Cgroup {
 
   /** The figures now, read from the cgroup's files. */
   usage(): ResourceUsage {
-    return this.#usage(readText, true);
+    const u = this.#figures(this.#figureFiles().map((f) => readText(f.file)));
+    const pids = this.#by.get('pids');
+    const any = pids ?? this.#v2 ?? this.groups[0];
+    if (pids) u.pids = num(readText(`${pids.dir}/pids.current`));
+    else if (any) u.pids = this.#tasks(any).length;
+    return u;
   }
 
-  /** The figures from `read` of the cgroup's files; `tasks`: counted (not once it is known empty). */
-  #usage(read: (file: string) => string | undefined, tasks: boolean): ResourceUsage {
-    const v2 = this.#v2;
+  /** The files usage() reads its figures from (the task count aside), in order, each with its group's directory. */
+  #figureFiles(): { dir: string; file: string }[] {
+    if (this.#files) return this.#files;
+    const files: { dir: string; file: string }[] = [];
+    const add = (group: Group, ...names: string[]) => {
+      for (const name of names) files.push({ dir: group.dir, file: `${group.dir}/${name}` });
+    };
     const mem = this.#by.get('memory');
-    const pids = this.#by.get('pids');
     const acct = this.#by.get('cpuacct');
+    if (this.#v2) add(this.#v2, 'cpu.stat');
+    else if (acct) add(acct, 'cpuacct.usage_user', 'cpuacct.usage_sys');
+    if (mem) add(mem, ...(mem.version === 'v2' ? ['memory.peak', 'memory.events'] : ['memory.max_usage_in_bytes', 'memory.oom_control']));
+    this.#files = files;
+    return files;
+  }
+
+  /** The figures from the texts of #figureFiles(), in its order (pids 0). */
+  #figures(texts: (string | undefined)[]): ResourceUsage {
     const u: ResourceUsage = { cpuUserUs: 0, cpuSystemUs: 0, memoryPeak: 0, pids: 0, oomKills: 0 };
-    if (v2) {
-      const stat = read(path.join(v2.dir, 'cpu.stat'));
-      u.cpuUserUs = field(stat, 'user_usec');
-      u.cpuSystemUs = field(stat, 'system_usec');
-    } else if (acct) {
-      u.cpuUserUs = Math.round(num(read(path.join(acct.dir, 'cpuacct.usage_user'))) / 1000);
-      u.cpuSystemUs = Math.round(num(read(path.join(acct.dir, 'cpuacct.usage_sys'))) / 1000);
+    let i = 0;
+    if (this.#v2) {
+      u.cpuUserUs = field(texts[i], 'user_usec');
+      u.cpuSystemUs = field(texts[i++], 'system_usec');
+    } else if (this.#by.has('cpuacct')) {
+      u.cpuUserUs = Math.round(num(texts[i++]) / 1000);
+      u.cpuSystemUs = Math.round(num(texts[i++]) / 1000);
     }
-    if (mem?.version === 'v2') {
-      u.memoryPeak = num(read(path.join(mem.dir, 'memory.peak')));
-      u.oomKills = field(read(path.join(mem.dir, 'memory.events')), 'oom_kill');
-    } else if (mem) {
-      u.memoryPeak = num(read(path.join(mem.dir, 'memory.max_usage_in_bytes')));
-      u.oomKills = field(read(path.join(mem.dir, 'memory.oom_control')), 'oom_kill');
+    if (this.#by.has('memory')) {
+      u.memoryPeak = num(texts[i++]);
+      u.oomKills = field(texts[i++], 'oom_kill');
     }
-    if (!tasks) return u;
-    const any = pids ?? v2 ?? this.groups[0];
-    if (pids) u.pids = num(read(path.join(pids.dir, 'pids.current')));
-    else if (any) u.pids = this.#tasks(any).length;
     return u;
   }
 
   /** The pids in a cgroup and in every sub-cgroup the command made in it. */
   #tasks(group: Group): number[] {
-    return tree(group.dir).flatMap((d) => (readText(path.join(d, 'cgroup.procs')) ?? '').split('\n').filter(Boolean).map(Number));
+    return tree(group.dir).flatMap((d) => (readText(`${d}/cgroup.procs`) ?? '').split('\n').filter(Boolean).map(Number));
   }
 
   #populated(): boolean {
-    if (this.#v2) return keyed(path.join(this.#v2.dir, 'cgroup.events'), 'populated') !== 0;
+    if (this.#v2) return keyed(`${this.#v2.dir}/cgroup.events`, 'populated') !== 0;
     return this.groups.some((g) => this.#tasks(g).length > 0);
   }
 
   #freezer(): { file: string; on: string; off: string; done: () => boolean } | undefined {
     if (this.#v2) {
-      const events = path.join(this.#v2.dir, 'cgroup.events');
-      return { file: path.join(this.#v2.dir, 'cgroup.freeze'), on: '1', off: '0', done: () => keyed(events, 'frozen') === (this.#frozen ? 1 : 0) };
+      const events = `${this.#v2.dir}/cgroup.events`;
+      return { file: `${this.#v2.dir}/cgroup.freeze`, on: '1', off: '0', done: () => keyed(events, 'frozen') === (this.#frozen ? 1 : 0) };
     }
     const f = this.#by.get('freezer');
     if (!f) return undefined;
-    const state = path.join(f.dir, 'freezer.state');
+    const state = `${f.dir}/freezer.state`;
     return { file: state, on: 'FROZEN', off: 'THAWED', done: () => (readText(state) ?? '').trim() === (this.#frozen ? 'FROZEN' : 'THAWED') };
   }
 
@@ -387,8 +425,8 @@ export class Cgroup {
    * cgroup is thawed once they are sent, so the signal is acted on.
    */
   signalAll(signal: number): void {
-    if (signal === 9 && this.#v2 && fs.existsSync(path.join(this.#v2.dir, 'cgroup.kill'))) {
-      write(path.join(this.#v2.dir, 'cgroup.kill'), '1', 'write cgroup.kill');
+    if (signal === 9 && this.#v2 && fs.existsSync(`${this.#v2.dir}/cgroup.kill`)) {
+      write(`${this.#v2.dir}/cgroup.kill`, '1', 'write cgroup.kill');
     } else {
       const seen = new Set<number>();
       for (const g of this.#v2 ? [this.#v2] : this.groups)
@@ -459,14 +497,17 @@ export class Cgroup {
     const v2 = this.#v2;
     if (!v2) return undefined;
     const files = new Files();
-    files.add(FileOp.ExpectLine, path.join(v2.dir, 'cgroup.events'), 'populated 0', 'read cgroup.events');
-    const reads = new Map<string, number>();
-    this.#usage((file) => void reads.set(file, files.add(FileOp.Read, file, '', `read ${file}`)), false);
+    files.in(v2.dir);
+    const at = [files.add(FileOp.ExpectLine, `${v2.dir}/cgroup.events`, 'populated 0', 'read cgroup.events')];
+    let dir = v2.dir;
+    for (const f of this.#figureFiles()) {
+      if (f.dir !== dir) files.in((dir = f.dir));
+      at.push(files.add(FileOp.Read, f.file, '', `read ${f.file}`));
+    }
     for (let i = this.groups.length - 1; i >= 0; i--) files.add(FileOp.Rmdir, this.groups[i].dir, '', `remove cgroup ${this.groups[i].dir}`);
     const r = files.run();
-    if ('error' in r && r.index <= reads.size) return undefined;
-    const results = r.results;
-    const usage = this.#usage((file) => results[reads.get(file)!] as string, false);
+    if ('error' in r && r.index <= at[at.length - 1]) return undefined;
+    const usage = this.#figures(at.slice(1).map((k) => r.results[k] as string));
     if (!('error' in r)) this.groups.length = 0;
     return usage;
   }

@@ -152,7 +152,8 @@ export function checkCgroupOptions(o: Readonly<Record<string, unknown>>): { cgro
     c.cpu = cpu;
   }
   if (g.parent !== undefined) {
-    const parent = noNul(g.parent, 'options.cgroup.parent').replace(/^\/+|\/+$/g, '');
+    // One slash between parts: the cgroups' paths are made by joining strings (cgroup.ts).
+    const parent = noNul(g.parent, 'options.cgroup.parent').replace(/\/{2,}/g, '/').replace(/^\/|\/$/g, '');
     if (parent.split('/').some((part) => part === '..' || part === '.'))
       throw invalidArgValue('options.cgroup.parent', g.parent, "must be a cgroup path without '.' or '..' parts");
     c.parent = parent;

@@ -51,6 +51,8 @@ test('checked: CPUs as a quota per 100 ms period, swap and parent as given, abse
   expect(checkCgroupOptions({ cgroup: { memory: { max: '32M', swapMax: 0 }, pids: { max: 'max' }, cpu: { max: 0.5, weight: 200 }, parent: '/a/b/' } })).toEqual({
     cgroup: { memory: { max: 32 << 20, swapMax: 0 }, pids: { max: 'max' }, cpu: { quotaUs: 50_000, weight: 200 }, parent: 'a/b' },
   });
+  // The cgroups' paths are joined as strings: one slash between parts.
+  expect(checkCgroupOptions({ cgroup: { parent: '//a//b///' } }).cgroup!.parent).toBe('a/b');
   expect(checkCgroupOptions({})).toEqual({});
   expect(checkOptions({ cgroup: {} }).cgroup).toEqual({});
 });
