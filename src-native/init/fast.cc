@@ -46,10 +46,19 @@ using nsjs::Raw;
 namespace {
 
 constexpr int32_t kOpExec = 22;  // OpKind in ../spawn/plan.h
-// A vfork-style clone (no page tables copied; we wait until the command has
-// exec'd or failed) through clone(2), not clone3, which the default seccomp
-// policy the command runs under refuses. SIGCHLD: its exit signal.
-constexpr long kCloneFlags = 0x00000100 /* CLONE_VM */ | 0x00004000 /* CLONE_VFORK */ | SIGCHLD;
+// The command's clone shares our memory (no page tables copied) and, unlike
+// a vfork, does not stop us until its execve: we close our end of ERRFD and
+// wait for signals at once, so nothing of ours has to be scheduled again
+// before nsjs learns that the command started (ERRFD's EOF, at its execve),
+// or before it exits. Under load each such wake-up can wait for a CPU for a
+// tick (bench init section, the ftrace in the note). Sharing is safe: the
+// command's side (nsjs_init_command) runs on command_stack, reads the
+// Command, which stays in our frame (nsjs_init_fast never returns), and
+// writes only argv[-1] and argv[0] (the /bin/sh fallback), which we never
+// read again; neither side has TLS or libc state to share. clone(2), not
+// clone3, which the default seccomp policy the command runs under refuses.
+// SIGCHLD: its exit signal.
+constexpr long kCloneFlags = 0x00000100 /* CLONE_VM */ | SIGCHLD;
 
 struct Command {
   int errfd, op, npaths;
@@ -89,7 +98,8 @@ extern "C" void nsjs_init_fast(long* sp);
 
 // async-signal-safe. init.cc's RunCommand: the dispositions need no reset
 // (the spawn child set every one to default before it exec'd us, and the
-// PID-1 mode sets none), the mask goes back to what it was.
+// PID-1 mode sets none), the mask goes back to what it was. It runs beside
+// nsjs_init_fast on the same memory (kCloneFlags).
 extern "C" [[noreturn]] NSJS_NO_LIBC void nsjs_init_command(const Command* c) {
   Raw(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(&c->mask), 0, sizeof c->mask);
   bool denied = false;
@@ -141,7 +151,7 @@ extern "C" NSJS_NO_LIBC void nsjs_init_fast(long* sp) {
     Raw(SYS_write, errfd, reinterpret_cast<long>(report), sizeof report);
     Exit(127);
   }
-  Raw(SYS_close, errfd);  // now only the command held it, until its execve
+  Raw(SYS_close, errfd);  // now only the command holds it, until its execve
   for (;;) {
     alignas(8) char info[128];  // siginfo_t; its signal is the result
     const long sig = Raw(SYS_rt_sigtimedwait, reinterpret_cast<long>(&all), reinterpret_cast<long>(info), 0, sizeof all);
@@ -190,7 +200,7 @@ nsjs_init_entry:
 nsjs_init_clone:
   mov %rsi, %r9
   mov %rdi, %rsi
-  mov $0x4111, %edi
+  mov $0x111, %edi
   xor %edx, %edx
   xor %r10d, %r10d
   xor %r8d, %r8d
@@ -228,7 +238,7 @@ nsjs_init_entry:
 nsjs_init_clone:
   mov x10, x1
   mov x1, x0
-  mov x0, #0x4111
+  mov x0, #0x111
   mov x2, xzr
   mov x3, xzr
   mov x4, xzr
@@ -245,6 +255,6 @@ nsjs_init_clone:
   .text
 )");
 #endif
-static_assert(kCloneFlags == 0x4111, "nsjs_init_clone's flags");
+static_assert(kCloneFlags == 0x111, "nsjs_init_clone's flags");
 
 #endif  // NSJS_HAVE_RAW_SYSCALL
