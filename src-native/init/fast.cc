@@ -10,10 +10,11 @@
 // of its profile is handle_amd, update_active and get_common_indices. That
 // start-up was most of what `init: true` added to a spawn. Here nsjs-init's
 // entry point (linked with -e nsjs_init_entry) looks at argv first: the
-// PID-1 mode runs below on raw system calls and never enters glibc; every
-// other mode (--hold, --enter, --park, or anything malformed, which gets
-// init.cc's usage message) jumps to glibc's _start with the registers and
-// stack the kernel gave us.
+// PID-1 mode and --hold (Sandbox.create(), Namespace.create(), features())
+// run below on raw system calls and never enter glibc; every other mode
+// (--enter, --park, or anything malformed, which gets init.cc's usage
+// message) jumps to glibc's _start with the registers and stack the kernel
+// gave us.
 //
 // The code below runs with no TLS and no libc initialised: raw system calls
 // only (../raw_syscall.h), no call into libc (not even a memset the
@@ -126,11 +127,33 @@ extern "C" [[noreturn]] NSJS_NO_LIBC void nsjs_init_command(const Command* c) {
   Exit(127);
 }
 
-// Returns only when argv is not the PID-1 mode's; init.cc's main has the
-// same checks and the same loop.
+namespace {
+
+// init.cc's --hold: SIGCHLD ignored (the kernel reaps what is orphaned to
+// us), then stdin read until EOF.
+[[noreturn]] NSJS_NO_LIBC void Hold() {
+  // A kernel sigaction: handler SIG_IGN, then flags, restorer and mask, all 0.
+  const unsigned long ignore[4] = {1, 0, 0, 0};
+  if (Raw(SYS_rt_sigaction, SIGCHLD, reinterpret_cast<long>(ignore), 0, 8) < 0) Exit(1);
+  char buf[64];
+  long n;
+  while ((n = Raw(SYS_read, 0, reinterpret_cast<long>(buf), sizeof buf)) > 0 || n == -EINTR) {
+  }
+  Exit(0);
+}
+
+}  // namespace
+
+// Returns only when argv is not the PID-1 mode's or --hold's; init.cc's
+// main has the same checks and the same loops.
 extern "C" NSJS_NO_LIBC void nsjs_init_fast(long* sp) {
   const long argc = sp[0];
   char** argv = reinterpret_cast<char**>(sp + 1);
+  if (argc == 2 && argv[1][0] == '-' && argv[1][1] == '-' && argv[1][2] == 'h' && argv[1][3] == 'o' && argv[1][4] == 'l' &&
+      argv[1][5] == 'd' && argv[1][6] == 0) {
+    Raw(SYS_prctl, PR_SET_NAME, reinterpret_cast<long>("nsjs-init"));
+    Hold();
+  }
   if (argc < 6 || argv[1][0] < '0' || argv[1][0] > '9') return;
   const int errfd = Number(argv[1]), statusfd = Number(argv[2]), op = Number(argv[3]), npaths = Number(argv[4]);
   if (errfd < 0 || statusfd < 0 || op < 0 || npaths < 1 || 5 + npaths >= argc || !IsDashDash(argv[5 + npaths]) || !argv[6 + npaths])
