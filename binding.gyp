@@ -83,14 +83,16 @@
       "target_name": "nsjs-init",
       "type": "executable",
       # --enter runs the child's half of a spawn plan (nsjs-child).
-      "sources": ["src-native/init/init.cc"],
+      "sources": ["src-native/init/init.cc", "src-native/init/fast.cc"],
       "dependencies": ["nsjs-child"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       # napi.h comes in through spawn/plan.h; nothing of it is called, and
       # --gc-sections drops the inline bodies that would want libnode.
       "cflags_cc": ["-std=c++17", "-fno-exceptions", "-fno-rtti", "-ffunction-sections", "-fdata-sections"],
-      "ldflags": ["-static", "-Wl,--gc-sections"]
+      "ldflags": ["-static", "-Wl,--gc-sections"],
+      # The PID-1 mode's entry point, before glibc's start-up (init/fast.cc).
+      "conditions": [["target_arch=='x64' or target_arch=='arm64'", {"ldflags": ["-Wl,-e,nsjs_init_entry"]}]]
     },
     {
       # nsjs-oci's native front (src-native/oci/front.cc): start, state,

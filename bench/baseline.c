@@ -19,9 +19,13 @@
 //        CLONE_NEWCGROUP does at clone time without a cgroup), after its exit
 //        cgroup.events, cpu.stat, memory.max_usage_in_bytes and
 //        memory.oom_control read, and every cgroup removed (lib/cgroup/).
+//   init PATH                 -> "ok": the nsjs-init that EXTRA bit 4 execs
 // MODE: f = fork-style clone3 (no CLONE_VM), v = vfork-style (CLONE_VM |
 // CLONE_VFORK, own stack). FLAGS: the CLONE_NEW* bits (hex). EXTRA bits:
-// 1 = mount a fresh proc on /proc (needs CLONE_NEWNS).
+// 1 = mount a fresh proc on /proc (needs CLONE_NEWNS); 4 = exec /bin/true
+// through the nsjs-init named by `init` in its PID-1 mode (init: true's
+// kernel part: an exec of init, its clone and exec of the command, and
+// init's exit after it).
 // What the child does is what nsjs and unshare(1) do for the same options:
 // with CLONE_NEWUSER it writes setgroups "deny" and the one-line maps
 // "0 <uid> 1" / "0 <gid> 1" (nsjs user: 'root', unshare -r); with
@@ -124,6 +128,7 @@ struct job {
   int cgroup_fd;  // for CLONE_INTO_CGROUP, or -1
   int joins[2];   // v1 tasks files the child writes "0" into first, then unshares CLONE_NEWCGROUP
   int njoins;
+  char null_fd[16];
 };
 
 static int write_file(const char* path, const char* data) {
@@ -162,6 +167,8 @@ static int lo_up(void) {
   return ok ? 0 : -1;
 }
 
+static char init_path[4096];
+
 static int child_main(void* arg) {
   const struct job* j = arg;
   for (int i = 0; i < j->njoins; i++)
@@ -184,6 +191,12 @@ static int child_main(void* arg) {
     }
   }
   if ((j->flags & CLONE_NEWNET) && lo_up() < 0) _exit(125);
+  if (j->extra & 4) {
+    // ERRFD and STATUSFD: /dev/null, opened without O_CLOEXEC by main.
+    char* init[] = {"nsjs-init", (char*)j->null_fd, (char*)j->null_fd, "0", "1", "/bin/true", "--", "/bin/true", NULL};
+    execve(init_path, init, environ);
+    _exit(127);
+  }
   char* argv[] = {"/bin/true", NULL};
   execve("/bin/true", argv, environ);
   _exit(127);
@@ -399,6 +412,8 @@ int main(void) {
   stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (stack == MAP_FAILED) return 1;
   setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+  const int null_fd = open("/dev/null", O_WRONLY);
+  if (null_fd < 0) return 1;
   char line[256];
   while (fgets(line, sizeof line, stdin)) {
     char cmd[8], mode;
@@ -432,6 +447,13 @@ int main(void) {
       fflush(stdout);
       continue;
     }
+    if (strncmp(line, "init ", 5) == 0) {
+      snprintf(init_path, sizeof init_path, "%s", line + 5);
+      init_path[strcspn(init_path, "\n")] = 0;
+      printf("ok\n");
+      fflush(stdout);
+      continue;
+    }
     int got = sscanf(line, "%7s %c %llx %d %ld %d", cmd, &mode, &flags, &extra, &n, &k);
     if (got < 5) {
       printf("error bad command\n");
@@ -445,6 +467,7 @@ int main(void) {
     j.cgroup_fd = -1;
     snprintf(j.uid_map, sizeof j.uid_map, "0 %u 1\n", (unsigned)getuid());
     snprintf(j.gid_map, sizeof j.gid_map, "0 %u 1\n", (unsigned)getgid());
+    snprintf(j.null_fd, sizeof j.null_fd, "%d", null_fd);
     if (strcmp(cmd, "lat") == 0)
       latency(&j, mode == 'v', n);
     else if (strcmp(cmd, "tput") == 0)

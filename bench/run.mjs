@@ -726,21 +726,41 @@ async function initSection() {
   await p.wait();
   rows.push([`RSS of the PID-1 init (host pid ${p.pid}, comm ${comm})`, `${initRss} KiB`]);
   rows.push(['RSS of its child `sleep` for comparison', `${sleepRss} KiB`]);
-  // Latency with and without init, interleaved.
+  // Latency with and without init, interleaved, and the same two in C (clone3,
+  // the maps, /bin/true exec'd directly or by nsjs-init's PID-1 mode): the
+  // kernel's part of what init costs, its floor here.
   const base = { namespaces: ALL7, user: 'root', stdio: 'inherit' };
-  const t = { no: [], yes: [] };
+  const t = { no: [], yes: [], cNo: [], cYes: [] };
+  await baseline.ask(`init ${internals.native.initBinary()}`);
+  // CPU the spawned processes used (init and the command), which the load
+  // of the machine changes far less than their wall time.
+  const cpu = { no: 0, yes: 0 };
+  const timed = async (key, batch) => {
+    const before = childrenCpuMs();
+    const times = await batch();
+    cpu[key] += childrenCpuMs() - before;
+    return times;
+  };
   for (let r = 0; r < ROUNDS; r++) {
-    t.no.push(await repeat(BATCH, () => nsjsOnce(nsjs, TRUE, [], base)));
-    t.yes.push(await repeat(BATCH, () => nsjsOnce(nsjs, TRUE, [], { ...base, init: true })));
+    t.no.push(await timed('no', () => repeat(BATCH, () => nsjsOnce(nsjs, TRUE, [], base))));
+    t.yes.push(await timed('yes', () => repeat(BATCH, () => nsjsOnce(nsjs, TRUE, [], { ...base, init: true }))));
+    t.cNo.push(await baseline.latency('f', flagsOf(ALL7), 0, BATCH));
+    t.cYes.push(await baseline.latency('f', flagsOf(ALL7), 4, BATCH));
   }
   const ratio = median(t.yes.map((y, i) => median(y) / median(t.no[i])));
+  const added = median(t.yes.map((y, i) => median(y) - median(t.no[i])));
+  const cAdded = median(t.cYes.map((y, i) => median(y) - median(t.cNo[i])));
   rows.push(['spawn → exit, all 7 namespaces, without init (median)', `${f3(ms(median(t.no.flat())))} ms`]);
-  rows.push(['… with `init: true` (median)', `${f3(ms(median(t.yes.flat())))} ms (${fx(ratio)})`]);
+  rows.push(['… with `init: true` (median)', `${f3(ms(median(t.yes.flat())))} ms (${fx(ratio)}, +${f3(ms(added))} ms: median over rounds)`]);
+  const spawns = ROUNDS * BATCH;
+  rows.push([`CPU of the spawned processes per spawn, without / with init (cutime+cstime over ${spawns} each)`, `${f3(cpu.no / spawns)} / ${f3(cpu.yes / spawns)} ms (+${f3((cpu.yes - cpu.no) / spawns)} ms)`]);
+  rows.push(['C clone3 → /bin/true, all 7 namespaces (median)', `${f3(ms(median(t.cNo.flat())))} ms`]);
+  rows.push(['C clone3 → nsjs-init → /bin/true (median; init: true\'s kernel part)', `${f3(ms(median(t.cYes.flat())))} ms (+${f3(ms(cAdded))} ms)`]);
   const copy = sealedCopyTimes(QUICK ? 3 : 15);
   const size = fs.statSync(internals.native.initBinary()).size;
   rows.push([`sealed copy of nsjs-init (${(size / 1024).toFixed(0)} KiB), once per process (median of ${copy.length} processes)`, `${f3(ms(median(copy)))} ms`]);
   table(['measure', 'value'], rows, 'lr');
-  json.init = { initRss, sleepRss, t, sealedCopy: copy };
+  json.init = { initRss, sleepRss, t, cpu, sealedCopy: copy };
   return { initRss };
 }
 

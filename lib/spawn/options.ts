@@ -47,7 +47,9 @@ export interface SpawnOptions extends NsSpawnOptions, FsSpawnOptions, PolicySpaw
    * 1 ignores SIGTERM. Init runs from a sealed in-memory copy of nsjs-init
    * (made once per process, under a millisecond): a command that reopens
    * `/proc/1/exe` for writing reaches only that copy, whose seals refuse
-   * every write.
+   * every write. Cost: one more process (init's exec, its clone of the
+   * command, its exit after it); init's start-up skips libc's, whose CPU
+   * probes are VM exits under a hypervisor (bench `init` section).
    */
   init?: boolean;
   /**

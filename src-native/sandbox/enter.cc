@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "../raw_syscall.h"
+
 namespace nsjs {
 namespace spawn {
 namespace {
@@ -264,36 +266,8 @@ namespace {
 // only with EINTR (nothing allocated; EINVAL would take an RLIMIT_NOFILE
 // below 2). PrepareEnter refuses a plan with anything before kOpEnter but
 // the cgroup joins below, so no other op's code ever runs here. Where
-// there is no raw syscall below (kEnterBesideParent false) the clone is
-// vfork-style.
-#define NSJS_RAW_CHILD __attribute__((no_sanitize("address", "undefined")))
-#if defined(__x86_64__)
-NSJS_RAW_CHILD __attribute__((always_inline)) inline long Raw(long n, long a, long b = 0, long c = 0, long d = 0, long e = 0) {
-  register long r10 __asm__("r10") = d;
-  register long r8 __asm__("r8") = e;
-  long r;
-  __asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8) : "rcx", "r11", "memory");
-  return r;
-}
-#elif defined(__aarch64__)
-NSJS_RAW_CHILD __attribute__((always_inline)) inline long Raw(long n, long a, long b = 0, long c = 0, long d = 0, long e = 0) {
-  register long x8 __asm__("x8") = n;
-  register long x0 __asm__("x0") = a;
-  register long x1 __asm__("x1") = b;
-  register long x2 __asm__("x2") = c;
-  register long x3 __asm__("x3") = d;
-  register long x4 __asm__("x4") = e;
-  __asm__ volatile("svc #0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4) : "memory");
-  return x0;
-}
-#else
-// Vfork-style here: the thread sleeps until the child has exec'd or exited,
-// as around any vfork.
-long Raw(long n, long a, long b = 0, long c = 0, long d = 0, long e = 0) {
-  const long r = syscall(n, a, b, c, d, e);
-  return r < 0 ? -errno : r;
-}
-#endif
+// there is no raw syscall (../raw_syscall.h; kEnterBesideParent false) the
+// clone is vfork-style.
 
 // async-signal-safe
 [[noreturn]] NSJS_RAW_CHILD void RawFail(const Plan* plan, size_t index, long err) {

@@ -366,6 +366,22 @@ describe('failures are NsErrors naming the step, and leave nothing behind', () =
     }
   });
 
+  test("with init, nsjs-init's own exec of the command fails the same way, and runs a script without #! under /bin/sh", async () => {
+    // The PID-1 mode's exec runs before glibc's start-up (src-native/init/fast.cc): its own PATH walk and errors.
+    const init = { namespaces: withUser(['pid']), init: true };
+    const file = path.join(os.tmpdir(), `nsjs-init-exec-${process.pid}`);
+    fs.writeFileSync(file, 'echo "script $0 $1"; exit 3\n', { mode: 0o644 });
+    try {
+      await expect(spawnIsolated(file, [], init)).rejects.toMatchObject({ code: 'EACCES', step: 'execve', syscall: `spawn ${file}`, path: file });
+      await expect(spawnIsolated('nsjs-no-such-command', [], { ...init, env: { PATH: `/nsjs/none:${os.tmpdir()}` } })).rejects.toMatchObject({ code: 'ENOENT', step: 'execve' });
+      fs.chmodSync(file, 0o755);
+      const r = await runIsolated(path.basename(file), ['arg'], { ...init, env: { PATH: `/nsjs/none:${os.tmpdir()}` }, reject: false });
+      expect(r).toMatchObject({ code: 3, signal: null, stdout: `script ${file} arg\n` });
+    } finally {
+      fs.unlinkSync(file);
+    }
+  });
+
   test('a failing mount names the mount and its path', async () => {
     const err = (await spawnIsolated('true', [], {
       namespaces: withUser(['mnt']),
