@@ -8,7 +8,7 @@
 // and compiling the ~50 files one by one cost about a third of create's
 // CPU beyond Node's own start-up (bench --sections oci). A bundle of
 // nsjs-oci's own, not of the library: nothing else shares its classes.
-import { readFileSync, writeFileSync, existsSync, statSync } from 'node:fs';
+import { readFileSync, writeFileSync, existsSync, statSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -102,4 +102,6 @@ writeFileSync(out, source);
 const script = new vm.Script(source, { filename: out });
 script.runInThisContext()({}, createRequire(out), { exports: {} }, out, dirname(out));
 writeFileSync(`${out}.cache`, script.createCachedData());
+// bin/nsjs-oci.js's second cache was made from the bundle this replaces.
+rmSync(`${out}.warm`, { force: true });
 console.log(`build-oci: dist/nsjs-oci.js bundles dist/cjs/cli/oci/main.js and ${modules.size - 1} modules; dist/nsjs-oci.js.cache is its code cache`);

@@ -238,6 +238,18 @@ describe('nsjs-oci lifecycle', () => {
     expect(oci('delete', 'cgns').status).toBe(0);
   });
 
+  test('a code cache V8 refuses (another Node, an older build) is ignored, and the create replaces it with its own', () => {
+    const warm = path.join(path.dirname(bin), '..', 'dist', 'nsjs-oci.js.warm');
+    const junk = Buffer.from('not a V8 code cache');
+    fs.writeFileSync(warm, junk);
+    expect(create('warm', ['true'])).toMatchObject({ status: 0, stderr: '' });
+    expect(state('warm').status).toBe('created');
+    const made = fs.readFileSync(warm);
+    expect(made.length).toBeGreaterThan(junk.length);
+    expect(made.subarray(0, junk.length).equals(junk)).toBe(false);
+    expect(oci('delete', '--force', 'warm').status).toBe(0);
+  });
+
   test('ids: a second create with the same id fails and changes nothing; unknown ids; delete --force of an unknown id succeeds', () => {
     expect(create('dup', ['true']).status).toBe(0);
     const s = state('dup');
