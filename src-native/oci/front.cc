@@ -744,6 +744,12 @@ bool ParseGlobals(int argc, char** argv, int* i) {
     // runc's whole create. Hooks and the container get the config's
     // environment, never ours.
     unsetenv("NODE_EXTRA_CA_CERTS");
+    // Its `#!/usr/bin/env node` line by hand: the node env's execvp would
+    // find, one exec (and env's locale set-up) fewer.
+    std::vector<char*> node_argv{const_cast<char*>("node"), argv[0]};
+    for (int i = 1; argv[i] != nullptr; i++) node_argv.push_back(argv[i]);
+    node_argv.push_back(nullptr);
+    execvp("node", node_argv.data());
     execv(js.c_str(), argv);
   }
   Fail("cannot run " + (js.empty() ? std::string("bin/nsjs-oci.js") : js) + ": " + strerror(errno));
