@@ -20,20 +20,41 @@ let i = 0;
 while (i < argv.length && argv[i].startsWith('-')) i += withValue.has(argv[i]) ? 2 : 1;
 const heavy = argv[i] === 'create' || argv[i] === 'exec';
 const mainPath = path.join(__dirname, '..', 'dist', ...(heavy ? ['nsjs-oci.js'] : ['cjs', 'cli', 'oci', 'light.js']));
-// The bundle is one function expression: compiled here with the code cache
-// made at build time, as Node's loader would compile a module.
+// The bundle is one function expression: compiled here with a V8 code
+// cache, as Node's loader would compile a module. The build's
+// (nsjs-oci.js.cache) holds what the bundle's top level compiled; the
+// functions a create then compiles lazily (its checks, its plan: ~4 ms of
+// CPU) go into a second one, nsjs-oci.js.warm, written by the first create
+// or exec that found none or had it refused (another Node, a new build),
+// where the package can be written.
+let bundle;
 function loadBundle(file) {
   const fs = require('node:fs');
   const vm = require('node:vm');
-  let cachedData;
-  try {
-    cachedData = fs.readFileSync(`${file}.cache`);
-  } catch {
-    // no cache: compiled from source
-  }
+  const read = (f) => {
+    try {
+      return fs.readFileSync(f);
+    } catch {
+      return undefined;
+    }
+  };
+  const warm = read(`${file}.warm`);
+  const script = new vm.Script(fs.readFileSync(file, 'utf8'), { filename: file, cachedData: warm ?? read(`${file}.cache`) });
+  bundle = { file, script, stale: warm === undefined || script.cachedDataRejected === true };
   const module = { exports: {} };
-  new vm.Script(fs.readFileSync(file, 'utf8'), { filename: file, cachedData }).runInThisContext()(module.exports, require('node:module').createRequire(file), module, file, path.dirname(file));
+  script.runInThisContext()(module.exports, require('node:module').createRequire(file), module, file, path.dirname(file));
   return module.exports;
+}
+function saveWarmCache() {
+  const fs = require('node:fs');
+  const tmp = `${bundle.file}.warm.${process.pid}`;
+  try {
+    fs.writeFileSync(tmp, bundle.script.createCachedData(), { mode: 0o644 });
+    fs.renameSync(tmp, `${bundle.file}.warm`);
+  } catch {
+    // a read-only package: the build's cache serves
+    fs.rmSync(tmp, { force: true });
+  }
 }
 let main;
 try {
@@ -43,7 +64,10 @@ try {
   process.exit(1);
 }
 main(argv).then(
-  (code) => process.exit(code),
+  (code) => {
+    if (code === 0 && bundle?.stale) saveWarmCache();
+    process.exit(code);
+  },
   (err) => {
     process.stderr.write(`nsjs-oci: ${err && err.stack ? err.stack : String(err)}\n`);
     process.exit(1);

@@ -104,6 +104,12 @@ export type JoinPlan =
   | { namespaces: { fd: number; type: NamespaceType }[] }
   | { pidfd: number; pid: number; types: NamespaceType[]; enterFd?: number; cgroup?: Placement };
 
+/** Existing cgroup directories to enter: the v2 one (CLONE_INTO_CGROUP) and one per v1 hierarchy. */
+export interface CgroupDirs {
+  readonly v2?: string;
+  readonly v1: readonly string[];
+}
+
 /** A sandbox's cgroups as planCgroup takes them: fds opened for one command. */
 interface Placement {
   dirFd: number | undefined;
@@ -114,8 +120,13 @@ interface Placement {
 const O_WRONLY = 1;
 const O_DIRECTORY = 0o200000;
 
-/** Opens what one command needs to enter the sandbox's cgroups (fds added to `toClose`). */
-function placement(cgroups: NonNullable<JoinHolder['cgroups']>, toClose: number[]): Placement {
+/**
+ * Opens what one command needs to enter existing cgroups (fds added to
+ * `toClose`). v1 `tasks` moves only the writing thread, without the
+ * rwsem cgroup.procs takes (spawn.ts spawnIntoCgroups): for a writer that
+ * is one thread.
+ */
+export function cgroupPlacement(cgroups: CgroupDirs, toClose: number[], v1File: 'cgroup.procs' | 'tasks' = 'cgroup.procs'): Placement {
   const open = (file: string, flags: number) => {
     const fd = native().open(file, flags);
     if (fd < 0) throw new NsError({ errno: fd, syscall: 'open', path: file, step: 'enter the sandbox cgroup' });
@@ -130,7 +141,7 @@ function placement(cgroups: NonNullable<JoinHolder['cgroups']>, toClose: number[
   }
   for (const dir of cgroups.v1) {
     p.groups.push(record({ version: 'v1' as const, dir, controllers: [] }));
-    p.joins.push(record({ fd: open(`${dir}/cgroup.procs`, O_WRONLY), ifNotInto: false }));
+    p.joins.push(record({ fd: open(`${dir}/${v1File}`, O_WRONLY), ifNotInto: false }));
   }
   return p;
 }
@@ -162,7 +173,7 @@ export function resolveJoin(join: CheckedJoin, toClose: number[]): JoinPlan {
     const types = [...join.holder.types];
     // A sandbox's user or time namespace is entered by nsjs-init --enter (planJoin).
     const enterFd = types.includes('user') || types.includes('time') ? initExecFd() : undefined;
-    const cgroup = join.holder.cgroups ? placement(join.holder.cgroups, toClose) : undefined;
+    const cgroup = join.holder.cgroups ? cgroupPlacement(join.holder.cgroups, toClose) : undefined;
     return record({ pidfd, pid: join.holder.pid, types, enterFd, cgroup });
   }
   // The pidfd first: the /proc reads below are about the process it holds

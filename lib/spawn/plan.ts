@@ -42,8 +42,8 @@ export interface PlanContext {
   execFd?: number;
   /** With init (see InitContext). */
   init?: InitContext;
-  /** With options.cgroup: the cgroups made for the command (cgroup/cgroup.ts). */
-  cgroup?: Cgroup;
+  /** With options.cgroup: the cgroups made for the command (cgroup/cgroup.ts); or existing ones to enter (spawnIntoCgroups). */
+  cgroup?: Pick<Cgroup, 'dirFd' | 'groups' | 'joins'>;
   /** With terminal (see TerminalFds). */
   terminal?: TerminalFds;
 }

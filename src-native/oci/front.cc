@@ -766,6 +766,18 @@ bool ParseGlobals(int argc, char** argv, int* i) {
     for (int up = 0; up < 3; up++) js = js.substr(0, js.rfind('/'));
     js += "/bin/nsjs-oci.js";
     argv[0] = const_cast<char*>(js.c_str());
+    // Node parses the certificates of NODE_EXTRA_CA_CERTS at start-up, and
+    // nsjs-oci makes no TLS connection: `node -e 0` takes 80 ms of CPU
+    // with Debian's 144 roots there, 34 ms without (perf stat), more than
+    // runc's whole create. Hooks and the container get the config's
+    // environment, never ours.
+    unsetenv("NODE_EXTRA_CA_CERTS");
+    // Its `#!/usr/bin/env node` line by hand: the node env's execvp would
+    // find, one exec (and env's locale set-up) fewer.
+    std::vector<char*> node_argv{const_cast<char*>("node"), argv[0]};
+    for (int i = 1; argv[i] != nullptr; i++) node_argv.push_back(argv[i]);
+    node_argv.push_back(nullptr);
+    execvp("node", node_argv.data());
     execv(js.c_str(), argv);
   }
   Fail("cannot run " + (js.empty() ? std::string("bin/nsjs-oci.js") : js) + ": " + strerror(errno));

@@ -18,6 +18,7 @@ interface Hierarchy {
   controllers: string[];
   /** The runtime's own cgroup in it, from /proc/self/cgroup. */
   own: string;
+  v2: boolean;
 }
 
 function hierarchies(): Hierarchy[] {
@@ -43,7 +44,7 @@ function hierarchies(): Hierarchy[] {
     seen.add(key);
     const ownPath = own.get(key);
     if (ownPath === undefined) continue;
-    out.push({ mount: mnt, controllers, own: ownPath });
+    out.push({ mount: mnt, controllers, own: ownPath, v2: fstype === 'cgroup2' });
   }
   return out;
 }
@@ -81,13 +82,21 @@ function write(dir: string, file: string, value: string | number): void {
   }
 }
 
-/** Makes the cgroup (parents too), moves `pid` in and applies the limits. On failure removes what it made. */
-export function createCgroup(pid: number, id: string, cgroupsPath: string | undefined, systemd: boolean, r: Resources): CgroupState {
+/**
+ * Makes the cgroup (parents too) and applies the limits, before the init
+ * exists: the spawn's child enters it as its first step
+ * (spawnIntoCgroups), so that no move by pid waits for the kernel's grace
+ * period. On failure removes what it made.
+ */
+export function createCgroup(id: string, cgroupsPath: string | undefined, systemd: boolean, r: Resources): { state: CgroupState; enter: { v2?: string; v1: string[] } } {
   const state: CgroupState = { dirs: [], made: [] };
+  const enter: { v2?: string; v1: string[] } = { v1: [] };
   const where = resolvePaths(cgroupsPath ?? id, systemd);
   try {
     for (const h of hierarchies()) {
       const dir = where(h);
+      if (h.v2) enter.v2 = dir;
+      else enter.v1.push(dir);
       const missing: string[] = [];
       for (let d = dir; d !== h.mount && !fs.existsSync(d); d = path.dirname(d)) missing.unshift(d);
       for (const d of missing) {
@@ -121,9 +130,8 @@ export function createCgroup(pid: number, id: string, cgroupsPath: string | unde
       if (h.controllers.includes('devices') && r.devices.length > 0)
         // The rules in config order, each its own write, as the kernel takes them.
         for (const [allow, rule] of r.devices) write(dir, allow ? 'devices.allow' : 'devices.deny', rule);
-      write(dir, 'cgroup.procs', pid);
     }
-    return state;
+    return { state, enter };
   } catch (e) {
     removeCgroup(state);
     throw e instanceof OciError ? e : new OciError(`cgroup: ${(e as Error).message}`);

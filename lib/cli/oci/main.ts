@@ -21,7 +21,7 @@ import { CAPABILITIES } from '../../policy/options';
 import type { SpawnOptions } from '../../spawn/options';
 import type { Process } from '../../spawn/process';
 import { runIsolated } from '../../spawn/run';
-import { spawnIsolated } from '../../spawn/spawn';
+import { spawnIntoCgroups, spawnIsolated } from '../../spawn/spawn';
 import { initBinary, native } from '../../core/native';
 import { createCgroup, removeCgroup, type CgroupState } from './cgroup';
 import { loadBundle, processOf, secureJoin } from './config';
@@ -62,7 +62,7 @@ async function connectConsole(socketPath: string): Promise<net.Socket> {
  * once it waits on its start pipe with its program found on the PATH (and
  * its pty's master sent to `consoleSocket`).
  */
-async function spawnParked(part: { args: string[]; options: SpawnOptions; umask?: number; terminal: boolean; seccomp?: Buffer; propagation?: number; ambient?: string[] }, consoleSocket: string | undefined): Promise<{ proc: Process; start: [number, number] }> {
+async function spawnParked(part: { args: string[]; options: SpawnOptions; umask?: number; terminal: boolean; seccomp?: Buffer; propagation?: number; ambient?: string[] }, consoleSocket: string | undefined, cgroups?: { v2?: string; v1: string[] }): Promise<{ proc: Process; start: [number, number] }> {
   if (part.terminal !== (consoleSocket !== undefined))
     throw new OciError(part.terminal ? 'process.terminal needs --console-socket' : '--console-socket needs process.terminal');
   const console = consoleSocket === undefined ? undefined : await connectConsole(consoleSocket);
@@ -106,7 +106,8 @@ async function spawnParked(part: { args: string[]; options: SpawnOptions; umask?
   const old = part.umask === undefined ? undefined : process.umask(part.umask);
   let proc: Process;
   try {
-    proc = await spawnIsolated(initBinary(), [...park, '--', ...part.args], { ...options, stdio });
+    const args = [...park, '--', ...part.args];
+    proc = await (cgroups ? spawnIntoCgroups(cgroups, initBinary(), args, { ...options, stdio }) : spawnIsolated(initBinary(), args, { ...options, stdio }));
   } catch (e) {
     for (const fd of [...start, ...ready]) fs.closeSync(fd);
     if (filter) fs.closeSync(filter[0]);
@@ -185,7 +186,9 @@ async function create(g: Globals, argv: string[], log: Logger): Promise<number> 
         fs.mkdirSync(path.dirname(at), { recursive: true, mode: 0o755 });
         fs.closeSync(fs.openSync(at, fs.constants.O_CREAT | fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW, 0o644));
       }
-      const parked = await spawnParked(b, opts.get('console-socket'));
+      const made = createCgroup(id, b.cgroupsPath, g.systemdCgroup, b.resources);
+      cgroup = made.state;
+      const parked = await spawnParked(b, opts.get('console-socket'), made.enter);
       proc = parked.proc;
       fs.closeSync(parked.start[0]);
       fs.closeSync(parked.start[1]);
@@ -194,7 +197,6 @@ async function create(g: Globals, argv: string[], log: Logger): Promise<number> 
     }
     const pid = proc.pid;
     await writeSysctls(pid, b.sysctl);
-    cgroup = createCgroup(pid, id, b.cgroupsPath, g.systemdCgroup, b.resources);
     if (b.oomScoreAdj !== undefined) fs.writeFileSync(`/proc/${pid}/oom_score_adj`, String(b.oomScoreAdj));
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const s: Saved = {

@@ -209,9 +209,9 @@ describe('nsjs-oci lifecycle', () => {
     // No trailing newline: containerd and runtime-tools parse it with Atoi.
     expect(fs.readFileSync(pidFile, 'utf8')).toBe(String(s.pid));
     expect(fs.existsSync(`/proc/${s.pid}`)).toBe(true);
-    // Parked: already in its cgroup, not yet run.
-    const cg = fs.readFileSync(`/proc/${s.pid}/cgroup`, 'utf8');
-    expect(cg).toContain(`nsjs-oci-test-${process.pid}/${path.basename(dir)}`);
+    // Parked: already in its cgroup in every hierarchy (v1 and v2: what containerd reads after create), not yet run.
+    const cg = fs.readFileSync(`/proc/${s.pid}/cgroup`, 'utf8').trim().split('\n');
+    expect(cg.filter((l) => !l.endsWith(`/nsjs-oci-test-${process.pid}/${path.basename(dir)}`))).toEqual([]);
     expect(fs.existsSync(out)).toBe(false);
     expect(state('c1')).toEqual(s);
     expect(oci('start', 'c1')).toMatchObject({ status: 0, stderr: '' });
@@ -224,6 +224,30 @@ describe('nsjs-oci lifecycle', () => {
     expect(fs.existsSync(path.join(root, 'c1'))).toBe(false);
     expect(cgroupDirs().flatMap((d) => fs.readdirSync(d).filter((f) => fs.statSync(path.join(d, f)).isDirectory()))).toEqual([]);
     expect(oci('state', 'c1')).toMatchObject({ status: 1, stderr: expect.stringContaining('container c1 does not exist') });
+  });
+
+  test('a cgroup namespace of its own is made once the init is in its cgroup: it sees that cgroup as / in every hierarchy', () => {
+    const out = path.join(bundle, 'rootfs', 'tmp', 'out');
+    const ns = [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }, { type: 'network' }, { type: 'cgroup' }];
+    expect(create('cgns', ['sh', '-c', 'cat /proc/self/cgroup > /tmp/out'], { linux: { ...(config([]).linux as object), namespaces: ns } })).toMatchObject({ status: 0, stderr: '' });
+    expect(oci('start', 'cgns').status).toBe(0);
+    waitFor('cgns', 'stopped');
+    const lines = fs.readFileSync(out, 'utf8').trim().split('\n');
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.filter((l) => !l.endsWith(':/'))).toEqual([]);
+    expect(oci('delete', 'cgns').status).toBe(0);
+  });
+
+  test('a code cache V8 refuses (another Node, an older build) is ignored, and the create replaces it with its own', () => {
+    const warm = path.join(path.dirname(bin), '..', 'dist', 'nsjs-oci.js.warm');
+    const junk = Buffer.from('not a V8 code cache');
+    fs.writeFileSync(warm, junk);
+    expect(create('warm', ['true'])).toMatchObject({ status: 0, stderr: '' });
+    expect(state('warm').status).toBe('created');
+    const made = fs.readFileSync(warm);
+    expect(made.length).toBeGreaterThan(junk.length);
+    expect(made.subarray(0, junk.length).equals(junk)).toBe(false);
+    expect(oci('delete', '--force', 'warm').status).toBe(0);
   });
 
   test('ids: a second create with the same id fails and changes nothing; unknown ids; delete --force of an unknown id succeeds', () => {
