@@ -209,7 +209,7 @@ describe('close()', () => {
     try {
       if (userns) expect(spin(() => fs.readlinkSync(`/proc/${userns.pid}/ns/user`) !== fs.readlinkSync('/proc/self/ns/user'))).toBe(true);
       const enter = userns ? ['nsenter', '-t', String(userns.pid), '-U', '--preserve-credentials'] : [];
-      for (const end = Date.now() + 3000; Date.now() < end && taken.length === 0; ) {
+      for (const end = Date.now() + 2000; Date.now() < end && taken.length === 0; ) {
         const sb = await Sandbox.create({ namespaces: withUser(['mnt']), ...(root ? {} : { user: 'root' as const }) });
         const holder = sb.pid;
         const ino = mntOf(holder);
