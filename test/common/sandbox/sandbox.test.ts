@@ -197,9 +197,9 @@ describe('close()', () => {
         return undefined; // gone, or a zombie
       }
     };
-    /** Busy, as we must not yield to close(): true once `done`, false after a second. */
+    /** Busy, as we must not yield to close(): true once `done`, false after 5 s. */
     const spin = (done: () => boolean) => {
-      for (const end = Date.now() + 1000; Date.now() < end; ) if (done()) return true;
+      for (const end = Date.now() + 5000; Date.now() < end; ) if (done()) return true;
       return false;
     };
     // Unprivileged, a user namespace of a helper's to make each fresh mnt namespace in (one number each).
