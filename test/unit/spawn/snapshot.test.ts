@@ -171,6 +171,8 @@ describe('Object.prototype is not an option, nor part of the plan', () => {
     [{ namespaces: ['user', 'mnt', 'net', 'uts'], mounts: [{ type: 'bind', source: '/usr', target: '/usr' }], hostname: 'box' }],
     [{ namespaces: ['mnt', 'pid'], mounts: [{ type: 'proc', target: '/proc' }], cwd: '/' }],
     [{ join: { pid: 1 } }],
+    [{ namespaces: ['user', 'mnt'], user: {} }],
+    [{ namespaces: ['user'], user: { uidMap: [{ inside: 0, outside: 0, count: 1 }] } }],
   ])('%j: the same checked options and encoded plan as without the pollution', (options) => {
     const clean = build(options);
     expect(polluted(() => build(options))).toEqual(clean);
