@@ -3,9 +3,9 @@
 // UndefinedBehaviorSanitizer build of the addon (build-variants/sanitize,
 // CMakeLists.txt NSJS_VARIANT=sanitize), built first if missing or older
 // than its sources. Root runs unit, common and root (in band), anyone else
-// unit, common and rootless; then the faults project, whose fault injection
+// unit, common and rootless; and the faults project, whose fault injection
 // the sanitize build has too, so every error path of a spawn runs
-// instrumented; then the soak (10,000 mixed spawns, 16 at a time: the
+// instrumented, and the soak (10,000 mixed spawns, 16 at a time: the
 // async paths under load; under a minute with ASan too). Fails on any test
 // failure and on any sanitizer report. Extra arguments go to every jest run
 // (`npm run test:sanitize -- -t mount`), which then passes with no tests.
@@ -41,13 +41,18 @@
 //
 // As root the suite runs in band (one file's mount would look like another's
 // leak), which leaves a core idle for most of 7 minutes. So it is cut into
-// shards (NSJS_SANITIZE_SHARDS, default: one per CPU, at most 4; jest
-// --shard), run at once, each in band inside a private mount and network
-// namespace of its own (unshare, lo up), where no shard sees another's
-// mounts or links; cgroups are named by pid, so the leak checks stay exact.
-// The unit project runs alone before them (its package test rebuilds
-// dist/); the faults and soak runs go side by side the same way. Each run's output
-// is printed whole when it ends, not interleaved.
+// lanes (NSJS_SANITIZE_SHARDS, default: one per CPU, at most 4), run at
+// once, each in band inside a private mount and network namespace of its
+// own (unshare, lo up), where no lane sees another's mounts or links;
+// cgroups are named by pid, so the leak checks stay exact. The unit project
+// runs alone before them (its package test rebuilds dist/). The lanes share
+// the files of common, root, faults and soak by their measured time
+// (scripts/sanitize-sequencer.cjs, jest --shard with a sequencer of ours:
+// jest's own splits by a hash of the path, which left 309 s beside 240 s).
+// Each run's output is printed whole when it ends, not interleaved, with
+// its time. NSJS_SANITIZE_DURATIONS=FILE writes the times of this run's
+// files there, in the form scripts/sanitize-durations.json has (remake that
+// file so when the suite has changed much).
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -164,6 +169,7 @@ process.once('SIGINT', () => {
 function run(label, args, { alone }) {
   return new Promise((resolve) => {
     console.log(`\ntest:sanitize: ${label}: jest ${args.join(' ')}`);
+    const began = Date.now();
     const [cmd, argv] = isolated([node, jest, ...args]);
     // A process group of its own, so that the time limit ends jest's workers too.
     const child = spawn(cmd, argv, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
@@ -186,8 +192,8 @@ function run(label, args, { alone }) {
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       children.delete(child);
-      if (!alone) console.log(`\n---- test:sanitize: ${label} (${code === 0 ? 'passed' : 'FAILED'}) ----\n${output}`);
-      resolve({ label, code, signal, output });
+      if (!alone) console.log(`\n---- test:sanitize: ${label} (${code === 0 ? 'passed' : 'FAILED'}, ${Math.round((Date.now() - began) / 1000)}s) ----\n${output}`);
+      resolve({ label, code, signal, output, seconds: Math.round((Date.now() - began) / 1000) });
     });
   });
 }
@@ -198,19 +204,31 @@ const started = Date.now();
 const results = [];
 const band = isRoot ? ['--runInBand'] : [];
 if (extra.length) extra.unshift('--passWithNoTests');
-// The unit project first and alone: its package test rebuilds dist/, which
-// the CLI tests of a shard beside it would find half made.
-const suite = ['--selectProjects', 'common', isRoot ? 'root' : 'rootless', ...band, ...extra];
-if (shards === 1) results.push(...(await together([['suite', ['--selectProjects', 'unit', ...suite.slice(1)]]])));
-else {
-  results.push(...(await together([['unit', ['--selectProjects', 'unit', ...band, ...extra]]])));
-  results.push(...(await together(Array.from({ length: shards }, (_, i) => [`suite ${i + 1}/${shards}`, [...suite, `--shard=${i + 1}/${shards}`]]))));
+// Each run's results as jest's JSON, for the file times.
+const timings = process.env.NSJS_SANITIZE_DURATIONS ? fs.mkdtempSync(path.join(os.tmpdir(), 'nsjs-sanitize-times-')) : undefined;
+const json = (label) => (timings ? ['--json', `--outputFile=${path.join(timings, `${label.replace(/\W+/g, '-')}.json`)}`] : []);
+const runs = async (list) => results.push(...(await together(list.map(([label, args]) => [label, [...args, ...json(label)]]))));
+if (shards === 1) {
+  await runs([['suite', ['--selectProjects', 'unit', 'common', isRoot ? 'root' : 'rootless', ...band, ...extra]]]);
+  await runs([['faults', ['--selectProjects', 'faults', ...band, ...extra]]]);
+  await runs([['soak', ['--selectProjects', 'soak', '--runInBand', ...extra]]]);
+} else {
+  // The unit project first and alone: its package test rebuilds dist/,
+  // which the CLI tests of a lane beside it would find half made.
+  await runs([['unit', ['--selectProjects', 'unit', ...band, ...extra]]]);
+  const lane = ['--selectProjects', 'common', isRoot ? 'root' : 'rootless', 'faults', 'soak', '--runInBand', `--testSequencer=${path.join(root, 'scripts', 'sanitize-sequencer.cjs')}`, ...extra];
+  await runs(Array.from({ length: shards }, (_, i) => [`lane ${i + 1}/${shards}`, [...lane, `--shard=${i + 1}/${shards}`]]));
 }
-const after = [
-  ['faults', ['--selectProjects', 'faults', ...band, ...extra]],
-  ['soak', ['--selectProjects', 'soak', '--runInBand', ...extra]],
-];
-results.push(...(shards === 1 ? [...(await together([after[0]])), ...(await together([after[1]]))] : await together(after)));
+if (timings) {
+  const seconds = {};
+  // A run killed at its time limit wrote none.
+  for (const f of fs.readdirSync(timings)) {
+    for (const t of JSON.parse(fs.readFileSync(path.join(timings, f), 'utf8')).testResults) seconds[path.relative(root, t.name)] = Math.round((t.endTime - t.startTime) / 100) / 10;
+  }
+  const sorted = Object.fromEntries(Object.entries(seconds).sort(([a], [b]) => (a < b ? -1 : 1)));
+  fs.writeFileSync(process.env.NSJS_SANITIZE_DURATIONS, `${JSON.stringify({ measured: `npm run test:sanitize as ${isRoot ? 'root' : `uid ${process.getuid()}`}, ${shards} lanes, load ${os.loadavg()[0].toFixed(1)}`, seconds: sorted }, null, 2)}\n`);
+  fs.rmSync(timings, { recursive: true, force: true });
+}
 
 // 5. The verdict: test results, report files, sanitizer lines in the output.
 const marker = /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: (Address|UndefinedBehavior)Sanitizer|ERROR: Can't open file: .*nsjs-sanitize-/;
@@ -219,7 +237,7 @@ console.log('\n==== test:sanitize summary ====');
 for (const r of results) {
   const ok = r.code === 0;
   failed ||= !ok;
-  console.log(`${r.label}: ${ok ? 'passed' : `FAILED (${r.signal ?? `exit ${r.code}`})`}`);
+  console.log(`${r.label}: ${ok ? 'passed' : `FAILED (${r.signal ?? `exit ${r.code}`})`} in ${r.seconds}s`);
   const lines = r.output.split('\n').filter((l) => marker.test(l));
   if (lines.length) {
     failed = true;

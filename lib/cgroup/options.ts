@@ -119,7 +119,8 @@ function object(value: unknown, name: string, keys: readonly string[]): Record<s
 
 /** @internal Checks `options.cgroup`. */
 export function checkCgroupOptions(o: Readonly<Record<string, unknown>>): { cgroup?: CgroupChecked } {
-  if (o.cgroup === undefined) return {};
+  // Null-prototype: a caller that destructures it must not find Object.prototype.cgroup.
+  if (o.cgroup === undefined) return record({});
   const g = object(o.cgroup, 'options.cgroup', ['memory', 'pids', 'cpu', 'parent']);
   const c = record<CgroupChecked>({});
   if (g.memory !== undefined) {

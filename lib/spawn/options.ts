@@ -223,6 +223,10 @@ export function checkOptions(options: unknown, copied = false): Checked {
   // the new user namespace belongs to that child's own child.
   if (c.join && c.user && typeof c.user === 'object')
     throw invalidArgValue('options.user', o.user, "cannot be explicit id maps together with options.join; use 'root' or 'self'");
+  // After a join the new namespaces are made by the child's own child (the
+  // second clone), which the bind of /proc/<child>/ns would not name, and
+  // whose wait nothing would end if the bind failed.
+  if (c.join && c.persist?.length) throw invalidArgValue('options.persist', o.persist, 'cannot be combined with options.join');
   // An owner's pid namespace is unshared: it has no /proc/<pid>/ns file to
   // bind until its first process, the child's own child, exists.
   if (typeof c.user === 'object' && c.user.owner && c.persist?.some(([type]) => type === 'pid'))

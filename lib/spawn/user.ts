@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import { invalidArgType, invalidArgValue } from '../core/errors';
 import type { NamespaceType } from '../core/nstypes';
 import { SharedOp, type Add, type NativePlan } from '../core/plan';
-import { integer, knownKeys, needs, plainObject } from '../core/validate';
+import { integer, knownKeys, needs, plainObject, record } from '../core/validate';
 import { NsOp } from '../ns/plan';
 import { PolicyOp } from '../policy/plan';
 
@@ -126,7 +126,8 @@ function user(value: unknown): CheckedUser {
   knownKeys(u, ['uidMap', 'gidMap', 'setgroups', 'owner'], 'options.user');
   if (u.setgroups !== undefined && u.setgroups !== 'allow' && u.setgroups !== 'deny')
     throw invalidArgValue('options.user.setgroups', u.setgroups, "must be 'allow' or 'deny'");
-  const m: UserMapping = {};
+  // Null-prototype: a map or owner left out must not be read from Object.prototype (impliedId, the plan).
+  const m: UserMapping = record({});
   if (u.uidMap !== undefined) m.uidMap = idMaps(u.uidMap, 'options.user.uidMap');
   if (u.gidMap !== undefined) m.gidMap = idMaps(u.gidMap, 'options.user.gidMap');
   if (u.setgroups !== undefined) m.setgroups = u.setgroups as 'allow' | 'deny';

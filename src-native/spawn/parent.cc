@@ -388,14 +388,19 @@ class Spawner {
       const std::string source = "/proc/" + std::to_string(pid) + "/" + plan_->persist[i];
       const std::string& target = plan_->persist[i + 1];
       if (Fault("persist") || mount(source.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) < 0) {
-        const int err = errno;
-        // Undo the ones made: the spawn fails as a whole.
-        for (size_t j = 0; j < i; j += 2) umount2(plan_->persist[j + 1].c_str(), MNT_DETACH);
-        ParentFail(err, "mount", "keep " + plan_->persist[i], target);
+        ParentFail(errno, "mount", "keep " + plan_->persist[i], target);
         return false;
       }
+      persisted_ = i + 2;
     }
     return true;
+  }
+
+  // The spawn fails as a whole: a later step's failure (a veth, the sync,
+  // an op of the child) must not leave its namespaces kept.
+  void Unpersist() {
+    for (size_t j = 0; j < persisted_; j += 2) umount2(plan_->persist[j + 1].c_str(), MNT_DETACH);
+    persisted_ = 0;
   }
 
   // user.owner: the child has become the owner and made its user namespace
@@ -670,6 +675,7 @@ class Spawner {
     }
     if (syncp[1] >= 0) close(syncp[1]);
     close(errp[0]);
+    if (out_.err != 0) Unpersist();
     // Copied now: the page is this thread's, and its next spawn reuses it.
     if (out_.err != 0 && out_.op >= 0 && p->progress) out_.fs_log.assign(p->progress->fs_log, strnlen(p->progress->fs_log, kFsLogSize - 1));
     if (out_.err != 0 && out_.proxy_fd >= 0) {
@@ -685,6 +691,7 @@ class Spawner {
   int self_pidfd_ = -1;
   std::vector<int> trees_;  // MakeTrees's, in plan order; -1 for an optional source found missing
   bool veth_made_ = false;  // ours to delete if a later step fails
+  size_t persisted_ = 0;  // Plan::persist entries bound so far (pairs), ours to undo if a later step fails
 };
 
 class SpawnWorker : public Napi::AsyncWorker {

@@ -1,11 +1,12 @@
 // Sandbox: one place, many commands, the policy applied to each of them
 // again (issue 21). As root and as an ordinary user; each test checks that
 // nothing leaked once the sandbox is closed.
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 
 import { Sandbox, spawnIsolated } from '../../../lib';
 import { expectNoLeaks, snapshot, type Snapshot } from '../../helpers/leaks';
-import { withUser } from '../../helpers/privilege';
+import { root, withUser } from '../../helpers/privilege';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -178,6 +179,59 @@ describe('close()', () => {
     await sb.close();
     for (let i = 0; i < 50 && inside().length > 0; i++) await sleep(20);
     expect(inside()).toEqual([]);
+  });
+
+  // Namespace inode numbers come from one allocator for every type, lowest
+  // free first, and a number is free again once nothing holds its
+  // namespace: without a pid namespace, close() finds leftovers by the
+  // mnt namespace's number, so it holds that namespace until it has ended.
+  // Here, once the holder is dead and before close() scans again (it runs
+  // only when we yield), fresh mnt namespaces are made until one would have
+  // taken the number; none may, and none may be killed.
+  test("without a pid namespace, a namespace made while close() runs never takes the sandbox's inode number, and is not killed", async () => {
+    const ours = fs.statSync('/proc/self/ns/mnt').ino;
+    const mntOf = (pid: number) => {
+      try {
+        return fs.statSync(`/proc/${pid}/ns/mnt`).ino;
+      } catch {
+        return undefined; // gone, or a zombie
+      }
+    };
+    /** Busy, as we must not yield to close(): true once `done`, false after 5 s. */
+    const spin = (done: () => boolean) => {
+      for (const end = Date.now() + 5000; Date.now() < end; ) if (done()) return true;
+      return false;
+    };
+    // Unprivileged, a user namespace of a helper's to make each fresh mnt namespace in (one number each).
+    const userns = root ? undefined : spawn('unshare', ['-U', '-r', 'sleep', '60'], { stdio: 'ignore' });
+    const fresh: { child: ChildProcess; exit: Promise<NodeJS.Signals | null> }[] = [];
+    const taken: number[] = [];
+    try {
+      if (userns) expect(spin(() => fs.readlinkSync(`/proc/${userns.pid}/ns/user`) !== fs.readlinkSync('/proc/self/ns/user'))).toBe(true);
+      const enter = userns ? ['nsenter', '-t', String(userns.pid), '-U', '--preserve-credentials'] : [];
+      for (const end = Date.now() + 2000; Date.now() < end && taken.length === 0; ) {
+        const sb = await Sandbox.create({ namespaces: withUser(['mnt']), ...(root ? {} : { user: 'root' as const }) });
+        const holder = sb.pid;
+        const ino = mntOf(holder);
+        const closing = sb.close();
+        expect(spin(() => mntOf(holder) !== ino)).toBe(true);
+        for (let i = 0; i < 4 && taken.length === 0; i++) {
+          const argv = [...enter, 'unshare', '-m', 'sleep', '60'];
+          const child = spawn(argv[0], argv.slice(1), { stdio: 'ignore' });
+          fresh.push({ child, exit: new Promise((r) => child.once('exit', (_code, signal) => r(signal))) });
+          let got: number | undefined;
+          expect(spin(() => (got = mntOf(child.pid!)) !== undefined && got !== ours)).toBe(true);
+          if (got === ino) taken.push(got);
+        }
+        await closing;
+      }
+    } finally {
+      for (const f of fresh) f.child.kill('SIGTERM');
+      userns?.kill('SIGKILL');
+    }
+    const signals = await Promise.all(fresh.map((f) => f.exit));
+    expect({ taken, killed: signals.filter((s) => s !== 'SIGTERM') }).toEqual({ taken: [], killed: [] });
+    if (userns && userns.exitCode === null && userns.signalCode === null) await new Promise((r) => userns.once('exit', r));
   });
 
   test('a spawn under way when close() is called is killed too', async () => {

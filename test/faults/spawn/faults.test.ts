@@ -4,7 +4,9 @@
 // named step fail in the parent. For plans that
 // use every feature, each N must reject with an NsError naming exactly that
 // step, and leave nothing: no child (zombie or running), no fd, no mount in
-// our namespace, no network link, no persisted namespace file.
+// our namespace, no network link, no namespace kept by `persist` (a bind
+// mount of ours, on files this test made: a clean run keeps them, a failed
+// one none).
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -51,10 +53,8 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-const persisted = () => (fs.existsSync('/run/netns') ? fs.readdirSync('/run/netns').sort() : []);
-
 /** expectNoLeaks, but the join fixture is a child we keep on purpose; and it returns the problems rather than throwing inside the loop. */
-async function leaks(before: Snapshot, netns: string[]): Promise<object | undefined> {
+async function leaks(before: Snapshot): Promise<object | undefined> {
   const ours = () => children().filter((k) => k.pid !== fixture?.pid);
   // A veth of a clean run goes with the sandbox's net namespace, in the
   // kernel's cleanup worker: a moment after the exit.
@@ -68,10 +68,27 @@ async function leaks(before: Snapshot, netns: string[]): Promise<object | undefi
   const fds = newFds(before, after);
   const mounts = after.mounts.filter((m) => !before.mounts.includes(m));
   const links = newLinks();
-  const files = persisted().filter((f) => !netns.includes(f));
   const cgroups = after.cgroups.filter((g) => !before.cgroups.includes(g));
-  const found = { fds, kids, mounts, links, files, cgroups };
+  const found = { fds, kids, mounts, links, cgroups };
   return Object.values(found).some((v) => v.length > 0) ? found : undefined;
+}
+
+/** A file of ours for options.persist, made again after the last clean run took it away. */
+function keepAt(type: string): string {
+  const file = path.join(dir, `keep-${type}`);
+  if (!fs.existsSync(file)) fs.writeFileSync(file, '');
+  return file;
+}
+
+/** After a clean run: each file of options.persist holds its namespace (an nsfs mount), then no longer (Namespace.unpersist). */
+function unkeep(options: SpawnOptions, failures: string[]): void {
+  const persist = Object.entries((options as { persist?: Record<string, string> }).persist ?? {});
+  const mountinfo = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' '));
+  for (const [type, file] of persist) {
+    const mount = mountinfo.find((f) => f[4] === file);
+    if (mount?.[mount.indexOf('-') + 1] !== 'nsfs') failures.push(`clean run: options.persist.${type} did not keep the namespace at ${file}`);
+    else Namespace.unpersist(file);
+  }
 }
 
 /** The steps lib/spawn/plan.ts makes for these options, as spawnIsolated will (join resolved as lib/spawn/join.ts resolveJoin does). */
@@ -103,17 +120,18 @@ interface Walk {
 async function walk(command: string, args: string[], options: () => SpawnOptions, parentSteps: [string, string, string][] = []): Promise<Walk> {
   const steps = stepsOf(command, args, options());
   const failures: string[] = [];
-  const netns = persisted();
   const attempt = async (fault: string | undefined, expected: { step: string; syscall: string } | undefined, code: string, signal?: string) => {
     const before = snapshot();
     if (fault) process.env.NSJS_TEST_FAULT_AT = fault;
     else delete process.env.NSJS_TEST_FAULT_AT;
     try {
-      const p = await spawnIsolated(command, args, options());
+      const o = options();
+      const p = await spawnIsolated(command, args, o);
       const status = await p.wait();
       for (const s of p.stdio) s?.destroy();
       if (expected) failures.push(`${fault}: spawned (exit ${JSON.stringify(status)}) instead of failing at ${expected.step}`);
       else if (status.code !== 0) failures.push(`clean run: exit ${JSON.stringify(status)}`);
+      else unkeep(o, failures);
     } catch (err) {
       const e = err as NsError;
       if (!expected) failures.push(`clean run: ${e.message}`);
@@ -122,7 +140,7 @@ async function walk(command: string, args: string[], options: () => SpawnOptions
     } finally {
       delete process.env.NSJS_TEST_FAULT_AT;
     }
-    const leaked = await leaks(before, netns);
+    const leaked = await leaks(before);
     if (leaked) failures.push(`${fault ?? 'clean run'}: leaked ${JSON.stringify(leaked)}`);
   };
   // A different errno each time, so a report can't be a leftover of the last one.
@@ -197,6 +215,8 @@ function everything(): SpawnOptions {
     dieWithParent: true,
     newSession: true,
     init: true,
+    // Binding a namespace on a file needs CAP_SYS_ADMIN in our mount namespace.
+    ...(root ? { persist: { net: keepAt('net'), uts: keepAt('uts') } } : {}),
     // A veth needs CAP_NET_ADMIN in our own net namespace.
     ...(root ? { network: { veth: { hostName: VETH, hostAddress: '169.254.9.1/30', address: ['169.254.9.2/30', '2001:db8:9::2/64'], gateway: true } } } : {}),
   };
@@ -214,7 +234,7 @@ const PARENT_VETH: [string, string, string][] = [
 
 test('every step of a plan with every feature fails as itself and leaves nothing', async () => {
   faultsRootfs();
-  const r = await walk('sh', ['-c', 'exit 0'], everything, [...PARENT_ALWAYS, ...(root ? [...PARENT_MAPS, ...PARENT_VETH] : [])]);
+  const r = await walk('sh', ['-c', 'exit 0'], everything, [...PARENT_ALWAYS, ...(root ? [...PARENT_MAPS, ['persist', 'keep ns/net', 'mount'] as [string, string, string], ...PARENT_VETH] : [])]);
   expect(r.failures).toEqual([]);
   expect(r.steps).toBeGreaterThan(40);
 }, 120000);
@@ -350,7 +370,6 @@ if (root) test('every step of a vfork-style join (no user namespace entered) fai
 
 test("dieWithParent's re-check: a parent gone before PR_SET_PDEATHSIG fails the spawn there (ESRCH) and leaves nothing", async () => {
   if (!fs.existsSync(path.join(dir, 'root'))) faultsRootfs();
-  const netns = persisted();
   // parent:exit makes the child's poll of our pidfd say we have exited.
   for (const options of [{ dieWithParent: true }, { dieWithParent: true, namespaces: ['user', 'pid'], user: 'root', init: true, uid: 0, gid: 0 } as SpawnOptions, everything()]) {
     const before = snapshot();
@@ -360,7 +379,7 @@ test("dieWithParent's re-check: a parent gone before PR_SET_PDEATHSIG fails the 
     } finally {
       delete process.env.NSJS_TEST_FAULT_AT;
     }
-    expect(await leaks(before, netns)).toBeUndefined();
+    expect(await leaks(before)).toBeUndefined();
   }
 });
 

@@ -35,12 +35,17 @@ export const HOSTILE: Record<string, unknown> = {
   hostname: 'pwned', domainname: 'pwned', mounts: [{ type: 'tmpfs', target: '/' }], root: '/tmp', propagation: 'shared', cwd: 'relative',
   env: { PWNED: '1' }, argv0: 'pwned', stdio: 'inherit', dieWithParent: 'yes', newSession: false, noNewPrivileges: false,
   capabilities: { keep: ['CAP_SYS_ADMIN'] }, rlimits: { nofile: [1, 1] }, timeOffsets: { monotonic: 1 }, signal: {}, timeout: 1, killSignal: 0,
+  seccomp: false, allowUserNamespaces: true, landlock: { read: ['/'], write: ['/'] }, killTimeout: 0, cgroup: { parent: '' }, terminal: true,
+  persist: { net: '/run/netns/pwned' }, chroot: '/', binfmtRegister: { dir: '/proc/sys/fs/binfmt_misc', entry: ':pwned:M::MZ::/tmp/pwned:' }, rootFd: 0, cwdFd: 0,
 };
 /** Keys put on Object.prototype by the fuzz: every option, the nested ones, and what the plan reads internally. */
 export const POLLUTABLE: Record<string, unknown> = {
   ...HOSTILE, recursive: false, readonly: true, loopback: false, veth: { hostName: 'pwn0' }, keep: ['CAP_SYS_ADMIN'], types: ['user'], pid: 1,
   setgroups: 'allow', uidMap: [{ inside: 0, outside: 0, count: 1 }], gidMap: [{ inside: 0, outside: 0, count: 1 }], size: '1k', mode: 0o777,
   source: '/', flags: 32, data: 'x', execFd: 0, fault: { op: 0, errno: 5 }, s: ['/'], a: 1, b: 1, b64: 1, addr: '127.0.0.1', errno: -1, op: 0,
+  owner: { uid: 0, gid: 0 }, drop: [], base: 'none', allow: ['keyctl'], deny: [], read: ['/'], write: ['/'], execute: ['/'], connect: [1], bind: [1],
+  require: true, memory: { max: 'max' }, pids: { max: 'max' }, cpu: { weight: 1 }, parent: '', max: 'max', high: 'max', swapMax: 'max', weight: 1,
+  cols: 1, rows: 1, dir: '/', entry: ':pwned:M::MZ::/tmp/pwned:', net: '/run/netns/pwned', uts: '/tmp/pwned', cgroupFd: 0, landlockThen: {}, proxy: {},
 };
 
 // ---- arbitraries -------------------------------------------------------
@@ -157,7 +162,16 @@ const user: Arb = mix(
   fc.oneof(
     oneOf('root', 'self', 'none', 'auto'),
     fc.record(
-      { uidMap: arrayOf(idMap(process.getuid!()), 3), gidMap: arrayOf(idMap(process.getgid!()), 3), setgroups: mix(oneOf('allow', 'deny'), oneOf('Deny', true)) },
+      {
+        uidMap: arrayOf(idMap(process.getuid!()), 3),
+        gidMap: arrayOf(idMap(process.getgid!()), 3),
+        setgroups: mix(oneOf('allow', 'deny'), oneOf('Deny', true)),
+        // unshare --owner: the child becomes these ids before it makes the namespace
+        owner: mix(
+          fc.record({ uid: mix(oneOf(0, 1000, 65534, process.getuid!()), nearInt(0, 0xfffffffe)), gid: mix(oneOf(0, 1000, 65534, process.getgid!()), nearInt(0, 0xfffffffe)) }),
+          fc.oneof(withUnknownKey(constant({ uid: 1000, gid: 1000 })), constant({ uid: 1000 }), constant({ gid: 1000 })),
+        ),
+      },
       // either map may be left out (issue 23 item 2)
       { requiredKeys: [] },
     ),
@@ -219,7 +233,7 @@ const env: Arb = mix(
 );
 
 const cap: Arb = mix(oneOf('CAP_NET_ADMIN', 'net_raw', 'CAP_SYS_ADMIN', 'cap_chown', 'CAP_CHECKPOINT_RESTORE'), oneOf('CAP_FLY', 'CAP_', '', 'NET_ADMIN ', 'toString', '__proto__'));
-const capabilities: Arb = mix(fc.record({ keep: arrayOf(cap, 3) }, { requiredKeys: [] }), withUnknownKey(fc.record({ keep: constant([]) })));
+const capabilities: Arb = mix(fc.record({ keep: arrayOf(cap, 3), drop: arrayOf(cap, 3) }, { requiredKeys: [] }), withUnknownKey(fc.record({ keep: constant([]) })));
 
 const RLIMIT_OK: [string, Arb][] = [
   ['nofile', fc.oneof(int(64, 1024).map((n) => [n, n]), constant([64, 4096]), constant([2 ** 40, 2 ** 40]))],
@@ -255,6 +269,63 @@ const hostname: Arb = mix(
   oneOf('x'.repeat(65), 'ü'.repeat(33), 'a\0b', '😀'.repeat(17)),
 );
 
+/** Syscalls `true` never makes: refusing them cannot stop it. */
+const syscallName: Arb = mix(oneOf('keyctl', 'ptrace', 'mount', 'bpf', 'acct', 'reboot', 'swapon', 'userfaultfd'), oneOf('nosuchcall', '', 'KEYCTL', 'keyctl ', 'toString', 'x\0'));
+const errno: Arb = mix(oneOf('EPERM', 'ENOSYS', 'EACCES', 1, 38), oneOf('EFOO', 'eperm', 0, -1, 4096, 1.5, 1n, ''));
+const seccomp: Arb = mix(
+  fc.oneof(
+    oneOf('default', false),
+    fc.record(
+      { base: mix(oneOf('default', 'none'), oneOf('Default', 'all', '')), allow: arrayOf(syscallName, 3), deny: arrayOf(fc.oneof(syscallName, fc.record({ syscall: syscallName, errno }, { requiredKeys: ['syscall'] })), 3), errno },
+      { requiredKeys: [] },
+    ),
+  ),
+  fc.oneof(oneOf(true, 'none', 'strict'), withUnknownKey(constant({ base: 'none' }))),
+);
+/** Ports for Landlock's TCP rules. */
+const port: Arb = mix(oneOf(0, 80, 8080, 65535), nearInt(0, 65535));
+const landlock: Arb = mix(
+  fc.record({ read: arrayOf(fc.oneof(oneOf('/usr', '/'), somePath), 3), write: arrayOf(somePath, 2), execute: arrayOf(somePath, 2), connect: arrayOf(port, 2), bind: arrayOf(port, 2), require: bool }, { requiredKeys: [] }),
+  withUnknownKey(constant({ read: ['/'] })),
+);
+const cgroupSize: Arb = mix(oneOf('32M', '64M', 'max', 2 ** 26, '1G'), oneOf('1k', 1, '32m', '32MB', -1, 1.5, '', 'unlimited', 2n ** 64n));
+const cgroup: Arb = mix(
+  fc.record(
+    {
+      memory: mix(fc.record({ max: cgroupSize, high: cgroupSize, swapMax: mix(oneOf('0', 0, 'max', '16M'), oneOf('-1', 'none')) }, { requiredKeys: [] }), withUnknownKey(constant({ max: '64M' }))),
+      // at least 4: init and the command are two processes
+      pids: mix(fc.record({ max: mix(oneOf(4, 16, 'max'), fc.oneof(nearInt(1, 2 ** 31), oneOf(0, 'MAX'))) }), withUnknownKey(constant({ max: 16 }))),
+      cpu: mix(fc.record({ max: mix(oneOf(0.5, 1, 2, 4096), oneOf(0, 0.001, 4097, NaN, '1', -1)), weight: mix(int(1, 10000), nearInt(1, 10000)) }, { requiredKeys: [] }), withUnknownKey(constant({ weight: 100 }))),
+      // no such parent: a refusal of the kernel's, never a cgroup made elsewhere
+      parent: mix(oneOf('nsjs-fuzz/no/such', '/nsjs-fuzz-no-such/'), oneOf('..', 'a/../b', './x', 'a\0b', '/.')),
+    },
+    { requiredKeys: [] },
+  ),
+  withUnknownKey(constant({})),
+);
+const terminal: Arb = mix(
+  fc.oneof(fc.boolean(), fc.record({ cols: mix(int(1, 0xffff), nearInt(1, 0xffff)), rows: mix(int(1, 0xffff), nearInt(1, 0xffff)) }, { requiredKeys: [] })),
+  fc.oneof(oneOf('yes', 1, { cols: 0 }, { rows: 65536 }), withUnknownKey(constant({ cols: 80 }))),
+);
+/** Where a kept namespace would go: files that do not exist (spawned), or the host's (validated only, see safeToSpawn). */
+const persistKey = oneOf(...NAMESPACE_TYPES, 'NET', 'mount', '');
+const persist: Arb = mix(
+  fc.dictionary(persistKey, mix(oneOf('/nsjs/no/such/ns', '/tmp/nsjs-fuzz-no-such'), oneOf('relative', '', 'a\0')), { maxKeys: 3 }),
+  fc.oneof(withUnknownKey(constant({ net: '/nsjs/no/such/ns' })), fc.dictionary(persistKey, somePath, { maxKeys: 2 })),
+);
+/** A directory fd of ours (of /), for rootFd and cwdFd. */
+let dirFd = -1;
+export function setDirFd(fd: number): void {
+  dirFd = fd;
+}
+/** An fd of ours: one of /, std ones (no directory: ENOTDIR), one not open, the edges. */
+const fd: Arb = mix(fc.oneof(fc.constant(null).map(() => dirFd), oneOf(0, 1, 2, 9999, 2 ** 31 - 1)), nearInt(0, 2 ** 31 - 1));
+const binfmtRegister: Arb = mix(
+  fc.record({ dir: somePath, entry: mix(oneOf(':fuzz:M::\\x7fFUZZ::/bin/true:', ':fuzz:E::fz::/bin/true:', ''), oneOf('a\0b')) }, { requiredKeys: [] }),
+  withUnknownKey(constant({ dir: '/nsjs/no/such', entry: ':x:E::x::/bin/true:' })),
+);
+
+
 const FIELDS: Record<string, Arb> = {
   namespaces,
   join,
@@ -282,6 +353,17 @@ const FIELDS: Record<string, Arb> = {
   signal,
   timeout: mix(oneOf(0, 1, 5, 1000, 2 ** 31 - 1), nearInt(0, 2 ** 31 - 1)),
   killSignal,
+  seccomp,
+  allowUserNamespaces: bool,
+  landlock,
+  killTimeout: mix(oneOf(0, 1, 2000, 2 ** 31 - 1), nearInt(0, 2 ** 31 - 1)),
+  cgroup,
+  terminal,
+  persist,
+  chroot: somePath,
+  binfmtRegister,
+  rootFd: fd,
+  cwdFd: fd,
 };
 
 /** Which namespace an option needs (the rooms' `needs()` checks), for the repair step. */
@@ -292,9 +374,9 @@ const NEEDS: Record<string, NamespaceType> = {
 const ABSENT = Symbol('absent');
 /** Misspelt and near-miss option names. */
 const oneOfKeys = ['namespace', 'hostnmae', 'stdin', 'mount', 'uid ', 'timeOut', 'Env'];
-/** Each known key present with probability 1/8 (about three per object), so that valid combinations are common. */
+/** Each known key present with probability 1/12 (about three per object), so that valid combinations are common. */
 const fields = fc.record(
-  Object.fromEntries(Object.entries(FIELDS).map(([k, arb]) => [k, fc.oneof({ arbitrary: constant(ABSENT), weight: 7 }, { arbitrary: arb, weight: 1 })])),
+  Object.fromEntries(Object.entries(FIELDS).map(([k, arb]) => [k, fc.oneof({ arbitrary: constant(ABSENT), weight: 11 }, { arbitrary: arb, weight: 1 })])),
 );
 
 /**
@@ -322,6 +404,8 @@ export const options: Arb = fc
     if (repair && (o.namespaces === undefined || Array.isArray(o.namespaces))) {
       const ns = new Set<unknown>((o.namespaces as unknown[] | undefined) ?? []);
       for (const [k, type] of Object.entries(NEEDS)) if (o[k] !== undefined && o[k] !== false) ns.add(type);
+      // persist keeps namespaces of these types
+      if (typeof o.persist === 'object' && o.persist !== null) for (const t of Object.keys(o.persist)) if ((NAMESPACE_TYPES as readonly string[]).includes(t)) ns.add(t);
       if (!root && (ns.size > 0 || o.uid !== undefined || o.gid !== undefined || o.groups !== undefined)) ns.add('user');
       if (ns.size > 0) o.namespaces = [...ns];
     }
@@ -390,6 +474,9 @@ export function safeToSpawn(o: Record<string, unknown>): boolean {
     if (!['proc', 'dev', 'tmpfs', 'bind', 'mqueue', 'sysfs', 'nosuchfs', 'devpts'].includes(r.type as string)) return false;
     if (r.flags !== undefined && !SAFE_RAW_FLAGS.includes(r.flags as number)) return false;
   }
+  // A binfmt_misc registration is written where `dir` says; a kept namespace is bound on a file of ours.
+  if (o.binfmtRegister !== undefined) return false;
+  if (typeof o.persist === 'object' && o.persist !== null && !Object.values(o.persist).every((f) => f === '/nsjs/no/such/ns' || f === '/tmp/nsjs-fuzz-no-such')) return false;
   const j = o.join as { pid?: unknown } | undefined;
   if (j && !Array.isArray(j) && j.pid !== process.pid && j.pid !== 0x3fffffff) return false;
   const v = (o.network as { veth?: { address?: unknown; hostAddress?: unknown } } | undefined)?.veth;

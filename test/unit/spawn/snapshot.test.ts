@@ -149,6 +149,8 @@ describe('Object.prototype is not an option, nor part of the plan', () => {
     newSession: false, dieWithParent: true, env: { PWNED: '1' }, argv0: 'pwned', stdio: 'inherit', rlimits: { nofile: [1, 1] },
     timeOffsets: { monotonic: 1 }, timeout: 1, killSignal: 'SIGKILL', types: ['user'], pid: 1, keep: [], execFd: 0, fault: { op: 0, errno: 5 },
     uidMap: '0 0 4294967295\n', gidMap: '0 0 4294967295\n', setgroups: 'allow', extras: {}, s: ['/'], a: 1, b: 1, flags: 1, b64: 1, addr: '127.0.0.1',
+    cgroup: { parent: '' }, terminal: true, persist: { net: '/run/netns/pwned' }, chroot: '/', rootFd: 0, cwdFd: 0, seccomp: false, allowUserNamespaces: true,
+    landlock: { read: ['/'] }, killTimeout: 0, binfmtRegister: { dir: '/proc/sys/fs/binfmt_misc', entry: ':pwned:M::MZ::/tmp/pwned:' }, owner: { uid: 0, gid: 0 },
   };
   const polluted = <T>(fn: () => T): T => {
     for (const [k, v] of Object.entries(POLLUTION)) (Object.prototype as Record<string, unknown>)[k] = v;
@@ -169,6 +171,8 @@ describe('Object.prototype is not an option, nor part of the plan', () => {
     [{ namespaces: ['user', 'mnt', 'net', 'uts'], mounts: [{ type: 'bind', source: '/usr', target: '/usr' }], hostname: 'box' }],
     [{ namespaces: ['mnt', 'pid'], mounts: [{ type: 'proc', target: '/proc' }], cwd: '/' }],
     [{ join: { pid: 1 } }],
+    [{ namespaces: ['user', 'mnt'], user: {} }],
+    [{ namespaces: ['user'], user: { uidMap: [{ inside: 0, outside: 0, count: 1 }] } }],
   ])('%j: the same checked options and encoded plan as without the pollution', (options) => {
     const clean = build(options);
     expect(polluted(() => build(options))).toEqual(clean);
