@@ -22,7 +22,7 @@ import { closeFd, initBinary, native } from '../core/native';
 import type { NamespaceType } from '../core/nstypes';
 import { plainObject, record } from '../core/validate';
 import type { Namespace } from '../ns/namespace';
-import { joinHolder } from '../spawn/join';
+import { joinHolder, type CgroupDirs } from '../spawn/join';
 import { checkOptions, snapshotOptions, type SpawnOptions } from '../spawn/options';
 import type { Process } from '../spawn/process';
 import { runIsolated, type RunOptions, type RunResult } from '../spawn/run';
@@ -106,7 +106,7 @@ function cgroupPaths(pid: number | 'self'): Map<string, string> {
  * The cgroups options.cgroup made for the holder (those it is in and we are
  * not), as directories here: what every command enters before it joins.
  */
-function holderCgroups(pid: number): { v2?: string; v1: string[] } {
+function holderCgroups(pid: number): CgroupDirs {
   const ours = cgroupPaths('self');
   const l = layout();
   const out: { v2?: string; v1: string[] } = record({ v1: [] });

@@ -21,6 +21,12 @@ export interface JoinTarget {
   types?: NamespaceType[];
 }
 
+/** Existing cgroup directories to enter: the v2 one (CLONE_INTO_CGROUP) and one per v1 hierarchy. */
+export interface CgroupDirs {
+  readonly v2?: string;
+  readonly v1: readonly string[];
+}
+
 /**
  * Not exported from the package: what a Sandbox joins (sandbox/): its holder's namespaces, through
  * a pidfd the sandbox owns and keeps open until its last spawn has settled,
@@ -35,7 +41,7 @@ export interface JoinHolder {
   /** The holder's pidfd, or -1 once the sandbox is closed. */
   pidfd(): number;
   /** With options.cgroup: the sandbox's cgroup directories, entered by each command before it joins. */
-  readonly cgroups?: { readonly v2?: string; readonly v1: readonly string[] };
+  readonly cgroups?: CgroupDirs;
 }
 
 const holders = new WeakSet<object>();
@@ -103,12 +109,6 @@ const JOIN_ORDER: NamespaceType[] = ['user', 'cgroup', 'ipc', 'uts', 'net', 'pid
 export type JoinPlan =
   | { namespaces: { fd: number; type: NamespaceType }[] }
   | { pidfd: number; pid: number; types: NamespaceType[]; enterFd?: number; cgroup?: Placement };
-
-/** Existing cgroup directories to enter: the v2 one (CLONE_INTO_CGROUP) and one per v1 hierarchy. */
-export interface CgroupDirs {
-  readonly v2?: string;
-  readonly v1: readonly string[];
-}
 
 /** A sandbox's cgroups as planCgroup takes them: fds opened for one command. */
 interface Placement {

@@ -25,6 +25,9 @@ import { Process } from './process';
 import { openStdio, type Stdio } from './stdio';
 import { openTerminal, terminalOf, type OpenedTerminal } from '../terminal/terminal';
 
+/** @internal For nsjs-oci's create (cli/oci/ may import spawn, not join). */
+export type { CgroupDirs };
+
 const ENOENT = -2;
 
 /**

@@ -9,6 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import type { CgroupDirs } from '../../spawn/spawn';
 import type { Resources } from './config';
 import { OciError } from './errors';
 
@@ -88,7 +89,7 @@ function write(dir: string, file: string, value: string | number): void {
  * (spawnIntoCgroups), so that no move by pid waits for the kernel's grace
  * period. On failure removes what it made.
  */
-export function createCgroup(id: string, cgroupsPath: string | undefined, systemd: boolean, r: Resources): { state: CgroupState; enter: { v2?: string; v1: string[] } } {
+export function createCgroup(id: string, cgroupsPath: string | undefined, systemd: boolean, r: Resources): { state: CgroupState; enter: CgroupDirs } {
   const state: CgroupState = { dirs: [], made: [] };
   const enter: { v2?: string; v1: string[] } = { v1: [] };
   const where = resolvePaths(cgroupsPath ?? id, systemd);

@@ -21,7 +21,7 @@ import { CAPABILITIES } from '../../policy/options';
 import type { SpawnOptions } from '../../spawn/options';
 import type { Process } from '../../spawn/process';
 import { runIsolated } from '../../spawn/run';
-import { spawnIntoCgroups, spawnIsolated } from '../../spawn/spawn';
+import { spawnIntoCgroups, spawnIsolated, type CgroupDirs } from '../../spawn/spawn';
 import { initBinary, native } from '../../core/native';
 import { createCgroup, removeCgroup, type CgroupState } from './cgroup';
 import { loadBundle, processOf, secureJoin } from './config';
@@ -62,7 +62,7 @@ async function connectConsole(socketPath: string): Promise<net.Socket> {
  * once it waits on its start pipe with its program found on the PATH (and
  * its pty's master sent to `consoleSocket`).
  */
-async function spawnParked(part: { args: string[]; options: SpawnOptions; umask?: number; terminal: boolean; seccomp?: Buffer; propagation?: number; ambient?: string[] }, consoleSocket: string | undefined, cgroups?: { v2?: string; v1: string[] }): Promise<{ proc: Process; start: [number, number] }> {
+async function spawnParked(part: { args: string[]; options: SpawnOptions; umask?: number; terminal: boolean; seccomp?: Buffer; propagation?: number; ambient?: string[] }, consoleSocket: string | undefined, cgroups?: CgroupDirs): Promise<{ proc: Process; start: [number, number] }> {
   if (part.terminal !== (consoleSocket !== undefined))
     throw new OciError(part.terminal ? 'process.terminal needs --console-socket' : '--console-socket needs process.terminal');
   const console = consoleSocket === undefined ? undefined : await connectConsole(consoleSocket);
