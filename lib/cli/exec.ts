@@ -6,7 +6,8 @@ import type { NamespaceType, SpawnOptions } from '../index';
 import { UsageError, parseCommandLine, type OptionSpecs } from './args';
 import { unsignedArg } from './ids';
 import { POLICY_HELP, POLICY_OPTIONS, applyPolicy, policyFlag, policyFlags } from './policy';
-import { NAMESPACE_FLAGS, allCapabilities, command, utilLinuxSeccomp, type Parsed } from './run';
+import { allCapabilities } from '../policy/options';
+import { NAMESPACE_FLAGS, command, utilLinuxSeccomp, type Parsed } from './run';
 
 export const EXEC_OPTIONS: OptionSpecs = {
   all: { short: 'a', arg: 'none' },

@@ -7,9 +7,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { SIGRTMAX, SIGRTMIN } from '../core/signals';
-import { sys, type CapabilityName, type NamespaceType, type SpawnOptions, type Terminal, type UserMapping } from '../index';
+import { sys, type NamespaceType, type SpawnOptions, type Terminal, type UserMapping } from '../index';
 import { UsageError, parseCommandLine, type OptionSpecs } from './args';
 import { addSingle, groupArg, kernelRanges, passwdEntry, rangeArg, signedArg, subidRange, unsignedArg, userArg, type Range } from './ids';
+import { allCapabilities } from '../policy/options';
 import { POLICY_HELP, POLICY_OPTIONS, applyPolicy, policyFlag, policyFlags } from './policy';
 
 /** unshare's and nsenter's namespace flags: letter, long name, type. */
@@ -241,15 +242,6 @@ function pair(value: string, option: string): { source: string; target: string }
   return { source, target };
 }
 
-/** The capability names in bit order, for --keep-caps (all that this kernel has). */
-const CAPABILITY_NAMES = [
-  'CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'SETPCAP',
-  'LINUX_IMMUTABLE', 'NET_BIND_SERVICE', 'NET_BROADCAST', 'NET_ADMIN', 'NET_RAW', 'IPC_LOCK', 'IPC_OWNER',
-  'SYS_MODULE', 'SYS_RAWIO', 'SYS_CHROOT', 'SYS_PTRACE', 'SYS_PACCT', 'SYS_ADMIN', 'SYS_BOOT', 'SYS_NICE',
-  'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'MKNOD', 'LEASE', 'AUDIT_WRITE', 'AUDIT_CONTROL', 'SETFCAP',
-  'MAC_OVERRIDE', 'MAC_ADMIN', 'SYSLOG', 'WAKE_ALARM', 'BLOCK_SUSPEND', 'AUDIT_READ', 'PERFMON', 'BPF',
-  'CHECKPOINT_RESTORE',
-];
 
 /**
  * unshare and nsenter allow nested namespaces and load no filter; the one
@@ -261,15 +253,6 @@ export function utilLinuxSeccomp(privileged: boolean): Pick<SpawnOptions, 'secco
   return { allowUserNamespaces: true, seccomp: privileged ? { base: 'none' } : false };
 }
 
-export function allCapabilities(): CapabilityName[] {
-  let last = CAPABILITY_NAMES.length - 1;
-  try {
-    last = Math.min(last, Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'latin1')));
-  } catch {
-    // no /proc: every name we know
-  }
-  return CAPABILITY_NAMES.slice(0, last + 1).map((n) => `CAP_${n}` as CapabilityName);
-}
 
 /** `ids` lets tests fix the caller's uid/gid. */
 export function parseRun(

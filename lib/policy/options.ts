@@ -5,6 +5,8 @@
 // of the capability and credential ops: src-native/policy/caps.cc). The
 // kernel's own policy, seccomp (seccomp.ts) and Landlock (landlock.ts), is
 // loaded last (src-native/policy/restrict.cc).
+import * as fs from 'node:fs';
+
 import { invalidArgType, invalidArgValue } from '../core/errors';
 import { bool, integer, knownKeys, plainObject } from '../core/validate';
 import { checkLandlock, isLandlockLayers, type LandlockOptions, type NativeLandlock } from './landlock';
@@ -139,6 +141,17 @@ export const CAPABILITIES = [
 
 /** A capability's name (include/uapi/linux/capability.h), or its lower-case short form (`'net_admin'`). */
 export type CapabilityName = (typeof CAPABILITIES)[number] | Lowercase<(typeof CAPABILITIES)[number] extends `CAP_${infer S}` ? S : never>;
+
+/** Every capability this kernel has (cap_last_cap), in bit order: a `keep` that leaves root's sets as they are. */
+export function allCapabilities(): CapabilityName[] {
+  let last = CAPABILITIES.length - 1;
+  try {
+    last = Math.min(last, Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'latin1')));
+  } catch {
+    // no /proc: every name we know
+  }
+  return CAPABILITIES.slice(0, last + 1);
+}
 
 /** policy/'s part of the checked options. */
 export interface PolicyChecked {

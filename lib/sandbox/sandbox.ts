@@ -5,6 +5,10 @@
 // sandbox.spawn() joins all of the holder's namespaces through one setns on
 // its pidfd (spawn/join.ts joinHolder) and has the same policy applied again
 // in the child before execve, since joining alone would keep what we hold.
+// With a pid namespace that join is made once, by the sandbox's gate
+// (nsjs-init --gate, src-native/sandbox/enter.cc): our child, outside the
+// pid namespace (so nothing inside can see, signal or trace it), which
+// clones each command straight into the sandbox as our child.
 //
 // The rule that keeps this room small: the options of Sandbox.create() are
 // either the place (PLACE below: made once, by the holder) or policy, and
@@ -19,14 +23,15 @@ import { layout } from '../cgroup/layout';
 
 import { NsError, invalidArgValue } from '../core/errors';
 import { closeFd, initBinary, native } from '../core/native';
-import type { NamespaceType } from '../core/nstypes';
+import { NAMESPACE_FLAGS, type NamespaceType } from '../core/nstypes';
 import { plainObject, record } from '../core/validate';
 import type { Namespace } from '../ns/namespace';
 import { joinHolder, type CgroupDirs } from '../spawn/join';
 import { checkOptions, snapshotOptions, type SpawnOptions } from '../spawn/options';
 import type { Process } from '../spawn/process';
+import { allCapabilities } from '../policy/options';
 import { runIsolated, type RunOptions, type RunResult } from '../spawn/run';
-import { checkArgs, spawnChecked, spawnIsolated } from '../spawn/spawn';
+import { checkArgs, spawnChecked, spawnIntoCgroups, spawnIsolated } from '../spawn/spawn';
 import { checkNarrower, NARROWABLE, narrowLandlock, narrowSeccomp, sandboxPolicy, type SandboxPolicy } from './policy';
 
 /**
@@ -34,8 +39,11 @@ import { checkNarrower, NARROWABLE, narrowLandlock, narrowSeccomp, sandboxPolicy
  * alone, never a command's. `cgroup` (issue 19) is one: made once for the
  * sandbox; each command enters the holder's cgroups before it joins
  * (spawn/join.ts JoinHolder.cgroups: CLONE_INTO_CGROUP on v2, a
- * cgroup.procs write on v1), never gets a fresh one. A command's way in
- * (nsjs-init --enter) counts as one more task of a pids limit while it runs.
+ * cgroup.procs write on v1), or is born in them (the gate is in them), and
+ * never gets a fresh one. With a pid namespace the gate counts as one more
+ * task of a pids limit (and its ~1 MiB towards a memory limit) for the
+ * sandbox's life; without one, a command's way in (nsjs-init --enter)
+ * counts while it runs.
  */
 const PLACE = ['namespaces', 'user', 'hostname', 'domainname', 'mounts', 'root', 'propagation', 'timeOffsets', 'network', 'cgroup'] as const;
 /** Options of one command, never of the sandbox. */
@@ -77,6 +85,59 @@ export type SandboxSpawnOptions = Pick<SpawnOptions, (typeof COMMAND)[number] | 
 export type SandboxRunOptions = SandboxSpawnOptions & Pick<RunOptions, (typeof RUN)[number]>;
 
 const ESRCH = -3;
+const EINVAL = 22;
+const EIO = 5;
+
+interface Gate {
+  readonly proc: Process;
+  fd: number;
+}
+
+/**
+ * Starts the sandbox's gate: nsjs-init --gate, our child in the sandbox's
+ * cgroups, which joins the holder's namespaces (its children enter the pid
+ * namespace) and then clones each command it is sent. It runs as we do,
+ * with nothing of the sandbox's policy (each command applies that), no
+ * seccomp filter and every capability we hold, so that it can join and
+ * never narrows what a command may be given; nothing inside can reach it:
+ * it is in no pid namespace of theirs, and its request socket is closed in
+ * every command before the command's own code runs. undefined where the
+ * kernel cannot join by pidfd (before Linux 5.8): commands then take
+ * nsjs-init --enter.
+ */
+async function startGate(holder: number, pidfd: number, types: NamespaceType[], cgroups: CgroupDirs | undefined): Promise<Gate | undefined> {
+  const pair = native().socketPair();
+  if (typeof pair === 'number') throw new NsError({ errno: pair, syscall: 'socketpair', step: 'sandbox gate' });
+  const [ours, theirs] = pair;
+  let proc: Process;
+  try {
+    const mask = types.reduce((m, t) => m | NAMESPACE_FLAGS[t], 0);
+    const options: SpawnOptions = record({
+      stdio: [theirs, 'pipe', 'ignore', pidfd],
+      env: {},
+      seccomp: false,
+      allowUserNamespaces: true,
+      noNewPrivileges: false,
+      newSession: false,
+      capabilities: process.geteuid!() === 0 ? { keep: allCapabilities() } : undefined,
+    });
+    const args = ['--gate', String(mask)];
+    proc = await (cgroups ? spawnIntoCgroups(cgroups, initBinary(), args, options) : spawnIsolated(initBinary(), args, options));
+  } catch (err) {
+    closeFd(ours);
+    throw err;
+  } finally {
+    closeFd(theirs);
+  }
+  // One byte once it has joined, then EOF; EOF alone: it exited with setns's errno.
+  let ready = 0;
+  for await (const chunk of proc.stdout!) ready += (chunk as Buffer).length;
+  if (ready === 1) return { proc, fd: ours };
+  const status = await proc.wait();
+  closeFd(ours);
+  if (status.code === EINVAL) return undefined;
+  throw new NsError({ errno: -(status.code || EIO), syscall: 'setns', step: `sandbox gate: join pid ${holder}` });
+}
 
 /** Every process whose namespace of `type` has this inode: what is inside a sandbox without a pid namespace. */
 function processesIn(type: NamespaceType, inode: number): number[] {
@@ -171,18 +232,20 @@ export class Sandbox {
    * namespace made anywhere could take it, and its processes be killed.
    */
   readonly #held: number;
+  readonly #gate: Gate | undefined;
   readonly #commands = new Set<Process>();
   readonly #starting = new Set<Promise<unknown>>();
   #closing: Promise<void> | undefined;
 
-  private constructor(holder: Process, pidfd: number, types: NamespaceType[], devpts: boolean, cgroup: boolean, policy: SandboxPolicy, recorded: Record<string, unknown>) {
+  private constructor(holder: Process, pidfd: number, types: NamespaceType[], devpts: boolean, cgroups: CgroupDirs | undefined, gate: Gate | undefined, policy: SandboxPolicy, recorded: Record<string, unknown>) {
     this.pid = holder.pid;
     this.#holder = holder;
     this.#pidfd = pidfd;
     this.#types = types;
     this.#policy = policy;
     this.#recorded = recorded;
-    this.#join = joinHolder({ pid: holder.pid, types, devpts, pidfd: () => this.#pidfd, cgroups: cgroup ? holderCgroups(holder.pid) : undefined });
+    this.#gate = gate;
+    this.#join = joinHolder({ pid: holder.pid, types, devpts, pidfd: () => this.#pidfd, cgroups, gate: () => this.#gate?.fd ?? -1 });
     // A user namespace last: its processes are found by any other type first.
     this.#inodes = [...types.filter((t) => t !== 'user'), ...types.filter((t) => t === 'user')].map((t) => [t, fs.statSync(`/proc/${holder.pid}/ns/${t}`).ino]);
     this.#held = types.includes('pid') ? -1 : fs.openSync(`/proc/${holder.pid}/ns/${this.#inodes[0][0]}`, 'r');
@@ -214,10 +277,18 @@ export class Sandbox {
       await holder.wait();
       throw new NsError({ errno: pidfd, syscall: 'pidfd_open', step: 'sandbox holder' });
     }
+    let gate: Gate | undefined;
     try {
       const devpts = checked.mounts.some((m) => m.type === 'dev' && m.target === '/dev');
-      return new Sandbox(holder, pidfd, types, devpts, checked.cgroup !== undefined, sandboxPolicy(checked, checked.namespaces.has('user')), recorded);
+      const cgroups = checked.cgroup !== undefined ? holderCgroups(holder.pid) : undefined;
+      const policy = sandboxPolicy(checked, checked.namespaces.has('user'));
+      if (checked.namespaces.has('pid')) gate = await startGate(holder.pid, pidfd, types, cgroups);
+      return new Sandbox(holder, pidfd, types, devpts, cgroups, gate, policy, recorded);
     } catch (err) {
+      if (gate) {
+        closeFd(gate.fd);
+        await gate.proc.wait();
+      }
       holder.kill('SIGKILL');
       await holder.wait();
       closeFd(pidfd);
@@ -343,7 +414,13 @@ export class Sandbox {
     for (let round = 0; round < 100 && inside(); round++) await new Promise((r) => setTimeout(r, 10));
     await Promise.allSettled([...this.#starting]);
     inside();
-    await Promise.all([this.#holder.wait(), ...[...this.#commands].map((p) => p.wait())]);
+    // No command is on its way in now: the gate may go (EOF on its socket).
+    const gate = this.#gate;
+    if (gate && gate.fd >= 0) {
+      closeFd(gate.fd);
+      gate.fd = -1;
+    }
+    await Promise.all([this.#holder.wait(), gate?.proc.wait(), ...[...this.#commands].map((p) => p.wait())]);
     closeFd(this.#pidfd);
     this.#pidfd = -1;
     if (this.#held >= 0) fs.closeSync(this.#held);

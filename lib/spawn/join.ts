@@ -42,6 +42,13 @@ export interface JoinHolder {
   pidfd(): number;
   /** With options.cgroup: the sandbox's cgroup directories, entered by each command before it joins. */
   readonly cgroups?: CgroupDirs;
+  /**
+   * Our end of the sandbox's gate (src-native/sandbox/enter.cc GateMain),
+   * or -1: without a pid namespace, once closed, or where it could not
+   * start. Through it the command is cloned straight into the sandbox,
+   * whose cgroups the gate is in already.
+   */
+  gate(): number;
 }
 
 const holders = new WeakSet<object>();
@@ -67,9 +74,12 @@ export const JoinOp = {
   SetnsPidfd: 27,
   SetnsPath: 28,
   Fork: 29,
-  /** sandbox/'s (src-native/sandbox/enter.cc): the rest of the plan in nsjs-init --enter. */
+  /** sandbox/'s (src-native/sandbox/enter.cc): the rest of the plan in nsjs-init --enter, or in the gate. */
   Enter: 130,
 } as const;
+
+/** JoinOp.Enter's flags: through the gate whose socket is b64 (kEnterGate in enter.h). */
+const ENTER_GATE = 1;
 
 export function checkJoin(value: unknown): CheckedJoin {
   if (isJoinHolder(value)) return record({ holder: value });
@@ -108,7 +118,7 @@ const JOIN_ORDER: NamespaceType[] = ['user', 'cgroup', 'ipc', 'uts', 'net', 'pid
 /** What to join, resolved before clone (resolveJoin opens the fds). */
 export type JoinPlan =
   | { namespaces: { fd: number; type: NamespaceType }[] }
-  | { pidfd: number; pid: number; types: NamespaceType[]; enterFd?: number; cgroup?: Placement };
+  | { pidfd: number; pid: number; types: NamespaceType[]; enterFd?: number; gateFd?: number; cgroup?: Placement };
 
 /** A sandbox's cgroups as planCgroup takes them: fds opened for one command. */
 interface Placement {
@@ -171,6 +181,8 @@ export function resolveJoin(join: CheckedJoin, toClose: number[]): JoinPlan {
     const pidfd = join.holder.pidfd();
     if (pidfd < 0) throw new NsError({ errno: -3, syscall: 'setns', step: `join sandbox ${join.holder.pid}` });
     const types = [...join.holder.types];
+    const gate = join.holder.gate();
+    if (gate >= 0) return record({ pidfd, pid: join.holder.pid, types, enterFd: initExecFd(), gateFd: gate });
     // A sandbox's user or time namespace is entered by nsjs-init --enter (planJoin).
     const enterFd = types.includes('user') || types.includes('time') ? initExecFd() : undefined;
     const cgroup = join.holder.cgroups ? cgroupPlacement(join.holder.cgroups, toClose) : undefined;
@@ -210,7 +222,11 @@ export function joinsType(join: JoinPlan | undefined, type: NamespaceType): bool
 export function planJoin(join: JoinPlan, native: NativePlan, add: Add): void {
   // A sandbox's cgroup first, as a command's own: nothing runs outside it.
   if ('cgroup' in join && join.cgroup) planCgroup(join.cgroup, native, add);
-  if ('enterFd' in join && join.enterFd !== undefined) {
+  if ('gateFd' in join && join.gateFd !== undefined && join.enterFd !== undefined) {
+    // The gate does the setns and the clone below once for all (it reports as --enter does).
+    native.execChain = true;
+    add({ kind: JoinOp.Enter, a: join.enterFd, flags: ENTER_GATE, b64: join.gateFd }, { step: "enter the sandbox through its gate", syscall: 'sendmsg' });
+  } else if ('enterFd' in join && join.enterFd !== undefined) {
     native.execChain = true;
     add({ kind: JoinOp.Enter, a: join.enterFd }, { step: 'exec nsjs-init --enter', syscall: 'execveat' });
   } else {

@@ -6,6 +6,7 @@
 //   nsjs-init --hold
 //   nsjs-init --park READYFD STARTFD [--console SOCKFD] [--seccomp FILTERFD] [--propagation MSFLAGS] [--ambient MASK] [--drop-caps MASK] -- ARGV...
 //   nsjs-init --enter PLANFD
+//   nsjs-init --gate MASK
 //
 // It forks the command (pid 2), forwards every catchable signal it receives
 // to it, reaps orphans, and when the command exits writes the command's raw
@@ -24,6 +25,10 @@
 // vfork-style child of Node, it joins the sandbox's namespaces (a user
 // namespace wants a single-threaded mm, which a child sharing Node's has
 // not) and runs the rest of the spawn plan read from PLANFD.
+//
+// --gate is the resident way in of a sandbox with a pid namespace
+// (sandbox/enter.cc GateMain): it joins the holder's namespaces once and
+// clones each command straight into them.
 //
 // --park is nsjs-oci's container init between `create` and `start`: it finds
 // ARGV[0] on the container's PATH (so a missing program fails `create`, as
@@ -290,6 +295,12 @@ int main(int argc, char** argv) {
     const int fd = ParseFd(argv[2]);
     if (fd < 0) Usage();
     nsjs::spawn::EnterMain(fd);
+  }
+  if (argc == 3 && strcmp(argv[1], "--gate") == 0) {
+    char* end = nullptr;
+    const unsigned long long mask = strtoull(argv[2], &end, 10);
+    if (!*argv[2] || *end || !mask) Usage();
+    nsjs::spawn::GateMain(mask);
   }
   if (argc >= 5 && strcmp(argv[1], "--park") == 0) {
     const int readyfd = ParseFd(argv[2]), startfd = ParseFd(argv[3]);

@@ -1,15 +1,19 @@
 #include "enter.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 
+#include "../fd_pass.h"
 #include "../raw_syscall.h"
 
 namespace nsjs {
@@ -377,6 +381,163 @@ void EnterMain(int plan_fd) {
   plan.progress->exec = 0;
   plan.stage2_stack = stack;
   ContinuePlan(&plan, from);
+}
+
+int GateOf(const Plan& plan) {
+  for (const Op& op : plan.ops)
+    if (op.kind == kOpEnter) return (op.flags & kEnterGate) ? static_cast<int>(op.b64) : -1;
+  return -1;
+}
+
+int GateSend(int gate, const Plan& plan) {
+  // Each fd travels with the number the plan knows it by. An inherited stdio
+  // fd we do not have open stays closed in the command, as after our clone.
+  int32_t targets[kMaxPassFds];
+  int fds[kMaxPassFds];
+  size_t n = 0;
+  for (int fd : plan.enter_fds) {
+    if (fcntl(fd, F_GETFD) < 0) continue;
+    if (n == kMaxPassFds) return -E2BIG;
+    targets[n] = fd;
+    fds[n++] = fd;
+  }
+  // PrepareEnter put the plan's memfd last, and it is ours: n >= 1.
+  return SendWithFds(gate, fds, n, targets, n * sizeof *targets);
+}
+
+namespace {
+
+struct GateStage {
+  Plan* plan;
+  size_t from;       // the op after kOpFork
+  const int* got;    // the fds as received, close-on-exec
+  const int32_t* targets;  // the number each has in the plan
+  size_t n;
+};
+
+// async-signal-safe. The command, cloned by the gate (CLONE_VM, vfork-style:
+// the gate waits, and its memory is ours until execve). Its fds become
+// exactly those the plan names, at their numbers, close-on-exec as the
+// helper of --enter has them; nothing of the gate's stays (its request
+// socket least of all: a command holding it could ask for more commands).
+int GateChild(void* arg) {
+  const GateStage* st = static_cast<const GateStage*>(arg);
+  Plan* plan = st->plan;
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; sig++)
+    if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, nullptr);
+  const auto fail = [plan, st](int err) {
+    Report r{kOpFork, static_cast<int32_t>(st->from - 1), err};
+    for (size_t i = 0; i < st->n; i++)
+      if (st->targets[i] == plan->err_fd) (void)!write(st->got[i], &r, sizeof r);
+    _exit(127);
+  };
+  // Above every number in play first, so that no dup3 below lands on an fd
+  // still to be moved.
+  int high = 0;
+  for (size_t i = 0; i < st->n; i++) high = std::max({high, st->targets[i] + 1, st->got[i] + 1});
+  int moved[kMaxPassFds];
+  for (size_t i = 0; i < st->n; i++)
+    if ((moved[i] = fcntl(st->got[i], F_DUPFD_CLOEXEC, high)) < 0) fail(errno);
+  for (size_t i = 0; i < st->n; i++)
+    if (dup3(moved[i], st->targets[i], O_CLOEXEC) < 0) fail(errno);
+  // Then every other fd closed: the gaps between the targets, in order.
+  int32_t sorted[kMaxPassFds];
+  for (size_t i = 0; i < st->n; i++) {
+    size_t j = i;
+    for (; j > 0 && sorted[j - 1] > st->targets[i]; j--) sorted[j] = sorted[j - 1];
+    sorted[j] = st->targets[i];
+  }
+  unsigned next = 0;
+  for (size_t i = 0; i < st->n; i++) {
+    const unsigned t = static_cast<unsigned>(sorted[i]);
+    if (t > next && syscall(SYS_close_range, next, t - 1, 0U) < 0) fail(errno);
+    next = t + 1;
+  }
+  if (syscall(SYS_close_range, next, ~0U, 0U) < 0) fail(errno);
+  ContinuePlan(plan, st->from);
+}
+
+// The fork op the gate runs for a command: after the plan's kOpEnter (at
+// *enter), its setns and fallbacks (what the gate has done once for all),
+// or 0 for a plan of another shape.
+size_t GateFork(const Plan& plan, size_t* enter) {
+  for (size_t i = 0; i + 1 < plan.ops.size(); i++) {
+    if (plan.ops[i].kind != kOpEnter) continue;
+    *enter = i;
+    const Op& join = plan.ops[i + 1];
+    const size_t fork = i + 2 + static_cast<size_t>(join.b);
+    if (join.kind != kOpSetnsPidfd || join.b < 0 || fork >= plan.ops.size() || plan.ops[fork].kind != kOpFork) return 0;
+    return fork;
+  }
+  return 0;
+}
+
+// One request: the plan's memfd last among the fds, the numbers they have
+// in the plan as the message. Nothing is answered to a malformed one: with
+// its fds closed the parent reads EOF on the error pipe and says so.
+void Serve(const int32_t* targets, size_t ntargets, const int* got, size_t n, void* stack, Progress* page) {
+  if (n == 0 || ntargets != n) return;
+  std::string bytes;
+  char buf[16384];
+  ssize_t r;
+  while ((r = pread(got[n - 1], buf, sizeof buf, static_cast<off_t>(bytes.size()))) > 0 || (r < 0 && errno == EINTR))
+    if (r > 0) bytes.append(buf, static_cast<size_t>(r));
+  std::unique_ptr<Plan> plan(new Plan);
+  if (r != 0 || !Decode(bytes, plan.get())) return;
+  int err = -1;
+  for (size_t i = 0; i < n; i++)
+    if (targets[i] == plan->err_fd) err = got[i];
+  if (err < 0) return;
+  size_t enter = 0;
+  const size_t fork = GateFork(*plan, &enter);
+  Report rep{kOpEnter, static_cast<int32_t>(enter), EINVAL};
+  if (fork == 0) {
+    (void)!write(err, &rep, sizeof rep);
+    return;
+  }
+  plan->progress = page;
+  page->op = -1;
+  page->exec = 0;
+  GateStage stage{plan.get(), fork + 1, got, targets, n};
+  const long pid = CloneWithStack(plan->ops[fork].flags | CLONE_PARENT | CLONE_VM | CLONE_VFORK, stack, nullptr, GateChild,
+                                  &stage, plan->force_clone, &plan->via_clone3);
+  // As kOpFork's first child: the command's pid (ours is the parent's pid
+  // namespace), after its own report if it failed.
+  rep = pid < 0 ? Report{kOpFork, static_cast<int32_t>(fork), static_cast<int32_t>(-pid)} : Report{kOpFork, static_cast<int32_t>(pid), 0};
+  (void)!write(err, &rep, sizeof rep);
+}
+
+}  // namespace
+
+void GateMain(uint64_t mask) {
+  // In our parent's process group (a sandbox's commands may keep its
+  // terminal): its keyboard signals are not ours to die of; SIGPIPE is an
+  // error pipe whose reader went away. The command gets every default back.
+  for (int sig : {SIGHUP, SIGINT, SIGQUIT, SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU}) signal(sig, SIG_IGN);
+  if (setns(3, static_cast<int>(mask)) < 0) _exit(errno);
+  close(3);
+  const char ready = 0;
+  if (write(1, &ready, 1) != 1) _exit(EIO);
+  close(1);
+  for (int fd : {0, 2})
+    if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) _exit(errno);
+  void* stack = mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  void* page = mmap(nullptr, sizeof(Progress), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (stack == MAP_FAILED || page == MAP_FAILED) _exit(errno);
+  for (;;) {
+    int32_t targets[kMaxPassFds];
+    int got[kMaxPassFds];
+    size_t n = 0;
+    bool cut = false;
+    const ssize_t len = RecvWithFds(0, 0, targets, sizeof targets, got, kMaxPassFds, &n, &cut);
+    if (len == 0) _exit(0);  // the sandbox is closing
+    if (len < 0) _exit(static_cast<int>(-len));
+    if (!cut && len % static_cast<ssize_t>(sizeof *targets) == 0)
+      Serve(targets, static_cast<size_t>(len) / sizeof *targets, got, n, stack, static_cast<Progress*>(page));
+    for (size_t i = 0; i < n; i++) close(got[i]);
+  }
 }
 
 }  // namespace spawn

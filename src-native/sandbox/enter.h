@@ -46,5 +46,28 @@ int EnterChildMain(void* plan);
 // kOpEnter. Never returns: the plan ends in execve or a reported failure.
 [[noreturn]] void EnterMain(int plan_fd);
 
+// The gate: a sandbox's way in that is there before the command. A sandbox
+// with a pid namespace starts one nsjs-init --gate beside its holder (our
+// child, in the sandbox's cgroups, every namespace of the holder joined but
+// its pid namespace, which only its children enter); a command's plan whose
+// kOpEnter carries kEnterGate goes to it as a message (the plan's memfd and
+// every fd the plan names), and it clones the command straight into the
+// sandbox with CLONE_PARENT, so that the command is our child: no exec of a
+// helper, no setns, no second clone per command.
+constexpr uint64_t kEnterGate = 1;  // kOpEnter flags: through the gate whose socket is b64
+
+// Parent: the gate's socket the plan's kOpEnter names, or -1.
+int GateOf(const Plan& plan);
+
+// Parent, after PrepareEnter: sends the plan's memfd (the last of
+// plan.enter_fds) and the fds it names to the gate. 0 or -errno.
+int GateSend(int gate, const Plan& plan);
+
+// nsjs-init --gate MASK: with the request socket on fd 0, fd 1 to say it is
+// ready (one byte, then closed) and the holder's pidfd on fd 3, joins the
+// namespaces in MASK and serves requests until EOF. Exits with the errno
+// of a setns that failed.
+[[noreturn]] void GateMain(uint64_t mask);
+
 }  // namespace spawn
 }  // namespace nsjs

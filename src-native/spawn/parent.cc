@@ -566,6 +566,7 @@ class Spawner {
     const char* enter_sys = nullptr;
     const int plan_fd = PrepareEnter(p, static_cast<int>(p->stdio.size()), &enter_sys);
     if (plan_fd > 0) extra_fds_.push_back(plan_fd);
+    const int gate = plan_fd > 0 ? GateOf(*p) : -1;
     if (plan_fd < 0) {
       ParentFail(-plan_fd, enter_sys, "sandbox plan");
       close(errp[0]);
@@ -603,7 +604,15 @@ class Spawner {
       // beside us on our memory and TLS: EnterChildMain makes raw system
       // calls only (sandbox/enter.cc says what else that takes).
       const bool beside = plan_fd > 0 && kEnterBesideParent;
-      pid = Clone(p->clone_flags | (!vfork ? 0 : beside ? CLONE_VM : CLONE_VM | CLONE_VFORK), stack, plan_fd > 0 ? EnterChildMain : ChildMain);
+      if (gate >= 0) {
+        // The sandbox's gate clones the command (sandbox/enter.cc); from
+        // here it is as after --enter's exec: the reports, then EOF.
+        const int r = Fault("sendmsg gate") ? -errno : GateSend(gate, *p);
+        if (r < 0) ParentFail(-r, "sendmsg", "enter the sandbox through its gate");
+        p->progress->exec = r == 0;
+      } else {
+        pid = Clone(p->clone_flags | (!vfork ? 0 : beside ? CLONE_VM : CLONE_VM | CLONE_VFORK), stack, plan_fd > 0 ? EnterChildMain : ChildMain);
+      }
       pthread_sigmask(SIG_SETMASK, &old, nullptr);
     }
     // Only the child may hold the write end now, or EOF would never come.
@@ -611,7 +620,8 @@ class Spawner {
     if (syncp[0] >= 0) close(syncp[0]);
     for (int fd : extra_fds_) close(fd);
     if (self_pidfd_ >= 0) close(self_pidfd_);
-    if (pid >= 0) {
+    const bool gated = gate >= 0 && out_.err == 0;
+    if (pid >= 0 || gated) {
       out_.pid = static_cast<int>(pid);
       if (waits) {
         const bool ok = (!p->announces || Announced(syncp[1])) && (!p->parent_maps || (WriteMaps(out_.pid) && Persist(out_.pid))) && (!p->has_veth || MakeVeth(out_.pid)) && (!p->has_proxy || MakeProxy()) && (!p->has_idmap || MakeTrees(out_.pid));
@@ -651,7 +661,7 @@ class Spawner {
         if (second > 0) {
           // The first child only joined and cloned the command, our child
           // too (CLONE_PARENT); it has exited. Hold the command instead.
-          Reap();
+          if (!gated) Reap();
           out_.pid = second;
           out_.pidfd = Fault("pidfd_open") ? -1 : static_cast<int>(syscall(SYS_pidfd_open, second, 0));
           if (out_.pidfd < 0) {
@@ -667,6 +677,10 @@ class Spawner {
           if (out_.pidfd >= 0) Reap();
         } else if (out_.err == 0 && !p->progress->exec) {
           Died(Reap(), p->progress->op);
+        } else if (gated && second <= 0) {
+          // EOF with no word of a command: the gate is gone (killed, or its
+          // sandbox closing), or refused a message it could not read.
+          ParentFail(ECONNRESET, "recvmsg", "enter the sandbox through its gate (no answer)");
         }
         // The pair would go with the child's namespace, but only once the
         // kernel's cleanup worker gets to it: leave nothing, now.

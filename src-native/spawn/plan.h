@@ -93,7 +93,7 @@ enum OpKind : int32_t {
   kOpPtyInside = 128,  // s0 = ptmx, a = socket, b = columns, flags = rows: a pty from there, the master sent on the socket, the slave as fds 0-2
   kOpCtty = 129,       // fd 0 becomes the controlling terminal (TIOCSCTTY), after setsid
   // Sandboxes (sandbox/enter.cc): the rest of the plan in an exec'd helper.
-  kOpEnter = 130,      // execveat(a = nsjs-init's memfd, --enter b = the plan's memfd, made by the parent)
+  kOpEnter = 130,      // execveat(a = nsjs-init's memfd, --enter b = the plan's memfd, made by the parent); flags kEnterGate: sent to the gate b64 instead
 };
 
 // kOpResolve flags: what a missing target becomes (in bits 8-15 the slot whose kind kResolveLike copies).

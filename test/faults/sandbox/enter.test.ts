@@ -3,7 +3,9 @@
 // it) fails as itself at each of its ops, with an errno or dying of a
 // signal, and leaves nothing: the cgroup joins (root: a cgroup) and the
 // exec of nsjs-init --enter. The ops after that run in nsjs-init, which the
-// fault build does not reach: there a spawn runs as usual.
+// fault build does not reach: there a spawn runs as usual. That is the way
+// in without a pid namespace; with one, the command goes to the sandbox's
+// gate, and our only step is the message to it.
 import { Sandbox, type NsError } from '../../../lib';
 import { native } from '../../../lib/core/native';
 import { children, expectNoLeaks, snapshot } from '../../helpers/leaks';
@@ -19,7 +21,7 @@ test('every op of the first child fails as itself and leaves nothing', async () 
 });
 
 async function walk(): Promise<void> {
-  await using sb = await Sandbox.create({ namespaces: ['user', 'pid', 'mnt'], user: 'root', mounts: [{ type: 'proc', target: '/proc' }], ...(root ? { cgroup: { pids: { max: 16 } } } : {}) });
+  await using sb = await Sandbox.create({ namespaces: ['user', 'mnt'], user: 'root', ...(root ? { cgroup: { pids: { max: 16 } } } : {}) });
   const seen: string[] = [];
   for (let n = 0; n < 8; n++) {
     for (const [fault, code, signal] of [[`op:${n}:EACCES`, 'EACCES', undefined], [`op:${n}:SIGSEGV`, 'EINTR', 'SIGSEGV']] as const) {
@@ -44,3 +46,16 @@ async function walk(): Promise<void> {
   }
   throw new Error(`no op past the first child in 8: ${seen.join(', ')}`);
 }
+
+test('the message to the gate fails as itself, and the next command starts', async () => {
+  const before = snapshot();
+  {
+    await using sb = await Sandbox.create({ namespaces: ['user', 'pid', 'mnt'], user: 'root', mounts: [{ type: 'proc', target: '/proc' }] });
+    process.env.NSJS_TEST_FAULT_AT = 'parent:sendmsg gate:EIO';
+    const r = await sb.run('true').catch((e: NsError) => e);
+    delete process.env.NSJS_TEST_FAULT_AT;
+    expect(r).toMatchObject({ code: 'EIO', syscall: 'sendmsg', step: 'enter the sandbox through its gate' });
+    expect(await sb.run('true')).toMatchObject({ code: 0 });
+  }
+  await expectNoLeaks(before);
+});

@@ -52,10 +52,10 @@ test("every command is in the sandbox's cgroups; usage, freeze and thaw reach it
 
 test('a pids limit counts the commands of the sandbox', async () => {
   await using sb = await Sandbox.create({ namespaces: 'all', user: 'root', mounts: [{ type: 'proc', target: '/proc' }], cgroup: { pids: { max: 4 } } });
-  // The holder and two sleeps are three tasks; a third command's way in
-  // (nsjs-init --enter, then the command) needs two more for a moment.
+  // The holder, the gate (the sandbox's way in, in its cgroups for its
+  // life) and two sleeps are four tasks; a third command is one too many.
   const sleeps = [await sb.spawn('sleep', ['100'], { stdio: 'ignore' }), await sb.spawn('sleep', ['100'], { stdio: 'ignore' })];
-  expect((await sb.usage()).pids).toBe(3);
+  expect((await sb.usage()).pids).toBe(4);
   await expect(sb.run('true')).rejects.toMatchObject({ code: 'EAGAIN', syscall: 'clone3' });
   for (const p of sleeps) p.kill('SIGKILL');
   await Promise.all(sleeps.map((p) => p.wait()));
