@@ -4,7 +4,8 @@ import { UsageError, parseCommandLine } from '../../../lib/cli/args';
 import { addSingle } from '../../../lib/cli/ids';
 import { parseExec } from '../../../lib/cli/exec';
 import { parseLs, render } from '../../../lib/cli/ls';
-import { allCapabilities, parseRun, type RunRequest } from '../../../lib/cli/run';
+import { parseRun, type RunRequest } from '../../../lib/cli/run';
+import { allCapabilities } from '../../../lib/policy/options';
 import type { ExecRequest } from '../../../lib/cli/exec';
 import type { NamespaceInfo } from '../../../lib/index';
 
