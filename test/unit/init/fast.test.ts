@@ -8,7 +8,7 @@
 // (TLS, the stack protector's canary), no indirect call and no call into
 // anything else (it is linked -nostdlib: not even a memset the compiler
 // emitted would link). x86-64 only: objdump reads the host's code.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 
 import { pid1Binary } from '../../../lib/core/native';
@@ -32,4 +32,13 @@ import { disassemble, reachable, unsafeLines } from '../../helpers/disassemble';
   expect(names.filter((n) => !own.includes(n)).sort()).toEqual(['_start', 'nsjs_init_clone', 'nsjs_init_command', 'nsjs_init_fast']);
   expect(unsafeLines(seen)).toEqual([...seen.keys()].map((name) => ({ name, tls: [], indirect: [] })));
   for (const fn of seen.values()) expect(fn.lines.some((l) => l === 'syscall')).toBe(true);
+});
+
+test('any argv but the PID-1 mode\'s and --hold\'s gets the usage message and status 2; --hold exits 0 at EOF', () => {
+  const run = (args: string[]) => spawnSync(pid1Binary(), args, { encoding: 'latin1', stdio: ['ignore', 'pipe', 'pipe'] });
+  for (const args of [[], ['--park'], ['--enter', '3'], ['1', '2', '3', '1', '/bin/true', '/bin/true'], ['x', '2', '3', '1', '/bin/true', '--', 'true']]) {
+    const r = run(args);
+    expect([args, r.status, r.stdout, r.stderr]).toEqual([args, 2, '', expect.stringMatching(/^nsjs-init: started by nsjs only \(/)]);
+  }
+  expect(run(['--hold'])).toMatchObject({ status: 0, stdout: '', stderr: '' });
 });
