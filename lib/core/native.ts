@@ -203,49 +203,65 @@ export function closeFd(fd: number): void {
   check(native().close(fd), 'close');
 }
 
+/** A static executable of ours built beside the addon (or shipped beside the prebuild), or undefined. */
+function helperBinary(name: string): string | undefined {
+  const dir = packageRoot();
+  const variant = testVariant();
+  const candidates = [
+    ...(variant ? [path.join(variant, name)] : []),
+    path.join(dir, 'build', 'Release', name),
+    path.join(dir, 'prebuilds', `${process.platform}-${process.arch}`, name),
+  ];
+  return candidates.find((c) => fs.existsSync(c));
+}
+
 let initPath: string | undefined;
+let pid1Path: string | undefined;
 
 /** The nsjs-init executable built beside the addon (or shipped beside the prebuild). */
 export function initBinary(): string {
   if (initPath) return initPath;
-  const dir = packageRoot();
-  const variant = testVariant();
-  const candidates = [
-    ...(variant ? [path.join(variant, 'nsjs-init')] : []),
-    path.join(dir, 'build', 'Release', 'nsjs-init'),
-    path.join(dir, 'prebuilds', `${process.platform}-${process.arch}`, 'nsjs-init'),
-  ];
-  const found = candidates.find((c) => fs.existsSync(c));
-  if (!found) throw new Error(`nsjs: nsjs-init is missing (looked in ${candidates.join(', ')}); rebuild with npm run build:native`);
+  const found = helperBinary('nsjs-init');
+  if (!found) throw new Error(`nsjs: nsjs-init is missing (beside ${packageRoot()}'s addon or prebuild); rebuild with npm run build:native`);
   initPath = found;
   return found;
 }
 
-/** Whether `command` is the nsjs-init executable (as returned by initBinary(), which its callers have asked for). */
-export function isInitBinary(command: string): boolean {
-  return initPath !== undefined && command === initPath;
+/**
+ * What runs init: true's PID 1 and --hold: nsjs-pid1, a libc-free executable
+ * of a few KiB (src-native/init/pid1.cc), where it is built (x86-64, arm64),
+ * otherwise nsjs-init, which has the same modes.
+ */
+export function pid1Binary(): string {
+  pid1Path ??= helperBinary('nsjs-pid1') ?? initBinary();
+  return pid1Path;
 }
 
-let initFd: number | undefined;
+/** Whether `command` is nsjs-init or nsjs-pid1 (as returned by initBinary() or pid1Binary(), which its callers have asked for). */
+export function isInitBinary(command: string): boolean {
+  return command === initPath || command === pid1Path;
+}
 
 /**
- * What every exec of nsjs-init runs (execveat on this fd): a sealed memfd
- * copy, so that a sandbox reopening `/proc/1/exe` for writing reaches no
- * file of ours (src-native/spawn/exe.cc). Made on first use, once per
- * process (worker threads share it: the addon keeps it), and kept open.
- * `fault`: a test build's parent step to fail.
+ * What every exec of nsjs-init (or of `file`, nsjs-pid1) runs (execveat on
+ * this fd): a sealed memfd copy, so that a sandbox reopening `/proc/1/exe`
+ * for writing reaches no file of ours (src-native/spawn/exe.cc). Made on
+ * first use, once per process and file (worker threads share it: the addon
+ * keeps it), and kept open. `fault`: a test build's parent step to fail.
  */
-export function initExecFd(fault?: string): number {
-  if (initFd !== undefined) return initFd;
-  const init = initBinary();
-  const r = native().sealedCopy(init, fault);
+const execFds = new Map<string, number>();
+
+export function initExecFd(fault?: string, file: string = initBinary()): number {
+  const known = execFds.get(file);
+  if (known !== undefined) return known;
+  const r = native().sealedCopy(file, fault);
   if (typeof r !== 'number') {
     const hint =
       r.syscall === 'memfd_create' && r.errno === -13
         ? 'vm.memfd_noexec=2 forbids executable memfds, which init: true, Namespace.create() and features() run nsjs-init from'
         : undefined;
-    throw new NsError({ errno: r.errno, syscall: r.syscall, path: init, step: 'copy nsjs-init', hint });
+    throw new NsError({ errno: r.errno, syscall: r.syscall, path: file, step: 'copy nsjs-init', hint });
   }
-  initFd = r;
+  execFds.set(file, r);
   return r;
 }

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { limitsReport } from '../cgroup/layout';
 import { NsError } from '../core/errors';
 import { CAUSES, SINCE, errnoCode, namespaceCause, procOvermounts, readProc, seccompMode, sysctl } from '../core/explain';
-import { initBinary, native } from '../core/native';
+import { native, pid1Binary } from '../core/native';
 import { NAMESPACE_TYPES, type NamespaceType } from '../core/nstypes';
 import { Namespace } from '../ns/namespace';
 import { landlockCheck, seccompCheck } from '../policy/probe';
@@ -66,7 +66,7 @@ function refusal(err: unknown, types: readonly NamespaceType[], since: string): 
 // A throwaway command for namespace probes: nsjs-init --hold with stdin on
 // /dev/null exits 0 at once. Static, shipped with the addon, no PATH needed.
 async function tryNamespaces(namespaces: NamespaceType[], extra: Record<string, unknown> = {}): Promise<void> {
-  const proc = await spawnIsolated(initBinary(), ['--hold'], { namespaces, stdio: 'ignore', env: {}, ...extra });
+  const proc = await spawnIsolated(pid1Binary(), ['--hold'], { namespaces, stdio: 'ignore', env: {}, ...extra });
   const status = await proc.wait();
   if (status.code !== 0) throw new Error(`the probe exited with ${status.signal ?? status.code}`);
 }
@@ -182,7 +182,7 @@ async function timeCheck(privileged: boolean, userOk: boolean): Promise<FeatureC
   const types = sandboxTypes(privileged, userOk, 'time');
   let proc;
   try {
-    proc = await spawnIsolated(initBinary(), ['--hold'], { namespaces: types, timeOffsets: { monotonic: 86400 }, stdio: ['pipe', 'ignore', 'ignore'], env: {} });
+    proc = await spawnIsolated(pid1Binary(), ['--hold'], { namespaces: types, timeOffsets: { monotonic: 86400 }, stdio: ['pipe', 'ignore', 'ignore'], env: {} });
   } catch (err) {
     return refusal(err, types, since);
   }
@@ -200,7 +200,7 @@ async function nsIoctlChecks(privileged: boolean, userOk: boolean): Promise<Pick
   let proc;
   const types = sandboxTypes(privileged, userOk, 'pid');
   try {
-    proc = await spawnIsolated(initBinary(), ['--hold'], { namespaces: types, stdio: ['pipe', 'ignore', 'ignore'], env: {} });
+    proc = await spawnIsolated(pid1Binary(), ['--hold'], { namespaces: types, stdio: ['pipe', 'ignore', 'ignore'], env: {} });
   } catch {
     proc = undefined; // then our own namespaces answer the ioctls
   }

@@ -22,7 +22,7 @@ import type { ResourceUsage } from '../cgroup/cgroup';
 import { layout } from '../cgroup/layout';
 
 import { NsError, invalidArgValue } from '../core/errors';
-import { closeFd, initBinary, native } from '../core/native';
+import { closeFd, initBinary, native, pid1Binary } from '../core/native';
 import { NAMESPACE_FLAGS, type NamespaceType } from '../core/nstypes';
 import { plainObject, record } from '../core/validate';
 import type { Namespace } from '../ns/namespace';
@@ -268,7 +268,7 @@ export class Sandbox {
     const recorded = record<Record<string, unknown>>({});
     for (const [key, value] of Object.entries(o)) if (!(PLACE as readonly string[]).includes(key)) recorded[key] = value;
     const types = [...checked.namespaces];
-    const holder = await spawnIsolated(initBinary(), ['--hold'], record({ ...o, init: undefined, stdio: ['pipe', 'ignore', 'ignore'] }) as SpawnOptions);
+    const holder = await spawnIsolated(pid1Binary(), ['--hold'], record({ ...o, init: undefined, stdio: ['pipe', 'ignore', 'ignore'] }) as SpawnOptions);
     // Our child, not reaped before this continuation (the reap is a later
     // turn of the loop): the pid still names it, and from now on the pidfd does.
     const pidfd = native().pidfdOpen(holder.pid, 0);

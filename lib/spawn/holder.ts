@@ -4,7 +4,7 @@
 // EOF on its stdin once the caller has opened the namespace. Registered into
 // ns/ when nsjs is loaded (lib/index.ts imports this file), so that ns/
 // never imports spawn/.
-import { initBinary } from '../core/native';
+import { pid1Binary } from '../core/native';
 import type { NamespaceType } from '../core/nstypes';
 import { registerHolder } from '../ns/namespace';
 import { checkOptions } from './options';
@@ -13,7 +13,7 @@ import { spawnCheckedSync } from './spawn';
 registerHolder((type) => {
   const rootless = process.geteuid!() !== 0;
   const namespaces: NamespaceType[] = rootless && type !== 'user' ? ['user', type] : [type];
-  const holder = spawnCheckedSync(initBinary(), ['--hold'], checkOptions({
+  const holder = spawnCheckedSync(pid1Binary(), ['--hold'], checkOptions({
     namespaces,
     user: namespaces.includes('user') ? (type === 'user' ? 'self' : 'root') : undefined,
     stdio: ['pipe', 'ignore', 'ignore'],

@@ -39,17 +39,18 @@ export interface SpawnOptions extends NsSpawnOptions, FsSpawnOptions, PolicySpaw
    */
   join?: Namespace[] | JoinTarget;
   /**
-   * Run a minimal PID 1 (nsjs-init, a static executable of a few hundred KiB)
+   * Run a minimal PID 1 (nsjs-pid1, a static executable of a few KiB)
    * that starts the command as pid 2, forwards every signal it gets to it,
    * reaps orphans, and exits with it; `wait()` reports the command's own
    * status. Needs a new `pid` namespace. Without it, the command is pid 1
    * and the kernel drops every signal it has no handler for: a shell as pid
-   * 1 ignores SIGTERM. Init runs from a sealed in-memory copy of nsjs-init
+   * 1 ignores SIGTERM. Init runs from a sealed in-memory copy of nsjs-pid1
    * (made once per process, under a millisecond): a command that reopens
    * `/proc/1/exe` for writing reaches only that copy, whose seals refuse
    * every write. Cost: one more process (init's exec, its clone of the
-   * command, its exit after it); init's start-up skips libc's, whose CPU
-   * probes are VM exits under a hypervisor (bench `init` section).
+   * command, its exit after it); init has no libc, whose start-up probes
+   * the CPU (VM exits under a hypervisor), and its exec maps one page of
+   * code (bench `init` section).
    */
   init?: boolean;
   /**

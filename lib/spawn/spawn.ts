@@ -11,7 +11,7 @@ import { debuglog } from 'node:util';
 
 import { Cgroup } from '../cgroup/cgroup';
 import { AbortError, NsError, fromCaller, invalidArgType, invalidArgValue } from '../core/errors';
-import { closeFd, initExecFd, isInitBinary, native, type NativeSpawnResult } from '../core/native';
+import { closeFd, initExecFd, isInitBinary, native, pid1Binary, type NativeSpawnResult } from '../core/native';
 import type { EncodedPlan, NativePlan, Step } from '../core/plan';
 import { signalName } from '../core/signals';
 import { integer, noNul, ownEntries, record } from '../core/validate';
@@ -132,7 +132,7 @@ function prepare(command: string, args: string[], c: Checked, into?: CgroupDirs)
     const fault = testFault();
     // nsjs-init, as PID 1 or as the --hold helper (Namespace.create(),
     // features()), runs from its sealed copy, whatever mounts hide its file.
-    if (isInitBinary(command)) ctx.execFd = initExecFd(fault?.parent);
+    if (isInitBinary(command)) ctx.execFd = initExecFd(fault?.parent, command);
     if (c.terminal) {
       // Opened inside where the command has a devpts of its own, so that tty names it there.
       const devpts = c.mounts.some((m) => m.type === 'dev' && m.target === '/dev') || (!!c.join && 'holder' in c.join && c.join.holder.devpts);
@@ -144,7 +144,7 @@ function prepare(command: string, args: string[], c: Checked, into?: CgroupDirs)
     toClose.push(...stdio.toClose);
     if (terminal?.slave !== undefined) stdio.child.fill(terminal.slave, 0, 3);
     if (c.init) {
-      const fd = initExecFd(fault?.parent);
+      const fd = initExecFd(fault?.parent, pid1Binary());
       const fds = native().pipe(true);
       if (typeof fds === 'number') throw new NsError({ errno: fds, syscall: 'pipe2' });
       statusFd = fds[0];

@@ -1,5 +1,6 @@
-// nsjs-init's PID-1 mode (init.cc's `ERRFD STATUSFD EXECOP NPATHS PATH...
-// -- ARGV...`) before and without glibc's start-up, on x86-64 and arm64.
+// init.cc's PID-1 mode (`ERRFD STATUSFD EXECOP NPATHS PATH... -- ARGV...`)
+// and --hold without glibc, on x86-64 and arm64: the whole of nsjs-pid1
+// (with pid1.cc), which init: true and --hold run instead of nsjs-init.
 //
 // Why: a static glibc executable's start-up probes the CPU (init_cpu_features
 // and the cache geometry, handle_amd/intel_check_word: a few dozen CPUID
@@ -8,19 +9,18 @@
 // a static glibc program that only execs, takes 1.05 ms of CPU against 0.61
 // ms for the same program without libc, 0.43 ms for /bin/true alone; most
 // of its profile is handle_amd, update_active and get_common_indices. That
-// start-up was most of what `init: true` added to a spawn. Here nsjs-init's
-// entry point (linked with -e nsjs_init_entry) looks at argv first: the
-// PID-1 mode and --hold (Sandbox.create(), Namespace.create(), features())
-// run below on raw system calls and never enter glibc; every other mode
-// (--enter, --park, or anything malformed, which gets init.cc's usage
-// message) jumps to glibc's _start with the registers and stack the kernel
-// gave us.
+// start-up was most of what `init: true` added to a spawn. Here the entry
+// point (linked with -e nsjs_init_entry) looks at argv: the PID-1 mode and
+// --hold (Sandbox.create(), Namespace.create(), features()) run below on
+// raw system calls; anything else jumps to _start with the registers and
+// stack the kernel gave us (pid1.cc's: the usage message).
 //
-// The code below runs with no TLS and no libc initialised: raw system calls
-// only (../raw_syscall.h), no call into libc (not even a memset the
-// compiler might emit: nothing here copies or clears an array), no stack
-// protector (its canary is in TLS). test/unit/init/fast.test.ts follows
-// every call from the entry in the built binary to check it.
+// The code below runs with no TLS and no libc: raw system calls only
+// (../raw_syscall.h), no call into libc (not even a memset the compiler
+// might emit: nothing here copies or clears an array, and nsjs-pid1 is
+// linked -nostdlib), no stack protector (its canary is in TLS).
+// test/unit/init/fast.test.ts follows every call from the entry in the
+// built binary to check it.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -197,8 +197,8 @@ extern "C" NSJS_NO_LIBC void nsjs_init_fast(long* sp) {
 }
 
 // The entry point: the kernel's stack pointer (argc, argv..., envp...) to
-// nsjs_init_fast, and if it returns, glibc's _start with what the kernel
-// gave it (its rtld_fini argument, rdx/x0, is 0 for a static executable).
+// nsjs_init_fast, and if it returns, _start with what the kernel gave it
+// (rdx/x0, a static executable's rtld_fini, 0).
 // nsjs_init_clone: clone(2) onto a stack of our own, where the child calls
 // nsjs_init_command and never returns (a direct call, no function pointer).
 #if defined(__x86_64__)

@@ -93,14 +93,14 @@ export function snapshot(): Snapshot {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The sealed copy of nsjs-init (lib/core/native.ts initExecFd): made on first use, then open for the life of the process. */
+/** The sealed copies of nsjs-init and nsjs-pid1 (lib/core/native.ts initExecFd): each made on first use, then open for the life of the process. */
 const SEALED_INIT = '/memfd:nsjs-init (deleted)';
 
-/** The fds of `after` that `before` did not have, less the sealed copy of nsjs-init when this is where it was made. */
+/** The fds of `after` that `before` did not have, less the sealed copies when this is where they were made. */
 export function newFds(before: Snapshot, after: Snapshot): [string, string][] {
   const extra = [...after.fds].filter(([fd, target]) => before.fds.get(fd) !== target);
   const copies = (s: Snapshot) => [...s.fds.values()].filter((t) => t === SEALED_INIT).length;
-  if (copies(before) === 0 && copies(after) === 1) return extra.filter(([, target]) => target !== SEALED_INIT);
+  if (copies(after) > copies(before) && copies(after) <= 2) return extra.filter(([, target]) => target !== SEALED_INIT);
   return extra;
 }
 

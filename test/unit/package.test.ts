@@ -132,7 +132,7 @@ describe('published files', () => {
   it('npm pack ships LICENSE, the builds, types, sources, build files and both prebuilds, and no tests or benches', () => {
     const [pack] = JSON.parse(run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], root)) as { files: { path: string; mode: number }[] }[];
     const files = pack.files.map((f) => f.path);
-    const prebuilds = Object.keys(prebuilt).flatMap((dir) => [`prebuilds/${dir}/nsjs.glibc.node`, `prebuilds/${dir}/nsjs-init`]);
+    const prebuilds = Object.keys(prebuilt).flatMap((dir) => [`prebuilds/${dir}/nsjs.glibc.node`, `prebuilds/${dir}/nsjs-init`, `prebuilds/${dir}/nsjs-pid1`]);
     expect(files).toEqual(
       expect.arrayContaining([
         'LICENSE',
@@ -149,13 +149,13 @@ describe('published files', () => {
         ...prebuilds,
       ]),
     );
-    // init: true execs nsjs-init: it must unpack executable.
-    for (const f of pack.files.filter((f) => f.path.endsWith('/nsjs-init'))) expect([f.path, f.mode & 0o111]).toEqual([f.path, 0o111]);
+    // init: true execs nsjs-pid1, a sandbox command nsjs-init: they must unpack executable.
+    for (const f of pack.files.filter((f) => /\/nsjs-(init|pid1)$/.test(f.path))) expect([f.path, f.mode & 0o111]).toEqual([f.path, 0o111]);
     const unwanted = /^(test|bench|\.ci|scripts|examples|node_modules|build|build-variants|coverage|docs)\/|\.tgz$/;
     expect(files.filter((f) => unwanted.test(f))).toEqual([]);
   }, 60_000);
 
-  it.each(Object.entries(prebuilt))('prebuilds/%s holds an addon and a static nsjs-init for that architecture', (dir, machine) => {
+  it.each(Object.entries(prebuilt))('prebuilds/%s holds an addon and a static nsjs-init and nsjs-pid1 for that architecture', (dir, machine) => {
     // Read from the ELF header and program headers: a cross build that fell
     // back to the host compiler, or an nsjs-init that needs a dynamic loader
     // (it runs inside mount namespaces that may hide libc), fails here.
@@ -168,6 +168,7 @@ describe('published files', () => {
     };
     expect(elf('nsjs.glibc.node')).toEqual({ class64: true, machine, interp: false });
     expect(elf('nsjs-init')).toEqual({ class64: true, machine, interp: false });
+    expect(elf('nsjs-pid1')).toEqual({ class64: true, machine, interp: false });
   });
 
   it('package.json says what a registry page and a consumer install need', () => {
@@ -216,7 +217,11 @@ describe('native build files', () => {
   }
   // gyp files are Python literals: drop the comments and it is JSON.
   const gypText = () => fs.readFileSync(path.join(root, 'binding.gyp'), 'utf8').replace(/^\s*#.*$/gm, '');
-  const gyp = () => JSON.parse(gypText()) as { target_defaults?: GypFlags; targets: GypTarget[] };
+  // With the targets of the top-level conditions (nsjs-pid1: x64 and arm64).
+  const gyp = () => {
+    const g = JSON.parse(gypText()) as { target_defaults?: GypFlags; targets: GypTarget[]; conditions?: [string, { targets: GypTarget[] }][] };
+    return { ...g, targets: [...g.targets, ...(g.conditions ?? []).flatMap(([, c]) => c.targets)] };
+  };
   const cmake = () => fs.readFileSync(path.join(root, 'CMakeLists.txt'), 'utf8').replace(/#.*$/gm, '');
   const block = (text: string, command: string) => /\(([^)]*)\)/.exec(text.slice(text.indexOf(command)))?.[1].split(/\s+/).filter(Boolean) ?? [];
 
@@ -231,6 +236,7 @@ describe('native build files', () => {
     expect(target('nsjs-init')?.dependencies).toEqual(['nsjs-child']);
     expect(sources('add_library(nsjs SHARED').sort()).toEqual([...(target('nsjs')?.sources ?? [])].sort());
     expect(sources('add_library(nsjs-child OBJECT').sort()).toEqual([...(target('nsjs-child')?.sources ?? [])].sort());
+    expect(sources('add_executable(nsjs-pid1').sort()).toEqual([...(target('nsjs-pid1')?.sources ?? ['missing'])].sort());
     expect(block(text, 'add_library(nsjs SHARED')).toContain('$<TARGET_OBJECTS:nsjs-child>');
     expect(block(text, 'target_compile_definitions(nsjs PRIVATE')).toEqual(['nsjs', 'PRIVATE', '${NSJS_DEFINES}']);
     expect(block(text, 'target_compile_definitions(nsjs-child PRIVATE')).toEqual(['nsjs-child', 'PRIVATE', '${NSJS_DEFINES}']);
