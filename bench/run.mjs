@@ -1412,9 +1412,12 @@ async function policySection() {
   const filterFile = path.join(OUT, 'policy-filter.bin');
   const landlockFile = path.join(OUT, 'policy-landlock.bin');
   const ruleset = internals.landlock.checkLandlock(LANDLOCK5);
-  fs.writeFileSync(filterFile, internals.seccomp.checkSeccomp(undefined, false));
-  if (ruleset) fs.writeFileSync(landlockFile, ruleset);
-  const cFloor = ruleset ? (n, detail) => baseline.policyPairs('v', flagsOf(set.ns), n, detail, filterFile, landlockFile) : undefined;
+  const defaultFilter = internals.seccomp.checkSeccomp(undefined, false);
+  if (ruleset && defaultFilter) {
+    fs.writeFileSync(filterFile, defaultFilter);
+    fs.writeFileSync(landlockFile, ruleset);
+  }
+  const cFloor = ruleset && defaultFilter ? (n, detail) => baseline.policyPairs('v', flagsOf(set.ns), n, detail, filterFile, landlockFile) : undefined;
   const rounds = ROUNDS * 2;
   note(`policy: latency and child CPU, ${rounds} rounds`);
   const t = Object.fromEntries(variants.map((v) => [v.id, []]));
@@ -1425,8 +1428,8 @@ async function policySection() {
   // without (the order swapped every pair), timed as any other nsjs row
   // (no /proc polling), so that the two differences compare.
   const pairs = [];
-  const bareOpts = variants[0].opts;
-  const bothOpts = variants[3].opts;
+  const bareOpts = variants.find((v) => v.id === 'bare').opts;
+  const bothOpts = variants.find((v) => v.id === 'both').opts;
   const arms = [...variants, ...(cFloor ? [{ id: 'c' }, { id: 'pairs' }] : [])];
   for (let r = 0; r < rounds; r++) {
     const order = arms.map((_, i) => arms[(i + r) % arms.length]);
@@ -1516,7 +1519,7 @@ async function policySection() {
       'The Landlock domain goes with the credentials, in an RCU callback later. Zombie to reaped is the parent\'s waitid.');
     out();
   } else {
-    out('No Landlock on this kernel: no C floor of the policy calls.');
+    out('No Landlock or no seccomp filter on this kernel: no C floor of the policy calls.');
     out();
   }
   // The parent's share: a distinct policy (a new errno makes new rules) is
