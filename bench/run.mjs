@@ -1456,8 +1456,8 @@ async function policySection() {
   untime();
   // Where the floor's wall time goes, from C (the reads it takes add the
   // same to both arms): clone to zombie, the child's CPU in it, the zombie
-  // until reaped and the reaping waitid's CPU (release_task frees the
-  // filter there).
+  // until reaped and the reaping waitid's CPU (release_task, where Linux
+  // before 6.11 dropped the filter).
   note('policy: the C floor, where its time goes');
   const detail = [];
   for (let r = 0; cFloor && r < rounds; r++) detail.push(...(await cFloor(BATCH, true)));
@@ -1495,7 +1495,7 @@ async function policySection() {
       ['the same policy calls from C (kernel floor) beside nsjs, clone to reaped', 'µs'],
       [
         [`C clone3 (vfork-style), all 7 namespaces, no_new_privs, /bin/true (median of ${floor.length})`, cBareUs.toFixed(0)],
-        [`C: + Landlock (5 paths) + the default seccomp filter (median of ${floor.length} paired differences)`, `+${cExtraUs.toFixed(0)}`],
+        [`C: + Landlock (5 paths) + the default seccomp filter (median of ${floor.length} paired differences)`, sg(cExtraUs)],
         [`nsjs, no filter (median of ${pairs.length})`, oursBareUs.toFixed(0)],
         [`nsjs: + default seccomp + Landlock (5 paths) (median of ${pairs.length} paired differences)`, sg(oursUs)],
         ['nsjs above the C floor', sg(oursUs - cExtraUs)],
