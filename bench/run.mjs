@@ -1511,9 +1511,9 @@ async function policySection() {
     out(cExtraUs > allowUs
       ? `**The kernel's floor alone exceeds the target**: the same Landlock and seccomp calls from C cost +${cExtraUs.toFixed(0)} µs wall per spawn, ` +
         `${fx(cExtraUs / allowUs)} the allowance of ${allowUs.toFixed(0)} µs (${((100 * cExtraUs) / cBareUs).toFixed(1)} % of the C spawn); no spawn as fast as the C one can meet it on this kernel and host (a slower spawn's 5 % is larger). ` +
-        `nsjs adds ${(oursUs - cExtraUs).toFixed(0)} µs above that floor.`
+        `nsjs's difference, paired the same way: ${sg(oursUs - cExtraUs)} µs against that floor.`
       : `The kernel's floor (+${cExtraUs.toFixed(0)} µs, ${((100 * cExtraUs) / cBareUs).toFixed(1)} % of the C spawn) is within the allowance of ${allowUs.toFixed(0)} µs; ` +
-        `nsjs adds ${(oursUs - cExtraUs).toFixed(0)} µs above it.`);
+        `nsjs's difference, paired the same way: ${sg(oursUs - cExtraUs)} µs against it.`);
     out('Off CPU: the child runnable or blocked between clone and its zombie. With a filter, do_exit drops it first (Linux ≥ 6.11) and queues ' +
       'bpf_prog_free_deferred on the exiting CPU\'s events workqueue: its kworker preempts the exiting child. ' +
       'The Landlock domain goes with the credentials, in an RCU callback later. Zombie to reaped is the parent\'s waitid.');
