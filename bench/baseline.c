@@ -20,12 +20,26 @@
 //        cgroup.events, cpu.stat, memory.max_usage_in_bytes and
 //        memory.oom_control read, and every cgroup removed (lib/cgroup/).
 //   init PATH                 -> "ok": the nsjs-init that EXTRA bit 4 execs
+//   pol  MODE FLAGS N DETAIL FILTER LANDLOCK -> N pairs "bare policy", the
+//        order swapped every pair: the spawn alone (with no_new_privs, as
+//        nsjs sets it by default), and the same with the child's policy
+//        calls of nsjs's `landlock` + default `seccomp`, last before execve:
+//        landlock_create_ruleset, per path an O_PATH open, landlock_add_rule
+//        (file rights only on EINVAL) and close, landlock_restrict_self, then
+//        seccomp(SECCOMP_SET_MODE_FILTER). FILTER is a file of sock_filter
+//        (lib/policy/seccomp.ts checkSeccomp's bytes), LANDLOCK one of
+//        lib/policy/landlock.ts NativeLandlock. DETAIL 0: each arm one time,
+//        clone to reaped, in ns; DETAIL 1: each arm four figures, the same
+//        wall time, clone to zombie (waitid WNOWAIT), the child's CPU
+//        (schedstat of the zombie) and this thread's CPU in the reaping
+//        waitid (where the kernel releases the filter, release_task).
 // MODE: f = fork-style clone3 (no CLONE_VM), v = vfork-style (CLONE_VM |
 // CLONE_VFORK, own stack). FLAGS: the CLONE_NEW* bits (hex). EXTRA bits:
 // 1 = mount a fresh proc on /proc (needs CLONE_NEWNS); 4 = exec /bin/true
 // through the nsjs-init named by `init` in its PID-1 mode (init: true's
 // kernel part: an exec of init, its clone and exec of the command, and
-// init's exit after it).
+// init's exit after it); 8 = set no_new_privs last (pol sets it, and the
+// policy calls after it).
 // What the child does is what nsjs and unshare(1) do for the same options:
 // with CLONE_NEWUSER it writes setgroups "deny" and the one-line maps
 // "0 <uid> 1" / "0 <gid> 1" (nsjs user: 'root', unshare -r); with
@@ -48,7 +62,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -169,6 +186,45 @@ static int lo_up(void) {
 
 static char init_path[4096];
 
+// pol: the Landlock ruleset and seccomp filter, laid out before clone.
+#define POL_PATHS 16
+static struct {
+  int on;  // set in the parent around the policy arm's clone
+  uint64_t attr[3];
+  uint32_t attr_size, npaths;
+  uint64_t access[POL_PATHS];
+  char path[POL_PATHS][256];
+  struct sock_fprog prog;
+} pol;
+
+static int landlock_and_seccomp(void) {
+  const int rs = (int)syscall(444 /* landlock_create_ruleset */, pol.attr, (size_t)pol.attr_size, 0);
+  if (rs < 0) return -1;
+  for (uint32_t i = 0; i < pol.npaths; i++) {
+    const int fd = open(pol.path[i], O_PATH | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ENOENT || errno == ENOTDIR) continue;
+      return -1;
+    }
+    struct __attribute__((packed)) {
+      uint64_t allowed_access;
+      int32_t parent_fd;
+    } rule = {pol.access[i], fd};
+    // EXECUTE, WRITE_FILE, READ_FILE, TRUNCATE, IOCTL_DEV: what a file takes (src-native/policy/restrict.cc).
+    const uint64_t file_rights = (1u << 0) | (1u << 1) | (1u << 2) | (1u << 14) | (1u << 15);
+    long r = syscall(445 /* landlock_add_rule */, rs, 1, &rule, 0);
+    if (r < 0 && errno == EINVAL && (rule.allowed_access & ~file_rights)) {
+      rule.allowed_access &= file_rights;
+      r = rule.allowed_access ? syscall(445, rs, 1, &rule, 0) : 0;
+    }
+    close(fd);
+    if (r < 0) return -1;
+  }
+  if (syscall(446 /* landlock_restrict_self */, rs, 0) < 0) return -1;
+  close(rs);
+  return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &pol.prog);
+}
+
 static int child_main(void* arg) {
   const struct job* j = arg;
   for (int i = 0; i < j->njoins; i++)
@@ -191,6 +247,10 @@ static int child_main(void* arg) {
     }
   }
   if ((j->flags & CLONE_NEWNET) && lo_up() < 0) _exit(125);
+  if (j->extra & 8) {
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) _exit(116);
+    if (pol.on && landlock_and_seccomp() < 0) _exit(117);
+  }
   if (j->extra & 4) {
     // ERRFD and STATUSFD: /dev/null, opened without O_CLOEXEC by main.
     char* init[] = {"nsjs-init", (char*)j->null_fd, (char*)j->null_fd, "0", "1", "/bin/true", "--", "/bin/true", NULL};
@@ -408,6 +468,104 @@ static void cgroup_pairs(struct job* j, int vfork, long n, const char* v2, const
   printf("\n");
 }
 
+static void* slurp(const char* file, size_t* len) {
+  static char buf[1 << 16];
+  int fd = open(file, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return NULL;
+  ssize_t n = read(fd, buf, sizeof buf);
+  close(fd);
+  if (n < 0 || (size_t)n == sizeof buf) return NULL;
+  *len = (size_t)n;
+  return buf;
+}
+
+// Reads lib/policy/landlock.ts NativeLandlock (u32 attrSize, u32 paths,
+// u32 ports, u32 0, u64 fs, u64 net, per path u64 access, u32 length, the
+// bytes) and the filter; 0 when both are as the C side can use them.
+static int load_policy(const char* filter, const char* landlock) {
+  static struct sock_filter insns[4096];
+  size_t n;
+  unsigned char* b = slurp(filter, &n);
+  if (!b || n == 0 || n % sizeof *insns || n / sizeof *insns > 4096) return -1;
+  memcpy(insns, b, n);
+  pol.prog.len = (unsigned short)(n / sizeof *insns);
+  pol.prog.filter = insns;
+  if (!(b = slurp(landlock, &n)) || n < 32) return -1;
+  uint32_t ports;
+  memcpy(&pol.attr_size, b, 4);
+  memcpy(&pol.npaths, b + 4, 4);
+  memcpy(&ports, b + 8, 4);
+  memcpy(&pol.attr[0], b + 16, 8);
+  memcpy(&pol.attr[1], b + 24, 8);
+  if (ports || pol.npaths > POL_PATHS || pol.attr_size > sizeof pol.attr) return -1;
+  size_t at = 32;
+  for (uint32_t i = 0; i < pol.npaths; i++) {
+    uint32_t len;
+    if (at + 12 > n) return -1;
+    memcpy(&pol.access[i], b + at, 8);
+    memcpy(&len, b + at + 8, 4);
+    if (len >= sizeof pol.path[i] || at + 12 + len > n) return -1;
+    memcpy(pol.path[i], b + at + 12, len);
+    pol.path[i][len] = 0;
+    at += 12 + len;
+  }
+  return at == n ? 0 : -1;
+}
+
+static uint64_t thread_cpu_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+// One spawn of the pol pairs: out[0] clone to reaped; with detail also
+// out[1] clone to zombie, out[2] the child's CPU, out[3] this thread's CPU
+// in the reaping waitid. 0 on success.
+static int pol_spawn(const struct job* j, int vfork, int on, int detail, uint64_t* out) {
+  pol.on = on;
+  const uint64_t t0 = now_ns();
+  int pidfd = start(j, vfork);
+  pol.on = 0;
+  if (pidfd < 0) return -1;
+  if (detail) {
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    if (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOWAIT) < 0) return -1;
+    out[1] = now_ns() - t0;
+    char p[64], buf[128];
+    snprintf(p, sizeof p, "/proc/%d/schedstat", (int)si.si_pid);
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+    if (fd >= 0) close(fd);
+    if (n <= 0) return -1;
+    buf[n] = 0;
+    out[2] = strtoull(buf, NULL, 10);
+    const uint64_t c0 = thread_cpu_ns();
+    if (reap(pidfd) != 0) return -1;
+    out[3] = thread_cpu_ns() - c0;
+  } else if (reap(pidfd) != 0) {
+    return -1;
+  }
+  out[0] = now_ns() - t0;
+  return 0;
+}
+
+static void policy_pairs(struct job* j, int vfork, long n, int detail) {
+  const int k = detail ? 4 : 1;
+  j->extra |= 8;
+  for (long i = 0; i < n; i++) {
+    uint64_t v[2][4];
+    const int first = (int)(i & 1);  // 1: the policy arm first
+    if (pol_spawn(j, vfork, first, detail, v[first]) < 0 || pol_spawn(j, vfork, !first, detail, v[!first]) < 0) {
+      printf("error policy pair: %s\n", strerror(errno));
+      return;
+    }
+    for (int a = 0; a < 2; a++)
+      for (int x = 0; x < k; x++) printf(i || a || x ? " %llu" : "%llu", (unsigned long long)v[a][x]);
+  }
+  printf("\n");
+}
+
 int main(void) {
   stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (stack == MAP_FAILED) return 1;
@@ -444,6 +602,25 @@ int main(void) {
       snprintf(j.uid_map, sizeof j.uid_map, "0 %u 1\n", (unsigned)getuid());
       snprintf(j.gid_map, sizeof j.gid_map, "0 %u 1\n", (unsigned)getgid());
       cgroup_pairs(&j, mode == 'v', n, v2, mem, pids);
+      fflush(stdout);
+      continue;
+    }
+    if (strncmp(line, "pol ", 4) == 0) {
+      struct job j;
+      char filter[1024], landlock[1024];
+      int detail;
+      memset(&j, 0, sizeof j);
+      if (sscanf(line, "pol %c %llx %ld %d %1023s %1023s", &mode, &flags, &n, &detail, filter, landlock) != 6) {
+        printf("error bad command\n");
+      } else if (load_policy(filter, landlock) < 0) {
+        printf("error policy files unreadable or malformed\n");
+      } else {
+        j.flags = flags;
+        j.cgroup_fd = -1;
+        snprintf(j.uid_map, sizeof j.uid_map, "0 %u 1\n", (unsigned)getuid());
+        snprintf(j.gid_map, sizeof j.gid_map, "0 %u 1\n", (unsigned)getgid());
+        policy_pairs(&j, mode == 'v', n, detail);
+      }
       fflush(stdout);
       continue;
     }

@@ -175,6 +175,20 @@ export class Baseline {
     const v = (await this.ask(`cg ${mode} ${flags.toString(16)} ${n} ${v2} ${memory} ${pids}`)).trim().split(' ').map(Number);
     return Array.from({ length: n }, (_, i) => [v[2 * i], v[2 * i + 1]]);
   }
+  /**
+   * n pairs of vfork- or fork-style spawns, each without and with the child's
+   * kernel calls of a Landlock ruleset and a seccomp filter (bench/baseline.c
+   * `pol`), the bytes nsjs would use, from these files. Per pair
+   * [bare, policy], each ns clone to reaped, or with `detail` an object of
+   * that (`wall`), clone to zombie (`zombie`), the child's CPU (`cpu`) and
+   * the reaping waitid's CPU (`reap`).
+   */
+  async policyPairs(mode, flags, n, detail, filterFile, landlockFile) {
+    const v = (await this.ask(`pol ${mode} ${flags.toString(16)} ${n} ${detail ? 1 : 0} ${filterFile} ${landlockFile}`)).trim().split(' ').map(Number);
+    const k = detail ? 4 : 1;
+    const arm = (at) => (detail ? { wall: v[at], zombie: v[at + 1], cpu: v[at + 2], reap: v[at + 3] } : v[at]);
+    return Array.from({ length: n }, (_, i) => [arm(2 * k * i), arm(2 * k * i + k)]);
+  }
   /** spawns/s for n spawns with k in flight. */
   async throughput(mode, flags, extra, n, k) {
     const line = await this.ask(`tput ${mode} ${flags.toString(16)} ${extra} ${n} ${k}`);
