@@ -25,13 +25,13 @@ let transpiled: string | undefined;
 
 /**
  * lib/ transpiled once per content, beside jest's own cache (jest.config.js),
- * for every child of every test file: loading TypeScript and transpiling
+ * for every child of every test file (and for packageCopy's dist/cjs/): loading TypeScript and transpiling
  * lib/ in each child cost it about 3 s of CPU (4.5 s on the sanitizers'
  * node). Named by a hash of lib/'s sources, TypeScript's version and the
  * options, so an edit of lib/ makes a new one; made under a name of its
  * own and renamed into place, so a worker beside never reads half of it.
  */
-function transpiledLib(): string {
+export function transpiledLib(): string {
   if (transpiled) return transpiled;
   const files = sources(LIB);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
