@@ -3,13 +3,11 @@
 // builds of build-variants/ when NSJS_TEST_ADDON names one, dist/cjs/ from
 // this tree's lib/, bin/), for Node processes that must not touch the
 // checkout's files (an attack on nsjs-init hits the copy) or that start
-// often (lib/ is transpiled once here, not in every process as withLib does).
+// often (lib/ transpiled once, as withLib loads it, not in every process).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as ts from 'typescript';
-
-import { ROOT } from './node';
+import { ROOT, transpiledLib } from './node';
 
 export interface PackageCopy {
   dir: string;
@@ -20,21 +18,6 @@ export interface PackageCopy {
   /** What init: true runs in this copy, nsjs-pid1 or nsjs-init (the test build's when NSJS_TEST_ADDON names one). */
   init: string;
   dispose(): void;
-}
-
-function transpile(from: string, to: string): void {
-  fs.mkdirSync(to, { recursive: true });
-  for (const entry of fs.readdirSync(from, { withFileTypes: true })) {
-    const src = path.join(from, entry.name);
-    if (entry.isDirectory()) transpile(src, path.join(to, entry.name));
-    else if (entry.name.endsWith('.ts')) {
-      const out = ts.transpileModule(fs.readFileSync(src, 'utf8'), {
-        compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 },
-        fileName: src,
-      }).outputText;
-      fs.writeFileSync(path.join(to, entry.name.replace(/\.ts$/, '.js')), out);
-    }
-  }
 }
 
 export function packageCopy(): PackageCopy {
@@ -51,7 +34,7 @@ export function packageCopy(): PackageCopy {
   for (const d of dirs) for (const f of ['nsjs.node', 'nsjs-init', 'nsjs-pid1']) if (f !== 'nsjs-pid1' || built(`${d}/${f}`)) copy(`${d}/${f}`);
   // As lib/core/native.ts's pid1Binary(): nsjs-pid1 where it is built, else nsjs-init.
   const init = [...dirs.map((d) => `${d}/nsjs-pid1`), ...dirs.map((d) => `${d}/nsjs-init`)].find(built)!;
-  transpile(path.join(ROOT, 'lib'), path.join(dir, 'dist', 'cjs'));
+  fs.cpSync(transpiledLib(), path.join(dir, 'dist', 'cjs'), { recursive: true });
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
   return {
     dir,
