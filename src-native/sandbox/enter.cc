@@ -427,10 +427,15 @@ int GateChild(void* arg) {
   dfl.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; sig++)
     if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, nullptr);
-  const auto fail = [plan, st](int err) {
-    Report r{kOpFork, static_cast<int32_t>(st->from - 1), err};
-    for (size_t i = 0; i < st->n; i++)
-      if (st->targets[i] == plan->err_fd) (void)!write(st->got[i], &r, sizeof r);
+  // Failures go to the error pipe wherever it is at that moment: as
+  // received, then its copy above the rest (a dup3 below may land on the
+  // number it was received at), then its place in the plan.
+  int report = -1;
+  for (size_t i = 0; i < st->n; i++)
+    if (st->targets[i] == plan->err_fd) report = st->got[i];
+  const auto fail = [st, &report](int err) {
+    const Report r{kOpFork, static_cast<int32_t>(st->from - 1), err};
+    (void)!write(report, &r, sizeof r);
     _exit(127);
   };
   // Above every number in play first, so that no dup3 below lands on an fd
@@ -438,10 +443,13 @@ int GateChild(void* arg) {
   int high = 0;
   for (size_t i = 0; i < st->n; i++) high = std::max({high, st->targets[i] + 1, st->got[i] + 1});
   int moved[kMaxPassFds];
-  for (size_t i = 0; i < st->n; i++)
+  for (size_t i = 0; i < st->n; i++) {
     if ((moved[i] = fcntl(st->got[i], F_DUPFD_CLOEXEC, high)) < 0) fail(errno);
+    if (st->got[i] == report) report = moved[i];
+  }
   for (size_t i = 0; i < st->n; i++)
     if (dup3(moved[i], st->targets[i], O_CLOEXEC) < 0) fail(errno);
+  report = plan->err_fd;
   // Then every other fd closed: the gaps between the targets, in order.
   int32_t sorted[kMaxPassFds];
   for (size_t i = 0; i < st->n; i++) {

@@ -3,6 +3,7 @@
 // every namespace of the holder but the pid namespace. What a hostile
 // command inside tries against it: finding it, signalling it, holding one
 // of its fds. As root and as an ordinary user; nothing leaks.
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 
 import { Sandbox, type NsError, type Process } from '../../../lib';
@@ -87,4 +88,23 @@ test('a gate that is gone fails a command with a clear error, and close() leaves
   expect(err).toMatchObject({ code: 'EPIPE', syscall: 'sendmsg', step: 'enter the sandbox through its gate' });
   await sb.close();
   expect(gates()).toEqual([]);
+});
+
+test('a command whose fds the gate cannot place fails as the clone after the join, and the next one starts', async () => {
+  await using sb = await place();
+  const [gate] = gates();
+  // The gate places each fd at the number it has here: above its own fd
+  // limit, which we lower, that fails (EINVAL) before the command runs.
+  const high = fs.openSync('/dev/null', 'r');
+  const soft = execFileSync('prlimit', [`--pid=${gate}`, '--nofile', '--output=SOFT', '--noheadings'], { encoding: 'latin1' }).trim();
+  try {
+    execFileSync('prlimit', [`--pid=${gate}`, `--nofile=${high}:`]);
+    const stdio = Array.from({ length: 4 }, (_, i) => (i === 3 ? high : 'ignore')) as ('ignore' | number)[];
+    const err = (await sb.spawn('true', [], { stdio }).catch((e: NsError) => e)) as NsError;
+    expect(err).toMatchObject({ code: 'EINVAL', step: 'clone after join' });
+  } finally {
+    fs.closeSync(high);
+    execFileSync('prlimit', [`--pid=${gate}`, `--nofile=${soft}:`]);
+  }
+  expect(await sb.run('true')).toMatchObject({ code: 0 });
 });
